@@ -1,0 +1,62 @@
+"""Identity as the graph sees it: the canonical customer and its links to each system.
+
+``IdentityStore`` is the read side the resolvers need; ``app.store.Store`` implements it
+over PostgreSQL, and tests may hand in any other implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NewType, Protocol
+
+from adapters.models import Source
+
+CustomerId = NewType("CustomerId", str)
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityLink:
+    """One system's record of the customer, and the rule that linked it."""
+
+    source: Source
+    external_id: str
+    matched_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRecord:
+    """The gateway's own customer: a canonical id, a display name and its links."""
+
+    id: CustomerId
+    display_name: str
+    links: tuple[IdentityLink, ...]
+
+    def link_for(self, source: Source) -> IdentityLink | None:
+        """The customer's record in ``source`` (the first linked, if several), or None."""
+        for link in self.links:
+            if link.source is source:
+                return link
+        return None
+
+
+class IdentityStore(Protocol):
+    """Looks customers up by id and by normalised keys."""
+
+    async def get_customers(
+        self, ids: Sequence[CustomerId]
+    ) -> dict[CustomerId, CustomerRecord]:
+        """The customers with these ids, with their links; unknown ids are absent."""
+        ...
+
+    async def find_by_phone(self, e164: str) -> list[CustomerId]:
+        """Customers with this E.164 phone in any system, oldest customer first."""
+        ...
+
+    async def find_by_email(self, email: str) -> list[CustomerId]:
+        """Customers with this normalised email in any system, oldest customer first."""
+        ...
+
+    async def find_by_source_id(self, source: Source, external_id: str) -> CustomerId | None:
+        """The customer linked to this record of ``source``, if any."""
+        ...
