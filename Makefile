@@ -1,0 +1,42 @@
+# Every target creates the virtual environment first if it is missing or stale.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install run test check lint format schema clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the project with its dev tools
+
+run: $(STAMP)  ## the demo: embedded PostgreSQL, sandbox systems, sync, gateway on :8000
+	$(BIN)/scv demo
+
+test: $(STAMP)  ## the whole test suite (no outside services needed)
+	$(BIN)/python -m pytest
+
+check: $(STAMP)  ## ruff, ruff format --check, mypy --strict, schema.graphql up to date
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict app resolvers adapters sandbox
+	$(BIN)/scv schema --output schema.graphql --check
+
+lint: check
+
+format: $(STAMP)  ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+schema: $(STAMP)  ## rewrite schema.graphql from the code
+	$(BIN)/scv schema --output schema.graphql
+
+clean:  ## remove the venv and demo data (.scv)
+	rm -rf $(VENV) .scv .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,138 @@
+"""Bearer tokens: who is asking, checked before anything executes.
+
+Tokens are JWTs signed with an asymmetric key (RS*/ES*/PS*/EdDSA): the key comes from a PEM
+public key in settings or from the issuer's JWKS. ``iss``, ``aud``, ``exp`` (required),
+``nbf`` and the header ``typ`` are checked with a small leeway; the role comes from the
+claim named in settings. PyJWT does the cryptography and claim checks; this module only
+chooses the key and turns every failure into one ``AuthenticationError`` whose message is
+safe to return.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import jwt
+
+from app.settings import AuthSettings
+from resolvers.context import Principal
+
+#: Roles the gateway knows; what each may see is decided in the resolvers.
+ROLES = frozenset({"agent", "supervisor", "analyst", "ivr"})
+
+#: Header ``typ`` values accepted for bearer tokens. Handoff and interaction tokens carry
+#: their own ``typ``, so none of them can stand in for an access token.
+ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "jwt"})
+
+_ASYMMETRIC_PREFIXES = ("RS", "ES", "PS", "EdDSA")
+
+
+class AuthenticationError(Exception):
+    """The request carries no usable bearer token; the message is safe to show."""
+
+
+def check_algorithms(algorithms: tuple[str, ...]) -> None:
+    """Refuse ``none`` and HMAC: a public key must never double as a shared secret."""
+    for algorithm in algorithms:
+        if not algorithm.startswith(_ASYMMETRIC_PREFIXES):
+            raise ValueError(f"algorithm {algorithm!r} is not allowed for bearer tokens")
+
+
+JwksFetcher = Callable[[], Awaitable[Mapping[str, Any]]]
+
+
+class KeyRing:
+    """The verification keys: one static PEM key, or a JWKS refetched on an unknown ``kid``.
+
+    Refetches are limited to one per ``refetch_interval`` so that tokens with made-up
+    ``kid`` values cannot turn the gateway into a load generator against the issuer.
+    """
+
+    def __init__(
+        self,
+        *,
+        static_key: str | None = None,
+        fetch_jwks: JwksFetcher | None = None,
+        refetch_interval: float = 60.0,
+    ) -> None:
+        if (static_key is None) == (fetch_jwks is None):
+            raise ValueError("configure exactly one of a PEM public key or a JWKS URL")
+        self._static_key = static_key
+        self._fetch_jwks = fetch_jwks
+        self._refetch_interval = refetch_interval
+        self._jwks: dict[str, jwt.PyJWK] = {}
+        self._last_fetch = float("-inf")
+
+    async def key_for(self, kid: str | None) -> Any:
+        """The key that verifies a token with this ``kid``."""
+        if self._static_key is not None:
+            return self._static_key
+        if kid is None:
+            raise AuthenticationError("token has no key id")
+        if kid not in self._jwks and time.monotonic() - self._last_fetch >= self._refetch_interval:
+            await self._refresh()
+        found = self._jwks.get(kid)
+        if found is None:
+            raise AuthenticationError("token signed by an unknown key")
+        return found.key
+
+    async def _refresh(self) -> None:
+        assert self._fetch_jwks is not None
+        self._last_fetch = time.monotonic()
+        try:
+            document = await self._fetch_jwks()
+            keys = jwt.PyJWKSet.from_dict(dict(document)).keys
+        except Exception as exc:  # the issuer being down must read as "cannot verify"
+            raise AuthenticationError("signing keys are unavailable") from exc
+        self._jwks = {key.key_id: key for key in keys if key.key_id}
+
+
+class TokenVerifier:
+    """Checks a bearer token and says who is asking."""
+
+    def __init__(self, settings: AuthSettings, keys: KeyRing) -> None:
+        check_algorithms(settings.algorithms)
+        self._settings = settings
+        self._keys = keys
+
+    async def verify(self, token: str) -> Principal:
+        """The principal of a valid token; ``AuthenticationError`` for anything else."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise AuthenticationError("malformed token") from exc
+        if str(header.get("typ", "")).lower() not in ACCESS_TOKEN_TYPES:
+            raise AuthenticationError("not an access token")
+        if header.get("alg") not in self._settings.algorithms:
+            raise AuthenticationError("token algorithm not allowed")
+        key = await self._keys.key_for(header.get("kid"))
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=list(self._settings.algorithms),
+                audience=self._settings.audience,
+                issuer=self._settings.issuer,
+                leeway=self._settings.leeway_seconds,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise AuthenticationError("token expired") from exc
+        except jwt.PyJWTError as exc:
+            raise AuthenticationError("invalid token") from exc
+        role = claims.get(self._settings.role_claim)
+        if role not in ROLES:
+            raise AuthenticationError("token carries no known role")
+        return Principal(subject=str(claims["sub"]), role=str(role))
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer ...`` header."""
+    if not authorization:
+        raise AuthenticationError("missing bearer token")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError("authorization must be 'Bearer <token>'")
+    return token.strip()

@@ -1,0 +1,148 @@
+"""``scv``: the gateway's command line. Every subcommand has ``--help``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from app.settings import Settings
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment (and ``SCV_CONFIG_FILE``), or a clear exit."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        sys.exit("invalid settings:\n" + "\n".join(lines))
+
+
+def with_sandbox_port(settings: Settings, port: int) -> Settings:
+    """``settings`` with every source pointed at the sandbox on ``port``."""
+    base = f"http://127.0.0.1:{port}"
+    update = {
+        name: getattr(settings, name).model_copy(update={"base_url": f"{base}/{name}"})
+        for name in ("billing", "crm", "support", "ivr")
+    }
+    return settings.model_copy(update=update)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from app.demo import run_demo
+    from app.logs import configure_logging
+
+    settings = with_sandbox_port(load_settings(demo=True), args.sandbox_port)
+    configure_logging(settings.log_level)
+    run_demo(settings, sandbox_port=args.sandbox_port, seed=args.seed, customers=args.customers)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from app.logs import configure_logging
+    from app.main import create_app
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+
+
+def cmd_sandbox(args: argparse.Namespace) -> None:
+    from sandbox.cli import main_from_args
+
+    main_from_args(args)
+
+
+def cmd_sync(args: argparse.Namespace) -> None:
+    from app.demo import run_sync
+    from app.logs import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    asyncio.run(run_sync(settings))
+
+
+def cmd_token(args: argparse.Namespace) -> None:
+    from app.demo_keys import ensure_demo_keys, mint_token
+
+    settings = load_settings()
+    keys = ensure_demo_keys(settings.data_dir)
+    print(mint_token(keys, settings.auth, subject=args.sub, role=args.role, ttl_seconds=args.ttl))
+
+
+def cmd_schema(args: argparse.Namespace) -> None:
+    from resolvers.schema import schema_sdl
+
+    sdl = schema_sdl()
+    if args.check:
+        current = Path(args.output).read_text() if Path(args.output).exists() else ""
+        if current != sdl:
+            sys.exit(f"{args.output} differs from the code: run `make schema`")
+        return
+    if args.output == "-":
+        sys.stdout.write(sdl)
+    else:
+        Path(args.output).write_text(sdl)
+        print(f"wrote {args.output}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from app.auth import ROLES
+    from sandbox.cli import add_sandbox_arguments
+
+    parser = argparse.ArgumentParser(
+        prog="scv",
+        description="Single customer view: a GraphQL gateway over billing, CRM, support and IVR."
+        " Settings come from SCV_* environment variables (see README.md).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo", help="run the whole demo: PostgreSQL, sandbox, sync, gateway (make run)"
+    )
+    demo.add_argument("--sandbox-port", type=int, default=8100, help="sandbox port (8100)")
+    demo.add_argument("--seed", type=int, default=42, help="sandbox data seed (42)")
+    demo.add_argument("--customers", type=int, default=2000, help="sandbox customers (2000)")
+    demo.set_defaults(func=cmd_demo)
+
+    serve = commands.add_parser("serve", help="run the gateway (SCV_HOST, SCV_PORT)")
+    serve.set_defaults(func=cmd_serve)
+
+    sandbox = commands.add_parser("sandbox", help="run the four sandbox systems")
+    add_sandbox_arguments(sandbox)
+    sandbox.set_defaults(func=cmd_sandbox)
+
+    sync = commands.add_parser(
+        "sync", help="link every record of billing, CRM and support into customers"
+    )
+    sync.set_defaults(func=cmd_sync)
+
+    token = commands.add_parser(
+        "token", help="mint a bearer token with the demo key under SCV_DATA_DIR (demo only)"
+    )
+    token.add_argument("--role", required=True, choices=sorted(ROLES), help="the token's role")
+    token.add_argument("--sub", default="agent-1", help="the token's subject (agent-1)")
+    token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires (3600)")
+    token.set_defaults(func=cmd_token)
+
+    schema = commands.add_parser("schema", help="print or write the GraphQL schema (SDL)")
+    schema.add_argument("--output", default="-", help="file to write, or - for standard output (-)")
+    schema.add_argument(
+        "--check", action="store_true", help="exit 1 if --output differs from the code"
+    )
+    schema.set_defaults(func=cmd_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``scv`` console script."""
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

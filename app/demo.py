@@ -1,0 +1,142 @@
+"""``scv demo`` (what ``make run`` runs): PostgreSQL, the sandbox, a sync, the gateway.
+
+The sandbox runs as a child process (it is the outside world, reached only over HTTP); the
+sync and the gateway run here. Ctrl-C stops the gateway, then the sandbox; the embedded
+PostgreSQL stops with this process and keeps its data under ``data_dir`` for the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import subprocess
+import sys
+import time
+from contextlib import AsyncExitStack
+
+import httpx
+import uvicorn
+
+from app.demo_keys import ensure_demo_keys, mint_token
+from app.main import create_app, database_url
+from app.settings import Settings
+from app.sources import build_sources
+from app.store import Store
+from app.sync import sync_identities
+
+DEMO_AGENT = "agent-1"
+DEMO_CUSTOMER_EMAIL = "ada.lovelace@example.com"
+
+#: The agent desktop's whole-customer query: one request, every panel.
+WHOLE_VIEW_QUERY = """query WholeView($email: String!) {
+  customerByEmail(email: $email) {
+    id displayName
+    links { source externalId matchedBy }
+    profile { name email phone address { city country } meta { source fetchedAt } }
+    billing {
+      balance { amount currency } delinquent
+      subscriptions { id status planName amount { amount currency } currentPeriodEnd }
+      invoices(first: 5) { id number status amountDue { amount currency } dueDate overdue }
+      meta { source fetchedAt }
+    }
+    support {
+      openTicketCount
+      tickets(first: 5) { id subject status sourceStatus priority updatedAt }
+      meta { source fetchedAt }
+    }
+  }
+}"""
+
+
+def start_sandbox(port: int, seed: int, customers: int) -> subprocess.Popen[bytes]:
+    """The four sandbox systems in a child process, once they answer."""
+    command = [
+        sys.executable, "-m", "sandbox",
+        "--port", str(port), "--seed", str(seed), "--customers", str(customers),
+    ]  # fmt: skip
+    process = subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
+    deadline = time.monotonic() + 30
+    probe = f"http://127.0.0.1:{port}/billing/openapi.json"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the sandbox exited with code {process.returncode}")
+        try:
+            if httpx.get(probe, timeout=1.0).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    process.terminate()
+    raise RuntimeError(f"the sandbox did not answer on port {port} within 30 s")
+
+
+async def run_sync(settings: Settings) -> None:
+    """One identity sync, with a progress line, then the report."""
+    async with AsyncExitStack() as stack:
+        store = await Store.connect(await database_url(settings), pool_size=2)
+        stack.push_async_callback(store.close)
+        await store.migrate()
+        sources = await build_sources(settings, stack)
+        report = await sync_identities(
+            store,
+            sources.billing,
+            sources.crm,
+            sources.support,
+            settings.identity,
+            progress=print_progress,
+        )
+        print(file=sys.stderr)
+        print(report.format_table())
+
+
+def print_progress(source: object, seen: int) -> None:
+    """One progress line, rewritten in place."""
+    name = getattr(source, "value", str(source))
+    print(f"\rsyncing {name:<8} {seen:>7} records", end="", file=sys.stderr, flush=True)
+
+
+def banner(settings: Settings, token: str) -> str:
+    """What a newcomer needs to make the first request."""
+    url = f"http://{settings.host}:{settings.port}/graphql"
+    body = (
+        '{"query": "{ customerByEmail(email: \\"%s\\") { displayName billing { balance { amount currency } } support { openTicketCount } } }"}'
+        % DEMO_CUSTOMER_EMAIL
+    )  # noqa: E501
+    return f"""
+Single customer view gateway (demo)
+  GraphQL + GraphiQL : {url}
+  health             : http://{settings.host}:{settings.port}/healthz
+  agent token ({DEMO_AGENT}, 12 h):
+{token}
+
+Try it:
+  curl -s {url} \\
+    -H "Authorization: Bearer {token}" \\
+    -H 'Content-Type: application/json' \\
+    -d {shlex.quote(body)}
+
+The whole-customer query for Ada Lovelace is in README.md ("Your first query").
+Named customers: ada.lovelace, grace.hopper, alan.turing, katherine.johnson,
+edsger.dijkstra, barbara.liskov (all @example.com). Ctrl-C stops everything.
+"""
+
+
+def run_demo(settings: Settings, *, sandbox_port: int, seed: int, customers: int) -> None:
+    """Everything ``make run`` promises, in the foreground until Ctrl-C."""
+    sandbox = start_sandbox(sandbox_port, seed, customers)
+    try:
+        asyncio.run(run_sync(settings))
+        keys = ensure_demo_keys(settings.data_dir)
+        token = mint_token(
+            keys, settings.auth, subject=DEMO_AGENT, role="agent", ttl_seconds=12 * 3600
+        )
+        print(banner(settings, token), flush=True)
+        uvicorn.run(
+            create_app(settings), host=settings.host, port=settings.port, log_level="warning"
+        )
+    finally:
+        sandbox.terminate()
+        try:
+            sandbox.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            sandbox.kill()

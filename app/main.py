@@ -1,0 +1,115 @@
+"""The composition root: ``create_app(settings)`` wires store, sources, auth and GraphQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from strawberry.extensions import ParserCache, ValidationCache
+
+from adapters.models import Source
+from app.auth import KeyRing, TokenVerifier
+from app.demo_keys import ensure_demo_keys
+from app.gateway import AuthenticatedGraphQL, GatewayGraphQL, GatewayState
+from app.graphql_errors import PresentErrors
+from app.postgres import start_embedded_postgres
+from app.settings import Settings
+from app.sources import build_sources
+from app.store import Store
+from resolvers.schema import build_schema
+
+#: Distinct documents kept parsed and validated: the desktop sends a handful, over and over.
+DOCUMENT_CACHE_SIZE = 512
+
+
+async def database_url(settings: Settings) -> str:
+    """The configured PostgreSQL, or the embedded one under ``data_dir`` when none is."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    return await asyncio.to_thread(start_embedded_postgres, settings.data_dir)
+
+
+async def build_key_ring(settings: Settings, stack: AsyncExitStack) -> KeyRing:
+    """Verification keys from settings; in demo mode with none set, the demo's own key."""
+    auth = settings.auth
+    if auth.jwks_url is not None:
+        jwks_url = auth.jwks_url
+        client = await stack.enter_async_context(httpx.AsyncClient(timeout=5.0))
+
+        async def fetch_jwks() -> dict[str, object]:
+            response = await client.get(jwks_url)
+            response.raise_for_status()
+            document: dict[str, object] = response.json()
+            return document
+
+        return KeyRing(fetch_jwks=fetch_jwks)
+    if auth.public_key_pem is not None:
+        return KeyRing(static_key=auth.public_key_pem.get_secret_value())
+    if auth.public_key_file is not None:
+        return KeyRing(static_key=auth.public_key_file.read_text())
+    if settings.demo:
+        keys = await asyncio.to_thread(ensure_demo_keys, settings.data_dir)
+        return KeyRing(static_key=keys.public_pem)
+    raise ValueError(
+        "no token verification key: set SCV_AUTH__JWKS_URL, SCV_AUTH__PUBLIC_KEY_PEM or "
+        "SCV_AUTH__PUBLIC_KEY_FILE (or run in demo mode)"
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    transports: Mapping[Source, httpx.AsyncBaseTransport] | None = None,
+) -> Starlette:
+    """The gateway as an ASGI app. ``transports`` lets tests replace a source's HTTP transport."""
+    schema = build_schema(
+        extensions=[
+            # Factories, as strawberry asks; both keep their LRU at module level, so the
+            # parsed and validated documents are shared across requests.
+            lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+            lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+            PresentErrors,
+        ]
+    )
+    ide = "graphiql" if settings.demo else None
+    graphql = GatewayGraphQL(schema, graphql_ide=ide, allow_queries_via_get=False)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, GatewayState]]:
+        async with AsyncExitStack() as stack:
+            store = await Store.connect(
+                await database_url(settings), pool_size=settings.database_pool_size
+            )
+            stack.push_async_callback(store.close)
+            await store.migrate()
+            sources = await build_sources(settings, stack, transports=transports)
+            verifier = TokenVerifier(settings.auth, await build_key_ring(settings, stack))
+            yield {
+                "gateway": GatewayState(
+                    store=store,
+                    sources=sources,
+                    verifier=verifier,
+                    default_region=settings.identity.default_region,
+                )
+            }
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(
+        routes=[
+            Route(
+                "/graphql",
+                AuthenticatedGraphQL(graphql, ide_enabled=ide is not None),
+                methods=["GET", "POST"],
+            ),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )

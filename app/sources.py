@@ -1,0 +1,52 @@
+"""Building the four adapters: one HTTP client each, owned and closed by the caller's stack."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+
+import httpx
+
+from adapters.billing import HttpBillingAdapter, billing_auth_headers
+from adapters.config import SourceSettings
+from adapters.crm import HttpCrmAdapter, crm_auth_headers
+from adapters.http import build_client
+from adapters.ivr import HttpIvrAdapter, ivr_auth_headers
+from adapters.models import Source
+from adapters.support import HttpSupportAdapter, support_auth_headers
+from app.settings import Settings
+from resolvers.context import Sources
+
+
+async def build_sources(
+    settings: Settings,
+    stack: AsyncExitStack,
+    *,
+    transports: Mapping[Source, httpx.AsyncBaseTransport] | None = None,
+) -> Sources:
+    """The adapters for ``settings``; their clients close when ``stack`` closes."""
+    transports = transports or {}
+
+    async def client(
+        source: Source, section: SourceSettings, headers: Mapping[str, str]
+    ) -> httpx.AsyncClient:
+        return await stack.enter_async_context(
+            build_client(section, headers, transport=transports.get(source))
+        )
+
+    return Sources(
+        billing=HttpBillingAdapter(
+            settings.billing,
+            await client(Source.BILLING, settings.billing, billing_auth_headers(settings.billing)),
+        ),
+        crm=HttpCrmAdapter(
+            settings.crm, await client(Source.CRM, settings.crm, crm_auth_headers(settings.crm))
+        ),
+        support=HttpSupportAdapter(
+            settings.support,
+            await client(Source.SUPPORT, settings.support, support_auth_headers(settings.support)),
+        ),
+        ivr=HttpIvrAdapter(
+            settings.ivr, await client(Source.IVR, settings.ivr, ivr_auth_headers(settings.ivr))
+        ),
+    )

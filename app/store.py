@@ -1,0 +1,550 @@
+"""The identity store: customers, their links to each system, and lookup keys, in PostgreSQL.
+
+``Store`` implements ``resolvers.identity.IdentityStore`` (the read side the graph needs)
+over an ``asyncpg`` pool, and owns its schema: ``migrate()`` applies the ``.sql`` files of
+``app/migrations`` in filename order, each once, in its own transaction, and records them
+in ``schema_migrations``. The write side is for ``app.sync``: a ``SyncSession`` holds one
+connection and the sync lock for a whole run and writes a page of records per transaction,
+with array parameters (``unnest``) rather than one round trip per record.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, Literal, Self
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from adapters.models import Source
+from resolvers.identity import CustomerId, CustomerRecord, IdentityLink
+
+__all__ = [
+    "DisplayName",
+    "KeyKind",
+    "KeyRow",
+    "LinkedRecord",
+    "LookupKey",
+    "MatchedBy",
+    "NewCustomer",
+    "NewLink",
+    "PageWrite",
+    "Store",
+    "SyncRun",
+    "SyncSession",
+]
+
+KeyKind = Literal["email", "phone"]
+MatchedBy = Literal["anchor", "xref", "email", "phone"]
+SyncOutcome = Literal["running", "succeeded", "failed"]
+
+# Advisory lock ids (any bigint unique to this application): one serialises migrations
+# between processes starting together, the other keeps two syncs from creating the same
+# customer twice.
+_MIGRATIONS_LOCK = 0x5C5_0001
+_SYNC_LOCK = 0x5C5_0002
+
+# Found next to this module rather than by package name: under pytest, ``tests/app`` can
+# pass for a namespace package ``app`` and would be searched instead.
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+# --- values the sync hands to the store ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LookupKey:
+    """A normalised email (lower-cased) or phone (E.164) that finds a customer."""
+
+    kind: KeyKind
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewCustomer:
+    """A customer to create; ``display_rank``/``display_ref`` say where its name came from."""
+
+    id: CustomerId
+    display_name: str
+    display_rank: int
+    display_ref: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewLink:
+    """A record of the page's source, newly linked to a customer by ``matched_by``."""
+
+    external_id: str
+    customer_id: CustomerId
+    matched_by: MatchedBy
+    linked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DisplayName:
+    """A name proposed for an existing customer; it wins if its rank is lower (better).
+
+    ``ref`` names the record it comes from (``CRM:1001``): a record that supplied the
+    current name may also replace it with its own newer value.
+    """
+
+    customer_id: CustomerId
+    name: str
+    rank: int
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    """One lookup key of one record of the page's source, pointing at the record's customer."""
+
+    external_id: str
+    customer_id: CustomerId
+    key: LookupKey
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedRecord:
+    """A record already linked: its customer, that customer's name now, the record's keys."""
+
+    customer_id: CustomerId
+    current_name: DisplayName
+    keys: frozenset[LookupKey]
+
+
+@dataclass(frozen=True, slots=True)
+class PageWrite:
+    """What one page of one source changes, written in one transaction.
+
+    ``names`` holds at most one proposal per customer; ``keys_removed`` are deleted before
+    ``keys_added`` are inserted.
+    """
+
+    source: Source
+    customers: Sequence[NewCustomer] = ()
+    links: Sequence[NewLink] = ()
+    names: Sequence[DisplayName] = ()
+    keys_added: Sequence[KeyRow] = ()
+    keys_removed: Sequence[KeyRow] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRun:
+    """One row of ``sync_runs``."""
+
+    id: int
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str
+    counts: Mapping[str, Any]
+
+
+# --- SQL -----------------------------------------------------------------------------------
+
+_CREATE_SCHEMA_MIGRATIONS = """
+create table if not exists schema_migrations (
+    version    text primary key,
+    applied_at timestamptz not null default now()
+)
+"""
+_SELECT_APPLIED = "select version from schema_migrations order by version"
+_INSERT_APPLIED = "insert into schema_migrations (version) values ($1)"
+
+_SELECT_CUSTOMERS = """
+select id, display_name from customers where id = any($1::text[])
+"""
+_SELECT_LINKS_OF_CUSTOMERS = """
+select customer_id, source, external_id, matched_by
+  from identity_links
+ where customer_id = any($1::text[])
+ order by customer_id, linked_at, source, external_id
+"""
+_FIND_BY_KEY = """
+select c.id
+  from customers as c
+ where exists (
+        select 1 from lookup_keys as k
+         where k.kind = $1 and k.value = $2 and k.customer_id = c.id)
+ order by c.created_at, c.id
+"""
+_FIND_BY_SOURCE_ID = """
+select customer_id from identity_links where source = $1 and external_id = $2
+"""
+_COUNT_CUSTOMERS = "select count(*) from customers"
+
+# The sync's lookups probe the primary keys once per id of the page, in lateral subqueries
+# the planner cannot turn into joins (``limit``/``offset``): a first sync grows the tables
+# faster than autovacuum re-samples them, and a plan made from the old statistics (a source
+# that looks absent, say) would scan every row of that source for every page.
+_SELECT_LINKS_OF_RECORDS = """
+select wanted.external_id, link.customer_id
+  from unnest($2::text[]) as wanted (external_id)
+  join lateral (
+        select customer_id from identity_links
+         where source = $1 and external_id = wanted.external_id
+         limit 1) as link on true
+"""
+_SELECT_LINKED_RECORDS = """
+select wanted.external_id, link.customer_id, link.display_name, link.display_rank,
+       link.display_ref, key.kind, key.value
+  from unnest($2::text[]) as wanted (external_id)
+  join lateral (
+        select l.customer_id, c.display_name, c.display_rank, c.display_ref
+          from identity_links as l
+          join customers as c on c.id = l.customer_id
+         where l.source = $1 and l.external_id = wanted.external_id
+         limit 1) as link on true
+  left join lateral (
+        select kind, value from lookup_keys
+         where source = $1 and external_id = wanted.external_id
+        offset 0) as key on true
+"""
+_SELECT_CUSTOMERS_BY_KEYS = """
+select distinct k.kind, k.value, k.customer_id
+  from lookup_keys as k
+  join unnest($1::text[], $2::text[]) as wanted (kind, value)
+    on k.kind = wanted.kind and k.value = wanted.value
+"""
+_INSERT_CUSTOMERS = """
+insert into customers (id, display_name, display_rank, display_ref, created_at, updated_at)
+select id, display_name, display_rank, display_ref, created_at, created_at
+  from unnest($1::text[], $2::text[], $3::smallint[], $4::text[], $5::timestamptz[])
+       as new (id, display_name, display_rank, display_ref, created_at)
+"""
+# A better-ranked name replaces the current one; so does a changed value from the very
+# record that supplied it. Unchanged names are not rewritten, so a second run is a no-op.
+_UPDATE_DISPLAY_NAMES = """
+update customers as c
+   set display_name = p.name, display_rank = p.rank, display_ref = p.ref, updated_at = now()
+  from unnest($1::text[], $2::text[], $3::smallint[], $4::text[]) as p (id, name, rank, ref)
+ where c.id = p.id
+   -- Redundant with the join, but it lets the planner reach customers by primary key
+   -- rather than scanning the table for every page.
+   and c.id = any($1::text[])
+   and (p.rank < c.display_rank
+        or (p.ref = c.display_ref
+            and (p.name, p.rank) is distinct from (c.display_name, c.display_rank)))
+"""
+_INSERT_LINKS = """
+insert into identity_links (source, external_id, customer_id, matched_by, linked_at)
+select $1, external_id, customer_id, matched_by, linked_at
+  from unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[])
+       as new (external_id, customer_id, matched_by, linked_at)
+"""
+_DELETE_KEYS = """
+delete from lookup_keys as k
+ using unnest($2::text[], $3::text[], $4::text[]) as gone (external_id, kind, value)
+ where k.source = $1
+   and k.external_id = gone.external_id
+   and k.kind = gone.kind
+   and k.value = gone.value
+"""
+# A conflict means the key was stored for another customer, which only a change of link
+# outside the sync could cause: the key then follows the record's current customer.
+_INSERT_KEYS = """
+insert into lookup_keys (source, external_id, kind, value, customer_id)
+select $1, external_id, kind, value, customer_id
+  from unnest($2::text[], $3::text[], $4::text[], $5::text[])
+       as new (external_id, kind, value, customer_id)
+on conflict (source, external_id, kind, value) do update
+   set customer_id = excluded.customer_id
+"""
+_INSERT_SYNC_RUN = "insert into sync_runs default values returning id"
+_FINISH_SYNC_RUN = """
+update sync_runs set finished_at = now(), outcome = $2, counts = $3::jsonb where id = $1
+"""
+_SELECT_LATEST_SYNC_RUN = """
+select id, started_at, finished_at, outcome, counts::text as counts
+  from sync_runs
+ order by id desc
+ limit 1
+"""
+
+
+# --- the store -----------------------------------------------------------------------------
+
+
+class Store:
+    """Customers, identity links and lookup keys in PostgreSQL (an ``IdentityStore``)."""
+
+    def __init__(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def connect(cls, url: str, pool_size: int = 10) -> Self:
+        """A store over a new pool of at most ``pool_size`` connections to ``url``."""
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size)
+        return cls(pool)
+
+    @property
+    def pool(self) -> asyncpg.Pool[asyncpg.Record]:
+        """The pool the store runs on (for health checks; queries belong in the store)."""
+        return self._pool
+
+    async def close(self) -> None:
+        """Close the pool, waiting for connections in use to be released."""
+        await self._pool.close()
+
+    # -- schema ----------------------------------------------------------------------------
+
+    async def migrate(self, directory: Path | Traversable | None = None) -> list[str]:
+        """Apply the migrations not applied yet; return their names, in the order applied.
+
+        ``directory`` defaults to ``app/migrations``. Files (``*.sql``) run in filename order,
+        each in its own transaction together with its ``schema_migrations`` row, while an
+        advisory lock keeps a second process starting at the same time waiting rather than
+        applying them twice. Running it again applies nothing.
+        """
+        migrations = _read_migrations(directory or _MIGRATIONS)
+        applied: list[str] = []
+        async with self._pool.acquire() as conn:
+            await conn.execute("select pg_advisory_lock($1)", _MIGRATIONS_LOCK)
+            try:
+                await conn.execute(_CREATE_SCHEMA_MIGRATIONS)
+                done = {row["version"] for row in await conn.fetch(_SELECT_APPLIED)}
+                for version, sql in migrations:
+                    if version in done:
+                        continue
+                    async with conn.transaction():
+                        await conn.execute(sql)
+                        await conn.execute(_INSERT_APPLIED, version)
+                    applied.append(version)
+            finally:
+                await conn.execute("select pg_advisory_unlock($1)", _MIGRATIONS_LOCK)
+        return applied
+
+    async def applied_migrations(self) -> list[str]:
+        """The names of the migrations applied to this database, in filename order."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(_SELECT_APPLIED)
+        return [row["version"] for row in rows]
+
+    # -- IdentityStore -------------------------------------------------------------------
+
+    async def get_customers(self, ids: Sequence[CustomerId]) -> dict[CustomerId, CustomerRecord]:
+        """The customers with these ids, with their links; unknown ids are absent."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return {}
+        async with self._pool.acquire() as conn:
+            customers = await conn.fetch(_SELECT_CUSTOMERS, wanted)
+            links = await conn.fetch(_SELECT_LINKS_OF_CUSTOMERS, wanted)
+        links_by_customer: dict[str, list[IdentityLink]] = {}
+        for row in links:
+            links_by_customer.setdefault(row["customer_id"], []).append(
+                IdentityLink(
+                    source=Source(row["source"]),
+                    external_id=row["external_id"],
+                    matched_by=row["matched_by"],
+                )
+            )
+        return {
+            CustomerId(row["id"]): CustomerRecord(
+                id=CustomerId(row["id"]),
+                display_name=row["display_name"],
+                links=tuple(links_by_customer.get(row["id"], ())),
+            )
+            for row in customers
+        }
+
+    async def find_by_phone(self, e164: str) -> list[CustomerId]:
+        """Customers with this E.164 phone in any system, oldest customer first."""
+        return await self._find_by_key("phone", e164)
+
+    async def find_by_email(self, email: str) -> list[CustomerId]:
+        """Customers with this normalised email in any system, oldest customer first."""
+        return await self._find_by_key("email", email)
+
+    async def find_by_source_id(self, source: Source, external_id: str) -> CustomerId | None:
+        """The customer linked to this record of ``source``, if any."""
+        async with self._pool.acquire() as conn:
+            found: str | None = await conn.fetchval(_FIND_BY_SOURCE_ID, source.value, external_id)
+        return None if found is None else CustomerId(found)
+
+    async def _find_by_key(self, kind: KeyKind, value: str) -> list[CustomerId]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(_FIND_BY_KEY, kind, value)
+        return [CustomerId(row["id"]) for row in rows]
+
+    # -- operations ------------------------------------------------------------------------
+
+    async def count_customers(self) -> int:
+        """How many customers there are."""
+        async with self._pool.acquire() as conn:
+            count: int = await conn.fetchval(_COUNT_CUSTOMERS)
+        return count
+
+    async def latest_sync_run(self) -> SyncRun | None:
+        """The most recently started identity sync, finished or not."""
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(_SELECT_LATEST_SYNC_RUN)
+        if row is None:
+            return None
+        return SyncRun(
+            id=row["id"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            outcome=row["outcome"],
+            counts=json.loads(row["counts"]),
+        )
+
+    @asynccontextmanager
+    async def sync_session(self) -> AsyncIterator[SyncSession]:
+        """One connection holding the sync lock, for the whole of one identity sync.
+
+        A second sync (another process, or another task) waits here until the first ends.
+        """
+        # Releasing the connection to the pool also resets it (asyncpg runs
+        # pg_advisory_unlock_all and RESET ALL), should the explicit unlock not get to run.
+        async with self._pool.acquire() as conn:
+            await conn.execute("select pg_advisory_lock($1)", _SYNC_LOCK)
+            # A plan per execution, from the page's own ids: a generic plan cached while the
+            # tables were empty would go on scanning them as they grow to full size.
+            await conn.execute("set plan_cache_mode = force_custom_plan")
+            try:
+                yield SyncSession(conn)
+            finally:
+                await conn.execute("select pg_advisory_unlock($1)", _SYNC_LOCK)
+
+
+class SyncSession:
+    """The reads and batch writes of one identity sync, on the connection that holds its lock.
+
+    Obtained from ``Store.sync_session()``; not to be used after that block ends.
+    """
+
+    def __init__(self, conn: PoolConnectionProxy[asyncpg.Record]) -> None:
+        self._conn = conn
+
+    async def start_run(self) -> int:
+        """Record that a sync started; return the id of its ``sync_runs`` row."""
+        run_id: int = await self._conn.fetchval(_INSERT_SYNC_RUN)
+        return run_id
+
+    async def finish_run(
+        self, run_id: int, outcome: SyncOutcome, counts: Mapping[str, Mapping[str, int]]
+    ) -> None:
+        """Record how the sync ended, with its per-source counts."""
+        await self._conn.execute(_FINISH_SYNC_RUN, run_id, outcome, json.dumps(counts))
+
+    async def links_for(
+        self, source: Source, external_ids: Collection[str]
+    ) -> dict[str, CustomerId]:
+        """The customers the given records of ``source`` are linked to; unlinked ones absent."""
+        if not external_ids:
+            return {}
+        rows = await self._conn.fetch(_SELECT_LINKS_OF_RECORDS, source.value, list(external_ids))
+        return {row["external_id"]: CustomerId(row["customer_id"]) for row in rows}
+
+    async def linked_records(
+        self, source: Source, external_ids: Collection[str]
+    ) -> dict[str, LinkedRecord]:
+        """The given records of ``source`` that are linked, with their stored keys."""
+        if not external_ids:
+            return {}
+        rows = await self._conn.fetch(_SELECT_LINKED_RECORDS, source.value, list(external_ids))
+        names: dict[str, DisplayName] = {}
+        keys: dict[str, set[LookupKey]] = {}
+        for row in rows:
+            external_id = row["external_id"]
+            if external_id not in names:
+                names[external_id] = DisplayName(
+                    CustomerId(row["customer_id"]),
+                    row["display_name"],
+                    row["display_rank"],
+                    row["display_ref"],
+                )
+                keys[external_id] = set()
+            if row["kind"] is not None:
+                keys[external_id].add(LookupKey(kind=row["kind"], value=row["value"]))
+        return {
+            external_id: LinkedRecord(name.customer_id, name, frozenset(keys[external_id]))
+            for external_id, name in names.items()
+        }
+
+    async def customers_by_keys(
+        self, keys: Collection[LookupKey]
+    ) -> dict[LookupKey, set[CustomerId]]:
+        """For each key, every customer that has it (keys nobody has are absent)."""
+        if not keys:
+            return {}
+        kinds = [key.kind for key in keys]
+        values = [key.value for key in keys]
+        rows = await self._conn.fetch(_SELECT_CUSTOMERS_BY_KEYS, kinds, values)
+        found: dict[LookupKey, set[CustomerId]] = {}
+        for row in rows:
+            key = LookupKey(kind=row["kind"], value=row["value"])
+            found.setdefault(key, set()).add(CustomerId(row["customer_id"]))
+        return found
+
+    async def count_customers(self) -> int:
+        """How many customers there are."""
+        count: int = await self._conn.fetchval(_COUNT_CUSTOMERS)
+        return count
+
+    async def write_page(self, page: PageWrite) -> None:
+        """Write one page's customers, names, links and keys, all or nothing."""
+        if not (page.customers or page.names or page.links or page.keys_added or page.keys_removed):
+            return
+        conn = self._conn
+        source = page.source.value
+        async with conn.transaction():
+            if page.customers:
+                await conn.execute(
+                    _INSERT_CUSTOMERS,
+                    [customer.id for customer in page.customers],
+                    [customer.display_name for customer in page.customers],
+                    [customer.display_rank for customer in page.customers],
+                    [customer.display_ref for customer in page.customers],
+                    [customer.created_at for customer in page.customers],
+                )
+            if page.names:
+                await conn.execute(
+                    _UPDATE_DISPLAY_NAMES,
+                    [name.customer_id for name in page.names],
+                    [name.name for name in page.names],
+                    [name.rank for name in page.names],
+                    [name.ref for name in page.names],
+                )
+            if page.links:
+                await conn.execute(
+                    _INSERT_LINKS,
+                    source,
+                    [link.external_id for link in page.links],
+                    [link.customer_id for link in page.links],
+                    [link.matched_by for link in page.links],
+                    [link.linked_at for link in page.links],
+                )
+            if page.keys_removed:
+                await conn.execute(
+                    _DELETE_KEYS,
+                    source,
+                    [row.external_id for row in page.keys_removed],
+                    [row.key.kind for row in page.keys_removed],
+                    [row.key.value for row in page.keys_removed],
+                )
+            if page.keys_added:
+                await conn.execute(
+                    _INSERT_KEYS,
+                    source,
+                    [row.external_id for row in page.keys_added],
+                    [row.key.kind for row in page.keys_added],
+                    [row.key.value for row in page.keys_added],
+                    [row.customer_id for row in page.keys_added],
+                )
+
+
+def _read_migrations(directory: Path | Traversable) -> list[tuple[str, str]]:
+    """The ``*.sql`` files of ``directory`` as (file name, text), in file name order."""
+    entries = [entry for entry in directory.iterdir() if entry.name.endswith(".sql")]
+    return [
+        (entry.name, entry.read_text(encoding="utf-8"))
+        for entry in sorted(entries, key=lambda entry: entry.name)
+    ]

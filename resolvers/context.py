@@ -1,0 +1,66 @@
+"""What every resolver can reach: who is asking, the store, the sources, per-request loaders.
+
+The app builds one ``RequestContext`` per GraphQL request (``new_context``); resolvers read it
+from ``info.context``. Nothing here imports ``httpx`` or ``asyncpg``: systems are reached
+through adapter Protocols, the store through ``IdentityStore``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from adapters.billing import BillingAdapter
+from adapters.crm import CrmAdapter
+from adapters.ivr import IvrAdapter
+from adapters.support import SupportAdapter
+from resolvers.identity import IdentityStore
+from resolvers.loaders import Loaders
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking: the token's subject and role."""
+
+    subject: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """One adapter per system of record (real, cached or fake: resolvers cannot tell)."""
+
+    billing: BillingAdapter
+    crm: CrmAdapter
+    support: SupportAdapter
+    ivr: IvrAdapter
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """The context of one GraphQL request."""
+
+    principal: Principal
+    store: IdentityStore
+    sources: Sources
+    loaders: Loaders
+    #: ISO region for phone numbers given without a country code.
+    default_region: str
+
+
+def new_context(
+    principal: Principal, store: IdentityStore, sources: Sources, default_region: str
+) -> RequestContext:
+    """A context with fresh DataLoaders: loaders never outlive the request they batch for."""
+    loaders = Loaders(
+        store=store,
+        billing=sources.billing,
+        crm=sources.crm,
+        support=sources.support,
+    )
+    return RequestContext(
+        principal=principal,
+        store=store,
+        sources=sources,
+        loaders=loaders,
+        default_region=default_region,
+    )

@@ -1,0 +1,102 @@
+"""Per-request DataLoaders: one upstream call per source, resource and key, batched.
+
+Every panel reaches its system through a loader, so fields that need the same record share
+one call, and a page of customers shares one batch call where the vendor has a batch read
+(CRM batch read). Where a vendor has no batch read, the keys of one tick are fetched
+concurrently. A failure for one key is that key's failure only: it is handed back to the
+loader as the exception, and the loader raises it in the resolvers that asked for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from adapters.billing import BillingAdapter
+from adapters.crm import CrmAdapter
+from adapters.errors import UpstreamNotFound
+from adapters.models import (
+    BillingCustomer,
+    BillingCustomerId,
+    CrmContact,
+    CrmContactId,
+    InvoiceList,
+    PaymentCardList,
+    Source,
+    SubscriptionList,
+    SupportUserId,
+    TicketList,
+)
+from adapters.support import SupportAdapter
+from resolvers.identity import CustomerId, CustomerRecord, IdentityStore
+
+K = TypeVar("K")
+T = TypeVar("T")
+
+
+def _each_concurrently(
+    fetch: Callable[[K], Awaitable[T]],
+) -> Callable[[list[K]], Awaitable[Sequence[T | BaseException]]]:
+    """A batch function for a vendor without a batch read: one call per key, concurrently."""
+
+    async def load(keys: list[K]) -> Sequence[T | BaseException]:
+        return await asyncio.gather(*(fetch(key) for key in keys), return_exceptions=True)
+
+    return load
+
+
+class Loaders:
+    """The DataLoaders of one request."""
+
+    def __init__(
+        self,
+        *,
+        store: IdentityStore,
+        billing: BillingAdapter,
+        crm: CrmAdapter,
+        support: SupportAdapter,
+    ) -> None:
+        self._store = store
+        self._crm = crm
+        self._billing = billing
+        self.customers: DataLoader[CustomerId, CustomerRecord | None] = DataLoader(
+            self._load_customers
+        )
+        self.crm_contacts: DataLoader[CrmContactId, CrmContact] = DataLoader(
+            self._load_crm_contacts
+        )
+        self.billing_customers: DataLoader[BillingCustomerId, BillingCustomer] = DataLoader(
+            _each_concurrently(billing.get_customer)
+        )
+        self.subscriptions: DataLoader[BillingCustomerId, SubscriptionList] = DataLoader(
+            _each_concurrently(billing.list_subscriptions)
+        )
+        self.invoices: DataLoader[tuple[BillingCustomerId, int], InvoiceList] = DataLoader(
+            _each_concurrently(self._fetch_invoices)
+        )
+        self.payment_cards: DataLoader[BillingCustomerId, PaymentCardList] = DataLoader(
+            _each_concurrently(billing.list_payment_cards)
+        )
+        self.tickets: DataLoader[SupportUserId, TicketList] = DataLoader(
+            _each_concurrently(support.list_requested_tickets)
+        )
+
+    def _fetch_invoices(self, key: tuple[BillingCustomerId, int]) -> Awaitable[InvoiceList]:
+        customer_id, limit = key
+        return self._billing.list_invoices(customer_id, limit)
+
+    async def _load_customers(self, ids: list[CustomerId]) -> list[CustomerRecord | None]:
+        found = await self._store.get_customers(ids)
+        return [found.get(customer_id) for customer_id in ids]
+
+    async def _load_crm_contacts(
+        self, ids: list[CrmContactId]
+    ) -> list[CrmContact | BaseException]:
+        found = await self._crm.get_contacts(ids)
+        return [
+            found.get(contact_id) or UpstreamNotFound(Source.CRM, "no such contact")
+            for contact_id in ids
+        ]

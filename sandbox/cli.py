@@ -1,0 +1,158 @@
+"""Command line of the sandbox: ``scv sandbox`` and ``python -m sandbox`` share these flags.
+
+``app.cli`` adds them to its ``sandbox`` subcommand with ``add_sandbox_arguments`` and
+hands the parsed namespace to ``main_from_args``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from sandbox.server import SYSTEMS, run_sandbox
+
+
+def _non_negative_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {raw}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {raw}")
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {raw}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {raw}")
+    return value
+
+
+def _probability(raw: str) -> float:
+    value = _non_negative_float(raw)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1: {raw}")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = _non_negative_int(raw)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"not a port: {raw}")
+    return value
+
+
+def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the sandbox's flags to ``parser``."""
+    serve = parser.add_argument_group("serving")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument(
+        "--port", type=_port, default=8100, help="port to listen on (0: any free port)"
+    )
+    serve.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["critical", "error", "warning", "info", "debug", "trace"],
+        help="uvicorn log level (info and below also log each request)",
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--seed", type=int, default=42, help="random seed: the same seed gives the same data"
+    )
+    data.add_argument(
+        "--customers",
+        type=_non_negative_int,
+        default=2000,
+        help="generated customers, in addition to the six named ones",
+    )
+    faults = parser.add_argument_group(
+        "faults", "injected into every request of the systems chosen by --fault-system"
+    )
+    faults.add_argument(
+        "--fault-system",
+        action="append",
+        choices=[*SYSTEMS, "all"],
+        help="system the fault flags apply to; repeat for several (default: all)",
+    )
+    faults.add_argument(
+        "--latency-ms", type=_non_negative_float, default=0.0, help="added to every answer"
+    )
+    faults.add_argument(
+        "--jitter-ms",
+        type=_non_negative_float,
+        default=0.0,
+        help="a uniform random 0..N ms added on top of --latency-ms",
+    )
+    faults.add_argument(
+        "--error-rate",
+        type=_probability,
+        default=0.0,
+        help="share (0..1) of requests answered --error-status with the vendor's error body",
+    )
+    faults.add_argument(
+        "--error-status",
+        type=int,
+        choices=[500, 503],
+        default=500,
+        help="HTTP status of injected errors",
+    )
+    faults.add_argument(
+        "--rate-limit-retry-after",
+        type=_non_negative_int,
+        default=None,
+        metavar="SECONDS",
+        help="answer every request 429 with this Retry-After",
+    )
+    faults.add_argument(
+        "--hang",
+        action="store_true",
+        help="never answer (until DELETE /_sandbox/faults or shutdown)",
+    )
+    faults.add_argument(
+        "--malformed-json", action="store_true", help="answer 200 with a body that is not JSON"
+    )
+
+
+def fault_systems_from(choices: Sequence[str] | None) -> tuple[str, ...]:
+    """The systems named by ``--fault-system`` (all when absent or ``all``)."""
+    if not choices or "all" in choices:
+        return SYSTEMS
+    return tuple(dict.fromkeys(choices))
+
+
+def main_from_args(args: argparse.Namespace) -> None:
+    """Serve the sandbox as ``args`` (parsed with ``add_sandbox_arguments``) say."""
+    run_sandbox(
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        customers=args.customers,
+        latency_ms=args.latency_ms,
+        jitter_ms=args.jitter_ms,
+        error_rate=args.error_rate,
+        error_status=args.error_status,
+        rate_limit_retry_after=args.rate_limit_retry_after,
+        hang=args.hang,
+        malformed_json=args.malformed_json,
+        fault_systems=fault_systems_from(args.fault_system),
+        log_level=args.log_level,
+    )
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """A stand-alone parser with the sandbox's flags."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Serve the sandbox billing, CRM, support and IVR systems on one port.",
+    )
+    add_sandbox_arguments(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m sandbox``."""
+    main_from_args(build_parser("python -m sandbox").parse_args(argv))

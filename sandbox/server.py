@@ -1,0 +1,239 @@
+"""The sandbox process: the four systems mounted on one Starlette app, served by uvicorn.
+
+``create_sandbox_app`` builds the app (in-process tests use it with httpx's ASGI transport);
+``run_sandbox`` serves it; ``build_sandbox_server`` gives a uvicorn server to run inside an
+existing event loop (end-to-end tests). ``app.state.sandbox`` is the ``Sandbox``: the
+dataset and each system's ``SystemControl``, for code that needs to reach behind HTTP.
+"""
+
+from __future__ import annotations
+
+import gc
+import socket
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+
+from sandbox import billing, crm, ivr, support
+from sandbox.control import FaultSettings, SystemControl
+from sandbox.data import generate_dataset
+from sandbox.records import Dataset
+from sandbox.responses import JsonResponse, VendorErrors
+
+SYSTEMS = ("billing", "crm", "support", "ivr")
+
+_ERRORS: dict[str, VendorErrors] = {
+    "billing": billing.ERRORS,
+    "crm": crm.ERRORS,
+    "support": support.ERRORS,
+    "ivr": ivr.ERRORS,
+}
+_FACTORIES: dict[str, Callable[[Dataset, SystemControl], Starlette]] = {
+    "billing": billing.create_billing_app,
+    "crm": crm.create_crm_app,
+    "support": support.create_support_app,
+    "ivr": ivr.create_ivr_app,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Sandbox:
+    """What the sandbox app serves: the data and each system's faults and stats."""
+
+    dataset: Dataset
+    controls: dict[str, SystemControl]
+
+    def close(self) -> None:
+        """Release every hanging request, for good (the process is shutting down)."""
+        for control in self.controls.values():
+            control.close()
+
+
+def create_sandbox_app(
+    seed: int = 42,
+    customers: int = 2000,
+    latency_ms: float = 0,
+    jitter_ms: float = 0,
+    error_rate: float = 0.0,
+    error_status: int = 500,
+    rate_limit_retry_after: int | None = None,
+    hang: bool = False,
+    malformed_json: bool = False,
+    *,
+    fault_systems: Iterable[str] = SYSTEMS,
+    dataset: Dataset | None = None,
+) -> Starlette:
+    """The four systems under ``/billing``, ``/crm``, ``/support`` and ``/ivr``.
+
+    The fault arguments start ``fault_systems`` with those faults (the others with none);
+    ``dataset`` reuses already generated data instead of generating it from ``seed`` and
+    ``customers``. Bad fault values raise ``pydantic.ValidationError``.
+    """
+    faults = FaultSettings.model_validate(
+        {
+            "latency_ms": float(latency_ms),
+            "jitter_ms": float(jitter_ms),
+            "error_rate": float(error_rate),
+            "error_status": error_status,
+            "rate_limit_retry_after": rate_limit_retry_after,
+            "hang": hang,
+            "malformed_json": malformed_json,
+        }
+    )
+    faulted = set(fault_systems)
+    unknown = faulted - set(SYSTEMS)
+    if unknown:
+        raise ValueError(f"unknown systems {sorted(unknown)}; choose from {SYSTEMS}")
+    data = dataset if dataset is not None else generate_dataset(seed, customers)
+    sandbox = Sandbox(
+        dataset=data,
+        controls={
+            name: SystemControl(
+                name, _ERRORS[name], faults if name in faulted else None, seed=data.seed
+            )
+            for name in SYSTEMS
+        },
+    )
+
+    async def index(request: Request) -> Response:
+        base = str(request.base_url).rstrip("/")
+        return JsonResponse({"systems": {name: f"{base}/{name}" for name in SYSTEMS}})
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        sandbox.close()
+
+    app = Starlette(
+        routes=[
+            Route("/", index, methods=["GET"]),
+            *(
+                Mount(f"/{name}", app=_FACTORIES[name](data, sandbox.controls[name]))
+                for name in SYSTEMS
+            ),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.sandbox = sandbox
+    return app
+
+
+def system_urls(host: str, port: int) -> dict[str, str]:
+    """The base URL of each system when served on ``host:port``."""
+    shown = f"[{host}]" if ":" in host else host
+    return {name: f"http://{shown}:{port}/{name}" for name in SYSTEMS}
+
+
+class SandboxServer(uvicorn.Server):
+    """A uvicorn server that announces the systems' URLs and frees hanging requests on exit.
+
+    uvicorn waits for in-flight requests before it shuts the app down, so requests hung by
+    the ``hang`` fault must be released first or shutdown would wait forever.
+    """
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        sandbox: Sandbox,
+        on_started: Callable[[dict[str, str]], None] | None = None,
+    ) -> None:
+        super().__init__(config)
+        self.sandbox = sandbox
+        self.on_started = on_started
+        self.urls: dict[str, str] = {}
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start serving, then announce where each system is."""
+        await super().startup(sockets=sockets)
+        if not self.started:
+            return
+        port = self.config.port
+        for server in self.servers:
+            for bound in server.sockets:
+                port = int(bound.getsockname()[1])
+        self.urls = system_urls(self.config.host, port)
+        if self.on_started is not None:
+            self.on_started(self.urls)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Release hanging requests, then shut down as uvicorn does."""
+        self.sandbox.close()
+        await super().shutdown(sockets=sockets)
+
+
+def build_sandbox_server(
+    app: Starlette,
+    host: str = "127.0.0.1",
+    port: int = 8100,
+    *,
+    log_level: str = "warning",
+    on_started: Callable[[dict[str, str]], None] | None = None,
+) -> SandboxServer:
+    """A server for ``app`` (from ``create_sandbox_app``); ``port=0`` picks a free port.
+
+    After ``await server.serve()`` has started, ``server.urls`` holds each system's URL.
+    """
+    sandbox = getattr(app.state, "sandbox", None)
+    if not isinstance(sandbox, Sandbox):
+        raise TypeError("app must come from create_sandbox_app")
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=log_level in ("info", "debug", "trace"),
+        lifespan="on",
+    )
+    return SandboxServer(config, sandbox, on_started)
+
+
+def print_urls(urls: dict[str, str]) -> None:
+    """One line per system: its name and base URL."""
+    for name, url in urls.items():
+        print(f"{name:<8} {url}", flush=True)
+
+
+def run_sandbox(
+    host: str = "127.0.0.1",
+    port: int = 8100,
+    seed: int = 42,
+    customers: int = 2000,
+    latency_ms: float = 0,
+    jitter_ms: float = 0,
+    error_rate: float = 0.0,
+    error_status: int = 500,
+    rate_limit_retry_after: int | None = None,
+    hang: bool = False,
+    malformed_json: bool = False,
+    *,
+    fault_systems: Iterable[str] = SYSTEMS,
+    log_level: str = "warning",
+) -> None:
+    """Generate the data, serve the four systems until interrupted, print their URLs."""
+    app = create_sandbox_app(
+        seed,
+        customers,
+        latency_ms,
+        jitter_ms,
+        error_rate,
+        error_status,
+        rate_limit_retry_after,
+        hang,
+        malformed_json,
+        fault_systems=fault_systems,
+    )
+    tables = app.state.sandbox.dataset.tables()
+    # Sorted now rather than on the first request of a benchmark: the listings that walk a
+    # whole system (identity sync, IVR polling). The others sort on first use.
+    for name in ("billing.customers", "crm.contacts", "support.users", "ivr.contacts"):
+        tables[name].order()
+    # The dataset lives as long as the process: keep the collector from rescanning it.
+    gc.collect()
+    gc.freeze()
+    build_sandbox_server(app, host, port, log_level=log_level, on_started=print_urls).run()

@@ -1,0 +1,86 @@
+"""The whole stack over loopback: sandbox systems, a real PostgreSQL, a sync, the gateway.
+
+Both servers run in the test session's event loop under uvicorn on ephemeral ports, so every
+call between gateway and sandbox is real HTTP, as it would be in production.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sandbox.server import create_sandbox_app
+
+from app.cli import with_sandbox_port
+from app.demo_keys import ensure_demo_keys, mint_token
+from app.main import create_app
+from app.settings import Settings
+from app.sources import build_sources
+from app.store import Store
+from app.sync import SyncReport, sync_identities
+from tests.conftest import _admin, database_url_for
+from tests.e2e.harness import Stack, serve, stop
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    sandbox_server, sandbox_task, sandbox_port = await serve(
+        create_sandbox_app(seed=42, customers=300)
+    )
+    name = f"e2e_{secrets.token_hex(6)}"
+    await _admin(database_url, "select format('create database %I', $1::text)", name)
+    data_dir: Path = tmp_path_factory.mktemp("scv")
+    settings = with_sandbox_port(
+        Settings(
+            demo=True,
+            data_dir=data_dir,
+            database_url=SecretStr(database_url_for(database_url, name)),
+        ),
+        sandbox_port,
+    )
+    report = await _sync(settings)
+    gateway_server, gateway_task, gateway_port = await serve(create_app(settings))
+    keys = ensure_demo_keys(data_dir)
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        yield Stack(
+            settings=settings,
+            sandbox_url=f"http://127.0.0.1:{sandbox_port}",
+            gateway_url=f"http://127.0.0.1:{gateway_port}",
+            keys=keys,
+            token=mint_token(keys, settings.auth, subject="agent-1", role="agent"),
+            sync_report=report,
+            http=http,
+        )
+    await stop(gateway_server, gateway_task)
+    await stop(sandbox_server, sandbox_task)
+    await _admin(
+        database_url, "select format('drop database if exists %I with (force)', $1::text)", name
+    )
+
+
+async def _sync(settings: Settings) -> SyncReport:
+    from contextlib import AsyncExitStack
+
+    assert settings.database_url is not None
+    async with AsyncExitStack() as resources:
+        store = await Store.connect(settings.database_url.get_secret_value(), pool_size=2)
+        resources.push_async_callback(store.close)
+        await store.migrate()
+        sources = await build_sources(settings, resources)
+        return await sync_identities(
+            store, sources.billing, sources.crm, sources.support, settings.identity
+        )
+
+
+@pytest.fixture
+async def clean_sandbox(stack: Stack) -> AsyncIterator[Stack]:
+    """The stack with no sandbox faults and zeroed request counts, before and after."""
+    await stack.reset_sandbox()
+    yield stack
+    await stack.reset_sandbox()

@@ -1,0 +1,89 @@
+"""Handles on the running stack (sandbox, PostgreSQL, gateway) for end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.types import ASGIApp
+
+from app.demo_keys import DemoKeys
+from app.settings import Settings
+from app.sync import SyncReport
+
+SYSTEMS = ("billing", "crm", "support", "ivr")
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Handles on the running stack for one test session."""
+
+    settings: Settings
+    sandbox_url: str
+    gateway_url: str
+    keys: DemoKeys
+    token: str
+    sync_report: SyncReport
+    http: httpx.AsyncClient
+
+    async def query(
+        self, document: str, token: str | None = None, **variables: Any
+    ) -> httpx.Response:
+        """POST a GraphQL document as the demo agent (or with ``token``)."""
+        return await self.http.post(
+            f"{self.gateway_url}/graphql",
+            json={"query": document, "variables": variables},
+            headers={"Authorization": f"Bearer {token or self.token}"},
+        )
+
+    async def data(self, document: str, **variables: Any) -> dict[str, Any]:
+        """The ``data`` of a query that must succeed without errors."""
+        response = await self.query(document, **variables)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert "errors" not in body, body["errors"]
+        result: dict[str, Any] = body["data"]
+        return result
+
+    async def reset_sandbox(self) -> None:
+        """Clear faults and request counts of every sandbox system."""
+        for system in SYSTEMS:
+            await self.http.delete(f"{self.sandbox_url}/{system}/_sandbox/faults")
+            await self.http.delete(f"{self.sandbox_url}/{system}/_sandbox/stats")
+
+    async def stats(self, system: str) -> dict[str, Any]:
+        response = await self.http.get(f"{self.sandbox_url}/{system}/_sandbox/stats")
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def set_faults(self, system: str, **faults: Any) -> None:
+        response = await self.http.post(f"{self.sandbox_url}/{system}/_sandbox/faults", json=faults)
+        assert response.status_code == 200, response.text
+
+
+async def serve(app: ASGIApp) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
+    """``app`` under uvicorn on an ephemeral loopback port, once it accepts connections."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    )
+    # The test session owns signals; uvicorn must not take Ctrl-C away from pytest.
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    else:
+        raise RuntimeError("server did not start")
+    port: int = server.servers[0].sockets[0].getsockname()[1]
+    return server, task, port
+
+
+async def stop(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    server.should_exit = True
+    await asyncio.wait_for(task, timeout=10)
