@@ -8,6 +8,7 @@ PostgreSQL stops with this process and keeps its data under ``data_dir`` for the
 from __future__ import annotations
 
 import asyncio
+import json
 import shlex
 import subprocess
 import sys
@@ -98,10 +99,12 @@ def print_progress(source: object, seen: int) -> None:
 def banner(settings: Settings, token: str) -> str:
     """What a newcomer needs to make the first request."""
     url = f"http://{settings.host}:{settings.port}/graphql"
-    body = (
-        '{"query": "{ customerByEmail(email: \\"%s\\") { displayName billing { balance { amount currency } } support { openTicketCount } } }"}'
-        % DEMO_CUSTOMER_EMAIL
-    )  # noqa: E501
+    # The curl example's body is built as JSON, so quoting can never go wrong.
+    query = (
+        f'{{ customerByEmail(email: "{DEMO_CUSTOMER_EMAIL}") {{ displayName '
+        "billing { balance { amount currency } } support { openTicketCount } } }"
+    )
+    body = json.dumps({"query": query})
     return f"""
 Single customer view gateway (demo)
   GraphQL + GraphiQL : {url}

@@ -12,7 +12,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.schema import BaseSchema
 
 from app.auth import AuthenticationError, TokenVerifier, bearer_token
 from resolvers.context import RequestContext, Sources, new_context

@@ -77,8 +77,9 @@ def create_app(
             PresentErrors,
         ]
     )
-    ide = "graphiql" if settings.demo else None
-    graphql = GatewayGraphQL(schema, graphql_ide=ide, allow_queries_via_get=False)
+    graphql = GatewayGraphQL(
+        schema, graphql_ide="graphiql" if settings.demo else None, allow_queries_via_get=False
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, GatewayState]]:
@@ -106,7 +107,7 @@ def create_app(
         routes=[
             Route(
                 "/graphql",
-                AuthenticatedGraphQL(graphql, ide_enabled=ide is not None),
+                AuthenticatedGraphQL(graphql, ide_enabled=settings.demo),
                 methods=["GET", "POST"],
             ),
             Route("/healthz", healthz, methods=["GET"]),

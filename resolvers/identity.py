@@ -43,9 +43,7 @@ class CustomerRecord:
 class IdentityStore(Protocol):
     """Looks customers up by id and by normalised keys."""
 
-    async def get_customers(
-        self, ids: Sequence[CustomerId]
-    ) -> dict[CustomerId, CustomerRecord]:
+    async def get_customers(self, ids: Sequence[CustomerId]) -> dict[CustomerId, CustomerRecord]:
         """The customers with these ids, with their links; unknown ids are absent."""
         ...
 

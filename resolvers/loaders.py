@@ -92,9 +92,7 @@ class Loaders:
         found = await self._store.get_customers(ids)
         return [found.get(customer_id) for customer_id in ids]
 
-    async def _load_crm_contacts(
-        self, ids: list[CrmContactId]
-    ) -> list[CrmContact | BaseException]:
+    async def _load_crm_contacts(self, ids: list[CrmContactId]) -> list[CrmContact | BaseException]:
         found = await self._crm.get_contacts(ids)
         return [
             found.get(contact_id) or UpstreamNotFound(Source.CRM, "no such contact")

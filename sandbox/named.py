@@ -315,7 +315,7 @@ def _add_katherine(dataset: Dataset) -> None:
         )
     )
     dataset.support.users.add(
-        SupportUser(9004, "Katherine Johnson", email, None, None, created + DAY, created + DAY)
+        SupportUser(9004, "Katherine Johnson", email, None, "1004", created + DAY, created + DAY)
     )
     dataset.support.tickets.add(
         _ticket(70006, 9004, "Where is my receipt?", "closed", "low", _at("2024-03-02T13:00:00"))

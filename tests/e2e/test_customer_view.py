@@ -113,6 +113,8 @@ async def test_katherine_two_crm_contacts_stay_two_customers(stack: Stack) -> No
     assert first != second
     by_email = (await stack.data(BY_EMAIL, e="katherine.johnson@example.com"))["customerByEmail"]
     assert by_email["id"] in {first, second}
+    support = '{ customerBySourceId(source: SUPPORT, id: "9004") { id } }'
+    assert (await stack.data(support))["customerBySourceId"]["id"] == first
 
 
 async def test_the_ivr_contact_finds_ada(stack: Stack) -> None:
