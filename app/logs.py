@@ -42,10 +42,17 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+#: Libraries whose INFO lines are noise at best and personal data at worst: httpx logs every
+#: request URL, and a search URL carries the email or phone searched for.
+QUIET_LOGGERS = ("httpx", "httpcore", "pgserver", "asyncio")
+
+
 def configure_logging(level: str) -> None:
-    """JSON lines on stderr at ``level`` for the whole process."""
+    """JSON lines on stderr at ``level`` for the whole process; chatty libraries at WARNING."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
