@@ -47,6 +47,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from app.main import create_app
 
     settings = load_settings()
+    auth = settings.auth
+    if not (settings.demo or auth.jwks_url or auth.public_key_pem or auth.public_key_file):
+        sys.exit(
+            "no key to check bearer tokens with: set SCV_AUTH__JWKS_URL, "
+            "SCV_AUTH__PUBLIC_KEY_PEM or SCV_AUTH__PUBLIC_KEY_FILE (or SCV_DEMO=true)"
+        )
     configure_logging(settings.log_level)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
 

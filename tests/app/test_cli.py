@@ -70,3 +70,13 @@ def test_schema_writes_a_file_that_then_checks_clean(tmp_path: Path) -> None:
     main(["schema", "--output", str(target)])
     main(["schema", "--output", str(target), "--check"])
     assert "type Customer" in target.read_text()
+
+
+def test_serve_without_a_token_key_stops_with_a_clear_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("SCV_DEMO", "SCV_AUTH__JWKS_URL", "SCV_AUTH__PUBLIC_KEY_PEM"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SystemExit) as exited:
+        main(["serve"])
+    assert "SCV_AUTH__JWKS_URL" in str(exited.value.code)

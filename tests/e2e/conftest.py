@@ -13,7 +13,6 @@ from pathlib import Path
 import httpx
 import pytest
 from pydantic import SecretStr
-from sandbox.server import create_sandbox_app
 
 from app.cli import with_sandbox_port
 from app.demo_keys import ensure_demo_keys, mint_token
@@ -22,6 +21,7 @@ from app.settings import Settings
 from app.sources import build_sources
 from app.store import Store
 from app.sync import SyncReport, sync_identities
+from sandbox.server import create_sandbox_app
 from tests.conftest import _admin, database_url_for
 from tests.e2e.harness import Stack, serve, stop
 
