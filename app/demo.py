@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shlex
+import socket
 import subprocess
 import sys
 import time
@@ -124,6 +125,23 @@ edsger.dijkstra, barbara.liskov (all @example.com). Ctrl-C stops everything.
 """
 
 
+class AnnouncingServer(uvicorn.Server):
+    """uvicorn's server, printing ``announcement`` once it accepts requests.
+
+    Printed only after start-up (store connected, migrations applied, port bound), so the
+    curl line it shows works the moment a newcomer can copy it.
+    """
+
+    def __init__(self, config: uvicorn.Config, announcement: str) -> None:
+        super().__init__(config)
+        self._announcement = announcement
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            print(self._announcement, flush=True)
+
+
 def run_demo(settings: Settings, *, sandbox_port: int, seed: int, customers: int) -> None:
     """Everything ``make run`` promises, in the foreground until Ctrl-C."""
     sandbox = start_sandbox(sandbox_port, seed, customers)
@@ -133,10 +151,10 @@ def run_demo(settings: Settings, *, sandbox_port: int, seed: int, customers: int
         token = mint_token(
             keys, settings.auth, subject=DEMO_AGENT, role="agent", ttl_seconds=12 * 3600
         )
-        print(banner(settings, token), flush=True)
-        uvicorn.run(
+        config = uvicorn.Config(
             create_app(settings), host=settings.host, port=settings.port, log_level="warning"
         )
+        AnnouncingServer(config, banner(settings, token)).run()
     finally:
         sandbox.terminate()
         try:
