@@ -9,10 +9,11 @@ in ``create_app`` or the CLI, and handed down: no module reads a global settings
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +24,9 @@ from pydantic_settings import (
 from adapters.config import BillingSettings, CrmSettings, IvrSettings, SupportSettings
 
 MatchRule = Literal["xref", "email", "phone"]
+
+#: ``SCV_`` variables that are not settings: the config file's name, and the test suite's.
+NOT_SETTINGS = frozenset({"SCV_CONFIG_FILE", "SCV_TEST_DATABASE_URL", "SCV_TEST_REDIS_URL"})
 
 
 class AuthSettings(BaseModel):
@@ -84,6 +88,15 @@ class Settings(BaseSettings):
     support: SupportSettings = SupportSettings()
     ivr: IvrSettings = IvrSettings()
 
+    @model_validator(mode="after")
+    def _no_unknown_environment_names(self) -> Settings:
+        # pydantic-settings ignores SCV_ names that match no field, so a typo such as
+        # SCV_BILING__BASE_URL would silently leave billing at its default.
+        unknown = unknown_environment_names(os.environ, type(self))
+        if unknown:
+            raise ValueError(f"unknown setting(s) in the environment: {', '.join(unknown)}")
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -98,3 +111,18 @@ class Settings(BaseSettings):
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
+
+
+def unknown_environment_names(environ: Mapping[str, str], model: type[BaseModel]) -> list[str]:
+    """``SCV_`` variables in ``environ`` whose top-level name is no setting of ``model``.
+
+    Names inside a section (``SCV_BILLING__BASE_ULR``) need no check here: every section
+    forbids extra fields, so pydantic already refuses them.
+    """
+    return [
+        name
+        for name in sorted(environ)
+        if name.startswith("SCV_")
+        and name not in NOT_SETTINGS
+        and name[len("SCV_") :].lower().partition("__")[0] not in model.model_fields
+    ]

@@ -1,0 +1,91 @@
+"""Settings: environment over an optional TOML file, with clear refusals of bad values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from adapters.models import Source, TicketStatus
+from adapters.taxonomy import Taxonomy
+from app.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("SCV_"):
+            monkeypatch.delenv(name)
+
+
+def test_sections_are_set_with_double_underscores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCV_BILLING__BASE_URL", "https://billing.example")
+    monkeypatch.setenv("SCV_SUPPORT__READ_TIMEOUT", "0.5")
+    settings = Settings()
+    assert settings.billing.base_url == "https://billing.example"
+    assert settings.support.read_timeout == 0.5
+
+
+def test_a_toml_file_is_read_and_the_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "scv.toml"
+    config.write_text(
+        'port = 9000\n[crm]\nbase_url = "https://crm.example"\n[identity]\ndefault_region = "GB"\n'
+    )
+    monkeypatch.setenv("SCV_CONFIG_FILE", str(config))
+    monkeypatch.setenv("SCV_PORT", "9100")
+    settings = Settings()
+    assert settings.crm.base_url == "https://crm.example"
+    assert settings.identity.default_region == "GB"
+    assert settings.port == 9100
+
+
+def test_api_keys_never_show_in_a_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCV_BILLING__API_KEY", "sk_live_very_secret")
+    assert "sk_live_very_secret" not in repr(Settings())
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SCV_PORT", "70000"),
+        ("SCV_CRM__PAGE_SIZE", "500"),
+        ("SCV_IDENTITY__MATCH_RULES", '["xref", "shoe-size"]'),
+        ("SCV_UNKNOWN_SETTING", "1"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_a_taxonomy_map_to_a_word_that_is_not_canonical_fails_at_start_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SCV_SUPPORT__TICKET_STATUS", '{"open": "OPENISH"}')
+    settings = Settings()
+    with pytest.raises(ValueError, match="OPENISH"):
+        Taxonomy(Source.SUPPORT, "ticket_status", settings.support.ticket_status, TicketStatus)
+
+
+def test_a_taxonomy_map_from_settings_maps_a_new_vendor_word(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SCV_SUPPORT__TICKET_STATUS", '{"escalated": "OPEN"}')
+    mapping = Settings().support.ticket_status
+    taxonomy = Taxonomy(Source.SUPPORT, "ticket_status", mapping, TicketStatus)
+    assert taxonomy.map("escalated") is TicketStatus.OPEN
+    assert taxonomy.map("open") is TicketStatus.UNKNOWN
+
+
+def test_a_misspelt_section_setting_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCV_BILLING__BASE_ULR", "https://billing.example")
+    with pytest.raises(ValidationError, match="base_ulr"):
+        Settings()
