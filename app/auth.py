@@ -125,7 +125,10 @@ class TokenVerifier:
         role = claims.get(self._settings.role_claim)
         if role not in ROLES:
             raise AuthenticationError("token carries no known role")
-        return Principal(subject=str(claims["sub"]), role=str(role))
+        # OAuth 2.0 puts scopes in one space-separated string (RFC 8693 section 4.2).
+        scope = claims.get("scope", "")
+        scopes = frozenset(scope.split()) if isinstance(scope, str) else frozenset()
+        return Principal(subject=str(claims["sub"]), role=str(role), scopes=scopes)
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -19,10 +19,11 @@ from resolvers.loaders import Loaders
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is asking: the token's subject and role."""
+    """Who is asking: the token's subject, role and OAuth scopes."""
 
     subject: str
     role: str
+    scopes: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

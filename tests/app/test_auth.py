@@ -170,3 +170,10 @@ async def test_jwks_is_refetched_for_an_unknown_kid_at_most_once_per_interval(
         with pytest.raises(AuthenticationError, match="unknown key"):
             await verifier.verify(forged_kid)
     assert fetches == 1
+
+
+async def test_scopes_come_from_the_oauth_scope_claim(
+    keys: DemoKeys, verifier: TokenVerifier
+) -> None:
+    principal = await verifier.verify(sign(keys, claims(scope="customers:read audit:read")))
+    assert principal.scopes == frozenset({"customers:read", "audit:read"})
