@@ -13,6 +13,7 @@ import asyncio
 import logging
 import math
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 from adapters.config import SourceSettings
 from adapters.errors import (
     UpstreamContractError,
+    UpstreamError,
     UpstreamNotFound,
     UpstreamRateLimited,
     UpstreamRejected,
@@ -50,6 +52,18 @@ R = TypeVar("R")
 outbound_headers: ContextVar[Mapping[str, str] | None] = ContextVar(
     "outbound_headers", default=None
 )
+
+#: Told of every upstream request made in the current context, once it is over: the
+#: source, the seconds it took, and the error code it raised (None when it succeeded).
+#: The app sets one per incoming request to feed metrics, health and the access log;
+#: a callback rather than an import keeps adapters/ free of app/.
+UpstreamObserver = Callable[[Source, float, str | None], None]
+upstream_observer: ContextVar[UpstreamObserver | None] = ContextVar(
+    "upstream_observer", default=None
+)
+#: The observer's error code for a request that did not finish: cancelled (a deadline, a
+#: sibling panel failing) or stopped by a defect, neither of which the source caused.
+ABORTED = "ABORTED"
 
 # A vendor's error type is echoed only if it looks like an identifier: free text could
 # carry personal data, and an identifier cannot.
@@ -127,7 +141,35 @@ class UpstreamHttp:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """The parsed JSON body of a 2xx answer; any other outcome raises ``UpstreamError``."""
+        """The parsed JSON body of a 2xx answer; any other outcome raises ``UpstreamError``.
+
+        The ``upstream_observer`` of the context, if any, is told how it went.
+        """
+        observer = upstream_observer.get()
+        if observer is None:
+            return await self._send(method, path, params=params, json=json, headers=headers)
+        started = time.perf_counter()
+        outcome: str | None = ABORTED
+        try:
+            result = await self._send(method, path, params=params, json=json, headers=headers)
+        except UpstreamError as exc:
+            outcome = exc.code
+            raise
+        else:
+            outcome = None
+            return result
+        finally:
+            observer(self.source, time.perf_counter() - started, outcome)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+    ) -> Any:
         request_headers = {**(outbound_headers.get() or {}), **(headers or {})}
         try:
             response = await self._client.request(

@@ -14,6 +14,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from app.auth import AuthenticationError, TokenVerifier, bearer_token
+from app.observability import current_request
 from resolvers.context import RequestContext, Sources, new_context
 from resolvers.identity import IdentityStore
 
@@ -73,6 +74,9 @@ class AuthenticatedGraphQL:
             await _unauthorized(str(exc))(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
+        record = current_request.get()
+        if record is not None:
+            record.role = principal.role
         await self._graphql(scope, receive, send)
 
     @staticmethod

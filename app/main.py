@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 import httpx
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from strawberry.extensions import ParserCache, ValidationCache
 
@@ -18,11 +22,18 @@ from app.auth import KeyRing, TokenVerifier
 from app.demo_keys import ensure_demo_keys
 from app.gateway import AuthenticatedGraphQL, GatewayGraphQL, GatewayState
 from app.graphql_errors import PresentErrors
+from app.metrics import CONTENT_TYPE_LATEST, GatewayMetrics, taxonomies_of
+from app.observability import ObservabilityMiddleware, ObserveOperation, SourceHealth
 from app.postgres import start_embedded_postgres
 from app.settings import Settings
 from app.sources import build_sources
 from app.store import Store
 from resolvers.schema import build_schema
+
+logger = logging.getLogger(__name__)
+
+#: How long /readyz and /metrics wait for the store: a probe must answer quickly.
+STORE_PROBE_SECONDS = 1.0
 
 #: Distinct documents kept parsed and validated: the desktop sends a handful, over and over.
 DOCUMENT_CACHE_SIZE = 512
@@ -66,10 +77,19 @@ def create_app(
     settings: Settings,
     *,
     transports: Mapping[Source, httpx.AsyncBaseTransport] | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> Starlette:
-    """The gateway as an ASGI app. ``transports`` lets tests replace a source's HTTP transport."""
+    """The gateway as an ASGI app.
+
+    ``transports`` lets tests replace a source's HTTP transport; ``registry`` is where the
+    metrics go (a new one per app by default, so that apps never share counters).
+    """
+    metrics = GatewayMetrics.create(registry)
+    health = {source: SourceHealth() for source in Source}
     schema = build_schema(
         extensions=[
+            # First, so that it finishes last and sees the codes PresentErrors gives.
+            ObserveOperation,
             # Factories, as strawberry asks; both keep their LRU at module level, so the
             # parsed and validated documents are shared across requests.
             lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
@@ -82,7 +102,7 @@ def create_app(
     )
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, GatewayState]]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         async with AsyncExitStack() as stack:
             store = await Store.connect(
                 await database_url(settings), pool_size=settings.database_pool_size
@@ -91,17 +111,42 @@ def create_app(
             await store.migrate()
             sources = await build_sources(settings, stack, transports=transports)
             verifier = TokenVerifier(settings.auth, await build_key_ring(settings, stack))
+            metrics.watch_taxonomies(
+                taxonomies_of([sources.billing, sources.crm, sources.support, sources.ivr])
+            )
             yield {
+                "store": store,
                 "gateway": GatewayState(
                     store=store,
                     sources=sources,
                     verifier=verifier,
                     default_region=settings.identity.default_region,
-                )
+                ),
             }
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        store: Store = request.state.store
+        ready, checks = await store_readiness(store)
+        body = {
+            "status": "ready" if ready else "unready",
+            "store": checks,
+            # A degraded source costs its panels only: shown here, never a reason to be unready.
+            "sources": {source.value: window.snapshot() for source, window in health.items()},
+        }
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    async def metrics_endpoint(request: Request) -> Response:
+        store: Store = request.state.store
+        try:
+            async with asyncio.timeout(STORE_PROBE_SECONDS):
+                metrics.sync_run.latest = await store.latest_sync_run()
+        except Exception:
+            # The rest of the metrics matter most when the store is down; keep the last run.
+            logger.warning("could not read the latest sync run for /metrics", exc_info=True)
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return Starlette(
         routes=[
@@ -111,6 +156,29 @@ def create_app(
                 methods=["GET", "POST"],
             ),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
         ],
+        # The only middleware, so the outermost of ours: the id is on every response, a 401
+        # or a 404 included (Starlette's own 500 page, outside it, goes without).
+        middleware=[Middleware(ObservabilityMiddleware, metrics=metrics, health=health)],
         lifespan=lifespan,
     )
+
+
+async def store_readiness(store: Store) -> tuple[bool, dict[str, object]]:
+    """Whether the store answers within ``STORE_PROBE_SECONDS`` and is fully migrated."""
+    reachable = await store.ping(within_seconds=STORE_PROBE_SECONDS)
+    pending: list[str] | None = None
+    if reachable:
+        try:
+            async with asyncio.timeout(STORE_PROBE_SECONDS):
+                pending = await store.pending_migrations()
+        except Exception:
+            logger.warning("could not read the applied migrations", exc_info=True)
+    migrated = pending == []
+    return reachable and migrated, {
+        "reachable": reachable,
+        "migrated": migrated,
+        "pending_migrations": pending or [],
+    }

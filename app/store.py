@@ -10,6 +10,7 @@ with array parameters (``unnest``) rather than one round trip per record.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -156,6 +157,8 @@ create table if not exists schema_migrations (
 """
 _SELECT_APPLIED = "select version from schema_migrations order by version"
 _INSERT_APPLIED = "insert into schema_migrations (version) values ($1)"
+_MIGRATIONS_TABLE_EXISTS = "select to_regclass('schema_migrations') is not null"
+_PING = "select 1"
 
 _SELECT_CUSTOMERS = """
 select id, display_name from customers where id = any($1::text[])
@@ -325,6 +328,29 @@ class Store:
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(_SELECT_APPLIED)
         return [row["version"] for row in rows]
+
+    async def ping(self, within_seconds: float = 1.0) -> bool:
+        """Whether the database answers ``select 1`` within ``within_seconds``.
+
+        Any failure (closed pool, refused connection, timeout) is an answer, not an error:
+        readiness checks ask this and must not raise.
+        """
+        try:
+            async with asyncio.timeout(within_seconds):
+                async with self._pool.acquire() as conn:
+                    return bool(await conn.fetchval(_PING) == 1)
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            return False
+
+    async def pending_migrations(self, directory: Path | Traversable | None = None) -> list[str]:
+        """The migrations of ``directory`` (default ``app/migrations``) not applied yet."""
+        known = [version for version, _ in _read_migrations(directory or _MIGRATIONS)]
+        async with self._pool.acquire() as conn:
+            exists = await conn.fetchval(_MIGRATIONS_TABLE_EXISTS)
+            done = (
+                {row["version"] for row in await conn.fetch(_SELECT_APPLIED)} if exists else set()
+            )
+        return [version for version in known if version not in done]
 
     # -- IdentityStore -------------------------------------------------------------------
 

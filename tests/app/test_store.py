@@ -341,3 +341,22 @@ async def test_a_second_sync_session_waits_for_the_first(store: Store) -> None:
         assert not second_entered.is_set()
     await asyncio.wait_for(waiting, timeout=10)
     assert second_entered.is_set()
+
+
+async def test_ping_is_true_while_the_store_answers(store: Store) -> None:
+    assert await store.ping() is True
+
+
+async def test_ping_is_false_once_the_pool_is_closed(database_url: str) -> None:
+    closed = await Store.connect(database_url, pool_size=1)
+    await closed.close()
+    assert await closed.ping() is False
+
+
+async def test_a_migrated_store_has_no_pending_migrations(store: Store) -> None:
+    assert await store.pending_migrations() == []
+
+
+async def test_migrations_not_applied_yet_are_pending(store: Store, tmp_path: Path) -> None:
+    (tmp_path / "999_later.sql").write_text("select 1;")
+    assert await store.pending_migrations(tmp_path) == ["999_later.sql"]
