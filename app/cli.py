@@ -96,6 +96,31 @@ def cmd_schema(args: argparse.Namespace) -> None:
         print(f"wrote {args.output}")
 
 
+def cmd_status(args: argparse.Namespace) -> None:
+    import httpx
+
+    from app.status import render_status, status_report
+
+    url = args.url.rstrip("/")
+    try:
+        with httpx.Client(timeout=args.timeout) as client:
+            readyz = client.get(f"{url}/readyz")
+            metrics = client.get(f"{url}/metrics")
+    except httpx.HTTPError as exc:
+        sys.exit(f"cannot reach the gateway at {url}: {type(exc).__name__} {exc}")
+    # An unready gateway answers 503 with the same body, which is worth showing.
+    if readyz.status_code not in {200, 503} or metrics.status_code != 200:
+        sys.exit(
+            f"unexpected answer from the gateway at {url}: /readyz {readyz.status_code}, "
+            f"/metrics {metrics.status_code}"
+        )
+    try:
+        body = readyz.json()
+    except ValueError:
+        sys.exit(f"{url}/readyz did not answer JSON: is this the gateway?")
+    print(render_status(status_report(body, metrics.text), url), end="")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from app.auth import ROLES
     from sandbox.cli import add_sandbox_arguments
@@ -141,6 +166,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="exit 1 if --output differs from the code"
     )
     schema.set_defaults(func=cmd_schema)
+
+    status = commands.add_parser(
+        "status",
+        help="show a running gateway's sources (state, latency, errors) and last sync",
+    )
+    status.add_argument(
+        "--url", default="http://127.0.0.1:8000", help="the gateway (http://127.0.0.1:8000)"
+    )
+    status.add_argument(
+        "--timeout", type=float, default=5.0, help="seconds to wait for each answer (5)"
+    )
+    status.set_defaults(func=cmd_status)
     return parser
 
 

@@ -8,6 +8,10 @@ feeds the metrics, each source's ``SourceHealth`` window and the request's own
 the request. The ``ObserveOperation`` extension tells the record the operation name and
 the error codes of the answer; ``AuthenticatedGraphQL`` tells it the role.
 
+Traces: the middleware also joins the client's W3C trace (``traceparent``), or starts one,
+and sends upstream a ``traceparent`` with the same trace id and a span id of its own, so a
+tracing backend (or a grep) links the gateway's log line to each system's.
+
 The access log holds ids, names, codes, counts and times: never the query text, the
 variables or the answer, which carry personal data.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
 import uuid
 from collections import deque
@@ -35,13 +40,17 @@ from app.metrics import OPERATION_NAME, GatewayMetrics
 
 __all__ = [
     "REQUEST_ID_HEADER",
+    "TRACEPARENT_HEADER",
     "ObservabilityMiddleware",
     "ObserveOperation",
     "RequestRecord",
     "SourceHealth",
     "SourceTally",
+    "TraceContext",
     "current_request",
+    "parse_traceparent",
     "request_id_from",
+    "trace_context_from",
 ]
 
 access_logger = logging.getLogger("app.access")
@@ -59,6 +68,70 @@ def request_id_from(header: str | None) -> str:
     if header is not None and _SANE_REQUEST_ID.fullmatch(header):
         return header
     return uuid.uuid4().hex
+
+
+# --- W3C trace context ---------------------------------------------------------------------
+
+TRACEPARENT_HEADER = "traceparent"
+# Version 00 exactly: lower-case hex only, as the W3C Trace Context spec requires.
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_ZERO_TRACE_ID = "0" * 32
+_ZERO_SPAN_ID = "0" * 16
+#: Flags of a trace the gateway starts: sampled, so a downstream tracer keeps it.
+_SAMPLED = "01"
+
+
+@dataclass(frozen=True, slots=True)
+class TraceContext:
+    """One request's place in a W3C trace: the trace, its parent span, and the flags."""
+
+    trace_id: str
+    parent_id: str
+    flags: str
+
+    def child_traceparent(self) -> str:
+        """A ``traceparent`` for an outgoing call: the same trace, a new span id."""
+        return f"00-{self.trace_id}-{_new_span_id()}-{self.flags}"
+
+
+def parse_traceparent(header: str | None) -> TraceContext | None:
+    """The trace context of a W3C ``traceparent`` header, or None if it is not a valid one.
+
+    Written by hand rather than taken from OpenTelemetry: the gateway needs only to join a
+    trace and pass it on, which is one regular expression, and a whole tracing SDK is a
+    dependency to add when the gateway records spans of its own (future work). Only
+    version 00 is accepted; an all-zero trace id or parent id is invalid, as the spec says.
+    """
+    if header is None:
+        return None
+    found = _TRACEPARENT.fullmatch(header.strip())
+    if found is None:
+        return None
+    trace_id, parent_id, flags = found.groups()
+    if trace_id == _ZERO_TRACE_ID or parent_id == _ZERO_SPAN_ID:
+        return None
+    return TraceContext(trace_id=trace_id, parent_id=parent_id, flags=flags)
+
+
+def trace_context_from(header: str | None) -> TraceContext:
+    """The client's trace if its ``traceparent`` is valid, else a new sampled trace."""
+    parsed = parse_traceparent(header)
+    if parsed is not None:
+        return parsed
+    return TraceContext(trace_id=_new_trace_id(), parent_id=_new_span_id(), flags=_SAMPLED)
+
+
+def _new_trace_id() -> str:
+    # The odds of 128 random bits being all zero are nil, but the spec forbids it outright.
+    while (trace_id := secrets.token_hex(16)) == _ZERO_TRACE_ID:
+        pass
+    return trace_id
+
+
+def _new_span_id() -> str:
+    while (span_id := secrets.token_hex(8)) == _ZERO_SPAN_ID:
+        pass
+    return span_id
 
 
 # --- one request ---------------------------------------------------------------------------
@@ -85,6 +158,7 @@ class RequestRecord:
     """What is known about the request under way, filled in by whoever learns it."""
 
     request_id: str
+    trace_id: str | None = None
     operation: str | None = None
     role: str | None = None
     error_codes: list[str] = field(default_factory=list)
@@ -178,7 +252,13 @@ class SourceHealth:
 
 
 class ObservabilityMiddleware:
-    """Request id in and out, upstream observation, and for ``/graphql`` the access log."""
+    """Request id in and out, trace context, upstream observation, and the access log.
+
+    Every upstream request made for one incoming request carries the same ``traceparent``:
+    the client's trace id and one span id that the gateway draws for the request. One span
+    per request, not per upstream call, is enough to link the systems' logs to the
+    gateway's; per-call spans come with OpenTelemetry.
+    """
 
     def __init__(
         self,
@@ -199,7 +279,8 @@ class ObservabilityMiddleware:
             return
         started = time.perf_counter()
         header = _header(scope, b"x-request-id")
-        record = RequestRecord(request_id=request_id_from(header))
+        trace = trace_context_from(_header(scope, b"traceparent"))
+        record = RequestRecord(request_id=request_id_from(header), trace_id=trace.trace_id)
         status = 500
 
         async def send_with_id(message: Message) -> None:
@@ -211,7 +292,11 @@ class ObservabilityMiddleware:
 
         record_token = current_request.set(record)
         headers_token = outbound_headers.set(
-            {**(outbound_headers.get() or {}), REQUEST_ID_HEADER: record.request_id}
+            {
+                **(outbound_headers.get() or {}),
+                REQUEST_ID_HEADER: record.request_id,
+                TRACEPARENT_HEADER: trace.child_traceparent(),
+            }
         )
         observer_token = upstream_observer.set(self._observer(record))
         try:
@@ -241,6 +326,7 @@ class ObservabilityMiddleware:
             "graphql request",
             extra={
                 "request_id": record.request_id,
+                "trace_id": record.trace_id,
                 "operation": record.operation,
                 "role": role,
                 "status": status,

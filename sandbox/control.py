@@ -204,6 +204,7 @@ class ControlMiddleware:
                     "ended": time.time(),
                     "status": status,
                     "request_id": Headers(scope=scope).get("x-request-id"),
+                    "traceparent": Headers(scope=scope).get("traceparent"),
                 }
             )
 
@@ -311,6 +312,7 @@ CONTROL_SCHEMAS: dict[str, JSON] = {
                         "ended": NUMBER,
                         "status": INTEGER,
                         "request_id": nullable(STRING),
+                        "traceparent": nullable(STRING),
                     }
                 ),
             },

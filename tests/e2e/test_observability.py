@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 
 import pytest
 
+from app.cli import main
+from app.status import render_status, status_report
 from tests.e2e.harness import Stack
 
 pytestmark = pytest.mark.e2e
@@ -17,10 +20,14 @@ VIEW = """query CustomerView($e: String!) { customerByEmail(email: $e) {
   id profile { name email phone } billing { delinquent } support { openTicketCount } } }"""
 
 
-async def post_view(stack: Stack, *, request_id: str | None = None) -> dict[str, object]:
+async def post_view(
+    stack: Stack, *, request_id: str | None = None, traceparent: str | None = None
+) -> dict[str, object]:
     headers = {"Authorization": f"Bearer {stack.token}"}
     if request_id is not None:
         headers["X-Request-Id"] = request_id
+    if traceparent is not None:
+        headers["traceparent"] = traceparent
     response = await stack.http.post(
         f"{stack.gateway_url}/graphql",
         json={"query": VIEW, "variables": {"e": ADA_EMAIL}},
@@ -63,6 +70,41 @@ async def test_a_request_id_is_generated_when_none_is_sent(clean_sandbox: Stack)
     assert re.fullmatch(r"[0-9a-f]{32}", generated)
     log = (await clean_sandbox.stats("crm"))["log"]
     assert {entry["request_id"] for entry in log} == {generated}
+
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+CLIENT_TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+
+
+async def test_the_clients_trace_reaches_every_upstream(clean_sandbox: Stack) -> None:
+    await post_view(clean_sandbox, request_id="e2e-trace-1", traceparent=CLIENT_TRACEPARENT)
+    for system in ("billing", "crm", "support"):
+        log = (await clean_sandbox.stats(system))["log"]
+        assert log, system
+        for entry in log:
+            found = TRACEPARENT.fullmatch(entry["traceparent"] or "")
+            assert found is not None, entry
+            trace_id, span_id, flags = found.groups()
+            assert (trace_id, flags) == (TRACE_ID, "01"), system
+            # The gateway's own span, not the client's.
+            assert span_id != "00f067aa0ba902b7"
+
+
+async def test_a_trace_is_started_when_the_client_sends_no_valid_one(
+    clean_sandbox: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="app.access"):
+        await post_view(clean_sandbox, request_id="e2e-trace-2", traceparent="00-bad-01")
+    [line] = [r for r in caplog.records if r.name == "app.access" and r.request_id == "e2e-trace-2"]
+    assert re.fullmatch(r"[0-9a-f]{32}", line.trace_id)
+    traceparents = {entry["traceparent"] for entry in (await clean_sandbox.stats("crm"))["log"]}
+    assert traceparents
+    for traceparent in traceparents:
+        found = TRACEPARENT.fullmatch(traceparent)
+        assert found is not None
+        assert found.group(1) == line.trace_id
+        assert found.group(3) == "01"
 
 
 async def test_unauthenticated_answers_carry_a_request_id(clean_sandbox: Stack) -> None:
@@ -135,6 +177,7 @@ async def test_the_access_line_has_timings_and_no_personal_data(
         assert personal not in text
     assert "customerByEmail" not in text  # no query text
     assert line.operation == "CustomerView"
+    assert re.fullmatch(r"[0-9a-f]{32}", line.trace_id)
     assert line.role == "agent"
     assert line.status == 200
     assert line.error_codes == []
@@ -156,3 +199,39 @@ async def test_an_odd_operation_name_is_not_logged(
     [line] = [r for r in caplog.records if r.name == "app.access" and r.request_id == "e2e-op"]
     assert line.operation in {None, "invalid"}
     assert "ada@example.com" not in json.dumps(vars(line), default=str)
+
+
+async def test_status_reads_the_running_gateway(clean_sandbox: Stack) -> None:
+    await clean_sandbox.set_faults("billing", error_rate=1.0, error_status=503)
+    await post_view(clean_sandbox)
+    readyz = (await clean_sandbox.http.get(f"{clean_sandbox.gateway_url}/readyz")).json()
+    report = status_report(readyz, await metrics_text(clean_sandbox))
+    assert report.ready
+    rows = {row.source: row for row in report.sources}
+    assert set(rows) == {"BILLING", "CRM", "SUPPORT", "IVR"}
+    assert rows["BILLING"].state == "degraded"
+    assert rows["BILLING"].error_rate is not None
+    assert rows["BILLING"].error_rate > 0
+    crm = rows["CRM"]
+    assert crm.p50_ms is not None
+    assert crm.p99_ms is not None
+    assert 0 < crm.p50_ms <= crm.p99_ms
+    assert crm.cache_hit_ratio is None
+    assert report.sync is not None
+    assert report.sync.outcome == "succeeded"
+    assert report.sync.finished_at is not None
+    text = render_status(report, clean_sandbox.gateway_url)
+    assert "BILLING  degraded" in text
+    assert "last sync: run" in text
+
+
+async def test_the_status_command_prints_the_table(
+    clean_sandbox: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await post_view(clean_sandbox)
+    # The command blocks on HTTP; the gateway answers from this loop, so run it in a thread.
+    await asyncio.to_thread(main, ["status", "--url", clean_sandbox.gateway_url])
+    out = capsys.readouterr().out
+    assert out.startswith(f"gateway {clean_sandbox.gateway_url}: ready")
+    assert re.search(r"^CRM\s+(ok|degraded)\s+\d+\.\d\s+\d+\.\d\s", out, re.M)
+    assert "succeeded" in out
