@@ -19,6 +19,7 @@ from contextlib import AsyncExitStack
 import httpx
 import uvicorn
 
+from adapters.models import Source
 from app.demo_keys import ensure_demo_keys, mint_token
 from app.main import create_app, database_url
 from app.settings import Settings
@@ -91,10 +92,9 @@ async def run_sync(settings: Settings) -> None:
         print(report.format_table())
 
 
-def print_progress(source: object, seen: int) -> None:
+def print_progress(source: Source, seen: int) -> None:
     """One progress line, rewritten in place."""
-    name = getattr(source, "value", str(source))
-    print(f"\rsyncing {name:<8} {seen:>7} records", end="", file=sys.stderr, flush=True)
+    print(f"\rsyncing {source.value:<8} {seen:>7} records", end="", file=sys.stderr, flush=True)
 
 
 def banner(settings: Settings, token: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.models import Source
 from app.demo import WHOLE_VIEW_QUERY
 from tests.e2e.harness import Stack
 
@@ -140,10 +141,19 @@ async def test_a_failing_billing_system_costs_only_the_billing_panel(clean_sandb
     assert "sk_test" not in response.text
 
 
-async def test_the_sync_reports_counts_per_source(stack: Stack) -> None:
-    table = stack.sync_report.format_table()
-    for name in ("CRM", "BILLING", "SUPPORT"):
-        assert name in table
+async def test_the_first_sync_accounts_for_every_record_it_saw(stack: Stack) -> None:
+    report = stack.sync_report
+    crm, billing, support = (
+        report.for_source(s) for s in (Source.CRM, Source.BILLING, Source.SUPPORT)
+    )
+    # Every CRM contact anchors a customer; every other record links or creates one.
+    assert crm.seen == crm.customers_created > 0
+    for counts in (billing, support):
+        assert counts.seen == counts.linked_new + counts.customers_created > 0
+        assert counts.already_linked == 0
+    created = crm.customers_created + billing.customers_created + support.customers_created
+    assert report.total_customers == created
+    assert "CRM" in report.format_table()
 
 
 async def test_healthz_answers_without_a_token(stack: Stack) -> None:
