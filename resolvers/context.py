@@ -13,6 +13,7 @@ from adapters.billing import BillingAdapter
 from adapters.crm import CrmAdapter
 from adapters.ivr import IvrAdapter
 from adapters.support import SupportAdapter
+from resolvers.access import ActiveInteraction, AuditSink
 from resolvers.identity import IdentityStore
 from resolvers.loaders import Loaders
 
@@ -46,10 +47,27 @@ class RequestContext:
     loaders: Loaders
     #: ISO region for phone numbers given without a country code.
     default_region: str
+    #: The verified interaction this request acts within (``X-Interaction-Token``), if any.
+    interaction: ActiveInteraction | None = None
+    #: A supervisor's stated purpose for reading personal data (audited), if any.
+    purpose: str | None = None
+    #: Where reads of personal data are recorded; None only in resolver unit tests.
+    audit: AuditSink | None = None
+    request_id: str | None = None
+    client_address: str | None = None
 
 
 def new_context(
-    principal: Principal, store: IdentityStore, sources: Sources, default_region: str
+    principal: Principal,
+    store: IdentityStore,
+    sources: Sources,
+    default_region: str,
+    *,
+    interaction: ActiveInteraction | None = None,
+    purpose: str | None = None,
+    audit: AuditSink | None = None,
+    request_id: str | None = None,
+    client_address: str | None = None,
 ) -> RequestContext:
     """A context with fresh DataLoaders: loaders never outlive the request they batch for."""
     loaders = Loaders(
@@ -64,4 +82,9 @@ def new_context(
         sources=sources,
         loaders=loaders,
         default_region=default_region,
+        interaction=interaction,
+        purpose=purpose,
+        audit=audit,
+        request_id=request_id,
+        client_address=client_address,
     )
