@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test check lint format schema clean help
+.PHONY: install run test check lint format schema bench bench-quick clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -26,10 +26,16 @@ test: $(STAMP)  ## the whole test suite (no outside services needed)
 check: $(STAMP)  ## ruff, ruff format --check, mypy --strict, schema.graphql up to date
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict app resolvers adapters sandbox
+	$(BIN)/mypy --strict app resolvers adapters sandbox bench
 	$(BIN)/scv schema --output schema.graphql --check
 
 lint: check
+
+bench: $(STAMP)  ## the benchmark (under 10 min): writes bench/results/<time>.json and .md
+	$(BIN)/python -m bench
+
+bench-quick: $(STAMP)  ## a short benchmark run (under 2 min), same figures, fewer requests
+	$(BIN)/python -m bench --quick
 
 format: $(STAMP)  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

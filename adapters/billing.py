@@ -23,7 +23,7 @@ from adapters.billing_wire import (
 )
 from adapters.config import BillingSettings
 from adapters.errors import UpstreamContractError, UpstreamNotFound
-from adapters.http import Clock, UpstreamHttp, utc_now
+from adapters.http import CallPolicy, Clock, UpstreamHttp, utc_now
 from adapters.models import (
     BillingCustomer,
     BillingCustomerId,
@@ -103,11 +103,18 @@ class HttpBillingAdapter:
     """
 
     def __init__(
-        self, settings: BillingSettings, client: httpx.AsyncClient, *, clock: Clock = utc_now
+        self,
+        settings: BillingSettings,
+        client: httpx.AsyncClient,
+        *,
+        clock: Clock = utc_now,
+        policy: CallPolicy | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
-        self._http = UpstreamHttp(client, Source.BILLING, describe_stripe_error, clock=clock)
+        self._http = UpstreamHttp(
+            client, Source.BILLING, describe_stripe_error, clock=clock, policy=policy
+        )
         self.subscription_status = Taxonomy(
             Source.BILLING,
             "subscription_status",

@@ -16,6 +16,64 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 SANDBOX_URL = "http://127.0.0.1:8100"
 
 
+class RetrySettings(BaseModel):
+    """Retries of one source's idempotent reads (writes are never retried)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    retries: int = Field(
+        default=2, ge=0, le=10, description="extra attempts after the first, idempotent reads only"
+    )
+    backoff_initial_seconds: float = Field(
+        default=0.1, gt=0, description="cap of the first backoff; each later cap doubles"
+    )
+    backoff_max_seconds: float = Field(
+        default=1.0, gt=0, description="largest backoff cap (full jitter: a wait is 0..cap)"
+    )
+    retry_after_max_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="longest 429 Retry-After honoured; it must also fit the request's deadline",
+    )
+
+
+class BreakerSettings(BaseModel):
+    """One source's circuit breaker: when to stop calling it, and how to try it again."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(default=True, description="off: every call goes to the source")
+    consecutive_failures: int = Field(
+        default=5, ge=1, description="opens after this many failures in a row"
+    )
+    failure_rate: float = Field(
+        default=0.5, gt=0, le=1, description="or opens when this share of calls in the window fail"
+    )
+    window_seconds: float = Field(
+        default=30.0, gt=0, description="the window over which the failure rate is measured"
+    )
+    minimum_calls: int = Field(
+        default=20, ge=1, description="calls the window needs before its failure rate counts"
+    )
+    open_seconds: float = Field(
+        default=10.0, gt=0, description="how long it stays open before letting probes through"
+    )
+    half_open_probes: int = Field(
+        default=2, ge=1, description="probe calls let through; all must succeed to close it"
+    )
+
+
+class BulkheadSettings(BaseModel):
+    """How many calls to one source may be under way at once, so a slow one cannot hog all."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_concurrent: int = Field(default=20, ge=1, description="calls under way at once")
+    max_wait_seconds: float = Field(
+        default=0.25, ge=0, description="longest wait for a free slot before UPSTREAM_BUSY"
+    )
+
+
 class SourceSettings(BaseModel):
     """What every source needs: where it is, how to authenticate, how long to wait."""
 
@@ -26,6 +84,15 @@ class SourceSettings(BaseModel):
     connect_timeout: float = Field(default=1.0, gt=0, description="seconds to open a connection")
     read_timeout: float = Field(default=2.0, gt=0, description="seconds to wait for an answer")
     page_size: int = Field(default=100, ge=1, le=100, description="records per page when listing")
+    retry: RetrySettings = Field(
+        default_factory=RetrySettings, description="retries of idempotent reads"
+    )
+    breaker: BreakerSettings = Field(
+        default_factory=BreakerSettings, description="the source's circuit breaker"
+    )
+    bulkhead: BulkheadSettings = Field(
+        default_factory=BulkheadSettings, description="bounded concurrent calls to the source"
+    )
 
 
 class BillingSettings(SourceSettings):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 import httpx
@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, Field
 
 from adapters.config import CrmSettings
 from adapters.errors import UpstreamContractError
-from adapters.http import Clock, UpstreamHttp, gather_requests, utc_now
+from adapters.http import CallPolicy, Clock, UpstreamHttp, gather_requests, utc_now
 from adapters.models import BillingCustomerId, CrmContact, CrmContactId, Source
 from adapters.wire import WireModel, address_or_none, text
 
@@ -48,9 +48,23 @@ CONTACT_PROPERTIES = (
     "state",
     "zip",
     "country",
+    # Not shown to anyone: a fact for checking a caller's knowledge answers.
+    "date_of_birth",
 )
 #: HubSpot's most ids per batch read.
 BATCH_SIZE = 100
+
+
+def _date_or_none(raw: str | None) -> date | None:
+    """HubSpot date properties are ``YYYY-MM-DD``; anything else is treated as absent.
+
+    Lenient on purpose: a malformed birth date must not cost the agent the whole profile,
+    and an absent one only means knowledge checks cannot use it.
+    """
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
 
 
 def crm_auth_headers(settings: CrmSettings) -> dict[str, str]:
@@ -99,11 +113,18 @@ class HttpCrmAdapter:
     """
 
     def __init__(
-        self, settings: CrmSettings, client: httpx.AsyncClient, *, clock: Clock = utc_now
+        self,
+        settings: CrmSettings,
+        client: httpx.AsyncClient,
+        *,
+        clock: Clock = utc_now,
+        policy: CallPolicy | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
-        self._http = UpstreamHttp(client, Source.CRM, describe_hubspot_error, clock=clock)
+        self._http = UpstreamHttp(
+            client, Source.CRM, describe_hubspot_error, clock=clock, policy=policy
+        )
         # HubSpot returns only the properties asked for, so every one we read is named.
         self._properties = [*CONTACT_PROPERTIES, settings.billing_id_property]
 
@@ -144,6 +165,8 @@ class HttpCrmAdapter:
                 "/crm/v3/objects/contacts/search",
                 resource="contact search result",
                 json=body,
+                # A search only reads: repeating it is as safe as repeating a GET.
+                idempotent=True,
             )
             for contact in self._contacts(page):
                 found.setdefault(contact.id, contact)
@@ -184,6 +207,8 @@ class HttpCrmAdapter:
             "/crm/v3/objects/contacts/batch/read",
             resource="contact batch",
             json={"properties": self._properties, "inputs": [{"id": i} for i in ids]},
+            # A batch read only reads: repeating it is as safe as repeating a GET.
+            idempotent=True,
         )
         return self._contacts(page)
 
@@ -208,6 +233,7 @@ class HttpCrmAdapter:
                 country=props.get("country"),
             ),
             billing_customer_id=BillingCustomerId(billing_id) if billing_id else None,
+            date_of_birth=_date_or_none(props.get("date_of_birth")),
             created_at=wire.created_at,
             updated_at=wire.updated_at,
             fetched_at=fetched_at,

@@ -7,10 +7,16 @@ errors carrying ``extensions.code``, ``extensions.source`` and ``extensions.retr
     UpstreamError(source)              base: something went wrong talking to ``source``
     ├── UpstreamUnavailable            timeout, connection failure, 5xx, 429: retryable
     │   ├── UpstreamTimeout            no answer within the timeout or the deadline
-    │   └── UpstreamRateLimited        429; carries ``retry_after`` seconds when given
+    │   ├── UpstreamRateLimited        429; carries ``retry_after`` seconds when given
+    │   ├── CircuitOpen                not called: the source's circuit breaker is open
+    │   └── UpstreamBusy               not called: the source's bulkhead stayed full
     ├── UpstreamRejected               4xx other than 404/429: our request or key is wrong
     ├── UpstreamNotFound               404: the system has no such record
     └── UpstreamContractError          the payload failed validation against the vendor shape
+
+``CircuitOpen`` and ``UpstreamBusy`` are raised by the gateway's own resilience layer, not
+by the source; they are retryable for the client (later, the source may be back) but never
+retried by the gateway, which would only defeat their purpose of shedding load.
 
 Messages never contain URLs, host names, keys or personal data: they may reach a client.
 """
@@ -74,3 +80,15 @@ class UpstreamContractError(UpstreamError):
     """The system answered, but the payload does not have the vendor's shape."""
 
     code = "UPSTREAM_CONTRACT"
+
+
+class CircuitOpen(UpstreamUnavailable):
+    """The source has failed repeatedly: its circuit breaker answers at once, without a call."""
+
+    code = "CIRCUIT_OPEN"
+
+
+class UpstreamBusy(UpstreamUnavailable):
+    """Every slot of the source's bulkhead stayed taken for as long as we could wait."""
+
+    code = "UPSTREAM_BUSY"

@@ -5,6 +5,11 @@ Every adapter sends its requests through ``UpstreamHttp`` and parses what comes 
 ``from`` the lower-level exception. Messages are built from status codes and the vendor's
 error *type* or *category* only: URLs, hosts, keys and the vendor's free text (which can
 echo an email or a phone number back) never reach them, because they may reach a client.
+
+Two hooks let ``app/`` shape every call without adapters importing it: ``request_deadline``
+(a context variable: the request's absolute deadline, which caps every call's timeouts by
+the time left) and a ``CallPolicy`` handed to ``UpstreamHttp`` (retries, circuit breaker,
+bulkhead), told whether each call is idempotent and so safe to repeat.
 """
 
 from __future__ import annotations
@@ -15,10 +20,10 @@ import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from contextvars import ContextVar
+from contextvars import Context, ContextVar, copy_context
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -61,6 +66,60 @@ UpstreamObserver = Callable[[Source, float, str | None], None]
 upstream_observer: ContextVar[UpstreamObserver | None] = ContextVar(
     "upstream_observer", default=None
 )
+
+
+class Deadline:
+    """The ``time.monotonic()`` by which the request under way must be answered.
+
+    Mutable on purpose: every task a request spawns copies its context and so shares this
+    one object, and ``expire`` once the answer has gone tells each straggler (a field that
+    graphql-core left running after a sibling's error nulled their parent) to start no
+    new call and no retry for a client that is no longer waiting.
+    """
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        """A deadline ``seconds`` from now."""
+        return cls(time.monotonic() + seconds)
+
+    def left(self) -> float:
+        """Seconds left (negative once past)."""
+        return self.at - time.monotonic()
+
+    def expire(self) -> None:
+        """End it now: the request has been answered."""
+        self.at = min(self.at, time.monotonic())
+
+
+#: The deadline of the request under way. The app sets one per incoming request; None
+#: (outside a request, such as the identity sync) means no cap beyond each call's timeouts.
+request_deadline: ContextVar[Deadline | None] = ContextVar("request_deadline", default=None)
+
+#: Methods that never change anything upstream, so a repeat is harmless. A POST that only
+#: reads (a HubSpot search or batch read) is marked idempotent by its caller.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+#: One attempt at a call: sends the request once and returns the parsed JSON body.
+Attempt = Callable[[], Awaitable[Any]]
+
+
+class CallPolicy(Protocol):
+    """Wraps every call to one source: how ``app/`` adds retries, a breaker and a bulkhead.
+
+    ``attempt`` sends the request once (and may be awaited again for a retry);
+    ``idempotent`` says whether repeating it is safe. A policy raises only the error tree.
+    """
+
+    async def call(self, attempt: Attempt, *, idempotent: bool) -> Any:
+        """The result of ``attempt``, as the policy sees fit to obtain it."""
+        ...
+
+
 #: The observer's error code for a request that did not finish: cancelled (a deadline, a
 #: sibling panel failing) or stopped by a defect, neither of which the source caused.
 ABORTED = "ABORTED"
@@ -68,6 +127,39 @@ ABORTED = "ABORTED"
 # A vendor's error type is echoed only if it looks like an identifier: free text could
 # carry personal data, and an identifier cannot.
 _SAFE_DETAIL = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,63}")
+
+
+def detached_context() -> Context:
+    """A copy of the current context holding its own copy of the request's deadline.
+
+    For work a request spawns that others may await too (a shared, single-flight fetch):
+    it keeps the request's end time, but the request being answered does not expire it.
+    """
+    context = copy_context()
+    deadline = context.get(request_deadline)
+    if deadline is not None:
+        context.run(request_deadline.set, Deadline(deadline.at))
+    return context
+
+
+def time_left() -> float | None:
+    """Seconds left before the request's deadline (negative once past); None with no deadline."""
+    deadline = request_deadline.get()
+    return None if deadline is None else deadline.left()
+
+
+def capped_timeout(timeout: httpx.Timeout, seconds: float) -> httpx.Timeout:
+    """``timeout`` with every phase (connect, read, write, pool) at most ``seconds``."""
+
+    def cap(value: float | None) -> float:
+        return seconds if value is None else min(value, seconds)
+
+    return httpx.Timeout(
+        connect=cap(timeout.connect),
+        read=cap(timeout.read),
+        write=cap(timeout.write),
+        pool=cap(timeout.pool),
+    )
 
 
 def utc_now() -> datetime:
@@ -117,7 +209,11 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
 
 
 class UpstreamHttp:
-    """Sends one source's requests and turns every failure into the error tree."""
+    """Sends one source's requests and turns every failure into the error tree.
+
+    ``policy``, when given, wraps every call (see ``CallPolicy``); without one each call is
+    made once.
+    """
 
     def __init__(
         self,
@@ -126,11 +222,13 @@ class UpstreamHttp:
         describe_error: ErrorDescriber,
         *,
         clock: Clock = utc_now,
+        policy: CallPolicy | None = None,
     ) -> None:
         self._client = client
         self.source = source
         self._describe_error = describe_error
         self._clock = clock
+        self._policy = policy
 
     async def request_json(
         self,
@@ -140,11 +238,36 @@ class UpstreamHttp:
         params: Params | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
     ) -> Any:
         """The parsed JSON body of a 2xx answer; any other outcome raises ``UpstreamError``.
 
-        The ``upstream_observer`` of the context, if any, is told how it went.
+        ``idempotent`` (default: whether ``method`` is in ``IDEMPOTENT_METHODS``) tells the
+        policy whether the call may be repeated. The ``upstream_observer`` of the context, if
+        any, is told how each attempt went.
         """
+
+        async def attempt() -> Any:
+            return await self._attempt(method, path, params=params, json=json, headers=headers)
+
+        if self._policy is None:
+            return await attempt()
+        safe = method.upper() in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        return await self._policy.call(attempt, idempotent=safe)
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+    ) -> Any:
+        left = time_left()
+        if left is not None and left <= 0:
+            # Not sent, so not observed: the source had no part in it.
+            raise UpstreamTimeout(self.source, "no time left before the request's deadline")
         observer = upstream_observer.get()
         if observer is None:
             return await self._send(method, path, params=params, json=json, headers=headers)
@@ -171,12 +294,21 @@ class UpstreamHttp:
         headers: Mapping[str, str] | None,
     ) -> Any:
         request_headers = {**(outbound_headers.get() or {}), **(headers or {})}
+        left = time_left()
+        timeout = (
+            self._client.timeout if left is None else capped_timeout(self._client.timeout, left)
+        )
         try:
-            response = await self._client.request(
-                method, path, params=params, json=json, headers=request_headers
-            )
+            # httpx's timeouts bound each phase (connect, each read); the deadline bounds the
+            # whole call, so a source that trickles its answer cannot outlast it either.
+            async with asyncio.timeout(left):
+                response = await self._client.request(
+                    method, path, params=params, json=json, headers=request_headers, timeout=timeout
+                )
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(self.source, "no answer within the timeout") from exc
+        except TimeoutError as exc:
+            raise UpstreamTimeout(self.source, "no answer before the request's deadline") from exc
         except httpx.DecodingError as exc:
             raise UpstreamContractError(self.source, "answered an undecodable body") from exc
         except httpx.RequestError as exc:
@@ -232,9 +364,12 @@ class UpstreamHttp:
         resource: str,
         params: Params | None = None,
         json: Any = None,
+        idempotent: bool | None = None,
     ) -> M:
         """``request_json`` then ``parse``: one request, one validated vendor model."""
-        payload = await self.request_json(method, path, params=params, json=json)
+        payload = await self.request_json(
+            method, path, params=params, json=json, idempotent=idempotent
+        )
         return self.parse(model, payload, resource)
 
     def _status_error(self, response: httpx.Response) -> Exception:

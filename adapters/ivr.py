@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, Field
 
 from adapters.config import IvrSettings
 from adapters.errors import UpstreamContractError
-from adapters.http import Clock, UpstreamHttp, utc_now
+from adapters.http import CallPolicy, Clock, UpstreamHttp, utc_now
 from adapters.models import IvrContact, IvrContactId, IvrContactSummary, Source
 from adapters.wire import WireModel, text
 
@@ -84,11 +84,18 @@ class HttpIvrAdapter:
     """
 
     def __init__(
-        self, settings: IvrSettings, client: httpx.AsyncClient, *, clock: Clock = utc_now
+        self,
+        settings: IvrSettings,
+        client: httpx.AsyncClient,
+        *,
+        clock: Clock = utc_now,
+        policy: CallPolicy | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
-        self._http = UpstreamHttp(client, Source.IVR, describe_connect_error, clock=clock)
+        self._http = UpstreamHttp(
+            client, Source.IVR, describe_connect_error, clock=clock, policy=policy
+        )
 
     async def get_contact(self, contact_id: IvrContactId) -> IvrContact:
         """The attributes of one contact, in canonical names and in full."""

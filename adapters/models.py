@@ -7,7 +7,7 @@ passed where a customer id goes. Each record a panel is built from carries ``fet
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import NewType
@@ -30,6 +30,19 @@ class Source(StrEnum):
     CRM = "CRM"
     SUPPORT = "SUPPORT"
     IVR = "IVR"
+
+
+class CacheState(StrEnum):
+    """How the gateway's response cache answered for a record.
+
+    MISS: fetched from the system just now; HIT: from the cache, within its fresh lifetime;
+    STALE: from the cache past its fresh lifetime (refreshing in the background, or the
+    system failed and the last good value was served instead of a blank panel).
+    """
+
+    HIT = "HIT"
+    MISS = "MISS"
+    STALE = "STALE"
 
 
 class TicketStatus(StrEnum):
@@ -103,6 +116,10 @@ class CrmContact(Canonical):
     created_at: datetime
     updated_at: datetime
     fetched_at: datetime
+    #: Set by the response cache (app/cache.py); adapters always leave MISS.
+    cache_state: CacheState = CacheState.MISS
+    #: For checking a caller's knowledge answers inside the gateway; never in the graph.
+    date_of_birth: date | None = None
 
     @property
     def name(self) -> str:
@@ -124,6 +141,8 @@ class BillingCustomer(Canonical):
     delinquent: bool
     created_at: datetime
     fetched_at: datetime
+    #: Set by the response cache (app/cache.py); adapters always leave MISS.
+    cache_state: CacheState = CacheState.MISS
 
 
 class Subscription(Canonical):
@@ -142,6 +161,8 @@ class SubscriptionList(Canonical):
     customer_id: BillingCustomerId
     items: tuple[Subscription, ...]
     fetched_at: datetime
+    #: Set by the response cache (app/cache.py); adapters always leave MISS.
+    cache_state: CacheState = CacheState.MISS
 
 
 class Invoice(Canonical):
@@ -163,6 +184,8 @@ class InvoiceList(Canonical):
     customer_id: BillingCustomerId
     items: tuple[Invoice, ...]
     fetched_at: datetime
+    #: Set by the response cache (app/cache.py); adapters always leave MISS.
+    cache_state: CacheState = CacheState.MISS
 
 
 class PaymentCard(Canonical):
@@ -179,6 +202,8 @@ class PaymentCardList(Canonical):
     customer_id: BillingCustomerId
     items: tuple[PaymentCard, ...]
     fetched_at: datetime
+    #: Set by the response cache (app/cache.py); adapters always leave MISS.
+    cache_state: CacheState = CacheState.MISS
 
 
 # --- Support (system of record for tickets) ----------------------------------------------
@@ -212,6 +237,8 @@ class TicketList(Canonical):
     user_id: SupportUserId
     items: tuple[Ticket, ...]
     fetched_at: datetime
+    #: Set by the response cache (app/cache.py); adapters always leave MISS.
+    cache_state: CacheState = CacheState.MISS
 
 
 # --- IVR (system of record for verification events) --------------------------------------

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime
 
 from adapters.config import SupportSettings
 from adapters.errors import UpstreamContractError, UpstreamNotFound
-from adapters.http import Clock, UpstreamHttp, gather_requests, utc_now
+from adapters.http import CallPolicy, Clock, UpstreamHttp, gather_requests, utc_now
 from adapters.models import (
     Source,
     SupportUser,
@@ -131,11 +131,18 @@ class HttpSupportAdapter:
     """
 
     def __init__(
-        self, settings: SupportSettings, client: httpx.AsyncClient, *, clock: Clock = utc_now
+        self,
+        settings: SupportSettings,
+        client: httpx.AsyncClient,
+        *,
+        clock: Clock = utc_now,
+        policy: CallPolicy | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
-        self._http = UpstreamHttp(client, Source.SUPPORT, describe_zendesk_error, clock=clock)
+        self._http = UpstreamHttp(
+            client, Source.SUPPORT, describe_zendesk_error, clock=clock, policy=policy
+        )
         self.ticket_status = Taxonomy(
             Source.SUPPORT, "ticket_status", settings.ticket_status, TicketStatus
         )

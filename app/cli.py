@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -54,7 +56,23 @@ def cmd_serve(args: argparse.Namespace) -> None:
             "SCV_AUTH__PUBLIC_KEY_PEM or SCV_AUTH__PUBLIC_KEY_FILE (or SCV_DEMO=true)"
         )
     configure_logging(settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    if settings.workers == 1:
+        uvicorn.run(
+            create_app(settings), host=settings.host, port=settings.port, log_level="warning"
+        )
+        return
+    # Several workers: uvicorn starts each from an import string, and each builds its own
+    # app (settings come from the same environment). Their metrics meet in one directory.
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="scv-metrics-")
+    uvicorn.run(
+        "app.main:app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="warning",
+    )
 
 
 def cmd_sandbox(args: argparse.Namespace) -> None:
@@ -78,6 +96,39 @@ def cmd_token(args: argparse.Namespace) -> None:
     settings = load_settings()
     keys = ensure_demo_keys(settings.data_dir)
     print(mint_token(keys, settings.auth, subject=args.sub, role=args.role, ttl_seconds=args.ttl))
+
+
+def cmd_ivr_call(args: argparse.Namespace) -> None:
+    import httpx
+
+    from app.demo_keys import ensure_demo_keys, mint_token
+    from app.ivr_call import IvrCallError, claim_instructions, play_ivr_call
+
+    settings = load_settings()
+    gateway_url = args.gateway or f"http://{settings.host}:{settings.port}"
+    ivr_url = args.ivr or settings.ivr.base_url
+    token = mint_token(
+        ensure_demo_keys(settings.data_dir), settings.auth, subject="ivr-sandbox", role="ivr"
+    )
+    call: dict[str, object] = {
+        "auth_method": args.auth_method,
+        "auth_result": args.auth_result,
+        "auth_score": args.auth_score,
+        "audience": settings.handoff.audience,
+    }
+    call.update({"customer": args.customer} if args.customer else {"phone": args.phone})
+
+    async def play() -> str:
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            played = await play_ivr_call(
+                http, ivr_url=ivr_url, gateway_url=gateway_url, ivr_token=token, call=call
+            )
+        return claim_instructions(played, gateway_url)
+
+    try:
+        print(asyncio.run(play()))
+    except (IvrCallError, httpx.HTTPError) as exc:
+        sys.exit(f"ivr-call failed: {exc}")
 
 
 def cmd_schema(args: argparse.Namespace) -> None:
@@ -121,6 +172,28 @@ def cmd_status(args: argparse.Namespace) -> None:
     print(render_status(status_report(body, metrics.text), url), end="")
 
 
+def cmd_audit_prune(args: argparse.Namespace) -> None:
+    from app.logs import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    removed = asyncio.run(_prune_audit_trail(settings))
+    print(f"deleted {removed} audit entries older than {settings.audit.retention_days} days")
+
+
+async def _prune_audit_trail(settings: Settings) -> int:
+    from app.audit import prune_audit_trail
+    from app.main import database_url
+    from app.store import AuditTrailStore, Store
+
+    store = await Store.connect(await database_url(settings), pool_size=1)
+    try:
+        await store.migrate()
+        return await prune_audit_trail(AuditTrailStore(store), settings.audit)
+    finally:
+        await store.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     from app.auth import ROLES
     from sandbox.cli import add_sandbox_arguments
@@ -140,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--customers", type=int, default=2000, help="sandbox customers (2000)")
     demo.set_defaults(func=cmd_demo)
 
-    serve = commands.add_parser("serve", help="run the gateway (SCV_HOST, SCV_PORT)")
+    serve = commands.add_parser("serve", help="run the gateway (SCV_HOST, SCV_PORT, SCV_WORKERS)")
     serve.set_defaults(func=cmd_serve)
 
     sandbox = commands.add_parser("sandbox", help="run the four sandbox systems")
@@ -160,6 +233,26 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires (3600)")
     token.set_defaults(func=cmd_token)
 
+    ivr_call = commands.add_parser(
+        "ivr-call",
+        help="play a call on the sandbox IVR and hand it to the gateway (demo keys)",
+    )
+    caller = ivr_call.add_mutually_exclusive_group(required=True)
+    caller.add_argument("--customer", help="a named customer: ada, grace, alan, ...")
+    caller.add_argument("--phone", help="the caller's number, e.g. +442079460018")
+    ivr_call.add_argument(
+        "--auth-method", default="PIN", choices=["PIN", "OTP", "KBA", "VOICE_BIOMETRIC"]
+    )
+    ivr_call.add_argument(
+        "--auth-result",
+        default="AUTHENTICATED",
+        choices=["AUTHENTICATED", "NOT_AUTHENTICATED", "INCONCLUSIVE"],
+    )
+    ivr_call.add_argument("--auth-score", type=float, default=0.97, help="0..1 (0.97)")
+    ivr_call.add_argument("--gateway", help="the gateway (http://SCV_HOST:SCV_PORT)")
+    ivr_call.add_argument("--ivr", help="the sandbox IVR (SCV_IVR__BASE_URL)")
+    ivr_call.set_defaults(func=cmd_ivr_call)
+
     schema = commands.add_parser("schema", help="print or write the GraphQL schema (SDL)")
     schema.add_argument("--output", default="-", help="file to write, or - for standard output (-)")
     schema.add_argument(
@@ -178,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=5.0, help="seconds to wait for each answer (5)"
     )
     status.set_defaults(func=cmd_status)
+    audit_prune = commands.add_parser(
+        "audit-prune",
+        help="delete audit entries older than SCV_AUDIT__RETENTION_DAYS (the only way out)",
+    )
+    audit_prune.set_defaults(func=cmd_audit_prune)
     return parser
 
 

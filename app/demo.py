@@ -51,12 +51,19 @@ WHOLE_VIEW_QUERY = """query WholeView($email: String!) {
 }"""
 
 
-def start_sandbox(port: int, seed: int, customers: int) -> subprocess.Popen[bytes]:
-    """The four sandbox systems in a child process, once they answer."""
+def start_sandbox(
+    port: int, seed: int, customers: int, webhook_url: str | None = None
+) -> subprocess.Popen[bytes]:
+    """The four sandbox systems in a child process, once they answer.
+
+    With ``webhook_url``, the sandbox posts its changes there as signed webhooks.
+    """
     command = [
         sys.executable, "-m", "sandbox",
         "--port", str(port), "--seed", str(seed), "--customers", str(customers),
     ]  # fmt: skip
+    if webhook_url is not None:
+        command += ["--webhook-url", webhook_url]
     process = subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
     deadline = time.monotonic() + 30
     probe = f"http://127.0.0.1:{port}/billing/openapi.json"
@@ -97,9 +104,35 @@ def print_progress(source: Source, seen: int) -> None:
     print(f"\rsyncing {source.value:<8} {seen:>7} records", end="", file=sys.stderr, flush=True)
 
 
-def banner(settings: Settings, token: str) -> str:
+def gateway_webhook_url(settings: Settings) -> str:
+    """Where the sandbox reaches the gateway's webhooks (loopback when it listens on all)."""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host  # noqa: S104
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{settings.port}/webhooks"
+
+
+def crm_change_example(sandbox_url: str) -> str:
+    """A curl line that changes Ada's email in the CRM sandbox (a webhook tells the gateway)."""
+    body = json.dumps({"properties": {"email": "ada@analytical-engine.example"}})
+    return (
+        f"curl -s -X PATCH {sandbox_url}/crm/crm/v3/objects/contacts/1001 \\\n"
+        "    -H 'Authorization: Bearer pat-sandbox-crm' -H 'Content-Type: application/json' \\\n"
+        f"    -d {shlex.quote(body)}"
+    )
+
+
+def banner(settings: Settings, token: str, sandbox_url: str | None = None) -> str:
     """What a newcomer needs to make the first request."""
     url = f"http://{settings.host}:{settings.port}/graphql"
+    change = (
+        ""
+        if sandbox_url is None
+        else f"""
+Change Ada's email in the CRM sandbox: a signed webhook tells the gateway, and the next
+customerByEmail(email: "ada@analytical-engine.example") finds her:
+  {crm_change_example(sandbox_url)}
+"""
+    )
     # The curl example's body is built as JSON, so quoting can never go wrong.
     query = (
         f'{{ customerByEmail(email: "{DEMO_CUSTOMER_EMAIL}") {{ displayName '
@@ -122,7 +155,11 @@ Try it:
 The whole-customer query for Ada Lovelace is in README.md ("Your first query").
 Named customers: ada.lovelace, grace.hopper, alan.turing, katherine.johnson,
 edsger.dijkstra, barbara.liskov (all @example.com). Ctrl-C stops everything.
-"""
+
+Play a call: the sandbox IVR verifies Ada and hands her over; the command prints how an
+agent claims the call (then send the grant's token as X-Interaction-Token):
+  scv ivr-call --customer ada
+{change}"""
 
 
 class AnnouncingServer(uvicorn.Server):
@@ -144,7 +181,7 @@ class AnnouncingServer(uvicorn.Server):
 
 def run_demo(settings: Settings, *, sandbox_port: int, seed: int, customers: int) -> None:
     """Everything ``make run`` promises, in the foreground until Ctrl-C."""
-    sandbox = start_sandbox(sandbox_port, seed, customers)
+    sandbox = start_sandbox(sandbox_port, seed, customers, gateway_webhook_url(settings))
     try:
         asyncio.run(run_sync(settings))
         keys = ensure_demo_keys(settings.data_dir)
@@ -154,7 +191,8 @@ def run_demo(settings: Settings, *, sandbox_port: int, seed: int, customers: int
         config = uvicorn.Config(
             create_app(settings), host=settings.host, port=settings.port, log_level="warning"
         )
-        AnnouncingServer(config, banner(settings, token)).run()
+        sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+        AnnouncingServer(config, banner(settings, token, sandbox_url)).run()
     finally:
         sandbox.terminate()
         try:

@@ -40,7 +40,7 @@ def present_error(error: GraphQLError) -> GraphQLError:
             },
         )
     if isinstance(original, GatewayError):
-        return _with(error, original.message, {"code": original.code})
+        return _with(error, original.message, original.extensions())
     frame = traceback.extract_tb(original.__traceback__)[-1:] if original.__traceback__ else []
     where = f"{frame[0].filename}:{frame[0].lineno}" if frame else "?"
     logger.error(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -18,16 +18,23 @@ from starlette.routing import Route
 from strawberry.extensions import ParserCache, ValidationCache
 
 from adapters.models import Source
+from app.audit import PostgresAuditSink
 from app.auth import KeyRing, TokenVerifier
+from app.cache import ResponseCache
+from app.cached_sources import cached_sources
 from app.demo_keys import ensure_demo_keys
 from app.gateway import AuthenticatedGraphQL, GatewayGraphQL, GatewayState
 from app.graphql_errors import PresentErrors
+from app.handoff_endpoint import post_handoff
+from app.interaction_wiring import build_interactions
 from app.metrics import CONTENT_TYPE_LATEST, GatewayMetrics, taxonomies_of
 from app.observability import ObservabilityMiddleware, ObserveOperation, SourceHealth
 from app.postgres import start_embedded_postgres
+from app.resilience import resilience_for
 from app.settings import Settings
 from app.sources import build_sources
-from app.store import Store
+from app.store import AuditTrailStore, Store
+from app.webhooks import RecordInvalidator, WebhookReceiver
 from resolvers.schema import build_schema
 
 logger = logging.getLogger(__name__)
@@ -78,14 +85,19 @@ def create_app(
     *,
     transports: Mapping[Source, httpx.AsyncBaseTransport] | None = None,
     registry: CollectorRegistry | None = None,
+    invalidator: RecordInvalidator | None = None,
 ) -> Starlette:
     """The gateway as an ASGI app.
 
     ``transports`` lets tests replace a source's HTTP transport; ``registry`` is where the
-    metrics go (a new one per app by default, so that apps never share counters).
+    metrics go (a new one per app by default, so that apps never share counters);
+    ``invalidator`` replaces the response cache as what webhooks ask to forget a record.
     """
     metrics = GatewayMetrics.create(registry)
     health = {source: SourceHealth() for source in Source}
+    # Per app, not per lifespan: breakers and bulkheads outlive no app and serve all requests.
+    resilience = resilience_for(settings, events=metrics.resilience)
+    metrics.resilience.watch(resilience.sources.values())
     schema = build_schema(
         extensions=[
             # First, so that it finishes last and sees the codes PresentErrors gives.
@@ -109,18 +121,42 @@ def create_app(
             )
             stack.push_async_callback(store.close)
             await store.migrate()
-            sources = await build_sources(settings, stack, transports=transports)
+            audit_trail = AuditTrailStore(store)
+            sources = await build_sources(
+                settings, stack, transports=transports, resilience=resilience
+            )
             verifier = TokenVerifier(settings.auth, await build_key_ring(settings, stack))
+            # Uncached sources: a handoff is confirmed with the IVR platform as it is now.
+            interactions = await build_interactions(
+                settings, stack, store, sources, transports=transports, metrics=metrics.interactions
+            )
             metrics.watch_taxonomies(
                 taxonomies_of([sources.billing, sources.crm, sources.support, sources.ivr])
             )
+            # After the taxonomies are found: the cached adapters wrap the ones that hold them.
+            cache = await ResponseCache.open(settings.cache, metrics.cache)
+            if settings.cache.enabled and settings.cache.url is None and settings.workers > 1:
+                logger.warning(
+                    "each of the %d workers caches on its own: a webhook invalidates only the "
+                    "worker that receives it; set SCV_CACHE__URL to share a Redis",
+                    settings.workers,
+                )
+            stack.push_async_callback(cache.close)
+            if settings.cache.enabled:
+                sources = cached_sources(sources, cache)
+            # For webhooks (``await cache.invalidate_record(source, id)``) and tests.
+            app.state.cache = cache
             yield {
                 "store": store,
+                "cache": cache,
                 "gateway": GatewayState(
                     store=store,
                     sources=sources,
                     verifier=verifier,
                     default_region=settings.identity.default_region,
+                    interactions=interactions,
+                    audit=PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
+                    audit_trail=audit_trail,
                 ),
             }
 
@@ -134,7 +170,10 @@ def create_app(
             "status": "ready" if ready else "unready",
             "store": checks,
             # A degraded source costs its panels only: shown here, never a reason to be unready.
-            "sources": {source.value: window.snapshot() for source, window in health.items()},
+            "sources": {
+                source.value: {**window.snapshot(), **resilience.snapshot(source)}
+                for source, window in health.items()
+            },
         }
         return JSONResponse(body, status_code=200 if ready else 503)
 
@@ -155,15 +194,57 @@ def create_app(
                 AuthenticatedGraphQL(graphql, ide_enabled=settings.demo),
                 methods=["GET", "POST"],
             ),
+            Route("/ivr/handoffs", post_handoff, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
+            # Not behind the bearer token: each vendor's signature authenticates its webhooks.
+            *WebhookReceiver(
+                settings.webhooks,
+                default_region=settings.identity.default_region,
+                metrics=metrics.webhooks,
+                invalidator_for=webhook_invalidator(invalidator),
+                demo=settings.demo,
+            ).routes(),
         ],
         # The only middleware, so the outermost of ours: the id is on every response, a 401
         # or a 404 included (Starlette's own 500 page, outside it, goes without).
-        middleware=[Middleware(ObservabilityMiddleware, metrics=metrics, health=health)],
+        middleware=[
+            Middleware(
+                ObservabilityMiddleware,
+                metrics=metrics,
+                health=health,
+                deadline_seconds=settings.request_deadline_seconds,
+            )
+        ],
         lifespan=lifespan,
     )
+
+
+def webhook_invalidator(
+    override: RecordInvalidator | None,
+) -> Callable[[Request], RecordInvalidator]:
+    """What webhooks invalidate through: ``override``, or the lifespan's response cache."""
+
+    def for_request(request: Request) -> RecordInvalidator:
+        if override is not None:
+            return override
+        cache: RecordInvalidator = request.state.cache
+        return cache
+
+    return for_request
+
+
+def app_from_environment() -> Starlette:
+    """One worker's app, for ``uvicorn --factory`` (``scv serve`` with ``SCV_WORKERS`` > 1).
+
+    Each worker process builds its own settings from the same environment and its own app.
+    """
+    from app.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
 
 
 async def store_readiness(store: Store) -> tuple[bool, dict[str, object]]:

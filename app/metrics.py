@@ -31,7 +31,12 @@ from prometheus_client.registry import Collector
 
 from adapters.models import Source
 from adapters.taxonomy import Taxonomy
+from app.audit_metrics import AuditMetrics
+from app.cache_metrics import CacheMetrics
+from app.interaction_metrics import InteractionMetrics
+from app.resilience_metrics import ResilienceMetrics
 from app.store import SyncRun
+from app.webhook_metrics import WebhookMetrics
 
 __all__ = [
     "CONTENT_TYPE_LATEST",
@@ -154,6 +159,11 @@ class GatewayMetrics:
     graphql_seconds: Histogram
     taxonomy: TaxonomyCollector
     sync_run: SyncRunCollector
+    audit: AuditMetrics
+    cache: CacheMetrics
+    resilience: ResilienceMetrics
+    interactions: InteractionMetrics
+    webhooks: WebhookMetrics
     _operations: set[str] = field(default_factory=set)
 
     @classmethod
@@ -210,6 +220,11 @@ class GatewayMetrics:
             ),
             taxonomy=taxonomy,
             sync_run=sync_run,
+            audit=AuditMetrics.create(own),
+            cache=CacheMetrics.create(own),
+            resilience=ResilienceMetrics.create(own, scrape),
+            interactions=InteractionMetrics.create(own),
+            webhooks=WebhookMetrics.create(own),
         )
 
     def observe_upstream(self, source: Source, seconds: float, error_code: str | None) -> None:

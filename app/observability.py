@@ -34,7 +34,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
-from adapters.http import ABORTED, outbound_headers, upstream_observer
+from adapters.http import ABORTED, Deadline, outbound_headers, request_deadline, upstream_observer
 from adapters.models import Source
 from app.metrics import OPERATION_NAME, GatewayMetrics
 
@@ -258,6 +258,9 @@ class ObservabilityMiddleware:
     the client's trace id and one span id that the gateway draws for the request. One span
     per request, not per upstream call, is enough to link the systems' logs to the
     gateway's; per-call spans come with OpenTelemetry.
+
+    ``deadline_seconds`` starts the request's deadline (``adapters.http.request_deadline``)
+    as it arrives, so that time spent before the first upstream call counts against it too.
     """
 
     def __init__(
@@ -267,11 +270,13 @@ class ObservabilityMiddleware:
         metrics: GatewayMetrics,
         health: Mapping[Source, SourceHealth],
         graphql_path: str = "/graphql",
+        deadline_seconds: float | None = None,
     ) -> None:
         self._app = app
         self._metrics = metrics
         self._health = health
         self._graphql_path = graphql_path
+        self._deadline_seconds = deadline_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -299,9 +304,17 @@ class ObservabilityMiddleware:
             }
         )
         observer_token = upstream_observer.set(self._observer(record))
+        deadline = (
+            None if self._deadline_seconds is None else Deadline.after(self._deadline_seconds)
+        )
+        deadline_token = request_deadline.set(deadline)
         try:
             await self._app(scope, receive, send_with_id)
         finally:
+            # Answered: whatever the request left running starts nothing more.
+            if deadline is not None:
+                deadline.expire()
+            request_deadline.reset(deadline_token)
             upstream_observer.reset(observer_token)
             outbound_headers.reset(headers_token)
             current_request.reset(record_token)

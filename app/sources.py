@@ -1,4 +1,8 @@
-"""Building the four adapters: one HTTP client each, owned and closed by the caller's stack."""
+"""Building the four adapters: one HTTP client each, owned and closed by the caller's stack.
+
+Every adapter's calls go through its source's ``app.resilience.SourceResilience`` (retries,
+circuit breaker, bulkhead).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from adapters.http import build_client
 from adapters.ivr import HttpIvrAdapter, ivr_auth_headers
 from adapters.models import Source
 from adapters.support import HttpSupportAdapter, support_auth_headers
+from app.resilience import Resilience, resilience_for
 from app.settings import Settings
 from resolvers.context import Sources
 
@@ -23,9 +28,15 @@ async def build_sources(
     stack: AsyncExitStack,
     *,
     transports: Mapping[Source, httpx.AsyncBaseTransport] | None = None,
+    resilience: Resilience | None = None,
 ) -> Sources:
-    """The adapters for ``settings``; their clients close when ``stack`` closes."""
+    """The adapters for ``settings``; their clients close when ``stack`` closes.
+
+    ``resilience`` holds the sources' policies (the app's, so that its metrics and
+    ``/readyz`` see them); by default a new one from ``settings``.
+    """
     transports = transports or {}
+    policies = resilience or resilience_for(settings)
 
     async def client(
         source: Source, section: SourceSettings, headers: Mapping[str, str]
@@ -38,15 +49,21 @@ async def build_sources(
         billing=HttpBillingAdapter(
             settings.billing,
             await client(Source.BILLING, settings.billing, billing_auth_headers(settings.billing)),
+            policy=policies.policy(Source.BILLING),
         ),
         crm=HttpCrmAdapter(
-            settings.crm, await client(Source.CRM, settings.crm, crm_auth_headers(settings.crm))
+            settings.crm,
+            await client(Source.CRM, settings.crm, crm_auth_headers(settings.crm)),
+            policy=policies.policy(Source.CRM),
         ),
         support=HttpSupportAdapter(
             settings.support,
             await client(Source.SUPPORT, settings.support, support_auth_headers(settings.support)),
+            policy=policies.policy(Source.SUPPORT),
         ),
         ivr=HttpIvrAdapter(
-            settings.ivr, await client(Source.IVR, settings.ivr, ivr_auth_headers(settings.ivr))
+            settings.ivr,
+            await client(Source.IVR, settings.ivr, ivr_auth_headers(settings.ivr)),
+            policy=policies.policy(Source.IVR),
         ),
     )

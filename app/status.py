@@ -34,8 +34,12 @@ SYNC_FINISHED = "scv_sync_last_run_finished_timestamp_seconds"
 
 #: What a cell shows when there is nothing to compute it from.
 NO_DATA = "-"
-#: The cache hit ratio until the gateway has a cache (and metrics for it).
+#: The cache hit ratio of a source the cache has not been asked about (the IVR, never cached).
 NOT_APPLICABLE = "n/a"
+#: The response cache's lookups counter (``app.cache_metrics``), as its family is named.
+CACHE_LOOKUPS = "scv_cache_lookups"
+#: Lookups answered without asking the source (``result`` label values).
+CACHE_SERVED = frozenset({"hit", "stale", "stale_if_error", "not_found"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +47,14 @@ class SourceRow:
     """One source's line of the status table."""
 
     source: str
-    #: ``ok``, ``degraded`` (errors in the last 5 minutes) or ``unknown`` (no requests).
+    #: ``ok``, ``degraded`` (errors in the last 5 minutes) or ``unknown`` (no requests);
+    #: ``open`` or ``probing`` while the source's circuit breaker is open or half-open.
     state: str
     p50_ms: float | None
     p99_ms: float | None
     #: Errors / requests over the last 5 minutes; None when there were no requests.
     error_rate: float | None
-    #: Always None for now: the gateway has no cache yet.
+    #: Lookups the cache answered / all lookups, since start; None when there were none.
     cache_hit_ratio: float | None = None
 
 
@@ -104,6 +109,7 @@ def status_report(readyz: Mapping[str, Any], metrics_text: str) -> StatusReport:
     """The report for a ``/readyz`` body and a ``/metrics`` exposition."""
     families = {family.name: family for family in text_string_to_metric_families(metrics_text)}
     buckets = _upstream_buckets(families.get(UPSTREAM_HISTOGRAM))
+    hit_ratios = _cache_hit_ratios(families.get(CACHE_LOOKUPS))
     windows: Mapping[str, Any] = readyz.get("sources") or {}
     # Sources /readyz knows of, then any the metrics name that it does not.
     names = list(windows) + sorted(set(buckets) - set(windows))
@@ -116,10 +122,11 @@ def status_report(readyz: Mapping[str, Any], metrics_text: str) -> StatusReport:
         rows.append(
             SourceRow(
                 source=name,
-                state=_state(error_rate),
+                state=_state(error_rate, window.get("breaker")),
                 p50_ms=_ms(histogram_quantile(0.5, source_buckets)),
                 p99_ms=_ms(histogram_quantile(0.99, source_buckets)),
                 error_rate=error_rate,
+                cache_hit_ratio=hit_ratios.get(name),
             )
         )
     return StatusReport(
@@ -172,7 +179,26 @@ def _upstream_buckets(family: Any) -> dict[str, list[tuple[float, float]]]:
     return buckets
 
 
-def _state(error_rate: float | None) -> str:
+def _cache_hit_ratios(family: Any) -> dict[str, float]:
+    served: dict[str, float] = {}
+    total: dict[str, float] = {}
+    if family is None:
+        return {}
+    for sample in family.samples:
+        if sample.name.endswith("_total"):
+            source = sample.labels.get("source", "")
+            total[source] = total.get(source, 0.0) + sample.value
+            if sample.labels.get("result") in CACHE_SERVED:
+                served[source] = served.get(source, 0.0) + sample.value
+    return {source: served.get(source, 0.0) / count for source, count in total.items() if count}
+
+
+def _state(error_rate: float | None, breaker: object = None) -> str:
+    # A breaker that is not closed says more than the error rate: calls are being shed.
+    if breaker == "open":
+        return "open"
+    if breaker == "half_open":
+        return "probing"
     if error_rate is None:
         return "unknown"
     return "degraded" if error_rate > 0 else "ok"

@@ -24,21 +24,30 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from adapters.models import Source
+from resolvers.access import AuditEntry, AuditTrailPage, RecordedAuditEntry
 from resolvers.identity import CustomerId, CustomerRecord, IdentityLink
 
 __all__ = [
+    "AuditTrailStore",
     "DisplayName",
+    "HandoffConflict",
+    "InteractionEvent",
+    "InteractionRow",
+    "InteractionState",
     "KeyKind",
     "KeyRow",
     "LinkedRecord",
     "LookupKey",
     "MatchedBy",
     "NewCustomer",
+    "NewInteraction",
     "NewLink",
     "PageWrite",
     "Store",
     "SyncRun",
     "SyncSession",
+    "WebhookEventWrite",
+    "WebhookLedger",
 ]
 
 KeyKind = Literal["email", "phone"]
@@ -271,6 +280,156 @@ select id, started_at, finished_at, outcome, counts::text as counts
 """
 
 
+# --- interactions (IVR handoffs, claims, transfers, verification) -------------------------
+
+InteractionState = Literal["WAITING", "ACTIVE", "ENDED"]
+InteractionStep = Literal["HANDOFF", "CLAIM", "TRANSFER", "END", "VERIFY"]
+HandoffConflict = Literal["replayed", "contact_taken"]
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionRow:
+    """An interaction as stored; whether it has expired is the reader's to judge."""
+
+    id: str
+    contact_id: str
+    customer_id: CustomerId
+    state: InteractionState
+    agent: str | None
+    level: int
+    method: str | None
+    result: str | None
+    score: float | None
+    verified_at: datetime | None
+    verified_by: str | None
+    kba_attempts: int
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewInteraction:
+    """An interaction to open from a verified handoff, and the handoff's ``(iss, jti)``."""
+
+    id: str
+    contact_id: str
+    customer_id: CustomerId
+    level: int
+    method: str
+    result: str
+    score: float | None
+    verified_at: datetime
+    verified_by: str
+    created_at: datetime
+    expires_at: datetime
+    issuer: str
+    jti: str
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionEvent:
+    """One step of an interaction's history."""
+
+    kind: InteractionStep
+    actor: str
+    detail: dict[str, Any]
+    at: datetime
+
+
+# Rows are read by column name, so ``returning *`` / ``select *`` stay correct as columns
+# are added; the statements stay plain literals (no SQL is ever assembled from strings).
+
+_HANDOFF_SEEN = "select exists (select 1 from ivr_handoff_jtis where issuer = $1 and jti = $2)"
+
+_INSERT_HANDOFF_JTI = """
+insert into ivr_handoff_jtis (issuer, jti, contact_id, received_at)
+values ($1, $2, $3, $4)
+on conflict do nothing
+returning jti
+"""
+
+_INSERT_INTERACTION = """
+insert into interactions (id, contact_id, customer_id, state, level, method, result, score,
+                          verified_at, verified_by, created_at, updated_at, expires_at)
+values ($1, $2, $3, 'WAITING', $4, $5, $6, $7, $8, $9, $10, $10, $11)
+on conflict (contact_id) do nothing
+returning *
+"""
+
+_SELECT_INTERACTION_BY_CONTACT = "select * from interactions where contact_id = $1"
+_SELECT_INTERACTION_BY_ID = "select * from interactions where id = $1"
+
+# Each step is one conditional UPDATE: the condition is the rule (who may, in which state,
+# before expiry), so two agents racing for one call cannot both win it.
+_CLAIM_INTERACTION = """
+update interactions set state = 'ACTIVE', agent = $2, updated_at = $3
+ where contact_id = $1 and expires_at > $3
+   and (state = 'WAITING' or (state = 'ACTIVE' and agent = $2))
+returning *
+"""
+
+_TRANSFER_INTERACTION = """
+update interactions set agent = $3, updated_at = $4
+ where contact_id = $1 and state = 'ACTIVE' and expires_at > $4
+   and ($2::text is null or agent = $2)
+returning *
+"""
+
+_END_INTERACTION = """
+update interactions set state = 'ENDED', updated_at = $3
+ where contact_id = $1 and state <> 'ENDED' and expires_at > $3
+   and ($2::text is null or agent = $2)
+returning *
+"""
+
+_RECORD_KBA_ATTEMPT = """
+update interactions
+   set kba_attempts = kba_attempts + 1,
+       level = case when $4 then greatest(level, $5) else level end,
+       method = case when $4 then 'KBA' else method end,
+       result = case when $4 then 'AUTHENTICATED' else result end,
+       score = case when $4 then null else score end,
+       verified_at = case when $4 then $3 else verified_at end,
+       verified_by = case when $4 then $2 else verified_by end,
+       updated_at = $3
+ where contact_id = $1 and state = 'ACTIVE' and agent = $2 and expires_at > $3
+   and kba_attempts < $6
+returning *
+"""
+
+_INSERT_INTERACTION_EVENT = """
+insert into interaction_events (interaction_id, kind, actor, detail, at)
+values ($1, $2, $3, $4::jsonb, $5)
+"""
+
+_SELECT_INTERACTION_EVENTS = """
+select kind, actor, detail, at from interaction_events where interaction_id = $1 order by id
+"""
+
+
+class _ContactTaken(Exception):
+    """Raised inside the handoff's transaction so that its jti row is rolled back too."""
+
+
+def _interaction_row(row: asyncpg.Record) -> InteractionRow:
+    return InteractionRow(
+        id=row["id"],
+        contact_id=row["contact_id"],
+        customer_id=CustomerId(row["customer_id"]),
+        state=row["state"],
+        agent=row["agent"],
+        level=row["level"],
+        method=row["method"],
+        result=row["result"],
+        score=row["score"],
+        verified_at=row["verified_at"],
+        verified_by=row["verified_by"],
+        kba_attempts=row["kba_attempts"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+    )
+
+
 # --- the store -----------------------------------------------------------------------------
 
 
@@ -420,6 +579,155 @@ class Store:
             outcome=row["outcome"],
             counts=json.loads(row["counts"]),
         )
+
+    # -- interactions ----------------------------------------------------------------------
+
+    async def handoff_seen(self, issuer: str, jti: str) -> bool:
+        """Whether a handoff with this ``(iss, jti)`` was already accepted (a cheap pre-check)."""
+        async with self._pool.acquire() as conn:
+            seen: bool = await conn.fetchval(_HANDOFF_SEEN, issuer, jti)
+        return seen
+
+    async def open_interaction(
+        self, new: NewInteraction, detail: Mapping[str, Any]
+    ) -> InteractionRow | HandoffConflict:
+        """Use the handoff's jti and open its interaction, both or neither.
+
+        ``replayed`` when the jti was used before (of two concurrent submissions, exactly
+        one gets past the primary key), ``contact_taken`` when the call already has one.
+        """
+        try:
+            return await self._open_interaction(new, detail)
+        except _ContactTaken:
+            return "contact_taken"
+
+    async def _open_interaction(
+        self, new: NewInteraction, detail: Mapping[str, Any]
+    ) -> InteractionRow | HandoffConflict:
+        async with self._pool.acquire() as conn, conn.transaction():
+            used = await conn.fetchval(
+                _INSERT_HANDOFF_JTI, new.issuer, new.jti, new.contact_id, new.created_at
+            )
+            if used is None:
+                return "replayed"
+            row = await conn.fetchrow(
+                _INSERT_INTERACTION,
+                new.id,
+                new.contact_id,
+                new.customer_id,
+                new.level,
+                new.method,
+                new.result,
+                new.score,
+                new.verified_at,
+                new.verified_by,
+                new.created_at,
+                new.expires_at,
+            )
+            if row is None:
+                # Rolls the jti back too: the same handoff stays refused for the same reason.
+                raise _ContactTaken
+            await conn.execute(
+                _INSERT_INTERACTION_EVENT,
+                new.id,
+                "HANDOFF",
+                new.verified_by,
+                json.dumps(dict(detail)),
+                new.created_at,
+            )
+            return _interaction_row(row)
+
+    async def get_interaction(self, contact_id: str) -> InteractionRow | None:
+        """The interaction of an IVR contact, in any state."""
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(_SELECT_INTERACTION_BY_CONTACT, contact_id)
+        return None if row is None else _interaction_row(row)
+
+    async def get_interaction_by_id(self, interaction_id: str) -> InteractionRow | None:
+        """The interaction with this id, in any state."""
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(_SELECT_INTERACTION_BY_ID, interaction_id)
+        return None if row is None else _interaction_row(row)
+
+    async def claim_interaction(
+        self, contact_id: str, agent: str, now: datetime
+    ) -> InteractionRow | None:
+        """Bind a waiting interaction to ``agent`` (or confirm it holds it); None if refused."""
+        return await self._step(
+            _CLAIM_INTERACTION, (contact_id, agent, now), "CLAIM", agent, now, {"agent": agent}
+        )
+
+    async def transfer_interaction(
+        self, contact_id: str, holder: str | None, to_agent: str, actor: str, now: datetime
+    ) -> InteractionRow | None:
+        """Hand an active interaction held by ``holder`` (None: whoever) to ``to_agent``."""
+        return await self._step(
+            _TRANSFER_INTERACTION,
+            (contact_id, holder, to_agent, now),
+            "TRANSFER",
+            actor,
+            now,
+            {"to_agent": to_agent},
+        )
+
+    async def end_interaction(
+        self, contact_id: str, holder: str | None, actor: str, now: datetime
+    ) -> InteractionRow | None:
+        """End an open interaction held by ``holder`` (None: whoever); None if refused."""
+        return await self._step(_END_INTERACTION, (contact_id, holder, now), "END", actor, now, {})
+
+    async def record_kba_attempt(
+        self,
+        contact_id: str,
+        agent: str,
+        now: datetime,
+        *,
+        passed: bool,
+        level: int,
+        max_attempts: int,
+    ) -> InteractionRow | None:
+        """Count one knowledge check by the holding agent; if it passed, raise the level.
+
+        None when the agent does not hold the open interaction or no attempt is left.
+        """
+        return await self._step(
+            _RECORD_KBA_ATTEMPT,
+            (contact_id, agent, now, passed, level, max_attempts),
+            "VERIFY",
+            agent,
+            now,
+            {"outcome": "passed" if passed else "failed"},
+        )
+
+    async def interaction_history(self, interaction_id: str) -> list[InteractionEvent]:
+        """Every step of an interaction, oldest first."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(_SELECT_INTERACTION_EVENTS, interaction_id)
+        return [
+            InteractionEvent(
+                kind=row["kind"], actor=row["actor"], detail=json.loads(row["detail"]), at=row["at"]
+            )
+            for row in rows
+        ]
+
+    async def _step(
+        self,
+        update_sql: str,
+        args: Sequence[object],
+        kind: InteractionStep,
+        actor: str,
+        now: datetime,
+        detail: Mapping[str, Any],
+    ) -> InteractionRow | None:
+        """One conditional update and its history row, in one transaction."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(update_sql, *args)
+            if row is None:
+                return None
+            await conn.execute(
+                _INSERT_INTERACTION_EVENT, row["id"], kind, actor, json.dumps(dict(detail)), now
+            )
+            return _interaction_row(row)
 
     @asynccontextmanager
     async def sync_session(self) -> AsyncIterator[SyncSession]:
@@ -574,3 +882,184 @@ def _read_migrations(directory: Path | Traversable) -> list[tuple[str, str]]:
         (entry.name, entry.read_text(encoding="utf-8"))
         for entry in sorted(entries, key=lambda entry: entry.name)
     ]
+
+
+# --- webhooks (app.webhooks): processed events and how new each record's keys are ---------
+
+KeyUpdate = Literal["applied", "stale"]
+
+_CLAIM_WEBHOOK_EVENT = """
+insert into webhook_events (source, event_id, event_type, occurred_at)
+values ($1, $2, $3, $4)
+on conflict (source, event_id) do nothing
+returning true
+"""
+# Moves the record's field to the event's time unless a newer event was applied already;
+# no row back means this event is older than what the keys hold.
+_ADVANCE_RECORD_VERSION = """
+insert into webhook_record_versions (source, external_id, field, occurred_at)
+values ($1, $2, $3, $4)
+on conflict (source, external_id, field) do update
+   set occurred_at = excluded.occurred_at
+ where webhook_record_versions.occurred_at <= excluded.occurred_at
+returning true
+"""
+_DELETE_RECORD_KEYS = """
+delete from lookup_keys where source = $1 and external_id = $2 and kind = $3
+"""
+# Only a linked record has keys; an unlinked one is linked (with its keys) by the next sync.
+_INSERT_RECORD_KEY = """
+insert into lookup_keys (source, external_id, kind, value, customer_id)
+select source, external_id, $3, $4, customer_id
+  from identity_links
+ where source = $1 and external_id = $2
+on conflict (source, external_id, kind, value) do nothing
+"""
+
+
+class WebhookLedger:
+    """Processes each vendor event once, across processes, and keeps keys from going back.
+
+    ``event()`` opens a transaction that first records the event id: a duplicate (a
+    vendor's retry, or the same event reaching two gateway processes at once, where the
+    second insert waits for the first transaction) gets None and does nothing. Whatever the
+    caller does inside (``set_key``, the cache invalidation) commits with the record of the
+    event or, if it raises, rolls back with it, so the vendor's retry gets another go.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._pool = store.pool
+
+    @asynccontextmanager
+    async def event(
+        self, source: Source, event_id: str, event_type: str, occurred_at: datetime
+    ) -> AsyncIterator[WebhookEventWrite | None]:
+        """A transaction for a new event, or None for one already processed."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            claimed = await conn.fetchval(
+                _CLAIM_WEBHOOK_EVENT, source.value, event_id, event_type, occurred_at
+            )
+            yield WebhookEventWrite(conn, source) if claimed else None
+
+
+class WebhookEventWrite:
+    """What one event changes in the identity store, inside the event's transaction."""
+
+    def __init__(self, conn: PoolConnectionProxy[asyncpg.Record], source: Source) -> None:
+        self._conn = conn
+        self._source = source
+
+    async def set_key(
+        self, external_id: str, kind: KeyKind, value: str | None, occurred_at: datetime
+    ) -> KeyUpdate:
+        """Make ``value`` (normalised; None: none) the record's only ``kind`` key.
+
+        Skipped ("stale") when an event newer than ``occurred_at`` already set this field.
+        """
+        source = self._source.value
+        advanced = await self._conn.fetchval(
+            _ADVANCE_RECORD_VERSION, source, external_id, kind, occurred_at
+        )
+        if not advanced:
+            return "stale"
+        await self._conn.execute(_DELETE_RECORD_KEYS, source, external_id, kind)
+        if value is not None:
+            await self._conn.execute(_INSERT_RECORD_KEY, source, external_id, kind, value)
+        return "applied"
+
+
+# --- audit trail (app.audit): append-only, read back newest first, pruned by age ----------
+
+# One statement per request's batch: the rows are parameters as arrays, so a request that
+# touched three customers costs one round trip, not three. ``fields`` travel as one
+# comma-joined text per row (schema coordinates hold no commas) because PostgreSQL arrays
+# cannot be ragged. The time is the server's: a caller cannot date an entry.
+_INSERT_AUDIT_ENTRIES = """
+insert into audit_trail (kind, request_id, subject, role, interaction_id, customer_id, fields,
+                         masked, purpose, outcome, client_address, detail)
+select kind, request_id, subject, role, interaction_id, customer_id,
+       string_to_array(fields, ','), masked, purpose, outcome, client_address, detail
+  from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+              $7::text[], $8::boolean[], $9::text[], $10::text[], $11::text[], $12::text[])
+       as new (kind, request_id, subject, role, interaction_id, customer_id, fields, masked,
+               purpose, outcome, client_address, detail)
+"""
+_SELECT_AUDIT_TRAIL = """
+select id, at, kind, request_id, subject, role, interaction_id, customer_id, fields, masked,
+       purpose, outcome, client_address, detail
+  from audit_trail
+ where customer_id = $1 and ($2::bigint is null or id < $2)
+ order by id desc
+ limit $3
+"""
+_PRUNE_AUDIT_TRAIL = "select audit_prune($1)"
+
+
+class AuditTrailStore:
+    """The ``audit_trail`` table: append a batch, read one customer's page, prune by age.
+
+    Implements ``resolvers.access.AuditReader``; ``app.audit.PostgresAuditSink`` writes
+    through it with its own timeout and metrics.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._pool = store.pool
+
+    async def append(self, entries: Sequence[AuditEntry]) -> None:
+        """Insert ``entries`` in one statement; durable (committed) when it returns."""
+        if not entries:
+            return
+        for entry in entries:
+            if any("," in name for name in entry.fields):
+                raise ValueError("audit field names must not contain commas")
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                _INSERT_AUDIT_ENTRIES,
+                [e.kind for e in entries],
+                [e.request_id for e in entries],
+                [e.subject for e in entries],
+                [e.role for e in entries],
+                [e.interaction_id for e in entries],
+                [e.customer_id for e in entries],
+                [",".join(e.fields) for e in entries],
+                [e.masked for e in entries],
+                [e.purpose for e in entries],
+                [e.outcome for e in entries],
+                [e.client_address for e in entries],
+                [e.detail for e in entries],
+            )
+
+    async def read_audit_trail(
+        self, customer_id: CustomerId, first: int, before_id: int | None
+    ) -> AuditTrailPage:
+        """Up to ``first`` entries about ``customer_id`` older than ``before_id``, newest first."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(_SELECT_AUDIT_TRAIL, customer_id, before_id, first + 1)
+        entries = tuple(
+            RecordedAuditEntry(
+                id=row["id"],
+                entry=AuditEntry(
+                    kind=row["kind"],
+                    subject=row["subject"],
+                    role=row["role"],
+                    outcome=row["outcome"],
+                    customer_id=CustomerId(row["customer_id"]),
+                    interaction_id=row["interaction_id"],
+                    request_id=row["request_id"],
+                    fields=tuple(row["fields"]),
+                    masked=row["masked"],
+                    purpose=row["purpose"],
+                    client_address=row["client_address"],
+                    detail=row["detail"],
+                    at=row["at"],
+                ),
+            )
+            for row in rows[:first]
+        )
+        return AuditTrailPage(entries=entries, has_more=len(rows) > first)
+
+    async def prune(self, cutoff: datetime) -> int:
+        """Delete the entries older than ``cutoff`` (at least a day ago); return how many."""
+        async with self._pool.acquire() as conn:
+            removed: int = await conn.fetchval(_PRUNE_AUDIT_TRAIL, cutoff)
+        return removed

@@ -77,3 +77,29 @@ class AuditSink(Protocol):
     async def record(self, entries: Sequence[AuditEntry]) -> None:
         """Append ``entries`` durably; raise ``AuditUnavailable`` if they could not be."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedAuditEntry:
+    """An audit entry as stored: its position in the trail (``id``, growing) and itself."""
+
+    id: int
+    entry: AuditEntry
+
+
+@dataclass(frozen=True, slots=True)
+class AuditTrailPage:
+    """Some of one customer's audit entries, newest first, and whether older ones remain."""
+
+    entries: tuple[RecordedAuditEntry, ...]
+    has_more: bool
+
+
+class AuditReader(Protocol):
+    """Reads the audit trail back, for supervisors (``auditTrail``); the app implements it."""
+
+    async def read_audit_trail(
+        self, customer_id: CustomerId, first: int, before_id: int | None
+    ) -> AuditTrailPage:
+        """Up to ``first`` entries about ``customer_id`` older than ``before_id``, newest first."""
+        ...

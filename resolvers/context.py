@@ -7,15 +7,21 @@ through adapter Protocols, the store through ``IdentityStore``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from adapters.billing import BillingAdapter
 from adapters.crm import CrmAdapter
 from adapters.ivr import IvrAdapter
 from adapters.support import SupportAdapter
-from resolvers.access import ActiveInteraction, AuditSink
+from resolvers.access import ActiveInteraction, AuditReader, AuditSink
+from resolvers.disclosure import DisclosureLedger
 from resolvers.identity import IdentityStore
 from resolvers.loaders import Loaders
+
+if TYPE_CHECKING:
+    # Only a type here: the service's module needs ``Principal`` from this one.
+    from resolvers.interaction_service import InteractionService
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +61,12 @@ class RequestContext:
     audit: AuditSink | None = None
     request_id: str | None = None
     client_address: str | None = None
+    #: Reads the audit trail back (``auditTrail``); None only in resolver unit tests.
+    audit_trail: AuditReader | None = None
+    #: Which personal fields of whom this request served, and how: written to the audit.
+    disclosures: DisclosureLedger = field(default_factory=DisclosureLedger)
+    #: Claims, transfers and knowledge checks of interactions; None where not wired.
+    interactions: InteractionService | None = None
 
 
 def new_context(
@@ -68,6 +80,8 @@ def new_context(
     audit: AuditSink | None = None,
     request_id: str | None = None,
     client_address: str | None = None,
+    interactions: InteractionService | None = None,
+    audit_trail: AuditReader | None = None,
 ) -> RequestContext:
     """A context with fresh DataLoaders: loaders never outlive the request they batch for."""
     loaders = Loaders(
@@ -87,4 +101,6 @@ def new_context(
         audit=audit,
         request_id=request_id,
         client_address=client_address,
+        interactions=interactions,
+        audit_trail=audit_trail,
     )

@@ -6,8 +6,10 @@ import strawberry
 
 from adapters.models import IvrContactId
 from adapters.normalize import normalize_email, normalize_phone
+from resolvers.audit import AuditTrailConnection, audit_trail
 from resolvers.errors import BadUserInput
 from resolvers.identity import CustomerId
+from resolvers.interactions import Interaction, interaction
 from resolvers.types import Customer, Info, Source
 
 #: How an IVR contact's ``CustomerRefType`` names the customer it verified.
@@ -59,6 +61,15 @@ async def _by_ivr_contact(info: Info, contact_id: str) -> Customer | None:
 
 @strawberry.type
 class Query:
+    interaction: Interaction | None = strawberry.field(
+        resolver=interaction, description="The interaction of an IVR contact (call), if any."
+    )
+
+    audit_trail: AuditTrailConnection | None = strawberry.field(
+        resolver=audit_trail,
+        description="Who read or did what about a customer, newest first (supervisors only).",
+    )
+
     @strawberry.field(description="A customer by the gateway's own id.")
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
         return await _load(info, CustomerId(str(id)))

@@ -9,16 +9,27 @@ resource, so their panel resolver fetches it and builds the whole panel.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import strawberry
 
 from adapters import models
 from adapters.models import FINISHED_TICKET_STATUSES, BillingCustomerId, CrmContactId, SupportUserId
+from resolvers.access import VerificationLevel
 from resolvers.context import RequestContext
 from resolvers.errors import BadUserInput
-from resolvers.identity import CustomerRecord
+from resolvers.identity import CustomerId, CustomerRecord
+from resolvers.masking import (
+    customer_data,
+    mask_card_last4,
+    mask_email,
+    mask_name,
+    mask_phone,
+    personal,
+    redact_free_text,
+    withhold,
+)
 
 # The canonical enums are the adapters' own: registering them with strawberry (which marks
 # the class in place) keeps one definition of each vocabulary.
@@ -26,10 +37,12 @@ strawberry.enum(models.Source, description="A system of record behind the gatewa
 strawberry.enum(models.TicketStatus, description="Canonical ticket status.")
 strawberry.enum(models.SubscriptionStatus, description="Canonical subscription status.")
 strawberry.enum(models.InvoiceStatus, description="Canonical invoice status.")
+strawberry.enum(models.CacheState, description="How the gateway's cache answered for a panel.")
 Source = models.Source
 TicketStatus = models.TicketStatus
 SubscriptionStatus = models.SubscriptionStatus
 InvoiceStatus = models.InvoiceStatus
+CacheState = models.CacheState
 
 Info = strawberry.Info[RequestContext, None]
 
@@ -46,20 +59,22 @@ class Money:
         return cls(amount=money.amount, currency=money.currency)
 
 
-@strawberry.type
+@strawberry.type(description="A postal address; masked, only city, region and country remain.")
 class Address:
-    line1: str | None
-    line2: str | None
+    owner: strawberry.Private[CustomerId]
+    line1: str | None = personal(VerificationLevel.MEDIUM, withhold)
+    line2: str | None = personal(VerificationLevel.MEDIUM, withhold)
     city: str | None
     region: str | None
-    postal_code: str | None
+    postal_code: str | None = personal(VerificationLevel.MEDIUM, withhold)
     country: str | None
 
     @classmethod
-    def from_model(cls, address: models.Address | None) -> Address | None:
+    def from_model(cls, address: models.Address | None, owner: CustomerId) -> Address | None:
         if address is None:
             return None
         return cls(
+            owner=owner,
             line1=address.line1,
             line2=address.line2,
             city=address.city,
@@ -75,6 +90,19 @@ class PanelMeta:
     source_record_id: strawberry.ID
     fetched_at: datetime
 
+    @strawberry.field(description="Seconds from fetchedAt to when this answer was built.")
+    def age_seconds(self) -> float:
+        return max(0.0, (datetime.now(UTC) - self.fetched_at).total_seconds())
+
+    cache: CacheState = strawberry.field(
+        description="HIT: cached and fresh; MISS: fetched for this answer; STALE: cached, "
+        "past its fresh lifetime (being refreshed, or its system is failing)."
+    )
+
+    @strawberry.field(description="Whether the values may be out of date (cache STALE).")
+    def stale(self) -> bool:
+        return self.cache is CacheState.STALE
+
 
 @strawberry.type(description="One system's record of the customer, and the rule that linked it.")
 class IdentityLink:
@@ -85,23 +113,26 @@ class IdentityLink:
 
 @strawberry.type(description="Name and contact details, from the CRM (their system of record).")
 class Profile:
-    name: str
-    email: str | None
-    phone: str | None
+    owner: strawberry.Private[CustomerId]
+    name: str | None = personal(VerificationLevel.LOW, mask_name)
+    email: str | None = personal(VerificationLevel.MEDIUM, mask_email)
+    phone: str | None = personal(VerificationLevel.MEDIUM, mask_phone)
     address: Address | None
     meta: PanelMeta
 
     @classmethod
-    def from_model(cls, contact: models.CrmContact) -> Profile:
+    def from_model(cls, contact: models.CrmContact, owner: CustomerId) -> Profile:
         return cls(
+            owner=owner,
             name=contact.name,
             email=contact.email,
             phone=contact.phone,
-            address=Address.from_model(contact.address),
+            address=Address.from_model(contact.address, owner),
             meta=PanelMeta(
                 source=models.Source.CRM,
                 source_record_id=strawberry.ID(contact.id),
                 fetched_at=contact.fetched_at,
+                cache=contact.cache_state,
             ),
         )
 
@@ -171,15 +202,17 @@ class Invoice:
 
 @strawberry.type(description="A card on file: brand, last four and expiry, never more.")
 class PaymentCard:
+    owner: strawberry.Private[CustomerId]
     id: strawberry.ID
     brand: str
-    last4: str
-    exp_month: int
-    exp_year: int
+    last4: str | None = personal(VerificationLevel.LOW, mask_card_last4)
+    exp_month: int | None = personal(VerificationLevel.HIGH, withhold)
+    exp_year: int | None = personal(VerificationLevel.HIGH, withhold)
 
 
 @strawberry.type(description="Money, from the billing system (its system of record).")
 class BillingAccount:
+    owner: strawberry.Private[CustomerId]
     billing_id: strawberry.Private[BillingCustomerId]
 
     @strawberry.field(description="What the customer owes on the next invoice; negative is credit.")
@@ -209,6 +242,7 @@ class BillingAccount:
         found = await info.context.loaders.payment_cards.load(self.billing_id)
         return [
             PaymentCard(
+                owner=self.owner,
                 id=strawberry.ID(card.id),
                 brand=card.brand,
                 last4=card.last4,
@@ -225,13 +259,19 @@ class BillingAccount:
             source=models.Source.BILLING,
             source_record_id=strawberry.ID(customer.id),
             fetched_at=customer.fetched_at,
+            cache=customer.cache_state,
         )
 
 
 @strawberry.type
 class Ticket:
+    owner: strawberry.Private[CustomerId]
     id: strawberry.ID
-    subject: str
+    subject: str | None = personal(
+        VerificationLevel.LOW,
+        redact_free_text,
+        description="The customer's own words: masked, emails and long numbers are hidden.",
+    )
     status: TicketStatus
     source_status: str
     priority: str | None
@@ -239,8 +279,9 @@ class Ticket:
     updated_at: datetime
 
     @classmethod
-    def from_model(cls, ticket: models.Ticket) -> Ticket:
+    def from_model(cls, ticket: models.Ticket, owner: CustomerId) -> Ticket:
         return cls(
+            owner=owner,
             id=strawberry.ID(ticket.id),
             subject=ticket.subject,
             status=ticket.status,
@@ -253,13 +294,15 @@ class Ticket:
 
 @strawberry.type(description="Tickets, from the support system (their system of record).")
 class SupportSummary:
+    owner: strawberry.Private[CustomerId]
     all_tickets: strawberry.Private[tuple[models.Ticket, ...]]
     open_ticket_count: int = strawberry.field(description="Tickets not solved or closed.")
     meta: PanelMeta
 
     @classmethod
-    def from_model(cls, found: models.TicketList) -> SupportSummary:
+    def from_model(cls, found: models.TicketList, owner: CustomerId) -> SupportSummary:
         return cls(
+            owner=owner,
             all_tickets=found.items,
             open_ticket_count=sum(
                 1 for t in found.items if t.status not in FINISHED_TICKET_STATUSES
@@ -268,6 +311,7 @@ class SupportSummary:
                 source=models.Source.SUPPORT,
                 source_record_id=strawberry.ID(found.user_id),
                 fetched_at=found.fetched_at,
+                cache=found.cache_state,
             ),
         )
 
@@ -282,16 +326,21 @@ class SupportSummary:
         for ticket in chosen:
             if len(result) == limit:
                 break
-            result.append(Ticket.from_model(ticket))
+            result.append(Ticket.from_model(ticket, self.owner))
         return result
 
 
 @strawberry.type(description="One customer, linked across every system that knows them.")
 class Customer:
     record: strawberry.Private[CustomerRecord]
-    id: strawberry.ID
-    display_name: str
-    links: list[IdentityLink]
+    id: strawberry.ID = customer_data()
+    display_name: str | None = personal(VerificationLevel.LOW, mask_name)
+    links: list[IdentityLink] = customer_data()
+
+    @property
+    def owner(self) -> CustomerId:
+        """Whose data this is (for masking and the audit trail)."""
+        return self.record.id
 
     @classmethod
     def from_record(cls, record: CustomerRecord) -> Customer:
@@ -309,28 +358,28 @@ class Customer:
             ],
         )
 
-    @strawberry.field(description="From the CRM; null when the CRM has no record of them.")
+    @customer_data(description="From the CRM; null when the CRM has no record of them.")
     async def profile(self, info: Info) -> Profile | None:
         link = self.record.link_for(models.Source.CRM)
         if link is None:
             return None
         contact = await info.context.loaders.crm_contacts.load(CrmContactId(link.external_id))
-        return Profile.from_model(contact)
+        return Profile.from_model(contact, self.record.id)
 
-    @strawberry.field(description="From billing; null when billing has no record of them.")
+    @customer_data(description="From billing; null when billing has no record of them.")
     def billing(self) -> BillingAccount | None:
         link = self.record.link_for(models.Source.BILLING)
         if link is None:
             return None
-        return BillingAccount(billing_id=BillingCustomerId(link.external_id))
+        return BillingAccount(owner=self.record.id, billing_id=BillingCustomerId(link.external_id))
 
-    @strawberry.field(description="From support; null when support has no record of them.")
+    @customer_data(description="From support; null when support has no record of them.")
     async def support(self, info: Info) -> SupportSummary | None:
         link = self.record.link_for(models.Source.SUPPORT)
         if link is None:
             return None
         found = await info.context.loaders.tickets.load(SupportUserId(link.external_id))
-        return SupportSummary.from_model(found)
+        return SupportSummary.from_model(found, self.record.id)
 
 
 def _check_first(first: int | None, *, default: int) -> int:

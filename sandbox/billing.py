@@ -16,6 +16,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sandbox.billing_search import SearchQueryError, parse_query
+from sandbox.billing_writes import OPERATIONS as WRITE_OPERATIONS
+from sandbox.billing_writes import BillingWrites
 from sandbox.control import SystemControl
 from sandbox.openapi import (
     BOOLEAN,
@@ -690,15 +692,17 @@ OPERATIONS: tuple[Operation, ...] = (
 def create_billing_app(dataset: Dataset, control: SystemControl | None = None) -> Starlette:
     """The billing system over ``dataset.billing``; faults and stats through ``control``."""
     api = BillingApi(dataset.billing)
+    control = control or SystemControl("billing", ERRORS)
+    writes = BillingWrites(dataset.billing, control.outbox, render_customer, render_invoice)
     spec = SystemSpec(
         name="billing",
         title="Sandbox billing (Stripe-shaped)",
         description="Customers, subscriptions, invoices and cards, as the Stripe API shapes them.",
-        routes=api.routes(),
-        operations=OPERATIONS,
+        routes=[*api.routes(), *writes.routes()],
+        operations=[*OPERATIONS, *WRITE_OPERATIONS],
         schemas=SCHEMAS,
         security_scheme=BEARER_SCHEME,
         check_key=bearer(API_KEY),
         errors=ERRORS,
     )
-    return build_system_app(spec, control or SystemControl("billing", ERRORS))
+    return build_system_app(spec, control)

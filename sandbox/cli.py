@@ -10,6 +10,7 @@ import argparse
 from collections.abc import Sequence
 
 from sandbox.server import SYSTEMS, run_sandbox
+from sandbox.webhooks import WEBHOOK_SYSTEMS
 
 
 def _non_negative_float(raw: str) -> float:
@@ -46,6 +47,21 @@ def _port(raw: str) -> int:
     return value
 
 
+def _webhook_url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")) or any(c.isspace() for c in raw):
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {raw}")
+    return raw
+
+
+def _webhook_secret(raw: str) -> tuple[str, str]:
+    system, equals, secret = raw.partition("=")
+    if not equals or system not in WEBHOOK_SYSTEMS or not secret:
+        raise argparse.ArgumentTypeError(
+            f"expected SYSTEM=SECRET with SYSTEM one of {', '.join(WEBHOOK_SYSTEMS)}"
+        )
+    return system, secret
+
+
 def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the sandbox's flags to ``parser``."""
     serve = parser.add_argument_group("serving")
@@ -68,6 +84,25 @@ def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
         type=_non_negative_int,
         default=2000,
         help="generated customers, in addition to the six named ones",
+    )
+    hooks = parser.add_argument_group(
+        "webhooks", "changes made through the write endpoints, posted to the gateway"
+    )
+    hooks.add_argument(
+        "--webhook-url",
+        type=_webhook_url,
+        default=None,
+        metavar="URL",
+        help="receiver base URL: billing posts to URL/billing, crm to URL/crm, support to "
+        "URL/support (e.g. http://127.0.0.1:8000/webhooks); also POST /_sandbox/webhooks",
+    )
+    hooks.add_argument(
+        "--webhook-secret",
+        type=_webhook_secret,
+        action="append",
+        default=[],
+        metavar="SYSTEM=SECRET",
+        help="signing secret of one system's webhooks (default: the gateway's defaults)",
     )
     faults = parser.add_argument_group(
         "faults", "injected into every request of the systems chosen by --fault-system"
@@ -140,6 +175,8 @@ def main_from_args(args: argparse.Namespace) -> None:
         malformed_json=args.malformed_json,
         fault_systems=fault_systems_from(args.fault_system),
         log_level=args.log_level,
+        webhook_url=args.webhook_url,
+        webhook_secrets=dict(args.webhook_secret),
     )
 
 

@@ -6,7 +6,8 @@ applies the faults to (and counts) every vendor request; ``control_routes`` serv
 ``/openapi.json``) are never faulted nor counted.
 
 Faults apply in this order: latency (+ jitter), hang, rate limit, error rate, malformed
-JSON; the vendor's own handling (auth included) runs only if none of them answered.
+JSON, contract (a payload of the wrong shape); the vendor's own handling (auth included)
+runs only if none of them answered.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sandbox.openapi import BOOLEAN, INTEGER, NUMBER, STRING, Operation, nullable, obj, ref
 from sandbox.responses import JSON, JsonResponse, VendorErrors
 from sandbox.routing import is_public, route_template
+from sandbox.webhooks import WEBHOOK_SYSTEMS, WebhookOutbox
 
 #: Logged as the status of a request whose client went away before it was answered.
 CLIENT_CLOSED = 499
@@ -35,6 +37,9 @@ CLIENT_CLOSED = 499
 LOG_SIZE = 10_000
 
 MALFORMED_BODY = b'{"object": "list", "data": [{"id": "trunc'
+#: Valid JSON with none of any vendor's required fields, as when a vendor changes its API
+#: under us: what every system's client must refuse as a contract violation.
+CONTRACT_BODY = b'{"object": "unexpected", "id": null, "data": "not a list"}'
 
 
 class FaultSettings(BaseModel):
@@ -55,6 +60,9 @@ class FaultSettings(BaseModel):
     )
     hang: bool = Field(default=False, description="requests never answer until cleared")
     malformed_json: bool = Field(default=False, description="200 with a body that is not JSON")
+    contract: bool = Field(
+        default=False, description="200 with JSON that violates the vendor's payload shape"
+    )
 
 
 class SystemControl:
@@ -66,8 +74,11 @@ class SystemControl:
         errors: VendorErrors,
         faults: FaultSettings | None = None,
         seed: int = 0,
+        outbox: WebhookOutbox | None = None,
     ) -> None:
         self.name = name
+        #: Where this system's changes are sent as webhooks (billing, CRM and support).
+        self.outbox = outbox if outbox is not None else WebhookOutbox()
         self.errors = errors
         self._faults = faults or FaultSettings()
         # Seeded so that a given sequence of requests meets the same injected errors.
@@ -102,10 +113,16 @@ class SystemControl:
         """Forget every count and log entry."""
         self.requests.clear()
         self.log.clear()
+        if self.name in WEBHOOK_SYSTEMS:
+            self.outbox.reset_counts(self.name)
 
     def stats(self) -> JSON:
-        """Counts by ``METHOD route`` and the log of answered requests, oldest first."""
-        return {"requests": dict(self.requests), "log": list(self.log)}
+        """Counts by ``METHOD route``, the log of answered requests (oldest first) and, for
+        the systems that send webhooks, their delivery counts."""
+        stats: JSON = {"requests": dict(self.requests), "log": list(self.log)}
+        if self.name in WEBHOOK_SYSTEMS:
+            stats["webhooks"] = self.outbox.stats(self.name)
+        return stats
 
     def roll_error(self, rate: float) -> bool:
         """Whether this request is one of the ``rate`` share that fails."""
@@ -228,6 +245,8 @@ class ControlMiddleware:
             response = control.errors.server_error(faults.error_status).response()
         elif faults.malformed_json:
             response = Response(MALFORMED_BODY, media_type="application/json")
+        elif faults.contract:
+            response = Response(CONTRACT_BODY, media_type="application/json")
         if response is not None:
             await response(scope, receive, send)
             return
@@ -253,7 +272,8 @@ def control_routes(control: SystemControl) -> list[Route]:
             faults = FaultSettings.model_validate_json(body or b"null")
         except ValidationError as exc:
             return JsonResponse(
-                {"error": "invalid faults", "message": _describe(exc.errors())}, status_code=400
+                {"error": "invalid faults", "message": describe_errors(exc.errors())},
+                status_code=400,
             )
         control.set_faults(faults)
         return JsonResponse(control.faults.model_dump())
@@ -278,7 +298,8 @@ def control_routes(control: SystemControl) -> list[Route]:
     ]
 
 
-def _describe(errors: Sequence[Any]) -> str:
+def describe_errors(errors: Sequence[Any]) -> str:
+    """pydantic's errors as one line: ``<field>: <why>; ...``."""
     parts = []
     for error in errors:
         where = ".".join(str(part) for part in error.get("loc", ())) or "body"
@@ -298,6 +319,7 @@ CONTROL_SCHEMAS: dict[str, JSON] = {
             "rate_limit_retry_after": nullable({**INTEGER, "minimum": 0}),
             "hang": BOOLEAN,
             "malformed_json": BOOLEAN,
+            "contract": BOOLEAN,
         },
     },
     "Stats": obj(

@@ -26,6 +26,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sandbox.control import SystemControl
+from sandbox.crm_writes import OPERATIONS as WRITE_OPERATIONS
+from sandbox.crm_writes import CrmWrites
 from sandbox.openapi import BOOLEAN, INTEGER, STRING, Operation, Param, nullable, obj, ref
 from sandbox.records import CrmContact, CrmStore, Dataset
 from sandbox.responses import (
@@ -55,6 +57,7 @@ PROPERTIES = (
     "zip",
     "country",
     "billing_customer_id",
+    "date_of_birth",
 )
 DEFAULT_PROPERTIES = ("firstname", "lastname", "email")
 MAX_BATCH = 100
@@ -582,15 +585,19 @@ OPERATIONS: tuple[Operation, ...] = (
 def create_crm_app(dataset: Dataset, control: SystemControl | None = None) -> Starlette:
     """The CRM system over ``dataset.crm``; faults and stats through ``control``."""
     api = CrmApi(dataset.crm)
+    control = control or SystemControl("crm", ERRORS)
+    writes = CrmWrites(
+        dataset.crm, control.outbox, PROPERTIES, render_contact, validation_error, _not_found
+    )
     spec = SystemSpec(
         name="crm",
         title="Sandbox CRM (HubSpot-shaped)",
         description="Contacts, as HubSpot's CRM v3 API shapes them.",
-        routes=api.routes(),
-        operations=OPERATIONS,
+        routes=[*api.routes(), *writes.routes()],
+        operations=[*OPERATIONS, *WRITE_OPERATIONS],
         schemas=SCHEMAS,
         security_scheme=BEARER_SCHEME,
         check_key=bearer(API_KEY),
         errors=ERRORS,
     )
-    return build_system_app(spec, control or SystemControl("crm", ERRORS))
+    return build_system_app(spec, control)

@@ -127,9 +127,10 @@ def _add_ada(dataset: Dataset) -> None:
     email, phone = "ada.lovelace@example.com", "+44 20 7946 0018"
     address = PostalAddress("12 St James's Square", None, "London", None, "SW1Y 4JH", "GB")
     created = _at("2023-06-01T10:00:00")
-    dataset.crm.contacts.add(
-        _contact("1001", "Ada", "Lovelace", email, phone, address, "cus_ada", created)
-    )
+    ada = _contact("1001", "Ada", "Lovelace", email, phone, address, "cus_ada", created)
+    # A knowledge-check fact (verifyCaller): only Ada has one, so the others show its absence.
+    ada.properties["date_of_birth"] = "1815-12-10"
+    dataset.crm.contacts.add(ada)
     dataset.billing.customers.add(
         BillingCustomer("cus_ada", "Ada Lovelace", email, phone, address, "gbp", created + 300)
     )

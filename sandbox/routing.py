@@ -9,6 +9,8 @@ from starlette.types import Scope
 
 OPENAPI_PATH = "/openapi.json"
 CONTROL_PREFIX = "/_sandbox/"
+#: Published metadata (the IVR's JWKS): public at a real vendor too.
+WELL_KNOWN_PREFIX = "/.well-known/"
 
 
 def route_template(routes: Sequence[BaseRoute], scope: Scope) -> str | None:
@@ -31,5 +33,7 @@ def route_template(routes: Sequence[BaseRoute], scope: Scope) -> str | None:
 def is_public(template: str | None) -> bool:
     """Whether a route is the sandbox's own: no API key, no faults, no stats."""
     return template is not None and (
-        template == OPENAPI_PATH or template.startswith(CONTROL_PREFIX)
+        template == OPENAPI_PATH
+        or template.startswith(CONTROL_PREFIX)
+        or template.startswith(WELL_KNOWN_PREFIX)
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 import socket
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -25,6 +25,8 @@ from sandbox.control import FaultSettings, SystemControl
 from sandbox.data import generate_dataset
 from sandbox.records import Dataset
 from sandbox.responses import JsonResponse, VendorErrors
+from sandbox.webhook_control import webhook_routes
+from sandbox.webhooks import DeliveryPolicy, WebhookOutbox
 
 SYSTEMS = ("billing", "crm", "support", "ivr")
 
@@ -48,6 +50,8 @@ class Sandbox:
 
     dataset: Dataset
     controls: dict[str, SystemControl]
+    #: Where billing, CRM and support send their webhooks, and how those went.
+    outbox: WebhookOutbox
 
     def close(self) -> None:
         """Release every hanging request, for good (the process is shutting down)."""
@@ -68,12 +72,18 @@ def create_sandbox_app(
     *,
     fault_systems: Iterable[str] = SYSTEMS,
     dataset: Dataset | None = None,
+    webhook_url: str | None = None,
+    webhook_secrets: Mapping[str, str] | None = None,
+    webhook_policy: DeliveryPolicy | None = None,
 ) -> Starlette:
     """The four systems under ``/billing``, ``/crm``, ``/support`` and ``/ivr``.
 
     The fault arguments start ``fault_systems`` with those faults (the others with none);
     ``dataset`` reuses already generated data instead of generating it from ``seed`` and
-    ``customers``. Bad fault values raise ``pydantic.ValidationError``.
+    ``customers``. Bad fault values raise ``pydantic.ValidationError``. Changes made through
+    the write endpoints are posted as webhooks to ``<webhook_url>/<system>`` (also settable
+    at run time: ``POST /_sandbox/webhooks``), signed with ``webhook_secrets`` (by system;
+    the defaults match the gateway's default settings).
     """
     faults = FaultSettings.model_validate(
         {
@@ -91,14 +101,21 @@ def create_sandbox_app(
     if unknown:
         raise ValueError(f"unknown systems {sorted(unknown)}; choose from {SYSTEMS}")
     data = dataset if dataset is not None else generate_dataset(seed, customers)
+    outbox = WebhookOutbox(url=webhook_url, policy=webhook_policy or DeliveryPolicy())
+    outbox.secrets.update(webhook_secrets or {})
     sandbox = Sandbox(
         dataset=data,
         controls={
             name: SystemControl(
-                name, _ERRORS[name], faults if name in faulted else None, seed=data.seed
+                name,
+                _ERRORS[name],
+                faults if name in faulted else None,
+                seed=data.seed,
+                outbox=outbox,
             )
             for name in SYSTEMS
         },
+        outbox=outbox,
     )
 
     async def index(request: Request) -> Response:
@@ -109,10 +126,12 @@ def create_sandbox_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         sandbox.close()
+        await outbox.aclose()
 
     app = Starlette(
         routes=[
             Route("/", index, methods=["GET"]),
+            *webhook_routes(outbox),
             *(
                 Mount(f"/{name}", app=_FACTORIES[name](data, sandbox.controls[name]))
                 for name in SYSTEMS
@@ -214,6 +233,8 @@ def run_sandbox(
     *,
     fault_systems: Iterable[str] = SYSTEMS,
     log_level: str = "warning",
+    webhook_url: str | None = None,
+    webhook_secrets: Mapping[str, str] | None = None,
 ) -> None:
     """Generate the data, serve the four systems until interrupted, print their URLs."""
     app = create_sandbox_app(
@@ -227,6 +248,8 @@ def run_sandbox(
         hang,
         malformed_json,
         fault_systems=fault_systems,
+        webhook_url=webhook_url,
+        webhook_secrets=webhook_secrets,
     )
     tables = app.state.sandbox.dataset.tables()
     # Sorted now rather than on the first request of a benchmark: the listings that walk a

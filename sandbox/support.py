@@ -27,6 +27,8 @@ from sandbox.responses import (
     iso,
     system_base_url,
 )
+from sandbox.support_writes import OPERATIONS as WRITE_OPERATIONS
+from sandbox.support_writes import SupportWrites
 from sandbox.system import BEARER_SCHEME, SystemSpec, bearer, build_system_app
 from sandbox.table import Page, page_after, page_before
 
@@ -482,15 +484,18 @@ OPERATIONS: tuple[Operation, ...] = (
 def create_support_app(dataset: Dataset, control: SystemControl | None = None) -> Starlette:
     """The support system over ``dataset.support``; faults and stats through ``control``."""
     api = SupportApi(dataset.support)
+    control = control or SystemControl("support", ERRORS)
+    writes = SupportWrites(dataset.support, control.outbox, render_ticket, _not_found)
     spec = SystemSpec(
         name="support",
         title="Sandbox support (Zendesk-shaped)",
         description="End users and tickets, as the Zendesk Support API v2 shapes them.",
-        routes=api.routes(),
-        operations=OPERATIONS,
+        # The writes first: ``PUT /api/v2/tickets/{id}.json`` must not reach ``{id}``.
+        routes=[*writes.routes(), *api.routes()],
+        operations=[*OPERATIONS, *WRITE_OPERATIONS],
         schemas=SCHEMAS,
         security_scheme=BEARER_SCHEME,
         check_key=bearer(API_KEY),
         errors=ERRORS,
     )
-    return build_system_app(spec, control or SystemControl("support", ERRORS))
+    return build_system_app(spec, control)

@@ -63,6 +63,7 @@ async def test_get_contacts_batch_reads_the_ids_with_named_properties() -> None:
             "state",
             "zip",
             "country",
+            "date_of_birth",
             "stripe_id",
         ],
         "inputs": [{"id": "1001"}],

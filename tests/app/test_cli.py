@@ -10,7 +10,7 @@ import pytest
 from app.cli import main
 from app.demo_keys import ensure_demo_keys
 
-SUBCOMMANDS = ["demo", "serve", "sandbox", "sync", "token", "schema", "status"]
+SUBCOMMANDS = ["demo", "serve", "sandbox", "sync", "token", "ivr-call", "schema", "status"]
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)

@@ -107,6 +107,19 @@ def test_states_follow_the_five_minute_error_rate() -> None:
     }
 
 
+def test_a_breaker_that_is_not_closed_shows_as_the_sources_state() -> None:
+    report = status_report(
+        readyz(
+            BILLING={**window(10, 10), "breaker": "open"},
+            CRM={**window(10, 1), "breaker": "half_open"},
+            SUPPORT={**window(10, 1), "breaker": "closed"},
+        ),
+        fresh_metrics().exposition().decode(),
+    )
+    states = {row.source: row.state for row in report.sources}
+    assert states == {"BILLING": "open", "CRM": "probing", "SUPPORT": "degraded"}
+
+
 def test_a_source_without_observations_has_no_latency_and_no_cache_ratio() -> None:
     report = status_report(readyz(IVR=window(0, 0)), fresh_metrics().exposition().decode())
     assert report.sources == (SourceRow("IVR", "unknown", None, None, None, None),)

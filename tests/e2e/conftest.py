@@ -24,6 +24,7 @@ from app.sync import SyncReport, sync_identities
 from sandbox.server import create_sandbox_app
 from tests.conftest import _admin, database_url_for
 from tests.e2e.harness import Stack, serve, stop
+from tests.e2e.resilience_harness import for_shared_stack
 
 
 @pytest.fixture(scope="session")
@@ -36,16 +37,22 @@ async def stack(
     name = f"e2e_{secrets.token_hex(6)}"
     await _admin(database_url, "select format('create database %I', $1::text)", name)
     data_dir: Path = tmp_path_factory.mktemp("scv")
-    settings = with_sandbox_port(
-        Settings(
-            demo=True,
-            data_dir=data_dir,
-            database_url=SecretStr(database_url_for(database_url, name)),
-        ),
-        sandbox_port,
+    # Breakers and retries off: one test's injected fault must not leave a breaker open, or
+    # a fetch retrying, for the next (test_breaker.py and test_fault_matrix.py run gateways
+    # of their own for those).
+    settings = for_shared_stack(
+        with_sandbox_port(
+            Settings(
+                demo=True,
+                data_dir=data_dir,
+                database_url=SecretStr(database_url_for(database_url, name)),
+            ),
+            sandbox_port,
+        )
     )
     report = await _sync(settings)
-    gateway_server, gateway_task, gateway_port = await serve(create_app(settings))
+    gateway = create_app(settings)
+    gateway_server, gateway_task, gateway_port = await serve(gateway)
     keys = ensure_demo_keys(data_dir)
     async with httpx.AsyncClient(timeout=10.0) as http:
         yield Stack(
@@ -56,6 +63,7 @@ async def stack(
             token=mint_token(keys, settings.auth, subject="agent-1", role="agent"),
             sync_report=report,
             http=http,
+            gateway=gateway,
         )
     await stop(gateway_server, gateway_task)
     await stop(sandbox_server, sandbox_task)
@@ -80,7 +88,14 @@ async def _sync(settings: Settings) -> SyncReport:
 
 @pytest.fixture
 async def clean_sandbox(stack: Stack) -> AsyncIterator[Stack]:
-    """The stack with no sandbox faults and zeroed request counts, before and after."""
+    """The stack with no sandbox faults and zeroed request counts, before and after.
+
+    The gateway's cache is emptied too: tests that count upstream calls, or fault a system,
+    mean the calls a query makes when nothing is cached (a cached value would be a HIT, or
+    served stale instead of the fault).
+    """
     await stack.reset_sandbox()
+    await stack.clear_gateway_cache()
     yield stack
     await stack.reset_sandbox()
+    await stack.clear_gateway_cache()

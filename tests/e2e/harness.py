@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from app.demo_keys import DemoKeys
@@ -28,6 +29,8 @@ class Stack:
     token: str
     sync_report: SyncReport
     http: httpx.AsyncClient
+    #: The gateway app: its response cache is ``gateway.state.cache`` once it has started.
+    gateway: Starlette
 
     async def query(
         self, document: str, token: str | None = None, **variables: Any
@@ -47,6 +50,10 @@ class Stack:
         assert "errors" not in body, body["errors"]
         result: dict[str, Any] = body["data"]
         return result
+
+    async def clear_gateway_cache(self) -> None:
+        """Empty the gateway's response cache, so the next query reads every system."""
+        await self.gateway.state.cache.clear()
 
     async def reset_sandbox(self) -> None:
         """Clear faults and request counts of every sandbox system."""

@@ -1,4 +1,8 @@
-"""The named customers, queried end to end: gateway -> real HTTP -> sandbox systems."""
+"""The named customers, queried end to end: gateway -> real HTTP -> sandbox systems.
+
+Queried as the demo agent without an interaction, so names come back masked (first name
+and initial); tests/e2e/test_masking_audit.py reads them unmasked.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ WHOLE_VIEW_ROUTES = {
 async def test_ada_whole_view_has_every_panel(clean_sandbox: Stack) -> None:
     data = await clean_sandbox.data(WHOLE_VIEW_QUERY, email="ada.lovelace@example.com")
     ada = data["customerByEmail"]
-    assert ada["displayName"] == "Ada Lovelace"
+    assert ada["displayName"] == "Ada L."
     assert {link["source"] for link in ada["links"]} == {"CRM", "BILLING", "SUPPORT"}
     assert ada["profile"]["phone"]
     assert ada["profile"]["meta"]["source"] == "CRM"
@@ -67,7 +71,7 @@ async def test_the_panels_upstream_requests_overlap_in_time(clean_sandbox: Stack
 @pytest.mark.parametrize("phone", ["(415) 555-0101", "+14155550101", "415.555.0101"])
 async def test_grace_is_found_by_each_systems_phone_format(stack: Stack, phone: str) -> None:
     data = await stack.data(BY_PHONE, p=phone)
-    assert data["customerByPhone"]["displayName"] == "Grace Hopper"
+    assert data["customerByPhone"]["displayName"] == "Grace H."
 
 
 async def test_grace_three_phone_formats_are_one_customer(stack: Stack) -> None:
@@ -81,7 +85,7 @@ async def test_grace_three_phone_formats_are_one_customer(stack: Stack) -> None:
 async def test_dijkstra_in_the_crm_only_has_empty_panels_and_no_errors(stack: Stack) -> None:
     data = await stack.data(BY_EMAIL, e="edsger.dijkstra@example.com")
     edsger = data["customerByEmail"]
-    assert edsger["profile"]["name"] == "Edsger Dijkstra"
+    assert edsger["profile"]["name"] == "Edsger D."
     assert (edsger["billing"], edsger["support"]) == (None, None)
     assert [link["source"] for link in edsger["links"]] == ["CRM"]
 
@@ -102,7 +106,7 @@ async def test_liskov_is_delinquent_with_forty_open_tickets(stack: Stack) -> Non
 async def test_turing_is_linked_across_systems_despite_his_emails(stack: Stack) -> None:
     for email in ("alan.turing@example.com", "ALAN.TURING@EXAMPLE.COM", "alan@turing.example"):
         alan = (await stack.data(BY_EMAIL, e=email))["customerByEmail"]
-        assert alan["displayName"] == "Alan Turing"
+        assert alan["displayName"] == "Alan T."
         links = {link["source"]: link["matchedBy"] for link in alan["links"]}
         assert links == {"CRM": "anchor", "BILLING": "email", "SUPPORT": "xref"}
 
@@ -120,7 +124,7 @@ async def test_katherine_two_crm_contacts_stay_two_customers(stack: Stack) -> No
 
 async def test_the_ivr_contact_finds_ada(stack: Stack) -> None:
     query = '{ customerBySourceId(source: IVR, id: "contact-ada-0001") { displayName } }'
-    assert (await stack.data(query))["customerBySourceId"] == {"displayName": "Ada Lovelace"}
+    assert (await stack.data(query))["customerBySourceId"] == {"displayName": "Ada L."}
 
 
 async def test_a_failing_billing_system_costs_only_the_billing_panel(clean_sandbox: Stack) -> None:
@@ -130,7 +134,7 @@ async def test_a_failing_billing_system_costs_only_the_billing_panel(clean_sandb
     body = response.json()
     ada = body["data"]["customerByEmail"]
     assert ada["billing"] is None
-    assert ada["profile"]["name"] == "Ada Lovelace"
+    assert ada["profile"]["name"] == "Ada L."
     assert ada["support"]["openTicketCount"] == 2
     assert len(body["errors"]) == 1
     error = body["errors"][0]

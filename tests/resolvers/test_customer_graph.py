@@ -15,7 +15,10 @@ from resolvers.schema import build_schema
 from tests.fakes import FakeSystems, named_customers
 from tests.resolvers.memory_store import MemoryStore, named_store
 
-AGENT = Principal(subject="agent-1", role="agent")
+# A supervisor with a stated purpose sees personal fields as they are: these tests are about
+# the graph, not masking (tests/resolvers/test_masking_roles.py is).
+READER = Principal(subject="supervisor-1", role="supervisor")
+PURPOSE = "resolver tests"
 
 
 @pytest.fixture
@@ -43,7 +46,7 @@ async def run(
     sources = Sources(
         billing=systems.billing, crm=systems.crm, support=systems.support, ivr=systems.ivr
     )
-    context = new_context(AGENT, store, sources, default_region="US")
+    context = new_context(READER, store, sources, default_region="US", purpose=PURPOSE)
     result = await schema.execute(query, variable_values=variables, context_value=context)
     errors = [e.formatted for e in result.errors or []]
     return result.data or {}, errors

@@ -73,7 +73,8 @@ def test_main_from_args_hands_every_flag_to_run_sandbox(monkeypatch: pytest.Monk
             "--port", "9000", "--seed", "7", "--customers", "10", "--latency-ms", "5",
             "--jitter-ms", "2", "--fault-system", "crm", "--error-rate", "0.5",
             "--error-status", "503", "--rate-limit-retry-after", "3", "--hang",
-            "--malformed-json",
+            "--malformed-json", "--webhook-url", "http://127.0.0.1:8000/webhooks",
+            "--webhook-secret", "crm=s3cret",
         )
     )  # fmt: skip
 
@@ -92,6 +93,8 @@ def test_main_from_args_hands_every_flag_to_run_sandbox(monkeypatch: pytest.Monk
             "malformed_json": True,
             "fault_systems": ("crm",),
             "log_level": "warning",
+            "webhook_url": "http://127.0.0.1:8000/webhooks",
+            "webhook_secrets": {"crm": "s3cret"},
         }
     ]
 

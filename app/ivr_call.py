@@ -1,0 +1,73 @@
+"""``scv ivr-call``: play a call on the sandbox IVR and hand it over to the gateway.
+
+The sandbox IVR verifies the caller and answers a signed handoff (``POST
+/_sandbox/calls``); this posts it to the gateway's ``POST /ivr/handoffs`` with an ``ivr``
+bearer token, as a real IVR would, and says how an agent claims the call.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+
+class IvrCallError(Exception):
+    """The call could not be played or handed over; the message says where and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class IvrCall:
+    """A call handed over: its contact id and the interaction the gateway opened."""
+
+    contact_id: str
+    interaction: dict[str, Any]
+
+
+async def play_ivr_call(
+    http: httpx.AsyncClient,
+    *,
+    ivr_url: str,
+    gateway_url: str,
+    ivr_token: str,
+    call: dict[str, Any],
+) -> IvrCall:
+    """Ask the sandbox IVR at ``ivr_url`` to play ``call``, then post its handoff."""
+    played = await http.post(f"{ivr_url.rstrip('/')}/_sandbox/calls", json=call)
+    if played.status_code != 201:
+        raise IvrCallError(
+            f"the sandbox IVR refused the call ({played.status_code}): {played.text}"
+        )
+    handoff = played.json()["handoff"]
+    posted = await http.post(
+        f"{gateway_url.rstrip('/')}/ivr/handoffs",
+        json={"handoff": handoff},
+        headers={"Authorization": f"Bearer {ivr_token}"},
+    )
+    if posted.status_code != 201:
+        raise IvrCallError(f"the gateway refused the handoff ({posted.status_code}): {posted.text}")
+    interaction: dict[str, Any] = posted.json()["interaction"]
+    return IvrCall(contact_id=str(interaction["contactId"]), interaction=interaction)
+
+
+def claim_instructions(call: IvrCall, gateway_url: str) -> str:
+    """What to print: the call, and the curl line with which an agent claims it."""
+    document = (
+        "mutation($c: ID!) { claimInteraction(contactId: $c) { token "
+        "interaction { state verification { level method } } } }"
+    )
+    body = json.dumps({"query": document, "variables": {"c": call.contact_id}})
+    level = call.interaction["verification"]["level"]
+    return "\n".join(
+        [
+            f"contact {call.contact_id} handed over (verification {level}).",
+            "An agent claims it (token: scv token --role agent --sub agent-1):",
+            f"  curl -s {shlex.quote(gateway_url.rstrip('/') + '/graphql')} "
+            '-H "Authorization: Bearer $AGENT_TOKEN" -H "Content-Type: application/json" '
+            f"-d {shlex.quote(body)}",
+            "then sends the grant's token as X-Interaction-Token beside its bearer token.",
+        ]
+    )

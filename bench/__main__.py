@@ -1,0 +1,263 @@
+"""``python -m bench``: run every scenario and write the results (see README, "Performance")."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import procstat
+from bench.report import RSS_GROWTH_MB, RSS_TARGET_MB, checks, markdown, summarise
+from bench.scenarios import SCENARIOS, Customers, Scenario, linked_customers, whole_view_bodies
+from bench.stack import Stack, StackConfig, running_stack
+from resolvers.schema import schema_sdl
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short runs (make bench-quick)")
+    parser.add_argument("--latency-ms", type=float, default=10.0, help="per upstream call (10)")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="gateway workers (one per core)"
+    )
+    parser.add_argument("--rate", type=float, help="open-loop requests per second (100; quick 50)")
+    parser.add_argument("--duration", type=float, help="seconds per open-loop run (20; quick 4)")
+    parser.add_argument("--concurrency", type=int, default=8, help="closed-loop clients (8)")
+    parser.add_argument("--soak-requests", type=int, help="memory soak length (100000; quick 3000)")
+    parser.add_argument("--customers", type=int, help="sandbox customers (6000; quick 1500)")
+    parser.add_argument("--only", action="append", help="run only this scenario (repeatable)")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    args.rate = args.rate or (50.0 if quick else 100.0)
+    args.duration = args.duration or (4.0 if quick else 20.0)
+    args.soak_requests = (
+        args.soak_requests if args.soak_requests is not None else (3000 if quick else 100_000)
+    )
+    args.customers = args.customers or (1500 if quick else 6000)
+    args.closed_requests = 400 if quick else 2000
+    return args
+
+
+def drive(stack: Stack, spec: dict[str, Any]) -> dict[str, Any]:
+    """Run the load process with ``spec``; its result."""
+    spec = {"url": f"{stack.gateway_url}/graphql", "token": stack.token(), **spec}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.load"],
+        input=json.dumps(spec).encode(),
+        capture_output=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def measured(
+    stack: Stack,
+    client: httpx.Client,
+    scenario: Scenario,
+    spec: dict[str, Any],
+    latency_ms: float,
+    mode: str,
+) -> dict[str, Any]:
+    stack.reset_upstream_stats(client)
+    cpu_before = stack.gateway_cpu_seconds()
+    load = drive(stack, spec)
+    cpu = stack.gateway_cpu_seconds() - cpu_before
+    calls = stack.upstream_calls(client)
+    rss = [procstat.memory_kib(pid)[1] / 1024 for pid in stack.worker_pids()]
+    return summarise(
+        scenario.name,
+        load,
+        floor_ms=scenario.rounds * latency_ms,
+        cpu_seconds=cpu,
+        upstream_calls=calls,
+        expected_calls=scenario.expected_calls,
+        rss_mb=rss,
+        mode=mode,
+    )
+
+
+def run_scenario(
+    stack: Stack,
+    client: httpx.Client,
+    scenario: Scenario,
+    customers: Customers,
+    args: argparse.Namespace,
+) -> list[dict[str, Any]]:
+    bodies = scenario.bodies(customers)
+    open_count = int(args.rate * args.duration)
+    for system, faults in scenario.faults.items():
+        stack.set_faults(client, system, **faults)
+    try:
+        if scenario.warm_up:
+            drive(
+                stack, {"mode": "concurrency", "concurrency": 4, "requests": 50, "bodies": bodies}
+            )
+        print(f"  {scenario.name}: {open_count} requests at {args.rate:g}/s", flush=True)
+        open_bodies = bodies[:open_count] if len(bodies) > open_count else bodies
+        rows = [
+            measured(
+                stack,
+                client,
+                scenario,
+                {
+                    "mode": "rate",
+                    "rate": args.rate,
+                    "duration": args.duration,
+                    "bodies": open_bodies,
+                },
+                args.latency_ms,
+                f"{args.rate:g}/s",
+            )
+        ]
+        # The closed loop takes customers the open loop has not touched, so cold stays cold.
+        rest = bodies[open_count:] if len(bodies) > open_count else bodies
+        count = (
+            min(args.closed_requests, len(rest))
+            if len(bodies) > open_count
+            else args.closed_requests
+        )
+        print(f"  {scenario.name}: {count} requests from {args.concurrency} clients", flush=True)
+        rows.append(
+            measured(
+                stack,
+                client,
+                scenario,
+                {
+                    "mode": "concurrency",
+                    "concurrency": args.concurrency,
+                    "requests": count,
+                    "bodies": rest,
+                },
+                args.latency_ms,
+                f"{args.concurrency} clients",
+            )
+        )
+        return rows
+    finally:
+        if scenario.faults:
+            for system in scenario.faults:
+                stack.set_faults(client, system)
+
+
+def soak(stack: Stack, customers: Customers, args: argparse.Namespace) -> dict[str, Any]:
+    """Warm whole views back to back, sampling each worker's RSS once a second."""
+    samples: list[list[float]] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            samples.append([procstat.memory_kib(pid)[0] / 1024 for pid in stack.worker_pids()])
+            stop.wait(1.0)
+
+    bodies = whole_view_bodies(customers.emails[:20])
+    print(f"  memory soak: {args.soak_requests} warm whole views", flush=True)
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    load = drive(
+        stack,
+        {
+            "mode": "concurrency",
+            "concurrency": args.concurrency,
+            "requests": args.soak_requests,
+            "bodies": bodies,
+        },
+    )
+    stop.set()
+    sampler.join()
+    start, mid, end = samples[0], samples[len(samples) // 2], samples[-1]
+    growth = [round(e - m, 1) for e, m in zip(end, mid, strict=False)]
+    return {
+        "requests": load["sent"],
+        "concurrency": args.concurrency,
+        "rps": round(load["sent"] / load["elapsed_s"], 1),
+        "failed": load["failed"],
+        "rss_start_mb": [round(v, 1) for v in start],
+        "rss_mid_mb": [round(v, 1) for v in mid],
+        "rss_end_mb": [round(v, 1) for v in end],
+        "growth_second_half_mb": growth,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    started = datetime.now(UTC)
+    sdl = schema_sdl()
+    result: dict[str, Any] = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "config": {
+            "latency_ms": args.latency_ms,
+            "workers": args.workers,
+            "rate": args.rate,
+            "duration_s": args.duration,
+            "concurrency": args.concurrency,
+            "customers": args.customers,
+            "quick": args.quick,
+        },
+        "scenarios": [],
+        "skipped": [],
+        "checks": [],
+    }
+    wall = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="scv-bench-") as tmp:
+        config = StackConfig(Path(tmp), args.customers, args.latency_ms, args.workers)
+        with running_stack(config) as stack, httpx.Client(timeout=10.0) as client:
+            customers = linked_customers(stack.database_url)
+            print(f"{len(customers.emails)} customers linked to all three systems")
+            for scenario in SCENARIOS:
+                if args.only and scenario.name not in args.only:
+                    continue
+                if scenario.requires and scenario.requires not in sdl:
+                    result["skipped"].append(
+                        f"{scenario.name}: the schema has no {scenario.requires} yet"
+                    )
+                    continue
+                if scenario.pending:
+                    result["skipped"].append(f"{scenario.name}: {scenario.pending}")
+                    continue
+                result["scenarios"].extend(run_scenario(stack, client, scenario, customers, args))
+            if args.soak_requests and not args.only:
+                result["soak"] = soak(stack, customers, args)
+    for row in result["scenarios"]:
+        if row["mode"].endswith("/s"):
+            result["checks"].extend(checks(row))
+    if "soak" in result:
+        s = result["soak"]
+        for end, growth in zip(s["rss_end_mb"], s["growth_second_half_mb"], strict=False):
+            verdict = "ok  " if end <= RSS_TARGET_MB else "MISS"
+            result["checks"].append(f"{verdict} RSS per worker {end} MB <= {RSS_TARGET_MB:g}")
+            verdict = "ok  " if growth <= RSS_GROWTH_MB else "MISS"
+            result["checks"].append(
+                f"{verdict} RSS growth over the second half {growth} MB <= {RSS_GROWTH_MB:g}"
+            )
+    result["wall_seconds"] = round(time.monotonic() - wall, 1)
+    RESULTS.mkdir(exist_ok=True)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    (RESULTS / f"{stamp}.json").write_text(json.dumps(result, indent=2) + "\n")
+    table = markdown(result)
+    (RESULTS / f"{stamp}.md").write_text(table)
+    print()
+    print(table)
+    print(f"wrote bench/results/{stamp}.json and .md ({result['wall_seconds']} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""The load process: sends GraphQL requests at a fixed arrival rate or concurrency.
+
+Run as ``python -m bench.load`` with a JSON spec on stdin; prints one JSON result on stdout.
+It runs in its own process so that its CPU is never counted as the gateway's.
+
+Open loop (``rate``): request *i* is due at ``start + i / rate`` whether or not earlier ones
+have answered, and its latency counts from when it was due, so a gateway that falls behind
+shows it in the percentiles (no coordinated omission). Closed loop (``concurrency``): that
+many clients send back to back, for the most requests per second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+
+@dataclass
+class Outcome:
+    latencies_ms: list[float] = field(default_factory=list)
+    ok: int = 0
+    partial: int = 0
+    failed: int = 0
+    samples: list[str] = field(default_factory=list)
+
+    def note(self, started: float, response: httpx.Response | None, error: str | None) -> None:
+        self.latencies_ms.append((time.perf_counter() - started) * 1000)
+        if response is None or response.status_code != 200:
+            self.failed += 1
+            detail = error or f"HTTP {response.status_code if response else '?'}"
+            if len(self.samples) < 5:
+                self.samples.append(detail)
+            return
+        body = response.json()
+        if body.get("errors"):
+            if body.get("data") is None:
+                self.failed += 1
+            else:
+                self.partial += 1
+            if len(self.samples) < 5:
+                self.samples.append(str(body["errors"][0].get("extensions", {}).get("code")))
+        else:
+            self.ok += 1
+
+
+async def _send(
+    client: httpx.AsyncClient, url: str, body: Any, started: float, outcome: Outcome
+) -> None:
+    try:
+        response = await client.post(url, json=body)
+    except httpx.HTTPError as exc:
+        outcome.note(started, None, type(exc).__name__)
+    else:
+        outcome.note(started, response, None)
+
+
+async def open_loop(client: httpx.AsyncClient, spec: dict[str, Any], outcome: Outcome) -> int:
+    url, bodies, rate = spec["url"], spec["bodies"], float(spec["rate"])
+    total = int(rate * float(spec["duration"]))
+    start = time.perf_counter()
+    tasks = []
+    for i in range(total):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(_send(client, url, bodies[i % len(bodies)], due, outcome)))
+    await asyncio.gather(*tasks)
+    return total
+
+
+async def closed_loop(client: httpx.AsyncClient, spec: dict[str, Any], outcome: Outcome) -> int:
+    url, bodies = spec["url"], spec["bodies"]
+    total = int(spec["requests"])
+    counter = iter(range(total))
+
+    async def worker() -> None:
+        for i in counter:
+            await _send(client, url, bodies[i % len(bodies)], time.perf_counter(), outcome)
+
+    await asyncio.gather(*(worker() for _ in range(int(spec["concurrency"]))))
+    return total
+
+
+async def run(spec: dict[str, Any]) -> dict[str, Any]:
+    outcome = Outcome()
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    headers = {"Authorization": f"Bearer {spec['token']}", **spec.get("headers", {})}
+    async with httpx.AsyncClient(limits=limits, headers=headers, timeout=30.0) as client:
+        started = time.perf_counter()
+        if spec["mode"] == "rate":
+            sent = await open_loop(client, spec, outcome)
+        else:
+            sent = await closed_loop(client, spec, outcome)
+        elapsed = time.perf_counter() - started
+    return {
+        "sent": sent,
+        "ok": outcome.ok,
+        "partial": outcome.partial,
+        "failed": outcome.failed,
+        "error_samples": outcome.samples,
+        "elapsed_s": elapsed,
+        "latencies_ms": outcome.latencies_ms,
+    }
+
+
+def main() -> None:
+    spec = json.load(sys.stdin)
+    result = asyncio.run(run(spec))
+    json.dump(result, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""The stack under test: embedded PostgreSQL, the sandbox and the gateway, as real processes.
+
+The gateway runs as ``scv serve`` in production mode (no demo features, a real key file for
+bearer tokens, ``SCV_WORKERS`` processes), exactly as an operator would run it; the sandbox
+answers every upstream call after a fixed latency, so each scenario has a known floor.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from app.demo_keys import PUBLIC_KEY_FILE, DemoKeys, ensure_demo_keys, mint_token
+from app.postgres import start_embedded_postgres
+from app.settings import AuthSettings
+from bench import procstat
+
+SYSTEMS = ("billing", "crm", "support", "ivr")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    data_dir: Path
+    customers: int
+    latency_ms: float
+    workers: int
+    seed: int = 42
+
+
+@dataclass
+class Stack:
+    config: StackConfig
+    database_url: str
+    sandbox_url: str
+    gateway_url: str
+    gateway: subprocess.Popen[bytes]
+    keys: DemoKeys
+
+    def token(self, role: str = "agent", subject: str = "bench-agent") -> str:
+        return mint_token(
+            self.keys, AuthSettings(), subject=subject, role=role, ttl_seconds=4 * 3600
+        )
+
+    def gateway_pids(self) -> list[int]:
+        """The gateway's processes: the supervisor and, with several workers, each worker."""
+        return procstat.tree(self.gateway.pid)
+
+    def worker_pids(self) -> list[int]:
+        """The processes that serve requests (the supervisor only forks and watches)."""
+        pids = self.gateway_pids()
+        return pids[1:] if len(pids) > 1 else pids
+
+    def gateway_cpu_seconds(self) -> float:
+        return sum(procstat.cpu_seconds(pid) for pid in self.gateway_pids())
+
+    def upstream_calls(self, client: httpx.Client) -> int:
+        total = 0
+        for system in SYSTEMS:
+            stats = client.get(f"{self.sandbox_url}/{system}/_sandbox/stats").json()
+            total += sum(stats["requests"].values())
+        return total
+
+    def reset_upstream_stats(self, client: httpx.Client) -> None:
+        for system in SYSTEMS:
+            client.delete(f"{self.sandbox_url}/{system}/_sandbox/stats")
+
+    def set_faults(self, client: httpx.Client, system: str, **faults: object) -> None:
+        """Replace ``system``'s faults, keeping the stack's fixed latency."""
+        body = {"latency_ms": self.config.latency_ms, **faults}
+        client.post(f"{self.sandbox_url}/{system}/_sandbox/faults", json=body).raise_for_status()
+
+
+def _environment(
+    config: StackConfig, database_url: str, sandbox_url: str, port: int
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCV_")}
+    env.update(
+        SCV_DEMO="false",
+        SCV_DATA_DIR=str(config.data_dir),
+        SCV_DATABASE_URL=database_url,
+        SCV_PORT=str(port),
+        SCV_WORKERS=str(config.workers),
+        SCV_AUTH__PUBLIC_KEY_FILE=str(config.data_dir / PUBLIC_KEY_FILE),
+        PROMETHEUS_MULTIPROC_DIR=str(config.data_dir / "metrics"),
+    )
+    for system in SYSTEMS:
+        env[f"SCV_{system.upper()}__BASE_URL"] = f"{sandbox_url}/{system}"
+    return env
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not answer {url} within {seconds:.0f} s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def running_stack(config: StackConfig) -> Iterator[Stack]:
+    """PostgreSQL, sandbox (with ``latency_ms`` on every call), a sync, then the gateway."""
+    with (config.data_dir / "bench.log").open("ab") as log:
+        yield from _run(config, log)
+
+
+def _run(config: StackConfig, log: IO[bytes]) -> Iterator[Stack]:
+    (config.data_dir / "metrics").mkdir(parents=True, exist_ok=True)
+    keys = ensure_demo_keys(config.data_dir)
+    database_url = start_embedded_postgres(config.data_dir)
+    sandbox_port, gateway_port = free_port(), free_port()
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    gateway_url = f"http://127.0.0.1:{gateway_port}"
+    env = _environment(config, database_url, sandbox_url, gateway_port)
+    print(f"starting the sandbox ({config.customers} customers, {config.latency_ms:g} ms per call)")
+    sandbox = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--port",
+            str(sandbox_port),
+            "--seed",
+            str(config.seed),
+            "--customers",
+            str(config.customers),
+            "--latency-ms",
+            str(config.latency_ms),
+        ],
+        stdout=log,
+        stderr=log,
+    )
+    gateway: subprocess.Popen[bytes] | None = None
+    try:
+        _wait_for(f"{sandbox_url}/billing/openapi.json", sandbox, "the sandbox")
+        print("syncing identities")
+        subprocess.run(
+            [sys.executable, "-m", "app.cli", "sync"], env=env, check=True, stdout=log, stderr=log
+        )
+        print(f"starting the gateway ({config.workers} worker(s), production mode)")
+        gateway = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve"], env=env, stdout=log, stderr=log
+        )
+        _wait_for(f"{gateway_url}/readyz", gateway, "the gateway")
+        yield Stack(config, database_url, sandbox_url, gateway_url, gateway, keys)
+    finally:
+        if gateway is not None:
+            _stop(gateway)
+        _stop(sandbox)
