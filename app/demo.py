@@ -156,9 +156,11 @@ The whole-customer query for Ada Lovelace is in README.md ("Your first query").
 Named customers: ada.lovelace, grace.hopper, alan.turing, katherine.johnson,
 edsger.dijkstra, barbara.liskov (all @example.com). Ctrl-C stops everything.
 
-Play a call: the sandbox IVR verifies Ada and hands her over; the command prints how an
-agent claims the call (then send the grant's token as X-Interaction-Token):
-  scv ivr-call --customer ada
+Personal fields come back masked (Ada L., a***@example.com) until the agent holds a
+verified call for that customer. Play one: the sandbox IVR verifies Ada by PIN and hands
+her over; the command prints how the agent claims the call, then send the grant's token
+as the X-Interaction-Token header beside the bearer token:
+  .venv/bin/scv ivr-call --customer ada
 {change}"""
 
 

@@ -64,7 +64,7 @@ def claim_instructions(call: IvrCall, gateway_url: str) -> str:
     return "\n".join(
         [
             f"contact {call.contact_id} handed over (verification {level}).",
-            "An agent claims it (token: scv token --role agent --sub agent-1):",
+            "An agent claims it (AGENT_TOKEN: .venv/bin/scv token --role agent --sub agent-1):",
             f"  curl -s {shlex.quote(gateway_url.rstrip('/') + '/graphql')} "
             '-H "Authorization: Bearer $AGENT_TOKEN" -H "Content-Type: application/json" '
             f"-d {shlex.quote(body)}",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.printer import print_schema
 from strawberry.tools import merge_types
@@ -13,8 +15,36 @@ from resolvers.audit import RecordDisclosures
 from resolvers.interactions import InteractionMutation
 from resolvers.query import Query
 
+logger = logging.getLogger(__name__)
+
 #: Every mutation of the graph: one class per feature, merged into one root type.
 Mutation = merge_types("Mutation", (InteractionMutation,))
+
+
+class GatewaySchema(strawberry.Schema):
+    """strawberry's schema, minus its error log, which would leak personal data.
+
+    strawberry logs every error of a result at ERROR with its message and traceback, and
+    those messages can quote data: graphql-core's "Variable '$phone' got invalid value ..."
+    echoes the caller's input, and an unexpected exception may carry a value in its text.
+    The gateway logs errors itself, without their messages: upstream failures through the
+    upstream observer and the access log (codes only), defects in ``PresentErrors`` (type
+    and place). Here only the count and the original errors' types are kept, at DEBUG.
+    """
+
+    def process_errors(
+        self,
+        errors: list[GraphQLError],
+        execution_context: object | None = None,
+    ) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "operation finished with errors",
+                extra={
+                    "errors": len(errors),
+                    "error_types": sorted({type(e.original_error or e).__name__ for e in errors}),
+                },
+            )
 
 
 def build_schema(
@@ -25,7 +55,7 @@ def build_schema(
     ``RecordDisclosures`` (the audit trail) is always there, and last, so that it finishes
     first: whatever it withholds is then presented by the app's error extension.
     """
-    return strawberry.Schema(
+    return GatewaySchema(
         query=Query, mutation=Mutation, extensions=[*extensions, RecordDisclosures]
     )
 
