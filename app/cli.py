@@ -55,6 +55,11 @@ def cmd_serve(args: argparse.Namespace) -> None:
             "no key to check bearer tokens with: set SCV_AUTH__JWKS_URL, "
             "SCV_AUTH__PUBLIC_KEY_PEM or SCV_AUTH__PUBLIC_KEY_FILE (or SCV_DEMO=true)"
         )
+    if not settings.demo and settings.interactions.signing_key_file is None:
+        sys.exit(
+            "no key to sign interaction tokens with: set SCV_INTERACTIONS__SIGNING_KEY_FILE to a "
+            "PEM EC P-256 private key, the same file on every instance (or SCV_DEMO=true)"
+        )
     configure_logging(settings.log_level)
     if settings.workers == 1:
         uvicorn.run(

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.demo_keys import PUBLIC_KEY_FILE, DemoKeys, ensure_demo_keys, mint_token
 from app.postgres import start_embedded_postgres
@@ -26,6 +28,19 @@ from app.settings import AuthSettings
 from bench import procstat
 
 SYSTEMS = ("billing", "crm", "support", "ivr")
+INTERACTION_KEY_FILE = "interaction-signing-key.pem"
+
+
+def write_interaction_key(path: Path) -> None:
+    """The EC P-256 key that signs interaction tokens, as an operator would provide it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
 
 
 def free_port() -> int:
@@ -98,6 +113,7 @@ def _environment(
         SCV_PORT=str(port),
         SCV_WORKERS=str(config.workers),
         SCV_AUTH__PUBLIC_KEY_FILE=str(config.data_dir / PUBLIC_KEY_FILE),
+        SCV_INTERACTIONS__SIGNING_KEY_FILE=str(config.data_dir / INTERACTION_KEY_FILE),
         PROMETHEUS_MULTIPROC_DIR=str(config.data_dir / "metrics"),
     )
     for system in SYSTEMS:
@@ -119,6 +135,11 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], what: str, seconds: fl
     raise RuntimeError(f"{what} did not answer {url} within {seconds:.0f} s")
 
 
+def log_tail(path: Path, lines: int = 30) -> str:
+    """The end of the stack's log, to show why a process stopped."""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
@@ -138,6 +159,7 @@ def running_stack(config: StackConfig) -> Iterator[Stack]:
 def _run(config: StackConfig, log: IO[bytes]) -> Iterator[Stack]:
     (config.data_dir / "metrics").mkdir(parents=True, exist_ok=True)
     keys = ensure_demo_keys(config.data_dir)
+    write_interaction_key(config.data_dir / INTERACTION_KEY_FILE)
     database_url = start_embedded_postgres(config.data_dir)
     sandbox_port, gateway_port = free_port(), free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
@@ -163,16 +185,25 @@ def _run(config: StackConfig, log: IO[bytes]) -> Iterator[Stack]:
     )
     gateway: subprocess.Popen[bytes] | None = None
     try:
-        _wait_for(f"{sandbox_url}/billing/openapi.json", sandbox, "the sandbox")
-        print("syncing identities")
-        subprocess.run(
-            [sys.executable, "-m", "app.cli", "sync"], env=env, check=True, stdout=log, stderr=log
-        )
-        print(f"starting the gateway ({config.workers} worker(s), production mode)")
-        gateway = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve"], env=env, stdout=log, stderr=log
-        )
-        _wait_for(f"{gateway_url}/readyz", gateway, "the gateway")
+        try:
+            _wait_for(f"{sandbox_url}/billing/openapi.json", sandbox, "the sandbox")
+            print("syncing identities")
+            subprocess.run(
+                [sys.executable, "-m", "app.cli", "sync"],
+                env=env,
+                check=True,
+                stdout=log,
+                stderr=log,
+            )
+            print(f"starting the gateway ({config.workers} worker(s), production mode)")
+            gateway = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "serve"], env=env, stdout=log, stderr=log
+            )
+            _wait_for(f"{gateway_url}/readyz", gateway, "the gateway")
+        except (RuntimeError, subprocess.CalledProcessError):
+            log.flush()
+            print(log_tail(config.data_dir / "bench.log"), file=sys.stderr)
+            raise
         yield Stack(config, database_url, sandbox_url, gateway_url, gateway, keys)
     finally:
         if gateway is not None:

@@ -13,7 +13,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from app.auth import AuthenticationError, KeyRing, TokenVerifier, bearer_token
+from app.auth import (
+    VERIFIED_FOR_SECONDS,
+    AuthenticationError,
+    KeyRing,
+    TokenVerifier,
+    bearer_token,
+)
 from app.demo_keys import DEMO_KEY_ID, DemoKeys, ensure_demo_keys, mint_token
 from app.settings import AuthSettings
 
@@ -177,3 +183,55 @@ async def test_scopes_come_from_the_oauth_scope_claim(
 ) -> None:
     principal = await verifier.verify(sign(keys, claims(scope="customers:read audit:read")))
     assert principal.scopes == frozenset({"customers:read", "audit:read"})
+
+
+class CountingKeyRing(KeyRing):
+    """A static key ring that counts signature checks (each asks it for the key)."""
+
+    def __init__(self, static_key: str) -> None:
+        super().__init__(static_key=static_key)
+        self.lookups = 0
+
+    async def key_for(self, kid: str | None) -> Any:
+        self.lookups += 1
+        return await super().key_for(kid)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_verified_token_is_not_checked_again_for_a_while(keys: DemoKeys) -> None:
+    ring, clock = CountingKeyRing(keys.public_pem), Clock()
+    verifier = TokenVerifier(AUTH, ring, clock=clock)
+    token = sign(keys, claims())
+    await verifier.verify(token)
+    await verifier.verify(token)
+    assert ring.lookups == 1
+    clock.now += VERIFIED_FOR_SECONDS + 1
+    await verifier.verify(token)
+    assert ring.lookups == 2
+
+
+async def test_a_remembered_token_is_checked_again_once_it_expires(keys: DemoKeys) -> None:
+    ring, clock = CountingKeyRing(keys.public_pem), Clock()
+    verifier = TokenVerifier(AUTH, ring, clock=clock)
+    token = sign(keys, claims(exp=int(clock.now) + 5))
+    await verifier.verify(token)
+    clock.now += 6
+    await verifier.verify(token)
+    assert ring.lookups == 2
+
+
+async def test_a_refused_token_is_never_remembered(keys: DemoKeys) -> None:
+    ring = CountingKeyRing(keys.public_pem)
+    verifier = TokenVerifier(AUTH, ring)
+    token = sign(keys, claims(aud="someone-else"))
+    for _ in range(2):
+        with pytest.raises(AuthenticationError):
+            await verifier.verify(token)
+    assert ring.lookups == 2
