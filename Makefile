@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test check lint format schema bench bench-quick clean help
+.PHONY: install run test check lint format schema bench bench-quick profile clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -36,6 +36,10 @@ bench: $(STAMP)  ## the benchmark (under 10 min): writes bench/results/<time>.js
 
 bench-quick: $(STAMP)  ## a short benchmark run (under 2 min), same figures, fewer requests
 	$(BIN)/python -m bench --quick
+
+SCENARIO ?= cold
+profile: $(STAMP)  ## where a worker's CPU goes, by py-spy (SCENARIO=cold or warm)
+	$(BIN)/python -m bench.profile --scenario $(SCENARIO)
 
 format: $(STAMP)  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -908,6 +908,11 @@ _DELETE_RECORD_KEYS = """
 delete from lookup_keys where source = $1 and external_id = $2 and kind = $3
 """
 # Only a linked record has keys; an unlinked one is linked (with its keys) by the next sync.
+_AUDIT_KEY_CHANGE = """
+insert into audit_trail (kind, subject, role, customer_id, fields, outcome, detail)
+select 'LINK_CHANGE', $1, 'system', customer_id, array[$2], 'applied', $3
+  from identity_links where source = $4 and external_id = $5
+"""
 _INSERT_RECORD_KEY = """
 insert into lookup_keys (source, external_id, kind, value, customer_id)
 select source, external_id, $3, $4, customer_id
@@ -965,6 +970,17 @@ class WebhookEventWrite:
         await self._conn.execute(_DELETE_RECORD_KEYS, source, external_id, kind)
         if value is not None:
             await self._conn.execute(_INSERT_RECORD_KEY, source, external_id, kind, value)
+        # On the audit trail of the customer the record is linked to, in this transaction:
+        # a key that moved changes who a lookup finds, so it is a link change. No values.
+        await self._conn.execute(
+            _AUDIT_KEY_CHANGE,
+            f"webhook:{source.lower()}",
+            f"{kind}_key",
+            f"{source} record {external_id}: {kind} lookup key "
+            + ("replaced" if value is not None else "removed"),
+            source,
+            external_id,
+        )
         return "applied"
 
 

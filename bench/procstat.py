@@ -39,6 +39,15 @@ def memory_kib(pid: int) -> tuple[int, int]:
     return values.get("VmRSS", 0), values.get("VmHWM", 0)
 
 
+def command_line(pid: int) -> str:
+    """The process's command line, arguments joined by spaces ("" when it is gone)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return ""
+    return raw.replace(b"\0", b" ").decode(errors="replace").strip()
+
+
 def children(pid: int) -> list[int]:
     """The direct children of ``pid``."""
     found: list[int] = []

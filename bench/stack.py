@@ -78,9 +78,15 @@ class Stack:
         return procstat.tree(self.gateway.pid)
 
     def worker_pids(self) -> list[int]:
-        """The processes that serve requests (the supervisor only forks and watches)."""
+        """The processes that serve requests.
+
+        With one worker that is the gateway process itself; with several, uvicorn's
+        supervisor only starts and watches them (and multiprocessing adds a resource
+        tracker): the workers are the children started by ``spawn_main``.
+        """
         pids = self.gateway_pids()
-        return pids[1:] if len(pids) > 1 else pids
+        workers = [pid for pid in pids[1:] if "spawn_main" in procstat.command_line(pid)]
+        return workers or pids[:1]
 
     def gateway_cpu_seconds(self) -> float:
         return sum(procstat.cpu_seconds(pid) for pid in self.gateway_pids())

@@ -22,7 +22,15 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.models import Source
-from app.store import KeyRow, LookupKey, NewCustomer, NewLink, PageWrite, Store
+from app.store import (
+    AuditTrailStore,
+    KeyRow,
+    LookupKey,
+    NewCustomer,
+    NewLink,
+    PageWrite,
+    Store,
+)
 from app.webhook_metrics import WebhookMetrics
 from app.webhook_settings import WebhookSettings
 from app.webhooks import RecordInvalidator, WebhookReceiver
@@ -189,6 +197,20 @@ async def test_a_crm_email_change_moves_the_lookup_to_the_new_address(gateway: G
 
     assert await gateway.store.find_by_email("ada@new.example") == [ADA]
     assert await gateway.store.find_by_email("ada@old.example") == []
+
+
+async def test_a_moved_lookup_key_is_a_link_change_on_the_audit_trail(gateway: Gateway) -> None:
+    await gateway.deliver("crm", [hubspot_change(1, "email", "ada@new.example")])
+
+    page = await AuditTrailStore(gateway.store).read_audit_trail(ADA, 10, None)
+    changes = [recorded.entry for recorded in page.entries if recorded.entry.kind == "LINK_CHANGE"]
+    assert len(changes) == 1
+    assert (changes[0].subject, changes[0].role, changes[0].fields) == (
+        "webhook:crm",
+        "system",
+        ("email_key",),
+    )
+    assert "ada@new.example" not in str(changes[0])
 
 
 async def test_a_crm_phone_change_is_stored_in_e164(gateway: Gateway) -> None:
