@@ -113,7 +113,7 @@ class ResponseCache:
         invalidations still have somewhere to go) and Redis is never contacted.
         """
         if settings.url is None or not settings.enabled:
-            return cls(settings, MemoryTier(), metrics, clock=clock)
+            return cls(settings, MemoryTier(settings.memory_max_entries), metrics, clock=clock)
         tier = RedisTier(settings, settings.url.get_secret_value(), metrics)
         # Not a reason to refuse to start: an unreachable Redis only costs the shared tier.
         await tier.start(

@@ -109,6 +109,14 @@ class CacheSettings(BaseModel):
         default=None,
         description="base64 of a 16, 24 or 32 byte key: values in Redis are AES-GCM encrypted",
     )
+    memory_max_entries: int = Field(
+        default=20_000,
+        ge=1,
+        description=(
+            "entries of the in-process cache when there is no Redis (least recently used "
+            "goes first; a few KB each)"
+        ),
+    )
     local_max_entries: int = Field(
         default=2000, ge=1, description="entries of the in-process tier in front of Redis"
     )

@@ -95,22 +95,28 @@ class CacheTier(Protocol):
 
 
 class MemoryTier:
-    """One process's cache in aiocache's ``SimpleMemoryCache``: entries kept as objects.
+    """One process's cache: entries kept as objects, at most ``max_entries`` of them.
 
-    Unbounded in count, bounded in time: every entry expires after its ttl (the largest is
-    ``max_stale_if_error_seconds``). Use Redis (``SCV_CACHE__URL``) for many processes.
+    Entries live in a ``LocalTier`` (least recently used goes first, each expires after its
+    ttl, the largest being ``max_stale_if_error_seconds``): aiocache's memory backend has no
+    size bound, and a gateway that sees a hundred thousand customers an hour must not keep
+    them all. Generation counters and refresh leases stay in aiocache's ``SimpleMemoryCache``:
+    they are few (one per record invalidated lately), and an LRU must never evict a counter,
+    which would make entries of an older generation reachable again. Use Redis
+    (``SCV_CACHE__URL``) for many processes.
     """
 
-    def __init__(self) -> None:
-        # NullSerializer (the default) keeps the frozen models themselves: nothing to copy.
+    def __init__(self, max_entries: int = 20_000) -> None:
+        # The frozen models themselves are kept: nothing to copy or serialise.
+        self._entries = LocalTier(max_entries, float("inf"))
         self._cache = SimpleMemoryCache()
 
     async def get(self, key: str, model: type[BaseModel]) -> Entry | None:
-        entry = await self._cache.get(key)
+        entry = self._entries.get(key)
         return entry if isinstance(entry, Entry) else None
 
     async def set(self, key: str, entry: Entry, ttl: float) -> None:
-        await self._cache.set(key, entry, ttl=ttl)
+        self._entries.put(key, entry, ttl)
 
     async def generation(self, key: str) -> int:
         return int(await self._cache.get(key, default=0))
@@ -130,10 +136,14 @@ class MemoryTier:
         await self._cache.delete(key)
 
     async def clear(self) -> None:
+        self._entries.clear()
         await self._cache.clear()
 
     async def close(self) -> None:
         await self._cache.close()
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 class LocalTier:

@@ -37,7 +37,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="seconds per open-loop run (20; quick 4)")
     parser.add_argument("--concurrency", type=int, default=8, help="closed-loop clients (8)")
     parser.add_argument("--soak-requests", type=int, help="memory soak length (100000; quick 3000)")
-    parser.add_argument("--customers", type=int, help="sandbox customers (6000; quick 1500)")
+    parser.add_argument("--customers", type=int, help="sandbox customers (12000; quick 1500)")
     parser.add_argument("--only", action="append", help="run only this scenario (repeatable)")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -46,7 +46,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.soak_requests = (
         args.soak_requests if args.soak_requests is not None else (3000 if quick else 100_000)
     )
-    args.customers = args.customers or (1500 if quick else 6000)
+    # Enough customers linked to all three systems that the cold scenarios never repeat one.
+    args.customers = args.customers or (1500 if quick else 12000)
     args.closed_requests = 400 if quick else 2000
     return args
 

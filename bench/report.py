@@ -70,7 +70,8 @@ def checks(row: dict[str, Any]) -> list[str]:
     expected = row["expected_calls_per_query"]
     if expected is not None:
         got = row["upstream_calls_per_query"]
-        verdict = "ok  " if abs(got - expected) < 0.01 else "MISS"
+        # Exact: "zero upstream calls" means none, background refreshes included.
+        verdict = "ok  " if abs(got - expected) < (1e-9 if expected == 0 else 0.01) else "MISS"
         lines.append(f"{verdict} {row['scenario']} upstream calls per query {got} == {expected}")
     return lines
 
