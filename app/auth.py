@@ -10,6 +10,7 @@ safe to return.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -65,6 +66,7 @@ class KeyRing:
         self._refetch_interval = refetch_interval
         self._jwks: dict[str, jwt.PyJWK] = {}
         self._last_fetch = float("-inf")
+        self._refresh_lock = asyncio.Lock()
 
     async def key_for(self, kid: str | None) -> Any:
         """The key that verifies a token with this ``kid``."""
@@ -72,12 +74,23 @@ class KeyRing:
             return self._static_key
         if kid is None:
             raise AuthenticationError("token has no key id")
-        if kid not in self._jwks and time.monotonic() - self._last_fetch >= self._refetch_interval:
-            await self._refresh()
+        if kid not in self._jwks:
+            await self._refresh_if_due()
         found = self._jwks.get(kid)
         if found is None:
             raise AuthenticationError("token signed by an unknown key")
         return found.key
+
+    async def _refresh_if_due(self) -> None:
+        """Refetch the JWKS unless it was fetched within the interval.
+
+        Requests that arrive while a fetch is under way wait for it rather than finding the
+        interval not yet over and refusing their token: the first handoffs or tokens after
+        a start (or a key rotation) come in bursts, and every one of them is valid.
+        """
+        async with self._refresh_lock:
+            if time.monotonic() - self._last_fetch >= self._refetch_interval:
+                await self._refresh()
 
     async def _refresh(self) -> None:
         assert self._fetch_jwks is not None

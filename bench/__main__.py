@@ -19,7 +19,14 @@ import httpx
 
 from bench import procstat
 from bench.report import RSS_GROWTH_MB, RSS_TARGET_MB, checks, markdown, summarise
-from bench.scenarios import SCENARIOS, Customers, Scenario, linked_customers, whole_view_bodies
+from bench.scenarios import (
+    SCENARIOS,
+    WHOLE_VIEW_BY_ID,
+    Customers,
+    Scenario,
+    linked_customers,
+    whole_view_bodies,
+)
 from bench.stack import Stack, StackConfig, running_stack
 from resolvers.schema import schema_sdl
 
@@ -37,7 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="seconds per open-loop run (20; quick 4)")
     parser.add_argument("--concurrency", type=int, default=8, help="closed-loop clients (8)")
     parser.add_argument("--soak-requests", type=int, help="memory soak length (100000; quick 3000)")
-    parser.add_argument("--customers", type=int, help="sandbox customers (12000; quick 1500)")
+    parser.add_argument("--customers", type=int, help="sandbox customers (18000; quick 1500)")
     parser.add_argument("--only", action="append", help="run only this scenario (repeatable)")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -47,8 +54,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.soak_requests if args.soak_requests is not None else (3000 if quick else 100_000)
     )
     # Enough customers linked to all three systems that the cold scenarios never repeat one.
-    args.customers = args.customers or (1500 if quick else 12000)
+    args.customers = args.customers or (1500 if quick else 18000)
     args.closed_requests = 400 if quick else 2000
+    args.flow_requests = 200 if quick else 1000
     return args
 
 
@@ -98,6 +106,8 @@ def run_scenario(
     customers: Customers,
     args: argparse.Namespace,
 ) -> list[dict[str, Any]]:
+    if scenario.name == "call_flow":
+        return [run_call_flow(stack, client, scenario, customers, args)]
     bodies = scenario.bodies(customers)
     open_count = int(args.rate * args.duration)
     for system, faults in scenario.faults.items():
@@ -152,6 +162,30 @@ def run_scenario(
         if scenario.faults:
             for system in scenario.faults:
                 stack.set_faults(client, system)
+
+
+def run_call_flow(
+    stack: Stack,
+    client: httpx.Client,
+    scenario: Scenario,
+    customers: Customers,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """Calls handed over by the sandbox IVR, each claimed and viewed by the agent."""
+    phones = customers.call_phones()
+    count = min(args.flow_requests, len(phones))
+    print(f"  {scenario.name}: {count} calls from {args.concurrency} callers", flush=True)
+    spec = {
+        "mode": "flow",
+        "concurrency": args.concurrency,
+        "requests": count,
+        "phones": phones,
+        "sandbox_url": stack.sandbox_url,
+        "gateway_url": stack.gateway_url,
+        "ivr_token": stack.token(role="ivr", subject="bench-ivr"),
+        "view": WHOLE_VIEW_BY_ID,
+    }
+    return measured(stack, client, scenario, spec, args.latency_ms, f"{args.concurrency} callers")
 
 
 def soak(stack: Stack, customers: Customers, args: argparse.Namespace) -> dict[str, Any]:

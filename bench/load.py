@@ -88,6 +88,60 @@ async def closed_loop(client: httpx.AsyncClient, spec: dict[str, Any], outcome: 
     return total
 
 
+CLAIM = """mutation Claim($contact: ID!) {
+  claimInteraction(contactId: $contact) { token interaction { customer { id } } }
+}"""
+
+
+async def _call_flow(
+    client: httpx.AsyncClient, spec: dict[str, Any], phone: str, outcome: Outcome
+) -> None:
+    """One call: the sandbox IVR verifies the caller (not timed: it is not the gateway),
+    then the gateway's part, timed as one: the handoff, the agent's claim, the whole view
+    with the interaction token."""
+    played = await client.post(f"{spec['sandbox_url']}/ivr/_sandbox/calls", json={"phone": phone})
+    if played.status_code != 201:
+        outcome.note(time.perf_counter(), None, f"sandbox call {played.status_code}")
+        return
+    started = time.perf_counter()
+    ivr = {"Authorization": f"Bearer {spec['ivr_token']}"}
+    handed = await client.post(
+        f"{spec['gateway_url']}/ivr/handoffs", json=played.json(), headers=ivr
+    )
+    if handed.status_code != 201:
+        outcome.note(started, handed, f"handoff {handed.status_code}")
+        return
+    contact = handed.json()["interaction"]["contactId"]
+    claim_body = {"query": CLAIM, "variables": {"contact": contact}, "operationName": "Claim"}
+    claimed = await client.post(spec["url"], json=claim_body)
+    grant = (claimed.json().get("data") or {}).get("claimInteraction")
+    if claimed.status_code != 200 or not grant:
+        outcome.note(started, claimed, f"claim {claimed.status_code}")
+        return
+    view = {
+        "query": spec["view"],
+        "variables": {"id": grant["interaction"]["customer"]["id"]},
+        "operationName": "WholeView",
+    }
+    answer = await client.post(
+        spec["url"], json=view, headers={"X-Interaction-Token": grant["token"]}
+    )
+    outcome.note(started, answer, None)
+
+
+async def flows(client: httpx.AsyncClient, spec: dict[str, Any], outcome: Outcome) -> int:
+    phones = spec["phones"]
+    total = min(int(spec["requests"]), len(phones))
+    counter = iter(range(total))
+
+    async def caller() -> None:
+        for i in counter:
+            await _call_flow(client, spec, phones[i], outcome)
+
+    await asyncio.gather(*(caller() for _ in range(int(spec["concurrency"]))))
+    return total
+
+
 async def run(spec: dict[str, Any]) -> dict[str, Any]:
     outcome = Outcome()
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
@@ -96,6 +150,8 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         if spec["mode"] == "rate":
             sent = await open_loop(client, spec, outcome)
+        elif spec["mode"] == "flow":
+            sent = await flows(client, spec, outcome)
         else:
             sent = await closed_loop(client, spec, outcome)
         elapsed = time.perf_counter() - started

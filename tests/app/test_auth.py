@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -235,3 +236,27 @@ async def test_a_refused_token_is_never_remembered(keys: DemoKeys) -> None:
         with pytest.raises(AuthenticationError):
             await verifier.verify(token)
     assert ring.lookups == 2
+
+
+async def test_tokens_arriving_while_the_jwks_is_fetched_wait_for_it(keys: DemoKeys) -> None:
+    public = serialization.load_pem_public_key(keys.public_pem.encode())
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(public))  # type: ignore[arg-type]
+    jwk.update({"kid": DEMO_KEY_ID, "alg": "RS256", "use": "sig"})
+    released = asyncio.Event()
+    fetches = 0
+
+    async def slow_fetch() -> dict[str, Any]:
+        nonlocal fetches
+        fetches += 1
+        await released.wait()
+        return {"keys": [jwk]}
+
+    ring = KeyRing(fetch_jwks=slow_fetch, refetch_interval=3600)
+    verifier = TokenVerifier(AUTH, ring)
+    tokens = [mint_token(keys, AUTH, subject=f"agent-{n}", role="agent") for n in range(3)]
+    checks = [asyncio.ensure_future(verifier.verify(token)) for token in tokens]
+    await asyncio.sleep(0)
+    released.set()
+    principals = await asyncio.gather(*checks)
+    assert [p.subject for p in principals] == ["agent-0", "agent-1", "agent-2"]
+    assert fetches == 1
