@@ -110,7 +110,7 @@ class CacheSettings(BaseModel):
         description="base64 of a 16, 24 or 32 byte key: values in Redis are AES-GCM encrypted",
     )
     memory_max_entries: int = Field(
-        default=20_000,
+        default=10_000,
         ge=1,
         description=(
             "entries of the in-process cache when there is no Redis (least recently used "

@@ -106,7 +106,7 @@ class MemoryTier:
     (``SCV_CACHE__URL``) for many processes.
     """
 
-    def __init__(self, max_entries: int = 20_000) -> None:
+    def __init__(self, max_entries: int = 10_000) -> None:
         # The frozen models themselves are kept: nothing to copy or serialise.
         self._entries = LocalTier(max_entries, float("inf"))
         self._cache = SimpleMemoryCache()

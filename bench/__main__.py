@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -41,21 +42,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--workers", type=int, default=os.cpu_count() or 1, help="gateway workers (one per core)"
     )
     parser.add_argument("--rate", type=float, help="open-loop requests per second (100; quick 50)")
-    parser.add_argument("--duration", type=float, help="seconds per open-loop run (20; quick 4)")
+    parser.add_argument("--duration", type=float, help="seconds per open-loop run (15; quick 4)")
     parser.add_argument("--concurrency", type=int, default=8, help="closed-loop clients (8)")
     parser.add_argument("--soak-requests", type=int, help="memory soak length (100000; quick 3000)")
-    parser.add_argument("--customers", type=int, help="sandbox customers (18000; quick 1500)")
+    parser.add_argument("--customers", type=int, help="sandbox customers (12000; quick 1500)")
     parser.add_argument("--only", action="append", help="run only this scenario (repeatable)")
     args = parser.parse_args(argv)
     quick = args.quick
     args.rate = args.rate or (50.0 if quick else 100.0)
-    args.duration = args.duration or (4.0 if quick else 20.0)
+    args.duration = args.duration or (4.0 if quick else 15.0)
     args.soak_requests = (
         args.soak_requests if args.soak_requests is not None else (3000 if quick else 100_000)
     )
     # Enough customers linked to all three systems that the cold scenarios never repeat one.
-    args.customers = args.customers or (1500 if quick else 18000)
-    args.closed_requests = 400 if quick else 2000
+    args.customers = args.customers or (1500 if quick else 12000)
+    args.closed_requests = 400 if quick else 1500
     args.flow_requests = 200 if quick else 1000
     return args
 
@@ -162,6 +163,36 @@ def run_scenario(
         if scenario.faults:
             for system in scenario.faults:
                 stack.set_faults(client, system)
+            wait_for_recovery(stack, customers)
+
+
+def wait_for_recovery(stack: Stack, customers: Customers, *, in_a_row: int = 20) -> None:
+    """Send support panels until ``in_a_row`` answers in a row are whole again.
+
+    After a fault clears, each worker's circuit breaker stays open for its open time and
+    closes only once its probes succeed: without this wait the next scenario would measure
+    the recovery. The customers are the faulted scenario's, whose panels failed and so were
+    never cached: each request reaches the source and can be a probe.
+    """
+    query = (
+        "query Support($email: String!) "
+        "{ customerByEmail(email: $email) { support { openTicketCount } } }"
+    )
+    emails = customers.source_down_emails()
+    deadline = time.monotonic() + 120
+    whole = 0
+    headers = {"Authorization": f"Bearer {stack.token()}"}
+    with httpx.Client(timeout=10.0, headers=headers) as http:
+        for email in itertools.cycle(emails):
+            body = {"query": query, "variables": {"email": email}}
+            answer = http.post(f"{stack.gateway_url}/graphql", json=body).json()
+            whole = whole + 1 if not answer.get("errors") else 0
+            if whole >= in_a_row:
+                return
+            if time.monotonic() > deadline:
+                print("  (the faulted source had not recovered after 120 s)", flush=True)
+                return
+            time.sleep(0.05)
 
 
 def run_call_flow(
