@@ -21,7 +21,6 @@ from app.webhook_signatures import verify_hubspot, verify_stripe, verify_zendesk
 from sandbox.data import generate_dataset
 from sandbox.server import Sandbox, create_sandbox_app
 from sandbox.webhooks import DEFAULT_SECRETS, DeliveryPolicy
-from tests.sandbox.conftest import make_client
 
 RECEIVER = "http://receiver.test/webhooks"
 FAST = DeliveryPolicy(attempts=3, wait_initial=0.001, wait_max=0.002, attempt_timeout=5.0)
@@ -72,22 +71,7 @@ async def outbox_drained(app: Starlette) -> AsyncIterator[Callable[[], Awaitable
     await sandbox.outbox.aclose()
 
 
-@pytest.fixture
-async def billing(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with make_client(app, "billing") as client:
-        yield client
-
-
-@pytest.fixture
-async def crm(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with make_client(app, "crm") as client:
-        yield client
-
-
-@pytest.fixture
-async def support(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with make_client(app, "support") as client:
-        yield client
+# billing, crm and support clients come from tests/sandbox/conftest.py, over this app.
 
 
 Drain = Callable[[], Awaitable[None]]
