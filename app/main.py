@@ -182,6 +182,7 @@ def create_app(
         try:
             async with asyncio.timeout(STORE_PROBE_SECONDS):
                 metrics.sync_run.latest = await store.latest_sync_run()
+                metrics.sync_run.runs = await store.count_sync_runs()
         except Exception:
             # The rest of the metrics matter most when the store is down; keep the last run.
             logger.warning("could not read the latest sync run for /metrics", exc_info=True)

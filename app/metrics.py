@@ -112,9 +112,21 @@ class SyncRunCollector(Collector):
 
     def __init__(self) -> None:
         self.latest: SyncRun | None = None
+        #: Runs by outcome (running, succeeded, failed), also refreshed by the scrape handler.
+        self.runs: dict[str, int] = {}
 
     def collect(self) -> Iterator[Metric]:
-        """The run's id, outcome, finish time and record counts per source."""
+        """Runs by outcome; the latest run's id, outcome, finish time and record counts."""
+        if self.runs:
+            # A gauge, not a counter: a run moves from "running" to its outcome.
+            runs = GaugeMetricFamily(
+                "scv_sync_runs",
+                "Identity sync runs recorded in the store, by outcome",
+                labels=["outcome"],
+            )
+            for state in ("running", "succeeded", "failed"):
+                runs.add_metric([state], self.runs.get(state, 0))
+            yield runs
         run = self.latest
         if run is None:
             return

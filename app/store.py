@@ -272,6 +272,9 @@ _INSERT_SYNC_RUN = "insert into sync_runs default values returning id"
 _FINISH_SYNC_RUN = """
 update sync_runs set finished_at = now(), outcome = $2, counts = $3::jsonb where id = $1
 """
+_COUNT_SYNC_RUNS = """
+select outcome, count(*) as runs from sync_runs group by outcome
+"""
 _SELECT_LATEST_SYNC_RUN = """
 select id, started_at, finished_at, outcome, counts::text as counts
   from sync_runs
@@ -565,6 +568,11 @@ class Store:
         async with self._pool.acquire() as conn:
             count: int = await conn.fetchval(_COUNT_CUSTOMERS)
         return count
+
+    async def count_sync_runs(self) -> dict[str, int]:
+        """How many identity sync runs the store records, by outcome."""
+        rows = await self._pool.fetch(_COUNT_SYNC_RUNS)
+        return {row["outcome"]: row["runs"] for row in rows}
 
     async def latest_sync_run(self) -> SyncRun | None:
         """The most recently started identity sync, finished or not."""

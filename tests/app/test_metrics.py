@@ -90,6 +90,24 @@ def test_the_latest_sync_run_is_exported() -> None:
     )
 
 
+def test_sync_runs_are_counted_by_outcome() -> None:
+    metrics = single()
+    metrics.sync_run.runs = {"succeeded": 4, "failed": 1}
+    value = metrics.registry.get_sample_value
+    assert value("scv_sync_runs", {"outcome": "succeeded"}) == 4
+    assert value("scv_sync_runs", {"outcome": "failed"}) == 1
+    assert value("scv_sync_runs", {"outcome": "running"}) == 0
+
+
+async def test_the_store_counts_sync_runs_by_outcome(store: Store) -> None:
+    assert await store.count_sync_runs() == {}
+    async with store.sync_session() as session:
+        first = await session.start_run()
+        await session.finish_run(first, "succeeded", {})
+        await session.start_run()
+    assert await store.count_sync_runs() == {"succeeded": 1, "running": 1}
+
+
 _WORKER = """
 import sys
 from adapters.models import Source
