@@ -109,7 +109,9 @@ class MemoryTier:
     def __init__(self, max_entries: int = 10_000) -> None:
         # The frozen models themselves are kept: nothing to copy or serialise.
         self._entries = LocalTier(max_entries, float("inf"))
-        self._cache = SimpleMemoryCache()
+        # No timeout: aiocache wraps every call in ``asyncio.wait_for`` (a task and a timer)
+        # otherwise, 17 µs instead of 3 µs for a dictionary lookup that cannot hang.
+        self._cache = SimpleMemoryCache(timeout=None)
 
     async def get(self, key: str, model: type[BaseModel]) -> Entry | None:
         entry = self._entries.get(key)
