@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from prometheus_client import CollectorRegistry
@@ -34,7 +34,11 @@ from app.resilience import resilience_for
 from app.settings import Settings
 from app.sources import build_sources
 from app.store import AuditTrailStore, Store
+from app.tracing import build_tracer
 from app.webhooks import RecordInvalidator, WebhookReceiver
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
 from resolvers.schema import build_schema
 
 logger = logging.getLogger(__name__)
@@ -86,18 +90,21 @@ def create_app(
     transports: Mapping[Source, httpx.AsyncBaseTransport] | None = None,
     registry: CollectorRegistry | None = None,
     invalidator: RecordInvalidator | None = None,
+    span_exporter: SpanExporter | None = None,
 ) -> Starlette:
     """The gateway as an ASGI app.
 
     ``transports`` lets tests replace a source's HTTP transport; ``registry`` is where the
     metrics go (a new one per app by default, so that apps never share counters);
-    ``invalidator`` replaces the response cache as what webhooks ask to forget a record.
+    ``invalidator`` replaces the response cache as what webhooks ask to forget a record;
+    ``span_exporter`` turns tracing on with that exporter (tests read spans back from it).
     """
     metrics = GatewayMetrics.create(registry)
     health = {source: SourceHealth() for source in Source}
     # Per app, not per lifespan: breakers and bulkheads outlive no app and serve all requests.
     resilience = resilience_for(settings, events=metrics.resilience)
     metrics.resilience.watch(resilience.sources.values())
+    tracer = build_tracer(settings.tracing, span_exporter)
     schema = build_schema(
         extensions=[
             # First, so that it finishes last and sees the codes PresentErrors gives.
@@ -116,6 +123,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         async with AsyncExitStack() as stack:
+            if tracer is not None:
+                stack.callback(tracer.shutdown)
             store = await Store.connect(
                 await database_url(settings), pool_size=settings.database_pool_size
             )
@@ -216,6 +225,7 @@ def create_app(
                 metrics=metrics,
                 health=health,
                 deadline_seconds=settings.request_deadline_seconds,
+                tracer=tracer,
             )
         ],
         lifespan=lifespan,

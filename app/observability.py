@@ -37,6 +37,7 @@ from strawberry.extensions import SchemaExtension
 from adapters.http import ABORTED, Deadline, outbound_headers, request_deadline, upstream_observer
 from adapters.models import Source
 from app.metrics import OPERATION_NAME, GatewayMetrics
+from app.tracing import RequestSpan, RequestTracer, TraceParent
 
 __all__ = [
     "REQUEST_ID_HEADER",
@@ -98,9 +99,9 @@ def parse_traceparent(header: str | None) -> TraceContext | None:
     """The trace context of a W3C ``traceparent`` header, or None if it is not a valid one.
 
     Written by hand rather than taken from OpenTelemetry: the gateway needs only to join a
-    trace and pass it on, which is one regular expression, and a whole tracing SDK is a
-    dependency to add when the gateway records spans of its own (future work). Only
-    version 00 is accepted; an all-zero trace id or parent id is invalid, as the spec says.
+    trace and pass it on, which is one regular expression, and a tracing SDK is a
+    dependency only gateways that record spans need (the ``otel`` extra, ``app.tracing``).
+    Only version 00 is accepted; an all-zero trace id or parent id is invalid, as the spec says.
     """
     if header is None:
         return None
@@ -255,9 +256,9 @@ class ObservabilityMiddleware:
     """Request id in and out, trace context, upstream observation, and the access log.
 
     Every upstream request made for one incoming request carries the same ``traceparent``:
-    the client's trace id and one span id that the gateway draws for the request. One span
-    per request, not per upstream call, is enough to link the systems' logs to the
-    gateway's; per-call spans come with OpenTelemetry.
+    the client's trace id and one span id that the gateway draws for the request. With
+    ``tracer`` (OpenTelemetry, ``app.tracing``), that span id is the request span's, and each
+    upstream call is recorded as a span of its own under it.
 
     ``deadline_seconds`` starts the request's deadline (``adapters.http.request_deadline``)
     as it arrives, so that time spent before the first upstream call counts against it too.
@@ -271,12 +272,14 @@ class ObservabilityMiddleware:
         health: Mapping[Source, SourceHealth],
         graphql_path: str = "/graphql",
         deadline_seconds: float | None = None,
+        tracer: RequestTracer | None = None,
     ) -> None:
         self._app = app
         self._metrics = metrics
         self._health = health
         self._graphql_path = graphql_path
         self._deadline_seconds = deadline_seconds
+        self._tracer = tracer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -284,8 +287,10 @@ class ObservabilityMiddleware:
             return
         started = time.perf_counter()
         header = _header(scope, b"x-request-id")
-        trace = trace_context_from(_header(scope, b"traceparent"))
+        traceparent_header = _header(scope, b"traceparent")
+        trace = trace_context_from(traceparent_header)
         record = RequestRecord(request_id=request_id_from(header), trace_id=trace.trace_id)
+        span = self._start_span(scope, traceparent_header, record)
         status = 500
 
         async def send_with_id(message: Message) -> None:
@@ -300,10 +305,12 @@ class ObservabilityMiddleware:
             {
                 **(outbound_headers.get() or {}),
                 REQUEST_ID_HEADER: record.request_id,
-                TRACEPARENT_HEADER: trace.child_traceparent(),
+                TRACEPARENT_HEADER: (
+                    trace.child_traceparent() if span is None else span.traceparent()
+                ),
             }
         )
-        observer_token = upstream_observer.set(self._observer(record))
+        observer_token = upstream_observer.set(self._observer(record, span))
         deadline = (
             None if self._deadline_seconds is None else Deadline.after(self._deadline_seconds)
         )
@@ -320,9 +327,39 @@ class ObservabilityMiddleware:
             current_request.reset(record_token)
             if scope.get("path") == self._graphql_path:
                 self._finish(record, status, time.perf_counter() - started)
+            if span is not None:
+                span.finish(
+                    status=status,
+                    operation=record.operation,
+                    role=record.role,
+                    error_codes=record.error_codes,
+                )
 
-    def _observer(self, record: RequestRecord) -> Callable[[Source, float, str | None], None]:
+    def _start_span(
+        self, scope: Scope, traceparent_header: str | None, record: RequestRecord
+    ) -> RequestSpan | None:
+        """The request's OpenTelemetry span, when tracing is on; the log's trace id follows it."""
+        if self._tracer is None:
+            return None
+        client = parse_traceparent(traceparent_header)
+        parent = (
+            None if client is None else TraceParent(client.trace_id, client.parent_id, client.flags)
+        )
+        span = self._tracer.start_request(
+            parent,
+            method=str(scope.get("method", "")),
+            path=str(scope.get("path", "")),
+            request_id=record.request_id,
+        )
+        record.trace_id = span.traceparent().split("-")[1]
+        return span
+
+    def _observer(
+        self, record: RequestRecord, span: RequestSpan | None
+    ) -> Callable[[Source, float, str | None], None]:
         def observe(source: Source, seconds: float, error_code: str | None) -> None:
+            if span is not None:
+                span.upstream_call(source, seconds, error_code)
             record.note_upstream(source, seconds, error_code)
             self._metrics.observe_upstream(source, seconds, error_code)
             health = self._health.get(source)

@@ -24,6 +24,7 @@ from pydantic_settings import (
 from adapters.config import BillingSettings, CrmSettings, IvrSettings, SupportSettings
 from app.audit_settings import AuditSettings
 from app.cache_settings import CacheSettings
+from app.tracing import TracingSettings
 from app.webhook_settings import WebhookSettings
 
 MatchRule = Literal["xref", "email", "phone"]
@@ -187,6 +188,10 @@ class Settings(BaseSettings):
     )
     audit: AuditSettings = Field(
         default_factory=AuditSettings, description="the PII audit trail (app/audit.py)"
+    )
+    tracing: TracingSettings = Field(
+        default_factory=TracingSettings,
+        description="OpenTelemetry spans (app/tracing.py; the otel extra)",
     )
 
     @model_validator(mode="after")
