@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test check lint format schema bench bench-quick profile clean help
+.PHONY: install run test check check-alerts lint format schema bench bench-quick profile clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -28,6 +28,14 @@ check: $(STAMP)  ## ruff, ruff format --check, mypy --strict, schema.graphql up 
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict app resolvers adapters sandbox bench
 	$(BIN)/scv schema --output schema.graphql --check
+
+# promtool from PATH, else from Debian's prometheus package, unpacked under .venv/tools.
+PROMTOOL ?= $(shell command -v promtool 2>/dev/null || echo $(VENV)/tools/usr/bin/promtool)
+check-alerts:  ## promtool: check the alert rules and run their unit tests (deploy/prometheus)
+	@test -x $(PROMTOOL) || { mkdir -p $(VENV)/tools && cd $(VENV)/tools \
+	  && apt-get download prometheus && dpkg-deb -x prometheus_*.deb . && rm prometheus_*.deb; }
+	$(PROMTOOL) check rules deploy/prometheus/alerts.yml
+	cd deploy/prometheus && $(abspath $(PROMTOOL)) test rules alerts_test.yml
 
 lint: check
 
