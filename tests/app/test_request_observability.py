@@ -260,7 +260,7 @@ async def test_a_cancelled_call_does_not_count_against_the_source_health(
         metrics=metrics,
         health=health,
     )
-    observe = middleware._observer(RequestRecord(request_id="r"))
+    observe = middleware._observer(RequestRecord(request_id="r"), None)
     observe(Source.CRM, 0.01, ABORTED)
     assert health[Source.CRM].counts() == (0, 0)
     assert (
