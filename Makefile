@@ -4,10 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test check check-alerts lint format schema bench bench-quick profile clean help
+.PHONY: install run test check check-alerts lint format schema bench bench-quick bench-fair-share bench-sync profile clean help
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ bench: $(STAMP)  ## the benchmark (under 10 min): writes bench/results/<time>.js
 
 bench-quick: $(STAMP)  ## a short benchmark run (under 2 min), same figures, fewer requests
 	$(BIN)/python -m bench --quick
+
+bench-fair-share: $(STAMP)  ## agent p99 alone and beside analysts' pages (fair share, ~2 min)
+	$(BIN)/python -m bench.fair_share
+
+CUSTOMERS ?= 100000
+bench-sync: $(STAMP)  ## scv sync of CUSTOMERS (100000) into an empty store, vs 25000: time, RSS
+	$(BIN)/python -m bench.sync --customers $(CUSTOMERS)
 
 SCENARIO ?= cold
 profile: $(STAMP)  ## where a worker's CPU goes, by py-spy (SCENARIO=cold or warm)

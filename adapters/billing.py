@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
 from typing import Protocol
 
 import httpx
@@ -66,6 +67,19 @@ class BillingAdapter(Protocol):
 
     def iter_customers(self) -> AsyncIterator[list[BillingCustomer]]:
         """Every customer, one page at a time, for the identity sync."""
+        ...
+
+    def iter_customers_created_since(self, since: datetime) -> AsyncIterator[list[BillingCustomer]]:
+        """Customers created at or after ``since``, a page at a time (incremental sync).
+
+        Stripe lists nothing by update time: changes to existing customers reach the
+        gateway by webhook, not through this listing.
+        """
+        ...
+
+    def iter_subscriptions(self) -> AsyncIterator[list[tuple[BillingCustomerId, Subscription]]]:
+        """Every subscription of every customer (canceled too), with its customer, one page
+        at a time, for the analysts' read model."""
         ...
 
 
@@ -212,6 +226,34 @@ class HttpBillingAdapter:
         ):
             fetched_at = self._clock()
             yield [to_customer(wire, fetched_at) for wire in page]
+
+    async def iter_customers_created_since(
+        self, since: datetime
+    ) -> AsyncIterator[list[BillingCustomer]]:
+        """Customers created at or after ``since``: ``GET /v1/customers?created[gte]=``."""
+        params = {"created[gte]": str(int(since.timestamp()))}
+        async for page in self._pages(
+            StripeList[StripeCustomer], "/v1/customers", params, "customer list"
+        ):
+            fetched_at = self._clock()
+            yield [to_customer(wire, fetched_at) for wire in page]
+
+    async def iter_subscriptions(
+        self,
+    ) -> AsyncIterator[list[tuple[BillingCustomerId, Subscription]]]:
+        """Every subscription (``GET /v1/subscriptions?status=all`` without ``customer``, as
+        Stripe lists them), one page of ``settings.page_size`` at a time."""
+        async for page in self._pages(
+            StripeList[StripeSubscription],
+            "/v1/subscriptions",
+            {"status": "all"},
+            "subscription list",
+        ):
+            yield [
+                (BillingCustomerId(s.customer), to_subscription(s, self.subscription_status))
+                for s in page
+                if s.customer is not None
+            ]
 
     async def _pages(
         self,

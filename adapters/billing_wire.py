@@ -144,6 +144,9 @@ class StripeSubscriptionItems(WireModel):
 
 
 class StripeSubscription(StripeObject):
+    # Optional: the per-customer list is read by customer already; the list of every
+    # subscription (the facts refresh) needs it, and skips a subscription without one.
+    customer: str | None = None
     status: str
     cancel_at_period_end: bool = False
     current_period_end: UnixTime | None = None

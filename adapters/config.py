@@ -68,9 +68,23 @@ class BulkheadSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    max_concurrent: int = Field(default=20, ge=1, description="calls under way at once")
+    max_concurrent: int = Field(
+        default=20, ge=1, description="calls under way at once, analysts' calls not counted"
+    )
     max_wait_seconds: float = Field(
         default=0.25, ge=0, description="longest wait for a free slot before UPSTREAM_BUSY"
+    )
+    analyst_max_concurrent: int = Field(
+        default=5,
+        ge=1,
+        description="analysts' own slots, on top of max_concurrent: analysts' calls take only "
+        "these, and no other call takes them",
+    )
+    analyst_max_wait_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="longest wait of an analyst's call for one of their slots (never past the "
+        "request's deadline) before UPSTREAM_BUSY",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 import httpx
@@ -12,6 +13,7 @@ from adapters.config import SupportSettings
 from adapters.errors import UpstreamContractError, UpstreamNotFound
 from adapters.http import CallPolicy, Clock, UpstreamHttp, gather_requests, utc_now
 from adapters.models import (
+    Canonical,
     Source,
     SupportUser,
     SupportUserId,
@@ -44,6 +46,25 @@ class SupportAdapter(Protocol):
     def iter_users(self) -> AsyncIterator[list[SupportUser]]:
         """Every end user, one page at a time, for the identity sync."""
         ...
+
+    def iter_user_changes(self, start: datetime | str) -> AsyncIterator[UserChanges]:
+        """End users changed since ``start``: a time, or the cursor of a previous export.
+
+        For the incremental sync: each page says where the export continues, and the last
+        page's cursor is where the next export starts.
+        """
+        ...
+
+    def iter_tickets(self) -> AsyncIterator[list[tuple[SupportUserId, Ticket]]]:
+        """Every ticket with its requester, one page at a time, for the analysts' read model."""
+        ...
+
+
+class UserChanges(Canonical):
+    """One page of the incremental user export, and the cursor that resumes after it."""
+
+    users: tuple[SupportUser, ...]
+    cursor: str
 
 
 #: Zendesk's most ids per ``show_many`` call.
@@ -91,6 +112,7 @@ class _ZendeskUser(WireModel):
 
 class _ZendeskTicket(WireModel):
     id: int
+    requester_id: int | None = None
     subject: str | None = None
     status: str
     priority: str | None = None
@@ -117,6 +139,14 @@ class _TicketPage(_CursorPage):
 
 class _Users(WireModel):
     users: list[_ZendeskUser]
+
+
+class _UserExportPage(WireModel):
+    """A page of ``/api/v2/incremental/users/cursor.json``."""
+
+    users: list[_ZendeskUser]
+    after_cursor: str | None = None
+    end_of_stream: bool
 
 
 P = TypeVar("P", bound=_CursorPage)
@@ -207,6 +237,48 @@ class HttpSupportAdapter:
             _UserPage, "/api/v2/users", {"role": "end-user"}, "user list"
         ):
             yield self._users(page.users)
+
+    async def iter_tickets(self) -> AsyncIterator[list[tuple[SupportUserId, Ticket]]]:
+        """Every ticket (Zendesk's ``GET /api/v2/tickets``, cursor paginated), with its
+        requester, one page of ``settings.page_size`` at a time; tickets without a requester
+        are left out."""
+        async for page in self._cursor_pages(_TicketPage, "/api/v2/tickets", {}, "ticket list"):
+            yield [
+                (SupportUserId(str(t.requester_id)), self._to_ticket(t))
+                for t in page.tickets
+                if t.requester_id is not None
+            ]
+
+    async def iter_user_changes(self, start: datetime | str) -> AsyncIterator[UserChanges]:
+        """Zendesk's cursor-based incremental user export, end users only.
+
+        A time opens the export (``start_time``, whole seconds, rounded down so nothing
+        at that second is missed); a cursor continues one; pages follow ``after_cursor``
+        until ``end_of_stream``.
+        """
+        params: dict[str, str | int] = {"per_page": self._settings.page_size}
+        if isinstance(start, datetime):
+            params["start_time"] = int(start.timestamp())
+        else:
+            params["cursor"] = start
+        while True:
+            page = await self._http.request_model(
+                _UserExportPage,
+                "GET",
+                "/api/v2/incremental/users/cursor.json",
+                resource="user export",
+                params=params,
+            )
+            if not page.after_cursor:
+                raise UpstreamContractError(Source.SUPPORT, "user export has no after_cursor")
+            users = self._users(u for u in page.users if u.role in (None, "end-user"))
+            yield UserChanges(users=tuple(users), cursor=page.after_cursor)
+            if page.end_of_stream:
+                return
+            # Without a new cursor, asking again would return the same page forever.
+            if page.after_cursor == params.get("cursor"):
+                raise UpstreamContractError(Source.SUPPORT, "user export repeated its cursor")
+            params = {"per_page": self._settings.page_size, "cursor": page.after_cursor}
 
     async def _show_many(self, ids: list[int]) -> list[SupportUser]:
         result = await self._http.request_model(

@@ -10,6 +10,7 @@ systems as they are. The IVR is not cached: its contact attributes belong to one
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from adapters.billing import BillingAdapter
@@ -22,12 +23,14 @@ from adapters.models import (
     InvoiceList,
     PaymentCardList,
     Source,
+    Subscription,
     SubscriptionList,
     SupportUser,
     SupportUserId,
+    Ticket,
     TicketList,
 )
-from adapters.support import SupportAdapter
+from adapters.support import SupportAdapter, UserChanges
 from app.cache import CacheKey, ResponseCache
 from resolvers.context import Sources
 
@@ -81,6 +84,14 @@ class CachedBillingAdapter:
         """Not cached: the sync pages through the system itself."""
         return self._inner.iter_customers()
 
+    def iter_customers_created_since(self, since: datetime) -> AsyncIterator[list[BillingCustomer]]:
+        """Not cached: the incremental sync pages through the system itself."""
+        return self._inner.iter_customers_created_since(since)
+
+    def iter_subscriptions(self) -> AsyncIterator[list[tuple[BillingCustomerId, Subscription]]]:
+        """Not cached: the facts refresh pages through the system itself."""
+        return self._inner.iter_subscriptions()
+
 
 class CachedCrmAdapter:
     """``CrmAdapter`` whose batch contact read is cached per contact."""
@@ -109,6 +120,10 @@ class CachedCrmAdapter:
     def iter_contacts(self) -> AsyncIterator[list[CrmContact]]:
         """Not cached: the sync pages through the system itself."""
         return self._inner.iter_contacts()
+
+    def iter_contacts_modified_since(self, since: datetime) -> AsyncIterator[list[CrmContact]]:
+        """Not cached: the incremental sync pages through the system itself."""
+        return self._inner.iter_contacts_modified_since(since)
 
 
 class CachedSupportAdapter:
@@ -139,6 +154,14 @@ class CachedSupportAdapter:
     def iter_users(self) -> AsyncIterator[list[SupportUser]]:
         """Not cached: the sync pages through the system itself."""
         return self._inner.iter_users()
+
+    def iter_user_changes(self, start: datetime | str) -> AsyncIterator[UserChanges]:
+        """Not cached: the incremental sync pages through the system itself."""
+        return self._inner.iter_user_changes(start)
+
+    def iter_tickets(self) -> AsyncIterator[list[tuple[SupportUserId, Ticket]]]:
+        """Not cached: the facts refresh pages through the system itself."""
+        return self._inner.iter_tickets()
 
 
 def cached_sources(sources: Sources, cache: ResponseCache) -> Sources:

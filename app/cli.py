@@ -92,7 +92,7 @@ def cmd_sync(args: argparse.Namespace) -> None:
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    asyncio.run(run_sync(settings))
+    asyncio.run(run_sync(settings, full=args.full))
 
 
 def cmd_token(args: argparse.Namespace) -> None:
@@ -226,7 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.set_defaults(func=cmd_sandbox)
 
     sync = commands.add_parser(
-        "sync", help="link every record of billing, CRM and support into customers"
+        "sync",
+        help="link every record of billing, CRM and support into customers (incremental "
+        "where a previous run left cursors)",
+    )
+    sync.add_argument(
+        "--full",
+        action="store_true",
+        help="read every source in full, ignoring the cursors of previous runs",
     )
     sync.set_defaults(func=cmd_sync)
 

@@ -3,24 +3,41 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
+from cross_web import AsyncHTTPRequestAdapter
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.base import BaseSchema
+from strawberry.types import ExecutionResult
 
 from app.auth import AuthenticationError, TokenVerifier, bearer_token
+from app.body_limit import CODE as BODY_TOO_LARGE
+from app.body_limit import limited_receive, too_large
+from app.fair_share import traffic_class, traffic_class_of
 from app.interaction_tokens import InteractionTokenError
 from app.interactions import Interactions
 from app.observability import current_request
+from app.persisted_queries import PersistedQueries, PersistedQueryError
+from app.query_limits import present_parse_refusal
 from resolvers.access import AuditReader, AuditSink
 from resolvers.context import RequestContext, Sources, new_context
+from resolvers.customer_list import CustomerFactsReader
+from resolvers.data_quality_report import DataQualityReader
 from resolvers.errors import BadUserInput
+from resolvers.exports import ExportJobs
 from resolvers.identity import IdentityStore
+from resolvers.identity_evidence import IdentityEvidence
+from resolvers.linking import IdentityDecisions, LiveLinker
+from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY
 from resolvers.masking import stated_purpose
 
 logger = logging.getLogger(__name__)
@@ -42,10 +59,25 @@ class GatewayState:
     default_region: str
     #: IVR handoffs and agents' interactions (``X-Interaction-Token``); None where not wired.
     interactions: Interactions | None = None
+    #: Lookups the store cannot answer search the systems live; None: no live linking.
+    live_linker: LiveLinker | None = None
+    #: Supervisors' link / unlink decisions; None where not wired.
+    identity_decisions: IdentityDecisions | None = None
     #: Where reads of personal data are recorded, and read back; None where not wired (then
     #: nothing is recorded: ``create_app`` always wires both).
     audit: AuditSink | None = None
     audit_trail: AuditReader | None = None
+    #: The analysts' read model (``customers``); None where not wired.
+    facts: CustomerFactsReader | None = None
+    #: Most calls at once per request to a system without a batch read.
+    panel_concurrency: int = DEFAULT_PANEL_CONCURRENCY
+    #: Analysts' export jobs; None where not wired.
+    exports: ExportJobs | None = None
+    #: The store's identity evidence and the systems of record (contact, conflicts,
+    #: possibleDuplicates); None where not wired.
+    evidence: IdentityEvidence | None = None
+    #: Builds the data-quality report (``dataQuality``); None where not wired.
+    data_quality: DataQualityReader | None = None
 
 
 class GatewayGraphQL(GraphQL[RequestContext, None]):
@@ -60,12 +92,76 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
             default_region=state.default_region,
             interaction=getattr(request.state, "interaction", None),
             interactions=state.interactions,
+            live_linker=state.live_linker,
+            identity_decisions=state.identity_decisions,
             audit=state.audit,
             audit_trail=state.audit_trail,
+            facts=state.facts,
+            panel_concurrency=state.panel_concurrency,
+            exports=state.exports,
+            evidence=state.evidence,
+            data_quality=state.data_quality,
             purpose=getattr(request.state, "purpose", None),
             request_id=record.request_id if (record := current_request.get()) else None,
             client_address=request.client.host if request.client else None,
         )
+
+    def __init__(
+        self,
+        schema: BaseSchema,
+        *,
+        persisted_queries: PersistedQueries | None = None,
+        count_refusal: Callable[[str], None] | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(schema, **options)
+        self._persisted = persisted_queries
+        self._count_refusal = count_refusal or (lambda code: None)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: RequestContext,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Resolves a persisted query (APQ, allow list) into its document, or refuses it
+        before strawberry sees it; registers an APQ document once it ran."""
+        if self._persisted is None:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        try:
+            resolved = await self._persisted.resolve(request_data.query, request_data.extensions)
+        except PersistedQueryError as exc:
+            self._count_refusal(exc.code)
+            return ExecutionResult(
+                data=None, errors=[GraphQLError(exc.message, extensions=exc.extensions())]
+            )
+        result = await super().execute_single(
+            request,
+            request_adapter,
+            sub_response,
+            context,
+            root_value,
+            replace(request_data, query=resolved.query),
+        )
+        # Ran (data, even partial): it parses and validates, so it may be kept.
+        if resolved.register_as is not None and resolved.query and result.data is not None:
+            await self._persisted.register(resolved.register_as, resolved.query)
+        return result
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        if result.errors:
+            result.errors = [present_parse_refusal(error) for error in result.errors]
+            for error in result.errors:
+                if (error.extensions or {}).get("code") == "TOO_MANY_TOKENS":
+                    self._count_refusal("TOO_MANY_TOKENS")
+        return await super().process_result(request, result)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -78,14 +174,31 @@ class AuthenticatedGraphQL:
     token when the IDE is on; every query it sends needs one like any other client's.
     """
 
-    def __init__(self, graphql: GatewayGraphQL, *, ide_enabled: bool) -> None:
+    def __init__(
+        self,
+        graphql: GatewayGraphQL,
+        *,
+        ide_enabled: bool,
+        max_body_bytes: int | None = None,
+        count_refusal: Callable[[str], None] | None = None,
+    ) -> None:
         self._graphql = graphql
         self._ide_enabled = ide_enabled
+        self._max_body_bytes = max_body_bytes
+        self._count_refusal = count_refusal or (lambda code: None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await Response("not found", status_code=404)(scope, receive, send)
             return
+        if self._max_body_bytes is not None:
+            # First: a body too large is refused before it is read whole, let alone parsed.
+            limited = await limited_receive(scope, receive, self._max_body_bytes)
+            if limited is None:
+                self._count_refusal(BODY_TOO_LARGE)
+                await too_large(self._max_body_bytes)(scope, receive, send)
+                return
+            receive = limited
         request = Request(scope, receive)
         if self._ide_enabled and self._is_ide_page(request):
             await (await self._graphql.render_graphql_ide(request))(scope, receive, send)
@@ -120,7 +233,12 @@ class AuthenticatedGraphQL:
         record = current_request.get()
         if record is not None:
             record.role = principal.role
-        await self._graphql(scope, receive, send)
+        # Which lane of each source's bulkhead this request's upstream calls take.
+        class_token = traffic_class.set(traffic_class_of(principal.role))
+        try:
+            await self._graphql(scope, receive, send)
+        finally:
+            traffic_class.reset(class_token)
 
     @staticmethod
     def _is_ide_page(request: Request) -> bool:

@@ -19,6 +19,7 @@ from app.settings import Settings
 from app.store import Store
 from resolvers.access import AuditSink
 from resolvers.context import Sources
+from resolvers.linking import LiveLinker
 
 #: The JWKS of the IVR platform, relative to its base URL, unless ``handoff.jwks_url`` says.
 IVR_JWKS_PATH = "/.well-known/jwks.json"
@@ -40,8 +41,13 @@ async def build_interactions(
     transports: Mapping[Source, httpx.AsyncBaseTransport] | None = None,
     metrics: InteractionMetrics | None = None,
     audit: AuditSink | None = None,
+    live_linker: LiveLinker | None = None,
 ) -> Interactions:
-    """The service; ``sources`` should be uncached, so a handoff is confirmed at the source."""
+    """The service; ``sources`` should be uncached, so a handoff is confirmed at the source.
+
+    With ``live_linker``, a handoff naming a customer the store does not know yet is looked
+    up in the systems (through ``sources``) before it is refused as unknown.
+    """
     jwks_url = ivr_jwks_url(settings)
     # The IVR's transport (tests) serves its JWKS too when the URL is the derived one.
     transport = (transports or {}).get(Source.IVR) if settings.handoff.jwks_url is None else None
@@ -64,6 +70,8 @@ async def build_interactions(
             crm=sources.crm,
             handoffs=HandoffVerifier(settings.handoff, keys),
             tokens=InteractionTokens(key, settings.interactions),
+            live_linker=live_linker,
+            sources=sources,
         ),
         settings.interactions,
         settings.handoff.level_rules,

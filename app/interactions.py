@@ -29,7 +29,7 @@ from app.knowledge_check import answers_match
 from app.settings import InteractionSettings, LevelRule
 from app.store import InteractionRow, NewInteraction, Store
 from resolvers.access import ActiveInteraction, AuditEntry, AuditSink, VerificationLevel
-from resolvers.context import Principal
+from resolvers.context import Principal, Sources
 from resolvers.identity import CustomerId
 from resolvers.interaction_service import (
     Actor,
@@ -39,6 +39,7 @@ from resolvers.interaction_service import (
     InteractionView,
     KnowledgeAnswers,
 )
+from resolvers.linking import LiveAnswer, LiveLinker
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,10 @@ class InteractionDependencies:
     crm: CrmAdapter
     handoffs: HandoffVerifier
     tokens: InteractionTokens
+    #: Finds a caller the store does not know yet (signed up a minute ago) in the systems,
+    #: with ``sources``; None: the store's answer is final.
+    live_linker: LiveLinker | None = None
+    sources: Sources | None = None
 
 
 class Interactions:
@@ -161,6 +166,8 @@ class Interactions:
             known = await store.get_customers([CustomerId(ref.value)])
             found = list(known)
         if not found:
+            found = await self._resolve_live(claims)
+        if not found:
             raise refused(
                 "HANDOFF_CUSTOMER_UNKNOWN", f"no customer has this {ref.type} reference", 400
             )
@@ -172,6 +179,40 @@ class Interactions:
                 400,
             )
         return found[0]
+
+    async def _resolve_live(self, claims: HandoffClaims) -> list[CustomerId]:
+        """The customers the systems know by the handoff's reference, linked now; [] if none.
+
+        A caller who signed up a minute ago is in the CRM but not yet in the store. When a
+        system failed and nothing was found, the IVR is told to try again (503), not that
+        the customer is unknown: the failed system might hold them.
+        """
+        linker, sources = self._deps.live_linker, self._deps.sources
+        if linker is None or sources is None:
+            return []
+        ref = claims.customer_ref
+        answer: LiveAnswer
+        if ref.type == "PHONE":
+            e164 = normalize_phone(ref.value, self._default_region)
+            if e164 is None:
+                return []
+            answer = await linker.by_phone(e164, sources)
+        elif ref.type == "EMAIL":
+            email = normalize_email(ref.value)
+            if email is None:
+                return []
+            answer = await linker.by_email(email, sources)
+        elif ref.type == "ACCOUNT":
+            answer = await linker.by_source_id(Source.BILLING, ref.value, sources)
+        else:
+            return []
+        if not answer.customer_ids and answer.failed_sources:
+            raise refused(
+                "UPSTREAM_UNAVAILABLE",
+                "the customer could not be looked up in every system; try again",
+                503,
+            )
+        return list(answer.customer_ids)
 
     async def _confirm_with_ivr(self, claims: HandoffClaims) -> None:
         try:

@@ -22,14 +22,25 @@ from app.audit import PostgresAuditSink
 from app.auth import KeyRing, TokenVerifier
 from app.cache import ResponseCache
 from app.cached_sources import cached_sources
+from app.cost_budget import CostBudget
+from app.data_quality import DataQuality
 from app.demo_keys import ensure_demo_keys
+from app.export_endpoint import ExportDownloads, get_export_file
+from app.export_wiring import start_exports
+from app.facts_refresh import FactsUpdater
+from app.facts_store import FactsWriter, PostgresFactsStore
 from app.gateway import AuthenticatedGraphQL, GatewayGraphQL, GatewayState
 from app.graphql_errors import PresentErrors
 from app.handoff_endpoint import post_handoff
+from app.identity_decisions import IdentityDecisionService
+from app.identity_metrics import IDENTITY_COUNTS_SECONDS
+from app.identity_view_store import IdentityViewStore
 from app.interaction_wiring import build_interactions
+from app.live_linking import LiveLinking
 from app.metrics import CONTENT_TYPE_LATEST, GatewayMetrics, taxonomies_of
 from app.observability import ObservabilityMiddleware, ObserveOperation, SourceHealth
 from app.postgres import start_embedded_postgres
+from app.query_protection import build_query_protection
 from app.resilience import resilience_for
 from app.settings import Settings
 from app.sources import build_sources
@@ -39,6 +50,7 @@ from app.webhooks import RecordInvalidator, WebhookReceiver
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
+from resolvers.identity_evidence import IdentityEvidence
 from resolvers.schema import build_schema
 
 logger = logging.getLogger(__name__)
@@ -91,13 +103,15 @@ def create_app(
     registry: CollectorRegistry | None = None,
     invalidator: RecordInvalidator | None = None,
     span_exporter: SpanExporter | None = None,
+    cost_budget: CostBudget | None = None,
 ) -> Starlette:
     """The gateway as an ASGI app.
 
     ``transports`` lets tests replace a source's HTTP transport; ``registry`` is where the
     metrics go (a new one per app by default, so that apps never share counters);
     ``invalidator`` replaces the response cache as what webhooks ask to forget a record;
-    ``span_exporter`` turns tracing on with that exporter (tests read spans back from it).
+    ``span_exporter`` turns tracing on with that exporter (tests read spans back from it);
+    ``cost_budget`` replaces the principals' cost budgets (tests drive its clock).
     """
     metrics = GatewayMetrics.create(registry)
     health = {source: SourceHealth() for source in Source}
@@ -105,6 +119,9 @@ def create_app(
     resilience = resilience_for(settings, events=metrics.resilience)
     metrics.resilience.watch(resilience.sources.values())
     tracer = build_tracer(settings.tracing, span_exporter)
+    protection = build_query_protection(
+        settings, count_refusal=metrics.count_refusal, budget=cost_budget
+    )
     schema = build_schema(
         extensions=[
             # First, so that it finishes last and sees the codes PresentErrors gives.
@@ -114,10 +131,16 @@ def create_app(
             lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
             lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
             PresentErrors,
+            # After PresentErrors, so that they finish before it: it presents their refusals.
+            *protection.extensions,
         ]
     )
     graphql = GatewayGraphQL(
-        schema, graphql_ide="graphiql" if settings.demo else None, allow_queries_via_get=False
+        schema,
+        graphql_ide="graphiql" if protection.graphiql else None,
+        allow_queries_via_get=False,
+        persisted_queries=protection.persisted_queries,
+        count_refusal=metrics.count_refusal,
     )
 
     @asynccontextmanager
@@ -129,15 +152,28 @@ def create_app(
                 await database_url(settings), pool_size=settings.database_pool_size
             )
             stack.push_async_callback(store.close)
+            if protection.redis is not None:
+                stack.push_async_callback(protection.redis.aclose)
             await store.migrate()
             audit_trail = AuditTrailStore(store)
             sources = await build_sources(
                 settings, stack, transports=transports, resilience=resilience
             )
             verifier = TokenVerifier(settings.auth, await build_key_ring(settings, stack))
+            live_linker = (
+                LiveLinking(store, settings.identity, metrics=metrics.linking)
+                if settings.identity.live_linking
+                else None
+            )
             # Uncached sources: a handoff is confirmed with the IVR platform as it is now.
             interactions = await build_interactions(
-                settings, stack, store, sources, transports=transports, metrics=metrics.interactions
+                settings,
+                stack,
+                store,
+                sources,
+                transports=transports,
+                metrics=metrics.interactions,
+                live_linker=live_linker,
             )
             metrics.watch_taxonomies(
                 taxonomies_of([sources.billing, sources.crm, sources.support, sources.ivr])
@@ -155,17 +191,48 @@ def create_app(
                 sources = cached_sources(sources, cache)
             # For webhooks (``await cache.invalidate_record(source, id)``) and tests.
             app.state.cache = cache
+            facts = PostgresFactsStore(store.pool)
+            # Webhooks re-read a changed record's facts through the (just invalidated) cache.
+            facts_updater = FactsUpdater(
+                store,
+                FactsWriter(store.pool),
+                sources.billing,
+                sources.crm,
+                sources.support,
+                updates=metrics.facts.updates,
+            )
+            # Last, so that its workers stop (handing their jobs back) before anything closes.
+            export_downloads = await start_exports(
+                settings,
+                stack,
+                store,
+                PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
+                metrics.exports,
+                facts,
+            )
             yield {
+                "export_downloads": export_downloads,
                 "store": store,
                 "cache": cache,
+                "facts_updater": facts_updater,
                 "gateway": GatewayState(
                     store=store,
                     sources=sources,
                     verifier=verifier,
                     default_region=settings.identity.default_region,
                     interactions=interactions,
+                    live_linker=live_linker,
+                    identity_decisions=IdentityDecisionService(store, metrics=metrics.linking),
                     audit=PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
                     audit_trail=audit_trail,
+                    exports=export_downloads.exports,
+                    facts=facts,
+                    panel_concurrency=settings.customers.panel_concurrency,
+                    evidence=IdentityEvidence(
+                        IdentityViewStore(store), settings.identity.system_of_record.as_mapping()
+                    ),
+                    # This process's taxonomies: the words its own adapters met.
+                    data_quality=DataQuality(store, lambda: metrics.taxonomy.taxonomies),
                 ),
             }
 
@@ -195,16 +262,33 @@ def create_app(
         except Exception:
             # The rest of the metrics matter most when the store is down; keep the last run.
             logger.warning("could not read the latest sync run for /metrics", exc_info=True)
+        try:
+            async with asyncio.timeout(IDENTITY_COUNTS_SECONDS):
+                await metrics.identity.refresh(IdentityViewStore(store))
+        except Exception:
+            logger.warning("could not read the identity counts for /metrics", exc_info=True)
+        try:
+            async with asyncio.timeout(STORE_PROBE_SECONDS):
+                downloads: ExportDownloads = request.state.export_downloads
+                metrics.exports.jobs.by_state = await downloads.store.count_by_state()
+        except Exception:
+            logger.warning("could not read the export jobs for /metrics", exc_info=True)
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return Starlette(
         routes=[
             Route(
                 "/graphql",
-                AuthenticatedGraphQL(graphql, ide_enabled=settings.demo),
+                AuthenticatedGraphQL(
+                    graphql,
+                    ide_enabled=protection.graphiql,
+                    max_body_bytes=protection.max_body_bytes,
+                    count_refusal=metrics.count_refusal,
+                ),
                 methods=["GET", "POST"],
             ),
             Route("/ivr/handoffs", post_handoff, methods=["POST"]),
+            Route("/exports/{export_id}", get_export_file, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),

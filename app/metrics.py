@@ -33,7 +33,11 @@ from adapters.models import Source
 from adapters.taxonomy import Taxonomy
 from app.audit_metrics import AuditMetrics
 from app.cache_metrics import CacheMetrics
+from app.export_metrics import ExportMetrics
+from app.facts_metrics import FactsMetrics
+from app.identity_metrics import IdentityQualityCollector
 from app.interaction_metrics import InteractionMetrics
+from app.linking_metrics import LinkingMetrics
 from app.resilience_metrics import ResilienceMetrics
 from app.store import SyncRun
 from app.webhook_metrics import WebhookMetrics
@@ -103,6 +107,10 @@ class TaxonomyCollector(Collector):
         yield seen
 
 
+#: The key of a pass's duration among a sync run's per-source counts (``app.sync``).
+_PASS_DURATION = "duration_ms"
+
+
 class SyncRunCollector(Collector):
     """The latest identity sync as recorded in the store (whichever process ran it).
 
@@ -152,12 +160,25 @@ class SyncRunCollector(Collector):
             "(seen, linked_new, already_linked, customers_created, ambiguous, skipped_invalid)",
             labels=["source", "count"],
         )
+        passes = GaugeMetricFamily(
+            "scv_sync_last_run_pass_seconds",
+            "How long each source's pass of the latest identity sync run took",
+            labels=["source"],
+        )
         for source, counts in sorted(run.counts.items()):
             if isinstance(counts, dict):
                 for name, value in sorted(counts.items()):
-                    if isinstance(value, int):
+                    if name == _PASS_DURATION and isinstance(value, int):
+                        passes.add_metric([source], value / 1000)
+                    elif isinstance(value, int):
                         records.add_metric([source, name], value)
         yield records
+        yield passes
+        yield GaugeMetricFamily(
+            "scv_sync_last_run_incremental",
+            "1 when the latest identity sync read a source from its saved cursor, 0 when in full",
+            1 if run.mode == "incremental" else 0,
+        )
 
 
 @dataclass
@@ -169,13 +190,21 @@ class GatewayMetrics:
     upstream_seconds: Histogram
     graphql_requests: Counter
     graphql_seconds: Histogram
+    #: Requests refused by a limit before anything executed (app/query_limits.py), by code.
+    graphql_refused: Counter
     taxonomy: TaxonomyCollector
     sync_run: SyncRunCollector
     audit: AuditMetrics
     cache: CacheMetrics
     resilience: ResilienceMetrics
     interactions: InteractionMetrics
+    #: Live lookups and supervisors' link decisions.
+    linking: LinkingMetrics
     webhooks: WebhookMetrics
+    #: Conflicts and possible duplicates, read from the store by the scrape handler.
+    identity: IdentityQualityCollector
+    exports: ExportMetrics
+    facts: FactsMetrics
     _operations: set[str] = field(default_factory=set)
 
     @classmethod
@@ -202,6 +231,8 @@ class GatewayMetrics:
         sync_run = SyncRunCollector()
         scrape.register(taxonomy)
         scrape.register(sync_run)
+        identity = IdentityQualityCollector()
+        scrape.register(identity)
         return cls(
             registry=scrape,
             upstream_requests=Counter(
@@ -230,19 +261,34 @@ class GatewayMetrics:
                 buckets=GRAPHQL_BUCKETS,
                 registry=own,
             ),
+            graphql_refused=Counter(
+                "scv_graphql_refused",
+                "GraphQL requests refused by a limit before executing, by code "
+                "(QUERY_TOO_DEEP, QUERY_TOO_COSTLY, RATE_LIMITED, PERSISTED_QUERY_NOT_FOUND, ...)",
+                ["code"],
+                registry=own,
+            ),
             taxonomy=taxonomy,
             sync_run=sync_run,
             audit=AuditMetrics.create(own),
             cache=CacheMetrics.create(own),
             resilience=ResilienceMetrics.create(own, scrape),
             interactions=InteractionMetrics.create(own),
+            linking=LinkingMetrics.create(own),
             webhooks=WebhookMetrics.create(own),
+            identity=identity,
+            exports=ExportMetrics.create(own, scrape),
+            facts=FactsMetrics.create(own),
         )
 
     def observe_upstream(self, source: Source, seconds: float, error_code: str | None) -> None:
         """Count one upstream request and its time."""
         self.upstream_requests.labels(source.value, error_code or "ok").inc()
         self.upstream_seconds.labels(source.value).observe(seconds)
+
+    def count_refusal(self, code: str) -> None:
+        """Count one request refused by a limit (codes are the gateway's own: bounded)."""
+        self.graphql_refused.labels(code).inc()
 
     def observe_graphql(
         self, operation: str | None, role: str, outcome: str, seconds: float

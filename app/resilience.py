@@ -43,6 +43,7 @@ from adapters.errors import (
 )
 from adapters.http import Attempt, time_left
 from adapters.models import Source
+from app.fair_share import TrafficClass, traffic_class
 from app.settings import Settings
 
 __all__ = [
@@ -251,20 +252,17 @@ class CircuitBreaker:
 # --- bulkhead ------------------------------------------------------------------------------
 
 
-class Bulkhead:
-    """At most ``max_concurrent`` calls to one source at once; the excess waits, boundedly.
+class _Lane:
+    """At most ``size`` calls at once; the excess waits up to ``max_wait`` (and the deadline).
 
-    A thin layer over ``asyncio.Semaphore`` (which has no bounded acquire of its own): the
-    wait ends after ``max_wait_seconds`` or at the request's deadline, whichever is first,
-    with ``UpstreamBusy``. It keeps one slow source from taking every connection and task
-    of the gateway while the others are fine.
+    A thin layer over ``asyncio.Semaphore`` (which has no bounded acquire of its own).
     """
 
-    def __init__(self, source: Source, settings: BulkheadSettings) -> None:
+    def __init__(self, source: Source, size: int, max_wait: float) -> None:
         self.source = source
-        self.size = settings.max_concurrent
-        self._max_wait = settings.max_wait_seconds
-        self._semaphore = asyncio.Semaphore(settings.max_concurrent)
+        self.size = size
+        self._max_wait = max_wait
+        self._semaphore = asyncio.Semaphore(size)
         self.in_use = 0
 
     @asynccontextmanager
@@ -290,6 +288,54 @@ class Bulkhead:
         finally:
             self.in_use -= 1
             self._semaphore.release()
+
+
+class Bulkhead:
+    """Bounded calls to one source at once, in two lanes: analysts', and everyone else's.
+
+    Everyone else (agents, supervisors, the IVR, the sync) has ``max_concurrent`` slots and
+    waits at most ``max_wait_seconds`` for one; analysts have ``analyst_max_concurrent``
+    slots of their own and wait at most ``analyst_max_wait_seconds`` (both never past the
+    request's deadline), then ``UpstreamBusy``. The lane is the request's
+    ``app.fair_share.traffic_class``. It keeps one slow source from taking every
+    connection and task of the gateway while the others are fine. Two lanes rather than one
+    pool with a cap for analysts: a slot an analyst could borrow is one an agent would wait
+    for, and an agent on a call must never queue behind an analyst's page of customers.
+    """
+
+    def __init__(self, source: Source, settings: BulkheadSettings) -> None:
+        self.source = source
+        self._lanes = {
+            TrafficClass.INTERACTIVE: _Lane(
+                source, settings.max_concurrent, settings.max_wait_seconds
+            ),
+            TrafficClass.ANALYST: _Lane(
+                source, settings.analyst_max_concurrent, settings.analyst_max_wait_seconds
+            ),
+        }
+        #: Slots of agents and everyone else (``/readyz``'s ``bulkhead_size``).
+        self.size = settings.max_concurrent
+
+    @property
+    def in_use(self) -> int:
+        """Slots taken now by everyone but analysts."""
+        return self._lanes[TrafficClass.INTERACTIVE].in_use
+
+    @property
+    def analyst_in_use(self) -> int:
+        """Slots taken now by analysts."""
+        return self._lanes[TrafficClass.ANALYST].in_use
+
+    @property
+    def analyst_size(self) -> int:
+        """The analysts' slots."""
+        return self._lanes[TrafficClass.ANALYST].size
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one slot of the request's lane for the body; ``UpstreamBusy`` if none frees up."""
+        async with self._lanes[traffic_class.get()].slot():
+            yield
 
 
 # --- the policy ----------------------------------------------------------------------------
@@ -338,8 +384,13 @@ class SourceResilience:
 
     @property
     def bulkhead_in_use(self) -> int:
-        """Bulkhead slots taken now."""
+        """Bulkhead slots taken now, analysts' not counted."""
         return self.bulkhead.in_use
+
+    @property
+    def bulkhead_analyst_in_use(self) -> int:
+        """Slots of the analysts' bulkhead lane taken now."""
+        return self.bulkhead.analyst_in_use
 
     async def call(self, attempt: Attempt, *, idempotent: bool) -> Any:
         """``attempt``, retried when it is idempotent and the failure and the time allow."""
@@ -389,16 +440,31 @@ class SourceResilience:
                 self._events.bulkhead_rejected(self.source)
             raise
         except UpstreamUnavailable:
-            self.breaker.record(permit, failed=True)
+            self._outcome(permit, failed=True)
             raise
         except UpstreamError:
-            self.breaker.record(permit, failed=False)
+            self._outcome(permit, failed=False)
             raise
         except BaseException:
             self.breaker.release(permit)
             raise
-        self.breaker.record(permit, failed=False)
+        self._outcome(permit, failed=False)
         return result
+
+    def _outcome(self, permit: Permit, *, failed: bool) -> None:
+        """Tell the breaker how a call went; of an analyst's, only a probe that succeeded.
+
+        Analysts' calls queue for their lane up to their request's deadline and then run
+        with whatever time is left, so their timeouts say more about their own queue than
+        about the source: counted, they would open the breaker on agents' calls too. A
+        source that is really down opens it through everyone else's calls; meanwhile the
+        analysts' lane bounds what their calls can cost it. A half-open probe that an
+        analyst's call answered is still proof the source is back, and helps close it.
+        """
+        if traffic_class.get() is TrafficClass.ANALYST and (failed or not permit.probe):
+            self.breaker.release(permit)
+            return
+        self.breaker.record(permit, failed=failed)
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome is not None else None
@@ -456,6 +522,8 @@ class Resilience:
             "breaker": policy.breaker_state,
             "bulkhead_in_use": policy.bulkhead_in_use,
             "bulkhead_size": policy.bulkhead.size,
+            "bulkhead_analyst_in_use": policy.bulkhead.analyst_in_use,
+            "bulkhead_analyst_size": policy.bulkhead.analyst_size,
         }
 
 

@@ -38,7 +38,12 @@ class SourceResilienceState(Protocol):
 
     @property
     def bulkhead_in_use(self) -> int:
-        """Its calls under way now."""
+        """Its calls under way now, analysts' not counted."""
+        ...
+
+    @property
+    def bulkhead_analyst_in_use(self) -> int:
+        """Its analysts' calls under way now (``app.fair_share``)."""
         ...
 
 
@@ -61,13 +66,20 @@ class ResilienceCollector(Collector):
             "Calls under way per source (bulkhead slots taken)",
             labels=["source"],
         )
+        analyst_in_use = GaugeMetricFamily(
+            "scv_bulkhead_analyst_in_use",
+            "Analysts' calls under way per source (slots of their own bulkhead lane taken)",
+            labels=["source"],
+        )
         for state in self.states:
+            analyst_in_use.add_metric([state.source.value], state.bulkhead_analyst_in_use)
             current = state.breaker_state
             for name in BREAKER_STATES:
                 breaker.add_metric([state.source.value, name], 1 if name == current else 0)
             in_use.add_metric([state.source.value], state.bulkhead_in_use)
         yield breaker
         yield in_use
+        yield analyst_in_use
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from adapters.models import Source
+from app.identity_store import LinkConflict, ReviewRow, unlinked_from, write_reviews
 from resolvers.access import AuditEntry, AuditTrailPage, RecordedAuditEntry
 from resolvers.identity import CustomerId, CustomerRecord, IdentityLink
 
@@ -51,8 +52,12 @@ __all__ = [
 ]
 
 KeyKind = Literal["email", "phone"]
-MatchedBy = Literal["anchor", "xref", "email", "phone"]
+MatchedBy = Literal["anchor", "xref", "email", "phone", "manual"]
+#: What made a link: the batch sync, a live lookup, a webhook, or a person's decision.
+LinkedVia = Literal["sync", "live", "webhook", "manual"]
 SyncOutcome = Literal["running", "succeeded", "failed"]
+#: A sync that read every source in full, or read at least one from its saved cursor.
+SyncMode = Literal["full", "incremental"]
 
 # Advisory lock ids (any bigint unique to this application): one serialises migrations
 # between processes starting together, the other keeps two syncs from creating the same
@@ -89,12 +94,17 @@ class NewCustomer:
 
 @dataclass(frozen=True, slots=True)
 class NewLink:
-    """A record of the page's source, newly linked to a customer by ``matched_by``."""
+    """A record of the page's source, newly linked to a customer by ``matched_by``.
+
+    ``confidence`` is the rule's, from settings; ``linked_via`` says what made the link.
+    """
 
     external_id: str
     customer_id: CustomerId
     matched_by: MatchedBy
     linked_at: datetime
+    confidence: float = 1.0
+    linked_via: LinkedVia = "sync"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +153,8 @@ class PageWrite:
     names: Sequence[DisplayName] = ()
     keys_added: Sequence[KeyRow] = ()
     keys_removed: Sequence[KeyRow] = ()
+    #: What the rules found but left for a person (``app.identity_store``).
+    reviews: Sequence[ReviewRow] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +166,8 @@ class SyncRun:
     finished_at: datetime | None
     outcome: str
     counts: Mapping[str, Any]
+    #: 'full', or 'incremental' when a source was read from its saved cursor.
+    mode: str = "full"
 
 
 # --- SQL -----------------------------------------------------------------------------------
@@ -173,7 +187,7 @@ _SELECT_CUSTOMERS = """
 select id, display_name from customers where id = any($1::text[])
 """
 _SELECT_LINKS_OF_CUSTOMERS = """
-select customer_id, source, external_id, matched_by
+select customer_id, source, external_id, matched_by, confidence, linked_via, linked_at
   from identity_links
  where customer_id = any($1::text[])
  order by customer_id, linked_at, source, external_id
@@ -245,10 +259,11 @@ update customers as c
             and (p.name, p.rank) is distinct from (c.display_name, c.display_rank)))
 """
 _INSERT_LINKS = """
-insert into identity_links (source, external_id, customer_id, matched_by, linked_at)
-select $1, external_id, customer_id, matched_by, linked_at
-  from unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[])
-       as new (external_id, customer_id, matched_by, linked_at)
+insert into identity_links (source, external_id, customer_id, matched_by, linked_at, confidence,
+                            linked_via)
+select $1, external_id, customer_id, matched_by, linked_at, confidence, linked_via
+  from unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::real[], $7::text[])
+       as new (external_id, customer_id, matched_by, linked_at, confidence, linked_via)
 """
 _DELETE_KEYS = """
 delete from lookup_keys as k
@@ -268,7 +283,7 @@ select $1, external_id, kind, value, customer_id
 on conflict (source, external_id, kind, value) do update
    set customer_id = excluded.customer_id
 """
-_INSERT_SYNC_RUN = "insert into sync_runs default values returning id"
+_INSERT_SYNC_RUN = "insert into sync_runs (mode) values ($1) returning id"
 _FINISH_SYNC_RUN = """
 update sync_runs set finished_at = now(), outcome = $2, counts = $3::jsonb where id = $1
 """
@@ -276,7 +291,7 @@ _COUNT_SYNC_RUNS = """
 select outcome, count(*) as runs from sync_runs group by outcome
 """
 _SELECT_LATEST_SYNC_RUN = """
-select id, started_at, finished_at, outcome, counts::text as counts
+select id, started_at, finished_at, outcome, counts::text as counts, mode
   from sync_runs
  order by id desc
  limit 1
@@ -531,6 +546,10 @@ class Store:
                     source=Source(row["source"]),
                     external_id=row["external_id"],
                     matched_by=row["matched_by"],
+                    # Stored as a 4-byte real: 0.9 reads back as 0.8999999761...
+                    confidence=round(row["confidence"], 4),
+                    linked_via=row["linked_via"],
+                    linked_at=row["linked_at"],
                 )
             )
         return {
@@ -586,6 +605,7 @@ class Store:
             finished_at=row["finished_at"],
             outcome=row["outcome"],
             counts=json.loads(row["counts"]),
+            mode=row["mode"],
         )
 
     # -- interactions ----------------------------------------------------------------------
@@ -765,9 +785,14 @@ class SyncSession:
     def __init__(self, conn: PoolConnectionProxy[asyncpg.Record]) -> None:
         self._conn = conn
 
-    async def start_run(self) -> int:
-        """Record that a sync started; return the id of its ``sync_runs`` row."""
-        run_id: int = await self._conn.fetchval(_INSERT_SYNC_RUN)
+    @property
+    def connection(self) -> PoolConnectionProxy[asyncpg.Record]:
+        """The connection holding the sync lock, for the sync's own tables (``sync_cursors``)."""
+        return self._conn
+
+    async def start_run(self, mode: SyncMode = "full") -> int:
+        """Record that a sync started, and how (``mode``); return its ``sync_runs`` id."""
+        run_id: int = await self._conn.fetchval(_INSERT_SYNC_RUN, mode)
         return run_id
 
     async def finish_run(
@@ -831,9 +856,22 @@ class SyncSession:
         count: int = await self._conn.fetchval(_COUNT_CUSTOMERS)
         return count
 
+    async def unlinked_from(
+        self, source: Source, external_ids: Collection[str]
+    ) -> dict[str, frozenset[CustomerId]]:
+        """For each of these records that has any, the customers a person unlinked it from."""
+        return await unlinked_from(self._conn, source, external_ids)
+
     async def write_page(self, page: PageWrite) -> None:
-        """Write one page's customers, names, links and keys, all or nothing."""
-        if not (page.customers or page.names or page.links or page.keys_added or page.keys_removed):
+        """Write one page's customers, names, links, keys and review rows, all or nothing."""
+        if not (
+            page.customers
+            or page.names
+            or page.links
+            or page.keys_added
+            or page.keys_removed
+            or page.reviews
+        ):
             return
         conn = self._conn
         source = page.source.value
@@ -856,14 +894,23 @@ class SyncSession:
                     [name.ref for name in page.names],
                 )
             if page.links:
-                await conn.execute(
-                    _INSERT_LINKS,
-                    source,
-                    [link.external_id for link in page.links],
-                    [link.customer_id for link in page.links],
-                    [link.matched_by for link in page.links],
-                    [link.linked_at for link in page.links],
-                )
+                try:
+                    await conn.execute(
+                        _INSERT_LINKS,
+                        source,
+                        [link.external_id for link in page.links],
+                        [link.customer_id for link in page.links],
+                        [link.matched_by for link in page.links],
+                        [link.linked_at for link in page.links],
+                        [link.confidence for link in page.links],
+                        [link.linked_via for link in page.links],
+                    )
+                except asyncpg.UniqueViolationError as exc:
+                    # Linked meanwhile by a live lookup (which takes no sync lock): the
+                    # caller reads the page again and keeps that link.
+                    raise LinkConflict(f"a {source} record was linked meanwhile") from exc
+            if page.reviews:
+                await write_reviews(conn, page.source, page.reviews)
             if page.keys_removed:
                 await conn.execute(
                     _DELETE_KEYS,

@@ -15,9 +15,19 @@ A record linked by an earlier run keeps its link, so a second run creates nothin
 record's normalised email and phone are stored as lookup keys of its customer, which is
 what finds a customer by any of the formats and addresses its systems hold.
 
+Every link stores its rule's confidence (``IdentitySettings.rule_confidence``; anchors 1.0)
+and what made it (``linked_via``). Every rule is asked, so that a rule finding several
+customers, or rules pointing at different ones, is written to ``identity_review`` for a
+person ('ambiguous', 'rules_disagree'); the record is linked by the first decisive rule all
+the same, and no rule moves another record's link or merges customers. Customers a person
+unlinked a record from (``identity_decisions``) are never its candidates. Live lookups
+(``app.live_linking``) link what they find with this same engine, ``link_found_records``.
+
 The sync streams: it reads one page of a source, looks up that page's links and keys in
-the store, and writes the page back in one transaction. What it keeps in memory for the
-whole run is the billing ids that CRM contacts point at, one entry per such contact.
+the store, and writes the page back in one transaction. Nothing it keeps grows with the
+number of records: the billing ids CRM contacts point at, which the billing pass needs, wait
+in a temporary table (``app.sync_xrefs``). Where a source's vendor allows it, a later run
+reads only what changed since the cursor the previous run saved (``app.sync_passes``).
 """
 
 from __future__ import annotations
@@ -25,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import aclosing, suppress
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
@@ -34,24 +44,38 @@ from typing import TypeVar
 
 from adapters.billing import BillingAdapter
 from adapters.crm import CrmAdapter
+from adapters.http import utc_now
 from adapters.models import BillingCustomer, CrmContact, Source, SupportUser
 from adapters.normalize import normalize_email, normalize_phone
 from adapters.support import SupportAdapter
+from app.identity_store import LinkConflict, ReviewKind, ReviewRow
 from app.settings import IdentitySettings, MatchRule
 from app.store import (
     DisplayName,
     KeyRow,
+    LinkedVia,
     LookupKey,
     MatchedBy,
     NewCustomer,
     NewLink,
     PageWrite,
     Store,
+    SyncMode,
     SyncSession,
 )
+from app.sync_cursors import load_cursors, save_cursor
+from app.sync_passes import SourcePass, plan_passes
+from app.sync_xrefs import BillingXrefs, MemoryXrefs, TableXrefs
 from resolvers.identity import CustomerId
 
-__all__ = ["ProgressCallback", "SourceCounts", "SyncReport", "sync_identities"]
+__all__ = [
+    "FoundRecords",
+    "ProgressCallback",
+    "SourceCounts",
+    "SyncReport",
+    "link_found_records",
+    "sync_identities",
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -60,11 +84,18 @@ ProgressCallback = Callable[[Source, int], None]
 
 _T = TypeVar("_T")
 
+#: How far back of the previous run's start an incremental read begins (``SyncSettings``).
+DEFAULT_OVERLAP = timedelta(minutes=5)
+
 # A customer's display name is the best name any of its records has: a CRM name, else a
 # billing name, else a support name, else an email, in that order of source again.
 _NAME_RANK = {Source.CRM: 0, Source.BILLING: 1, Source.SUPPORT: 2}
 _EMAIL_RANK_OFFSET = 3
 _ID_RANK_OFFSET = 6
+
+# A page planned again after a concurrent link (see ``_sync_page``) meets at most the few
+# records linked meanwhile; a third conflict in a row is no race any more but a fault.
+_CONFLICT_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +126,8 @@ class SyncReport:
     support: SourceCounts
     total_customers: int
     duration_seconds: float
+    #: 'incremental' when any source was read from its saved cursor.
+    mode: SyncMode = "full"
 
     def for_source(self, source: Source) -> SourceCounts:
         """The counts of ``source`` (no counts for IVR, which the sync does not read)."""
@@ -123,7 +156,7 @@ class SyncReport:
 
         footer = (
             f"{self.total_customers} customers in total "
-            f"(sync run {self.run_id}, {self.duration_seconds:.1f} s)"
+            f"(sync run {self.run_id}, {self.mode}, {self.duration_seconds:.1f} s)"
         )
         return "\n".join([line(header), *(line(row) for row in rows), footer])
 
@@ -135,28 +168,65 @@ async def sync_identities(
     support: SupportAdapter,
     identity_settings: IdentitySettings,
     progress: ProgressCallback | None = None,
+    *,
+    full: bool = False,
+    overlap: timedelta = DEFAULT_OVERLAP,
+    now: Callable[[], datetime] = utc_now,
+    batch_records: int = 1,
 ) -> SyncReport:
     """Link every CRM contact, billing customer and support user to a customer.
 
     Reads each source page by page (CRM first: its contacts are the anchors), writes each
-    page in one transaction, and records the run in ``sync_runs``. Only one sync runs at a
-    time per database: a second one waits for the first and then finds nothing new.
-    Upstream errors propagate; the pages written before them stay, and the next run carries
-    on from there.
+    page in one transaction, and records the run in ``sync_runs``. A source with a saved
+    cursor is read from it, incrementally (``app.sync_passes``); ``full`` reads every source
+    in full. Consecutive upstream pages are stored together until they hold
+    ``batch_records`` (1: each page on its own): the store's round trips per page, not its
+    rows, are what a page costs. Only one sync runs at a time per database: a second one
+    waits for the first.
+
+    Upstream errors propagate; the pages written before them stay. A source's cursor is
+    saved only when its pass is stored, so a failed pass is read again from its old
+    cursor next time. CRM's is saved only once billing's pass is stored too: billing's
+    cross-reference rule reads the billing ids that this run's CRM contacts name.
     """
     started = time.monotonic()
     async with store.sync_session() as session:
-        run_id = await session.start_run()
-        run = _IdentitySync(session, identity_settings, progress)
+        conn = session.connection
+        cursors = {} if full else await load_cursors(conn)
+        passes = plan_passes(crm, billing, support, cursors, started=now(), overlap=overlap)
+        mode: SyncMode = "incremental" if passes.incremental else "full"
+        run_id = await session.start_run(mode)
+        _logger.info("identity sync %d: %s", run_id, passes.describe())
+        xrefs = TableXrefs(conn)
+        await xrefs.reset()
+        run = _IdentitySync(session, identity_settings, progress, xrefs=xrefs)
+        durations: dict[Source, float] = {}
+
+        async def read(source_pass: SourcePass[_T], to_record: Callable[[_T], _Record]) -> None:
+            began = time.monotonic()
+            try:
+                pages = _batched(source_pass.pages, batch_records)
+                await run.sync_source(source_pass.source, pages, to_record)
+            finally:
+                durations[source_pass.source] = time.monotonic() - began
+
         try:
-            await run.sync_source(Source.CRM, crm.iter_contacts(), _from_crm)
-            await run.sync_source(Source.BILLING, billing.iter_customers(), _from_billing)
-            await run.sync_source(Source.SUPPORT, support.iter_users(), _from_support)
+            await read(passes.crm, _from_crm)
+            await read(passes.billing, _from_billing)
+            await save_cursor(conn, Source.CRM, passes.crm.next_cursor())
+            await save_cursor(conn, Source.BILLING, passes.billing.next_cursor())
+            await read(passes.support, _from_support)
+            await save_cursor(conn, Source.SUPPORT, passes.support.next_cursor())
             total = await session.count_customers()
         except Exception:
-            await _record_failure(session, run_id, run.counts_by_source())
+            await _record_failure(session, run_id, _with_durations(run, durations))
             raise
-        await session.finish_run(run_id, "succeeded", run.counts_by_source())
+        finally:
+            with suppress(Exception):
+                # A failed drop leaves the table to the connection's next sync, which drops
+                # it first; the run's own outcome is what matters here.
+                await xrefs.reset()
+        await session.finish_run(run_id, "succeeded", _with_durations(run, durations))
     report = SyncReport(
         run_id=run_id,
         crm=run.counts(Source.CRM),
@@ -164,9 +234,20 @@ async def sync_identities(
         support=run.counts(Source.SUPPORT),
         total_customers=total,
         duration_seconds=time.monotonic() - started,
+        mode=mode,
     )
     _logger.info("identity sync %d: %d customers, %.1f s", run_id, total, report.duration_seconds)
     return report
+
+
+def _with_durations(
+    run: _IdentitySync, durations: Mapping[Source, float]
+) -> dict[str, dict[str, int]]:
+    """The run's counts per source, each with how long its pass took (``duration_ms``)."""
+    counts = run.counts_by_source()
+    for source, seconds in durations.items():
+        counts[source.value]["duration_ms"] = round(seconds * 1000)
+    return counts
 
 
 async def _record_failure(
@@ -177,6 +258,29 @@ async def _record_failure(
     except Exception:
         # The original error is the one worth raising; this one only costs the run its row.
         _logger.warning("could not record the failure of sync run %d", run_id, exc_info=True)
+
+
+async def _batched(
+    pages: AsyncIterator[list[_T]], min_records: int
+) -> AsyncGenerator[list[_T], None]:
+    """Consecutive pages joined until they hold ``min_records`` (the last may hold fewer).
+
+    Vendors page by 100 at most; storing 500 records at a time costs a fifth of the round
+    trips to PostgreSQL, which on a busy machine is most of a page's time. Memory stays
+    bounded by ``min_records`` plus one page.
+    """
+    batch: list[_T] = []
+    try:
+        async for page in pages:
+            batch.extend(page)
+            if len(batch) >= min_records:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+    finally:
+        if isinstance(pages, AsyncGenerator):
+            await pages.aclose()
 
 
 async def _read_ahead(pages: AsyncIterator[list[_T]]) -> AsyncGenerator[list[_T], None]:
@@ -204,6 +308,51 @@ async def _read_ahead(pages: AsyncIterator[list[_T]]) -> AsyncGenerator[list[_T]
             await pending
         if isinstance(pages, AsyncGenerator):
             await pages.aclose()
+
+
+# --- records found outside a sync (live lookups) ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FoundRecords:
+    """Records a live lookup found in each system, to be linked as the sync would."""
+
+    crm: Sequence[CrmContact] = ()
+    billing: Sequence[BillingCustomer] = ()
+    support: Sequence[SupportUser] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.crm or self.billing or self.support)
+
+
+async def link_found_records(
+    session: SyncSession,
+    identity_settings: IdentitySettings,
+    found: FoundRecords,
+    *,
+    linked_via: LinkedVia,
+) -> dict[tuple[Source, str], CustomerId]:
+    """Link ``found`` by the sync's own rules and code; return each record's customer.
+
+    The sources go in the sync's order (CRM contacts anchor, then billing, then support),
+    each as one page, so a billing customer can join the CRM contact found with it. Records
+    already linked keep their link; ``session`` need not hold the sync lock (a record
+    linked meanwhile keeps that link: see ``_IdentitySync._sync_page``).
+    """
+    engine = _IdentitySync(session, identity_settings, None, linked_via=linked_via)
+    linked: dict[tuple[Source, str], CustomerId] = {}
+    for source, records in (
+        (Source.CRM, [_from_crm(contact) for contact in found.crm]),
+        (Source.BILLING, [_from_billing(customer) for customer in found.billing]),
+        (Source.SUPPORT, [_from_support(user) for user in found.support]),
+    ):
+        unique = list({record.external_id: record for record in records}.values())
+        if unique:
+            page = await engine._sync_page(source, unique, engine.tally(source))
+            linked.update(
+                ((source, external_id), customer) for external_id, customer in page.items()
+            )
+    return linked
 
 
 # --- one record, whatever its source -------------------------------------------------------
@@ -239,10 +388,19 @@ def _display_name(source: Source, record: _Record) -> tuple[str, int]:
         return record.name.strip(), rank
     if record.email and record.email.strip():
         return record.email.strip(), _EMAIL_RANK_OFFSET + rank
-    return f"{source.value} {record.external_id}", _ID_RANK_OFFSET + rank
+    return placeholder_name(source, record.external_id)
 
 
-def _new_customer_id() -> CustomerId:
+def placeholder_name(source: Source, external_id: str) -> tuple[str, int]:
+    """A customer's name, and its rank, when all that is known is a record's source and id.
+
+    The worst rank of that source: any name or email of a record replaces it.
+    """
+    return f"{source.value} {external_id}", _ID_RANK_OFFSET + _NAME_RANK[source]
+
+
+def new_customer_id() -> CustomerId:
+    """A new, opaque customer id."""
     return CustomerId("cust_" + token_urlsafe(12))
 
 
@@ -260,6 +418,10 @@ class _Tally:
 
     def freeze(self) -> SourceCounts:
         return SourceCounts(**asdict(self))
+
+    def add(self, other: _Tally) -> None:
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
 
 
 class _Clock:
@@ -282,21 +444,27 @@ class _IdentitySync:
         session: SyncSession,
         settings: IdentitySettings,
         progress: ProgressCallback | None,
+        *,
+        linked_via: LinkedVia = "sync",
+        xrefs: BillingXrefs | None = None,
     ) -> None:
         self._session = session
         self._rules: tuple[MatchRule, ...] = tuple(dict.fromkeys(settings.match_rules))
+        self._confidence = settings.rule_confidence
+        self._linked_via: LinkedVia = linked_via
         self._region = settings.default_region
         self._progress = progress
         self._clock = _Clock()
         self._tallies = {source: _Tally() for source in _NAME_RANK}
-        # Billing id -> the customer of the CRM contact naming it, filled by the CRM pass;
-        # the rare billing ids named by contacts of several customers are kept apart, so
-        # that the common case costs one dict entry rather than a set per contact.
-        self._billing_xref: dict[str, CustomerId] = {}
-        self._billing_xref_shared: dict[str, set[CustomerId]] = {}
+        # Billing id -> the customers of the CRM contacts naming it, filled by the CRM pass
+        # (``app.sync_xrefs``: in PostgreSQL for a whole sync, in memory by default).
+        self._xrefs: BillingXrefs = MemoryXrefs() if xrefs is None else xrefs
 
     def counts(self, source: Source) -> SourceCounts:
         return self._tallies[source].freeze()
+
+    def tally(self, source: Source) -> _Tally:
+        return self._tallies[source]
 
     def counts_by_source(self) -> dict[str, dict[str, int]]:
         return {source.value: asdict(tally) for source, tally in self._tallies.items()}
@@ -322,8 +490,33 @@ class _IdentitySync:
                 if self._progress is not None:
                     self._progress(source, tally.seen)
 
-    async def _sync_page(self, source: Source, records: list[_Record], tally: _Tally) -> None:
+    async def _sync_page(
+        self, source: Source, records: list[_Record], tally: _Tally
+    ) -> dict[str, CustomerId]:
+        """Link one page of records; return the customer of each (by external id).
+
+        Without the sync lock, a live lookup may link a record of the page between the
+        page's reads and its write: the write then fails as a whole (``LinkConflict``) and
+        the page is planned again from fresh reads, in which that record keeps its link.
+        Nothing of a failed attempt is kept (tallies and cross-references wait for success).
+        """
+        for attempt in range(_CONFLICT_ATTEMPTS):
+            plan = await self._plan_page(source, records)
+            try:
+                await self._session.write_page(plan.write)
+            except LinkConflict:
+                if attempt + 1 == _CONFLICT_ATTEMPTS:
+                    raise
+                _logger.info("a %s record was linked meanwhile: page planned again", source.value)
+                continue
+            tally.add(plan.tally)
+            await self._xrefs.remember(plan.billing_xrefs)
+            return plan.customers
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _plan_page(self, source: Source, records: list[_Record]) -> _PagePlan:
         session = self._session
+        tally = _Tally()
         # CRM contacts anchor customers: they are never matched to one.
         rules = () if source is Source.CRM else self._rules
         linked = await session.linked_records(source, [record.external_id for record in records])
@@ -340,13 +533,23 @@ class _IdentitySync:
             by_key = await session.customers_by_keys(
                 {key for _, record_keys in unlinked for key in record_keys if key.kind in rules}
             )
+        if unlinked and source is Source.BILLING and "xref" in rules:
+            await self._xrefs.load([record.external_id for record, _ in unlinked])
         crm_links: dict[str, CustomerId] = {}
         if unlinked and source is Source.SUPPORT and "xref" in rules:
             crm_links = await session.links_for(
                 Source.CRM, {record.xref for record, _ in unlinked if record.xref}
             )
+        # People's "not this person" decisions: no rule may link a record there again.
+        excluded: dict[str, frozenset[CustomerId]] = {}
+        if unlinked and rules:
+            excluded = await session.unlinked_from(
+                source, [record.external_id for record, _ in unlinked]
+            )
 
-        page = _PageBuilder(source)
+        page = _PageBuilder(source, self._linked_via)
+        customers: dict[str, CustomerId] = {}
+        billing_xrefs: list[tuple[str, CustomerId]] = []
         for record, record_keys in zip(records, keys, strict=True):
             known = linked.get(record.external_id)
             if known is not None:
@@ -355,42 +558,39 @@ class _IdentitySync:
                 tally.already_linked += 1
                 page.propose_name(customer, record, current=known.current_name)
             else:
-                match, rule, ambiguous = self._match(
-                    source, record, record_keys, rules, by_key, crm_links
+                match = self._match(
+                    source,
+                    record,
+                    record_keys,
+                    rules,
+                    by_key,
+                    crm_links,
+                    excluded.get(record.external_id, frozenset()),
                 )
-                if match is None:
+                if match.customer is None:
                     customer = page.create_customer(record, self._clock())
                     tally.customers_created += 1
                 else:
-                    customer = match
+                    customer = match.customer
                     tally.linked_new += 1
                     page.propose_name(customer, record)
-                page.link(record.external_id, customer, rule, self._clock())
+                # A record that created its customer is that customer's anchor: certain.
+                rule: MatchedBy = "anchor" if match.rule is None else match.rule
+                confidence = 1.0 if match.rule is None else self._confidence[match.rule]
+                page.link(record.external_id, customer, rule, confidence, self._clock())
+                page.review(match.reviews)
                 stored_keys = frozenset()
-                tally.ambiguous += ambiguous
+                tally.ambiguous += match.undecided_before
+            customers[record.external_id] = customer
             page.update_keys(record.external_id, customer, stored_keys, record_keys)
             for key in record_keys:
                 by_key.setdefault(key, set()).add(customer)
             if source is Source.CRM and record.xref:
-                self._remember_billing_xref(record.xref, customer)
-        await session.write_page(page.build())
-
-    def _remember_billing_xref(self, billing_id: str, customer: CustomerId) -> None:
-        shared = self._billing_xref_shared.get(billing_id)
-        if shared is not None:
-            shared.add(customer)
-            return
-        first = self._billing_xref.setdefault(billing_id, customer)
-        if first != customer:
-            del self._billing_xref[billing_id]
-            self._billing_xref_shared[billing_id] = {first, customer}
+                billing_xrefs.append((record.xref, customer))
+        return _PagePlan(page.build(), tally, billing_xrefs, customers)
 
     def _billing_xref_customers(self, billing_id: str) -> set[CustomerId]:
-        shared = self._billing_xref_shared.get(billing_id)
-        if shared is not None:
-            return shared
-        customer = self._billing_xref.get(billing_id)
-        return set() if customer is None else {customer}
+        return self._xrefs.customers(billing_id)
 
     def _keys(self, record: _Record, tally: _Tally) -> tuple[LookupKey, ...]:
         keys: list[LookupKey] = []
@@ -438,23 +638,78 @@ class _IdentitySync:
         rules: tuple[MatchRule, ...],
         by_key: Mapping[LookupKey, set[CustomerId]],
         crm_links: Mapping[str, CustomerId],
-    ) -> tuple[CustomerId | None, MatchedBy, bool]:
-        """The customer the first decisive rule finds, that rule, and whether a rule before
-        it was ambiguous; no customer and 'anchor' when no rule finds exactly one."""
-        ambiguous = False
+        excluded: frozenset[CustomerId],
+    ) -> _Match:
+        """The customer the first decisive rule finds (one candidate), and what to review.
+
+        Every rule is asked, not only up to the decisive one, so that disagreement is seen:
+        a rule finding several customers is 'ambiguous', rules pointing at different
+        customers 'rules_disagree'. Either is written for a person to decide; the record is
+        linked by the first decisive rule all the same (or, with none, creates a customer:
+        'anchor'), and no other record's link changes. Customers a person unlinked this
+        record from (``excluded``) are never candidates.
+        """
+        found: list[tuple[MatchRule, list[CustomerId]]] = []
         for rule in rules:
             candidates = self._candidates(source, record, record_keys, rule, by_key, crm_links)
-            if len(candidates) == 1:
-                return next(iter(candidates)), rule, ambiguous
-            ambiguous = ambiguous or len(candidates) > 1
-        return None, "anchor", ambiguous
+            if candidates - excluded:
+                found.append((rule, sorted(candidates - excluded)))
+        decisive_at = next((i for i, (_, hits) in enumerate(found) if len(hits) == 1), len(found))
+        undecided_before = any(len(hits) > 1 for _, hits in found[:decisive_at])
+        reviews: list[ReviewRow] = []
+        several = [(rule, hits) for rule, hits in found if len(hits) > 1]
+        if several:
+            reviews.append(_review(record.external_id, "ambiguous", several))
+        if decisive_at < len(found):
+            rule, (customer,) = found[decisive_at]
+            if any(customer not in hits for _, hits in found):
+                others = [(other, hits) for other, hits in found if other != rule]
+                reviews.append(
+                    _review(record.external_id, "rules_disagree", [(rule, [customer]), *others])
+                )
+            return _Match(customer, rule, tuple(reviews), undecided_before)
+        return _Match(None, None, tuple(reviews), undecided_before)
+
+
+@dataclass(frozen=True, slots=True)
+class _Match:
+    customer: CustomerId | None
+    rule: MatchRule | None
+    reviews: tuple[ReviewRow, ...]
+    #: A rule tried before the decisive one (or any rule, with none) found several: the
+    #: sync's ``ambiguous`` count, kept as it was before every rule was asked.
+    undecided_before: bool
+
+
+def _review(
+    external_id: str, kind: ReviewKind, found: Iterable[tuple[MatchRule, list[CustomerId]]]
+) -> ReviewRow:
+    pairs = [(customer, rule) for rule, hits in found for customer in hits]
+    return ReviewRow(
+        external_id,
+        kind,
+        tuple(customer for customer, _ in pairs),
+        tuple(rule for _, rule in pairs),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _PagePlan:
+    """One page's writes, and what to keep of it once they are committed."""
+
+    write: PageWrite
+    tally: _Tally
+    billing_xrefs: list[tuple[str, CustomerId]]
+    customers: dict[str, CustomerId]
 
 
 class _PageBuilder:
     """Collects one page's writes; at most one name proposal per customer."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, linked_via: LinkedVia = "sync") -> None:
         self._source = source
+        self._linked_via: LinkedVia = linked_via
+        self._reviews: list[ReviewRow] = []
         self._customers: dict[CustomerId, NewCustomer] = {}
         self._names: dict[CustomerId, DisplayName] = {}
         self._links: list[NewLink] = []
@@ -466,7 +721,7 @@ class _PageBuilder:
 
     def create_customer(self, record: _Record, now: datetime) -> CustomerId:
         name, rank = _display_name(self._source, record)
-        customer = NewCustomer(_new_customer_id(), name, rank, self._ref(record), now)
+        customer = NewCustomer(new_customer_id(), name, rank, self._ref(record), now)
         self._customers[customer.id] = customer
         return customer.id
 
@@ -495,9 +750,19 @@ class _PageBuilder:
             self._names[customer_id] = DisplayName(customer_id, name, rank, ref)
 
     def link(
-        self, external_id: str, customer_id: CustomerId, rule: MatchedBy, now: datetime
+        self,
+        external_id: str,
+        customer_id: CustomerId,
+        rule: MatchedBy,
+        confidence: float,
+        now: datetime,
     ) -> None:
-        self._links.append(NewLink(external_id, customer_id, rule, now))
+        self._links.append(
+            NewLink(external_id, customer_id, rule, now, confidence, self._linked_via)
+        )
+
+    def review(self, rows: Iterable[ReviewRow]) -> None:
+        self._reviews.extend(rows)
 
     def update_keys(
         self,
@@ -521,4 +786,5 @@ class _PageBuilder:
             names=list(self._names.values()),
             keys_added=self._keys_added,
             keys_removed=self._keys_removed,
+            reviews=self._reviews,
         )

@@ -24,7 +24,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -49,6 +49,9 @@ from app.webhook_signatures import (
     verify_stripe,
     verify_zendesk,
 )
+
+if TYPE_CHECKING:
+    from app.facts_refresh import FactsUpdater
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +154,8 @@ class WebhookReceiver:
                     exc_info=True,
                 )
                 return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
+        if not await self._refresh_facts(request, events):
+            return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
         return JSONResponse(
             {
                 "received": len(events),
@@ -192,6 +197,30 @@ class WebhookReceiver:
             },
         )
         return "processed"
+
+    async def _refresh_facts(self, request: Request, events: list[VendorEvent]) -> bool:
+        """Re-read the changed records' facts for the analysts' read model.
+
+        After every event is applied, duplicates included: a vendor's retry after a 503
+        here finds its events already processed and must still refresh. A system that does
+        not answer is logged and counted by the updater and costs nothing here; only the
+        store failing (False) makes the vendor retry.
+        """
+        updater: FactsUpdater | None = getattr(request.state, "facts_updater", None)
+        if updater is None:
+            return True
+        records = dict.fromkeys((e.source, e.record_id) for e in events if e.record_id is not None)
+        for source, record_id in records:
+            try:
+                await updater.refresh_record(source, record_id)
+            except Exception as exc:
+                # The type only: a store error's text may quote the values it was given.
+                logger.warning(
+                    "customer facts could not be written; the vendor will retry",
+                    extra={"source": source.value, "error": type(exc).__name__},
+                )
+                return False
+        return True
 
     def _normalise(self, change: KeyChange) -> str | None:
         if change.kind == "email":

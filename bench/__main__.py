@@ -84,7 +84,8 @@ def measured(
 ) -> dict[str, Any]:
     stack.reset_upstream_stats(client)
     cpu_before = stack.gateway_cpu_seconds()
-    load = drive(stack, spec)
+    token = stack.token(role=scenario.role, subject=f"bench-{scenario.role}")
+    load = drive(stack, {"token": token, **spec})
     cpu = stack.gateway_cpu_seconds() - cpu_before
     calls = stack.upstream_calls(client)
     rss = [procstat.memory_kib(pid)[1] / 1024 for pid in stack.worker_pids()]
@@ -110,7 +111,10 @@ def run_scenario(
     if scenario.name == "call_flow":
         return [run_call_flow(stack, client, scenario, customers, args)]
     bodies = scenario.bodies(customers)
-    open_count = int(args.rate * args.duration)
+    # A scenario may ask for less load than the rest (analysts' pages are 100 calls each).
+    rate = scenario.rate or args.rate
+    concurrency = scenario.concurrency or args.concurrency
+    open_count = int(rate * args.duration)
     for system, faults in scenario.faults.items():
         stack.set_faults(client, system, **faults)
     try:
@@ -118,7 +122,7 @@ def run_scenario(
             drive(
                 stack, {"mode": "concurrency", "concurrency": 4, "requests": 50, "bodies": bodies}
             )
-        print(f"  {scenario.name}: {open_count} requests at {args.rate:g}/s", flush=True)
+        print(f"  {scenario.name}: {open_count} requests at {rate:g}/s", flush=True)
         open_bodies = bodies[:open_count] if len(bodies) > open_count else bodies
         rows = [
             measured(
@@ -127,12 +131,12 @@ def run_scenario(
                 scenario,
                 {
                     "mode": "rate",
-                    "rate": args.rate,
+                    "rate": rate,
                     "duration": args.duration,
                     "bodies": open_bodies,
                 },
                 args.latency_ms,
-                f"{args.rate:g}/s",
+                f"{rate:g}/s",
             )
         ]
         # The closed loop takes customers the open loop has not touched, so cold stays cold.
@@ -142,7 +146,7 @@ def run_scenario(
             if len(bodies) > open_count
             else args.closed_requests
         )
-        print(f"  {scenario.name}: {count} requests from {args.concurrency} clients", flush=True)
+        print(f"  {scenario.name}: {count} requests from {concurrency} clients", flush=True)
         rows.append(
             measured(
                 stack,
@@ -150,12 +154,12 @@ def run_scenario(
                 scenario,
                 {
                     "mode": "concurrency",
-                    "concurrency": args.concurrency,
+                    "concurrency": concurrency,
                     "requests": count,
                     "bodies": rest,
                 },
                 args.latency_ms,
-                f"{args.concurrency} clients",
+                f"{concurrency} clients",
             )
         )
         return rows

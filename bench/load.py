@@ -50,14 +50,27 @@ class Outcome:
 
 
 async def _send(
-    client: httpx.AsyncClient, url: str, body: Any, started: float, outcome: Outcome
+    client: httpx.AsyncClient,
+    url: str,
+    body: Any,
+    started: float,
+    outcome: Outcome,
+    headers: dict[str, str] | None = None,
 ) -> None:
     try:
-        response = await client.post(url, json=body)
+        response = await client.post(url, json=body, headers=headers)
     except httpx.HTTPError as exc:
         outcome.note(started, None, type(exc).__name__)
     else:
         outcome.note(started, response, None)
+
+
+def _as(spec: dict[str, Any], i: int) -> dict[str, str] | None:
+    """Request ``i``'s own bearer token when the spec spreads requests over several
+    principals (``tokens``): a per-principal cost budget would refuse one principal sending
+    what a room of agents sends."""
+    tokens = spec.get("tokens")
+    return {"Authorization": f"Bearer {tokens[i % len(tokens)]}"} if tokens else None
 
 
 async def open_loop(client: httpx.AsyncClient, spec: dict[str, Any], outcome: Outcome) -> int:
@@ -70,7 +83,8 @@ async def open_loop(client: httpx.AsyncClient, spec: dict[str, Any], outcome: Ou
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(_send(client, url, bodies[i % len(bodies)], due, outcome)))
+        body = bodies[i % len(bodies)]
+        tasks.append(asyncio.create_task(_send(client, url, body, due, outcome, _as(spec, i))))
     await asyncio.gather(*tasks)
     return total
 
@@ -79,13 +93,21 @@ async def closed_loop(client: httpx.AsyncClient, spec: dict[str, Any], outcome: 
     url, bodies = spec["url"], spec["bodies"]
     total = int(spec["requests"])
     counter = iter(range(total))
+    # Optional: no new request after this many seconds (a background load of fixed length).
+    stop_at = time.perf_counter() + float(spec.get("duration", "inf"))
+    sent = 0
 
     async def worker() -> None:
+        nonlocal sent
         for i in counter:
-            await _send(client, url, bodies[i % len(bodies)], time.perf_counter(), outcome)
+            if time.perf_counter() >= stop_at:
+                return
+            sent += 1
+            body = bodies[i % len(bodies)]
+            await _send(client, url, body, time.perf_counter(), outcome, _as(spec, i))
 
     await asyncio.gather(*(worker() for _ in range(int(spec["concurrency"]))))
-    return total
+    return sent
 
 
 CLAIM = """mutation Claim($contact: ID!) {

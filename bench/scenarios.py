@@ -14,6 +14,9 @@ from typing import Any
 
 import asyncpg
 
+from app.facts_store import PostgresFactsStore
+from resolvers.customer_list import CustomerFilter, CustomerOrder
+
 #: The agent desktop's query: about 60 fields over profile, billing (with invoices and
 #: subscriptions) and support (with tickets).
 WHOLE_VIEW = """query WholeView($email: String!) {
@@ -74,6 +77,8 @@ class Customers:
     customers no other scenario has fetched (and cached)."""
 
     all: list[Customer]
+    #: The ``after`` cursor of each page of 50 of ``customers`` (None: the first page).
+    page_cursors: list[str | None] = field(default_factory=list)
 
     def third(self, n: int) -> list[Customer]:
         size = len(self.all) // 3
@@ -127,7 +132,53 @@ async def _linked_customers(database_url: str) -> Customers:
         )
     finally:
         await conn.close()
-    return Customers([Customer(r["email"], r["phone"]) for r in rows if r["email"] is not None])
+    cursors = await _page_cursors(database_url)
+    return Customers(
+        [Customer(r["email"], r["phone"]) for r in rows if r["email"] is not None], cursors
+    )
+
+
+async def _page_cursors(database_url: str) -> list[str | None]:
+    """Where each page of 50 of ``customers`` (default order) starts: the facts store's own
+    cursors, so that each request of page_of_50 asks for a page no other request did."""
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    try:
+        facts = PostgresFactsStore(pool)
+        ends = [
+            cursor
+            async for _, cursor in facts.stream_customers(
+                CustomerFilter(), CustomerOrder(), batch_size=50
+            )
+        ]
+    finally:
+        await pool.close()
+    return [None, *ends[:-1]]
+
+
+PAGE_OF_50 = """query PageOf50($after: String) {
+  customers(first: 50, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node {
+      id
+      facts { delinquent openTicketCount subscriptionStatus ageSeconds }
+      profile { name meta { fetchedAt } }
+      billing { balance { amount currency } delinquent }
+      support { openTicketCount }
+    } }
+  }
+}"""
+
+#: Calls of one page to one system at once: the smaller of ``SCV_CUSTOMERS__PANEL_CONCURRENCY``
+#: (10) and the analysts' lane of each bulkhead, ``__BULKHEAD__ANALYST_MAX_CONCURRENT`` (5).
+PAGE_CALLS_AT_ONCE = 5
+
+
+def page_bodies(customers: Customers) -> list[dict[str, Any]]:
+    return [
+        {"query": PAGE_OF_50, "variables": {"after": cursor}, "operationName": "PageOf50"}
+        for cursor in customers.page_cursors or [None]
+    ]
 
 
 def linked_customers(database_url: str) -> Customers:
@@ -151,6 +202,11 @@ class Scenario:
     requires: str | None = None
     #: Why the scenario is not measured yet although its feature exists, if it is not.
     pending: str | None = None
+    #: Who asks: the bearer token's role.
+    role: str = "agent"
+    #: The open loop's rate and the closed loop's clients, when not the run's own.
+    rate: float | None = None
+    concurrency: int | None = None
 
 
 def whole_view_bodies(emails: list[str]) -> list[dict[str, Any]]:
@@ -189,12 +245,18 @@ SCENARIOS = [
     ),
     Scenario(
         name="page_of_50",
-        description="a page of 50 customers with panels (analysts)",
-        rounds=1,
+        description="a page of 50 customers with panels (analysts), each request the next page",
+        # Billing has no batch read (nor support by requester): 50 calls each, at most
+        # PAGE_CALLS_AT_ONCE at once.
+        rounds=-(-50 // PAGE_CALLS_AT_ONCE),
+        # One CRM batch read, then one billing and one support call per customer linked there.
         expected_calls=None,
-        bodies=lambda c: [],
+        bodies=page_bodies,
         requires="CustomerConnection",
-        pending="the page query is written once the analyst issue lands",
+        role="analyst",
+        # About 100 upstream calls a page: as bench/fair_share.py's analysts, not as agents.
+        rate=2.0,
+        concurrency=2,
     ),
     Scenario(
         name="support_down",

@@ -12,9 +12,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -57,6 +57,8 @@ class StackConfig:
     latency_ms: float
     workers: int
     seed: int = 42
+    #: Settings of the gateway (and sync) beyond the stack's own, e.g. for bench.fair_share.
+    gateway_env: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -121,9 +123,14 @@ def _environment(
         SCV_AUTH__PUBLIC_KEY_FILE=str(config.data_dir / PUBLIC_KEY_FILE),
         SCV_INTERACTIONS__SIGNING_KEY_FILE=str(config.data_dir / INTERACTION_KEY_FILE),
         PROMETHEUS_MULTIPROC_DIR=str(config.data_dir / "metrics"),
+        # The benchmark measures latency: one token sends every request, and a page of 50
+        # with panels costs about 1,900, so the analysts' budget (60,000 a minute) would
+        # refuse page_of_50 after some 30 pages. The budget is tested in tests/app.
+        SCV_LIMITS__BUDGET_ENABLED="false",
     )
     for system in SYSTEMS:
         env[f"SCV_{system.upper()}__BASE_URL"] = f"{sandbox_url}/{system}"
+    env.update(config.gateway_env)
     return env
 
 

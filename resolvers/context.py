@@ -15,12 +15,17 @@ from adapters.crm import CrmAdapter
 from adapters.ivr import IvrAdapter
 from adapters.support import SupportAdapter
 from resolvers.access import ActiveInteraction, AuditReader, AuditSink
+from resolvers.customer_list import CustomerFactsReader
+from resolvers.data_quality_report import DataQualityReader
 from resolvers.disclosure import DisclosureLedger
 from resolvers.identity import IdentityStore
-from resolvers.loaders import Loaders
+from resolvers.identity_evidence import IdentityEvidence, IdentityEvidenceLoaders
+from resolvers.linking import IdentityDecisions, LiveLinker
+from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY, Loaders
 
 if TYPE_CHECKING:
     # Only a type here: the service's module needs ``Principal`` from this one.
+    from resolvers.exports import ExportJobs
     from resolvers.interaction_service import InteractionService
 
 
@@ -67,6 +72,19 @@ class RequestContext:
     disclosures: DisclosureLedger = field(default_factory=DisclosureLedger)
     #: Claims, transfers and knowledge checks of interactions; None where not wired.
     interactions: InteractionService | None = None
+    #: Searches the systems when a lookup finds nothing in the store; None: no live linking.
+    live_linker: LiveLinker | None = None
+    #: Supervisors' link / unlink decisions; None where not wired.
+    identity_decisions: IdentityDecisions | None = None
+    #: The analysts' read model (``customers``, ``Customer.facts``); None where not wired.
+    facts: CustomerFactsReader | None = None
+    #: Analysts' export jobs (``startExport``, ``exportStatus``); None where not wired.
+    exports: ExportJobs | None = None
+    #: The store's identity evidence (contact points, conflicts, duplicates), batched per
+    #: request; None where not wired.
+    evidence: IdentityEvidenceLoaders | None = None
+    #: Builds the data-quality report (``dataQuality``); None where not wired.
+    data_quality: DataQualityReader | None = None
 
 
 def new_context(
@@ -81,7 +99,14 @@ def new_context(
     request_id: str | None = None,
     client_address: str | None = None,
     interactions: InteractionService | None = None,
+    live_linker: LiveLinker | None = None,
+    identity_decisions: IdentityDecisions | None = None,
+    facts: CustomerFactsReader | None = None,
+    panel_concurrency: int = DEFAULT_PANEL_CONCURRENCY,
+    exports: ExportJobs | None = None,
     audit_trail: AuditReader | None = None,
+    evidence: IdentityEvidence | None = None,
+    data_quality: DataQualityReader | None = None,
 ) -> RequestContext:
     """A context with fresh DataLoaders: loaders never outlive the request they batch for."""
     loaders = Loaders(
@@ -89,6 +114,8 @@ def new_context(
         billing=sources.billing,
         crm=sources.crm,
         support=sources.support,
+        facts=facts,
+        panel_concurrency=panel_concurrency,
     )
     return RequestContext(
         principal=principal,
@@ -102,5 +129,11 @@ def new_context(
         request_id=request_id,
         client_address=client_address,
         interactions=interactions,
+        live_linker=live_linker,
+        identity_decisions=identity_decisions,
+        facts=facts,
+        exports=exports,
         audit_trail=audit_trail,
+        evidence=IdentityEvidenceLoaders(evidence) if evidence is not None else None,
+        data_quality=data_quality,
     )

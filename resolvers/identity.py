@@ -7,7 +7,8 @@ over PostgreSQL, and tests may hand in any other implementation.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import NewType, Protocol
 
 from adapters.models import Source
@@ -17,11 +18,19 @@ CustomerId = NewType("CustomerId", str)
 
 @dataclass(frozen=True, slots=True)
 class IdentityLink:
-    """One system's record of the customer, and the rule that linked it."""
+    """One system's record of the customer, the rule that linked it, and how sure that is.
+
+    Two links are equal when they name the same record linked by the same rule: confidence
+    and provenance describe the link, they are not part of what it is.
+    """
 
     source: Source
     external_id: str
     matched_by: str
+    confidence: float = field(default=1.0, compare=False)
+    #: 'sync', 'live', 'webhook' or 'manual' (a person's decision).
+    linked_via: str = field(default="sync", compare=False)
+    linked_at: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

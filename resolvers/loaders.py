@@ -3,8 +3,9 @@
 Every panel reaches its system through a loader, so fields that need the same record share
 one call, and a page of customers shares one batch call where the vendor has a batch read
 (CRM batch read). Where a vendor has no batch read, the keys of one tick are fetched
-concurrently. A failure for one key is that key's failure only: it is handed back to the
-loader as the exception, and the loader raises it in the resolvers that asked for it.
+concurrently, at most ``panel_concurrency`` at once. A failure for one key is that key's
+failure only: it is handed back to the loader as the exception, and the loader raises it in
+the resolvers that asked for it.
 """
 
 from __future__ import annotations
@@ -31,19 +32,32 @@ from adapters.models import (
     TicketList,
 )
 from adapters.support import SupportAdapter
+from resolvers.customer_list import CustomerFacts, CustomerFactsLookup
 from resolvers.identity import CustomerId, CustomerRecord, IdentityStore
 
 K = TypeVar("K")
 T = TypeVar("T")
 
 
+#: Most calls at once per batch to a system without a batch read (``Settings.customers``).
+DEFAULT_PANEL_CONCURRENCY = 10
+
+
 def _each_concurrently(
-    fetch: Callable[[K], Awaitable[T]],
+    fetch: Callable[[K], Awaitable[T]], limit: int
 ) -> Callable[[list[K]], Awaitable[Sequence[T | BaseException]]]:
-    """A batch function for a vendor without a batch read: one call per key, concurrently."""
+    """A batch function for a vendor without a batch read: one call per key, at most
+    ``limit`` at once, so that a page of 100 customers does not open 100 calls to one
+    system together (a semaphore: the bulkhead bounds the whole process, this one request)."""
 
     async def load(keys: list[K]) -> Sequence[T | BaseException]:
-        return await asyncio.gather(*(fetch(key) for key in keys), return_exceptions=True)
+        gate = asyncio.Semaphore(limit)
+
+        async def one(key: K) -> T:
+            async with gate:
+                return await fetch(key)
+
+        return await asyncio.gather(*(one(key) for key in keys), return_exceptions=True)
 
     return load
 
@@ -58,10 +72,17 @@ class Loaders:
         billing: BillingAdapter,
         crm: CrmAdapter,
         support: SupportAdapter,
+        facts: CustomerFactsLookup | None = None,
+        panel_concurrency: int = DEFAULT_PANEL_CONCURRENCY,
     ) -> None:
         self._store = store
         self._crm = crm
         self._billing = billing
+        self._facts = facts
+        limit = panel_concurrency
+        self.customer_facts: DataLoader[CustomerId, CustomerFacts | None] = DataLoader(
+            self._load_facts
+        )
         self.customers: DataLoader[CustomerId, CustomerRecord | None] = DataLoader(
             self._load_customers
         )
@@ -69,19 +90,19 @@ class Loaders:
             self._load_crm_contacts
         )
         self.billing_customers: DataLoader[BillingCustomerId, BillingCustomer] = DataLoader(
-            _each_concurrently(billing.get_customer)
+            _each_concurrently(billing.get_customer, limit)
         )
         self.subscriptions: DataLoader[BillingCustomerId, SubscriptionList] = DataLoader(
-            _each_concurrently(billing.list_subscriptions)
+            _each_concurrently(billing.list_subscriptions, limit)
         )
         self.invoices: DataLoader[tuple[BillingCustomerId, int], InvoiceList] = DataLoader(
-            _each_concurrently(self._fetch_invoices)
+            _each_concurrently(self._fetch_invoices, limit)
         )
         self.payment_cards: DataLoader[BillingCustomerId, PaymentCardList] = DataLoader(
-            _each_concurrently(billing.list_payment_cards)
+            _each_concurrently(billing.list_payment_cards, limit)
         )
         self.tickets: DataLoader[SupportUserId, TicketList] = DataLoader(
-            _each_concurrently(support.list_requested_tickets)
+            _each_concurrently(support.list_requested_tickets, limit)
         )
 
     def _fetch_invoices(self, key: tuple[BillingCustomerId, int]) -> Awaitable[InvoiceList]:
@@ -90,6 +111,12 @@ class Loaders:
 
     async def _load_customers(self, ids: list[CustomerId]) -> list[CustomerRecord | None]:
         found = await self._store.get_customers(ids)
+        return [found.get(customer_id) for customer_id in ids]
+
+    async def _load_facts(self, ids: list[CustomerId]) -> list[CustomerFacts | None]:
+        if self._facts is None:
+            return [None for _ in ids]
+        found = await self._facts.get_facts(ids)
         return [found.get(customer_id) for customer_id in ids]
 
     async def _load_crm_contacts(self, ids: list[CrmContactId]) -> list[CrmContact | BaseException]:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import strawberry
 
 from adapters.models import IvrContactId
 from adapters.normalize import normalize_email, normalize_phone
 from resolvers.audit import AuditTrailConnection, audit_trail
+from resolvers.customers import CustomerConnection, customers
+from resolvers.data_quality import DataQualityReportType, data_quality
 from resolvers.errors import BadUserInput
+from resolvers.exports import ExportJob, export_status
 from resolvers.identity import CustomerId
 from resolvers.interactions import Interaction, interaction
+from resolvers.linking import LiveAnswer, LiveLinker, LiveLookupIncomplete
 from resolvers.types import Customer, Info, Source
 
 #: How an IVR contact's ``CustomerRefType`` names the customer it verified.
@@ -27,7 +33,9 @@ async def _by_phone(info: Info, raw: str) -> Customer | None:
     e164 = normalize_phone(raw, info.context.default_region)
     if e164 is None:
         raise BadUserInput("phone is not a possible phone number")
-    found = await info.context.store.find_by_phone(e164)
+    found = await info.context.store.find_by_phone(e164) or await _live(
+        info, lambda linker: linker.by_phone(e164, info.context.sources)
+    )
     # Several customers can share a number (households, duplicates): the oldest is the
     # deterministic answer; the rest surface as possible duplicates.
     return await _load(info, found[0] if found else None)
@@ -37,8 +45,35 @@ async def _by_email(info: Info, raw: str) -> Customer | None:
     email = normalize_email(raw)
     if email is None:
         raise BadUserInput("email is not an email address")
-    found = await info.context.store.find_by_email(email)
+    found = await info.context.store.find_by_email(email) or await _live(
+        info, lambda linker: linker.by_email(email, info.context.sources)
+    )
     return await _load(info, found[0] if found else None)
+
+
+async def _by_source_id(info: Info, source: Source, external_id: str) -> Customer | None:
+    found = await info.context.store.find_by_source_id(source, external_id)
+    if found is None:
+        live = await _live(
+            info, lambda linker: linker.by_source_id(source, external_id, info.context.sources)
+        )
+        found = live[0] if live else None
+    return await _load(info, found)
+
+
+async def _live(info: Info, ask: Callable[[LiveLinker], Awaitable[LiveAnswer]]) -> list[CustomerId]:
+    """What the systems hold when the store found nothing, linked first (live linking).
+
+    Nothing found with a system failing is not "no such customer": the field is null with
+    an error naming the system, so the desktop can say "try again" rather than "unknown".
+    """
+    linker = info.context.live_linker
+    if linker is None:
+        return []
+    answer = await ask(linker)
+    if not answer.customer_ids and answer.failed_sources:
+        raise LiveLookupIncomplete(answer.failed_sources)
+    return list(answer.customer_ids)
 
 
 async def _by_ivr_contact(info: Info, contact_id: str) -> Customer | None:
@@ -56,7 +91,7 @@ async def _by_ivr_contact(info: Info, contact_id: str) -> Customer | None:
     source = _IVR_REF_TO_SOURCE.get(ref_type or "")
     if source is None:
         return None
-    return await _load(info, await info.context.store.find_by_source_id(source, ref_value))
+    return await _by_source_id(info, source, ref_value)
 
 
 @strawberry.type
@@ -65,9 +100,26 @@ class Query:
         resolver=interaction, description="The interaction of an IVR contact (call), if any."
     )
 
+    customers: CustomerConnection = strawberry.field(
+        resolver=customers,
+        description="Customers by facts from the read model, a page at a time (analysts and "
+        "supervisors); `first` is 1..100.",
+    )
+
     audit_trail: AuditTrailConnection | None = strawberry.field(
         resolver=audit_trail,
         description="Who read or did what about a customer, newest first (supervisors only).",
+    )
+
+    export_status: ExportJob | None = strawberry.field(
+        resolver=export_status,
+        description="An export job (analysts and supervisors): null unless you started it or "
+        "are a supervisor.",
+    )
+
+    data_quality: DataQualityReportType = strawberry.field(
+        resolver=data_quality,
+        description="How well the systems' records link: counts only (supervisors and analysts).",
     )
 
     @strawberry.field(description="A customer by the gateway's own id.")
@@ -93,4 +145,4 @@ class Query:
     ) -> Customer | None:
         if source is Source.IVR:
             return await _by_ivr_contact(info, str(id))
-        return await _load(info, await info.context.store.find_by_source_id(source, str(id)))
+        return await _by_source_id(info, source, str(id))

@@ -12,13 +12,15 @@ from strawberry.printer import print_schema
 from strawberry.tools import merge_types
 
 from resolvers.audit import RecordDisclosures
+from resolvers.exports import ExportMutation
+from resolvers.identity_mutations import IdentityMutation
 from resolvers.interactions import InteractionMutation
 from resolvers.query import Query
 
 logger = logging.getLogger(__name__)
 
 #: Every mutation of the graph: one class per feature, merged into one root type.
-Mutation = merge_types("Mutation", (InteractionMutation,))
+Mutation = merge_types("Mutation", (InteractionMutation, ExportMutation, IdentityMutation))
 
 
 class GatewaySchema(strawberry.Schema):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -30,6 +31,11 @@ from resolvers.masking import (
     redact_free_text,
     withhold,
 )
+
+if TYPE_CHECKING:
+    # The identity view's types refer back to Customer: lazy both ways (see Customer).
+    from resolvers.customer_facts_view import CustomerFactsView
+    from resolvers.identity_view import ContactPoints, DuplicateCandidate, FieldConflict
 
 # The canonical enums are the adapters' own: registering them with strawberry (which marks
 # the class in place) keeps one definition of each vocabulary.
@@ -108,7 +114,16 @@ class PanelMeta:
 class IdentityLink:
     source: Source
     external_id: strawberry.ID
-    matched_by: str
+    matched_by: str = strawberry.field(
+        description="The rule that linked it: anchor, xref, email, phone, or manual (a person)."
+    )
+    confidence: float = strawberry.field(
+        description="How sure the link is, 0..1: the rule's configured confidence."
+    )
+    linked_via: str = strawberry.field(
+        description="What made the link: sync, live (a lookup), webhook, or manual."
+    )
+    linked_at: datetime | None
 
 
 @strawberry.type(description="Name and contact details, from the CRM (their system of record).")
@@ -353,6 +368,9 @@ class Customer:
                     source=link.source,
                     external_id=strawberry.ID(link.external_id),
                     matched_by=link.matched_by,
+                    confidence=link.confidence,
+                    linked_via=link.linked_via,
+                    linked_at=link.linked_at,
                 )
                 for link in record.links
             ],
@@ -380,6 +398,48 @@ class Customer:
             return None
         found = await info.context.loaders.tickets.load(SupportUserId(link.external_id))
         return SupportSummary.from_model(found, self.record.id)
+
+    @customer_data(
+        description="From the gateway's read model, not live: what analysts filter by, and "
+        "when each fact was taken; null until the first facts refresh after linking."
+    )
+    async def facts(
+        self, info: Info
+    ) -> Annotated[CustomerFactsView, strawberry.lazy("resolvers.customer_facts_view")] | None:
+        # Imported here: the view uses the enums this module registers, so it must load after.
+        from resolvers.customer_facts_view import CustomerFactsView
+
+        found = await info.context.loaders.customer_facts.load(self.record.id)
+        return CustomerFactsView.from_facts(found) if found is not None else None
+
+    @customer_data(description="Every email and phone the linked records hold, across systems.")
+    async def contact(
+        self, info: Info
+    ) -> Annotated[ContactPoints, strawberry.lazy("resolvers.identity_view")]:
+        from resolvers.identity_view import resolve_contact
+
+        return await resolve_contact(self.record, info)
+
+    @customer_data(description="Facts the linked records disagree on, and the value believed.")
+    async def conflicts(
+        self, info: Info
+    ) -> list[Annotated[FieldConflict, strawberry.lazy("resolvers.identity_view")]]:
+        from resolvers.identity_view import resolve_conflicts
+
+        return await resolve_conflicts(self.record, info)
+
+    @customer_data(
+        description="Other customers who may be the same person (sharing an email or phone, "
+        "or named together by a linking rule), unless a supervisor decided otherwise; the "
+        "oldest `first` (1..100) of them."
+    )
+    async def possible_duplicates(
+        self, info: Info, first: int | None = 10
+    ) -> list[Annotated[DuplicateCandidate, strawberry.lazy("resolvers.identity_view")]]:
+        from resolvers.identity_view import resolve_possible_duplicates
+
+        limit = _check_first(first, default=10)
+        return await resolve_possible_duplicates(self.record, info, limit)
 
 
 def _check_first(first: int | None, *, default: int) -> int:

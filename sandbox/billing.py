@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from sandbox.billing_created import CREATED_PARAMS, created_filter
 from sandbox.billing_search import SearchQueryError, parse_query
 from sandbox.billing_writes import OPERATIONS as WRITE_OPERATIONS
 from sandbox.billing_writes import BillingWrites
@@ -245,11 +246,17 @@ class BillingApi:
         ]
 
     async def list_customers(self, request: Request) -> Response:
-        """GET /v1/customers: every customer, or those with an exact ``email``."""
+        """GET /v1/customers: every customer, or those with an exact ``email``, or created in
+        a range (``created[gte]=<unix seconds>``, also ``gt``, ``lt``, ``lte``)."""
         table = self.store.customers
+        created = created_filter(request.query_params, invalid_param)
         email = request.query_params.get("email")
         if email is None:
-            return self._list(request, "/v1/customers", "customer", table, render_customer)
+            if created is None:
+                return self._list(request, "/v1/customers", "customer", table, render_customer)
+            return self._list(
+                request, "/v1/customers", "customer", table, render_customer, where=created
+            )
         # Stripe's list filter on email is case-sensitive, unlike search.
         return self._list(
             request,
@@ -258,7 +265,7 @@ class BillingApi:
             table,
             render_customer,
             rows=table.find("email", email.lower()),
-            where=lambda c: c.email == email,
+            where=lambda c: c.email == email and (created is None or created(c)),
         )
 
     async def search_customers(self, request: Request) -> Response:
@@ -613,7 +620,12 @@ OPERATIONS: tuple[Operation, ...] = (
         "/v1/customers",
         "List customers, newest first",
         {200: ("A page of customers", ref("CustomerList")), **_LIST_ERRORS},
-        params=(_LIMIT, _AFTER, Param("email", "Exact (case-sensitive) email")),
+        params=(
+            _LIMIT,
+            _AFTER,
+            Param("email", "Exact (case-sensitive) email"),
+            *CREATED_PARAMS,
+        ),
     ),
     Operation(
         "GET",

@@ -26,6 +26,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sandbox.control import SystemControl
+from sandbox.crm_search_order import (
+    MAX_SEARCH_RESULTS,
+    RANGE_OPERATORS,
+    SYSTEM_PROPERTIES,
+    SearchValueError,
+    in_range,
+    search_order,
+    system_number,
+)
 from sandbox.crm_writes import OPERATIONS as WRITE_OPERATIONS
 from sandbox.crm_writes import CrmWrites
 from sandbox.openapi import BOOLEAN, INTEGER, STRING, Operation, Param, nullable, obj, ref
@@ -161,6 +170,11 @@ Operator = Literal[
     "NOT_HAS_PROPERTY",
     "CONTAINS_TOKEN",
     "NOT_CONTAINS_TOKEN",
+    "GT",
+    "GTE",
+    "LT",
+    "LTE",
+    "BETWEEN",
 ]
 
 
@@ -173,9 +187,17 @@ class Filter(BaseModel):
     operator: Operator
     value: Scalar | None = None
     values: list[Scalar] | None = None
+    #: The upper bound of ``BETWEEN``.
+    highValue: Scalar | None = None
 
     def matches(self, contact: CrmContact) -> bool:
+        system = SYSTEM_PROPERTIES.get(self.propertyName)
+        if system is not None:
+            return self._matches_number(system(contact))
         actual = contact.properties.get(self.propertyName)
+        if self.operator in RANGE_OPERATORS:
+            number = _number_or_none(actual)
+            return number is not None and self._matches_number(number)
         if self.operator == "HAS_PROPERTY":
             return actual is not None
         if self.operator == "NOT_HAS_PROPERTY":
@@ -191,6 +213,22 @@ class Filter(BaseModel):
             return hit == (self.operator == "CONTAINS_TOKEN")
         hit = actual is not None and self.value is not None and self._equal(actual, self.value)
         return hit == (self.operator == "EQ")
+
+    def _matches_number(self, actual: float) -> bool:
+        """System properties and range operators compare numbers (dates in milliseconds)."""
+        name = self.propertyName
+        if self.operator == "HAS_PROPERTY":
+            return True
+        if self.operator == "NOT_HAS_PROPERTY":
+            return False
+        if self.operator in ("IN", "NOT_IN"):
+            hit = any(actual == system_number(name, value) for value in self.values or ())
+            return hit == (self.operator == "IN")
+        low = system_number(name, self.value)
+        if self.operator in RANGE_OPERATORS:
+            high = None if self.highValue is None else system_number(name, self.highValue)
+            return in_range(self.operator, actual, low, high)
+        return (actual == low) == (self.operator != "NEQ")
 
     def _equal(self, actual: str, wanted: Scalar) -> bool:
         text = str(wanted).lower() if isinstance(wanted, bool) else str(wanted)
@@ -230,7 +268,7 @@ class SearchBody(BaseModel):
     properties: list[str] = Field(default_factory=list)
     limit: int = Field(default=10, ge=1, le=MAX_SEARCH_LIMIT)
     after: str | int = "0"
-    #: Accepted for compatibility; results are always ordered by id.
+    #: The first sort applies (``lastmodifieddate`` ascending for incremental reads).
     sorts: list[JSON | str] = Field(default_factory=list)
     #: Free text, matched (case-insensitively) inside name, email and phone.
     query: str | None = None
@@ -335,13 +373,23 @@ class CrmApi:
             raise validation_error(f"Invalid after: {body.after}") from None
         if offset < 0:
             raise validation_error(f"Invalid after: {body.after}")
-        matches = sorted(self._search(body), key=lambda c: (int(c.id), c.id))
+        if offset + body.limit > MAX_SEARCH_RESULTS:
+            # HubSpot's limit: a client reads further by restarting from the last value seen.
+            raise validation_error(
+                f"Search pages through at most {MAX_SEARCH_RESULTS} results: restart the search "
+                "from the last value of the sort property"
+            )
+        try:
+            order = search_order(body.sorts)
+            matches = sorted(self._search(body), key=order)
+        except SearchValueError as exc:
+            raise validation_error(str(exc)) from None
         chunk = matches[offset : offset + body.limit]
         result: JSON = {
             "total": len(matches),
             "results": [render_contact(c, body.properties or None) for c in chunk],
         }
-        if offset + body.limit < len(matches):
+        if offset + body.limit < min(len(matches), MAX_SEARCH_RESULTS):
             result["paging"] = {"next": {"after": str(offset + body.limit)}}
         return JsonResponse(result)
 
@@ -415,6 +463,13 @@ class CrmApi:
             yield contact
 
 
+def _number_or_none(value: str | None) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except ValueError:
+        return None
+
+
 def _contains_text(contact: CrmContact, text: str) -> bool:
     return any(
         text in (contact.properties.get(name) or "").lower()
@@ -457,6 +512,7 @@ SCHEMAS: dict[str, JSON] = {
                                     "operator": {"enum": list(get_args(Operator))},
                                     "value": {"type": ["string", "number", "boolean"]},
                                     "values": {"type": "array"},
+                                    "highValue": {"type": ["string", "number", "boolean"]},
                                 },
                                 required=["propertyName", "operator"],
                             ),

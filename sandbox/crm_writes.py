@@ -64,7 +64,35 @@ class CrmWrites:
 
     def routes(self) -> list[Route]:
         """The write route."""
-        return [Route("/crm/v3/objects/contacts/{id}", self.update_contact, methods=["PATCH"])]
+        return [
+            Route("/crm/v3/objects/contacts", self.create_contact, methods=["POST"]),
+            Route("/crm/v3/objects/contacts/{id}", self.update_contact, methods=["PATCH"]),
+        ]
+
+    async def create_contact(self, request: Request) -> Response:
+        """Create a contact from its properties (HubSpot's ``POST .../contacts``): 201.
+
+        Ids continue after the highest one, as HubSpot's grow. No webhook is emitted: the
+        gateway subscribes to property changes, not to creations.
+        """
+        try:
+            body = UpdateBody.model_validate(await read_json_object(request, self.validation_error))
+        except ValidationError:
+            raise self.validation_error(
+                'Invalid input JSON: expected {"properties": {"<name>": "<string or null>"}}'
+            ) from None
+        for name in body.properties:
+            if name in READ_ONLY:
+                raise self.validation_error(f'Property "{name}" is read-only')
+            if name not in self.known_properties:
+                raise self.validation_error(f'Property "{name}" does not exist')
+        now = int(time.time())
+        contacts = self.store.contacts
+        next_id = max((int(key) for key in contacts.rows), default=0) + 1
+        contact = contacts.add(
+            CrmContact(id=str(next_id), properties=dict(body.properties), created=now, updated=now)
+        )
+        return JsonResponse(self.render_contact(contact, list(body.properties)), status_code=201)
 
     async def update_contact(self, request: Request) -> Response:
         """Set (or clear, with null) properties of a contact; answers the changed ones."""
@@ -118,6 +146,17 @@ def _apply(contact: CrmContact, changed: dict[str, str | None], now: int) -> Non
 
 
 OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "POST",
+        "/crm/v3/objects/contacts",
+        'Create a contact: {"properties": {"email": "...", "firstname": "..."}}; answers 201 '
+        "with the contact (no webhook)",
+        {
+            201: ("The contact created", ref("Contact")),
+            400: ("Unknown or read-only property, or a body of the wrong shape", ref("Error")),
+            401: ("Missing or wrong token", ref("Error")),
+        },
+    ),
     Operation(
         "PATCH",
         "/crm/v3/objects/contacts/{id}",

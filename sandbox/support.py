@@ -27,6 +27,9 @@ from sandbox.responses import (
     iso,
     system_base_url,
 )
+from sandbox.support_incremental import OPERATIONS as EXPORT_OPERATIONS
+from sandbox.support_incremental import SCHEMAS as EXPORT_SCHEMAS
+from sandbox.support_incremental import IncrementalUserExport
 from sandbox.support_writes import OPERATIONS as WRITE_OPERATIONS
 from sandbox.support_writes import SupportWrites
 from sandbox.system import BEARER_SCHEME, SystemSpec, bearer, build_system_app
@@ -172,6 +175,7 @@ class SupportApi:
             Route("/api/v2/users/show_many", self.show_many_users, methods=["GET"]),
             Route("/api/v2/users/{id}", self.get_user, methods=["GET"]),
             Route("/api/v2/users/{id}/tickets/requested", self.requested_tickets, methods=["GET"]),
+            Route("/api/v2/tickets", self.list_tickets, methods=["GET"]),
             Route("/api/v2/tickets/show_many", self.show_many_tickets, methods=["GET"]),
             Route("/api/v2/tickets/{id}", self.get_ticket, methods=["GET"]),
         ]
@@ -236,6 +240,19 @@ class SupportApi:
             "tickets",
             tickets.sorted_keys(tickets.find("requester", user_id)),
             descending=True,
+            keep=None,
+            render=lambda key: render_ticket(tickets.rows[key], base_url),
+        )
+
+    async def list_tickets(self, request: Request) -> Response:
+        """GET /api/v2/tickets: every ticket, by id (Zendesk's List Tickets, cursor paged)."""
+        tickets = self.store.tickets
+        base_url = system_base_url(request)
+        return self._cursor_page(
+            request,
+            "tickets",
+            tickets.order(),
+            descending=False,
             keep=None,
             render=lambda key: render_ticket(tickets.rows[key], base_url),
         )
@@ -467,6 +484,13 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "GET",
+        "/api/v2/tickets",
+        "List every ticket by id (cursor pagination)",
+        {200: ("A page of tickets", ref("TicketPage")), **dict([_BAD, _AUTH])},
+        params=_PAGE,
+    ),
+    Operation(
+        "GET",
         "/api/v2/tickets/show_many",
         "Tickets by id; unknown ids are left out",
         {200: ("The tickets found", ref("Tickets")), **dict([_BAD, _AUTH])},
@@ -486,14 +510,15 @@ def create_support_app(dataset: Dataset, control: SystemControl | None = None) -
     api = SupportApi(dataset.support)
     control = control or SystemControl("support", ERRORS)
     writes = SupportWrites(dataset.support, control.outbox, render_ticket, _not_found)
+    export = IncrementalUserExport(dataset.support, render_user, invalid_value, invalid_pagination)
     spec = SystemSpec(
         name="support",
         title="Sandbox support (Zendesk-shaped)",
         description="End users and tickets, as the Zendesk Support API v2 shapes them.",
         # The writes first: ``PUT /api/v2/tickets/{id}.json`` must not reach ``{id}``.
-        routes=[*writes.routes(), *api.routes()],
-        operations=[*OPERATIONS, *WRITE_OPERATIONS],
-        schemas=SCHEMAS,
+        routes=[*writes.routes(), *export.routes(), *api.routes()],
+        operations=[*OPERATIONS, *WRITE_OPERATIONS, *EXPORT_OPERATIONS],
+        schemas={**SCHEMAS, **EXPORT_SCHEMAS},
         security_scheme=BEARER_SCHEME,
         check_key=bearer(API_KEY),
         errors=ERRORS,

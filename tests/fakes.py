@@ -60,7 +60,7 @@ from adapters.models import (
     TicketList,
     TicketStatus,
 )
-from adapters.support import SupportAdapter
+from adapters.support import SupportAdapter, UserChanges
 
 __all__ = [
     "ADA_PHONE",
@@ -467,6 +467,26 @@ class FakeBillingAdapter(_FakeAdapter):
         async for page in self._pages("iter_customers", self.customers.values()):
             yield page
 
+    async def iter_customers_created_since(
+        self, since: datetime
+    ) -> AsyncIterator[list[BillingCustomer]]:
+        """Customers created at or after ``since``, ``page_size`` at a time."""
+        created = [c for c in self.customers.values() if c.created_at >= since]
+        async for page in self._pages("iter_customers_created_since", created):
+            yield page
+
+    async def iter_subscriptions(
+        self,
+    ) -> AsyncIterator[list[tuple[BillingCustomerId, Subscription]]]:
+        """Every subscription with its customer, ``page_size`` at a time."""
+        every = (
+            (BillingCustomerId(customer_id), sub)
+            for customer_id, subs in self.subscriptions.items()
+            for sub in subs
+        )
+        async for page in self._pages("iter_subscriptions", every):
+            yield page
+
 
 class FakeCrmAdapter(_FakeAdapter):
     """``CrmAdapter`` over in-memory contacts."""
@@ -507,6 +527,17 @@ class FakeCrmAdapter(_FakeAdapter):
     async def iter_contacts(self) -> AsyncIterator[list[CrmContact]]:
         """Every contact, ``page_size`` at a time, in the order given."""
         async for page in self._pages("iter_contacts", self.contacts.values()):
+            yield page
+
+    async def iter_contacts_modified_since(
+        self, since: datetime
+    ) -> AsyncIterator[list[CrmContact]]:
+        """Contacts modified at or after ``since``, oldest change first."""
+        modified = sorted(
+            (c for c in self.contacts.values() if c.updated_at >= since),
+            key=lambda c: (c.updated_at, c.id),
+        )
+        async for page in self._pages("iter_contacts_modified_since", modified):
             yield page
 
 
@@ -561,6 +592,37 @@ class FakeSupportAdapter(_FakeAdapter):
     async def iter_users(self) -> AsyncIterator[list[SupportUser]]:
         """Every end user, ``page_size`` at a time, in the order given."""
         async for page in self._pages("iter_users", self.users.values()):
+            yield page
+
+    async def iter_user_changes(self, start: datetime | str) -> AsyncIterator[UserChanges]:
+        """Users changed at or after a time, or after a cursor (``<updated_at>|<id>``).
+
+        Like Zendesk's export, an empty export still hands back a cursor to resume from.
+        """
+        if isinstance(start, datetime):
+            position: tuple[datetime, str] = (start, "")
+            changed = [u for u in self.users.values() if u.updated_at >= start]
+        else:
+            when, _, user_id = start.partition("|")
+            position = (datetime.fromisoformat(when), user_id)
+            changed = [u for u in self.users.values() if (u.updated_at, u.id) > position]
+        changed.sort(key=lambda u: (u.updated_at, u.id))
+        empty = True
+        async for page in self._pages("iter_user_changes", changed):
+            empty = False
+            position = (page[-1].updated_at, page[-1].id)
+            yield UserChanges(users=tuple(page), cursor=f"{position[0].isoformat()}|{position[1]}")
+        if empty:
+            yield UserChanges(users=(), cursor=f"{position[0].isoformat()}|{position[1]}")
+
+    async def iter_tickets(self) -> AsyncIterator[list[tuple[SupportUserId, Ticket]]]:
+        """Every ticket with its requester, ``page_size`` at a time."""
+        every = (
+            (SupportUserId(user_id), ticket)
+            for user_id, tickets in self.tickets.items()
+            for ticket in tickets
+        )
+        async for page in self._pages("iter_tickets", every):
             yield page
 
 

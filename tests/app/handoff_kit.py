@@ -22,8 +22,9 @@ from app.settings import HandoffSettings, IdentitySettings, InteractionSettings
 from app.store import Store
 from app.sync import sync_identities
 from resolvers.access import AuditEntry
-from resolvers.context import Principal
+from resolvers.context import Principal, Sources
 from resolvers.interaction_service import Actor
+from resolvers.linking import LiveLinker
 from tests.fakes import FakeSystems, ivr_contact, named_customers
 
 HANDOFF = HandoffSettings()
@@ -143,8 +144,15 @@ def actor(subject: str, role: str = "agent") -> Actor:
 IVR = actor("ivr-1", "ivr")
 
 
-async def build_kit(store: Store, settings: InteractionSettings = INTERACTIONS) -> Kit:
-    """Named customers synced into ``store`` (Ada with a postcode), and the service."""
+async def build_kit(
+    store: Store,
+    settings: InteractionSettings = INTERACTIONS,
+    live_linker: LiveLinker | None = None,
+) -> Kit:
+    """Named customers synced into ``store`` (Ada with a postcode), and the service.
+
+    With ``live_linker``, handoffs for customers the store does not know ask it.
+    """
     systems = named_customers()
     await sync_identities(store, systems.billing, systems.crm, systems.support, IdentitySettings())
     ada = systems.crm.contacts["1001"]
@@ -165,6 +173,8 @@ async def build_kit(store: Store, settings: InteractionSettings = INTERACTIONS) 
             crm=systems.crm,
             handoffs=HandoffVerifier(HANDOFF, key.key_ring()),
             tokens=tokens,
+            live_linker=live_linker,
+            sources=Sources(systems.billing, systems.crm, systems.support, systems.ivr),
         ),
         settings,
         HANDOFF.level_rules,

@@ -8,15 +8,19 @@ from datetime import date, timedelta
 
 import pytest
 
+from adapters.models import Source
 from app.interaction_tokens import InteractionTokenError
 from app.settings import InteractionSettings
 from app.store import Store
 from resolvers.access import VerificationLevel
+from resolvers.context import Sources
+from resolvers.identity import CustomerId
 from resolvers.interaction_service import (
     InteractionRefused,
     InteractionState,
     KnowledgeAnswers,
 )
+from resolvers.linking import LiveAnswer
 from tests.app.handoff_kit import (
     ADA_BORN,
     ADA_POSTCODE,
@@ -140,6 +144,60 @@ async def test_handoff_for_an_unknown_customer_is_refused(kit: Kit) -> None:
 
     error = await refusal(kit.service.submit_handoff(IVR, kit.handoff("c-1", customer_ref=ref)))
     assert (error.code, error.status) == ("HANDOFF_CUSTOMER_UNKNOWN", 400)
+
+
+class ScriptedLinker:
+    """A live linker that answers what it is told to, and counts what it was asked."""
+
+    def __init__(self, answer: LiveAnswer) -> None:
+        self.answer = answer
+        self.asked: list[tuple[str, str]] = []
+
+    async def by_phone(self, e164: str, sources: Sources) -> LiveAnswer:
+        self.asked.append(("phone", e164))
+        return self.answer
+
+    async def by_email(self, email: str, sources: Sources) -> LiveAnswer:
+        self.asked.append(("email", email))
+        return self.answer
+
+    async def by_source_id(self, source: Source, external_id: str, sources: Sources) -> LiveAnswer:
+        self.asked.append((source.value, external_id))
+        return self.answer
+
+
+async def test_handoff_for_a_customer_the_store_lacks_asks_the_live_linker(store: Store) -> None:
+    linker = ScriptedLinker(LiveAnswer())
+    kit = await build_kit(store, live_linker=linker)
+    linker.answer = LiveAnswer(customer_ids=(await _ada(store),))
+    ref = {"type": "ACCOUNT", "value": "cus_new"}
+    kit.add_contact("c-1", ref_type="ACCOUNT", ref_value="cus_new")
+
+    view = await kit.service.submit_handoff(IVR, kit.key.sign(_claims("c-1", customer_ref=ref)))
+
+    assert linker.asked == [("BILLING", "cus_new")]
+    assert view.state is InteractionState.WAITING
+
+
+async def test_handoff_is_retryable_when_a_system_failed_the_live_lookup(store: Store) -> None:
+    linker = ScriptedLinker(LiveAnswer(failed_sources=(Source.CRM,)))
+    kit = await build_kit(store, live_linker=linker)
+    ref = {"type": "ACCOUNT", "value": "cus_new"}
+    kit.add_contact("c-1", ref_type="ACCOUNT", ref_value="cus_new")
+    token = kit.key.sign(_claims("c-1", customer_ref=ref))
+
+    error = await refusal(kit.service.submit_handoff(IVR, token))
+    assert (error.code, error.status) == ("UPSTREAM_UNAVAILABLE", 503)
+    # Nothing was recorded: once the system answers, the same handoff goes through.
+    linker.answer = LiveAnswer(customer_ids=(await _ada(store),))
+    view = await kit.service.submit_handoff(IVR, token)
+    assert view.state is InteractionState.WAITING
+
+
+async def _ada(store: Store) -> CustomerId:
+    found = await store.find_by_source_id(Source.BILLING, "cus_ada")
+    assert found is not None
+    return found
 
 
 async def test_handoff_by_account_reference_resolves_through_billing(kit: Kit) -> None:

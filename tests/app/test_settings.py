@@ -89,3 +89,22 @@ def test_a_misspelt_section_setting_is_refused(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("SCV_BILLING__BASE_ULR", "https://billing.example")
     with pytest.raises(ValidationError, match="base_ulr"):
         Settings()
+
+
+def test_the_system_of_record_of_one_fact_is_configured_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SCV_IDENTITY__SYSTEM_OF_RECORD__EMAIL", "BILLING")
+    chosen = Settings().identity.system_of_record.as_mapping()
+    assert chosen["email"] is Source.BILLING
+    assert (chosen["phone"], chosen["balance"], chosen["tickets"]) == (
+        Source.CRM,
+        Source.BILLING,
+        Source.SUPPORT,
+    )
+
+
+def test_a_system_of_record_that_is_no_source_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCV_IDENTITY__SYSTEM_OF_RECORD", '{"phone": "LEDGER"}')
+    with pytest.raises(ValidationError, match="system_of_record"):
+        Settings()

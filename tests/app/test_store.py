@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from adapters.models import Source
+from app.identity_store import LinkConflict
 from app.store import (
     DisplayName,
     KeyRow,
@@ -312,7 +313,7 @@ async def test_a_page_is_written_all_or_nothing(store: Store) -> None:
     )
 
     async with store.sync_session() as session:
-        with pytest.raises(asyncpg.UniqueViolationError):
+        with pytest.raises(LinkConflict):
             await session.write_page(page)
 
     assert await store.get_customers([GRACE]) == {}

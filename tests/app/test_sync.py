@@ -37,8 +37,15 @@ async def sync(
     systems: FakeSystems,
     rules: tuple[MatchRule, ...] = DEFAULT_RULES.match_rules,
 ) -> SyncReport:
+    # Full passes: these tests are about linking; incremental reads are
+    # tests/app/test_incremental_sync.py's.
     return await sync_identities(
-        store, systems.billing, systems.crm, systems.support, IdentitySettings(match_rules=rules)
+        store,
+        systems.billing,
+        systems.crm,
+        systems.support,
+        IdentitySettings(match_rules=rules),
+        full=True,
     )
 
 
