@@ -581,8 +581,17 @@ class FactsWriter:
 
     async def ensure_customer(self, customer_id: CustomerId) -> None:
         """The customer's row, with the systems it is linked to now."""
+        await self.ensure_customers([customer_id])
+
+    async def ensure_customers(self, customer_ids: Sequence[CustomerId]) -> None:
+        """These customers' rows, with the systems each is linked to now.
+
+        For customers whose links just changed (a live link, a person's decision): they are
+        listed by ``customers`` at once, their facts empty (not taken yet) until the next
+        refresh or webhook of their records.
+        """
         async with self._pool.acquire() as conn:
-            await conn.execute(_ENSURE_ROWS, [customer_id])
+            await conn.execute(_ENSURE_ROWS, list(customer_ids))
 
     async def set_billing(
         self,

@@ -20,7 +20,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from adapters.models import Source
-from app.identity_store import DecisionOutcome, DecisionRefusal, IdentityDecisionStore
+from app.identity_store import (
+    DecisionOutcome,
+    DecisionRefusal,
+    IdentityDecisionStore,
+    LinksChanged,
+)
 from app.linking_metrics import LinkingMetrics
 from app.store import Store
 from app.sync import new_customer_id, placeholder_name
@@ -56,11 +61,13 @@ class IdentityDecisionService:
         audit: AuditSink | None = None,
         metrics: LinkingMetrics | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        links_changed: LinksChanged | None = None,
     ) -> None:
         self._decisions = IdentityDecisionStore(store, placeholder_name)
         self._audit = audit
         self._metrics = metrics
         self._clock = clock
+        self._links_changed = links_changed
 
     async def unlink(
         self,
@@ -76,6 +83,7 @@ class IdentityDecisionService:
             source, external_id, customer_id, new_customer_id(), why, decider.principal.subject
         )
         done = self._accepted("unlink", outcome)
+        await self._tell_links_changed(done)
         await self._record(
             decider,
             done,
@@ -100,6 +108,7 @@ class IdentityDecisionService:
             source, external_id, customer_id, why, decider.principal.subject
         )
         done = self._accepted("link", outcome)
+        await self._tell_links_changed(done)
         moved = done.from_customer != done.to_customer
         await self._record(
             decider,
@@ -116,6 +125,22 @@ class IdentityDecisionService:
             + f" by decision {done.decision_id}",
         )
         return done.to_customer
+
+    async def _tell_links_changed(self, done: DecisionOutcome) -> None:
+        """Let what derives from links (the analysts' read model) follow the decision.
+
+        After the decision is stored, so a failure here cannot undo it; it is logged
+        (without the reason, which may quote a person) and the next sync repairs it.
+        """
+        if self._links_changed is None:
+            return
+        touched = [done.to_customer]
+        if done.from_customer not in (done.to_customer, done.deleted_customer):
+            touched.append(done.from_customer)
+        try:
+            await self._links_changed(touched)
+        except Exception:
+            logger.warning("read model not updated after decision %d", done.decision_id)
 
     def _checked(self, decision: str, source: Source, external_id: str, reason: str) -> str:
         """The reason to store, or a refusal: nothing has changed yet."""

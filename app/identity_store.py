@@ -16,7 +16,7 @@ this module holds what the linking engine and supervisors add to it (tables of
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -35,6 +35,7 @@ __all__ = [
     "DecisionRefusal",
     "IdentityDecisionStore",
     "LinkConflict",
+    "LinksChanged",
     "ReviewKind",
     "ReviewRow",
     "live_session",
@@ -47,6 +48,10 @@ ReviewKind = Literal["ambiguous", "rules_disagree"]
 DecisionRefusal = Literal["unknown_record", "unknown_customer", "not_linked_there", "only_link"]
 #: A placeholder name for a customer: (name, rank) from a record's source and id.
 PlaceholderName = Callable[[Source, str], tuple[str, int]]
+
+#: Told the customers whose links just changed (live links, people's decisions), so that
+#: what derives from links (the analysts' read model) follows at once.
+LinksChanged = Callable[[Sequence[CustomerId]], Awaitable[None]]
 
 
 class LinkConflict(Exception):

@@ -34,7 +34,7 @@ from typing import TypeVar
 from adapters.errors import UpstreamError, UpstreamNotFound
 from adapters.models import BillingCustomerId, CrmContact, CrmContactId, Source, SupportUserId
 from app.cache_tiers import LocalTier
-from app.identity_store import live_session
+from app.identity_store import LinksChanged, live_session
 from app.linking_metrics import LinkingMetrics, LookupKind, LookupOutcome
 from app.settings import IdentitySettings
 from app.store import Store
@@ -63,10 +63,12 @@ class LiveLinking:
         *,
         metrics: LinkingMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,
+        links_changed: LinksChanged | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
         self._metrics = metrics
+        self._links_changed = links_changed
         self._misses = LocalTier(
             settings.live_miss_max_entries, settings.live_miss_ttl_seconds, clock=clock
         )
@@ -145,6 +147,12 @@ class LiveLinking:
             async with live_session(self._store) as session:
                 await link_found_records(session, self._settings, found, linked_via="live")
         customers = tuple(await reread())
+        if found and customers and self._links_changed is not None:
+            try:
+                await self._links_changed(customers)
+            except Exception:
+                # The lookup's answer stands; the read model catches up at the next sync.
+                logger.warning("read model not updated after a live link")
         if customers:
             self._count(kind, "found")
         elif failed:

@@ -160,8 +160,15 @@ def create_app(
                 settings, stack, transports=transports, resilience=resilience
             )
             verifier = TokenVerifier(settings.auth, await build_key_ring(settings, stack))
+            # Customers whose links change between syncs are listed by ``customers`` at once.
+            facts_writer = FactsWriter(store.pool)
             live_linker = (
-                LiveLinking(store, settings.identity, metrics=metrics.linking)
+                LiveLinking(
+                    store,
+                    settings.identity,
+                    metrics=metrics.linking,
+                    links_changed=facts_writer.ensure_customers,
+                )
                 if settings.identity.live_linking
                 else None
             )
@@ -195,7 +202,7 @@ def create_app(
             # Webhooks re-read a changed record's facts through the (just invalidated) cache.
             facts_updater = FactsUpdater(
                 store,
-                FactsWriter(store.pool),
+                facts_writer,
                 sources.billing,
                 sources.crm,
                 sources.support,
@@ -222,7 +229,11 @@ def create_app(
                     default_region=settings.identity.default_region,
                     interactions=interactions,
                     live_linker=live_linker,
-                    identity_decisions=IdentityDecisionService(store, metrics=metrics.linking),
+                    identity_decisions=IdentityDecisionService(
+                        store,
+                        metrics=metrics.linking,
+                        links_changed=facts_writer.ensure_customers,
+                    ),
                     audit=PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
                     audit_trail=audit_trail,
                     exports=export_downloads.exports,

@@ -289,3 +289,36 @@ async def test_a_refused_link_changes_nothing(
 
     assert await snapshot(store) == before
     assert audit.entries == []
+
+
+class RecordingLinksChanged:
+    def __init__(self) -> None:
+        self.told: list[set[CustomerId]] = []
+
+    async def __call__(self, customer_ids: Sequence[CustomerId]) -> None:
+        self.told.append(set(customer_ids))
+
+
+async def test_an_unlink_tells_the_read_model_about_both_customers(
+    store: Store, synced: FakeSystems, audit: RecordingAudit
+) -> None:
+    changed = RecordingLinksChanged()
+    decisions = IdentityDecisionService(store, links_changed=changed)
+    grace = await customer_of(store, Source.CRM, "1002")
+
+    await decisions.unlink(decider(audit), grace.id, Source.SUPPORT, "9002", "a different Grace")
+
+    moved = await customer_of(store, Source.SUPPORT, "9002")
+    assert changed.told == [{grace.id, moved.id}]
+
+
+async def test_a_link_that_empties_a_customer_tells_only_the_one_left(
+    store: Store, synced: FakeSystems, audit: RecordingAudit
+) -> None:
+    changed = RecordingLinksChanged()
+    decisions = IdentityDecisionService(store, links_changed=changed)
+    first = await customer_of(store, Source.CRM, "1004")
+
+    await decisions.link(decider(audit), first.id, Source.CRM, "1005", "one Katherine")
+
+    assert changed.told == [{first.id}]

@@ -126,7 +126,7 @@ async def live(
     keys = ensure_demo_keys(data_dir)
     tokens = {
         role: mint_token(keys, settings.auth, subject=f"{role}-1", role=role)
-        for role in ("agent", "supervisor", "ivr")
+        for role in ("agent", "supervisor", "ivr", "analyst")
     }
     async with httpx.AsyncClient(timeout=10.0) as http:
         yield LiveStack(
@@ -175,6 +175,20 @@ async def test_a_contact_created_after_the_sync_is_found_on_the_first_lookup(
         "live",
     )
     assert link["confidence"] == 1.0
+
+
+NEWEST_CUSTOMERS = """{ customers(first: 5, orderBy: {field: CREATED_AT, direction: DESC}) {
+  edges { node { id facts { linkedSources } } } } }"""
+
+
+async def test_a_live_linked_customer_is_listed_for_analysts_at_once(live: LiveStack) -> None:
+    contact_id = await live.create_crm_contact(firstname="Lia", email=unique_email())
+    found = (await live.data("agent", BY_SOURCE_ID, s="CRM", id=contact_id))["customerBySourceId"]
+
+    edges = (await live.data("analyst", NEWEST_CUSTOMERS))["customers"]["edges"]
+
+    listed = {edge["node"]["id"]: edge["node"]["facts"] for edge in edges}
+    assert listed[found["id"]] == {"linkedSources": ["CRM"]}
 
 
 async def test_a_live_link_is_found_in_the_store_afterwards(live: LiveStack) -> None:
