@@ -22,7 +22,13 @@ import uvicorn
 
 from app.data_quality import print_data_quality
 from app.demo_keys import ensure_demo_keys, mint_token
-from app.facts_refresh import refresh_facts
+from app.facts_refresh import (
+    ChangedFactsReport,
+    FactsRefreshReport,
+    FactsUpdater,
+    refresh_changed_facts,
+    refresh_facts,
+)
 from app.facts_store import FactsWriter
 from app.main import create_app, database_url
 from app.settings import Settings
@@ -106,16 +112,26 @@ async def run_sync(settings: Settings, *, full: bool = False) -> None:
         )
         progress.finish()
         print(report.format_table())
-        # After the identity pass: the read model's facts follow the links it made.
-        facts = await refresh_facts(
-            FactsWriter(store.pool),
-            sources.billing,
-            sources.crm,
-            sources.support,
-            sources.ivr,
-            settings.customers,
-            settings.identity.default_region,
-        )
+        # After the identity pass: the read model's facts follow the links it made. An
+        # incremental run re-reads only the records it read; a full run (or one that read
+        # too many to go record by record) refreshes every customer in bulk.
+        writer = FactsWriter(store.pool)
+        facts: FactsRefreshReport | ChangedFactsReport
+        if report.changed is not None:
+            updater = FactsUpdater(store, writer, sources.billing, sources.crm, sources.support)
+            facts = await refresh_changed_facts(
+                updater, writer, report.changed, settings.customers.panel_concurrency
+            )
+        else:
+            facts = await refresh_facts(
+                writer,
+                sources.billing,
+                sources.crm,
+                sources.support,
+                sources.ivr,
+                settings.customers,
+                settings.identity.default_region,
+            )
         print(facts.format_line())
         # Last, so that the unmapped words the facts refresh met are in it.
         await print_data_quality(store, [sources.billing, sources.crm, sources.support])

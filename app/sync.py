@@ -86,6 +86,8 @@ _T = TypeVar("_T")
 
 #: How far back of the previous run's start an incremental read begins (``SyncSettings``).
 DEFAULT_OVERLAP = timedelta(minutes=5)
+#: The most records an incremental run names in its report (``SyncReport.changed``).
+DEFAULT_CHANGED_LIMIT = 10_000
 
 # A customer's display name is the best name any of its records has: a CRM name, else a
 # billing name, else a support name, else an email, in that order of source again.
@@ -128,6 +130,9 @@ class SyncReport:
     duration_seconds: float
     #: 'incremental' when any source was read from its saved cursor.
     mode: SyncMode = "full"
+    #: The records an incremental run read, by source (what changed since the cursors);
+    #: None after a full run, or when more than ``changed_limit`` were read.
+    changed: Mapping[Source, frozenset[str]] | None = None
 
     def for_source(self, source: Source) -> SourceCounts:
         """The counts of ``source`` (no counts for IVR, which the sync does not read)."""
@@ -173,6 +178,7 @@ async def sync_identities(
     overlap: timedelta = DEFAULT_OVERLAP,
     now: Callable[[], datetime] = utc_now,
     batch_records: int = 1,
+    changed_limit: int = DEFAULT_CHANGED_LIMIT,
 ) -> SyncReport:
     """Link every CRM contact, billing customer and support user to a customer.
 
@@ -188,6 +194,9 @@ async def sync_identities(
     saved only when its pass is stored, so a failed pass is read again from its old
     cursor next time. CRM's is saved only once billing's pass is stored too: billing's
     cross-reference rule reads the billing ids that this run's CRM contacts name.
+
+    An incremental run's report names the records it read (``SyncReport.changed``, up to
+    ``changed_limit``), so that what derives from them can be refreshed for them alone.
     """
     started = time.monotonic()
     async with store.sync_session() as session:
@@ -201,12 +210,20 @@ async def sync_identities(
         await xrefs.reset()
         run = _IdentitySync(session, identity_settings, progress, xrefs=xrefs)
         durations: dict[Source, float] = {}
+        changed = _ChangedRecords(changed_limit if mode == "incremental" else 0)
 
         async def read(source_pass: SourcePass[_T], to_record: Callable[[_T], _Record]) -> None:
             began = time.monotonic()
+            source = source_pass.source
+
+            def noting(item: _T) -> _Record:
+                record = to_record(item)
+                changed.note(source, record.external_id)
+                return record
+
             try:
                 pages = _batched(source_pass.pages, batch_records)
-                await run.sync_source(source_pass.source, pages, to_record)
+                await run.sync_source(source, pages, noting)
             finally:
                 durations[source_pass.source] = time.monotonic() - began
 
@@ -235,9 +252,40 @@ async def sync_identities(
         total_customers=total,
         duration_seconds=time.monotonic() - started,
         mode=mode,
+        changed=changed.frozen(),
     )
     _logger.info("identity sync %d: %d customers, %.1f s", run_id, total, report.duration_seconds)
     return report
+
+
+class _ChangedRecords:
+    """The ids of the records one incremental run read, up to a limit.
+
+    Past the limit (or with a limit of 0: a full run) it keeps nothing and says so: that
+    many changes are better refreshed in bulk than record by record.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._count = 0
+        self._ids: dict[Source, set[str]] | None = {} if limit > 0 else None
+
+    def note(self, source: Source, external_id: str) -> None:
+        if self._ids is None:
+            return
+        bucket = self._ids.setdefault(source, set())
+        if external_id in bucket:
+            return
+        self._count += 1
+        if self._count > self._limit:
+            self._ids = None
+            return
+        bucket.add(external_id)
+
+    def frozen(self) -> dict[Source, frozenset[str]] | None:
+        if self._ids is None:
+            return None
+        return {source: frozenset(ids) for source, ids in self._ids.items()}
 
 
 def _with_durations(

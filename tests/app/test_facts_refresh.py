@@ -21,7 +21,12 @@ from adapters.errors import UpstreamUnavailable
 from adapters.models import Address, Source, SubscriptionStatus, TicketStatus
 from app.customers_settings import CustomersSettings
 from app.facts_metrics import FactsMetrics
-from app.facts_refresh import FactsUpdater, most_relevant_status, refresh_facts
+from app.facts_refresh import (
+    FactsUpdater,
+    most_relevant_status,
+    refresh_changed_facts,
+    refresh_facts,
+)
 from app.facts_store import FactsWriter, PostgresFactsStore
 from app.settings import IdentitySettings
 from app.store import Store
@@ -287,6 +292,25 @@ async def test_a_changed_support_user_refreshes_the_ticket_counts(store: Store) 
 
     ada = (await facts_by_crm_id(store))["c-ada"]
     assert (ada.open_ticket_count, ada.last_ticket_at) == (3, NOW)
+
+
+async def test_after_an_incremental_sync_only_the_changed_records_are_read_again(
+    store: Store,
+) -> None:
+    updater, billing, support = await updater_over(store)
+    billing.customers["cus_ada"] = billing_customer("cus_ada", balance="0", delinquent=False)
+    billing.calls.clear()
+    support.calls.clear()
+
+    report = await refresh_changed_facts(
+        updater, FactsWriter(store.pool), {Source.BILLING: ["cus_ada"]}, concurrency=2
+    )
+
+    assert (report.records, report.refreshed) == (1, 1)
+    assert dict(billing.calls) == {"get_customer": 1, "list_subscriptions": 1}
+    assert support.calls.total() == 0
+    ada = (await facts_by_crm_id(store))["c-ada"]
+    assert (ada.balance, ada.delinquent) == (Decimal(0), False)
 
 
 async def test_a_record_no_customer_shows_changes_nothing(store: Store) -> None:

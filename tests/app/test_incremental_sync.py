@@ -117,6 +117,40 @@ async def test_a_rerun_after_one_crm_change_sees_only_that_contact(
     ]
 
 
+async def test_an_incremental_run_names_the_records_it_read(
+    store: Store, systems: FakeSystems
+) -> None:
+    first = await sync(store, systems, RUN_1)
+    change_crm_email(systems, "1001", "ada@new.example", RUN_1 + timedelta(minutes=10))
+
+    report = await sync(store, systems, RUN_2)
+
+    assert first.changed is None  # a full run: everything may have changed
+    assert report.changed == {Source.CRM: frozenset({"1001"})}
+
+
+async def test_an_incremental_run_that_read_more_than_its_limit_names_none(
+    store: Store, systems: FakeSystems
+) -> None:
+    await sync(store, systems, RUN_1)
+    for contact in ("1001", "1002"):
+        change_crm_email(systems, contact, f"{contact}@new.example", RUN_1 + timedelta(minutes=10))
+
+    report = await sync_identities(
+        store,
+        systems.billing,
+        systems.crm,
+        systems.support,
+        IdentitySettings(),
+        overlap=OVERLAP,
+        now=lambda: RUN_2,
+        changed_limit=1,
+    )
+
+    assert report.mode == "incremental"
+    assert report.changed is None
+
+
 async def test_a_change_made_while_a_run_reads_is_read_by_the_next_run(
     store: Store, systems: FakeSystems
 ) -> None:
