@@ -16,8 +16,14 @@ from __future__ import annotations
 
 import enum
 from contextvars import ContextVar
+from typing import Literal
 
-__all__ = ["TrafficClass", "traffic_class", "traffic_class_of"]
+__all__ = ["Audience", "TrafficClass", "admits", "traffic_class", "traffic_class_of"]
+
+#: Whom one gateway process serves. ``scv serve`` with ``SCV_ANALYST_PORT`` runs two groups
+#: of processes, ``agents`` (everyone but analysts) and ``analysts`` (at a lower CPU
+#: priority); a gateway on its own serves ``all``.
+Audience = Literal["all", "agents", "analysts"]
 
 
 class TrafficClass(enum.StrEnum):
@@ -40,3 +46,16 @@ _ANALYST_ROLES = frozenset({"analyst"})
 def traffic_class_of(role: str) -> TrafficClass:
     """The traffic class of a principal with ``role``."""
     return TrafficClass.ANALYST if role in _ANALYST_ROLES else TrafficClass.INTERACTIVE
+
+
+def admits(audience: Audience, role: str) -> bool:
+    """Whether a process serving ``audience`` answers GraphQL for a principal with ``role``.
+
+    Separate processes are what keep analysts' CPU from agents: bulkhead lanes share each
+    source's concurrency, but an analyst's page of 50 customers also takes some 100 ms of
+    one process's CPU, during which that process's event loop answers no agent. So when
+    the two groups run, each refuses the other's principals instead of serving them.
+    """
+    if audience == "all":
+        return True
+    return (traffic_class_of(role) is TrafficClass.ANALYST) == (audience == "analysts")

@@ -22,7 +22,7 @@ from strawberry.types import ExecutionResult
 from app.auth import AuthenticationError, TokenVerifier, bearer_token
 from app.body_limit import CODE as BODY_TOO_LARGE
 from app.body_limit import limited_receive, too_large
-from app.fair_share import traffic_class, traffic_class_of
+from app.fair_share import Audience, admits, traffic_class, traffic_class_of
 from app.interaction_tokens import InteractionTokenError
 from app.interactions import Interactions
 from app.observability import current_request
@@ -181,11 +181,13 @@ class AuthenticatedGraphQL:
         ide_enabled: bool,
         max_body_bytes: int | None = None,
         count_refusal: Callable[[str], None] | None = None,
+        audience: Audience = "all",
     ) -> None:
         self._graphql = graphql
         self._ide_enabled = ide_enabled
         self._max_body_bytes = max_body_bytes
         self._count_refusal = count_refusal or (lambda code: None)
+        self._audience: Audience = audience
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -209,6 +211,10 @@ class AuthenticatedGraphQL:
             principal = await state.verifier.verify(token)
         except AuthenticationError as exc:
             await _unauthorized(str(exc))(scope, receive, send)
+            return
+        if not admits(self._audience, principal.role):
+            self._count_refusal(WRONG_PORT)
+            await _wrong_port(self._audience)(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
         try:
@@ -253,6 +259,21 @@ def _bad_request(reason: str) -> Response:
     return JSONResponse(
         {"errors": [{"message": reason, "extensions": {"code": "BAD_USER_INPUT"}}]},
         status_code=400,
+    )
+
+
+#: The code of a request sent to the process group that does not serve its role.
+WRONG_PORT = "WRONG_PORT"
+
+
+def _wrong_port(audience: Audience) -> Response:
+    reason = (
+        "this port serves analysts only; other roles use the gateway's main port"
+        if audience == "analysts"
+        else "analysts are served on the analyst port (SCV_ANALYST_PORT), not this one"
+    )
+    return JSONResponse(
+        {"errors": [{"message": reason, "extensions": {"code": WRONG_PORT}}]}, status_code=421
     )
 
 

@@ -295,6 +295,7 @@ def create_app(
                     ide_enabled=protection.graphiql,
                     max_body_bytes=protection.max_body_bytes,
                     count_refusal=metrics.count_refusal,
+                    audience=settings.audience,
                 ),
                 methods=["GET", "POST"],
             ),

@@ -27,6 +27,7 @@ from app.audit_settings import AuditSettings
 from app.cache_settings import CacheSettings
 from app.customers_settings import CustomersSettings
 from app.export_settings import ExportSettings
+from app.fair_share import Audience
 from app.query_limits_settings import PersistedQuerySettings, QueryLimitSettings
 from app.sync_settings import SyncSettings
 from app.tracing import TracingSettings
@@ -221,6 +222,31 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535, description="port the gateway listens on")
     workers: int = Field(
         default=1, ge=1, le=64, description="`scv serve` worker processes (one per core is usual)"
+    )
+    analyst_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description=(
+            "serve analysts from processes of their own on this port (lower CPU priority); "
+            "the main port then refuses analysts and this one everyone else (421 WRONG_PORT)"
+        ),
+    )
+    analyst_workers: int = Field(
+        default=1, ge=1, le=64, description="worker processes serving SCV_ANALYST_PORT"
+    )
+    analyst_niceness: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="how much lower the analyst processes' CPU priority is (Unix nice)",
+    )
+    audience: Audience = Field(
+        default="all",
+        description=(
+            "whom this process serves: all, agents (everyone but analysts) or analysts; "
+            "`scv serve` sets it for its two groups when SCV_ANALYST_PORT is set"
+        ),
     )
     data_dir: Path = Field(
         default=Path(".scv"), description="embedded PostgreSQL data and demo keys live here"

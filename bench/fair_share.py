@@ -33,7 +33,7 @@ import httpx
 from bench.__main__ import drive
 from bench.report import percentile
 from bench.scenarios import whole_view_bodies
-from bench.stack import Stack, StackConfig, running_stack
+from bench.stack import Stack, StackConfig, free_port, running_stack
 
 RESULTS = Path(__file__).parent / "results"
 #: The issue's bound: agent p99 beside analysts within this factor of agent p99 alone.
@@ -83,20 +83,65 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         help="each source's analysts' bulkhead slots per gateway worker (default: the gateway's)",
     )
+    parser.add_argument(
+        "--separate-analysts",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help=(
+            "serve analysts from their own lower-priority process on SCV_ANALYST_PORT, as "
+            "recommended (default); --no-separate-analysts serves everyone from the same workers"
+        ),
+    )
+    parser.add_argument(
+        "--budget",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help=(
+            "charge queries to each principal's cost budget, as a deployment does (default); "
+            "--no-budget lets analysts page as fast as the gateway answers"
+        ),
+    )
     return parser.parse_args(argv)
 
 
 def gateway_env(args: argparse.Namespace) -> dict[str, str]:
-    """The gateway's settings for this run: the analysts' lane, when one is given."""
-    if args.analyst_slots is None:
-        return {}
-    return {
-        f"SCV_{source}__BULKHEAD__ANALYST_MAX_CONCURRENT": str(args.analyst_slots)
-        for source in ("BILLING", "CRM", "SUPPORT")
-    }
+    """The gateway's settings for this run: the cost budget, and the analysts' lane when
+    one is given (bench.stack turns the budget off for the other benchmarks)."""
+    env = {"SCV_LIMITS__BUDGET_ENABLED": "true" if args.budget else "false"}
+    if args.analyst_port is not None:
+        env["SCV_ANALYST_PORT"] = str(args.analyst_port)
+    if args.analyst_slots is not None:
+        env.update(
+            {
+                f"SCV_{source}__BULKHEAD__ANALYST_MAX_CONCURRENT": str(args.analyst_slots)
+                for source in ("BILLING", "CRM", "SUPPORT")
+            }
+        )
+    return env
 
 
-def page_cursors(stack: Stack, pages: int) -> tuple[list[str | None], set[str]]:
+def analysts_url(stack: Stack, args: argparse.Namespace) -> str:
+    """Where analysts send their queries: their own port, or the gateway's."""
+    if args.analyst_port is None:
+        return stack.gateway_url
+    return f"http://127.0.0.1:{args.analyst_port}"
+
+
+def wait_until_ready(url: str, seconds: float = 60.0) -> None:
+    """Wait for ``url``/readyz to answer 200 (the analysts' processes start on their own)."""
+    deadline = time.monotonic() + seconds
+    with httpx.Client(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            try:
+                if client.get(f"{url}/readyz").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not become ready within {seconds:g} s")
+
+
+def page_cursors(stack: Stack, pages: int, url: str) -> tuple[list[str | None], set[str]]:
     """The ``after`` of each of the first ``pages`` pages, and the customers on them."""
     headers = {"Authorization": f"Bearer {stack.token('analyst', 'bench-analyst')}"}
     afters: list[str | None] = [None]
@@ -104,7 +149,7 @@ def page_cursors(stack: Stack, pages: int) -> tuple[list[str | None], set[str]]:
     with httpx.Client(timeout=30.0, headers=headers) as client:
         while len(afters) <= pages:
             answer = client.post(
-                f"{stack.gateway_url}/graphql",
+                f"{url}/graphql",
                 json={"query": PAGE_CURSORS, "variables": {"after": afters[-1]}},
             ).json()
             if answer.get("errors"):
@@ -221,7 +266,9 @@ def agents(stack: Stack, emails: list[str], args: argparse.Namespace) -> dict[st
     )
 
 
-def analysts(stack: Stack, afters: list[str | None], args: argparse.Namespace) -> dict[str, Any]:
+def analysts(
+    stack: Stack, afters: list[str | None], args: argparse.Namespace, url: str
+) -> dict[str, Any]:
     bodies = [
         {"query": ANALYST_PAGE, "variables": {"after": after}, "operationName": "AnalystPage"}
         for after in afters
@@ -231,6 +278,7 @@ def analysts(stack: Stack, afters: list[str | None], args: argparse.Namespace) -
     return drive(
         stack,
         {
+            "url": f"{url}/graphql",
             "mode": "concurrency",
             "concurrency": args.analysts,
             "requests": 1_000_000,
@@ -257,7 +305,15 @@ def markdown(result: dict[str, Any]) -> str:
         f"{config['analysts']} analysts each sending a page of 50 customers with panels as soon "
         "as the last came back.",
         "",
-        f"Analysts' slots per source and gateway worker: {config['analyst_slots'] or 'default'}.",
+        f"Analysts' slots per source and gateway worker: {config['analyst_slots'] or 'default'}. "
+        "Analysts served "
+        + (
+            "by a process of their own at a lower CPU priority (SCV_ANALYST_PORT). "
+            if config["separate_analysts"]
+            else "by the same workers as agents. "
+        )
+        + "Cost budgets per principal: "
+        + ("on (the gateway's defaults)." if config["budget"] else "off (analysts unthrottled)."),
         "",
         "| run | requests | ok | partial | failed | p50 ms | p95 ms | p99 ms |",
         "|---|---|---|---|---|---|---|---|",
@@ -289,6 +345,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    args.analyst_port = free_port() if args.separate_analysts else None
     started = datetime.now(UTC)
     result: dict[str, Any] = {
         "started_at": started.isoformat(timespec="seconds"),
@@ -302,6 +359,8 @@ def main(argv: list[str] | None = None) -> None:
             "analysts": args.analysts,
             "analyst_slots": args.analyst_slots,
             "analyst_pages": args.analyst_pages,
+            "budget": args.budget,
+            "separate_analysts": args.separate_analysts,
         },
     }
     with tempfile.TemporaryDirectory(prefix="scv-fair-share-") as tmp:
@@ -312,7 +371,9 @@ def main(argv: list[str] | None = None) -> None:
             if asyncio.run(_facts_rows(stack.database_url)) == 0:
                 print("filling the customer read model", flush=True)
                 asyncio.run(_fill_facts(stack))
-            afters, analysts_customers = page_cursors(stack, args.analyst_pages)
+            url = analysts_url(stack, args)
+            wait_until_ready(url)
+            afters, analysts_customers = page_cursors(stack, args.analyst_pages, url)
             emails = asyncio.run(_agent_emails(stack.database_url, analysts_customers))
             half = len(emails) // 2
             print(f"agents alone: {args.rate:g}/s for {args.duration:g} s", flush=True)
@@ -326,7 +387,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"agents beside {args.analysts} analysts paging", flush=True)
             load: dict[str, Any] = {}
             background = threading.Thread(
-                target=lambda: load.update(analysts(stack, afters, args)), daemon=True
+                target=lambda: load.update(analysts(stack, afters, args, url)), daemon=True
             )
             cpu, wall = stack.gateway_cpu_seconds(), time.monotonic()
             background.start()

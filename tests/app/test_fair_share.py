@@ -17,7 +17,7 @@ from adapters.http import Deadline, request_deadline
 from adapters.models import Source
 from app.auth import KeyRing, TokenVerifier
 from app.demo_keys import ensure_demo_keys, mint_token
-from app.fair_share import TrafficClass, traffic_class, traffic_class_of
+from app.fair_share import Audience, TrafficClass, admits, traffic_class, traffic_class_of
 from app.gateway import AuthenticatedGraphQL, GatewayState
 from app.metrics import GatewayMetrics
 from app.resilience import Bulkhead, SourceResilience, resilience_for
@@ -247,3 +247,64 @@ async def test_an_analysts_successful_probes_close_a_half_open_breaker() -> None
         await policy.call(answering, idempotent=True)
 
     assert policy.breaker_state == "closed"
+
+
+# --- analysts on processes of their own ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("audience", "role", "admitted"),
+    [
+        ("all", "analyst", True),
+        ("all", "agent", True),
+        ("agents", "agent", True),
+        ("agents", "supervisor", True),
+        ("agents", "ivr", True),
+        ("agents", "analyst", False),
+        ("analysts", "analyst", True),
+        ("analysts", "agent", False),
+        ("analysts", "supervisor", False),
+    ],
+)
+def test_each_process_group_serves_its_own_roles(
+    audience: Audience, role: str, admitted: bool
+) -> None:
+    assert admits(audience, role) is admitted
+
+
+async def test_a_request_sent_to_the_other_groups_port_is_refused_unseen(tmp_path: Path) -> None:
+    keys = ensure_demo_keys(tmp_path)
+    settings = AuthSettings()
+    verifier = TokenVerifier(settings, KeyRing(static_key=keys.public_pem))
+    inner = _SeesTrafficClass()
+    refusals: list[str] = []
+    endpoint = AuthenticatedGraphQL(
+        inner,  # type: ignore[arg-type]
+        ide_enabled=False,
+        audience="agents",
+        count_refusal=refusals.append,
+    )
+    state = GatewayState(store=None, sources=None, verifier=verifier, default_region="GB")  # type: ignore[arg-type]
+    token = mint_token(keys, settings, subject="analyst-1", role="analyst")
+    scope: dict[str, Any] = {
+        "type": "http",
+        "method": "POST",
+        "path": "/graphql",
+        "headers": [(b"authorization", f"Bearer {token}".encode())],
+        "query_string": b"",
+        "state": {"gateway": state},
+    }
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    await endpoint(scope, receive, send)
+
+    assert inner.seen == []
+    assert sent[0]["status"] == 421
+    assert b"WRONG_PORT" in sent[1]["body"]
+    assert refusals == ["WRONG_PORT"]
