@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, multiprocess
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -60,6 +61,18 @@ STORE_PROBE_SECONDS = 1.0
 
 #: Distinct documents kept parsed and validated: the desktop sends a handful, over and over.
 DOCUMENT_CACHE_SIZE = 512
+
+
+async def publish_every_second(publish: Callable[[], None]) -> None:
+    """Call ``publish`` now and then every second, until cancelled (the worker's live
+    resilience state, in multi-process mode: ``app.resilience_metrics``)."""
+    while True:
+        try:
+            publish()
+        except Exception:
+            # A metrics file that cannot be written must not stop the next try.
+            logger.warning("could not publish this worker's resilience state", exc_info=True)
+        await asyncio.sleep(1.0)
 
 
 async def database_url(settings: Settings) -> str:
@@ -148,6 +161,12 @@ def create_app(
         async with AsyncExitStack() as stack:
             if tracer is not None:
                 stack.callback(tracer.shutdown)
+            if metrics.resilience.published:
+                publisher = asyncio.create_task(publish_every_second(metrics.resilience.publish))
+                stack.callback(publisher.cancel)
+                # A worker that stops cleanly takes its live gauges with it; one that dies
+                # leaves its last published state until the directory is cleared.
+                stack.callback(multiprocess.mark_process_dead, os.getpid())
             store = await Store.connect(
                 await database_url(settings), pool_size=settings.database_pool_size
             )

@@ -5,6 +5,12 @@ happen; the breaker state and the bulkhead occupancy are read live at scrape tim
 collector, so that an open breaker turning half-open by the passing of time shows without a
 call having to happen first. ``ResilienceMetrics`` is the ``app.resilience.ResilienceEvents``
 the policies report to.
+
+With several worker processes (prometheus-client's multi-process mode) a scrape reaches one
+worker, whose collector knows only its own breakers. There each worker instead publishes
+its live state every second (``publish``, from the app's lifespan) into multi-process
+gauges, and a scrape reads every live worker's: the breaker state by the highest value of
+any worker (``open`` is 1 when any worker's breaker is open), the slots in use summed.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -83,6 +89,54 @@ class ResilienceCollector(Collector):
 
 
 @dataclass(frozen=True)
+class WorkerGauges:
+    """Multi-process gauges each worker writes its own live state to (see the module)."""
+
+    breaker: Gauge
+    in_use: Gauge
+    analyst_in_use: Gauge
+
+    @classmethod
+    def create(cls) -> WorkerGauges:
+        """The gauges, written to the multi-process directory (registered nowhere)."""
+        return cls(
+            breaker=Gauge(
+                "scv_breaker_state",
+                "Circuit breaker state per source: 1 for the current one (closed, half_open, "
+                "open); with several workers, 1 when any worker's breaker is in that state",
+                ["source", "state"],
+                registry=None,
+                multiprocess_mode="livemax",
+            ),
+            in_use=Gauge(
+                "scv_bulkhead_in_use",
+                "Calls under way per source (bulkhead slots taken), summed over workers",
+                ["source"],
+                registry=None,
+                multiprocess_mode="livesum",
+            ),
+            analyst_in_use=Gauge(
+                "scv_bulkhead_analyst_in_use",
+                "Analysts' calls under way per source (slots of their own bulkhead lane taken), "
+                "summed over workers",
+                ["source"],
+                registry=None,
+                multiprocess_mode="livesum",
+            ),
+        )
+
+    def publish(self, states: Iterable[SourceResilienceState]) -> None:
+        """Write this worker's live state."""
+        for state in states:
+            source = state.source.value
+            current = state.breaker_state
+            for name in BREAKER_STATES:
+                self.breaker.labels(source, name).set(1 if name == current else 0)
+            self.in_use.labels(source).set(state.bulkhead_in_use)
+            self.analyst_in_use.labels(source).set(state.bulkhead_analyst_in_use)
+
+
+@dataclass(frozen=True)
 class ResilienceMetrics:
     """Retries, breaker transitions and state, bulkhead rejections and occupancy, by source."""
 
@@ -90,15 +144,22 @@ class ResilienceMetrics:
     breaker_transitions: Counter
     bulkhead_rejections: Counter
     collector: ResilienceCollector
+    #: In multi-process mode only: where this worker publishes its live state.
+    worker_gauges: WorkerGauges | None = None
 
     @classmethod
     def create(
         cls, registry: CollectorRegistry | None, scrape: CollectorRegistry
     ) -> ResilienceMetrics:
         """Counters in ``registry`` (None: the multi-process directory only); the live
-        gauges' collector in ``scrape``, the registry a scrape reads."""
+        gauges' collector in ``scrape``, the registry a scrape reads (in multi-process mode,
+        the workers' published gauges instead)."""
         collector = ResilienceCollector()
-        scrape.register(collector)
+        worker_gauges: WorkerGauges | None = None
+        if registry is None:
+            worker_gauges = WorkerGauges.create()
+        else:
+            scrape.register(collector)
         return cls(
             retries=Counter(
                 "scv_upstream_retries",
@@ -119,7 +180,18 @@ class ResilienceMetrics:
                 registry=registry,
             ),
             collector=collector,
+            worker_gauges=worker_gauges,
         )
+
+    @property
+    def published(self) -> bool:
+        """Whether this worker must ``publish`` its live state (multi-process mode)."""
+        return self.worker_gauges is not None
+
+    def publish(self) -> None:
+        """Write this worker's breaker states and slots in use (multi-process mode only)."""
+        if self.worker_gauges is not None:
+            self.worker_gauges.publish(self.collector.states)
 
     def retried(self, source: Source, error_code: str) -> None:
         """Count one retry of a call to ``source`` after ``error_code``."""

@@ -142,6 +142,56 @@ def test_multiprocess_mode_sums_the_workers(tmp_path: Path) -> None:
     assert "process_cpu_seconds_total" not in text
 
 
+_PUBLISHER = """
+import sys
+from types import SimpleNamespace
+from adapters.models import Source
+from app.metrics import GatewayMetrics
+metrics = GatewayMetrics.create()
+if sys.argv[1] == "read":
+    sys.stdout.write(metrics.exposition().decode())
+else:
+    breaker, in_use = sys.argv[1], int(sys.argv[2])
+    metrics.resilience.watch([SimpleNamespace(
+        source=Source.CRM, breaker_state=breaker, bulkhead_in_use=in_use,
+        bulkhead_analyst_in_use=1)])
+    metrics.resilience.publish()
+"""
+
+
+def _publisher(directory: Path, *args: str) -> str:
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    done = subprocess.run(
+        [sys.executable, "-c", _PUBLISHER, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    return done.stdout
+
+
+def test_multiprocess_mode_shows_every_workers_breakers_and_slots(tmp_path: Path) -> None:
+    _publisher(tmp_path, "open", "3")
+    _publisher(tmp_path, "closed", "4")
+
+    text = _publisher(tmp_path, "read")
+
+    # Open in one worker is open for the alert; the slots in use add up.
+    assert 'scv_breaker_state{source="CRM",state="open"} 1.0' in text
+    assert 'scv_breaker_state{source="CRM",state="closed"} 1.0' in text
+    assert 'scv_breaker_state{source="CRM",state="half_open"} 0.0' in text
+    assert 'scv_bulkhead_in_use{source="CRM"} 7.0' in text
+    assert 'scv_bulkhead_analyst_in_use{source="CRM"} 2.0' in text
+
+
+def test_a_single_process_reads_its_breakers_live_and_publishes_nothing() -> None:
+    metrics = single()
+    assert not metrics.resilience.published
+    metrics.resilience.publish()  # a no-op, not an error
+
+
 async def test_readiness_fails_when_the_store_is_down(database_url: str) -> None:
     closed = await Store.connect(database_url, pool_size=1)
     await closed.close()
