@@ -194,7 +194,7 @@ async def refresh_facts(
         calls=call_count.result(),
         duration_seconds=time.monotonic() - started,
     )
-    _logger.info("%s", report.format_line())
+    _logger.debug("%s", report.format_line())
     return report
 
 

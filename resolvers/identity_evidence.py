@@ -234,9 +234,11 @@ def duplicate_reason(leads: Sequence[DuplicateLead], *, same_name: bool) -> str:
 def _review_reason(lead: ReviewLead) -> str:
     record = f"{RECORD_NOUN[lead.source]} {lead.external_id}"
     rules = _and_list(list(dict.fromkeys(lead.rules))) or "a rule"
+    # The record itself is linked (by a decisive rule, or as a customer of its own); what
+    # is left for a person is whether these two customers are one.
     if lead.kind == "ambiguous":
-        return f"{record} matched both by {rules} (ambiguous, left for review)"
-    return f"{record}: {rules} pointed at different customers (left for review)"
+        return f"{record} matches both by {rules}"
+    return f"{record}: {rules} point at these two different customers"
 
 
 def _and_list(items: Sequence[str]) -> str:

@@ -376,9 +376,8 @@ async def test_records_the_rules_left_for_review_make_candidates_with_the_rules_
                     {"source": "BILLING", "externalId": "cus_ada"},
                 ],
             },
-            "reason": "billing customer cus_x: xref and email pointed at different customers "
-            "(left for review); support user 9100 matched both by phone (ambiguous, left for "
-            "review)",
+            "reason": "billing customer cus_x: xref and email point at these two different "
+            "customers; support user 9100 matches both by phone",
         }
     ]
 
