@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test check check-alerts lint format schema bench bench-quick bench-fair-share bench-sync profile clean help
+.PHONY: install run test check check-alerts lint format schema bench bench-quick bench-fair-share bench-sync bench-facts profile clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ bench-quick: $(STAMP)  ## a short benchmark run (under 2 min), same figures, few
 
 bench-fair-share: $(STAMP)  ## agent p99 alone and beside analysts' pages (fair share, ~2 min)
 	$(BIN)/python -m bench.fair_share
+
+bench-facts: $(STAMP)  ## the read model's filters and pages over 100,000 customers (~30 s)
+	$(BIN)/python -m bench.facts_query
 
 CUSTOMERS ?= 100000
 bench-sync: $(STAMP)  ## scv sync of CUSTOMERS (100000) into an empty store, vs 25000: time, RSS
