@@ -90,9 +90,10 @@ def start_sandbox(
     raise RuntimeError(f"the sandbox did not answer on port {port} within 30 s")
 
 
-async def run_sync(settings: Settings, *, full: bool = False) -> None:
+async def run_sync(settings: Settings, *, full: bool = False, identity_only: bool = False) -> None:
     """One identity sync (incremental where cursors exist, unless ``full``), with a progress
-    line, then the report."""
+    line, then the read model's refresh and the report; ``identity_only`` stops after the
+    linking (``bench.identity_sync`` times it apart)."""
     progress = ProgressLine(sys.stderr, interval_seconds=settings.sync.progress_interval_seconds)
     async with AsyncExitStack() as stack:
         store = await Store.connect(await database_url(settings), pool_size=2)
@@ -112,6 +113,8 @@ async def run_sync(settings: Settings, *, full: bool = False) -> None:
         )
         progress.finish()
         print(report.format_table())
+        if identity_only:
+            return
         # After the identity pass: the read model's facts follow the links it made. An
         # incremental run re-reads only the records it read; a full run (or one that read
         # too many to go record by record) refreshes every customer in bulk.

@@ -18,12 +18,9 @@ from app.cli import with_sandbox_port
 from app.demo_keys import ensure_demo_keys, mint_token
 from app.main import create_app
 from app.settings import Settings
-from app.sources import build_sources
-from app.store import Store
-from app.sync import SyncReport, sync_identities
 from sandbox.server import create_sandbox_app
 from tests.conftest import _admin, database_url_for
-from tests.e2e.harness import Stack, serve, stop
+from tests.e2e.harness import Stack, serve, stop, sync_store
 from tests.e2e.resilience_harness import for_shared_stack
 
 
@@ -50,7 +47,7 @@ async def stack(
             sandbox_port,
         )
     )
-    report = await _sync(settings)
+    report = await sync_store(settings)
     gateway = create_app(settings)
     gateway_server, gateway_task, gateway_port = await serve(gateway)
     keys = ensure_demo_keys(data_dir)
@@ -70,20 +67,6 @@ async def stack(
     await _admin(
         database_url, "select format('drop database if exists %I with (force)', $1::text)", name
     )
-
-
-async def _sync(settings: Settings) -> SyncReport:
-    from contextlib import AsyncExitStack
-
-    assert settings.database_url is not None
-    async with AsyncExitStack() as resources:
-        store = await Store.connect(settings.database_url.get_secret_value(), pool_size=2)
-        resources.push_async_callback(store.close)
-        await store.migrate()
-        sources = await build_sources(settings, resources)
-        return await sync_identities(
-            store, sources.billing, sources.crm, sources.support, settings.identity
-        )
 
 
 @pytest.fixture

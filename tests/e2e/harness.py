@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,8 +13,12 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from app.demo_keys import DemoKeys
+from app.facts_refresh import refresh_facts
+from app.facts_store import FactsWriter
 from app.settings import Settings
-from app.sync import SyncReport
+from app.sources import build_sources
+from app.store import Store
+from app.sync import SyncReport, sync_identities
 
 SYSTEMS = ("billing", "crm", "support", "ivr")
 
@@ -94,3 +99,28 @@ async def serve(app: ASGIApp) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
 async def stop(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
     server.should_exit = True
     await asyncio.wait_for(task, timeout=10)
+
+
+async def sync_store(settings: Settings, *, with_facts: bool = False) -> SyncReport:
+    """Migrate the store of ``settings``, link every sandbox record into it (a full sync),
+    and, ``with_facts``, fill the analysts' read model as ``scv sync`` does."""
+    assert settings.database_url is not None
+    async with AsyncExitStack() as resources:
+        store = await Store.connect(settings.database_url.get_secret_value(), pool_size=2)
+        resources.push_async_callback(store.close)
+        await store.migrate()
+        sources = await build_sources(settings, resources)
+        report = await sync_identities(
+            store, sources.billing, sources.crm, sources.support, settings.identity
+        )
+        if with_facts:
+            await refresh_facts(
+                FactsWriter(store.pool),
+                sources.billing,
+                sources.crm,
+                sources.support,
+                sources.ivr,
+                settings.customers,
+                settings.identity.default_region,
+            )
+        return report

@@ -10,7 +10,7 @@ import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -20,16 +20,11 @@ from pydantic import SecretStr
 
 from app.demo_keys import mint_token
 from app.export_settings import ExportSettings
-from app.facts_refresh import refresh_facts
-from app.facts_store import FactsWriter
 from app.main import create_app
 from app.settings import Settings
-from app.sources import build_sources
-from app.store import Store
-from app.sync import sync_identities
 from resolvers.masking import mask_name
 from tests.conftest import _admin, database_url_for
-from tests.e2e.harness import Stack, serve, stop
+from tests.e2e.harness import Stack, serve, stop, sync_store
 
 START = """mutation($fields: [ExportField!]!, $format: ExportFormat!) {
   startExport(fields: $fields, format: $format) {
@@ -56,23 +51,7 @@ async def export_settings(stack: Stack, database_url: str) -> AsyncIterator[Sett
             "exports": EXPORTS,
         }
     )
-    async with AsyncExitStack() as resources:
-        store = await Store.connect(database_url_for(database_url, name), pool_size=2)
-        resources.push_async_callback(store.close)
-        await store.migrate()
-        sources = await build_sources(settings, resources)
-        await sync_identities(
-            store, sources.billing, sources.crm, sources.support, settings.identity
-        )
-        await refresh_facts(
-            FactsWriter(store.pool),
-            sources.billing,
-            sources.crm,
-            sources.support,
-            sources.ivr,
-            settings.customers,
-            settings.identity.default_region,
-        )
+    await sync_store(settings, with_facts=True)
     yield settings
     await _admin(
         database_url, "select format('drop database if exists %I with (force)', $1::text)", name

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,12 +20,9 @@ from app.cli import with_sandbox_port
 from app.demo_keys import ensure_demo_keys, mint_token
 from app.main import create_app
 from app.settings import Settings
-from app.sources import build_sources
-from app.store import Store
-from app.sync import sync_identities
 from sandbox.server import create_sandbox_app
 from tests.conftest import _admin, database_url_for
-from tests.e2e.harness import SYSTEMS, serve, stop
+from tests.e2e.harness import SYSTEMS, serve, stop, sync_store
 from tests.e2e.resilience_harness import for_shared_stack
 
 pytestmark = pytest.mark.e2e
@@ -121,7 +117,7 @@ async def live(
             sandbox_port,
         )
     )
-    await _sync(settings)
+    await sync_store(settings)
     gateway_server, gateway_task, gateway_port = await serve(create_app(settings))
     keys = ensure_demo_keys(data_dir)
     tokens = {
@@ -137,18 +133,6 @@ async def live(
     await _admin(
         database_url, "select format('drop database if exists %I with (force)', $1::text)", name
     )
-
-
-async def _sync(settings: Settings) -> None:
-    assert settings.database_url is not None
-    async with AsyncExitStack() as resources:
-        store = await Store.connect(settings.database_url.get_secret_value(), pool_size=2)
-        resources.push_async_callback(store.close)
-        await store.migrate()
-        sources = await build_sources(settings, resources)
-        await sync_identities(
-            store, sources.billing, sources.crm, sources.support, settings.identity
-        )
 
 
 def unique_email() -> str:
