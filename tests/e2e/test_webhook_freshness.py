@@ -26,8 +26,7 @@ from app.settings import Settings
 from sandbox.server import create_sandbox_app
 from sandbox.webhooks import DeliveryPolicy
 from tests.conftest import _admin, database_url_for
-from tests.e2e.conftest import _sync
-from tests.e2e.harness import serve, stop
+from tests.e2e.harness import serve, stop, sync_store
 
 OLD_EMAIL = "ada.lovelace@example.com"
 NEW_EMAIL = "ada@analytical-engine.example"
@@ -89,7 +88,7 @@ async def fresh_stack(database_url: str, tmp_path: Path) -> AsyncIterator[FreshS
         ),
         sandbox_port,
     )
-    await _sync(settings)
+    await sync_store(settings)
     invalidator = ForwardingInvalidator()
     gateway = create_app(settings, invalidator=invalidator)
     invalidator.app = gateway
