@@ -141,7 +141,9 @@ def format_report_table(report: DataQualityReport) -> str:
     lines.append(
         f"{report.customers} customers; "
         + ", ".join(f"{c.customers} with conflicting {c.field}s" for c in report.conflicts)
-        + f"; possible duplicates: {report.duplicate_candidates} pairs of customers"
+        + f"; possible duplicates: {report.duplicate_candidates} "
+        + ("pair" if report.duplicate_candidates == 1 else "pairs")
+        + " of customers"
     )
     if report.unmapped_words:
         lines.append("unmapped taxonomy words:")

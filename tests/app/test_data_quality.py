@@ -249,7 +249,7 @@ async def test_the_table_for_the_command_line_shows_every_source_and_no_personal
     assert lines[2].split() == ["CRM", "4", "2", "0", "-", "-", "-", "never", "synced"]
     assert lines[5] == (
         "5 customers; 1 with conflicting emails, 0 with conflicting phones; "
-        "possible duplicates: 1 pairs of customers"
+        "possible duplicates: 1 pair of customers"
     )
     assert "@" not in table
 
