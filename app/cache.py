@@ -29,6 +29,7 @@ once (``app.cache_tiers``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import time
@@ -56,6 +57,8 @@ REFRESH_LEASE_SECONDS = 10.0
 #: expire (and restart at 0) while an entry of an older generation lived, that entry could
 #: be read again after the record had changed.
 GENERATION_MARGIN_SECONDS = 60.0
+#: Source records whose key prefix is remembered (``record_prefix``).
+REMEMBERED_PREFIXES = 8192
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -74,8 +77,13 @@ class CacheKey:
     variant: str = ""
 
 
+@functools.lru_cache(maxsize=REMEMBERED_PREFIXES)
 def record_prefix(source: Source, record_id: str) -> str:
-    """The prefix of every key of one source record; the id appears only hashed."""
+    """The prefix of every key of one source record; the id appears only hashed.
+
+    Remembered for the records read lately: every read of the cache needs it, and hashing
+    costs more than the in-process lookup it leads to.
+    """
     digest = hashlib.sha256(f"{source.value}\x00{record_id}".encode()).hexdigest()[:32]
     return f"{KEY_PREFIX}:{source.value.lower()}:{digest}:"
 
@@ -101,6 +109,7 @@ class ResponseCache:
         self._in_flight: dict[str, asyncio.Task[Any]] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._counters: dict[tuple[str, str, str], Any] = {}
         self._generation_ttl = self._longest_entry_ttl() + GENERATION_MARGIN_SECONDS
 
     @classmethod
@@ -441,7 +450,13 @@ class ResponseCache:
         )
 
     def _count(self, key: CacheKey, result: str) -> None:
-        self._metrics.lookups.labels(key.source.value, key.resource, result).inc()
+        # The labelled counters are few (source x resource x result) and looked up on every
+        # read: prometheus_client's labels() takes a lock and builds a tuple each time.
+        labels = (key.source.value, key.resource, result)
+        counter = self._counters.get(labels)
+        if counter is None:
+            counter = self._counters[labels] = self._metrics.lookups.labels(*labels)
+        counter.inc()
 
 
 def _fetch_one(

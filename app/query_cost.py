@@ -21,7 +21,8 @@ So ``customers(first: 100) { edges { node { profile { name } } } }`` costs
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,10 +38,13 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    VariableNode,
+    Visitor,
     get_named_type,
     get_nullable_type,
     is_composite_type,
     is_list_type,
+    visit,
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.utilities import get_operation_ast
@@ -208,3 +212,97 @@ def operation_cost(
     walk = _Walk(schema=schema, fragments=fragments, variables=coerced)
     cost = walk.selections(root, operation.selection_set, None, "", frozenset())
     return OperationCost(cost=cost, firsts=tuple(walk.firsts))
+
+
+#: Operations whose cost is remembered (``OperationCosts``): one per query text, operation and
+#: set of ``first`` values a client sends, so a few hundred hold every client's.
+REMEMBERED_COSTS = 1024
+
+
+class _FirstVariables(Visitor):
+    """The names of the variables given as a ``first`` argument anywhere in a document."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_argument(self, node: Any, *_: Any) -> None:
+        if node.name.value == FIRST and isinstance(node.value, VariableNode):
+            self.names.add(node.value.name.value)
+
+
+class OperationCosts:
+    """``operation_cost``, remembered per query text, operation name and the values of the
+    variables that reach a ``first``: nothing else can change what an operation costs.
+
+    The walk costs as much CPU as executing a small query, on every request; clients send
+    the same few documents with different customers' ids, so nearly all of them hit.
+    Hand-written (an ``OrderedDict`` LRU) because the key is built from the document, which
+    ``functools.lru_cache`` cannot do, and bounded by entries (``REMEMBERED_COSTS``).
+    One per app (its schema never changes). An operation that cannot be measured is never
+    remembered: it is measured (and refused by execution) each time. Only a cost measured
+    with every variable valid is remembered, so a later request with the same ``first``
+    values costs the same, whatever its other variables hold (execution refuses those that
+    are invalid).
+    """
+
+    def __init__(self, size: int = REMEMBERED_COSTS) -> None:
+        self._size = size
+        self._costs: OrderedDict[Hashable, OperationCost] = OrderedDict()
+        self._sizing: OrderedDict[str, frozenset[str]] = OrderedDict()
+
+    @property
+    def remembered(self) -> int:
+        """How many operations' costs are remembered."""
+        return len(self._costs)
+
+    def cost(
+        self,
+        schema: GraphQLSchema,
+        query: str | None,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+    ) -> OperationCost:
+        key = self._key(query, document, operation_name, variables or {})
+        if key is None:
+            return operation_cost(schema, document, operation_name, variables)
+        found = self._costs.get(key)
+        if found is not None:
+            self._costs.move_to_end(key)
+            return found
+        measured = operation_cost(schema, document, operation_name, variables)
+        self._costs[key] = measured
+        if len(self._costs) > self._size:
+            self._costs.popitem(last=False)
+        return measured
+
+    def _key(
+        self,
+        query: str | None,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: Mapping[str, Any],
+    ) -> Hashable | None:
+        if query is None:
+            return None
+        sizing = self._sizing.get(query)
+        if sizing is None:
+            finder = _FirstVariables()
+            visit(document, finder)
+            sizing = frozenset(finder.names)
+            self._sizing[query] = sizing
+            if len(self._sizing) > self._size:
+                self._sizing.popitem(last=False)
+        values = tuple((name, variables.get(name, _ABSENT)) for name in sorted(sizing))
+        key = (query, operation_name, values)
+        try:
+            hash(key)
+        except TypeError:
+            # A list or an object where an Int belongs: execution refuses it; not remembered.
+            return None
+        return key
+
+
+#: A variable the request did not send (its default, if any, applies).
+_ABSENT = object()

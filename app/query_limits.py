@@ -1,7 +1,8 @@
 """The limits on one GraphQL request, enforced before anything executes.
 
-- Depth, aliases and tokens: strawberry's ``QueryDepthLimiter``, ``MaxAliasesLimiter`` and
-  ``MaxTokensLimiter``, whose refusals are given a code here (``QUERY_TOO_DEEP``,
+- Depth, aliases and tokens: strawberry's ``QueryDepthLimiter`` and ``MaxAliasesLimiter``
+  rules and the parser's ``max_tokens`` (set as strawberry's ``MaxTokensLimiter`` would),
+  whose refusals are given a code here (``QUERY_TOO_DEEP``,
   ``TOO_MANY_ALIASES``, ``TOO_MANY_TOKENS``), the limit and the measured value. These depend
   on the document alone, so they are validation rules and share the validation cache.
 - ``first`` (``FIRST_TOO_LARGE``), cost (``QUERY_TOO_COSTLY``) and the budget
@@ -34,9 +35,7 @@ from graphql import (
 )
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
-    AddValidationRules,
     MaxAliasesLimiter,
-    MaxTokensLimiter,
     QueryDepthLimiter,
     SchemaExtension,
 )
@@ -44,7 +43,7 @@ from strawberry.extensions.max_aliases import count_fields_with_alias
 from strawberry.extensions.query_depth_limiter import determine_depth
 
 from app.cost_budget import CostBudget
-from app.query_cost import OperationCost, UnmeasurableOperation, operation_cost
+from app.query_cost import OperationCost, OperationCosts, UnmeasurableOperation
 from app.query_limits_settings import QueryLimitSettings
 from resolvers.errors import GatewayError
 
@@ -199,11 +198,13 @@ def limit_extensions(
     refusals it recodes are presented with their codes.
     """
     rules = tuple(document_rules(limits, introspection=introspection))
+    # Shared by every request's GuardCost: the costs it remembers are the point.
+    costs = OperationCosts()
     return [
-        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: AddValidationRules(list(rules)),
         lambda: GuardCost(
             limits,
+            rules=rules,
+            costs=costs,
             budget=budget,
             count_refusal=count_refusal,
             hide_suggestions=not introspection,
@@ -215,27 +216,39 @@ def limit_extensions(
 
 
 class GuardCost(SchemaExtension):
-    """Refuses a validated operation over ``first``, its role's cost or its budget.
+    """Sets the token limit and the document rules, and refuses a validated operation over
+    ``first``, its role's cost or its budget.
 
-    Runs at the start of execution, where the variables and the principal are known, and
-    answers in place of executing: no resolver runs, so no system, store or audit sees it.
+    The token limit and the rules are what strawberry's ``MaxTokensLimiter`` and
+    ``AddValidationRules`` would set; set here because strawberry builds every extension's
+    hooks anew for each request, and two fewer extensions is CPU on every request.
+    The cost runs at the start of execution, where the variables and the principal are
+    known, and answers in place of executing: no resolver runs, so no system, store or audit
+    sees it.
     """
 
     def __init__(
         self,
         limits: QueryLimitSettings,
         *,
+        rules: tuple[type[ASTValidationRule], ...] = (),
+        costs: OperationCosts | None = None,
         budget: CostBudget | None,
         count_refusal: CountRefusal,
         hide_suggestions: bool,
     ) -> None:
         super().__init__()
         self._limits = limits
+        self._rules = rules
+        self._costs = costs if costs is not None else OperationCosts()
         self._budget = budget
         self._count_refusal = count_refusal
         self._hide_suggestions = hide_suggestions
 
     def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        context.parse_options["max_tokens"] = self._limits.max_tokens
+        context.validation_rules = (*context.validation_rules, *self._rules)
         yield
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
@@ -272,8 +285,9 @@ class GuardCost(SchemaExtension):
     async def _refusal(self) -> QueryRefused | None:
         context = self.execution_context
         try:
-            measured = operation_cost(
+            measured = self._costs.cost(
                 context.schema._schema,
+                context.query,
                 cast(Any, context.graphql_document),
                 context.operation_name,
                 context.variables,

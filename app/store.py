@@ -451,6 +451,35 @@ def _interaction_row(row: asyncpg.Record) -> InteractionRow:
 # --- the store -----------------------------------------------------------------------------
 
 
+async def _session_state_unchanged(conn: asyncpg.Connection[asyncpg.Record]) -> None:
+    """The pool's reset of a connection it takes back: none beyond asyncpg's own local one
+    (an open transaction is rolled back, listeners dropped).
+
+    asyncpg's default sends ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``
+    on every release: one more round trip for every query of every request, which changes
+    no session state. The blocks that do (an advisory lock, a setting) reset their
+    connection themselves (``_changing_session_state``).
+    """
+
+
+@asynccontextmanager
+async def _changing_session_state(
+    pool: asyncpg.Pool[asyncpg.Record],
+) -> AsyncIterator[PoolConnectionProxy[asyncpg.Record]]:
+    """A pooled connection for a block that changes its session state (advisory locks,
+    settings): reset in full before it goes back to the pool, or closed if that fails or is
+    cancelled, so the next user never inherits a lock or a setting."""
+    async with pool.acquire() as conn:
+        try:
+            yield conn
+        finally:
+            try:
+                await conn.reset()
+            except BaseException:
+                conn.terminate()
+                raise
+
+
 class Store:
     """Customers, identity links and lookup keys in PostgreSQL (an ``IdentityStore``)."""
 
@@ -460,7 +489,9 @@ class Store:
     @classmethod
     async def connect(cls, url: str, pool_size: int = 10) -> Self:
         """A store over a new pool of at most ``pool_size`` connections to ``url``."""
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size)
+        pool = await asyncpg.create_pool(
+            url, min_size=1, max_size=pool_size, reset=_session_state_unchanged
+        )
         return cls(pool)
 
     @property
@@ -484,7 +515,7 @@ class Store:
         """
         migrations = _read_migrations(directory or _MIGRATIONS)
         applied: list[str] = []
-        async with self._pool.acquire() as conn:
+        async with _changing_session_state(self._pool) as conn:
             await conn.execute("select pg_advisory_lock($1)", _MIGRATIONS_LOCK)
             try:
                 await conn.execute(_CREATE_SCHEMA_MIGRATIONS)
@@ -763,9 +794,9 @@ class Store:
 
         A second sync (another process, or another task) waits here until the first ends.
         """
-        # Releasing the connection to the pool also resets it (asyncpg runs
-        # pg_advisory_unlock_all and RESET ALL), should the explicit unlock not get to run.
-        async with self._pool.acquire() as conn:
+        # The connection is reset before it goes back (pg_advisory_unlock_all and RESET ALL),
+        # or closed, should the explicit unlock not get to run.
+        async with _changing_session_state(self._pool) as conn:
             await conn.execute("select pg_advisory_lock($1)", _SYNC_LOCK)
             # A plan per execution, from the page's own ids: a generic plan cached while the
             # tables were empty would go on scanning them as they grow to full size.

@@ -25,6 +25,7 @@ fraud).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -87,11 +88,18 @@ def mask_email(value: str, region: str = "") -> str:
     return masked
 
 
+#: Phone numbers whose mask is remembered: parsing one costs more CPU than the rest of a
+#: whole customer's masking, and an agent's screen asks for the same customer again and again.
+REMEMBERED_PHONE_MASKS = 4096
+
+
+@functools.lru_cache(maxsize=REMEMBERED_PHONE_MASKS)
 def mask_phone(value: str, region: str) -> str:
     """``+44 20 7946 0018`` -> ``+44*******018``: the country code and the last three digits.
 
     A number that does not parse keeps only its last three digits, and only when it has at
-    least seven; the country code is shown only when it is known for sure.
+    least seven; the country code is shown only when it is known for sure. Remembered per
+    number and region (in this process's memory only, beside the cached records it came from).
     """
     try:
         number = phonenumbers.parse(value, region or None)

@@ -9,6 +9,7 @@ from app.query_cost import (
     DEFAULT_LIST_SIZE,
     UPSTREAM_WEIGHTS,
     FirstArgument,
+    OperationCosts,
     UnmeasurableOperation,
     operation_cost,
 )
@@ -178,3 +179,54 @@ def test_an_analysts_page_of_100_with_panels_fits_an_analysts_query_limit() -> N
     cost = gateway_cost(PAGE_OF_CUSTOMERS, n=100)
     assert cost > 100 * 30  # three upstream panels per customer
     assert cost <= QueryLimitSettings().max_cost_for("analyst")
+
+
+# --- remembered costs --------------------------------------------------------------------------
+
+PAGE = """query Page($after: String, $first: Int, $invoices: Int) {
+  customers(first: $first, after: $after) {
+    edges { node { billing { invoices(first: $invoices) { id } } } }
+  }
+}"""
+
+
+def remembered(costs: OperationCosts, query: str, **variables: object) -> int:
+    return costs.cost(SCHEMA, query, parse(query), None, variables).cost
+
+
+def test_a_remembered_cost_serves_requests_that_differ_in_other_variables() -> None:
+    costs = OperationCosts()
+    first = remembered(costs, PAGE, first=10, after="a", invoices=2)
+    again = remembered(costs, PAGE, first=10, after="b", invoices=2)
+    assert again == first == cost_of(PAGE, first=10, after="b", invoices=2)
+    assert costs.remembered == 1
+
+
+def test_each_value_of_a_variable_given_as_first_is_costed_on_its_own() -> None:
+    costs = OperationCosts()
+    small = remembered(costs, PAGE, first=10, invoices=2)
+    larger_page = remembered(costs, PAGE, first=20, invoices=2)
+    more_invoices = remembered(costs, PAGE, first=10, invoices=3)
+    unsent = remembered(costs, PAGE, invoices=2)
+    assert small == cost_of(PAGE, first=10, invoices=2)
+    assert larger_page == cost_of(PAGE, first=20, invoices=2) > small
+    assert more_invoices == cost_of(PAGE, first=10, invoices=3) > small
+    # Not sent: the argument's default (50), not the value last remembered.
+    assert unsent == cost_of(PAGE, invoices=2) > larger_page
+    assert costs.remembered == 4
+
+
+def test_remembered_costs_are_bounded_by_their_size() -> None:
+    costs = OperationCosts(size=2)
+    for first in (1, 2, 3):
+        remembered(costs, PAGE, first=first)
+    assert costs.remembered == 2
+
+
+def test_an_unmeasurable_operation_is_measured_each_time_and_never_remembered() -> None:
+    costs = OperationCosts()
+    with pytest.raises(UnmeasurableOperation):
+        remembered(costs, PAGE, first=[1, 2])
+    with pytest.raises(UnmeasurableOperation):
+        remembered(costs, PAGE, first="ten")
+    assert costs.remembered == 0

@@ -366,3 +366,40 @@ async def test_a_migrated_store_has_no_pending_migrations(store: Store) -> None:
 async def test_migrations_not_applied_yet_are_pending(store: Store, tmp_path: Path) -> None:
     (tmp_path / "999_later.sql").write_text("select 1;")
     assert await store.pending_migrations(tmp_path) == ["999_later.sql"]
+
+
+async def _session_state_of_every_pooled_connection(store: Store) -> list[tuple[int, str]]:
+    """(advisory locks held, plan_cache_mode) of each connection of the pool, all held at once
+    so that the one a block used is among them."""
+    connections = [await store.pool.acquire() for _ in range(store.pool.get_max_size())]
+    try:
+        return [
+            (
+                await conn.fetchval(
+                    "select count(*) from pg_locks"
+                    " where locktype = 'advisory' and pid = pg_backend_pid()"
+                ),
+                await conn.fetchval("show plan_cache_mode"),
+            )
+            for conn in connections
+        ]
+    finally:
+        for conn in connections:
+            await store.pool.release(conn)
+
+
+async def test_a_sync_session_leaves_no_lock_or_setting_on_its_pooled_connection(
+    store: Store,
+) -> None:
+    async with store.sync_session():
+        pass
+    with pytest.raises(RuntimeError):
+        async with store.sync_session():
+            raise RuntimeError("the sync failed half way")
+    # The pool does not reset connections itself (one round trip per query saved), so
+    # the block must have: no connection inherits the sync's lock or its setting.
+    states = await _session_state_of_every_pooled_connection(store)
+    assert states == [(0, "auto")] * store.pool.get_max_size()
+    async with asyncio.timeout(10):
+        async with store.sync_session():
+            pass
