@@ -183,14 +183,14 @@ _INSERT_APPLIED = "insert into schema_migrations (version) values ($1)"
 _MIGRATIONS_TABLE_EXISTS = "select to_regclass('schema_migrations') is not null"
 _PING = "select 1"
 
-_SELECT_CUSTOMERS = """
-select id, display_name from customers where id = any($1::text[])
-"""
-_SELECT_LINKS_OF_CUSTOMERS = """
-select customer_id, source, external_id, matched_by, confidence, linked_via, linked_at
-  from identity_links
- where customer_id = any($1::text[])
- order by customer_id, linked_at, source, external_id
+# One round trip: a row per link (a customer without links has one, its link columns null).
+_SELECT_CUSTOMERS_WITH_LINKS = """
+select c.id, c.display_name,
+       l.source, l.external_id, l.matched_by, l.confidence, l.linked_via, l.linked_at
+  from customers as c
+  left join identity_links as l on l.customer_id = c.id
+ where c.id = any($1::text[])
+ order by c.id, l.linked_at, l.source, l.external_id
 """
 _FIND_BY_KEY = """
 select c.id
@@ -568,11 +568,14 @@ class Store:
         if not wanted:
             return {}
         async with self._pool.acquire() as conn:
-            customers = await conn.fetch(_SELECT_CUSTOMERS, wanted)
-            links = await conn.fetch(_SELECT_LINKS_OF_CUSTOMERS, wanted)
+            rows = await conn.fetch(_SELECT_CUSTOMERS_WITH_LINKS, wanted)
+        names: dict[str, str] = {}
         links_by_customer: dict[str, list[IdentityLink]] = {}
-        for row in links:
-            links_by_customer.setdefault(row["customer_id"], []).append(
+        for row in rows:
+            names[row["id"]] = row["display_name"]
+            if row["source"] is None:
+                continue
+            links_by_customer.setdefault(row["id"], []).append(
                 IdentityLink(
                     source=Source(row["source"]),
                     external_id=row["external_id"],
@@ -584,12 +587,12 @@ class Store:
                 )
             )
         return {
-            CustomerId(row["id"]): CustomerRecord(
-                id=CustomerId(row["id"]),
-                display_name=row["display_name"],
-                links=tuple(links_by_customer.get(row["id"], ())),
+            CustomerId(customer_id): CustomerRecord(
+                id=CustomerId(customer_id),
+                display_name=name,
+                links=tuple(links_by_customer.get(customer_id, ())),
             )
-            for row in customers
+            for customer_id, name in names.items()
         }
 
     async def find_by_phone(self, e164: str) -> list[CustomerId]:
