@@ -16,8 +16,31 @@ it exactly as it does for httpx's own transport.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import aiohttp
 import httpx
+
+
+@dataclass(frozen=True, slots=True)
+class RawAnswer:
+    """What a system answered, as it came: status, raw header pairs and the whole body."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    content: bytes
+
+    def as_httpx(self) -> httpx.Response:
+        """The answer as an ``httpx.Response`` (for error handling written against httpx).
+
+        Without ``Content-Encoding``: ``send`` hands over bodies already decompressed.
+        """
+        return httpx.Response(
+            status_code=self.status,
+            headers=[(k, v) for k, v in self.headers if k.lower() != b"content-encoding"],
+            content=self.content,
+        )
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -47,38 +70,67 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeouts = request.extensions.get("timeout", {})
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=timeouts.get("connect"), sock_read=timeouts.get("read")
-        )
-        body = request.content or None
         try:
-            async with self._get_session().request(
+            raw = await self.send(
                 request.method,
                 str(request.url),
-                headers=list(request.headers.multi_items()),
+                headers=request.headers.multi_items(),
+                body=request.content or None,
+                connect_timeout=timeouts.get("connect"),
+                read_timeout=timeouts.get("read"),
+                # httpx decodes the body by its Content-Encoding, as with its own transport.
+                decompress=False,
+            )
+        except httpx.RequestError as exc:
+            exc.request = request
+            raise
+        return httpx.Response(
+            status_code=raw.status, headers=raw.headers, content=raw.content, request=request
+        )
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | list[tuple[str, str]],
+        body: bytes | None,
+        connect_timeout: float | None,
+        read_timeout: float | None,
+        decompress: bool = True,
+    ) -> RawAnswer:
+        """One request, without building httpx's request and response objects.
+
+        ``adapters.http`` sends this way when its client is the one ``build_client`` made:
+        httpx's client pipeline (URL merging, auth and redirect flows, cookie extraction)
+        costs about as much CPU as the rest of the call. Failures are raised as the httpx
+        exceptions that say the same thing, so they are translated in one place.
+        """
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=connect_timeout, sock_read=read_timeout
+        )
+        try:
+            async with self._get_session().request(
+                method,
+                url,
+                headers=headers,
                 data=body,
                 allow_redirects=False,
-                # httpx decodes the body by its Content-Encoding, as with its own transport.
-                auto_decompress=False,
+                auto_decompress=decompress,
                 timeout=timeout,
             ) as answer:
                 content = await answer.read()
-                return httpx.Response(
-                    status_code=answer.status,
-                    headers=list(answer.raw_headers),
-                    content=content,
-                    request=request,
-                )
+                return RawAnswer(answer.status, list(answer.raw_headers), content)
         except aiohttp.ConnectionTimeoutError as exc:
-            raise httpx.ConnectTimeout("connect timed out", request=request) from exc
+            raise httpx.ConnectTimeout("connect timed out") from exc
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise httpx.ReadTimeout("read timed out", request=request) from exc
+            raise httpx.ReadTimeout("read timed out") from exc
         except aiohttp.ClientConnectorError as exc:
-            raise httpx.ConnectError("connection failed", request=request) from exc
+            raise httpx.ConnectError("connection failed") from exc
         except aiohttp.ClientPayloadError as exc:
-            raise httpx.ReadError("answer cut short", request=request) from exc
+            raise httpx.ReadError("answer cut short") from exc
         except aiohttp.ClientError as exc:
-            raise httpx.NetworkError("connection lost", request=request) from exc
+            raise httpx.NetworkError("connection lost") from exc
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -73,7 +73,10 @@ class DisclosureLedger:
 
     def touch(self, customer_id: CustomerId) -> None:
         """Note that the response carries data about ``customer_id`` (personal or not)."""
-        self._customers.setdefault(customer_id, CustomerDisclosure())
+        # Not setdefault: every field of a customer calls this, and setdefault would build
+        # (and drop) a CustomerDisclosure each time.
+        if customer_id not in self._customers:
+            self._customers[customer_id] = CustomerDisclosure()
 
     def served(
         self,
@@ -87,7 +90,7 @@ class DisclosureLedger:
 
         ``path`` is None when the masked form is null (a street line): nothing to withdraw.
         """
-        disclosure = self._customers.setdefault(customer_id, CustomerDisclosure())
+        disclosure = self._customers.get(customer_id) or self._disclosure(customer_id)
         (disclosure.masked if masked else disclosure.unmasked).add(coordinate)
         if path is not None:
             self._served_paths.append(tuple(path))
@@ -96,8 +99,12 @@ class DisclosureLedger:
         self, customer_id: CustomerId, coordinate: str, needed: VerificationLevel | None
     ) -> None:
         """Note a personal field answered with null and an error instead of its value."""
-        disclosure = self._customers.setdefault(customer_id, CustomerDisclosure())
+        disclosure = self._customers.get(customer_id) or self._disclosure(customer_id)
         disclosure.withheld[coordinate] = needed
+
+    def _disclosure(self, customer_id: CustomerId) -> CustomerDisclosure:
+        disclosure = self._customers[customer_id] = CustomerDisclosure()
+        return disclosure
 
     def customers(self) -> Iterator[tuple[CustomerId, CustomerDisclosure]]:
         """Every customer the response carries data about, in the order first touched."""

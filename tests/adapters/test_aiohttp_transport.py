@@ -17,8 +17,8 @@ from starlette.routing import Route
 
 from adapters.aiohttp_transport import AiohttpTransport
 from adapters.config import BillingSettings
-from adapters.errors import UpstreamTimeout, UpstreamUnavailable
-from adapters.http import UpstreamHttp, build_client
+from adapters.errors import UpstreamRateLimited, UpstreamTimeout, UpstreamUnavailable
+from adapters.http import SourceClient, UpstreamHttp, build_client, outbound_headers
 from adapters.models import Source
 from tests.e2e.harness import serve, stop
 
@@ -28,6 +28,11 @@ async def echo(request: Request) -> Response:
     return JSONResponse(
         {
             "method": request.method,
+            "path": request.url.path,
+            "query": dict(request.query_params),
+            "content_type": request.headers.get("content-type"),
+            "accept": request.headers.get("accept"),
+            "request_id": request.headers.get("x-request-id"),
             "authorization": request.headers.get("authorization"),
             "cookie": request.headers.get("cookie"),
             "body": body.decode(),
@@ -49,9 +54,17 @@ async def slow(request: Request) -> Response:
     return JSONResponse({})
 
 
+async def busy(request: Request) -> Response:
+    return JSONResponse(
+        {"error": {"type": "api_error"}}, status_code=429, headers={"Retry-After": "7"}
+    )
+
+
 APP = Starlette(
     routes=[
         Route("/echo", echo, methods=["GET", "POST"]),
+        Route("/billing/v1/echo", echo, methods=["GET", "POST"]),
+        Route("/billing/v1/busy", busy),
         Route("/gzip", gzipped),
         Route("/slow", slow),
     ]
@@ -123,3 +136,66 @@ async def test_no_answer_within_the_read_timeout_is_a_timeout(base_url: str) -> 
         upstream = UpstreamHttp(http, Source.BILLING, describe)
         with pytest.raises(UpstreamTimeout):
             await upstream.request_json("GET", "/slow")
+
+
+# --- UpstreamHttp past httpx's pipeline (the client build_client makes) ------------------------
+
+
+def billing(base_url: str) -> SourceClient:
+    settings = BillingSettings(base_url=f"{base_url}/billing")
+    return build_client(settings, {"Authorization": "Bearer sk_test"})
+
+
+async def test_the_client_build_client_makes_sends_through_aiohttp_directly(base_url: str) -> None:
+    async with billing(base_url) as http:
+        assert isinstance(http.direct, AiohttpTransport)
+        upstream = UpstreamHttp(http, Source.BILLING, describe)
+        token = outbound_headers.set({"X-Request-Id": "req-1"})
+        try:
+            answer = await upstream.request_json(
+                "GET", "/v1/echo", params={"limit": 5, "email": "ada lovelace@example.com"}
+            )
+        finally:
+            outbound_headers.reset(token)
+    # The base URL's path, then the request's; the query as it was given.
+    assert answer["path"] == "/billing/v1/echo"
+    assert answer["query"] == {"limit": "5", "email": "ada lovelace@example.com"}
+    assert answer["authorization"] == "Bearer sk_test"
+    assert answer["accept"] == "application/json"
+    assert answer["request_id"] == "req-1"
+
+
+async def test_a_direct_post_sends_its_json_body_and_never_a_cookie(base_url: str) -> None:
+    async with billing(base_url) as http:
+        upstream = UpstreamHttp(http, Source.BILLING, describe)
+        await upstream.request_json("POST", "/v1/echo", json={"inputs": [{"id": "1"}]})
+        answer = await upstream.request_json("POST", "/v1/echo", json={"inputs": []})
+    assert answer["body"] == '{"inputs":[]}'
+    assert answer["content_type"] == "application/json"
+    assert answer["cookie"] is None
+
+
+async def test_a_direct_call_turns_a_429_into_rate_limited_with_its_retry_after(
+    base_url: str,
+) -> None:
+    async with billing(base_url) as http:
+        upstream = UpstreamHttp(http, Source.BILLING, describe)
+        with pytest.raises(UpstreamRateLimited) as raised:
+            await upstream.request_json("GET", "/v1/busy")
+    assert raised.value.retry_after == 7.0
+    assert "HTTP 429" in raised.value.message
+
+
+async def test_a_direct_call_reads_a_compressed_answer(base_url: str) -> None:
+    settings = BillingSettings(base_url=base_url)
+    async with build_client(settings, {}) as http:
+        upstream = UpstreamHttp(http, Source.BILLING, describe)
+        assert await upstream.request_json("GET", "/gzip") == {"packed": True}
+
+
+async def test_a_refused_direct_connection_is_unavailable_not_a_timeout() -> None:
+    settings = BillingSettings(base_url=f"http://127.0.0.1:{closed_port()}")
+    async with build_client(settings, {}) as http:
+        upstream = UpstreamHttp(http, Source.BILLING, describe)
+        with pytest.raises(UpstreamUnavailable):
+            await upstream.request_json("GET", "/echo")
