@@ -200,6 +200,22 @@ select c.id
          where k.kind = $1 and k.value = $2 and k.customer_id = c.id)
  order by c.created_at, c.id
 """
+# The oldest customer with a key and its links, in one round trip (a row per link).
+_FIRST_BY_KEY_WITH_LINKS = """
+with first as (
+    select c.id, c.display_name
+      from customers as c
+     where exists (
+            select 1 from lookup_keys as k
+             where k.kind = $1 and k.value = $2 and k.customer_id = c.id)
+     order by c.created_at, c.id
+     limit 1)
+select first.id, first.display_name,
+       l.source, l.external_id, l.matched_by, l.confidence, l.linked_via, l.linked_at
+  from first
+  left join identity_links as l on l.customer_id = first.id
+ order by l.linked_at, l.source, l.external_id
+"""
 _FIND_BY_SOURCE_ID = """
 select customer_id from identity_links where source = $1 and external_id = $2
 """
@@ -451,6 +467,36 @@ def _interaction_row(row: asyncpg.Record) -> InteractionRow:
 # --- the store -----------------------------------------------------------------------------
 
 
+def _records_from_rows(rows: Sequence[asyncpg.Record]) -> dict[CustomerId, CustomerRecord]:
+    """Customers with their links from rows of ``_SELECT_CUSTOMERS_WITH_LINKS`` (a row per
+    link, link columns null for a customer without any), in the rows' order."""
+    names: dict[str, str] = {}
+    links_by_customer: dict[str, list[IdentityLink]] = {}
+    for row in rows:
+        names[row["id"]] = row["display_name"]
+        if row["source"] is None:
+            continue
+        links_by_customer.setdefault(row["id"], []).append(
+            IdentityLink(
+                source=Source(row["source"]),
+                external_id=row["external_id"],
+                matched_by=row["matched_by"],
+                # Stored as a 4-byte real: 0.9 reads back as 0.8999999761...
+                confidence=round(row["confidence"], 4),
+                linked_via=row["linked_via"],
+                linked_at=row["linked_at"],
+            )
+        )
+    return {
+        CustomerId(customer_id): CustomerRecord(
+            id=CustomerId(customer_id),
+            display_name=name,
+            links=tuple(links_by_customer.get(customer_id, ())),
+        )
+        for customer_id, name in names.items()
+    }
+
+
 async def _session_state_unchanged(conn: asyncpg.Connection[asyncpg.Record]) -> None:
     """The pool's reset of a connection it takes back: none beyond asyncpg's own local one
     (an open transaction is rolled back, listeners dropped).
@@ -569,31 +615,20 @@ class Store:
             return {}
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(_SELECT_CUSTOMERS_WITH_LINKS, wanted)
-        names: dict[str, str] = {}
-        links_by_customer: dict[str, list[IdentityLink]] = {}
-        for row in rows:
-            names[row["id"]] = row["display_name"]
-            if row["source"] is None:
-                continue
-            links_by_customer.setdefault(row["id"], []).append(
-                IdentityLink(
-                    source=Source(row["source"]),
-                    external_id=row["external_id"],
-                    matched_by=row["matched_by"],
-                    # Stored as a 4-byte real: 0.9 reads back as 0.8999999761...
-                    confidence=round(row["confidence"], 4),
-                    linked_via=row["linked_via"],
-                    linked_at=row["linked_at"],
-                )
-            )
-        return {
-            CustomerId(customer_id): CustomerRecord(
-                id=CustomerId(customer_id),
-                display_name=name,
-                links=tuple(links_by_customer.get(customer_id, ())),
-            )
-            for customer_id, name in names.items()
-        }
+        return _records_from_rows(rows)
+
+    async def first_by_phone(self, e164: str) -> CustomerRecord | None:
+        """The oldest customer with this E.164 phone, with its links (one round trip)."""
+        return await self._first_by_key("phone", e164)
+
+    async def first_by_email(self, email: str) -> CustomerRecord | None:
+        """The oldest customer with this normalised email, with its links (one round trip)."""
+        return await self._first_by_key("email", email)
+
+    async def _first_by_key(self, kind: KeyKind, value: str) -> CustomerRecord | None:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(_FIRST_BY_KEY_WITH_LINKS, kind, value)
+        return next(iter(_records_from_rows(rows).values()), None)
 
     async def find_by_phone(self, e164: str) -> list[CustomerId]:
         """Customers with this E.164 phone in any system, oldest customer first."""

@@ -64,6 +64,15 @@ class IdentityStore(Protocol):
         """Customers with this normalised email in any system, oldest customer first."""
         ...
 
+    async def first_by_phone(self, e164: str) -> CustomerRecord | None:
+        """The oldest customer with this E.164 phone, with its links (one store round trip
+        where ``find_by_phone`` then ``get_customers`` would take two)."""
+        ...
+
+    async def first_by_email(self, email: str) -> CustomerRecord | None:
+        """The oldest customer with this normalised email, with its links (one round trip)."""
+        ...
+
     async def find_by_source_id(self, source: Source, external_id: str) -> CustomerId | None:
         """The customer linked to this record of ``source``, if any."""
         ...

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal, Protocol
 
 from strawberry.dataloader import DataLoader
@@ -140,24 +141,31 @@ class IdentityEvidence:
 
 
 class IdentityEvidenceLoaders:
-    """The evidence DataLoaders of one request (never shared between requests)."""
+    """The evidence DataLoaders of one request (never shared between requests).
+
+    Each is built the first time a resolver asks for it: most requests (the agent desktop's
+    whole view) ask for no evidence at all.
+    """
 
     def __init__(self, evidence: IdentityEvidence) -> None:
-        store = evidence.store
+        self._store = evidence.store
         self.system_of_record = evidence.system_of_record
 
+    @cached_property
+    def contact_keys(self) -> DataLoader[CustomerId, tuple[ContactKey, ...]]:
         async def load_keys(ids: list[CustomerId]) -> list[tuple[ContactKey, ...]]:
-            found = await store.contact_keys(ids)
+            found = await self._store.contact_keys(ids)
             return [found.get(customer_id, ()) for customer_id in ids]
 
+        return DataLoader(load_keys)
+
+    @cached_property
+    def duplicate_leads(self) -> DataLoader[CustomerId, tuple[DuplicateLead, ...]]:
         async def load_leads(ids: list[CustomerId]) -> list[tuple[DuplicateLead, ...]]:
-            found = await store.duplicate_leads(ids)
+            found = await self._store.duplicate_leads(ids)
             return [found.get(customer_id, ()) for customer_id in ids]
 
-        self.contact_keys: DataLoader[CustomerId, tuple[ContactKey, ...]] = DataLoader(load_keys)
-        self.duplicate_leads: DataLoader[CustomerId, tuple[DuplicateLead, ...]] = DataLoader(
-            load_leads
-        )
+        return DataLoader(load_leads)
 
 
 # --- what follows from the evidence ---------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from functools import cached_property
 from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -85,31 +86,43 @@ class Loaders:
         self._crm = crm
         self._billing = billing
         self._facts = facts
-        limit = panel_concurrency
-        self.customer_facts: DataLoader[CustomerId, CustomerFacts | None] = DataLoader(
-            self._load_facts
-        )
-        self.customers: DataLoader[CustomerId, CustomerRecord | None] = DataLoader(
-            self._load_customers
-        )
-        self.crm_contacts: DataLoader[CrmContactId, CrmContact] = DataLoader(
-            self._load_crm_contacts
-        )
-        self.billing_customers: DataLoader[BillingCustomerId, BillingCustomer] = DataLoader(
-            _each_concurrently(billing.get_customer, limit)
-        )
-        self.subscriptions: DataLoader[BillingCustomerId, SubscriptionList] = DataLoader(
-            _each_concurrently(billing.list_subscriptions, limit)
-        )
-        self.invoices: DataLoader[tuple[BillingCustomerId, int], InvoiceList] = DataLoader(
-            _each_concurrently(self._fetch_invoices, limit)
-        )
-        self.payment_cards: DataLoader[BillingCustomerId, PaymentCardList] = DataLoader(
-            _each_concurrently(billing.list_payment_cards, limit)
-        )
-        self.tickets: DataLoader[SupportUserId, TicketList] = DataLoader(
-            _each_concurrently(support.list_requested_tickets, limit)
-        )
+        self._support = support
+        self._limit = panel_concurrency
+
+    # Each loader is built the first time a resolver asks for it: a request reads a few
+    # of them (the agent desktop's whole view five), and a DataLoader is not free to build.
+
+    @cached_property
+    def customer_facts(self) -> DataLoader[CustomerId, CustomerFacts | None]:
+        return DataLoader(self._load_facts)
+
+    @cached_property
+    def customers(self) -> DataLoader[CustomerId, CustomerRecord | None]:
+        return DataLoader(self._load_customers)
+
+    @cached_property
+    def crm_contacts(self) -> DataLoader[CrmContactId, CrmContact]:
+        return DataLoader(self._load_crm_contacts)
+
+    @cached_property
+    def billing_customers(self) -> DataLoader[BillingCustomerId, BillingCustomer]:
+        return DataLoader(_each_concurrently(self._billing.get_customer, self._limit))
+
+    @cached_property
+    def subscriptions(self) -> DataLoader[BillingCustomerId, SubscriptionList]:
+        return DataLoader(_each_concurrently(self._billing.list_subscriptions, self._limit))
+
+    @cached_property
+    def invoices(self) -> DataLoader[tuple[BillingCustomerId, int], InvoiceList]:
+        return DataLoader(_each_concurrently(self._fetch_invoices, self._limit))
+
+    @cached_property
+    def payment_cards(self) -> DataLoader[BillingCustomerId, PaymentCardList]:
+        return DataLoader(_each_concurrently(self._billing.list_payment_cards, self._limit))
+
+    @cached_property
+    def tickets(self) -> DataLoader[SupportUserId, TicketList]:
+        return DataLoader(_each_concurrently(self._support.list_requested_tickets, self._limit))
 
     def _fetch_invoices(self, key: tuple[BillingCustomerId, int]) -> Awaitable[InvoiceList]:
         customer_id, limit = key

@@ -13,7 +13,7 @@ from resolvers.customers import CustomerConnection, customers
 from resolvers.data_quality import DataQualityReportType, data_quality
 from resolvers.errors import BadUserInput
 from resolvers.exports import ExportJob, export_status
-from resolvers.identity import CustomerId
+from resolvers.identity import CustomerId, CustomerRecord
 from resolvers.interactions import Interaction, interaction
 from resolvers.linking import LiveAnswer, LiveLinker, LiveLookupIncomplete
 from resolvers.types import Customer, Info, Source
@@ -29,15 +29,22 @@ async def _load(info: Info, customer_id: CustomerId | None) -> Customer | None:
     return Customer.from_record(record) if record is not None else None
 
 
+def _found(info: Info, record: CustomerRecord) -> Customer:
+    # Primed: any other field of this request that loads the customer reuses the record.
+    info.context.loaders.customers.prime(record.id, record)
+    return Customer.from_record(record)
+
+
 async def _by_phone(info: Info, raw: str) -> Customer | None:
     e164 = normalize_phone(raw, info.context.default_region)
     if e164 is None:
         raise BadUserInput("phone is not a possible phone number")
-    found = await info.context.store.find_by_phone(e164) or await _live(
-        info, lambda linker: linker.by_phone(e164, info.context.sources)
-    )
     # Several customers can share a number (households, duplicates): the oldest is the
     # deterministic answer; the rest surface as possible duplicates.
+    record = await info.context.store.first_by_phone(e164)
+    if record is not None:
+        return _found(info, record)
+    found = await _live(info, lambda linker: linker.by_phone(e164, info.context.sources))
     return await _load(info, found[0] if found else None)
 
 
@@ -45,9 +52,10 @@ async def _by_email(info: Info, raw: str) -> Customer | None:
     email = normalize_email(raw)
     if email is None:
         raise BadUserInput("email is not an email address")
-    found = await info.context.store.find_by_email(email) or await _live(
-        info, lambda linker: linker.by_email(email, info.context.sources)
-    )
+    record = await info.context.store.first_by_email(email)
+    if record is not None:
+        return _found(info, record)
+    found = await _live(info, lambda linker: linker.by_email(email, info.context.sources))
     return await _load(info, found[0] if found else None)
 
 

@@ -182,6 +182,11 @@ async def test_find_by_email_lists_the_oldest_customer_first(store: Store) -> No
     )
 
     assert await store.find_by_email("shared@example.com") == [ADA, GRACE]
+    first = await store.first_by_email("shared@example.com")
+    assert first is not None
+    assert (first.id, first.display_name) == (ADA, "Ada Lovelace")
+    assert first.links == (IdentityLink(Source.CRM, "1001", "anchor"),)
+    assert await store.first_by_email("nobody@example.com") is None
 
 
 async def test_find_by_phone_orders_customers_created_together_by_id(store: Store) -> None:
@@ -194,6 +199,35 @@ async def test_find_by_phone_orders_customers_created_together_by_id(store: Stor
         )
 
     assert await store.find_by_phone("+14155550101") == [ADA, ALAN, GRACE]
+    first = await store.first_by_phone("+14155550101")
+    assert first == (await store.get_customers([ADA]))[ADA]
+    assert await store.first_by_phone("+14155550199") is None
+
+
+async def test_the_first_customer_by_a_key_comes_with_all_its_links_in_order(
+    store: Store,
+) -> None:
+    await add_customer(
+        store,
+        ADA,
+        "Ada Lovelace",
+        records=[
+            (Source.CRM, "1001", "anchor", [email("ada@example.com")]),
+            (Source.BILLING, "cus_ada", "xref", []),
+            (Source.SUPPORT, "9001", "email", [phone("+442079460018")]),
+        ],
+    )
+    await add_customer(store, GRACE, "Grace Hopper", records=[(Source.CRM, "1002", "anchor", [])])
+
+    by_email = await store.first_by_email("ada@example.com")
+    by_phone = await store.first_by_phone("+442079460018")
+
+    assert by_email == by_phone == (await store.get_customers([ADA]))[ADA]
+    assert by_email is not None and [link.external_id for link in by_email.links] == [
+        "1001",
+        "cus_ada",
+        "9001",
+    ]
 
 
 async def test_find_by_email_lists_a_customer_once_however_many_records_share_it(

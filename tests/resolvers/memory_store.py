@@ -47,6 +47,14 @@ class MemoryStore:
     async def find_by_email(self, email: str) -> list[CustomerId]:
         return list(self.keys.get(("email", email), []))
 
+    async def first_by_phone(self, e164: str) -> CustomerRecord | None:
+        found = await self.find_by_phone(e164)
+        return self.customers.get(found[0]) if found else None
+
+    async def first_by_email(self, email: str) -> CustomerRecord | None:
+        found = await self.find_by_email(email)
+        return self.customers.get(found[0]) if found else None
+
     async def find_by_source_id(self, source: Source, external_id: str) -> CustomerId | None:
         for record in self.customers.values():
             if any(lk.source is source and lk.external_id == external_id for lk in record.links):
