@@ -16,6 +16,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from strawberry.extensions import ParserCache, ValidationCache
 
 from adapters.models import Source
 from app.audit import PostgresAuditSink
@@ -25,7 +26,6 @@ from app.cached_sources import cached_sources
 from app.cost_budget import CostBudget
 from app.data_quality import DataQuality
 from app.demo_keys import ensure_demo_keys
-from app.document_cache import DocumentCache, Documents
 from app.export_endpoint import ExportDownloads, get_export_file
 from app.export_wiring import start_exports
 from app.facts_refresh import FactsUpdater
@@ -135,13 +135,14 @@ def create_app(
     protection = build_query_protection(
         settings, count_refusal=metrics.count_refusal, budget=cost_budget
     )
-    documents = Documents(DOCUMENT_CACHE_SIZE)
     schema = build_schema(
         extensions=[
             # First, so that it finishes last and sees the codes PresentErrors gives.
             ObserveOperation,
-            # A factory, as strawberry asks; the documents it remembers are the app's.
-            lambda: DocumentCache(documents),
+            # Factories, as strawberry asks; both keep their LRU at module level, so the
+            # parsed and validated documents are shared across requests.
+            lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+            lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
             PresentErrors,
             # After PresentErrors, so that they finish before it: it presents their refusals.
             *protection.extensions,

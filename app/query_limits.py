@@ -14,7 +14,7 @@
 
 Every refusal is a ``QueryRefused`` (a ``GatewayError``), so that ``PresentErrors`` shows
 its code; ``GuardCost`` counts refusals by code for ``/metrics``. The parser's refusal is
-the exception: raised under ``DocumentCache``, it leaves the operation before any extension
+the exception: raised under ``ParserCache``, it leaves the operation before any extension
 sees it, so the GraphQL view gives it its code (``present_parse_refusal``).
 """
 
@@ -349,7 +349,7 @@ def present_parse_refusal(error: GraphQLError) -> GraphQLError:
     """``error`` with a code if it is a parse error: ``TOO_MANY_TOKENS`` (with the limit) when
     the parser stopped at ``max_tokens``, else ``GRAPHQL_PARSE_FAILED``.
 
-    For the view to call: a parse error raised under ``DocumentCache`` leaves the operation
+    For the view to call: a parse error raised under ``ParserCache`` leaves the operation
     before any extension (``PresentErrors`` included) sees its result.
     """
     if not isinstance(error, GraphQLSyntaxError) or error.extensions:

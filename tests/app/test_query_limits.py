@@ -9,9 +9,9 @@ import pytest
 import strawberry
 from graphql import GraphQLSyntaxError, parse
 from prometheus_client import CollectorRegistry
+from strawberry.extensions import ParserCache, ValidationCache
 
 from app.cost_budget import LocalCostBudget
-from app.document_cache import DocumentCache, Documents
 from app.graphql_errors import PresentErrors
 from app.metrics import GatewayMetrics
 from app.query_limits import limit_extensions, present_parse_refusal
@@ -90,11 +90,11 @@ class Gateway:
 def gateway(limits: QueryLimitSettings = LIMITS, *, introspection: bool = True) -> Gateway:
     metrics = GatewayMetrics.create(CollectorRegistry(), multiproc_dir="")
     clock = Clock()
-    documents = Documents(64)
     schema = strawberry.Schema(
         query=Query,
         extensions=[
-            lambda: DocumentCache(documents),
+            lambda: ParserCache(maxsize=64),
+            lambda: ValidationCache(maxsize=64),
             PresentErrors,
             *limit_extensions(
                 limits,
