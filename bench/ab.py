@@ -1,0 +1,162 @@
+"""``python -m bench.ab --base REF``: gateway CPU per request of this checkout against another
+commit, side by side on one machine, their batches interleaved.
+
+On a shared machine one run's CPU per request moves 15-20% with the neighbours, so two
+``make bench`` runs an hour apart cannot tell a 10% change from noise. Here the gateway of
+``REF`` (checked out into a temporary git worktree) and this checkout's run at the same time
+beside one sandbox and one PostgreSQL, one worker each, and every round sends a batch to
+each in turn (the order alternating between rounds), so both meet the same neighbours.
+It prints each round's figure and the medians; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import procstat
+from bench.__main__ import drive
+from bench.scenarios import BY_PHONE, Customers, linked_customers, whole_view_bodies
+from bench.stack import StackConfig, _environment, _stop, _wait_for, free_port, running_stack
+
+#: Requests per batch of a warm or store-only case (cold cases take the customers they have).
+BATCH = 1500
+
+CASES: dict[str, Callable[[Customers], list[dict[str, Any]]]] = {
+    "whole_view_warm": lambda c: whole_view_bodies(c.emails[:1]),
+    "whole_view_cold": lambda c: whole_view_bodies(c.emails),
+    "lookup_by_phone": lambda c: [
+        {"query": BY_PHONE, "variables": {"phone": p}, "operationName": "ByPhone"} for p in c.phones
+    ],
+}
+#: Cases whose requests must each meet a cold cache: every batch gets customers of its own.
+COLD = {"whole_view_cold"}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.ab", description=__doc__)
+    parser.add_argument("--base", required=True, help="the commit to compare with (A)")
+    parser.add_argument(
+        "--cases",
+        default=",".join(CASES),
+        help=f"comma-separated, of {', '.join(CASES)} (all)",
+    )
+    parser.add_argument("--rounds", type=int, default=4, help="batches per gateway (4)")
+    parser.add_argument("--customers", type=int, default=5000, help="sandbox customers (5000)")
+    args = parser.parse_args(argv)
+    unknown = set(args.cases.split(",")) - set(CASES)
+    if unknown:
+        parser.error(f"unknown case(s): {', '.join(sorted(unknown))}")
+    return args
+
+
+def _worktree(ref: str, into: Path) -> None:
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", "--quiet", str(into), ref],
+        check=True,
+        capture_output=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="scv-ab-") as tmp:
+        base = Path(tmp) / "base"
+        _worktree(args.base, base)
+        try:
+            compare(args, Path(tmp), base)
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(base)], check=False)
+
+
+def compare(args: argparse.Namespace, tmp: Path, base: Path) -> None:
+    config = StackConfig(tmp / "stack", args.customers, 0.0, 1)
+    config.data_dir.mkdir()
+    with running_stack(config) as stack:
+        port = free_port()
+        env = _environment(config, stack.database_url, stack.sandbox_url, port)
+        (tmp / "metrics-base").mkdir()
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp / "metrics-base")
+        with (tmp / "base.log").open("wb") as log:
+            # Run from the worktree: ``python -m`` puts it first on the path.
+            other = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "serve"],
+                env=env,
+                cwd=base,
+                stdout=log,
+                stderr=log,
+            )
+            try:
+                _wait_for(f"http://127.0.0.1:{port}/readyz", other, f"the gateway of {args.base}")
+                gateways = {
+                    "A": (
+                        f"http://127.0.0.1:{port}/graphql",
+                        lambda: sum(procstat.cpu_seconds(p) for p in procstat.tree(other.pid)),
+                    ),
+                    "B": (f"{stack.gateway_url}/graphql", stack.gateway_cpu_seconds),
+                }
+                customers = linked_customers(stack.database_url)
+                print(f"A = {args.base}, B = this checkout; gateway CPU ms per request")
+                for case in args.cases.split(","):
+                    rounds = run_case(stack, gateways, case, CASES[case](customers), args.rounds)
+                    report(case, rounds)
+            finally:
+                _stop(other)
+
+
+def run_case(
+    stack: Any,
+    gateways: dict[str, tuple[str, Callable[[], float]]],
+    case: str,
+    bodies: list[dict[str, Any]],
+    rounds: int,
+) -> dict[str, list[float]]:
+    figures: dict[str, list[float]] = {"A": [], "B": []}
+    # Cold: each gateway its own half of the customers, each round the next slice of it.
+    half = len(bodies) // 2
+    step = half // rounds
+    for i in range(rounds):
+        for name in ("A", "B") if i % 2 == 0 else ("B", "A"):
+            url, cpu = gateways[name]
+            if case in COLD:
+                start = (0 if name == "A" else half) + i * step
+                batch = bodies[start : start + step]
+            else:
+                batch = bodies
+                # Warm-up: the cache (warm cases) and the process's own first calls.
+                warm_up = {"mode": "concurrency", "concurrency": 4, "requests": 100}
+                drive(stack, {"url": url, **warm_up, "bodies": batch})
+            requests = len(batch) if case in COLD else BATCH
+            before = cpu()
+            load = drive(
+                stack,
+                {
+                    "url": url,
+                    "mode": "concurrency",
+                    "concurrency": 4,
+                    "requests": requests,
+                    "bodies": batch,
+                },
+            )
+            if load["failed"]:
+                raise SystemExit(f"{case}: {load['failed']} requests failed on {name}")
+            figures[name].append((cpu() - before) * 1000 / load["sent"])
+    return figures
+
+
+def report(case: str, figures: dict[str, list[float]]) -> None:
+    a, b = statistics.median(figures["A"]), statistics.median(figures["B"])
+    rounds = " | ".join(
+        f"{name} {' '.join(f'{x:.2f}' for x in values)}" for name, values in figures.items()
+    )
+    print(f"{case}: {rounds} | median A {a:.2f}, B {b:.2f} ({100 * (b - a) / a:+.0f}%)")
+
+
+if __name__ == "__main__":
+    main()
