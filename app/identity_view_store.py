@@ -39,10 +39,8 @@ select l.customer_id, k.kind, k.value, l.source, l.external_id
  order by l.customer_id, l.linked_at, l.source, l.external_id, k.kind, k.value
 """
 
-# Every statement below that finds leads leaves out pairs decided apart: the CTE
-# ``decided`` holds them as (a, b) in one direction, so callers check both. ``distinct on``
-# keeps each (record, customer)'s latest decision: a later link undoes an earlier unlink.
-# It is written out in each statement rather than pasted in: no SQL is assembled here.
+# Every statement below that finds leads leaves out pairs decided apart: the view
+# ``decided_apart`` (migration 008) holds them as (a, b) in one direction, so each checks both.
 
 _SELECT_SHARED_KEY_LEADS = """
 with mine as (
@@ -50,15 +48,6 @@ with mine as (
       from identity_links as l
       join lookup_keys as k on k.source = l.source and k.external_id = l.external_id
      where l.customer_id = any($1::text[])
-), decided as (
-    select latest.customer_id as a, now_linked.customer_id as b
-      from (select distinct on (source, external_id, customer_id)
-                   decision, source, external_id, customer_id
-              from identity_decisions
-             order by source, external_id, customer_id, id desc) as latest
-      join identity_links as now_linked
-        on now_linked.source = latest.source and now_linked.external_id = latest.external_id
-     where latest.decision = 'unlink' and now_linked.customer_id <> latest.customer_id
 ), leads as (
     select distinct m.customer_id, o.customer_id as other, m.kind, o.source, o.external_id,
            c.created_at
@@ -66,7 +55,7 @@ with mine as (
       join lookup_keys as o on o.kind = m.kind and o.value = m.value
       join customers as c on c.id = o.customer_id
      where o.customer_id <> m.customer_id
-       and not exists (select 1 from decided as d
+       and not exists (select 1 from decided_apart as d
                         where (d.a, d.b) in ((m.customer_id, o.customer_id),
                                              (o.customer_id, m.customer_id)))
 )
@@ -82,16 +71,7 @@ select customer_id, other, kind, source, external_id, created_at
 # record may have been linked by a later rule, or anchored a customer of its own): each is
 # a lead of every other.
 _SELECT_REVIEW_LEADS = """
-with decided as (
-    select latest.customer_id as a, now_linked.customer_id as b
-      from (select distinct on (source, external_id, customer_id)
-                   decision, source, external_id, customer_id
-              from identity_decisions
-             order by source, external_id, customer_id, id desc) as latest
-      join identity_links as now_linked
-        on now_linked.source = latest.source and now_linked.external_id = latest.external_id
-     where latest.decision = 'unlink' and now_linked.customer_id <> latest.customer_id
-), leads as (
+with leads as (
     select me.id as customer_id, named.id as other, r.kind, r.source, r.external_id, r.rules,
            c.created_at, r.id as review_id
       from unnest($1::text[]) as me (id)
@@ -113,7 +93,7 @@ with decided as (
              where source = r.source and external_id = r.external_id) as named
       join customers as c on c.id = named.id
      where named.id <> me.id
-       and not exists (select 1 from decided as d
+       and not exists (select 1 from decided_apart as d
                         where (d.a, d.b) in ((me.id, named.id), (named.id, me.id)))
 )
 select customer_id, other, kind, source, external_id, rules, created_at
@@ -148,21 +128,12 @@ with pairs as (
       cross join lateral unnest(array_append(r.customer_ids, l.customer_id)) as x (id)
       cross join lateral unnest(array_append(r.customer_ids, l.customer_id)) as y (id)
      where r.resolved_at is null and x.id < y.id
-), decided as (
-    select latest.customer_id as a, now_linked.customer_id as b
-      from (select distinct on (source, external_id, customer_id)
-                   decision, source, external_id, customer_id
-              from identity_decisions
-             order by source, external_id, customer_id, id desc) as latest
-      join identity_links as now_linked
-        on now_linked.source = latest.source and now_linked.external_id = latest.external_id
-     where latest.decision = 'unlink' and now_linked.customer_id <> latest.customer_id
 )
 select count(*)
   from pairs as p
  where exists (select 1 from customers where id = p.one)
    and exists (select 1 from customers where id = p.other)
-   and not exists (select 1 from decided as d
+   and not exists (select 1 from decided_apart as d
                     where (d.a, d.b) in ((p.one, p.other), (p.other, p.one)))
 """
 
