@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -37,17 +38,25 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[Store]:
     """A migrated ``Store`` on a database of its own, created for the test and then dropped."""
-    name = f"test_{secrets.token_hex(8)}"
-    await _admin(database_url, _CREATE_DATABASE, name)
-    try:
-        store = await Store.connect(database_url_for(database_url, name), pool_size=4)
+    async with scratch_database(database_url, "test") as url:
+        store = await Store.connect(url, pool_size=4)
         try:
             await store.migrate()
             yield store
         finally:
             await store.close()
+
+
+@asynccontextmanager
+async def scratch_database(server_url: str, prefix: str) -> AsyncIterator[str]:
+    """The URL of a new database on ``server_url`` (named ``prefix`` and a random suffix),
+    dropped when the block ends, however it ends."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    await _admin(server_url, _CREATE_DATABASE, name)
+    try:
+        yield database_url_for(server_url, name)
     finally:
-        await _admin(database_url, _DROP_DATABASE, name)
+        await _admin(server_url, _DROP_DATABASE, name)
 
 
 def database_url_for(server_url: str, database: str) -> str:

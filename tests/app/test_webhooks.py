@@ -7,7 +7,6 @@ check that the gateway reads what the sandbox sends.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
@@ -36,7 +35,7 @@ from app.webhook_settings import WebhookSettings
 from app.webhooks import RecordInvalidator, WebhookReceiver
 from resolvers.identity import CustomerId
 from sandbox.webhooks import DEFAULT_SECRETS, signed_headers
-from tests.conftest import _admin, database_url_for
+from tests.conftest import scratch_database
 
 ADA = CustomerId("cust_ada")
 NOW = time.time()
@@ -405,23 +404,19 @@ async def test_concurrent_deliveries_of_one_event_process_it_exactly_once(
 @pytest.fixture
 async def two_gateways(database_url: str) -> AsyncIterator[tuple[Gateway, Gateway]]:
     """Two gateways, each with a pool of its own, on one database: as two processes are."""
-    name = f"test_hooks_{secrets.token_hex(6)}"
-    await _admin(database_url, "select format('create database %I', $1::text)", name)
-    stores: list[Store] = []
-    try:
-        for _ in range(2):
-            stores.append(await Store.connect(database_url_for(database_url, name), pool_size=4))
-        await stores[0].migrate()
-        await link_ada(stores[0])
-        first, second = (Gateway(store, WebhookSettings()) for store in stores)
-        async with first.http, second.http:
-            yield first, second
-    finally:
-        for store in stores:
-            await store.close()
-        await _admin(
-            database_url, "select format('drop database if exists %I with (force)', $1::text)", name
-        )
+    async with scratch_database(database_url, "test_hooks") as url:
+        stores: list[Store] = []
+        try:
+            for _ in range(2):
+                stores.append(await Store.connect(url, pool_size=4))
+            await stores[0].migrate()
+            await link_ada(stores[0])
+            first, second = (Gateway(store, WebhookSettings()) for store in stores)
+            async with first.http, second.http:
+                yield first, second
+        finally:
+            for store in stores:
+                await store.close()
 
 
 async def test_one_event_reaching_two_gateway_processes_is_processed_once(

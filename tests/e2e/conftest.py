@@ -6,7 +6,6 @@ call between gateway and sandbox is real HTTP, as it would be in production.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from app.demo_keys import ensure_demo_keys, mint_token
 from app.main import create_app
 from app.settings import Settings
 from sandbox.server import create_sandbox_app
-from tests.conftest import _admin, database_url_for
+from tests.conftest import scratch_database
 from tests.e2e.harness import Stack, serve, stop, sync_store
 from tests.e2e.resilience_harness import for_shared_stack
 
@@ -31,42 +30,33 @@ async def stack(
     sandbox_server, sandbox_task, sandbox_port = await serve(
         create_sandbox_app(seed=42, customers=300)
     )
-    name = f"e2e_{secrets.token_hex(6)}"
-    await _admin(database_url, "select format('create database %I', $1::text)", name)
     data_dir: Path = tmp_path_factory.mktemp("scv")
-    # Breakers and retries off: one test's injected fault must not leave a breaker open, or
-    # a fetch retrying, for the next (test_breaker.py and test_fault_matrix.py run gateways
-    # of their own for those).
-    settings = for_shared_stack(
-        with_sandbox_port(
-            Settings(
-                demo=True,
-                data_dir=data_dir,
-                database_url=SecretStr(database_url_for(database_url, name)),
-            ),
-            sandbox_port,
+    async with scratch_database(database_url, "e2e") as url:
+        # Breakers and retries off: one test's injected fault must not leave a breaker open,
+        # or a fetch retrying, for the next (test_breaker.py and test_fault_matrix.py run
+        # gateways of their own for those).
+        settings = for_shared_stack(
+            with_sandbox_port(
+                Settings(demo=True, data_dir=data_dir, database_url=SecretStr(url)), sandbox_port
+            )
         )
-    )
-    report = await sync_store(settings)
-    gateway = create_app(settings)
-    gateway_server, gateway_task, gateway_port = await serve(gateway)
-    keys = ensure_demo_keys(data_dir)
-    async with httpx.AsyncClient(timeout=10.0) as http:
-        yield Stack(
-            settings=settings,
-            sandbox_url=f"http://127.0.0.1:{sandbox_port}",
-            gateway_url=f"http://127.0.0.1:{gateway_port}",
-            keys=keys,
-            token=mint_token(keys, settings.auth, subject="agent-1", role="agent"),
-            sync_report=report,
-            http=http,
-            gateway=gateway,
-        )
-    await stop(gateway_server, gateway_task)
+        report = await sync_store(settings)
+        gateway = create_app(settings)
+        gateway_server, gateway_task, gateway_port = await serve(gateway)
+        keys = ensure_demo_keys(data_dir)
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            yield Stack(
+                settings=settings,
+                sandbox_url=f"http://127.0.0.1:{sandbox_port}",
+                gateway_url=f"http://127.0.0.1:{gateway_port}",
+                keys=keys,
+                token=mint_token(keys, settings.auth, subject="agent-1", role="agent"),
+                sync_report=report,
+                http=http,
+                gateway=gateway,
+            )
+        await stop(gateway_server, gateway_task)
     await stop(sandbox_server, sandbox_task)
-    await _admin(
-        database_url, "select format('drop database if exists %I with (force)', $1::text)", name
-    )
 
 
 @pytest.fixture

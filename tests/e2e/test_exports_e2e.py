@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,7 +22,7 @@ from app.export_settings import ExportSettings
 from app.main import create_app
 from app.settings import Settings
 from resolvers.masking import mask_name
-from tests.conftest import _admin, database_url_for
+from tests.conftest import scratch_database
 from tests.e2e.harness import Stack, serve, stop, sync_store
 
 START = """mutation($fields: [ExportField!]!, $format: ExportFormat!) {
@@ -43,19 +42,12 @@ MAX_POLLS = 400
 @pytest.fixture
 async def export_settings(stack: Stack, database_url: str) -> AsyncIterator[Settings]:
     """Settings of a database of this test's own, synced, with its read model filled."""
-    name = f"e2e_exports_{secrets.token_hex(6)}"
-    await _admin(database_url, "select format('create database %I', $1::text)", name)
-    settings = stack.settings.model_copy(
-        update={
-            "database_url": SecretStr(database_url_for(database_url, name)),
-            "exports": EXPORTS,
-        }
-    )
-    await sync_store(settings, with_facts=True)
-    yield settings
-    await _admin(
-        database_url, "select format('drop database if exists %I with (force)', $1::text)", name
-    )
+    async with scratch_database(database_url, "e2e_exports") as url:
+        settings = stack.settings.model_copy(
+            update={"database_url": SecretStr(url), "exports": EXPORTS}
+        )
+        await sync_store(settings, with_facts=True)
+        yield settings
 
 
 @asynccontextmanager

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from itertools import combinations
@@ -33,7 +32,7 @@ from app.settings import Settings
 from sandbox.data import generate_dataset
 from sandbox.records import Dataset
 from sandbox.server import create_sandbox_app
-from tests.conftest import _admin, database_url_for
+from tests.conftest import scratch_database
 from tests.e2e.harness import serve, stop
 from tests.e2e.resilience_harness import for_shared_stack
 
@@ -75,36 +74,29 @@ async def graph(
     sandbox_server, sandbox_task, sandbox_port = await serve(
         create_sandbox_app(seed=SEED, customers=PEOPLE, dataset=dataset)
     )
-    name = f"e2e_graph_{secrets.token_hex(6)}"
-    await _admin(database_url, "select format('create database %I', $1::text)", name)
     data_dir: Path = tmp_path_factory.mktemp("scv-graph")
-    settings = for_shared_stack(
-        with_sandbox_port(
-            Settings(
-                demo=True,
-                data_dir=data_dir,
-                database_url=SecretStr(database_url_for(database_url, name)),
-            ),
-            sandbox_port,
+    async with scratch_database(database_url, "e2e_graph") as url:
+        settings = for_shared_stack(
+            with_sandbox_port(
+                Settings(demo=True, data_dir=data_dir, database_url=SecretStr(url)), sandbox_port
+            )
         )
-    )
-    # The sync as `scv sync` runs it, keeping what it prints.
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        await run_sync(settings)
-    gateway_server, gateway_task, gateway_port = await serve(create_app(settings))
-    keys = ensure_demo_keys(data_dir)
-    tokens = {
-        role: mint_token(keys, settings.auth, subject=f"{role}-1", role=role)
-        for role in ("agent", "supervisor", "analyst", "ivr")
-    }
-    async with httpx.AsyncClient(timeout=10.0) as http:
-        yield Graph(f"http://127.0.0.1:{gateway_port}", http, tokens, dataset, printed.getvalue())
-    await stop(gateway_server, gateway_task)
+        # The sync as `scv sync` runs it, keeping what it prints.
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            await run_sync(settings)
+        gateway_server, gateway_task, gateway_port = await serve(create_app(settings))
+        keys = ensure_demo_keys(data_dir)
+        tokens = {
+            role: mint_token(keys, settings.auth, subject=f"{role}-1", role=role)
+            for role in ("agent", "supervisor", "analyst", "ivr")
+        }
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            yield Graph(
+                f"http://127.0.0.1:{gateway_port}", http, tokens, dataset, printed.getvalue()
+            )
+        await stop(gateway_server, gateway_task)
     await stop(sandbox_server, sandbox_task)
-    await _admin(
-        database_url, "select format('drop database if exists %I with (force)', $1::text)", name
-    )
 
 
 # --- the truth, from the sandbox's records -----------------------------------------------------

@@ -21,7 +21,7 @@ from app.demo_keys import ensure_demo_keys, mint_token
 from app.main import create_app
 from app.settings import Settings
 from sandbox.server import create_sandbox_app
-from tests.conftest import _admin, database_url_for
+from tests.conftest import scratch_database
 from tests.e2e.harness import SYSTEMS, serve, stop, sync_store
 from tests.e2e.resilience_harness import for_shared_stack
 
@@ -104,35 +104,29 @@ async def live(
     sandbox_server, sandbox_task, sandbox_port = await serve(
         create_sandbox_app(seed=7, customers=20)
     )
-    name = f"e2e_live_{secrets.token_hex(6)}"
-    await _admin(database_url, "select format('create database %I', $1::text)", name)
     data_dir: Path = tmp_path_factory.mktemp("scv-live")
-    settings = for_shared_stack(
-        with_sandbox_port(
-            Settings(
-                demo=True,
-                data_dir=data_dir,
-                database_url=SecretStr(database_url_for(database_url, name)),
-            ),
-            sandbox_port,
+    async with scratch_database(database_url, "e2e_live") as url:
+        settings = for_shared_stack(
+            with_sandbox_port(
+                Settings(demo=True, data_dir=data_dir, database_url=SecretStr(url)), sandbox_port
+            )
         )
-    )
-    await sync_store(settings)
-    gateway_server, gateway_task, gateway_port = await serve(create_app(settings))
-    keys = ensure_demo_keys(data_dir)
-    tokens = {
-        role: mint_token(keys, settings.auth, subject=f"{role}-1", role=role)
-        for role in ("agent", "supervisor", "ivr", "analyst")
-    }
-    async with httpx.AsyncClient(timeout=10.0) as http:
-        yield LiveStack(
-            f"http://127.0.0.1:{gateway_port}", f"http://127.0.0.1:{sandbox_port}", http, tokens
-        )
-    await stop(gateway_server, gateway_task)
+        await sync_store(settings)
+        gateway_server, gateway_task, gateway_port = await serve(create_app(settings))
+        keys = ensure_demo_keys(data_dir)
+        tokens = {
+            role: mint_token(keys, settings.auth, subject=f"{role}-1", role=role)
+            for role in ("agent", "supervisor", "ivr", "analyst")
+        }
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            yield LiveStack(
+                f"http://127.0.0.1:{gateway_port}",
+                f"http://127.0.0.1:{sandbox_port}",
+                http,
+                tokens,
+            )
+        await stop(gateway_server, gateway_task)
     await stop(sandbox_server, sandbox_task)
-    await _admin(
-        database_url, "select format('drop database if exists %I with (force)', $1::text)", name
-    )
 
 
 def unique_email() -> str:

@@ -7,7 +7,6 @@ sandbox's data: the shared stack's other tests expect Ada's email as it was.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from app.main import create_app
 from app.settings import Settings
 from sandbox.server import create_sandbox_app
 from sandbox.webhooks import DeliveryPolicy
-from tests.conftest import _admin, database_url_for
+from tests.conftest import scratch_database
 from tests.e2e.harness import serve, stop, sync_store
 
 OLD_EMAIL = "ada.lovelace@example.com"
@@ -78,39 +77,28 @@ async def fresh_stack(database_url: str, tmp_path: Path) -> AsyncIterator[FreshS
             webhook_policy=DeliveryPolicy(attempts=5, wait_initial=0.05, wait_max=0.5),
         )
     )
-    name = f"e2e_hooks_{secrets.token_hex(6)}"
-    await _admin(database_url, "select format('create database %I', $1::text)", name)
-    settings = with_sandbox_port(
-        Settings(
-            demo=True,
-            data_dir=tmp_path,
-            database_url=SecretStr(database_url_for(database_url, name)),
-        ),
-        sandbox_port,
-    )
-    await sync_store(settings)
-    invalidator = ForwardingInvalidator()
-    gateway = create_app(settings, invalidator=invalidator)
-    invalidator.app = gateway
-    gateway_server, gateway_task, gateway_port = await serve(gateway)
-    keys = ensure_demo_keys(tmp_path)
-    try:
-        async with httpx.AsyncClient(timeout=10.0) as http:
-            yield FreshStack(
-                sandbox_url=f"http://127.0.0.1:{sandbox_port}",
-                gateway_url=f"http://127.0.0.1:{gateway_port}",
-                token=mint_token(keys, settings.auth, subject="agent-1", role="agent"),
-                invalidator=invalidator,
-                http=http,
-            )
-    finally:
-        await stop(gateway_server, gateway_task)
-        await stop(sandbox_server, sandbox_task)
-        await _admin(
-            database_url,
-            "select format('drop database if exists %I with (force)', $1::text)",
-            name,
+    async with scratch_database(database_url, "e2e_hooks") as url:
+        settings = with_sandbox_port(
+            Settings(demo=True, data_dir=tmp_path, database_url=SecretStr(url)), sandbox_port
         )
+        await sync_store(settings)
+        invalidator = ForwardingInvalidator()
+        gateway = create_app(settings, invalidator=invalidator)
+        invalidator.app = gateway
+        gateway_server, gateway_task, gateway_port = await serve(gateway)
+        keys = ensure_demo_keys(tmp_path)
+        try:
+            async with httpx.AsyncClient(timeout=10.0) as http:
+                yield FreshStack(
+                    sandbox_url=f"http://127.0.0.1:{sandbox_port}",
+                    gateway_url=f"http://127.0.0.1:{gateway_port}",
+                    token=mint_token(keys, settings.auth, subject="agent-1", role="agent"),
+                    invalidator=invalidator,
+                    http=http,
+                )
+        finally:
+            await stop(gateway_server, gateway_task)
+            await stop(sandbox_server, sandbox_task)
 
 
 async def wait_for_delivery(stack: FreshStack, system: str, delivered: int) -> None:
