@@ -17,8 +17,10 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
+from adapters.models import Source
 from app.postgres import start_embedded_postgres
 from app.store import Store
+from resolvers.identity import CustomerRecord
 
 # The identifier is quoted by the server (format's %I), so no name is ever pasted into SQL.
 _CREATE_DATABASE = "select format('create database %I', $1::text)"
@@ -57,6 +59,13 @@ async def scratch_database(server_url: str, prefix: str) -> AsyncIterator[str]:
         yield database_url_for(server_url, name)
     finally:
         await _admin(server_url, _DROP_DATABASE, name)
+
+
+async def customer_of(store: Store, source: Source, external_id: str) -> CustomerRecord:
+    """The customer a record of ``source`` is linked to (the test fails if it is not)."""
+    customer_id = await store.find_by_source_id(source, external_id)
+    assert customer_id is not None, f"{source} {external_id} is not linked"
+    return (await store.get_customers([customer_id]))[customer_id]
 
 
 def database_url_for(server_url: str, database: str) -> str:

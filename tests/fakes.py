@@ -672,6 +672,20 @@ class FakeSystems:
     ivr: FakeIvrAdapter
 
 
+def holding(
+    crm: FakeCrmAdapter | None = None,
+    billing: FakeBillingAdapter | None = None,
+    support: FakeSupportAdapter | None = None,
+) -> FakeSystems:
+    """Fake systems holding just the records given (an empty fake for each system left out)."""
+    return FakeSystems(
+        billing=billing or FakeBillingAdapter(),
+        crm=crm or FakeCrmAdapter(),
+        support=support or FakeSupportAdapter(),
+        ivr=FakeIvrAdapter(),
+    )
+
+
 ADA_PHONE = "+44 20 7946 0018"
 
 

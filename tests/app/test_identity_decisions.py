@@ -15,8 +15,9 @@ from app.sync import sync_identities
 from resolvers.access import AuditEntry
 from resolvers.context import Principal
 from resolvers.errors import BadUserInput
-from resolvers.identity import CustomerId, CustomerRecord
+from resolvers.identity import CustomerId
 from resolvers.linking import Decider
+from tests.conftest import customer_of
 from tests.fakes import FakeSystems, named_customers
 
 SUPERVISOR = Principal(subject="sup-1", role="supervisor")
@@ -59,12 +60,6 @@ async def sync(store: Store, systems: FakeSystems) -> None:
     await sync_identities(
         store, systems.billing, systems.crm, systems.support, IdentitySettings(), full=True
     )
-
-
-async def customer_of(store: Store, source: Source, external_id: str) -> CustomerRecord:
-    customer_id = await store.find_by_source_id(source, external_id)
-    assert customer_id is not None, f"{source} {external_id} is not linked"
-    return (await store.get_customers([customer_id]))[customer_id]
 
 
 async def snapshot(store: Store) -> tuple[Any, ...]:

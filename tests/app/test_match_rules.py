@@ -12,30 +12,18 @@ from app.settings import IdentitySettings
 from app.store import PageWrite, Store, SyncSession
 from app.sync import FoundRecords, link_found_records, sync_identities
 from resolvers.identity import CustomerId, CustomerRecord, IdentityLink
+from tests.conftest import customer_of
 from tests.fakes import (
     FakeBillingAdapter,
     FakeCrmAdapter,
-    FakeIvrAdapter,
     FakeSupportAdapter,
     FakeSystems,
     billing_customer,
     crm_contact,
+    holding,
     named_customers,
     support_user,
 )
-
-
-def only(
-    crm: FakeCrmAdapter | None = None,
-    billing: FakeBillingAdapter | None = None,
-    support: FakeSupportAdapter | None = None,
-) -> FakeSystems:
-    return FakeSystems(
-        billing=billing or FakeBillingAdapter(),
-        crm=crm or FakeCrmAdapter(),
-        support=support or FakeSupportAdapter(),
-        ivr=FakeIvrAdapter(),
-    )
 
 
 async def sync(
@@ -49,12 +37,6 @@ async def sync(
         settings or IdentitySettings(),
         full=True,
     )
-
-
-async def customer_of(store: Store, source: Source, external_id: str) -> CustomerRecord:
-    customer_id = await store.find_by_source_id(source, external_id)
-    assert customer_id is not None, f"{source} {external_id} is not linked"
-    return (await store.get_customers([customer_id]))[customer_id]
 
 
 def link_of(customer: CustomerRecord, source: Source) -> IdentityLink:
@@ -96,7 +78,7 @@ async def test_each_link_stores_its_rule_confidence_and_that_the_sync_made_it(
 
 
 async def test_a_phone_link_has_the_phone_rule_confidence(store: Store) -> None:
-    systems = only(
+    systems = holding(
         crm=FakeCrmAdapter([crm_contact("1", "Ann", "Lee", phone="+14155550111")]),
         billing=FakeBillingAdapter([billing_customer("cus_1", phone="(415) 555-0111")]),
     )
@@ -126,7 +108,7 @@ def test_a_confidence_outside_zero_to_one_is_refused() -> None:
 
 def two_customers_and_a_disagreeing_record() -> FakeSystems:
     """Billing cus_x: CRM 1 names it (xref -> A), but its email is CRM 2's (email -> B)."""
-    return only(
+    return holding(
         crm=FakeCrmAdapter(
             [
                 crm_contact("1", "Ann", "Able", email="ann@example.com", billing_id="cus_x"),
@@ -172,7 +154,7 @@ async def test_rules_pointing_at_two_customers_are_written_for_review(store: Sto
 async def test_an_ambiguous_email_is_written_for_review_with_every_candidate(
     store: Store,
 ) -> None:
-    systems = only(
+    systems = holding(
         crm=FakeCrmAdapter(
             [
                 crm_contact("1", "Kay", "One", email="same@example.com"),
@@ -214,7 +196,7 @@ async def test_a_rule_never_links_a_record_to_a_customer_it_was_unlinked_from(
     store: Store,
 ) -> None:
     crm = FakeCrmAdapter([crm_contact("1", "Ann", "Able", email="ann@example.com")])
-    await sync(store, only(crm=crm))
+    await sync(store, holding(crm=crm))
     ann = await customer_of(store, Source.CRM, "1")
     # A person decided billing cus_9 is not Ann, before billing's record reached the store.
     await store.pool.execute(
@@ -224,7 +206,7 @@ async def test_a_rule_never_links_a_record_to_a_customer_it_was_unlinked_from(
     )
     billing = FakeBillingAdapter([billing_customer("cus_9", "Ann A", email="ann@example.com")])
 
-    await sync(store, only(crm=crm, billing=billing))
+    await sync(store, holding(crm=crm, billing=billing))
 
     own = await customer_of(store, Source.BILLING, "cus_9")
     assert own.id != ann.id

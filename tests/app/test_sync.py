@@ -11,14 +11,15 @@ from app.settings import IdentitySettings, MatchRule
 from app.store import Store
 from app.sync import SourceCounts, SyncReport, sync_identities
 from resolvers.identity import CustomerRecord, IdentityLink
+from tests.conftest import customer_of
 from tests.fakes import (
     FakeBillingAdapter,
     FakeCrmAdapter,
-    FakeIvrAdapter,
     FakeSupportAdapter,
     FakeSystems,
     billing_customer,
     crm_contact,
+    holding,
     named_customers,
     support_user,
 )
@@ -47,26 +48,6 @@ async def sync(
         IdentitySettings(match_rules=rules),
         full=True,
     )
-
-
-def only(
-    crm: FakeCrmAdapter | None = None,
-    billing: FakeBillingAdapter | None = None,
-    support: FakeSupportAdapter | None = None,
-) -> FakeSystems:
-    """Fake systems holding just the records given."""
-    return FakeSystems(
-        billing=billing or FakeBillingAdapter(),
-        crm=crm or FakeCrmAdapter(),
-        support=support or FakeSupportAdapter(),
-        ivr=FakeIvrAdapter(),
-    )
-
-
-async def customer_of(store: Store, source: Source, external_id: str) -> CustomerRecord:
-    customer_id = await store.find_by_source_id(source, external_id)
-    assert customer_id is not None, f"{source} {external_id} is not linked"
-    return (await store.get_customers([customer_id]))[customer_id]
 
 
 def link_rules(customer: CustomerRecord) -> dict[Source, str]:
@@ -166,7 +147,7 @@ async def test_an_ambiguous_email_falls_through_to_the_next_rule(
 
 
 async def test_an_ambiguous_email_alone_links_nobody(store: Store) -> None:
-    systems = only(
+    systems = holding(
         crm=FakeCrmAdapter(
             [
                 crm_contact("1004", "Katherine", "Johnson", email="kj@example.com"),
@@ -237,7 +218,7 @@ async def test_a_record_new_since_the_last_run_joins_its_customer(
 
 
 async def test_records_in_one_system_only_create_customers_named_from_it(store: Store) -> None:
-    systems = only(
+    systems = holding(
         billing=FakeBillingAdapter([billing_customer("cus_1", "Billie Only", email="b@x.example")]),
         support=FakeSupportAdapter([support_user("9", "Sue Only", email="s@x.example")]),
     )
@@ -252,7 +233,7 @@ async def test_records_in_one_system_only_create_customers_named_from_it(store: 
 async def test_display_name_falls_back_to_a_linked_support_name_then_the_email(
     store: Store,
 ) -> None:
-    systems = only(
+    systems = holding(
         billing=FakeBillingAdapter(
             [
                 billing_customer("cus_1", None, email="Nameless@X.example"),
@@ -282,7 +263,7 @@ async def test_a_rename_in_the_crm_renames_the_customer(store: Store, systems: F
 
 
 async def test_a_name_added_later_to_a_linked_record_names_the_customer(store: Store) -> None:
-    systems = only(
+    systems = holding(
         billing=FakeBillingAdapter([billing_customer("cus_1", None, email="sue@x.example")]),
         support=FakeSupportAdapter([support_user("9", None, email="sue@x.example")]),
     )
@@ -295,7 +276,7 @@ async def test_a_name_added_later_to_a_linked_record_names_the_customer(store: S
 
 
 async def test_two_new_records_of_one_page_link_to_each_other(store: Store) -> None:
-    systems = only(
+    systems = holding(
         support=FakeSupportAdapter(
             [
                 support_user("1", "Twin", email="twin@x.example"),
@@ -339,7 +320,7 @@ async def test_rules_are_tried_in_the_order_given(
     expected_contact: str,
     expected_rule: str,
 ) -> None:
-    systems = only(
+    systems = holding(
         crm=FakeCrmAdapter(
             [
                 crm_contact("1", "Named", "ByXref", billing_id="cus_1"),
@@ -356,7 +337,7 @@ async def test_rules_are_tried_in_the_order_given(
 
 
 async def test_a_billing_id_named_by_two_customers_links_by_the_next_rule(store: Store) -> None:
-    systems = only(
+    systems = holding(
         crm=FakeCrmAdapter(
             [
                 crm_contact("1", "One", "Contact", billing_id="cus_1"),
@@ -388,7 +369,7 @@ async def test_phone_links_when_it_is_the_only_rule(store: Store, systems: FakeS
 
 
 async def test_invalid_emails_and_phones_are_skipped_as_keys_not_errors(store: Store) -> None:
-    systems = only(
+    systems = holding(
         crm=FakeCrmAdapter([crm_contact("1", "Ivy", "Invalid", email="not an email", phone="12")]),
         billing=FakeBillingAdapter([billing_customer("cus_1", "Ivy", email="not an email")]),
     )
