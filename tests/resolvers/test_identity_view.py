@@ -157,6 +157,17 @@ CONFLICTS = """{ customer(id: "alan") { conflicts {
 # --- contact points ----------------------------------------------------------------------------
 
 
+def verified_call(customer_id: CustomerId, level: VerificationLevel) -> ActiveInteraction:
+    """The agent's interaction with ``customer_id``, verified at ``level``."""
+    return ActiveInteraction(
+        interaction_id=f"int-{customer_id}-{level.name}",
+        contact_id=f"contact-{customer_id}-{level.name}",
+        customer_id=customer_id,
+        agent=AGENT.subject,
+        level=level,
+    )
+
+
 async def test_contact_lists_each_email_and_phone_once_per_value_and_system(
     schema: strawberry.Schema, store: MemoryStore, evidence: MemoryEvidence
 ) -> None:
@@ -189,13 +200,7 @@ async def test_contact_values_are_masked_for_an_analyst(
 async def test_contact_values_are_masked_for_an_agent_with_no_call_for_the_customer(
     schema: strawberry.Schema, store: MemoryStore, evidence: MemoryEvidence
 ) -> None:
-    someone_else = ActiveInteraction(
-        interaction_id="int-1",
-        contact_id="contact-1",
-        customer_id=CustomerId("ada"),
-        agent=AGENT.subject,
-        level=VerificationLevel.HIGH,
-    )
+    someone_else = verified_call(CustomerId("ada"), VerificationLevel.HIGH)
     data, errors = await run(
         schema, store, evidence, CONTACT, AGENT, purpose=None, interaction=someone_else
     )
@@ -222,13 +227,7 @@ async def test_an_ivr_client_gets_each_contact_value_null_and_the_rest_served(
 async def test_an_agent_verified_below_medium_gets_the_values_withheld_with_the_level_needed(
     schema: strawberry.Schema, store: MemoryStore, evidence: MemoryEvidence
 ) -> None:
-    low = ActiveInteraction(
-        interaction_id="int-2",
-        contact_id="contact-2",
-        customer_id=ALAN,
-        agent=AGENT.subject,
-        level=VerificationLevel.LOW,
-    )
+    low = verified_call(ALAN, VerificationLevel.LOW)
     query = '{ customer(id: "alan") { contact { phones { value source } } } }'
     data, errors = await run(schema, store, evidence, query, AGENT, purpose=None, interaction=low)
     assert data["customer"]["contact"]["phones"] == [{"value": None, "source": "CRM"}]
@@ -240,13 +239,7 @@ async def test_an_agent_verified_below_medium_gets_the_values_withheld_with_the_
 async def test_an_agent_verified_for_the_customer_sees_the_values_as_they_are(
     schema: strawberry.Schema, store: MemoryStore, evidence: MemoryEvidence
 ) -> None:
-    medium = ActiveInteraction(
-        interaction_id="int-3",
-        contact_id="contact-3",
-        customer_id=ALAN,
-        agent=AGENT.subject,
-        level=VerificationLevel.MEDIUM,
-    )
+    medium = verified_call(ALAN, VerificationLevel.MEDIUM)
     query = '{ customer(id: "alan") { contact { phones { value } } } }'
     data, errors = await run(
         schema, store, evidence, query, AGENT, purpose=None, interaction=medium
