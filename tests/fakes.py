@@ -672,6 +672,19 @@ class FakeSystems:
     ivr: FakeIvrAdapter
 
 
+class ManualClock:
+    """A clock (seconds, as a float) that moves only when a test moves it."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def holding(
     crm: FakeCrmAdapter | None = None,
     billing: FakeBillingAdapter | None = None,

@@ -23,6 +23,7 @@ from app.auth import (
 )
 from app.demo_keys import DEMO_KEY_ID, DemoKeys, ensure_demo_keys, mint_token
 from app.settings import AuthSettings
+from tests.fakes import ManualClock
 
 AUTH = AuthSettings()
 
@@ -198,16 +199,8 @@ class CountingKeyRing(KeyRing):
         return await super().key_for(kid)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_a_verified_token_is_not_checked_again_for_a_while(keys: DemoKeys) -> None:
-    ring, clock = CountingKeyRing(keys.public_pem), Clock()
+    ring, clock = CountingKeyRing(keys.public_pem), ManualClock(time.time())
     verifier = TokenVerifier(AUTH, ring, clock=clock)
     token = sign(keys, claims())
     await verifier.verify(token)
@@ -219,7 +212,7 @@ async def test_a_verified_token_is_not_checked_again_for_a_while(keys: DemoKeys)
 
 
 async def test_a_remembered_token_is_checked_again_once_it_expires(keys: DemoKeys) -> None:
-    ring, clock = CountingKeyRing(keys.public_pem), Clock()
+    ring, clock = CountingKeyRing(keys.public_pem), ManualClock(time.time())
     verifier = TokenVerifier(AUTH, ring, clock=clock)
     token = sign(keys, claims(exp=int(clock.now) + 5))
     await verifier.verify(token)

@@ -26,7 +26,7 @@ from app.cache_codec import Entry
 from app.cache_metrics import CacheMetrics
 from app.cache_settings import BillingLifetimes, CacheSettings, Lifetime
 from app.cache_tiers import MemoryTier
-from tests.fakes import billing_customer
+from tests.fakes import ManualClock, billing_customer
 
 ADA = BillingCustomerId("cus_ada")
 KEY = CacheKey(Source.BILLING, ADA, "customer")
@@ -36,19 +36,6 @@ SETTINGS = CacheSettings(
     max_stale_if_error_seconds=600,
     not_found_seconds=30,
 )
-
-
-class Clock:
-    """Epoch seconds that move only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class CountingFetch:
@@ -71,8 +58,8 @@ class CountingFetch:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(1_000_000.0)
 
 
 @pytest.fixture
@@ -81,7 +68,7 @@ def metrics() -> CacheMetrics:
 
 
 @pytest.fixture
-async def cache(clock: Clock, metrics: CacheMetrics) -> AsyncIterator[ResponseCache]:
+async def cache(clock: ManualClock, metrics: CacheMetrics) -> AsyncIterator[ResponseCache]:
     cache = await ResponseCache.open(SETTINGS, metrics, clock=clock)
     yield cache
     await cache.close()
@@ -109,7 +96,7 @@ async def test_the_first_read_is_fetched_and_marked_miss(
 
 
 async def test_a_read_within_the_fresh_lifetime_is_a_hit_without_asking(
-    cache: ResponseCache, fetch: CountingFetch, clock: Clock
+    cache: ResponseCache, fetch: CountingFetch, clock: ManualClock
 ) -> None:
     await read(cache, fetch)
     clock.advance(9)
@@ -118,7 +105,7 @@ async def test_a_read_within_the_fresh_lifetime_is_a_hit_without_asking(
 
 
 async def test_a_stale_read_is_served_at_once_and_refreshed_in_the_background(
-    cache: ResponseCache, fetch: CountingFetch, clock: Clock
+    cache: ResponseCache, fetch: CountingFetch, clock: ManualClock
 ) -> None:
     await read(cache, fetch)
     clock.advance(30)
@@ -131,7 +118,7 @@ async def test_a_stale_read_is_served_at_once_and_refreshed_in_the_background(
 
 
 async def test_under_concurrency_a_stale_entry_is_refreshed_exactly_once(
-    cache: ResponseCache, fetch: CountingFetch, clock: Clock, metrics: CacheMetrics
+    cache: ResponseCache, fetch: CountingFetch, clock: ManualClock, metrics: CacheMetrics
 ) -> None:
     await read(cache, fetch)
     clock.advance(30)
@@ -186,7 +173,7 @@ async def test_a_reader_that_gives_up_does_not_cancel_the_shared_fetch(
 async def test_a_retryable_failure_serves_the_stale_value(
     cache: ResponseCache,
     fetch: CountingFetch,
-    clock: Clock,
+    clock: ManualClock,
     metrics: CacheMetrics,
     error: UpstreamUnavailable,
 ) -> None:
@@ -199,7 +186,7 @@ async def test_a_retryable_failure_serves_the_stale_value(
 
 
 async def test_a_value_older_than_the_stale_if_error_bound_is_not_served(
-    cache: ResponseCache, fetch: CountingFetch, clock: Clock
+    cache: ResponseCache, fetch: CountingFetch, clock: ManualClock
 ) -> None:
     await read(cache, fetch)
     clock.advance(601)
@@ -214,7 +201,7 @@ async def test_a_value_older_than_the_stale_if_error_bound_is_not_served(
     ids=lambda error: error.code,
 )
 async def test_a_failure_that_is_not_retryable_is_raised_even_with_a_stale_value(
-    cache: ResponseCache, fetch: CountingFetch, clock: Clock, error: Exception
+    cache: ResponseCache, fetch: CountingFetch, clock: ManualClock, error: Exception
 ) -> None:
     await read(cache, fetch)
     clock.advance(300)
@@ -224,7 +211,7 @@ async def test_a_failure_that_is_not_retryable_is_raised_even_with_a_stale_value
 
 
 async def test_a_failing_refresh_keeps_the_stale_value_and_is_counted(
-    cache: ResponseCache, fetch: CountingFetch, clock: Clock, metrics: CacheMetrics
+    cache: ResponseCache, fetch: CountingFetch, clock: ManualClock, metrics: CacheMetrics
 ) -> None:
     await read(cache, fetch)
     clock.advance(30)
@@ -238,7 +225,7 @@ async def test_a_failing_refresh_keeps_the_stale_value_and_is_counted(
 
 
 async def test_not_found_is_remembered_briefly(
-    cache: ResponseCache, fetch: CountingFetch, clock: Clock
+    cache: ResponseCache, fetch: CountingFetch, clock: ManualClock
 ) -> None:
     fetch.error = UpstreamNotFound(Source.BILLING, "no such customer")
     for _ in range(3):

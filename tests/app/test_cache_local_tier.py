@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 from app.cache_tiers import LocalTier
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes import ManualClock
 
 
 def test_beyond_its_size_the_least_recently_used_entry_goes() -> None:
-    tier = LocalTier(max_entries=2, lifetime=60, clock=Clock())
+    tier = LocalTier(max_entries=2, lifetime=60, clock=ManualClock(100.0))
     tier.put("a", 1)
     tier.put("b", 2)
     tier.get("a")  # "b" is now the least recently used
@@ -23,7 +16,7 @@ def test_beyond_its_size_the_least_recently_used_entry_goes() -> None:
 
 
 def test_an_entry_is_gone_after_its_lifetime() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     tier = LocalTier(max_entries=10, lifetime=2, clock=clock)
     tier.put("a", 1)
     clock.now += 1.9
@@ -33,7 +26,7 @@ def test_an_entry_is_gone_after_its_lifetime() -> None:
 
 
 def test_a_shorter_ttl_than_the_lifetime_wins() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     tier = LocalTier(max_entries=10, lifetime=60, clock=clock)
     tier.put("a", 1, ttl=1)
     clock.now += 1.5
@@ -41,7 +34,7 @@ def test_a_shorter_ttl_than_the_lifetime_wins() -> None:
 
 
 def test_dropping_a_prefix_forgets_only_that_records_keys() -> None:
-    tier = LocalTier(max_entries=10, lifetime=60, clock=Clock())
+    tier = LocalTier(max_entries=10, lifetime=60, clock=ManualClock(100.0))
     tier.put("scv:billing:aaa:gen", 1)
     tier.put("scv:billing:aaa:g1:customer:", 2)
     tier.put("scv:billing:bbb:g0:customer:", 3)

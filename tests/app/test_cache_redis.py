@@ -16,7 +16,7 @@ from app.cache import CacheKey, CacheUnavailable, ResponseCache
 from app.cache_metrics import CacheMetrics
 from app.cache_settings import BillingLifetimes, CacheSettings, Lifetime
 from app.cache_tiers import RedisTier
-from tests.fakes import billing_customer
+from tests.fakes import ManualClock, billing_customer
 from tests.redis_server import EmbeddedRedis
 
 ADA = BillingCustomerId("cus_ada")
@@ -25,14 +25,6 @@ KEY_A = base64.b64encode(b"a" * 32).decode()
 KEY_B = base64.b64encode(b"b" * 32).decode()
 
 Open = Callable[..., Awaitable[ResponseCache]]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class CountingFetch:
@@ -57,7 +49,7 @@ async def open_cache(redis_url: str) -> AsyncIterator[Open]:
     async def open_one(
         url: str = redis_url,
         encryption_key: str | None = None,
-        clock: Clock | None = None,
+        clock: ManualClock | None = None,
         metrics: CacheMetrics | None = None,
         local_ttl: float = 2.0,
     ) -> ResponseCache:
@@ -71,7 +63,7 @@ async def open_cache(redis_url: str) -> AsyncIterator[Open]:
         cache = await ResponseCache.open(
             settings,
             metrics or CacheMetrics.create(CollectorRegistry()),
-            clock=clock or Clock(),
+            clock=clock or ManualClock(1_000_000.0),
         )
         opened.append(cache)
         return cache
@@ -147,7 +139,7 @@ async def test_under_concurrency_a_miss_across_two_processes_is_fetched_once_by_
 
 
 async def test_a_stale_entry_is_refreshed_by_one_process_only(open_cache: Open) -> None:
-    clock = Clock()
+    clock = ManualClock(1_000_000.0)
     first, second = await open_cache(clock=clock), await open_cache(clock=clock)
     fetch = CountingFetch()
     await read(first, fetch)

@@ -8,22 +8,13 @@ import pytest
 import redis.asyncio as redis
 
 from app.cost_budget import Charge, CostBudget, LocalCostBudget, RedisCostBudget
+from tests.fakes import ManualClock
 from tests.redis_server import EmbeddedRedis
 
 
-class Clock:
-    """Time that moves only when a test moves it."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
@@ -34,7 +25,7 @@ async def client(redis_url: str) -> AsyncIterator[redis.Redis]:
 
 
 @pytest.fixture(params=["local", "redis"])
-def budget(request: pytest.FixtureRequest, clock: Clock) -> CostBudget:
+def budget(request: pytest.FixtureRequest, clock: ManualClock) -> CostBudget:
     if request.param == "local":
         return LocalCostBudget(clock=clock)
     return RedisCostBudget(request.getfixturevalue("client"), clock=clock)
@@ -53,7 +44,7 @@ async def test_an_exhausted_bucket_refuses_with_the_seconds_until_it_refills(
 
 
 async def test_an_exhausted_bucket_recovers_as_time_refills_it(
-    budget: CostBudget, clock: Clock
+    budget: CostBudget, clock: ManualClock
 ) -> None:
     await budget.charge("analyst:a", 600, 600)
     clock.now += 14
@@ -63,7 +54,7 @@ async def test_an_exhausted_bucket_recovers_as_time_refills_it(
 
 
 async def test_a_refused_query_takes_nothing_from_the_bucket(
-    budget: CostBudget, clock: Clock
+    budget: CostBudget, clock: ManualClock
 ) -> None:
     await budget.charge("analyst:a", 600, 600)
     clock.now += 6
@@ -72,7 +63,7 @@ async def test_a_refused_query_takes_nothing_from_the_bucket(
 
 
 async def test_a_bucket_never_holds_more_than_a_minutes_budget(
-    budget: CostBudget, clock: Clock
+    budget: CostBudget, clock: ManualClock
 ) -> None:
     clock.now += 3600
     assert (await budget.charge("analyst:a", 600, 600)).allowed
@@ -85,7 +76,7 @@ async def test_each_principal_has_a_bucket_of_their_own(budget: CostBudget) -> N
 
 
 async def test_processes_sharing_a_redis_share_each_principals_bucket(
-    client: redis.Redis, clock: Clock
+    client: redis.Redis, clock: ManualClock
 ) -> None:
     first, second = RedisCostBudget(client, clock=clock), RedisCostBudget(client, clock=clock)
     await first.charge("analyst:a", 600, 400)
@@ -93,7 +84,7 @@ async def test_processes_sharing_a_redis_share_each_principals_bucket(
 
 
 async def test_without_redis_each_process_falls_back_to_its_own_buckets(
-    own_redis: EmbeddedRedis, clock: Clock
+    own_redis: EmbeddedRedis, clock: ManualClock
 ) -> None:
     connection = redis.Redis.from_url(own_redis.url, socket_timeout=1, socket_connect_timeout=1)
     budget = RedisCostBudget(connection, clock=clock)

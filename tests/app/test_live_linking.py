@@ -22,6 +22,7 @@ from tests.fakes import (
     FakeCrmAdapter,
     FakeIvrAdapter,
     FakeSupportAdapter,
+    ManualClock,
     billing_customer,
     crm_contact,
     named_customers,
@@ -32,19 +33,9 @@ NEW_PHONE = "+14155550199"
 NEW_EMAIL = "new.person@example.com"
 
 
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
@@ -59,7 +50,7 @@ async def synced(store: Store) -> Sources:
     )
 
 
-def linker(store: Store, clock: Clock, **settings: object) -> LiveLinking:
+def linker(store: Store, clock: ManualClock, **settings: object) -> LiveLinking:
     return LiveLinking(store, IdentitySettings.model_validate(settings), clock=clock)
 
 
@@ -95,7 +86,7 @@ async def only_customer(store: Store, answer: LiveAnswer) -> CustomerRecord:
 
 
 async def test_a_contact_created_after_the_sync_is_found_by_phone_and_linked(
-    store: Store, synced: Sources, clock: Clock
+    store: Store, synced: Sources, clock: ManualClock
 ) -> None:
     crm(synced).contacts["2001"] = crm_contact("2001", "Nia", "New", phone=NEW_PHONE)
 
@@ -114,7 +105,7 @@ async def test_a_contact_created_after_the_sync_is_found_by_phone_and_linked(
 
 
 async def test_records_found_together_are_linked_to_one_customer_by_the_rules(
-    store: Store, synced: Sources, clock: Clock
+    store: Store, synced: Sources, clock: ManualClock
 ) -> None:
     crm(synced).contacts["2001"] = crm_contact(
         "2001", "Nia", "New", email=NEW_EMAIL, billing_id="cus_new"
@@ -132,7 +123,7 @@ async def test_records_found_together_are_linked_to_one_customer_by_the_rules(
 
 
 async def test_a_new_billing_record_joins_its_existing_customer(
-    store: Store, synced: Sources, clock: Clock
+    store: Store, synced: Sources, clock: ManualClock
 ) -> None:
     edsger = await store.find_by_source_id(Source.CRM, "1006")
     billing(synced).customers["cus_edsger"] = billing_customer(
@@ -146,7 +137,7 @@ async def test_a_new_billing_record_joins_its_existing_customer(
 
 
 async def test_a_new_support_user_joins_the_crm_contact_it_names(
-    store: Store, synced: Sources, clock: Clock
+    store: Store, synced: Sources, clock: ManualClock
 ) -> None:
     grace = await store.find_by_source_id(Source.CRM, "1002")
     support(synced).users["9902"] = support_user("9902", "G", external_id="1002")
@@ -160,7 +151,7 @@ async def test_a_new_support_user_joins_the_crm_contact_it_names(
 
 
 async def test_a_miss_is_not_searched_again_within_its_window(
-    store: Store, synced: Sources, clock: Clock
+    store: Store, synced: Sources, clock: ManualClock
 ) -> None:
     live = linker(store, clock, live_miss_ttl_seconds=60)
 
@@ -173,7 +164,7 @@ async def test_a_miss_is_not_searched_again_within_its_window(
 
 
 async def test_a_miss_is_searched_again_once_its_window_has_passed(
-    store: Store, synced: Sources, clock: Clock
+    store: Store, synced: Sources, clock: ManualClock
 ) -> None:
     live = linker(store, clock, live_miss_ttl_seconds=60)
     await live.by_phone(NEW_PHONE, synced)
@@ -187,7 +178,7 @@ async def test_a_miss_is_searched_again_once_its_window_has_passed(
 
 
 async def test_concurrent_lookups_of_one_key_share_one_search(
-    store: Store, synced: Sources, clock: Clock
+    store: Store, synced: Sources, clock: ManualClock
 ) -> None:
     live = linker(store, clock)
 
@@ -198,7 +189,7 @@ async def test_concurrent_lookups_of_one_key_share_one_search(
 
 
 async def test_a_miss_of_one_key_does_not_hide_another(
-    store: Store, synced: Sources, clock: Clock
+    store: Store, synced: Sources, clock: ManualClock
 ) -> None:
     live = linker(store, clock)
     await live.by_email(NEW_EMAIL, synced)
@@ -212,7 +203,7 @@ async def test_a_miss_of_one_key_does_not_hide_another(
 
 
 async def test_a_failing_system_leaves_its_part_out_and_the_rest_is_answered(
-    store: Store, synced: Sources, clock: Clock
+    store: Store, synced: Sources, clock: ManualClock
 ) -> None:
     crm(synced).contacts["2001"] = crm_contact("2001", "Nia", "New", email=NEW_EMAIL)
     support(synced).errors["search_users"] = UpstreamUnavailable(Source.SUPPORT, "down")
@@ -224,7 +215,7 @@ async def test_a_failing_system_leaves_its_part_out_and_the_rest_is_answered(
 
 
 async def test_nothing_found_with_a_failing_system_is_not_remembered_as_a_miss(
-    store: Store, synced: Sources, clock: Clock
+    store: Store, synced: Sources, clock: ManualClock
 ) -> None:
     live = linker(store, clock)
     billing(synced).errors["search_customers"] = UpstreamUnavailable(Source.BILLING, "down")
@@ -237,7 +228,7 @@ async def test_nothing_found_with_a_failing_system_is_not_remembered_as_a_miss(
 
 
 async def test_a_record_fetch_that_fails_reports_its_system(
-    store: Store, synced: Sources, clock: Clock
+    store: Store, synced: Sources, clock: ManualClock
 ) -> None:
     crm(synced).errors["get_contacts"] = UpstreamUnavailable(Source.CRM, "down")
 
@@ -246,7 +237,9 @@ async def test_a_record_fetch_that_fails_reports_its_system(
     assert answer == LiveAnswer((), (Source.CRM,))
 
 
-async def test_an_unknown_billing_id_is_a_miss(store: Store, synced: Sources, clock: Clock) -> None:
+async def test_an_unknown_billing_id_is_a_miss(
+    store: Store, synced: Sources, clock: ManualClock
+) -> None:
     live = linker(store, clock)
 
     await live.by_source_id(Source.BILLING, "cus_nobody", synced)
@@ -260,7 +253,7 @@ async def test_an_unknown_billing_id_is_a_miss(store: Store, synced: Sources, cl
 
 
 async def test_a_live_link_respects_an_unlink_decision(
-    store: Store, synced: Sources, clock: Clock
+    store: Store, synced: Sources, clock: ManualClock
 ) -> None:
     edsger = await store.find_by_source_id(Source.CRM, "1006")
     await store.pool.execute(
@@ -279,7 +272,7 @@ async def test_a_live_link_respects_an_unlink_decision(
 
 
 async def test_live_lookups_are_counted_by_kind_and_outcome(
-    store: Store, synced: Sources, clock: Clock
+    store: Store, synced: Sources, clock: ManualClock
 ) -> None:
     registry = CollectorRegistry()
     live = LiveLinking(

@@ -17,6 +17,7 @@ from app.metrics import GatewayMetrics
 from app.query_limits import limit_extensions, present_parse_refusal
 from app.query_limits_settings import QueryLimitSettings
 from resolvers.context import Principal
+from tests.fakes import ManualClock
 
 #: Every resolver that ran, in order: a refusal must leave it empty.
 CALLS: list[str] = []
@@ -55,19 +56,11 @@ LIMITS = QueryLimitSettings(
 )
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @dataclass
 class Gateway:
     schema: strawberry.Schema
     metrics: GatewayMetrics
-    clock: Clock
+    clock: ManualClock
 
     async def run(
         self, document: str, role: str = "agent", subject: str = "a-1", **variables: Any
@@ -89,7 +82,7 @@ class Gateway:
 
 def gateway(limits: QueryLimitSettings = LIMITS, *, introspection: bool = True) -> Gateway:
     metrics = GatewayMetrics.create(CollectorRegistry(), multiproc_dir="")
-    clock = Clock()
+    clock = ManualClock(0.0)
     schema = strawberry.Schema(
         query=Query,
         extensions=[

@@ -25,21 +25,9 @@ from adapters.errors import (
 from adapters.http import Deadline, request_deadline
 from adapters.models import Source
 from app.resilience import BreakerState, SourceResilience
+from tests.fakes import ManualClock
 
 SOURCE = Source.BILLING
-
-
-class FakeClock:
-    """A monotonic clock that moves only when told to."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Events:
@@ -290,7 +278,7 @@ RATE = BreakerSettings(
 
 
 async def test_the_breaker_opens_on_the_failure_rate_over_the_window() -> None:
-    resilience = policy(breaker=RATE, retry=NO_RETRIES, clock=FakeClock())
+    resilience = policy(breaker=RATE, retry=NO_RETRIES, clock=ManualClock())
     for _ in range(2):
         await succeed(resilience)
         await fail(resilience, unavailable())
@@ -298,7 +286,7 @@ async def test_the_breaker_opens_on_the_failure_rate_over_the_window() -> None:
 
 
 async def test_the_failure_rate_needs_the_minimum_number_of_calls() -> None:
-    resilience = policy(breaker=RATE, retry=NO_RETRIES, clock=FakeClock())
+    resilience = policy(breaker=RATE, retry=NO_RETRIES, clock=ManualClock())
     await fail(resilience, unavailable())
     await succeed(resilience)
     await fail(resilience, unavailable())
@@ -306,7 +294,7 @@ async def test_the_failure_rate_needs_the_minimum_number_of_calls() -> None:
 
 
 async def test_calls_older_than_the_window_no_longer_count() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     resilience = policy(breaker=RATE, retry=NO_RETRIES, clock=clock)
     await succeed(resilience)
     await fail(resilience, unavailable())
@@ -336,7 +324,7 @@ async def test_answers_that_are_not_unavailability_never_open_the_breaker(
 OPENS_FAST = BreakerSettings(consecutive_failures=1, open_seconds=5, half_open_probes=2)
 
 
-async def opened(clock: FakeClock, events: Events | None = None) -> SourceResilience:
+async def opened(clock: ManualClock, events: Events | None = None) -> SourceResilience:
     resilience = policy(breaker=OPENS_FAST, retry=NO_RETRIES, clock=clock, events=events)
     await fail(resilience, unavailable())
     assert state(resilience) is BreakerState.OPEN
@@ -344,7 +332,7 @@ async def opened(clock: FakeClock, events: Events | None = None) -> SourceResili
 
 
 async def test_after_its_open_time_the_breaker_is_half_open() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     resilience = await opened(clock)
     clock.advance(4.9)
     assert state(resilience) is BreakerState.OPEN
@@ -353,7 +341,7 @@ async def test_after_its_open_time_the_breaker_is_half_open() -> None:
 
 
 async def test_half_open_lets_only_its_probes_through() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     resilience = await opened(clock)
     clock.advance(5)
     release = asyncio.Event()
@@ -376,7 +364,7 @@ async def test_half_open_lets_only_its_probes_through() -> None:
 
 
 async def test_one_failed_probe_reopens_the_breaker() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     resilience = await opened(clock)
     clock.advance(5)
     await succeed(resilience)
@@ -385,7 +373,7 @@ async def test_one_failed_probe_reopens_the_breaker() -> None:
 
 
 async def test_enough_successful_probes_close_the_breaker() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     events = Events()
     resilience = await opened(clock, events)
     clock.advance(5)
@@ -401,7 +389,7 @@ async def test_enough_successful_probes_close_the_breaker() -> None:
 
 
 async def test_a_cancelled_probe_gives_its_place_back() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     resilience = policy(
         breaker=BreakerSettings(consecutive_failures=1, open_seconds=5, half_open_probes=1),
         retry=NO_RETRIES,
@@ -423,7 +411,7 @@ async def test_a_cancelled_probe_gives_its_place_back() -> None:
 
 
 async def test_a_late_failure_from_before_the_breaker_opened_does_not_move_it() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     resilience = policy(breaker=OPENS_FAST, retry=NO_RETRIES, clock=clock)
     release = asyncio.Event()
 

@@ -6,20 +6,13 @@ import io
 
 from adapters.models import Source
 from app.sync_progress import ProgressLine
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes import ManualClock
 
 
 def progress(
     *, terminal: bool, interval: float = 5.0
-) -> tuple[ProgressLine, io.StringIO, FakeClock]:
-    stream, clock = io.StringIO(), FakeClock()
+) -> tuple[ProgressLine, io.StringIO, ManualClock]:
+    stream, clock = io.StringIO(), ManualClock(100.0)
     line = ProgressLine(stream, interval_seconds=interval, is_terminal=terminal, clock=clock)
     return line, stream, clock
 
