@@ -23,7 +23,14 @@ from typing import Any
 from bench import procstat
 from bench.__main__ import drive
 from bench.scenarios import BY_PHONE, Customers, linked_customers, whole_view_bodies
-from bench.stack import StackConfig, _environment, _stop, _wait_for, free_port, running_stack
+from bench.stack import (
+    StackConfig,
+    free_port,
+    gateway_environment,
+    running_stack,
+    stop_process,
+    wait_for,
+)
 
 #: Requests per batch of a warm or store-only case (cold cases take the customers they have).
 BATCH = 1500
@@ -80,7 +87,7 @@ def compare(args: argparse.Namespace, tmp: Path, base: Path) -> None:
     config.data_dir.mkdir()
     with running_stack(config) as stack:
         port = free_port()
-        env = _environment(config, stack.database_url, stack.sandbox_url, port)
+        env = gateway_environment(config, stack.database_url, stack.sandbox_url, port)
         (tmp / "metrics-base").mkdir()
         env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp / "metrics-base")
         with (tmp / "base.log").open("wb") as log:
@@ -93,7 +100,7 @@ def compare(args: argparse.Namespace, tmp: Path, base: Path) -> None:
                 stderr=log,
             )
             try:
-                _wait_for(f"http://127.0.0.1:{port}/readyz", other, f"the gateway of {args.base}")
+                wait_for(f"http://127.0.0.1:{port}/readyz", other, f"the gateway of {args.base}")
                 gateways = {
                     "A": (
                         f"http://127.0.0.1:{port}/graphql",
@@ -107,7 +114,7 @@ def compare(args: argparse.Namespace, tmp: Path, base: Path) -> None:
                     rounds = run_case(stack, gateways, case, CASES[case](customers), args.rounds)
                     report(case, rounds)
             finally:
-                _stop(other)
+                stop_process(other)
 
 
 def run_case(

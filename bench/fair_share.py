@@ -33,7 +33,7 @@ import httpx
 from bench.__main__ import drive
 from bench.report import percentile
 from bench.scenarios import whole_view_bodies
-from bench.stack import Stack, StackConfig, free_port, running_stack
+from bench.stack import Stack, StackConfig, free_port, running_stack, wait_for
 
 RESULTS = Path(__file__).parent / "results"
 #: The issue's bound: agent p99 beside analysts within this factor of agent p99 alone.
@@ -125,20 +125,6 @@ def analysts_url(stack: Stack, args: argparse.Namespace) -> str:
     if args.analyst_port is None:
         return stack.gateway_url
     return f"http://127.0.0.1:{args.analyst_port}"
-
-
-def wait_until_ready(url: str, seconds: float = 60.0) -> None:
-    """Wait for ``url``/readyz to answer 200 (the analysts' processes start on their own)."""
-    deadline = time.monotonic() + seconds
-    with httpx.Client(timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            try:
-                if client.get(f"{url}/readyz").status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not become ready within {seconds:g} s")
 
 
 def page_cursors(stack: Stack, pages: int, url: str) -> tuple[list[str | None], set[str]]:
@@ -372,7 +358,8 @@ def main(argv: list[str] | None = None) -> None:
                 print("filling the customer read model", flush=True)
                 asyncio.run(_fill_facts(stack))
             url = analysts_url(stack, args)
-            wait_until_ready(url)
+            # The analysts' processes start on their own, after the stack.
+            wait_for(f"{url}/readyz", None, "the analysts' processes")
             afters, analysts_customers = page_cursors(stack, args.analyst_pages, url)
             emails = asyncio.run(_agent_emails(stack.database_url, analysts_customers))
             half = len(emails) // 2

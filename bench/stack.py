@@ -110,14 +110,22 @@ class Stack:
         client.post(f"{self.sandbox_url}/{system}/_sandbox/faults", json=body).raise_for_status()
 
 
-def _environment(
+def base_environment(data_dir: Path, database_url: str, sandbox_url: str) -> dict[str, str]:
+    """This process's environment without any ``SCV_`` setting, then production mode, the
+    store and the sandbox's systems: what the gateway and ``scv sync`` both run with."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCV_")}
+    env.update(SCV_DEMO="false", SCV_DATA_DIR=str(data_dir), SCV_DATABASE_URL=database_url)
+    for system in SYSTEMS:
+        env[f"SCV_{system.upper()}__BASE_URL"] = f"{sandbox_url}/{system}"
+    return env
+
+
+def gateway_environment(
     config: StackConfig, database_url: str, sandbox_url: str, port: int
 ) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCV_")}
+    """``base_environment`` and the gateway's own: its port, workers, keys and metrics."""
+    env = base_environment(config.data_dir, database_url, sandbox_url)
     env.update(
-        SCV_DEMO="false",
-        SCV_DATA_DIR=str(config.data_dir),
-        SCV_DATABASE_URL=database_url,
         SCV_PORT=str(port),
         SCV_WORKERS=str(config.workers),
         SCV_AUTH__PUBLIC_KEY_FILE=str(config.data_dir / PUBLIC_KEY_FILE),
@@ -128,16 +136,17 @@ def _environment(
         # refuse page_of_50 after some 30 pages. The budget is tested in tests/app.
         SCV_LIMITS__BUDGET_ENABLED="false",
     )
-    for system in SYSTEMS:
-        env[f"SCV_{system.upper()}__BASE_URL"] = f"{sandbox_url}/{system}"
     env.update(config.gateway_env)
     return env
 
 
-def _wait_for(url: str, process: subprocess.Popen[bytes], what: str, seconds: float = 60) -> None:
+def wait_for(
+    url: str, process: subprocess.Popen[bytes] | None, what: str, seconds: float = 60
+) -> None:
+    """Wait until ``url`` answers 200; fail if ``process`` (when given) exits first."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if process.poll() is not None:
+        if process is not None and process.poll() is not None:
             raise RuntimeError(f"{what} exited with code {process.returncode}")
         try:
             if httpx.get(url, timeout=1.0).status_code == 200:
@@ -153,7 +162,7 @@ def log_tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_process(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
         process.wait(timeout=15)
@@ -177,7 +186,7 @@ def _run(config: StackConfig, log: IO[bytes]) -> Iterator[Stack]:
     sandbox_port, gateway_port = free_port(), free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     gateway_url = f"http://127.0.0.1:{gateway_port}"
-    env = _environment(config, database_url, sandbox_url, gateway_port)
+    env = gateway_environment(config, database_url, sandbox_url, gateway_port)
     print(f"starting the sandbox ({config.customers} customers, {config.latency_ms:g} ms per call)")
     sandbox = subprocess.Popen(
         [
@@ -199,7 +208,7 @@ def _run(config: StackConfig, log: IO[bytes]) -> Iterator[Stack]:
     gateway: subprocess.Popen[bytes] | None = None
     try:
         try:
-            _wait_for(f"{sandbox_url}/billing/openapi.json", sandbox, "the sandbox")
+            wait_for(f"{sandbox_url}/billing/openapi.json", sandbox, "the sandbox")
             print("syncing identities")
             subprocess.run(
                 [sys.executable, "-m", "app.cli", "sync"],
@@ -212,7 +221,7 @@ def _run(config: StackConfig, log: IO[bytes]) -> Iterator[Stack]:
             gateway = subprocess.Popen(
                 [sys.executable, "-m", "app.cli", "serve"], env=env, stdout=log, stderr=log
             )
-            _wait_for(f"{gateway_url}/readyz", gateway, "the gateway")
+            wait_for(f"{gateway_url}/readyz", gateway, "the gateway")
         except (RuntimeError, subprocess.CalledProcessError):
             log.flush()
             print(log_tail(config.data_dir / "bench.log"), file=sys.stderr)
@@ -220,5 +229,5 @@ def _run(config: StackConfig, log: IO[bytes]) -> Iterator[Stack]:
         yield Stack(config, database_url, sandbox_url, gateway_url, gateway, keys)
     finally:
         if gateway is not None:
-            _stop(gateway)
-        _stop(sandbox)
+            stop_process(gateway)
+        stop_process(sandbox)

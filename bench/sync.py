@@ -28,11 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 
 from app.postgres import start_embedded_postgres
 from bench import procstat
-from bench.stack import SYSTEMS, free_port, log_tail
+from bench.stack import base_environment, free_port, log_tail, wait_for
 
 RESULTS = Path(__file__).parent / "results"
 #: The issue's target for 100,000 customers on the reference 2-core machine.
@@ -42,28 +41,6 @@ RSS_GROWTH_MB = 15.0
 SOURCES = ("CRM", "BILLING", "SUPPORT")
 
 _LATEST_RUN = "select mode, counts::text as counts from sync_runs order by id desc limit 1"
-
-
-def _environment(data_dir: Path, database_url: str, sandbox_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCV_")}
-    env.update(SCV_DEMO="false", SCV_DATA_DIR=str(data_dir), SCV_DATABASE_URL=database_url)
-    for system in SYSTEMS:
-        env[f"SCV_{system.upper()}__BASE_URL"] = f"{sandbox_url}/{system}"
-    return env
-
-
-def _wait_for_sandbox(url: str, process: subprocess.Popen[bytes], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the sandbox exited with code {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"the sandbox did not answer within {seconds:.0f} s")
 
 
 async def _latest_run(database_url: str) -> dict[str, Any]:
@@ -181,9 +158,9 @@ def measure(customers: int, seed: int, *, identity_only: bool) -> dict[str, Any]
                 stderr=log,
             )
         try:
-            _wait_for_sandbox(f"{sandbox_url}/billing/openapi.json", sandbox, seconds=600)
+            wait_for(f"{sandbox_url}/billing/openapi.json", sandbox, "the sandbox", seconds=600)
             sandbox_start = time.monotonic() - started
-            env = _environment(data_dir, database_url, sandbox_url)
+            env = base_environment(data_dir, database_url, sandbox_url)
             print(f"{customers} customers: full sync into an empty store", flush=True)
             first = _run_sync(env, log_path, sandbox.pid, database_url, identity_only=identity_only)
             print(f"  {first['wall_seconds']} s, peak RSS {first['sync_peak_rss_mb']} MB")
