@@ -19,15 +19,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
-from app.auth import AuthenticationError, bearer_token
 from app.export_format import content_type, personal_coordinates
 from app.export_metrics import ExportMetrics
 from app.export_store import ExportStore
 from app.exports import Exports
 from app.gateway import GatewayState
 from app.observability import current_request
+from app.rest_endpoints import authenticate, error_response
 from resolvers.access import AuditEntry, AuditSink, AuditUnavailable
 from resolvers.exports import EXPORT_ROLES, ExportFormat, ExportJobView, ExportState, may_read
 
@@ -60,14 +60,6 @@ class ExportDownloads:
                 return
 
 
-def _error(status: int, code: str, message: str, **headers: str) -> Response:
-    return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": code}}]},
-        status_code=status,
-        headers=headers or None,
-    )
-
-
 def _read_entry(request: Request, job: ExportJobView, subject: str, role: str) -> AuditEntry:
     personal = personal_coordinates(job.fields)
     record = current_request.get()
@@ -88,32 +80,30 @@ async def get_export_file(request: Request) -> Response:
     """GET /exports/{export_id}."""
     state: GatewayState = request.state.gateway
     downloads: ExportDownloads = request.state.export_downloads
-    try:
-        principal = await state.verifier.verify(bearer_token(request.headers.get("authorization")))
-    except AuthenticationError as exc:
-        return _error(
-            401, "UNAUTHENTICATED", str(exc), **{"WWW-Authenticate": 'Bearer error="invalid_token"'}
-        )
-    record = current_request.get()
-    if record is not None:
-        record.role = principal.role
+    principal = await authenticate(request, state.verifier)
+    if isinstance(principal, Response):
+        return principal
     if principal.role not in EXPORT_ROLES:
         downloads.metrics.downloads.labels("forbidden").inc()
-        return _error(403, "FORBIDDEN", f"the {principal.role} role may not read exports")
+        return error_response(403, "FORBIDDEN", f"the {principal.role} role may not read exports")
     job = await downloads.exports.get_export(request.path_params["export_id"])
     if job is None or not may_read(principal, job):
         downloads.metrics.downloads.labels("not_found").inc()
-        return _error(404, "NOT_FOUND", "no such export")
+        return error_response(404, "NOT_FOUND", "no such export")
     if job.state is not ExportState.SUCCEEDED:
         downloads.metrics.downloads.labels("not_finished").inc()
         if job.state is ExportState.FAILED:
-            return _error(409, "EXPORT_FAILED", "the export failed; see exportStatus for why")
-        return _error(409, "EXPORT_NOT_FINISHED", f"the export is {job.state.value}; try later")
+            return error_response(
+                409, "EXPORT_FAILED", "the export failed; see exportStatus for why"
+            )
+        return error_response(
+            409, "EXPORT_NOT_FINISHED", f"the export is {job.state.value}; try later"
+        )
     try:
         await downloads.audit.record([_read_entry(request, job, principal.subject, principal.role)])
     except AuditUnavailable:
         downloads.metrics.downloads.labels("audit_unavailable").inc()
-        return _error(503, "AUDIT_UNAVAILABLE", "the read could not be audited; try again")
+        return error_response(503, "AUDIT_UNAVAILABLE", "the read could not be audited; try again")
     downloads.metrics.downloads.labels("served").inc()
     extension = "csv" if job.export_format is ExportFormat.CSV else "ndjson"
     return StreamingResponse(

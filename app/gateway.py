@@ -11,7 +11,7 @@ import orjson
 from cross_web import AsyncHTTPRequestAdapter
 from graphql import GraphQLError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -28,6 +28,7 @@ from app.interactions import Interactions
 from app.observability import current_request
 from app.persisted_queries import PersistedQueries, PersistedQueryError
 from app.query_limits import present_parse_refusal
+from app.rest_endpoints import UNAUTHENTICATED_HEADERS, error_response
 from resolvers.access import AuditReader, AuditSink
 from resolvers.context import RequestContext, Sources, new_context
 from resolvers.customer_list import CustomerFactsReader
@@ -256,10 +257,7 @@ class AuthenticatedGraphQL:
 
 
 def _bad_request(reason: str) -> Response:
-    return JSONResponse(
-        {"errors": [{"message": reason, "extensions": {"code": "BAD_USER_INPUT"}}]},
-        status_code=400,
-    )
+    return error_response(400, "BAD_USER_INPUT", reason)
 
 
 #: The code of a request sent to the process group that does not serve its role.
@@ -272,14 +270,8 @@ def _wrong_port(audience: Audience) -> Response:
         if audience == "analysts"
         else "analysts are served on the analyst port (SCV_ANALYST_PORT), not this one"
     )
-    return JSONResponse(
-        {"errors": [{"message": reason, "extensions": {"code": WRONG_PORT}}]}, status_code=421
-    )
+    return error_response(421, WRONG_PORT, reason)
 
 
 def _unauthorized(reason: str, code: str = "UNAUTHENTICATED") -> Response:
-    return JSONResponse(
-        {"errors": [{"message": reason, "extensions": {"code": code}}]},
-        status_code=401,
-        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-    )
+    return error_response(401, code, reason, **UNAUTHENTICATED_HEADERS)

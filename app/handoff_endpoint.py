@@ -13,21 +13,13 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from app.auth import AuthenticationError, bearer_token
 from app.gateway import GatewayState
 from app.observability import current_request
+from app.rest_endpoints import authenticate, error_response
 from resolvers.interaction_service import Actor, InteractionRefused, InteractionView
 
 #: A handoff is a few hundred bytes; anything much larger is not one.
 MAX_BODY_BYTES = 16 * 1024
-
-
-def _error(status: int, code: str, message: str, **headers: str) -> Response:
-    return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": code}}]},
-        status_code=status,
-        headers=headers or None,
-    )
 
 
 def _handoff_of(body: bytes, content_type: str) -> str | None:
@@ -64,27 +56,22 @@ def render_interaction(view: InteractionView) -> dict[str, object]:
 async def post_handoff(request: Request) -> Response:
     """POST /ivr/handoffs."""
     state: GatewayState = request.state.gateway
-    try:
-        principal = await state.verifier.verify(bearer_token(request.headers.get("authorization")))
-    except AuthenticationError as exc:
-        return _error(
-            401, "UNAUTHENTICATED", str(exc), **{"WWW-Authenticate": 'Bearer error="invalid_token"'}
-        )
-    record = current_request.get()
-    if record is not None:
-        record.role = principal.role
+    principal = await authenticate(request, state.verifier)
+    if isinstance(principal, Response):
+        return principal
     if principal.role != "ivr":
-        return _error(403, "FORBIDDEN", "only the IVR hands calls over")
+        return error_response(403, "FORBIDDEN", "only the IVR hands calls over")
     if state.interactions is None:
-        return _error(503, "UNAVAILABLE", "interactions are not enabled")
+        return error_response(503, "UNAVAILABLE", "interactions are not enabled")
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
-        return _error(413, "HANDOFF_TOO_LARGE", "the body is too large for a handoff")
+        return error_response(413, "HANDOFF_TOO_LARGE", "the body is too large for a handoff")
     handoff = _handoff_of(body, request.headers.get("content-type", ""))
     if handoff is None:
-        return _error(
+        return error_response(
             400, "HANDOFF_MALFORMED", 'send {"handoff": "<compact JWS>"} or the JWS itself'
         )
+    record = current_request.get()
     actor = Actor(
         principal=principal,
         request_id=record.request_id if record is not None else None,
@@ -94,5 +81,5 @@ async def post_handoff(request: Request) -> Response:
     try:
         view = await state.interactions.submit_handoff(actor, handoff)
     except InteractionRefused as exc:
-        return _error(exc.status, exc.code, exc.message)
+        return error_response(exc.status, exc.code, exc.message)
     return JSONResponse({"interaction": render_interaction(view)}, status_code=201)
