@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache
 
 from adapters.models import Source
 from app.audit import PostgresAuditSink
@@ -47,6 +47,7 @@ from app.settings import Settings
 from app.sources import build_sources
 from app.store import AuditTrailStore, Store
 from app.tracing import build_tracer
+from app.validation_cache import ValidatedDocuments, ValidationByText
 from app.webhooks import RecordInvalidator, WebhookReceiver
 
 if TYPE_CHECKING:
@@ -135,14 +136,15 @@ def create_app(
     protection = build_query_protection(
         settings, count_refusal=metrics.count_refusal, budget=cost_budget
     )
+    validated = ValidatedDocuments(maxsize=DOCUMENT_CACHE_SIZE)
     schema = build_schema(
         extensions=[
             # First, so that it finishes last and sees the codes PresentErrors gives.
             ObserveOperation,
-            # Factories, as strawberry asks; both keep their LRU at module level, so the
-            # parsed and validated documents are shared across requests.
+            # Factories, as strawberry asks; the parsed documents' LRU is at module level,
+            # the validated ones' is this app's: both are shared across requests.
             lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
-            lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+            lambda: ValidationByText(validated),
             PresentErrors,
             # After PresentErrors, so that they finish before it: it presents their refusals.
             *protection.extensions,

@@ -9,13 +9,14 @@ import pytest
 import strawberry
 from graphql import GraphQLSyntaxError, parse
 from prometheus_client import CollectorRegistry
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache
 
 from app.cost_budget import LocalCostBudget
 from app.graphql_errors import PresentErrors
 from app.metrics import GatewayMetrics
 from app.query_limits import limit_extensions, present_parse_refusal
 from app.query_limits_settings import QueryLimitSettings
+from app.validation_cache import ValidatedDocuments, ValidationByText
 from resolvers.context import Principal
 from tests.fakes import ManualClock
 
@@ -83,11 +84,12 @@ class Gateway:
 def gateway(limits: QueryLimitSettings = LIMITS, *, introspection: bool = True) -> Gateway:
     metrics = GatewayMetrics.create(CollectorRegistry(), multiproc_dir="")
     clock = ManualClock(0.0)
+    validated = ValidatedDocuments(maxsize=64)
     schema = strawberry.Schema(
         query=Query,
         extensions=[
             lambda: ParserCache(maxsize=64),
-            lambda: ValidationCache(maxsize=64),
+            lambda: ValidationByText(validated),
             PresentErrors,
             *limit_extensions(
                 limits,
