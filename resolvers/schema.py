@@ -15,6 +15,7 @@ from resolvers.audit import RecordDisclosures
 from resolvers.exports import ExportMutation
 from resolvers.identity_mutations import IdentityMutation
 from resolvers.interactions import InteractionMutation
+from resolvers.plain_fields import PlainFieldExecution, remember_plain_fields
 from resolvers.query import Query
 
 logger = logging.getLogger(__name__)
@@ -57,9 +58,14 @@ def build_schema(
     ``RecordDisclosures`` (the audit trail) is always there, and last, so that it finishes
     first: whatever it withholds is then presented by the app's error extension.
     """
-    return GatewaySchema(
-        query=Query, mutation=Mutation, extensions=[*extensions, RecordDisclosures]
+    schema = GatewaySchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[*extensions, RecordDisclosures],
+        execution_context_class=PlainFieldExecution,
     )
+    remember_plain_fields(schema._schema)
+    return schema
 
 
 def schema_sdl() -> str:
