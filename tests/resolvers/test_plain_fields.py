@@ -124,9 +124,7 @@ def answer(schema: strawberry.Schema, case: str) -> dict[str, Any]:
     result = asyncio.run(schema.execute(QUERY))
     return {
         "data": result.data,
-        "errors": sorted(
-            (str(e.path), e.message, str(e.locations)) for e in result.errors or []
-        ),
+        "errors": sorted((str(e.path), e.message, str(e.locations)) for e in result.errors or []),
     }
 
 
