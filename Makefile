@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test check check-alerts lint format schema bench bench-quick bench-fair-share bench-sync bench-facts bench-ab profile clean help
+.PHONY: install run test check check-alerts lint format schema bench bench-quick bench-fair-share bench-sync bench-facts bench-ab bench-floor profile clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ bench-sync: $(STAMP)  ## scv sync of CUSTOMERS (100000) into an empty store, vs 
 SCENARIO ?= cold
 bench-ab: $(STAMP)  ## CPU per request of this checkout against BASE (a commit), side by side
 	$(BIN)/python -m bench.ab --base $(or $(BASE),HEAD~1)
+
+bench-floor: $(STAMP)  ## CPU floor of uvicorn, strawberry, graphql-core and aiohttp alone (~30 s)
+	$(BIN)/python -m bench.floor
 
 profile: $(STAMP)  ## where a worker's CPU goes, by py-spy (SCENARIO=cold or warm)
 	$(BIN)/python -m bench.profile --scenario $(SCENARIO)
