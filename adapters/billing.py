@@ -11,11 +11,12 @@ import httpx
 from adapters.billing_wire import (
     ObjectT,
     StripeCustomer,
-    StripeInvoice,
+    StripeCustomerList,
+    StripeCustomerSearch,
+    StripeInvoiceList,
     StripeList,
-    StripePaymentMethod,
-    StripeSearchResult,
-    StripeSubscription,
+    StripePaymentMethodList,
+    StripeSubscriptionList,
     describe_stripe_error,
     to_customer,
     to_invoice,
@@ -155,7 +156,7 @@ class HttpBillingAdapter:
         items: list[Subscription] = []
         params = {"customer": customer_id, "status": "all"}
         async for page in self._pages(
-            StripeList[StripeSubscription], "/v1/subscriptions", params, "subscription list"
+            StripeSubscriptionList, "/v1/subscriptions", params, "subscription list"
         ):
             items.extend(to_subscription(s, self.subscription_status) for s in page)
         return SubscriptionList(
@@ -167,7 +168,7 @@ class HttpBillingAdapter:
         if not 1 <= limit <= 100:
             raise ValueError(f"limit must be 1..100, not {limit}")
         page = await self._http.request_model(
-            StripeList[StripeInvoice],
+            StripeInvoiceList,
             "GET",
             "/v1/invoices",
             resource="invoice list",
@@ -184,7 +185,7 @@ class HttpBillingAdapter:
         items: list[PaymentCard] = []
         params = {"customer": customer_id, "type": "card"}
         async for page in self._pages(
-            StripeList[StripePaymentMethod], "/v1/payment_methods", params, "payment method list"
+            StripePaymentMethodList, "/v1/payment_methods", params, "payment method list"
         ):
             items.extend(to_payment_card(m) for m in page)
         return PaymentCardList(
@@ -204,7 +205,7 @@ class HttpBillingAdapter:
         found: dict[str, BillingCustomer] = {}
         while True:
             result = await self._http.request_model(
-                StripeSearchResult[StripeCustomer],
+                StripeCustomerSearch,
                 "GET",
                 "/v1/customers/search",
                 resource="customer search result",
@@ -221,9 +222,7 @@ class HttpBillingAdapter:
 
     async def iter_customers(self) -> AsyncIterator[list[BillingCustomer]]:
         """Every customer, one page of ``settings.page_size`` at a time."""
-        async for page in self._pages(
-            StripeList[StripeCustomer], "/v1/customers", {}, "customer list"
-        ):
+        async for page in self._pages(StripeCustomerList, "/v1/customers", {}, "customer list"):
             fetched_at = self._clock()
             yield [to_customer(wire, fetched_at) for wire in page]
 
@@ -232,9 +231,7 @@ class HttpBillingAdapter:
     ) -> AsyncIterator[list[BillingCustomer]]:
         """Customers created at or after ``since``: ``GET /v1/customers?created[gte]=``."""
         params = {"created[gte]": str(int(since.timestamp()))}
-        async for page in self._pages(
-            StripeList[StripeCustomer], "/v1/customers", params, "customer list"
-        ):
+        async for page in self._pages(StripeCustomerList, "/v1/customers", params, "customer list"):
             fetched_at = self._clock()
             yield [to_customer(wire, fetched_at) for wire in page]
 
@@ -244,7 +241,7 @@ class HttpBillingAdapter:
         """Every subscription (``GET /v1/subscriptions?status=all`` without ``customer``, as
         Stripe lists them), one page of ``settings.page_size`` at a time."""
         async for page in self._pages(
-            StripeList[StripeSubscription],
+            StripeSubscriptionList,
             "/v1/subscriptions",
             {"status": "all"},
             "subscription list",

@@ -181,6 +181,18 @@ class StripePaymentMethod(StripeObject):
     card: StripeCard
 
 
+# Each list the adapter reads, parametrised once here and held. pydantic keeps parametrised
+# generics in a WeakValueDictionary, so ``StripeList[StripeInvoice]`` written at a call site
+# built a new model class, schema and validator whenever the garbage collector had taken the
+# previous one: measured (cProfile, cold whole views) on 2,976 of 3,000 calls, some 15% of a
+# cold view's CPU.
+StripeCustomerList = StripeList[StripeCustomer]
+StripeCustomerSearch = StripeSearchResult[StripeCustomer]
+StripeSubscriptionList = StripeList[StripeSubscription]
+StripeInvoiceList = StripeList[StripeInvoice]
+StripePaymentMethodList = StripeList[StripePaymentMethod]
+
+
 def to_customer(wire: StripeCustomer, fetched_at: datetime) -> BillingCustomer:
     """The canonical customer of a Stripe customer."""
     address = wire.address or StripeAddress()

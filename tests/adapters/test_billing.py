@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from vendor_payloads import (
 )
 
 from adapters.billing import HttpBillingAdapter, billing_auth_headers, stripe_search_query
-from adapters.billing_wire import to_money
+from adapters.billing_wire import StripeList, StripeSearchResult, to_money
 from adapters.config import BillingSettings
 from adapters.errors import UpstreamContractError, UpstreamNotFound, UpstreamRejected
 from adapters.models import (
@@ -365,3 +366,35 @@ async def test_search_repeating_its_next_page_is_a_contract_error() -> None:
     async with billing(upstream) as adapter:
         with pytest.raises(UpstreamContractError):
             await adapter.search_customers(email="ada.lovelace@example.com")
+
+
+# --- cost per call ------------------------------------------------------------------------
+
+
+async def test_reading_lists_builds_no_model_class_per_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pydantic holds parametrised generics weakly: a ``StripeList[...]`` written at the call
+    site was a new class (schema, validator) on most calls once the collector ran."""
+    built: list[str] = []
+
+    def record(cls: type[Any], **kwargs: Any) -> None:
+        built.append(cls.__name__)
+
+    for generic in (StripeList, StripeSearchResult):
+        monkeypatch.setattr(generic, "__pydantic_init_subclass__", classmethod(record))
+    for _ in range(2):
+        gc.collect()
+        upstream = FakeUpstream.answering(
+            json_response(stripe_list([stripe_subscription()])),
+            json_response(stripe_list([stripe_invoice()])),
+            json_response(stripe_list([stripe_card()])),
+            json_response(stripe_search_result([stripe_customer()])),
+        )
+        async with billing(upstream) as adapter:
+            await adapter.list_subscriptions(ADA)
+            await adapter.list_invoices(ADA, limit=5)
+            await adapter.list_payment_cards(ADA)
+            await adapter.search_customers(email="ada@example.com")
+
+    assert built == []
