@@ -96,6 +96,8 @@ _EXTENSION_KEY = "scv-plain-fields"
 def _is_plain(definition: StrawberryField) -> bool:
     return (
         definition.base_resolver is None
+        # strawberry's own default (a config may replace it with a resolver of its own)
+        and definition.default_resolver is getattr
         and not definition.extensions
         and not definition.permission_classes
         and not definition.directives
@@ -123,9 +125,6 @@ class PlainFieldExecution(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._plain: PlainFields = self.schema.extensions.get(_EXTENSION_KEY) or {}
-        import os
-
-        self._plain = {} if os.environ.get("NOPLAIN") else self._plain
         # An extension with a ``resolve`` hook wraps every resolver: nothing is plain then.
         if self.middleware_manager is not None and self.middleware_manager.middlewares:
             self._plain = {}

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import strawberry
 from strawberry.extensions import FieldExtension, SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 
 from resolvers.plain_fields import PlainFieldExecution, plain_fields, remember_plain_fields
 from resolvers.schema import build_schema
@@ -195,3 +196,12 @@ def test_the_gateway_schema_never_reads_a_masked_field_as_plain() -> None:
     assert "phone" not in plain.get("Profile", {})
     assert plain["Invoice"]["sourceStatus"].attribute == "source_status"
     assert schema.extensions  # the gateway's schema carries them for its execution
+
+
+def test_a_schema_with_a_default_resolver_of_its_own_has_no_plain_fields() -> None:
+    def read(source: Any, name: str) -> Any:
+        return getattr(source, name)
+
+    schema = strawberry.Schema(query=Query, config=StrawberryConfig(default_resolver=read))
+
+    assert plain_fields(schema._schema) == {}
