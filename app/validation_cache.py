@@ -2,8 +2,8 @@
 
 strawberry's ``ValidationCache`` keys its LRU on the parsed ``DocumentNode``, and
 graphql-core hashes a document by walking every node of it: for the agent desktop's whole
-view some 170 nodes on every request, a measurable share of a warm view's CPU (cProfile,
-``make bench-ab``). The text the document was parsed from says the same thing (``ParserCache``
+view some 170 nodes on every request (cProfile; measured in process, about 0.09 ms of a
+warm view's 2 ms). The text the document was parsed from says the same thing (``ParserCache``
 parses equal texts to one document, and the parse options are fixed per gateway), and a
 ``str`` is hashed once per request in C. Everything else is strawberry's: the validation
 itself, the rules the extensions add, where the errors go.
