@@ -12,22 +12,29 @@ parts alone, on this machine, with nothing of the gateway in them:
   (``bench.scenarios.WHOLE_VIEW``) against ``schema.graphql`` over plain dicts, in process,
   no resolvers, no strawberry, no I/O: the least the view's fields cost to execute;
 - ``upstream call``: one aiohttp GET of a 5 KB JSON list and its orjson parse, client side:
-  what each of a cold view's five upstream calls costs at least.
+  what each of a cold view's five upstream calls costs at least;
+- ``store round trip``: one ``SELECT $1`` through an asyncpg pool (no reset on release, as
+  the gateway's pool) against an embedded PostgreSQL, client side: what each of a view's two
+  round trips (the lookup of the customer, the audit entry) costs at least.
 
 Servers run in their own process and their CPU is read from ``/proc``; requests come from
 ``bench.load`` (the benchmark's load process) at 4 concurrent clients. Each figure is the
-median of three rounds. The floors: warm = strawberry + execution; cold = warm + 5 upstream
-calls. Nothing is asserted; the figures go to ``bench/results/floor-<time>.json`` and ``.md``.
+median of three rounds. The floors: warm = strawberry + execution + 2 store round trips;
+cold = warm + 5 upstream calls. Nothing is asserted; the figures go to
+``bench/results/floor-<time>.json`` and ``.md``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import json
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
@@ -35,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import orjson
 import strawberry
 import uvicorn
@@ -42,6 +50,7 @@ from graphql import build_schema, execute_sync, parse, validate
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
 
+from app.postgres import start_embedded_postgres
 from bench import procstat
 from bench.scenarios import WHOLE_VIEW
 from bench.stack import free_port, stop_process, wait_for
@@ -50,6 +59,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Calls a cold whole view makes upstream (bench.scenarios.WHOLE_VIEW_CALLS).
 COLD_CALLS = 5
+#: Store round trips of any whole view: the customer with its links, the audit entry.
+STORE_TRIPS = 2
 ROUNDS = 3
 
 Scope = MutableMapping[str, Any]
@@ -285,6 +296,34 @@ async def _calls(url: str, requests: int) -> float:
         return statistics.median(rounds)
 
 
+def store_round_trip(requests: int) -> float:
+    """Client CPU ms of one query through an asyncpg pool, median of rounds."""
+    data_dir = Path(tempfile.mkdtemp(prefix="scv-floor-"))
+    # Registered first, so that it runs after the server's own stop at exit.
+    atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
+    return asyncio.run(_queries(start_embedded_postgres(data_dir), requests))
+
+
+async def _no_reset(connection: asyncpg.Connection) -> None:
+    """As the gateway's pool: nothing sent when a connection is given back."""
+
+
+async def _queries(url: str, requests: int) -> float:
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=1, reset=_no_reset)
+    try:
+        for _ in range(100):
+            await pool.fetchval("SELECT $1::int", 1)
+        rounds = []
+        for _ in range(ROUNDS):
+            before = time.process_time()
+            for _ in range(requests):
+                await pool.fetchval("SELECT $1::int", 1)
+            rounds.append((time.process_time() - before) * 1000 / requests)
+        return statistics.median(rounds)
+    finally:
+        await pool.close()
+
+
 # --- the report ---------------------------------------------------------------------------
 
 
@@ -297,7 +336,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     executed = execution(args.requests, args.invoices, args.tickets)
     print("aiohttp, one upstream call...", flush=True)
     call = upstream_call(args.requests)
-    warm = typename + executed
+    print("asyncpg, one store round trip...", flush=True)
+    trip = store_round_trip(args.requests)
+    warm = typename + executed + STORE_TRIPS * trip
     return {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "requests_per_round": args.requests,
@@ -309,6 +350,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "strawberry_typename": round(typename, 3),
             "whole_view_execution": round(executed, 3),
             "upstream_call": round(call, 3),
+            "store_round_trip": round(trip, 3),
         },
         "floor_ms": {"warm": round(warm, 3), "cold": round(warm + COLD_CALLS * call, 3)},
         "target_ms": {"warm": 0.8, "cold": 2.0},
@@ -329,7 +371,12 @@ def markdown(result: dict[str, Any]) -> str:
             cpu["whole_view_execution"],
         ),
         ("one upstream call: aiohttp GET + orjson parse, client side", cpu["upstream_call"]),
-        (f"**floor, warm** (strawberry + execution); target {target['warm']}", floor["warm"]),
+        ("one store round trip: asyncpg pool, `SELECT $1`, client side", cpu["store_round_trip"]),
+        (
+            f"**floor, warm** (strawberry + execution + {STORE_TRIPS} round trips);"
+            f" target {target['warm']}",
+            floor["warm"],
+        ),
         (f"**floor, cold** (warm + {COLD_CALLS} calls); target {target['cold']}", floor["cold"]),
     ]
     lines = ["| part | CPU ms |", "|---|---|"]
