@@ -134,12 +134,13 @@ def serve_group(settings: Settings) -> None:
     """Serve ``settings.workers`` processes of the gateway on ``settings.port``."""
     import uvicorn
 
+    from app.collector import settle_for_serving
     from app.main import create_app
 
     if settings.workers == 1:
-        uvicorn.run(
-            create_app(settings), host=settings.host, port=settings.port, log_level="warning"
-        )
+        app = create_app(settings)
+        settle_for_serving()
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
         return
     # Several workers: uvicorn starts each from an import string, and each builds its own
     # app (settings come from the same environment). Their metrics meet in one directory.

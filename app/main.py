@@ -368,11 +368,14 @@ def app_from_environment() -> Starlette:
 
     Each worker process builds its own settings from the same environment and its own app.
     """
+    from app.collector import settle_for_serving
     from app.logs import configure_logging
 
     settings = Settings()
     configure_logging(settings.log_level)
-    return create_app(settings)
+    app = create_app(settings)
+    settle_for_serving()
+    return app
 
 
 async def store_readiness(store: Store) -> tuple[bool, dict[str, object]]:
