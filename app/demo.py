@@ -27,7 +27,7 @@ from app.facts_refresh import (
     FactsRefreshReport,
     FactsUpdater,
     refresh_changed_facts,
-    refresh_facts,
+    refresh_facts_from,
 )
 from app.facts_store import FactsWriter
 from app.main import create_app, database_url
@@ -126,14 +126,8 @@ async def run_sync(settings: Settings, *, full: bool = False, identity_only: boo
                 updater, writer, report.changed, settings.customers.panel_concurrency
             )
         else:
-            facts = await refresh_facts(
-                writer,
-                sources.billing,
-                sources.crm,
-                sources.support,
-                sources.ivr,
-                settings.customers,
-                settings.identity.default_region,
+            facts = await refresh_facts_from(
+                writer, sources, settings.customers, settings.identity.default_region
             )
         print(facts.format_line())
         # Last, so that the unmapped words the facts refresh met are in it.

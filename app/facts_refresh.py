@@ -60,6 +60,7 @@ from adapters.normalize import normalize_phone
 from adapters.support import SupportAdapter
 from app.customers_settings import CustomersSettings
 from app.facts_store import BillingFacts, CrmFacts, FactsRefreshSession, FactsWriter
+from resolvers.context import Sources
 from resolvers.identity import CustomerId, IdentityStore
 
 __all__ = [
@@ -139,6 +140,21 @@ class FactsRefreshReport:
             f"customers, {self.subscriptions} subscriptions, {self.tickets} tickets, "
             f"{self.calls} calls ({self.duration_seconds:.1f} s)"
         )
+
+
+async def refresh_facts_from(
+    writer: FactsWriter, sources: Sources, settings: CustomersSettings, default_region: str
+) -> FactsRefreshReport:
+    """``refresh_facts`` over the gateway's four sources, as ``scv sync`` runs it."""
+    return await refresh_facts(
+        writer,
+        sources.billing,
+        sources.crm,
+        sources.support,
+        sources.ivr,
+        settings,
+        default_region,
+    )
 
 
 async def refresh_facts(

@@ -188,7 +188,7 @@ async def _fill_facts(stack: Stack) -> None:
 
     from pydantic import SecretStr
 
-    from app.facts_refresh import refresh_facts
+    from app.facts_refresh import refresh_facts_from
     from app.facts_store import FactsWriter
     from app.settings import Settings
     from app.sources import build_sources
@@ -205,14 +205,8 @@ async def _fill_facts(stack: Stack) -> None:
         store = await Store.connect(stack.database_url, pool_size=2)
         resources.push_async_callback(store.close)
         sources = await build_sources(settings, resources)
-        await refresh_facts(
-            FactsWriter(store.pool),
-            sources.billing,
-            sources.crm,
-            sources.support,
-            sources.ivr,
-            settings.customers,
-            settings.identity.default_region,
+        await refresh_facts_from(
+            FactsWriter(store.pool), sources, settings.customers, settings.identity.default_region
         )
 
 

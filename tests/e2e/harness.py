@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,8 +14,8 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from app.demo_keys import DemoKeys
-from app.facts_refresh import refresh_facts
+from app.demo_keys import DemoKeys, ensure_demo_keys, mint_token
+from app.facts_refresh import refresh_facts_from
 from app.facts_store import FactsWriter
 from app.settings import Settings
 from app.sources import build_sources
@@ -114,13 +116,16 @@ async def sync_store(settings: Settings, *, with_facts: bool = False) -> SyncRep
             store, sources.billing, sources.crm, sources.support, settings.identity
         )
         if with_facts:
-            await refresh_facts(
+            await refresh_facts_from(
                 FactsWriter(store.pool),
-                sources.billing,
-                sources.crm,
-                sources.support,
-                sources.ivr,
+                sources,
                 settings.customers,
                 settings.identity.default_region,
             )
         return report
+
+
+def role_tokens(data_dir: Path, settings: Settings, roles: Iterable[str]) -> dict[str, str]:
+    """A bearer token for each role (subject ``<role>-1``), signed by the demo keys there."""
+    keys = ensure_demo_keys(data_dir)
+    return {role: mint_token(keys, settings.auth, subject=f"{role}-1", role=role) for role in roles}

@@ -11,7 +11,7 @@ import pytest
 from adapters.models import Source
 from app.customers_settings import CustomersSettings
 from app.demo_keys import mint_token
-from app.facts_refresh import FactsRefreshReport, refresh_facts
+from app.facts_refresh import FactsRefreshReport, refresh_facts_from
 from app.facts_store import FactsWriter
 from app.sources import build_sources
 from app.store import Store
@@ -44,12 +44,9 @@ async def facts_refreshed(stack: Stack) -> FactsRefreshReport:
         store = await Store.connect(settings.database_url.get_secret_value(), pool_size=2)
         resources.push_async_callback(store.close)
         sources = await build_sources(settings, resources)
-        return await refresh_facts(
+        return await refresh_facts_from(
             FactsWriter(store.pool),
-            sources.billing,
-            sources.crm,
-            sources.support,
-            sources.ivr,
+            sources,
             # The sandbox's calls are of mid-2024: look back far enough to meet them.
             CustomersSettings(call_lookback_days=3650),
             settings.identity.default_region,

@@ -26,14 +26,13 @@ from adapters.models import Source
 from adapters.normalize import normalize_email, normalize_phone
 from app.cli import with_sandbox_port
 from app.demo import run_sync
-from app.demo_keys import ensure_demo_keys, mint_token
 from app.main import create_app
 from app.settings import Settings
 from sandbox.data import generate_dataset
 from sandbox.records import Dataset
 from sandbox.server import create_sandbox_app
 from tests.conftest import scratch_database
-from tests.e2e.harness import serve, stop
+from tests.e2e.harness import role_tokens, serve, stop
 from tests.e2e.resilience_harness import for_shared_stack
 
 pytestmark = pytest.mark.e2e
@@ -86,11 +85,7 @@ async def graph(
         with contextlib.redirect_stdout(printed):
             await run_sync(settings)
         gateway_server, gateway_task, gateway_port = await serve(create_app(settings))
-        keys = ensure_demo_keys(data_dir)
-        tokens = {
-            role: mint_token(keys, settings.auth, subject=f"{role}-1", role=role)
-            for role in ("agent", "supervisor", "analyst", "ivr")
-        }
+        tokens = role_tokens(data_dir, settings, ("agent", "supervisor", "analyst", "ivr"))
         async with httpx.AsyncClient(timeout=10.0) as http:
             yield Graph(
                 f"http://127.0.0.1:{gateway_port}", http, tokens, dataset, printed.getvalue()

@@ -17,12 +17,11 @@ import pytest
 from pydantic import SecretStr
 
 from app.cli import with_sandbox_port
-from app.demo_keys import ensure_demo_keys, mint_token
 from app.main import create_app
 from app.settings import Settings
 from sandbox.server import create_sandbox_app
 from tests.conftest import scratch_database
-from tests.e2e.harness import SYSTEMS, serve, stop, sync_store
+from tests.e2e.harness import SYSTEMS, role_tokens, serve, stop, sync_store
 from tests.e2e.resilience_harness import for_shared_stack
 
 pytestmark = pytest.mark.e2e
@@ -113,11 +112,7 @@ async def live(
         )
         await sync_store(settings)
         gateway_server, gateway_task, gateway_port = await serve(create_app(settings))
-        keys = ensure_demo_keys(data_dir)
-        tokens = {
-            role: mint_token(keys, settings.auth, subject=f"{role}-1", role=role)
-            for role in ("agent", "supervisor", "ivr", "analyst")
-        }
+        tokens = role_tokens(data_dir, settings, ("agent", "supervisor", "ivr", "analyst"))
         async with httpx.AsyncClient(timeout=10.0) as http:
             yield LiveStack(
                 f"http://127.0.0.1:{gateway_port}",
