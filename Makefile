@@ -26,7 +26,7 @@ test: $(STAMP)  ## the whole test suite (no outside services needed)
 check: $(STAMP)  ## ruff, ruff format --check, mypy --strict, schema.graphql up to date
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict app resolvers adapters sandbox bench
+	$(BIN)/mypy --strict kernel app resolvers adapters sandbox bench
 	$(BIN)/scv schema --output schema.graphql --check
 
 # promtool from PATH, else from Debian's prometheus package, unpacked under .venv/tools.

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Generic, TypeVar
 
-from adapters.models import Source
+from kernel.models import Source
 
 logger = logging.getLogger(__name__)
 

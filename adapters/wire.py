@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from adapters.models import Address
+from kernel.models import Address
 
 
 class WireModel(BaseModel):

@@ -18,41 +18,41 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from strawberry.extensions import ParserCache
 
-from adapters.models import Source
-from app.audit import PostgresAuditSink
-from app.auth import KeyRing, TokenVerifier
-from app.cache import ResponseCache
-from app.cached_sources import cached_sources
-from app.cost_budget import CostBudget
-from app.data_quality import DataQuality
-from app.demo_keys import ensure_demo_keys
-from app.export_endpoint import ExportDownloads, get_export_file
-from app.export_wiring import start_exports
-from app.facts_refresh import FactsUpdater
-from app.facts_store import FactsWriter, PostgresFactsStore
-from app.gateway import AuthenticatedGraphQL, GatewayGraphQL, GatewayState
-from app.graphql_errors import PresentErrors
-from app.handoff_endpoint import post_handoff
-from app.identity_decisions import IdentityDecisionService
-from app.identity_metrics import IDENTITY_COUNTS_SECONDS
-from app.identity_view_store import IdentityViewStore
-from app.interaction_wiring import build_interactions
-from app.live_linking import LiveLinking
-from app.metrics import CONTENT_TYPE_LATEST, GatewayMetrics, taxonomies_of
-from app.observability import ObservabilityMiddleware, ObserveOperation, SourceHealth
-from app.postgres import start_embedded_postgres
-from app.query_protection import build_query_protection
-from app.resilience import resilience_for
+from app.analytics.refresh import FactsUpdater
+from app.cache.response_cache import ResponseCache
+from app.cache.sources import cached_sources
+from app.demo.keys import ensure_demo_keys
+from app.demo.postgres import start_embedded_postgres
+from app.exports.wiring import start_exports
+from app.http.errors import PresentErrors
+from app.http.exports import ExportDownloads, get_export_file
+from app.http.graphql import AuthenticatedGraphQL, GatewayGraphQL, GatewayState
+from app.http.handoffs import post_handoff
+from app.identity.data_quality import DataQuality
+from app.identity.decisions import IdentityDecisionService
+from app.identity.live_linking import LiveLinking
+from app.identity.metrics import IDENTITY_COUNTS_SECONDS
+from app.interactions.wiring import build_interactions
+from app.limits.budget import CostBudget
+from app.limits.protection import build_query_protection
+from app.observability.metrics import CONTENT_TYPE_LATEST, GatewayMetrics, taxonomies_of
+from app.observability.middleware import ObservabilityMiddleware, ObserveOperation, SourceHealth
+from app.observability.tracing import build_tracer
+from app.resilience.policy import resilience_for
+from app.security.audit import PostgresAuditSink
+from app.security.auth import KeyRing, TokenVerifier
 from app.settings import Settings
 from app.sources import build_sources
-from app.store import AuditTrailStore, Store
-from app.tracing import build_tracer
-from app.validation_cache import ValidatedDocuments, ValidationByText
-from app.webhooks import RecordInvalidator, WebhookReceiver
+from app.store.customers import AuditTrailStore, Store
+from app.store.facts import FactsWriter, PostgresFactsStore
+from app.store.identity_view import IdentityViewStore
+from app.webhooks.receiver import RecordInvalidator, WebhookReceiver
+from kernel.models import Source
+from resolvers.extensions.validation_cache import ValidatedDocuments, ValidationByText
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
-from resolvers.identity_evidence import IdentityEvidence
+from kernel.identity_evidence import IdentityEvidence
 from resolvers.schema import build_schema
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ DOCUMENT_CACHE_SIZE = 512
 
 async def publish_every_second(publish: Callable[[], None]) -> None:
     """Call ``publish`` now and then every second, until cancelled (the worker's live
-    resilience state, in multi-process mode: ``app.resilience_metrics``)."""
+    resilience state, in multi-process mode: ``app.resilience.metrics``)."""
     while True:
         try:
             publish()
@@ -368,8 +368,8 @@ def app_from_environment() -> Starlette:
 
     Each worker process builds its own settings from the same environment and its own app.
     """
-    from app.collector import settle_for_serving
-    from app.logs import configure_logging
+    from app.observability.collector import settle_for_serving
+    from app.observability.logs import configure_logging
 
     settings = Settings()
     configure_logging(settings.log_level)

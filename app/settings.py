@@ -21,17 +21,17 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from adapters.config import BillingSettings, CrmSettings, IvrSettings, SupportSettings
-from adapters.models import Source
-from app.audit_settings import AuditSettings
-from app.cache_settings import CacheSettings
-from app.customers_settings import CustomersSettings
-from app.export_settings import ExportSettings
-from app.fair_share import Audience
-from app.query_limits_settings import PersistedQuerySettings, QueryLimitSettings
-from app.sync_settings import SyncSettings
-from app.tracing import TracingSettings
-from app.webhook_settings import WebhookSettings
+from adapters.settings import BillingSettings, CrmSettings, IvrSettings, SupportSettings
+from app.analytics.settings import CustomersSettings
+from app.cache.settings import CacheSettings
+from app.exports.settings import ExportSettings
+from app.limits.settings import PersistedQuerySettings, QueryLimitSettings
+from app.observability.tracing import TracingSettings
+from app.resilience.fair_share import Audience
+from app.security.audit_settings import AuditSettings
+from app.sync.settings import SyncSettings
+from app.webhooks.settings import WebhookSettings
+from kernel.models import Source
 
 MatchRule = Literal["xref", "email", "phone"]
 
@@ -276,17 +276,19 @@ class Settings(BaseSettings):
         description="pages of customers for analysts and the customer_facts read model",
     )
     cache: CacheSettings = Field(
-        default_factory=CacheSettings, description="the response cache (app/cache.py)"
+        default_factory=CacheSettings,
+        description="the response cache (app/cache/response_cache.py)",
     )
     audit: AuditSettings = Field(
-        default_factory=AuditSettings, description="the PII audit trail (app/audit.py)"
+        default_factory=AuditSettings, description="the PII audit trail (app/security/audit.py)"
     )
     sync: SyncSettings = Field(
         default_factory=SyncSettings,
-        description="scv sync: incremental reads' overlap and the progress line (app/sync.py)",
+        description="scv sync: incremental reads' overlap and the progress line "
+        "(app/sync/runner.py)",
     )
     exports: ExportSettings = Field(
-        default_factory=ExportSettings, description="analysts' export jobs (app/exports.py)"
+        default_factory=ExportSettings, description="analysts' export jobs (app/exports/jobs.py)"
     )
     limits: QueryLimitSettings = Field(
         default_factory=QueryLimitSettings,
@@ -298,7 +300,7 @@ class Settings(BaseSettings):
     )
     tracing: TracingSettings = Field(
         default_factory=TracingSettings,
-        description="OpenTelemetry spans (app/tracing.py; the otel extra)",
+        description="OpenTelemetry spans (app/observability/tracing.py; the otel extra)",
     )
 
     @model_validator(mode="after")

@@ -1,6 +1,6 @@
 """Building the four adapters: one HTTP client each, owned and closed by the caller's stack.
 
-Every adapter's calls go through its source's ``app.resilience.SourceResilience`` (retries,
+Every adapter's calls go through its source's ``app.resilience.policy.SourceResilience`` (retries,
 circuit breaker, bulkhead).
 """
 
@@ -11,15 +11,15 @@ from contextlib import AsyncExitStack
 
 import httpx
 
-from adapters.billing import HttpBillingAdapter, billing_auth_headers
-from adapters.config import SourceSettings
-from adapters.crm import HttpCrmAdapter, crm_auth_headers
-from adapters.http import build_client
-from adapters.ivr import HttpIvrAdapter, ivr_auth_headers
-from adapters.models import Source
-from adapters.support import HttpSupportAdapter, support_auth_headers
-from app.resilience import Resilience, resilience_for
+from adapters.billing.client import HttpBillingAdapter, billing_auth_headers
+from adapters.crm.client import HttpCrmAdapter, crm_auth_headers
+from adapters.http.client import build_client
+from adapters.ivr.client import HttpIvrAdapter, ivr_auth_headers
+from adapters.settings import SourceSettings
+from adapters.support.client import HttpSupportAdapter, support_auth_headers
+from app.resilience.policy import Resilience, resilience_for
 from app.settings import Settings
+from kernel.models import Source
 from resolvers.context import Sources
 
 

@@ -1,7 +1,7 @@
 """``python -m bench.facts_query``: the analysts' read model answering over 100,000 customers.
 
 The issue's example, "delinquent customers with at least 3 open tickets", as
-``Query.customers`` asks it of ``customer_facts`` (``app.facts_store.PostgresFactsStore``):
+``Query.customers`` asks it of ``customer_facts`` (``app.store.facts.PostgresFactsStore``):
 the first page, the next page from its cursor, the total count, and a page sorted by open
 tickets, each timed over several runs in a fresh embedded PostgreSQL filled with generated
 rows (a third delinquent, 0 to 9 open tickets). No system is called: that is the point of
@@ -20,10 +20,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.facts_store import PostgresFactsStore
-from app.postgres import start_embedded_postgres
-from app.store import Store
-from resolvers.customer_list import CustomerFilter, CustomerOrder, CustomerOrderField
+from app.demo.postgres import start_embedded_postgres
+from app.store.customers import Store
+from app.store.facts import PostgresFactsStore
+from kernel.customer_facts import CustomerFilter, CustomerOrder, CustomerOrderField
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -1,6 +1,7 @@
 """``python -m bench.fair_share``: agents' whole-customer p99, alone and beside analysts' pages.
 
-Fair share (``app.fair_share``) gives analysts a lane of each source's bulkhead of their own,
+Fair share (``app.resilience.fair_share``) gives analysts a lane of each source's bulkhead of their
+own,
 so that analysts paging through customers with their panels cannot take the slots an agent's
 call needs. This measures it as the issue asks: the agent desktop's whole view of a customer
 at a fixed arrival rate, first alone, then while analysts send ``customers(first: 50)``
@@ -188,11 +189,11 @@ async def _fill_facts(stack: Stack) -> None:
 
     from pydantic import SecretStr
 
-    from app.facts_refresh import refresh_facts_from
-    from app.facts_store import FactsWriter
+    from app.analytics.refresh import refresh_facts_from
     from app.settings import Settings
     from app.sources import build_sources
-    from app.store import Store
+    from app.store.customers import Store
+    from app.store.facts import FactsWriter
 
     base = Settings(database_url=SecretStr(stack.database_url), data_dir=stack.config.data_dir)
     settings = base.model_copy(

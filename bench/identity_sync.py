@@ -1,7 +1,7 @@
 """``python -m bench.identity_sync [--full]``: the identity sync alone, as ``scv sync`` runs it.
 
 ``scv sync`` goes on, after linking, to refresh the analysts' read model and print the
-data-quality report; this runs only the linking (``app.demo.run_sync`` with
+data-quality report; this runs only the linking (``app.demo.runner.run_sync`` with
 ``identity_only``: same settings, sources, progress line and report table), so that
 ``bench.sync`` can time it apart from what follows it.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from app.cli import load_settings
-from app.demo import run_sync
-from app.logs import configure_logging
+from app.cli.commands import load_settings
+from app.demo.runner import run_sync
+from app.observability.logs import configure_logging
 
 
 def main() -> None:

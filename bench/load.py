@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import orjson
 
-from adapters.aiohttp_transport import AiohttpTransport
+from adapters.http.transport import AiohttpTransport
 
 #: Bodies are encoded once with orjson: this process's CPU is the machine's too.
 JSON_BODY = {"Content-Type": "application/json"}

@@ -59,7 +59,7 @@ def summarise(raw: Path, top: int) -> str:
         named = {
             f"{fn} ({path})"
             for fn, path in frames
-            if path.startswith(OURS) and path != "app/cli.py"
+            if path.startswith(OURS) and path != "app/cli/commands.py"
         }
         for name in named:
             ours[name] += samples

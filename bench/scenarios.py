@@ -14,8 +14,8 @@ from typing import Any
 
 import asyncpg
 
-from app.facts_store import PostgresFactsStore
-from resolvers.customer_list import CustomerFilter, CustomerOrder
+from app.store.facts import PostgresFactsStore
+from kernel.customer_facts import CustomerFilter, CustomerOrder
 
 #: The agent desktop's query: about 60 fields over profile, billing (with invoices and
 #: subscriptions) and support (with tickets).

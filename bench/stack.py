@@ -22,8 +22,8 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from app.demo_keys import PUBLIC_KEY_FILE, DemoKeys, ensure_demo_keys, mint_token
-from app.postgres import start_embedded_postgres
+from app.demo.keys import PUBLIC_KEY_FILE, DemoKeys, ensure_demo_keys, mint_token
+from app.demo.postgres import start_embedded_postgres
 from app.settings import AuthSettings
 from bench import procstat
 

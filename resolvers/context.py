@@ -10,23 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from adapters.billing import BillingAdapter
-from adapters.crm import CrmAdapter
-from adapters.ivr import IvrAdapter
-from adapters.support import SupportAdapter
-from resolvers.access import ActiveInteraction, AuditReader, AuditSink
-from resolvers.customer_list import CustomerFactsReader
-from resolvers.data_quality_report import DataQualityReader
-from resolvers.disclosure import DisclosureLedger
-from resolvers.identity import IdentityStore
-from resolvers.identity_evidence import IdentityEvidence, IdentityEvidenceLoaders
-from resolvers.linking import IdentityDecisions, LiveLinker
+from adapters.billing.client import BillingAdapter
+from adapters.crm.client import CrmAdapter
+from adapters.ivr.client import IvrAdapter
+from adapters.support.client import SupportAdapter
+from kernel.access import ActiveInteraction, AuditReader, AuditSink
+from kernel.customer_facts import CustomerFactsReader
+from kernel.data_quality import DataQualityReader
+from kernel.disclosure import DisclosureLedger
+from kernel.identity import IdentityStore
+from kernel.identity_evidence import IdentityEvidence, IdentityEvidenceLoaders
+from kernel.linking import IdentityDecisions, LiveLinker
 from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY, Loaders
 
 if TYPE_CHECKING:
     # Only a type here: the service's module needs ``Principal`` from this one.
-    from resolvers.exports import ExportJobs
-    from resolvers.interaction_service import InteractionService
+    from kernel.interactions import InteractionService
+    from resolvers.operations.exports import ExportJobs
 
 
 @dataclass(frozen=True, slots=True)

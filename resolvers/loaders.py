@@ -17,10 +17,13 @@ from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from adapters.billing import BillingAdapter
-from adapters.crm import CrmAdapter
-from adapters.errors import UpstreamNotFound
-from adapters.models import (
+from adapters.billing.client import BillingAdapter
+from adapters.crm.client import CrmAdapter
+from adapters.support.client import SupportAdapter
+from kernel.customer_facts import CustomerFacts, CustomerFactsLookup
+from kernel.errors import UpstreamNotFound
+from kernel.identity import CustomerId, CustomerRecord, IdentityStore
+from kernel.models import (
     BillingCustomer,
     BillingCustomerId,
     CrmContact,
@@ -32,9 +35,6 @@ from adapters.models import (
     SupportUserId,
     TicketList,
 )
-from adapters.support import SupportAdapter
-from resolvers.customer_list import CustomerFacts, CustomerFactsLookup
-from resolvers.identity import CustomerId, CustomerRecord, IdentityStore
 
 K = TypeVar("K")
 T = TypeVar("T")

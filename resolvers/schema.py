@@ -11,12 +11,12 @@ from strawberry.extensions import SchemaExtension
 from strawberry.printer import print_schema
 from strawberry.tools import merge_types
 
-from resolvers.audit import RecordDisclosures
-from resolvers.exports import ExportMutation
-from resolvers.identity_mutations import IdentityMutation
-from resolvers.interactions import InteractionMutation
-from resolvers.plain_fields import PlainFieldExecution, remember_plain_fields
-from resolvers.query import Query
+from resolvers.extensions.audit import RecordDisclosures
+from resolvers.extensions.plain_fields import PlainFieldExecution, remember_plain_fields
+from resolvers.operations.customer import Query
+from resolvers.operations.exports import ExportMutation
+from resolvers.operations.identity_decisions import IdentityMutation
+from resolvers.operations.interactions import InteractionMutation
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Command line of the sandbox: ``scv sandbox`` and ``python -m sandbox`` share these flags.
 
-``app.cli`` adds them to its ``sandbox`` subcommand with ``add_sandbox_arguments`` and
+``app.cli.commands`` adds them to its ``sandbox`` subcommand with ``add_sandbox_arguments`` and
 hands the parsed namespace to ``main_from_args``.
 """
 

@@ -17,10 +17,10 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from adapters.models import Source
-from app.postgres import start_embedded_postgres
-from app.store import Store
-from resolvers.identity import CustomerRecord
+from app.demo.postgres import start_embedded_postgres
+from app.store.customers import Store
+from kernel.identity import CustomerRecord
+from kernel.models import Source
 
 # The identifier is quoted by the server (format's %I), so no name is ever pasted into SQL.
 _CREATE_DATABASE = "select format('create database %I', $1::text)"

@@ -28,11 +28,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
-from adapters.billing import BillingAdapter
-from adapters.crm import CrmAdapter
-from adapters.errors import UpstreamError, UpstreamNotFound, UpstreamRejected
-from adapters.ivr import IvrAdapter
-from adapters.models import (
+from adapters.billing.client import BillingAdapter
+from adapters.crm.client import CrmAdapter
+from adapters.ivr.client import IvrAdapter
+from adapters.support.client import SupportAdapter, UserChanges
+from kernel.errors import UpstreamError, UpstreamNotFound, UpstreamRejected
+from kernel.models import (
     Address,
     BillingCustomer,
     BillingCustomerId,
@@ -60,7 +61,6 @@ from adapters.models import (
     TicketList,
     TicketStatus,
 )
-from adapters.support import SupportAdapter, UserChanges
 
 __all__ = [
     "ADA_PHONE",

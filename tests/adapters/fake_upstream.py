@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from adapters.config import SourceSettings
-from adapters.http import build_client
+from adapters.http.client import build_client
+from adapters.settings import SourceSettings
 
 #: The fixed clock of every adapter under test.
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)

@@ -12,21 +12,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from fake_upstream import NOW, FakeUpstream, client_for, json_response
-from vendor_payloads import (
+
+import adapters.crm.client
+from adapters.billing.client import HttpBillingAdapter, billing_auth_headers
+from adapters.crm.client import HttpCrmAdapter, crm_auth_headers
+from adapters.settings import BillingSettings, CrmSettings, SupportSettings
+from adapters.support.client import HttpSupportAdapter, UserChanges, support_auth_headers
+from kernel.errors import UpstreamContractError
+from tests.adapters.fake_upstream import NOW, FakeUpstream, client_for, json_response
+from tests.adapters.vendor_payloads import (
     hubspot_contact,
     hubspot_page,
     stripe_customer,
     stripe_list,
     zendesk_user,
 )
-
-import adapters.crm
-from adapters.billing import HttpBillingAdapter, billing_auth_headers
-from adapters.config import BillingSettings, CrmSettings, SupportSettings
-from adapters.crm import HttpCrmAdapter, crm_auth_headers
-from adapters.errors import UpstreamContractError
-from adapters.support import HttpSupportAdapter, UserChanges, support_auth_headers
 
 SINCE = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 SINCE_MS = 1_709_283_600_000
@@ -112,7 +112,7 @@ async def test_crm_changes_restart_the_search_from_the_last_time_before_the_wind
 ) -> None:
     # A window of 4 results read 2 at a time: the third page would pass it, so the search
     # starts again from the last modification time read, as HubSpot advises past 10,000.
-    monkeypatch.setattr(adapters.crm, "SEARCH_WINDOW", 4)
+    monkeypatch.setattr(adapters.crm.client, "SEARCH_WINDOW", 4)
     upstream = FakeUpstream.answering(
         json_response(
             hubspot_page(
@@ -147,7 +147,7 @@ async def test_crm_changes_restart_the_search_from_the_last_time_before_the_wind
 async def test_a_crm_search_window_that_does_not_advance_is_a_contract_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(adapters.crm, "SEARCH_WINDOW", 2)
+    monkeypatch.setattr(adapters.crm.client, "SEARCH_WINDOW", 2)
     same = "2024-03-01T09:00:00Z"  # every contact modified at SINCE itself
     upstream = FakeUpstream.answering(
         json_response(

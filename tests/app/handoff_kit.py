@@ -13,18 +13,18 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from adapters.models import Address, CrmContactId
-from app.auth import KeyRing
-from app.handoff import HandoffVerifier
-from app.interaction_tokens import InteractionTokens
-from app.interactions import InteractionDependencies, Interactions
+from app.interactions.handoff import HandoffVerifier
+from app.interactions.service import InteractionDependencies, Interactions
+from app.interactions.tokens import InteractionTokens
+from app.security.auth import KeyRing
 from app.settings import HandoffSettings, IdentitySettings, InteractionSettings
-from app.store import Store
-from app.sync import sync_identities
-from resolvers.access import AuditEntry
+from app.store.customers import Store
+from app.sync.runner import sync_identities
+from kernel.access import AuditEntry
+from kernel.interactions import Actor
+from kernel.linking import LiveLinker
+from kernel.models import Address, CrmContactId
 from resolvers.context import Principal, Sources
-from resolvers.interaction_service import Actor
-from resolvers.linking import LiveLinker
 from tests.fakes import FakeSystems, ivr_contact, named_customers
 
 HANDOFF = HandoffSettings()

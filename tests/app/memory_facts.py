@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from adapters.models import Source
-from resolvers.customer_list import (
+from kernel.customer_facts import (
     CustomerFacts,
     CustomerFactsPage,
     CustomerFilter,
     CustomerOrder,
 )
-from resolvers.identity import CustomerId
+from kernel.identity import CustomerId
+from kernel.models import Source
 
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 

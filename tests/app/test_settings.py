@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from adapters.models import Source, TicketStatus
 from adapters.taxonomy import Taxonomy
 from app.settings import Settings
+from kernel.models import Source, TicketStatus
 
 
 @pytest.fixture(autouse=True)

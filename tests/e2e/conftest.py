@@ -13,8 +13,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from app.cli import with_sandbox_port
-from app.demo_keys import ensure_demo_keys, mint_token
+from app.cli.commands import with_sandbox_port
+from app.demo.keys import ensure_demo_keys, mint_token
 from app.main import create_app
 from app.settings import Settings
 from sandbox.server import create_sandbox_app

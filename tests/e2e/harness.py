@@ -14,13 +14,13 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from app.demo_keys import DemoKeys, ensure_demo_keys, mint_token
-from app.facts_refresh import refresh_facts_from
-from app.facts_store import FactsWriter
+from app.analytics.refresh import refresh_facts_from
+from app.demo.keys import DemoKeys, ensure_demo_keys, mint_token
 from app.settings import Settings
 from app.sources import build_sources
-from app.store import Store
-from app.sync import SyncReport, sync_identities
+from app.store.customers import Store
+from app.store.facts import FactsWriter
+from app.sync.runner import SyncReport, sync_identities
 
 SYSTEMS = ("billing", "crm", "support", "ivr")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from adapters.config import BreakerSettings, RetrySettings
+from adapters.settings import BreakerSettings, RetrySettings
 from app.main import create_app
 from app.settings import Settings
 from tests.e2e.harness import Stack, serve, stop

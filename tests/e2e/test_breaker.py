@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from adapters.config import BreakerSettings, RetrySettings
+from adapters.settings import BreakerSettings, RetrySettings
 from tests.e2e.harness import Stack
 from tests.e2e.resilience_harness import Gateway, fast_failing, fully_linked_customers, gateway
 

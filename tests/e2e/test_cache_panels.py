@@ -13,9 +13,8 @@ import pytest
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
-from adapters.config import BreakerSettings, RetrySettings
-from adapters.models import Source
-from app.cache_settings import (
+from adapters.settings import BreakerSettings, RetrySettings
+from app.cache.settings import (
     BillingLifetimes,
     CacheSettings,
     CrmLifetimes,
@@ -23,6 +22,7 @@ from app.cache_settings import (
     SupportLifetimes,
 )
 from app.main import create_app
+from kernel.models import Source
 from tests.e2e.harness import SYSTEMS, Stack, serve, stop
 from tests.redis_server import EmbeddedRedis, configured_redis_url
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.models import Source
-from app.demo import WHOLE_VIEW_QUERY
+from app.demo.runner import WHOLE_VIEW_QUERY
+from kernel.models import Source
 from tests.e2e.harness import Stack
 
 pytestmark = pytest.mark.e2e

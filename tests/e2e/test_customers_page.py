@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from adapters.models import Source
-from app.customers_settings import CustomersSettings
-from app.demo_keys import mint_token
-from app.facts_refresh import FactsRefreshReport, refresh_facts_from
-from app.facts_store import FactsWriter
+from app.analytics.refresh import FactsRefreshReport, refresh_facts_from
+from app.analytics.settings import CustomersSettings
+from app.demo.keys import mint_token
 from app.sources import build_sources
-from app.store import Store
+from app.store.customers import Store
+from app.store.facts import FactsWriter
+from kernel.models import Source
 from tests.e2e.harness import Stack
 
 pytestmark = pytest.mark.e2e

@@ -17,11 +17,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from app.demo_keys import mint_token
-from app.export_settings import ExportSettings
+from app.demo.keys import mint_token
+from app.exports.settings import ExportSettings
 from app.main import create_app
 from app.settings import Settings
-from resolvers.masking import mask_name
+from resolvers.extensions.masking import mask_name
 from tests.conftest import scratch_database
 from tests.e2e.harness import Stack, serve, stop, sync_store
 

@@ -22,12 +22,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from adapters.models import Source
-from adapters.normalize import normalize_email, normalize_phone
-from app.cli import with_sandbox_port
-from app.demo import run_sync
+from app.cli.commands import with_sandbox_port
+from app.demo.runner import run_sync
 from app.main import create_app
 from app.settings import Settings
+from kernel.models import Source
+from kernel.normalize import normalize_email, normalize_phone
 from sandbox.data import generate_dataset
 from sandbox.records import Dataset
 from sandbox.server import create_sandbox_app

@@ -16,11 +16,11 @@ import asyncpg
 import httpx
 import pytest
 
-from app.cost_budget import LocalCostBudget
-from app.demo_keys import mint_token
+from app.demo.keys import mint_token
+from app.limits.budget import LocalCostBudget
+from app.limits.persisted_queries import sha256_of
+from app.limits.settings import PersistedQuerySettings, QueryLimitSettings
 from app.main import create_app
-from app.persisted_queries import sha256_of
-from app.query_limits_settings import PersistedQuerySettings, QueryLimitSettings
 from app.settings import Settings
 from tests.e2e.harness import SYSTEMS, Stack, serve, stop
 

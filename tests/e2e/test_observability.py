@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from app.cli import main
-from app.status import render_status, status_report
+from app.cli.commands import main
+from app.cli.status import render_status, status_report
 from tests.e2e.harness import Stack
 
 pytestmark = pytest.mark.e2e

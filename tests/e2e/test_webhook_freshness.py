@@ -17,11 +17,11 @@ import pytest
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
-from adapters.models import Source
-from app.cli import with_sandbox_port
-from app.demo_keys import ensure_demo_keys, mint_token
+from app.cli.commands import with_sandbox_port
+from app.demo.keys import ensure_demo_keys, mint_token
 from app.main import create_app
 from app.settings import Settings
+from kernel.models import Source
 from sandbox.server import create_sandbox_app
 from sandbox.webhooks import DeliveryPolicy
 from tests.conftest import scratch_database

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from resolvers.access import (
+from kernel.access import (
     AuditEntry,
     AuditTrailPage,
     AuditUnavailable,
     RecordedAuditEntry,
 )
-from resolvers.identity import CustomerId
+from kernel.identity import CustomerId
 
 
 class MemoryAuditSink:

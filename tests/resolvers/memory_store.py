@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from adapters.models import Source
-from adapters.normalize import normalize_email, normalize_phone
-from resolvers.identity import CustomerId, CustomerRecord, IdentityLink
+from kernel.identity import CustomerId, CustomerRecord, IdentityLink
+from kernel.models import Source
+from kernel.normalize import normalize_email, normalize_phone
 
 
 class MemoryStore:

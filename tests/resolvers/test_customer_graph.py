@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 import strawberry
 
-from adapters.errors import UpstreamTimeout
-from adapters.models import Source
-from app.graphql_errors import PresentErrors
+from app.http.errors import PresentErrors
+from kernel.errors import UpstreamTimeout
+from kernel.models import Source
 from resolvers.context import Principal, Sources, new_context
 from resolvers.schema import build_schema
 from tests.fakes import FakeSystems, named_customers

@@ -16,16 +16,16 @@ from typing import Any
 import pytest
 import strawberry
 
-from adapters.models import BillingCustomer, BillingCustomerId, Source
-from app.graphql_errors import PresentErrors
-from resolvers.context import Principal, Sources, new_context
-from resolvers.customer_list import (
+from app.http.errors import PresentErrors
+from kernel.customer_facts import (
     CustomerFacts,
     CustomerFactsPage,
     CustomerFilter,
     CustomerOrder,
 )
-from resolvers.identity import CustomerId
+from kernel.identity import CustomerId
+from kernel.models import BillingCustomer, BillingCustomerId, Source
+from resolvers.context import Principal, Sources, new_context
 from resolvers.schema import build_schema
 from tests.fakes import (
     FakeBillingAdapter,

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from app.graphql_errors import PresentErrors
+from app.http.errors import PresentErrors
 from resolvers.context import Principal, Sources, new_context
 from resolvers.schema import build_schema
 from tests.fakes import named_customers

@@ -10,25 +10,25 @@ from typing import Any
 import pytest
 import strawberry
 
-from adapters.models import Source
-from app.graphql_errors import PresentErrors
-from resolvers.access import ActiveInteraction, VerificationLevel
-from resolvers.context import Principal, Sources, new_context
-from resolvers.data_quality_report import (
+from app.http.errors import PresentErrors
+from kernel.access import ActiveInteraction, VerificationLevel
+from kernel.data_quality import (
     DataQualityReport,
     FieldCount,
     LastSync,
     SourceQuality,
     UnmappedWord,
 )
-from resolvers.identity import CustomerId
-from resolvers.identity_evidence import (
+from kernel.identity import CustomerId
+from kernel.identity_evidence import (
     ContactKey,
     DuplicateLead,
     IdentityEvidence,
     ReviewLead,
     SharedKeyLead,
 )
+from kernel.models import Source
+from resolvers.context import Principal, Sources, new_context
 from resolvers.schema import build_schema
 from tests.fakes import FakeSystems, named_customers
 from tests.resolvers.memory_audit import MemoryAuditSink

@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 import strawberry
 
-from app.graphql_errors import PresentErrors
-from resolvers.access import VerificationLevel
-from resolvers.context import Principal, Sources, new_context
-from resolvers.identity import CustomerId
-from resolvers.interaction_service import (
+from app.http.errors import PresentErrors
+from kernel.access import VerificationLevel
+from kernel.identity import CustomerId
+from kernel.interactions import (
     Actor,
     GrantView,
     InteractionRefused,
@@ -21,6 +20,7 @@ from resolvers.interaction_service import (
     InteractionView,
     KnowledgeAnswers,
 )
+from resolvers.context import Principal, Sources, new_context
 from resolvers.schema import build_schema
 from tests.fakes import named_customers
 from tests.resolvers.memory_store import named_store

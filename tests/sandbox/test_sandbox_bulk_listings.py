@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
-from adapters.billing import HttpBillingAdapter
-from adapters.config import BillingSettings, SupportSettings
-from adapters.support import HttpSupportAdapter
+from adapters.billing.client import HttpBillingAdapter
+from adapters.settings import BillingSettings, SupportSettings
+from adapters.support.client import HttpSupportAdapter
 from sandbox.records import Dataset
 from tests.sandbox.conftest import make_client
 

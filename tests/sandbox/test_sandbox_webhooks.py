@@ -17,7 +17,7 @@ import orjson
 import pytest
 from starlette.applications import Starlette
 
-from app.webhook_signatures import verify_hubspot, verify_stripe, verify_zendesk
+from app.webhooks.signatures import verify_hubspot, verify_stripe, verify_zendesk
 from sandbox.data import generate_dataset
 from sandbox.server import Sandbox, create_sandbox_app
 from sandbox.webhooks import DEFAULT_SECRETS, DeliveryPolicy

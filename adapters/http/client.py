@@ -1,0 +1,489 @@
+"""The one place that speaks HTTP to the systems of record and translates its failures.
+
+Every adapter sends its requests through ``UpstreamHttp`` and parses what comes back with
+``UpstreamHttp.parse``; both raise only the error tree of ``kernel.errors``, always
+``from`` the lower-level exception. Messages are built from status codes and the vendor's
+error *type* or *category* only: URLs, hosts, keys and the vendor's free text (which can
+echo an email or a phone number back) never reach them, because they may reach a client.
+
+Two hooks let ``app/`` shape every call without adapters importing it: ``request_deadline``
+(a context variable: the request's absolute deadline, which caps every call's timeouts by
+the time left) and a ``CallPolicy`` handed to ``UpstreamHttp`` (retries, circuit breaker,
+bulkhead), told whether each call is idempotent and so safe to repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextvars import Context, ContextVar, copy_context
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any, Protocol, TypeVar
+from urllib.parse import quote, urlencode
+
+import httpx
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from adapters.http.transport import AiohttpTransport, RawAnswer
+from adapters.settings import SourceSettings
+from kernel.errors import (
+    UpstreamContractError,
+    UpstreamError,
+    UpstreamNotFound,
+    UpstreamRateLimited,
+    UpstreamRejected,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from kernel.models import Source
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+#: Pulls the vendor's error type/code/category out of a parsed error body, or None.
+ErrorDescriber = Callable[[Any], str | None]
+Params = Mapping[str, str | int]
+
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
+
+#: Headers added to every upstream request made in the current context, such as
+#: ``X-Request-Id``: the app sets them per incoming request without the adapter
+#: Protocols having to carry them.
+outbound_headers: ContextVar[Mapping[str, str] | None] = ContextVar(
+    "outbound_headers", default=None
+)
+
+#: Told of every upstream request made in the current context, once it is over: the
+#: source, the seconds it took, and the error code it raised (None when it succeeded).
+#: The app sets one per incoming request to feed metrics, health and the access log;
+#: a callback rather than an import keeps adapters/ free of app/.
+UpstreamObserver = Callable[[Source, float, str | None], None]
+upstream_observer: ContextVar[UpstreamObserver | None] = ContextVar(
+    "upstream_observer", default=None
+)
+
+
+class Deadline:
+    """The ``time.monotonic()`` by which the request under way must be answered.
+
+    Mutable on purpose: every task a request spawns copies its context and so shares this
+    one object, and ``expire`` once the answer has gone tells each straggler (a field that
+    graphql-core left running after a sibling's error nulled their parent) to start no
+    new call and no retry for a client that is no longer waiting.
+    """
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        """A deadline ``seconds`` from now."""
+        return cls(time.monotonic() + seconds)
+
+    def left(self) -> float:
+        """Seconds left (negative once past)."""
+        return self.at - time.monotonic()
+
+    def expire(self) -> None:
+        """End it now: the request has been answered."""
+        self.at = min(self.at, time.monotonic())
+
+
+#: The deadline of the request under way. The app sets one per incoming request; None
+#: (outside a request, such as the identity sync) means no cap beyond each call's timeouts.
+request_deadline: ContextVar[Deadline | None] = ContextVar("request_deadline", default=None)
+
+#: Methods that never change anything upstream, so a repeat is harmless. A POST that only
+#: reads (a HubSpot search or batch read) is marked idempotent by its caller.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+#: One attempt at a call: sends the request once and returns the parsed JSON body.
+Attempt = Callable[[], Awaitable[Any]]
+
+
+class CallPolicy(Protocol):
+    """Wraps every call to one source: how ``app/`` adds retries, a breaker and a bulkhead.
+
+    ``attempt`` sends the request once (and may be awaited again for a retry);
+    ``idempotent`` says whether repeating it is safe. A policy raises only the error tree.
+    """
+
+    async def call(self, attempt: Attempt, *, idempotent: bool) -> Any:
+        """The result of ``attempt``, as the policy sees fit to obtain it."""
+        ...
+
+
+#: The observer's error code for a request that did not finish: cancelled (a deadline, a
+#: sibling panel failing) or stopped by a defect, neither of which the source caused.
+ABORTED = "ABORTED"
+
+# A vendor's error type is echoed only if it looks like an identifier: free text could
+# carry personal data, and an identifier cannot.
+_SAFE_DETAIL = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,63}")
+
+
+def detached_context() -> Context:
+    """A copy of the current context holding its own copy of the request's deadline.
+
+    For work a request spawns that others may await too (a shared, single-flight fetch):
+    it keeps the request's end time, but the request being answered does not expire it.
+    """
+    context = copy_context()
+    deadline = context.get(request_deadline)
+    if deadline is not None:
+        context.run(request_deadline.set, Deadline(deadline.at))
+    return context
+
+
+def time_left() -> float | None:
+    """Seconds left before the request's deadline (negative once past); None with no deadline."""
+    deadline = request_deadline.get()
+    return None if deadline is None else deadline.left()
+
+
+def capped_timeout(timeout: httpx.Timeout, seconds: float) -> httpx.Timeout:
+    """``timeout`` with every phase (connect, read, write, pool) at most ``seconds``."""
+
+    def cap(value: float | None) -> float:
+        return seconds if value is None else min(value, seconds)
+
+    return httpx.Timeout(
+        connect=cap(timeout.connect),
+        read=cap(timeout.read),
+        write=cap(timeout.write),
+        pool=cap(timeout.pool),
+    )
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware in UTC: the default clock of every adapter."""
+    return datetime.now(UTC)
+
+
+class SourceClient(httpx.AsyncClient):
+    """The ``httpx.AsyncClient`` of one source as ``build_client`` makes it, and what
+    ``UpstreamHttp`` needs to send past httpx's client pipeline: the aiohttp transport
+    (None when a test handed in its own) and the headers every call carries."""
+
+    def __init__(
+        self,
+        *,
+        direct: AiohttpTransport | None,
+        source_headers: Mapping[str, str],
+        **options: Any,
+    ) -> None:
+        super().__init__(headers=source_headers, **options)
+        self.direct = direct
+        self.source_headers = dict(source_headers)
+
+
+def build_client(
+    settings: SourceSettings,
+    auth_headers: Mapping[str, str],
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> SourceClient:
+    """An ``httpx.AsyncClient`` for one source: its base URL, timeouts and credentials.
+
+    ``transport`` lets tests hand in ``httpx.MockTransport``; by default the bytes go
+    through aiohttp (``adapters.http.transport``: a third of the CPU per call), and
+    ``UpstreamHttp`` sends through it directly. The caller owns the client and closes it
+    (the app does so in its lifespan).
+    """
+    chosen = transport if transport is not None else AiohttpTransport()
+    return SourceClient(
+        direct=chosen if isinstance(chosen, AiohttpTransport) else None,
+        source_headers={"Accept": "application/json", **auth_headers},
+        base_url=settings.base_url,
+        # Write and pool waits are bounded by the read timeout: none of them should outlast
+        # the time we are prepared to wait for an answer.
+        timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+        # Stateless: a cookie a vendor sets (load balancers do) never rides on later calls.
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+        transport=chosen,
+    )
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delay-seconds or HTTP-date), or None."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        # RFC 9110 dates are always GMT; "-0000" parses as naive.
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+class UpstreamHttp:
+    """Sends one source's requests and turns every failure into the error tree.
+
+    ``policy``, when given, wraps every call (see ``CallPolicy``); without one each call is
+    made once.
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        source: Source,
+        describe_error: ErrorDescriber,
+        *,
+        clock: Clock = utc_now,
+        policy: CallPolicy | None = None,
+    ) -> None:
+        self._client = client
+        direct = client if isinstance(client, SourceClient) else None
+        self._direct = direct.direct if direct is not None else None
+        self._headers = direct.source_headers if direct is not None else {}
+        # httpx's merge: the base URL's path, then the request's path below it.
+        self._base_url = str(client.base_url).rstrip("/")
+        self.source = source
+        self._describe_error = describe_error
+        self._clock = clock
+        self._policy = policy
+
+    async def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """The parsed JSON body of a 2xx answer; any other outcome raises ``UpstreamError``.
+
+        ``idempotent`` (default: whether ``method`` is in ``IDEMPOTENT_METHODS``) tells the
+        policy whether the call may be repeated. The ``upstream_observer`` of the context, if
+        any, is told how each attempt went.
+        """
+
+        async def attempt() -> Any:
+            return await self._attempt(method, path, params=params, json=json, headers=headers)
+
+        if self._policy is None:
+            return await attempt()
+        safe = method.upper() in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        return await self._policy.call(attempt, idempotent=safe)
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+    ) -> Any:
+        left = time_left()
+        if left is not None and left <= 0:
+            # Not sent, so not observed: the source had no part in it.
+            raise UpstreamTimeout(self.source, "no time left before the request's deadline")
+        observer = upstream_observer.get()
+        if observer is None:
+            return await self._send(method, path, params=params, json=json, headers=headers)
+        started = time.perf_counter()
+        outcome: str | None = ABORTED
+        try:
+            result = await self._send(method, path, params=params, json=json, headers=headers)
+        except UpstreamError as exc:
+            outcome = exc.code
+            raise
+        else:
+            outcome = None
+            return result
+        finally:
+            observer(self.source, time.perf_counter() - started, outcome)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+    ) -> Any:
+        request_headers = {**(outbound_headers.get() or {}), **(headers or {})}
+        left = time_left()
+        timeout = (
+            self._client.timeout if left is None else capped_timeout(self._client.timeout, left)
+        )
+        try:
+            # httpx's timeouts bound each phase (connect, each read); the deadline bounds the
+            # whole call, so a source that trickles its answer cannot outlast it either.
+            async with asyncio.timeout(left):
+                if self._direct is None:
+                    response = await self._client.request(
+                        method,
+                        path,
+                        params=params,
+                        json=json,
+                        headers=request_headers,
+                        timeout=timeout,
+                    )
+                    status, content = response.status_code, response.content
+                else:
+                    raw = await self._send_direct(
+                        self._direct, method, path, params, json, request_headers, timeout
+                    )
+                    status, content = raw.status, raw.content
+        except httpx.TimeoutException as exc:
+            raise UpstreamTimeout(self.source, "no answer within the timeout") from exc
+        except TimeoutError as exc:
+            raise UpstreamTimeout(self.source, "no answer before the request's deadline") from exc
+        except httpx.DecodingError as exc:
+            raise UpstreamContractError(self.source, "answered an undecodable body") from exc
+        except httpx.RequestError as exc:
+            # The exception's own text names the host; its class name is enough to act on.
+            raise UpstreamUnavailable(
+                self.source, f"request failed ({type(exc).__name__})"
+            ) from exc
+        if not 200 <= status < 300:
+            raise self._status_error(response if self._direct is None else raw.as_httpx())
+        try:
+            # orjson: vendors answer UTF-8 JSON (RFC 8259), and lists of invoices or tickets
+            # parse several times faster than with the standard library.
+            return orjson.loads(content)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamContractError(self.source, "answered a body that is not JSON") from exc
+
+    async def _send_direct(
+        self,
+        transport: AiohttpTransport,
+        method: str,
+        path: str,
+        params: Params | None,
+        json: Any,
+        headers: Mapping[str, str],
+        phases: httpx.Timeout,
+    ) -> RawAnswer:
+        """The call through aiohttp without httpx's client pipeline (``SourceClient``):
+        the URL merged as httpx merges it, the source's headers, the JSON body."""
+        url = path if "://" in path else f"{self._base_url}/{path.lstrip('/')}"
+        if params:
+            url = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
+        sent = {**self._headers, **headers}
+        body = None
+        if json is not None:
+            body = orjson.dumps(json)
+            sent["Content-Type"] = "application/json"
+        return await transport.send(
+            method,
+            url,
+            headers=sent,
+            body=body,
+            connect_timeout=phases.connect,
+            read_timeout=phases.read,
+        )
+
+    def segment(self, value: str) -> str:
+        """``value`` quoted as one path segment, so that an id cannot change the route.
+
+        ``""``, ``.`` and ``..`` survive quoting but would address another resource (or be
+        removed by URL normalisation): no record has such an id, so they are not found.
+        """
+        segment = quote(value, safe="")
+        if segment in {"", ".", ".."}:
+            raise UpstreamNotFound(self.source, "no record has an empty or dot id")
+        return segment
+
+    def parse(self, model: type[M], payload: Any, resource: str) -> M:
+        """``payload`` validated as the vendor's ``model``; ``UpstreamContractError`` if not.
+
+        The message names only the resource; the failing field paths go to the log, and
+        the offending values go nowhere.
+        """
+        try:
+            return model.model_validate(payload)
+        except ValidationError as exc:
+            logger.warning(
+                "upstream payload failed validation",
+                extra={
+                    "source": self.source.value,
+                    "resource": resource,
+                    "fields": [".".join(map(str, e["loc"])) for e in exc.errors()[:10]],
+                },
+            )
+            raise UpstreamContractError(
+                self.source, f"{resource} payload failed validation"
+            ) from exc
+
+    async def request_model(
+        self,
+        model: type[M],
+        method: str,
+        path: str,
+        *,
+        resource: str,
+        params: Params | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+    ) -> M:
+        """``request_json`` then ``parse``: one request, one validated vendor model."""
+        payload = await self.request_json(
+            method, path, params=params, json=json, idempotent=idempotent
+        )
+        return self.parse(model, payload, resource)
+
+    def _status_error(self, response: httpx.Response) -> Exception:
+        status = response.status_code
+        message = f"answered HTTP {status}"
+        detail = self._error_detail(response)
+        if detail:
+            message = f"{message} ({detail})"
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock())
+            return UpstreamRateLimited(self.source, message, retry_after=retry_after)
+        if status >= 500:
+            return UpstreamUnavailable(self.source, message)
+        if status == 404:
+            return UpstreamNotFound(self.source, message)
+        if status >= 400:
+            return UpstreamRejected(self.source, message)
+        # 1xx and 3xx (redirects are not followed): not an answer any vendor documents.
+        return UpstreamContractError(self.source, message)
+
+    def _error_detail(self, response: httpx.Response) -> str | None:
+        try:
+            detail = self._describe_error(response.json())
+        except ValueError:
+            return None
+        if detail and _SAFE_DETAIL.fullmatch(detail):
+            return detail
+        return None
+
+
+async def gather_requests(requests: Iterable[Awaitable[R]]) -> list[R]:
+    """The results of ``requests`` run concurrently; the first failure cancels the rest.
+
+    ``asyncio.gather`` alone would leave the others running after one failed, and a
+    ``TaskGroup`` would wrap the ``UpstreamError`` in an ``ExceptionGroup``.
+    """
+    tasks = [asyncio.ensure_future(request) for request in requests]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        raise

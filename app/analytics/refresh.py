@@ -1,0 +1,424 @@
+"""Filling the ``customer_facts`` read model from the systems, and keeping it current.
+
+``refresh_facts`` (run by ``scv sync`` after the identity pass) reads every system in bulk,
+page by page, staging each page in PostgreSQL before reading the next (so memory does not
+grow with the number of customers), and applies each system's pass to the read model in one
+statement at its end:
+
+- CRM contacts (the list): country of the address;
+- billing customers (the list): balance, currency, delinquent;
+- every subscription (Stripe's list without ``customer``): the subscription status;
+- every ticket (Zendesk's List Tickets): open ticket count and the newest ticket's time;
+- IVR contacts of the last ``call_lookback_days``: each customer's last call, by the caller
+  number's E.164 among the customer's phone lookup keys.
+
+Rules, so that an analyst can say what a fact means:
+
+- A customer's facts of one system come from the record the panels show (the first linked,
+  ``CustomerRecord.link_for``), never from a mix of records.
+- Subscription status: the most relevant of the customer's subscriptions, in this order:
+  ACTIVE, PAST_DUE, UNPAID, TRIALING, PAUSED, INCOMPLETE, CANCELED, UNKNOWN (a live or
+  troubled subscription says more about the customer than an ended one); NULL when none.
+- Open tickets: tickets not SOLVED or CLOSED. Last contact: the newest of the last call and
+  the newest ticket's creation.
+- Each group's ``taken_at`` is when its pass started: the facts are at least that new.
+
+``FactsUpdater`` refreshes one customer's group from its system when a webhook says a
+record changed; an upstream failure is logged (source and error kind only, never a value)
+and counted, and never fails the webhook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from prometheus_client import Counter
+
+from adapters.billing.client import BillingAdapter
+from adapters.crm.client import CrmAdapter
+from adapters.ivr.client import IvrAdapter
+from adapters.support.client import SupportAdapter
+from app.analytics.settings import CustomersSettings
+from app.store.facts import BillingFacts, CrmFacts, FactsRefreshSession, FactsWriter
+from kernel.errors import UpstreamError
+from kernel.identity import CustomerId, IdentityStore
+from kernel.models import (
+    FINISHED_TICKET_STATUSES,
+    BillingCustomer,
+    BillingCustomerId,
+    CrmContact,
+    CrmContactId,
+    Source,
+    Subscription,
+    SubscriptionStatus,
+    SupportUserId,
+    Ticket,
+)
+from kernel.normalize import normalize_phone
+from resolvers.context import Sources
+
+__all__ = [
+    "SUBSCRIPTION_RELEVANCE",
+    "FactsRefreshReport",
+    "FactsUpdater",
+    "most_relevant_status",
+    "refresh_facts",
+]
+
+_logger = logging.getLogger(__name__)
+
+#: Most relevant first: the order that picks a customer's subscription status.
+SUBSCRIPTION_RELEVANCE: tuple[SubscriptionStatus, ...] = (
+    SubscriptionStatus.ACTIVE,
+    SubscriptionStatus.PAST_DUE,
+    SubscriptionStatus.UNPAID,
+    SubscriptionStatus.TRIALING,
+    SubscriptionStatus.PAUSED,
+    SubscriptionStatus.INCOMPLETE,
+    SubscriptionStatus.CANCELED,
+    SubscriptionStatus.UNKNOWN,
+)
+_RANK = {status: rank for rank, status in enumerate(SUBSCRIPTION_RELEVANCE)}
+
+#: IVR caller numbers are staged this many at a time.
+_CALL_BATCH = 1000
+
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def most_relevant_status(subscriptions: Iterable[Subscription]) -> SubscriptionStatus | None:
+    """The status of the most relevant subscription (``SUBSCRIPTION_RELEVANCE``), if any."""
+    return min((s.status for s in subscriptions), key=_RANK.__getitem__, default=None)
+
+
+def open_ticket_facts(tickets: Iterable[Ticket]) -> tuple[int, datetime | None]:
+    """How many tickets are open (not solved or closed), and when the newest was opened."""
+    open_count = 0
+    newest: datetime | None = None
+    for ticket in tickets:
+        if ticket.status not in FINISHED_TICKET_STATUSES:
+            open_count += 1
+        if newest is None or ticket.created_at > newest:
+            newest = ticket.created_at
+    return open_count, newest
+
+
+def _billing_facts(customer: BillingCustomer) -> BillingFacts:
+    return BillingFacts(
+        external_id=customer.id,
+        balance=customer.balance.amount,
+        currency=customer.balance.currency,
+        delinquent=customer.delinquent,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FactsRefreshReport:
+    """How many records of each system one refresh read, and how long it took."""
+
+    crm_contacts: int
+    billing_customers: int
+    subscriptions: int
+    tickets: int
+    calls: int
+    duration_seconds: float
+
+    def format_line(self) -> str:
+        """One line for the command line."""
+        return (
+            f"customer facts: {self.crm_contacts} contacts, {self.billing_customers} billing "
+            f"customers, {self.subscriptions} subscriptions, {self.tickets} tickets, "
+            f"{self.calls} calls ({self.duration_seconds:.1f} s)"
+        )
+
+
+async def refresh_facts_from(
+    writer: FactsWriter, sources: Sources, settings: CustomersSettings, default_region: str
+) -> FactsRefreshReport:
+    """``refresh_facts`` over the gateway's four sources, as ``scv sync`` runs it."""
+    return await refresh_facts(
+        writer,
+        sources.billing,
+        sources.crm,
+        sources.support,
+        sources.ivr,
+        settings,
+        default_region,
+    )
+
+
+async def refresh_facts(
+    writer: FactsWriter,
+    billing: BillingAdapter,
+    crm: CrmAdapter,
+    support: SupportAdapter,
+    ivr: IvrAdapter,
+    settings: CustomersSettings,
+    default_region: str,
+    clock: Clock = _utc_now,
+) -> FactsRefreshReport:
+    """Fill ``customer_facts`` for every customer, from every system, in bulk.
+
+    Run after the identity sync (facts follow the links it made). The passes run at once,
+    as many as ``writer``'s pool has connections. The first upstream error propagates:
+    passes applied before it stay written, a pass under way leaves the read model as it
+    was (its staged rows are dropped with its transaction).
+    """
+    started = time.monotonic()
+    async with writer.session() as session:
+        await session.ensure_rows()
+
+    async def run(one_pass: Callable[[FactsRefreshSession], Awaitable[int]]) -> int:
+        async with writer.session() as session:
+            return await one_pass(session)
+
+    # The passes read different systems (or lists): concurrently, their upstream waits
+    # overlap; a failing one cancels the others, whose staged rows go with their
+    # transactions, and its error is raised as it is (not as a group of one).
+    try:
+        async with asyncio.TaskGroup() as passes:
+            crm_count = passes.create_task(run(lambda s: _crm_pass(s, crm.iter_contacts(), clock)))
+            billing_count = passes.create_task(
+                run(lambda s: _billing_pass(s, billing.iter_customers(), clock))
+            )
+            subscription_count = passes.create_task(
+                run(lambda s: _subscription_pass(s, billing.iter_subscriptions()))
+            )
+            ticket_count = passes.create_task(
+                run(lambda s: _ticket_pass(s, support.iter_tickets(), clock))
+            )
+            call_count = passes.create_task(
+                run(lambda s: _call_pass(s, ivr, settings, default_region, clock))
+            )
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0]  # noqa: B904 - the group's only useful member
+    report = FactsRefreshReport(
+        crm_contacts=crm_count.result(),
+        billing_customers=billing_count.result(),
+        subscriptions=subscription_count.result(),
+        tickets=ticket_count.result(),
+        calls=call_count.result(),
+        duration_seconds=time.monotonic() - started,
+    )
+    _logger.debug("%s", report.format_line())
+    return report
+
+
+async def _crm_pass(
+    session: FactsRefreshSession, pages: AsyncIterator[list[CrmContact]], clock: Clock
+) -> int:
+    taken_at, seen = clock(), 0
+    async with session.staged("crm"):
+        async for page in pages:
+            seen += len(page)
+            await session.stage_crm(
+                [CrmFacts(c.id, c.address.country if c.address else None) for c in page]
+            )
+        await session.apply_crm(taken_at)
+    return seen
+
+
+async def _billing_pass(
+    session: FactsRefreshSession, pages: AsyncIterator[list[BillingCustomer]], clock: Clock
+) -> int:
+    taken_at, seen = clock(), 0
+    async with session.staged("billing"):
+        async for page in pages:
+            seen += len(page)
+            await session.stage_billing([_billing_facts(customer) for customer in page])
+        await session.apply_billing(taken_at)
+    return seen
+
+
+async def _subscription_pass(
+    session: FactsRefreshSession,
+    pages: AsyncIterator[list[tuple[BillingCustomerId, Subscription]]],
+) -> int:
+    seen = 0
+    async with session.staged("subscriptions"):
+        async for page in pages:
+            seen += len(page)
+            await session.stage_subscriptions(
+                [(customer, _RANK[sub.status], sub.status.value) for customer, sub in page]
+            )
+        await session.apply_subscriptions()
+    return seen
+
+
+async def _ticket_pass(
+    session: FactsRefreshSession,
+    pages: AsyncIterator[list[tuple[SupportUserId, Ticket]]],
+    clock: Clock,
+) -> int:
+    taken_at, seen = clock(), 0
+    async with session.staged("tickets"):
+        async for page in pages:
+            seen += len(page)
+            by_requester: dict[SupportUserId, list[Ticket]] = defaultdict(list)
+            for requester, ticket in page:
+                by_requester[requester].append(ticket)
+            staged = []
+            for requester, tickets in by_requester.items():
+                open_count, newest = open_ticket_facts(tickets)
+                if newest is not None:
+                    staged.append((requester, open_count, newest))
+            await session.stage_tickets(staged)
+        await session.apply_tickets(taken_at)
+    return seen
+
+
+async def _call_pass(
+    session: FactsRefreshSession,
+    ivr: IvrAdapter,
+    settings: CustomersSettings,
+    default_region: str,
+    clock: Clock,
+) -> int:
+    since = clock() - timedelta(days=settings.call_lookback_days)
+    contacts = await ivr.list_contacts(since)
+    calls = [
+        (e164, contact.initiated_at)
+        for contact in contacts
+        if contact.caller_number
+        and (e164 := normalize_phone(contact.caller_number, default_region)) is not None
+    ]
+    async with session.staged("calls"):
+        for start in range(0, len(calls), _CALL_BATCH):
+            await session.stage_calls(calls[start : start + _CALL_BATCH])
+        await session.apply_calls()
+    return len(contacts)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedFactsReport:
+    """What a refresh of the changed records' facts did (after an incremental sync)."""
+
+    records: int
+    refreshed: int
+    duration_seconds: float
+
+    def format_line(self) -> str:
+        """One line for the command line."""
+        return (
+            f"customer facts: {self.refreshed} of {self.records} changed records re-read "
+            f"(incremental; the others left as they were; {self.duration_seconds:.1f} s)"
+        )
+
+
+async def refresh_changed_facts(
+    updater: FactsUpdater,
+    writer: FactsWriter,
+    changed: Mapping[Source, Iterable[str]],
+    concurrency: int,
+) -> ChangedFactsReport:
+    """Re-read the facts of the records an incremental sync read, and nothing else.
+
+    Every customer's row (and its linked systems) is brought up to date first, in one
+    statement; then each changed record's group of facts is read from its system, at most
+    ``concurrency`` at once. A record whose system fails is logged and counted by the
+    updater and left for the next refresh (a webhook, or the next full sync's bulk pass).
+    """
+    started = time.monotonic()
+    async with writer.session() as session:
+        await session.ensure_rows()
+    limit = asyncio.Semaphore(max(1, concurrency))
+    records = [(source, record) for source, ids in changed.items() for record in ids]
+
+    async def refresh(source: Source, record: str) -> bool:
+        async with limit:
+            return await updater.refresh_record(source, record)
+
+    done = await asyncio.gather(*(refresh(source, record) for source, record in records))
+    return ChangedFactsReport(
+        records=len(records), refreshed=sum(done), duration_seconds=time.monotonic() - started
+    )
+
+
+class FactsUpdater:
+    """Refreshes one customer's facts of one system when a webhook says a record changed."""
+
+    def __init__(
+        self,
+        store: IdentityStore,
+        writer: FactsWriter,
+        billing: BillingAdapter,
+        crm: CrmAdapter,
+        support: SupportAdapter,
+        *,
+        updates: Counter | None = None,
+        clock: Clock = _utc_now,
+    ) -> None:
+        self._store = store
+        self._writer = writer
+        self._billing = billing
+        self._crm = crm
+        self._support = support
+        self._updates = updates
+        self._clock = clock
+
+    async def refresh_record(self, source: Source, record_id: str) -> bool:
+        """Re-read the facts ``record_id`` of ``source`` gives its customer; True if written.
+
+        Nothing is written when no customer shows that record (not linked, or not the
+        record its panels show). An upstream error is logged and counted and returns False;
+        a store error propagates (the caller decides what the vendor is told).
+        """
+        customer_id = await self._store.find_by_source_id(source, record_id)
+        if customer_id is None:
+            self._count(source, "unlinked")
+            return False
+        records = await self._store.get_customers([customer_id])
+        record = records.get(customer_id)
+        link = record.link_for(source) if record is not None else None
+        if link is None or link.external_id != record_id:
+            self._count(source, "not_shown")
+            return False
+        await self._writer.ensure_customer(customer_id)
+        try:
+            await self._read_and_write(source, customer_id, record_id)
+        except UpstreamError as exc:
+            self._count(source, "failed")
+            _logger.warning(
+                "could not refresh customer facts from a webhook",
+                extra={"source": source.value, "error": type(exc).__name__},
+            )
+            return False
+        self._count(source, "refreshed")
+        return True
+
+    async def _read_and_write(self, source: Source, customer_id: CustomerId, record: str) -> None:
+        taken_at = self._clock()
+        if source is Source.BILLING:
+            billing_id = BillingCustomerId(record)
+            customer = await self._billing.get_customer(billing_id)
+            subscriptions = await self._billing.list_subscriptions(billing_id)
+            status = most_relevant_status(subscriptions.items)
+            await self._writer.set_billing(
+                customer_id,
+                _billing_facts(customer),
+                status.value if status is not None else None,
+                taken_at,
+            )
+        elif source is Source.CRM:
+            found = await self._crm.get_contacts([CrmContactId(record)])
+            contact = found.get(CrmContactId(record))
+            country = contact.address.country if contact and contact.address else None
+            await self._writer.set_crm(customer_id, country, taken_at)
+        elif source is Source.SUPPORT:
+            tickets = await self._support.list_requested_tickets(SupportUserId(record))
+            open_count, newest = open_ticket_facts(tickets.items)
+            await self._writer.set_support(customer_id, open_count, newest, taken_at)
+
+    def _count(self, source: Source, outcome: str) -> None:
+        if self._updates is not None:
+            self._updates.labels(source.value, outcome).inc()

@@ -1,0 +1,235 @@
+"""``scv demo`` (what ``make run`` runs): PostgreSQL, the sandbox, a sync, the gateway.
+
+The sandbox runs as a child process (it is the outside world, reached only over HTTP); the
+sync and the gateway run here. Ctrl-C stops the gateway, then the sandbox; the embedded
+PostgreSQL stops with this process and keeps its data under ``data_dir`` for the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from contextlib import AsyncExitStack
+from datetime import timedelta
+
+import httpx
+import uvicorn
+
+from app.analytics.refresh import (
+    ChangedFactsReport,
+    FactsRefreshReport,
+    FactsUpdater,
+    refresh_changed_facts,
+    refresh_facts_from,
+)
+from app.demo.keys import ensure_demo_keys, mint_token
+from app.identity.data_quality import print_data_quality
+from app.main import create_app, database_url
+from app.settings import Settings
+from app.sources import build_sources
+from app.store.customers import Store
+from app.store.facts import FactsWriter
+from app.sync.progress import ProgressLine
+from app.sync.runner import sync_identities
+
+DEMO_AGENT = "agent-1"
+DEMO_CUSTOMER_EMAIL = "ada.lovelace@example.com"
+
+#: The agent desktop's whole-customer query: one request, every panel.
+WHOLE_VIEW_QUERY = """query WholeView($email: String!) {
+  customerByEmail(email: $email) {
+    id displayName
+    links { source externalId matchedBy }
+    profile { name email phone address { city country } meta { source fetchedAt } }
+    billing {
+      balance { amount currency } delinquent
+      subscriptions { id status planName amount { amount currency } currentPeriodEnd }
+      invoices(first: 5) { id number status amountDue { amount currency } dueDate overdue }
+      meta { source fetchedAt }
+    }
+    support {
+      openTicketCount
+      tickets(first: 5) { id subject status sourceStatus priority updatedAt }
+      meta { source fetchedAt }
+    }
+  }
+}"""
+
+
+def start_sandbox(
+    port: int, seed: int, customers: int, webhook_url: str | None = None
+) -> subprocess.Popen[bytes]:
+    """The four sandbox systems in a child process, once they answer.
+
+    With ``webhook_url``, the sandbox posts its changes there as signed webhooks.
+    """
+    command = [
+        sys.executable, "-m", "sandbox",
+        "--port", str(port), "--seed", str(seed), "--customers", str(customers),
+    ]  # fmt: skip
+    if webhook_url is not None:
+        command += ["--webhook-url", webhook_url]
+    process = subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
+    deadline = time.monotonic() + 30
+    probe = f"http://127.0.0.1:{port}/billing/openapi.json"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the sandbox exited with code {process.returncode}")
+        try:
+            if httpx.get(probe, timeout=1.0).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    process.terminate()
+    raise RuntimeError(f"the sandbox did not answer on port {port} within 30 s")
+
+
+async def run_sync(settings: Settings, *, full: bool = False, identity_only: bool = False) -> None:
+    """One identity sync (incremental where cursors exist, unless ``full``), with a progress
+    line, then the read model's refresh and the report; ``identity_only`` stops after the
+    linking (``bench.identity_sync`` times it apart)."""
+    progress = ProgressLine(sys.stderr, interval_seconds=settings.sync.progress_interval_seconds)
+    async with AsyncExitStack() as stack:
+        store = await Store.connect(await database_url(settings), pool_size=2)
+        stack.push_async_callback(store.close)
+        await store.migrate()
+        sources = await build_sources(settings, stack)
+        report = await sync_identities(
+            store,
+            sources.billing,
+            sources.crm,
+            sources.support,
+            settings.identity,
+            progress=progress,
+            full=full,
+            overlap=timedelta(seconds=settings.sync.overlap_seconds),
+            batch_records=settings.sync.batch_records,
+        )
+        progress.finish()
+        print(report.format_table())
+        if identity_only:
+            return
+        # After the identity pass: the read model's facts follow the links it made. An
+        # incremental run re-reads only the records it read; a full run (or one that read
+        # too many to go record by record) refreshes every customer in bulk.
+        writer = FactsWriter(store.pool)
+        facts: FactsRefreshReport | ChangedFactsReport
+        if report.changed is not None:
+            updater = FactsUpdater(store, writer, sources.billing, sources.crm, sources.support)
+            facts = await refresh_changed_facts(
+                updater, writer, report.changed, settings.customers.panel_concurrency
+            )
+        else:
+            facts = await refresh_facts_from(
+                writer, sources, settings.customers, settings.identity.default_region
+            )
+        print(facts.format_line())
+        # Last, so that the unmapped words the facts refresh met are in it.
+        await print_data_quality(store, [sources.billing, sources.crm, sources.support])
+
+
+def gateway_webhook_url(settings: Settings) -> str:
+    """Where the sandbox reaches the gateway's webhooks (loopback when it listens on all)."""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host  # noqa: S104
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{settings.port}/webhooks"
+
+
+def crm_change_example(sandbox_url: str) -> str:
+    """A curl line that changes Ada's email in the CRM sandbox (a webhook tells the gateway)."""
+    body = json.dumps({"properties": {"email": "ada@analytical-engine.example"}})
+    return (
+        f"curl -s -X PATCH {sandbox_url}/crm/crm/v3/objects/contacts/1001 \\\n"
+        "    -H 'Authorization: Bearer pat-sandbox-crm' -H 'Content-Type: application/json' \\\n"
+        f"    -d {shlex.quote(body)}"
+    )
+
+
+def banner(settings: Settings, token: str, sandbox_url: str | None = None) -> str:
+    """What a newcomer needs to make the first request."""
+    url = f"http://{settings.host}:{settings.port}/graphql"
+    change = (
+        ""
+        if sandbox_url is None
+        else f"""
+Change Ada's email in the CRM sandbox: a signed webhook tells the gateway, and the next
+customerByEmail(email: "ada@analytical-engine.example") finds her:
+  {crm_change_example(sandbox_url)}
+"""
+    )
+    # The curl example's body is built as JSON, so quoting can never go wrong.
+    query = (
+        f'{{ customerByEmail(email: "{DEMO_CUSTOMER_EMAIL}") {{ displayName '
+        "billing { balance { amount currency } } support { openTicketCount } } }"
+    )
+    body = json.dumps({"query": query})
+    return f"""
+Single customer view gateway (demo)
+  GraphQL + GraphiQL : {url}
+  health             : http://{settings.host}:{settings.port}/healthz
+  agent token ({DEMO_AGENT}, 12 h):
+{token}
+
+Try it:
+  curl -s {url} \\
+    -H "Authorization: Bearer {token}" \\
+    -H 'Content-Type: application/json' \\
+    -d {shlex.quote(body)}
+
+The whole-customer query for Ada Lovelace is in README.md ("Your first query").
+Named customers: ada.lovelace, grace.hopper, alan.turing, katherine.johnson,
+edsger.dijkstra, barbara.liskov (all @example.com). Ctrl-C stops everything.
+
+Personal fields come back masked (Ada L., a***@example.com) until the agent holds a
+verified call for that customer. Play one: the sandbox IVR verifies Ada by PIN and hands
+her over; the command prints how the agent claims the call, then send the grant's token
+as the X-Interaction-Token header beside the bearer token:
+  .venv/bin/scv ivr-call --customer ada
+{change}"""
+
+
+class AnnouncingServer(uvicorn.Server):
+    """uvicorn's server, printing ``announcement`` once it accepts requests.
+
+    Printed only after start-up (store connected, migrations applied, port bound), so the
+    curl line it shows works the moment a newcomer can copy it.
+    """
+
+    def __init__(self, config: uvicorn.Config, announcement: str) -> None:
+        super().__init__(config)
+        self._announcement = announcement
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            print(self._announcement, flush=True)
+
+
+def run_demo(settings: Settings, *, sandbox_port: int, seed: int, customers: int) -> None:
+    """Everything ``make run`` promises, in the foreground until Ctrl-C."""
+    sandbox = start_sandbox(sandbox_port, seed, customers, gateway_webhook_url(settings))
+    try:
+        # Full: the sandbox was just started, perhaps with another seed or size, and its
+        # generated records carry old times an incremental read would not pick up.
+        asyncio.run(run_sync(settings, full=True))
+        keys = ensure_demo_keys(settings.data_dir)
+        token = mint_token(
+            keys, settings.auth, subject=DEMO_AGENT, role="agent", ttl_seconds=12 * 3600
+        )
+        config = uvicorn.Config(
+            create_app(settings), host=settings.host, port=settings.port, log_level="warning"
+        )
+        sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+        AnnouncingServer(config, banner(settings, token, sandbox_url)).run()
+    finally:
+        sandbox.terminate()
+        try:
+            sandbox.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            sandbox.kill()

@@ -1,0 +1,73 @@
+"""How errors leave the gateway: typed and safe, never a stack trace or an upstream URL.
+
+- ``UpstreamError`` (a system failed): ``extensions.code``, ``source`` and ``retryable``;
+  the field (a panel) is null and the rest of the answer is served.
+- ``GatewayError`` (a refusal, e.g. bad input): its code and its message.
+- GraphQL's own syntax and validation errors: as graphql-core wrote them, with a code.
+- Anything else is a defect: logged with its type and place (never its message, which may
+  hold personal data) and shown as ``INTERNAL_SERVER_ERROR``.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from kernel.client_errors import GatewayError
+from kernel.errors import UpstreamError
+
+logger = logging.getLogger(__name__)
+
+
+def present_error(error: GraphQLError) -> GraphQLError:
+    """The client's view of one error."""
+    original = error.original_error
+    if original is None:
+        code = "GRAPHQL_VALIDATION_FAILED" if error.nodes else "GRAPHQL_PARSE_FAILED"
+        return _with(error, error.message, {"code": code})
+    if isinstance(original, UpstreamError):
+        return _with(
+            error,
+            f"{original.source.value.lower()} is unavailable for this panel: {original.message}",
+            {
+                "code": original.code,
+                "source": original.source.value,
+                "retryable": original.retryable,
+            },
+        )
+    if isinstance(original, GatewayError):
+        return _with(error, original.message, original.extensions())
+    frame = traceback.extract_tb(original.__traceback__)[-1:] if original.__traceback__ else []
+    where = f"{frame[0].filename}:{frame[0].lineno}" if frame else "?"
+    logger.error(
+        "unexpected error in resolver",
+        extra={"error_type": type(original).__name__, "where": where, "path": error.path},
+    )
+    return _with(error, "Internal server error.", {"code": "INTERNAL_SERVER_ERROR"})
+
+
+def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:
+    return GraphQLError(
+        message=message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions=extensions,
+    )
+
+
+class PresentErrors(SchemaExtension):
+    """Rewrites every error of a result with ``present_error`` once execution ends."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if result is not None and errors:
+            result.errors = [present_error(e) for e in errors]

@@ -1,0 +1,277 @@
+"""The GraphQL endpoint: the bearer check in front, strawberry behind, one context per request."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+from cross_web import AsyncHTTPRequestAdapter
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.base import BaseSchema
+from strawberry.types import ExecutionResult
+
+from app.http.body_limit import CODE as BODY_TOO_LARGE
+from app.http.body_limit import limited_receive, too_large
+from app.http.responses import UNAUTHENTICATED_HEADERS, error_response
+from app.interactions.service import Interactions
+from app.interactions.tokens import InteractionTokenError
+from app.limits.checks import present_parse_refusal
+from app.limits.persisted_queries import PersistedQueries, PersistedQueryError
+from app.observability.middleware import current_request
+from app.resilience.fair_share import Audience, admits, traffic_class, traffic_class_of
+from app.security.auth import AuthenticationError, TokenVerifier, bearer_token
+from kernel.access import AuditReader, AuditSink
+from kernel.client_errors import BadUserInput
+from kernel.customer_facts import CustomerFactsReader
+from kernel.data_quality import DataQualityReader
+from kernel.identity import IdentityStore
+from kernel.identity_evidence import IdentityEvidence
+from kernel.linking import IdentityDecisions, LiveLinker
+from resolvers.context import RequestContext, Sources, new_context
+from resolvers.extensions.masking import stated_purpose
+from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY
+from resolvers.operations.exports import ExportJobs
+
+logger = logging.getLogger(__name__)
+
+#: The header in which a supervisor states why they read personal data (audited).
+PURPOSE_HEADER = "x-purpose"
+
+#: The header that carries an interaction grant's token, beside the bearer token.
+INTERACTION_TOKEN_HEADER = "x-interaction-token"
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayState:
+    """What the lifespan builds once and every request reads: the wiring of the gateway."""
+
+    store: IdentityStore
+    sources: Sources
+    verifier: TokenVerifier
+    default_region: str
+    #: IVR handoffs and agents' interactions (``X-Interaction-Token``); None where not wired.
+    interactions: Interactions | None = None
+    #: Lookups the store cannot answer search the systems live; None: no live linking.
+    live_linker: LiveLinker | None = None
+    #: Supervisors' link / unlink decisions; None where not wired.
+    identity_decisions: IdentityDecisions | None = None
+    #: Where reads of personal data are recorded, and read back; None where not wired (then
+    #: nothing is recorded: ``create_app`` always wires both).
+    audit: AuditSink | None = None
+    audit_trail: AuditReader | None = None
+    #: The analysts' read model (``customers``); None where not wired.
+    facts: CustomerFactsReader | None = None
+    #: Most calls at once per request to a system without a batch read.
+    panel_concurrency: int = DEFAULT_PANEL_CONCURRENCY
+    #: Analysts' export jobs; None where not wired.
+    exports: ExportJobs | None = None
+    #: The store's identity evidence and the systems of record (contact, conflicts,
+    #: possibleDuplicates); None where not wired.
+    evidence: IdentityEvidence | None = None
+    #: Builds the data-quality report (``dataQuality``); None where not wired.
+    data_quality: DataQualityReader | None = None
+
+
+class GatewayGraphQL(GraphQL[RequestContext, None]):
+    """Strawberry's ASGI view, with our context and a fast JSON encoder."""
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
+        state: GatewayState = request.state.gateway
+        return new_context(
+            principal=request.state.principal,
+            store=state.store,
+            sources=state.sources,
+            default_region=state.default_region,
+            interaction=getattr(request.state, "interaction", None),
+            interactions=state.interactions,
+            live_linker=state.live_linker,
+            identity_decisions=state.identity_decisions,
+            audit=state.audit,
+            audit_trail=state.audit_trail,
+            facts=state.facts,
+            panel_concurrency=state.panel_concurrency,
+            exports=state.exports,
+            evidence=state.evidence,
+            data_quality=state.data_quality,
+            purpose=getattr(request.state, "purpose", None),
+            request_id=record.request_id if (record := current_request.get()) else None,
+            client_address=request.client.host if request.client else None,
+        )
+
+    def __init__(
+        self,
+        schema: BaseSchema,
+        *,
+        persisted_queries: PersistedQueries | None = None,
+        count_refusal: Callable[[str], None] | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(schema, **options)
+        self._persisted = persisted_queries
+        self._count_refusal = count_refusal or (lambda code: None)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: RequestContext,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Resolves a persisted query (APQ, allow list) into its document, or refuses it
+        before strawberry sees it; registers an APQ document once it ran."""
+        if self._persisted is None:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        try:
+            resolved = await self._persisted.resolve(request_data.query, request_data.extensions)
+        except PersistedQueryError as exc:
+            self._count_refusal(exc.code)
+            return ExecutionResult(
+                data=None, errors=[GraphQLError(exc.message, extensions=exc.extensions())]
+            )
+        result = await super().execute_single(
+            request,
+            request_adapter,
+            sub_response,
+            context,
+            root_value,
+            replace(request_data, query=resolved.query),
+        )
+        # Ran (data, even partial): it parses and validates, so it may be kept.
+        if resolved.register_as is not None and resolved.query and result.data is not None:
+            await self._persisted.register(resolved.register_as, resolved.query)
+        return result
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        if result.errors:
+            result.errors = [present_parse_refusal(error) for error in result.errors]
+            for error in result.errors:
+                if (error.extensions or {}).get("code") == "TOO_MANY_TOKENS":
+                    self._count_refusal("TOO_MANY_TOKENS")
+        return await super().process_result(request, result)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+
+class AuthenticatedGraphQL:
+    """Refuses a request without a valid bearer token (401) before GraphQL sees it.
+
+    The GraphiQL page itself (a GET asking for HTML) carries no data and is served without a
+    token when the IDE is on; every query it sends needs one like any other client's.
+    """
+
+    def __init__(
+        self,
+        graphql: GatewayGraphQL,
+        *,
+        ide_enabled: bool,
+        max_body_bytes: int | None = None,
+        count_refusal: Callable[[str], None] | None = None,
+        audience: Audience = "all",
+    ) -> None:
+        self._graphql = graphql
+        self._ide_enabled = ide_enabled
+        self._max_body_bytes = max_body_bytes
+        self._count_refusal = count_refusal or (lambda code: None)
+        self._audience: Audience = audience
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await Response("not found", status_code=404)(scope, receive, send)
+            return
+        if self._max_body_bytes is not None:
+            # First: a body too large is refused before it is read whole, let alone parsed.
+            limited = await limited_receive(scope, receive, self._max_body_bytes)
+            if limited is None:
+                self._count_refusal(BODY_TOO_LARGE)
+                await too_large(self._max_body_bytes)(scope, receive, send)
+                return
+            receive = limited
+        request = Request(scope, receive)
+        if self._ide_enabled and self._is_ide_page(request):
+            await (await self._graphql.render_graphql_ide(request))(scope, receive, send)
+            return
+        state: GatewayState = request.state.gateway
+        try:
+            token = bearer_token(request.headers.get("authorization"))
+            principal = await state.verifier.verify(token)
+        except AuthenticationError as exc:
+            await _unauthorized(str(exc))(scope, receive, send)
+            return
+        if not admits(self._audience, principal.role):
+            self._count_refusal(WRONG_PORT)
+            await _wrong_port(self._audience)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        try:
+            scope["state"]["purpose"] = stated_purpose(request.headers.get(PURPOSE_HEADER))
+        except BadUserInput as exc:
+            await _bad_request(exc.message)(scope, receive, send)
+            return
+        interaction_token = request.headers.get(INTERACTION_TOKEN_HEADER)
+        if interaction_token is not None:
+            try:
+                if state.interactions is None:
+                    raise InteractionTokenError("interactions are not enabled")
+                active = await state.interactions.authorise(interaction_token.strip(), principal)
+            except InteractionTokenError as exc:
+                # Refused outright rather than ignored: the desktop must learn that it no
+                # longer acts within the call (transferred, ended, expired).
+                await _unauthorized(str(exc), code="INTERACTION_TOKEN_INVALID")(
+                    scope, receive, send
+                )
+                return
+            scope["state"]["interaction"] = active
+        record = current_request.get()
+        if record is not None:
+            record.role = principal.role
+        # Which lane of each source's bulkhead this request's upstream calls take.
+        class_token = traffic_class.set(traffic_class_of(principal.role))
+        try:
+            await self._graphql(scope, receive, send)
+        finally:
+            traffic_class.reset(class_token)
+
+    @staticmethod
+    def _is_ide_page(request: Request) -> bool:
+        return (
+            request.method == "GET"
+            and "text/html" in request.headers.get("accept", "")
+            and "query" not in request.query_params
+        )
+
+
+def _bad_request(reason: str) -> Response:
+    return error_response(400, "BAD_USER_INPUT", reason)
+
+
+#: The code of a request sent to the process group that does not serve its role.
+WRONG_PORT = "WRONG_PORT"
+
+
+def _wrong_port(audience: Audience) -> Response:
+    reason = (
+        "this port serves analysts only; other roles use the gateway's main port"
+        if audience == "analysts"
+        else "analysts are served on the analyst port (SCV_ANALYST_PORT), not this one"
+    )
+    return error_response(421, WRONG_PORT, reason)
+
+
+def _unauthorized(reason: str, code: str = "UNAUTHENTICATED") -> Response:
+    return error_response(401, code, reason, **UNAUTHENTICATED_HEADERS)

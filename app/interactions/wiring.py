@@ -1,0 +1,81 @@
+"""Builds the interaction service for ``create_app``: the IVR's JWKS, the handoff verifier,
+the gateway's interaction-token key, and the service over store and adapters."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+
+import httpx
+
+from app.interactions.handoff import HandoffVerifier
+from app.interactions.metrics import InteractionMetrics
+from app.interactions.service import InteractionDependencies, Interactions
+from app.interactions.tokens import InteractionTokens, load_signing_key
+from app.security.auth import KeyRing
+from app.settings import Settings
+from app.store.customers import Store
+from kernel.access import AuditSink
+from kernel.linking import LiveLinker
+from kernel.models import Source
+from resolvers.context import Sources
+
+#: The JWKS of the IVR platform, relative to its base URL, unless ``handoff.jwks_url`` says.
+IVR_JWKS_PATH = "/.well-known/jwks.json"
+
+
+def ivr_jwks_url(settings: Settings) -> str:
+    """Where the IVR's signing keys are published."""
+    if settings.handoff.jwks_url is not None:
+        return settings.handoff.jwks_url
+    return settings.ivr.base_url.rstrip("/") + IVR_JWKS_PATH
+
+
+async def build_interactions(
+    settings: Settings,
+    stack: AsyncExitStack,
+    store: Store,
+    sources: Sources,
+    *,
+    transports: Mapping[Source, httpx.AsyncBaseTransport] | None = None,
+    metrics: InteractionMetrics | None = None,
+    audit: AuditSink | None = None,
+    live_linker: LiveLinker | None = None,
+) -> Interactions:
+    """The service; ``sources`` should be uncached, so a handoff is confirmed at the source.
+
+    With ``live_linker``, a handoff naming a customer the store does not know yet is looked
+    up in the systems (through ``sources``) before it is refused as unknown.
+    """
+    jwks_url = ivr_jwks_url(settings)
+    # The IVR's transport (tests) serves its JWKS too when the URL is the derived one.
+    transport = (transports or {}).get(Source.IVR) if settings.handoff.jwks_url is None else None
+    client = await stack.enter_async_context(httpx.AsyncClient(timeout=5.0, transport=transport))
+
+    async def fetch_jwks() -> dict[str, object]:
+        response = await client.get(jwks_url)
+        response.raise_for_status()
+        document: dict[str, object] = response.json()
+        return document
+
+    keys = KeyRing(fetch_jwks=fetch_jwks, refetch_interval=settings.handoff.jwks_refetch_seconds)
+    key = await asyncio.to_thread(
+        load_signing_key, settings.interactions, demo=settings.demo, data_dir=settings.data_dir
+    )
+    return Interactions(
+        InteractionDependencies(
+            store=store,
+            ivr=sources.ivr,
+            crm=sources.crm,
+            handoffs=HandoffVerifier(settings.handoff, keys),
+            tokens=InteractionTokens(key, settings.interactions),
+            live_linker=live_linker,
+            sources=sources,
+        ),
+        settings.interactions,
+        settings.handoff.level_rules,
+        default_region=settings.identity.default_region,
+        audit=audit,
+        metrics=metrics,
+    )

@@ -1,0 +1,45 @@
+"""The audit trail's Prometheus metrics, registered by
+``app.observability.metrics.GatewayMetrics``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+#: An audit batch is one INSERT: milliseconds, unless the database struggles.
+AUDIT_WRITE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+
+
+@dataclass(frozen=True)
+class AuditMetrics:
+    """Batches written or failed, entries written, and how long each batch took."""
+
+    writes: Counter
+    entries: Counter
+    write_seconds: Histogram
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry | None) -> AuditMetrics:
+        """The metrics, in ``registry`` (None: the multi-process directory only)."""
+        return cls(
+            writes=Counter(
+                "scv_audit_writes",
+                "Audit batches (one per request carrying customer data) by outcome: ok, or "
+                "failed (personal fields were then withheld with AUDIT_UNAVAILABLE)",
+                ["outcome"],
+                registry=registry,
+            ),
+            entries=Counter(
+                "scv_audit_entries",
+                "Audit entries written, by kind (READ, PURPOSE, HANDOFF, CLAIM, ...)",
+                ["kind"],
+                registry=registry,
+            ),
+            write_seconds=Histogram(
+                "scv_audit_write_duration_seconds",
+                "Time taken to write one audit batch durably, failed ones included",
+                buckets=AUDIT_WRITE_BUCKETS,
+                registry=registry,
+            ),
+        )

@@ -1,0 +1,288 @@
+"""Freshness from webhooks: ``POST /webhooks/billing``, ``/webhooks/crm``, ``/webhooks/support``.
+
+A vendor tells the gateway that a record changed; the gateway forgets what it cached of
+that record (in every process, through the ``RecordInvalidator``) and, when the event sets
+an email or phone, moves the record's lookup key in the store, so the next query finds the
+customer by the new value and no longer by the old one.
+
+These routes are not behind the bearer token: the vendor's signature is the
+authentication (``app.webhooks.signatures``). Per delivery:
+
+1. body larger than ``max_body_bytes``: 413; signature missing, wrong or outside the
+   timestamp tolerance: 401; a body that is not the vendor's shape: 400. Nothing changes.
+2. each event, in one transaction of the store (``WebhookLedger``): recorded by (source,
+   event id), so a duplicate is processed once, also across gateway processes; its key
+   changes applied unless a newer event already set that field (out of order: skipped);
+   then the record invalidated. A failure rolls the event back and answers 503, so the
+   vendor's retry processes it.
+3. 200 with counts only. Bodies are never logged (they hold personal data).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from app.store.customers import Store, WebhookLedger
+from app.webhooks.events import (
+    KeyChange,
+    MalformedEvent,
+    VendorEvent,
+    parse_hubspot,
+    parse_stripe,
+    parse_zendesk,
+)
+from app.webhooks.metrics import WebhookMetrics
+from app.webhooks.settings import WebhookSettings
+from app.webhooks.signatures import (
+    SignatureRejected,
+    verify_hubspot,
+    verify_stripe,
+    verify_zendesk,
+)
+from kernel.models import Source
+from kernel.normalize import normalize_email, normalize_phone
+
+if TYPE_CHECKING:
+    from app.analytics.refresh import FactsUpdater
+
+logger = logging.getLogger(__name__)
+
+Outcome = Literal["processed", "duplicate"]
+
+
+class RecordInvalidator(Protocol):
+    """Forgets every cached entry of one source record, in every gateway process."""
+
+    async def invalidate_record(self, source: Source, record_id: str) -> None:
+        """Drop what is cached of ``record_id`` of ``source``; raise if that failed."""
+        ...
+
+
+class BodyTooLarge(Exception):
+    """The body is over the limit; reading stopped there."""
+
+
+@dataclass(frozen=True, slots=True)
+class Vendor:
+    """How one source's webhooks are checked and read."""
+
+    source: Source
+    path: str
+    verify: Callable[[Request, bytes, float], None]
+    parse: Callable[[bytes], list[VendorEvent]]
+
+
+class WebhookReceiver:
+    """The three webhook routes, over the store found in the request's state."""
+
+    def __init__(
+        self,
+        settings: WebhookSettings,
+        *,
+        default_region: str,
+        metrics: WebhookMetrics,
+        invalidator_for: Callable[[Request], RecordInvalidator],
+        demo: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``invalidator_for`` finds the invalidator for a request: the cache is opened in
+        the app's lifespan, after the routes exist."""
+        defaults = settings.default_secrets_in_use()
+        if defaults and not demo:
+            # The sandbox's secrets are public: anyone could sign events with them.
+            logger.warning(
+                "webhook secrets left at the sandbox's public defaults; set them",
+                extra={"settings": [f"SCV_WEBHOOKS__{name.upper()}" for name in defaults]},
+            )
+        self._settings = settings
+        self._default_region = default_region
+        self._metrics = metrics
+        self._invalidator_for = invalidator_for
+        self._clock = clock
+
+    def routes(self) -> list[Route]:
+        """``POST /webhooks/billing``, ``/webhooks/crm`` and ``/webhooks/support``."""
+        vendors = (
+            Vendor(Source.BILLING, "/webhooks/billing", self._verify_stripe, parse_stripe),
+            Vendor(Source.CRM, "/webhooks/crm", self._verify_hubspot, parse_hubspot),
+            Vendor(Source.SUPPORT, "/webhooks/support", self._verify_zendesk, parse_zendesk),
+        )
+        return [Route(v.path, self._endpoint(v), methods=["POST"]) for v in vendors]
+
+    def _endpoint(self, vendor: Vendor) -> Callable[[Request], Awaitable[Response]]:
+        async def receive(request: Request) -> Response:
+            return await self.receive(request, vendor)
+
+        return receive
+
+    async def receive(self, request: Request, vendor: Vendor) -> Response:
+        """Check, read and apply one delivery of ``vendor``."""
+        source = vendor.source
+        self._metrics.received.labels(source.value).inc()
+        try:
+            body = await _read_body(request, self._settings.max_body_bytes)
+        except BodyTooLarge:
+            return self._reject(source, "too_large", 413, "body too large")
+        try:
+            vendor.verify(request, body, self._clock())
+        except SignatureRejected as exc:
+            return self._reject(source, exc.reason, 401, "invalid webhook signature")
+        try:
+            events = vendor.parse(body)
+        except MalformedEvent:
+            return self._reject(source, "malformed", 400, "malformed webhook body")
+        store: Store = request.state.store
+        ledger = WebhookLedger(store)
+        invalidator = self._invalidator_for(request)
+        outcomes: list[Outcome] = []
+        for event in events:
+            try:
+                outcomes.append(await self.apply(ledger, invalidator, event))
+            except Exception:
+                self._metrics.failed.labels(source.value).inc()
+                logger.warning(
+                    "webhook event failed; the vendor will retry it",
+                    extra={"source": source.value, "event_id": event.event_id},
+                    exc_info=True,
+                )
+                return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
+        if not await self._refresh_facts(request, events):
+            return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
+        return JSONResponse(
+            {
+                "received": len(events),
+                "processed": outcomes.count("processed"),
+                "duplicates": outcomes.count("duplicate"),
+            }
+        )
+
+    async def apply(
+        self, ledger: WebhookLedger, invalidator: RecordInvalidator, event: VendorEvent
+    ) -> Outcome:
+        """Process ``event`` once: its key changes (unless out of date), then invalidation."""
+        source = event.source
+        async with ledger.event(
+            source, event.event_id, event.event_type, event.occurred_at
+        ) as write:
+            if write is None:
+                self._metrics.duplicates.labels(source.value).inc()
+                return "duplicate"
+            if event.record_id is not None:
+                for change in event.key_changes:
+                    value = self._normalise(change)
+                    update = await write.set_key(
+                        event.record_id, change.kind, value, event.occurred_at
+                    )
+                    if update == "stale":
+                        self._metrics.stale_updates.labels(source.value).inc()
+                # Inside the transaction: if it fails, the event is not recorded as processed
+                # and the vendor's retry invalidates again (invalidating twice is harmless).
+                await invalidator.invalidate_record(source, event.record_id)
+        self._metrics.observe_processed(source, self._clock() - event.occurred_at.timestamp())
+        logger.info(
+            "webhook event processed",
+            extra={
+                "source": source.value,
+                "event_id": event.event_id,
+                "event_type": event.event_type,
+                "record_id": event.record_id,
+            },
+        )
+        return "processed"
+
+    async def _refresh_facts(self, request: Request, events: list[VendorEvent]) -> bool:
+        """Re-read the changed records' facts for the analysts' read model.
+
+        After every event is applied, duplicates included: a vendor's retry after a 503
+        here finds its events already processed and must still refresh. A system that does
+        not answer is logged and counted by the updater and costs nothing here; only the
+        store failing (False) makes the vendor retry.
+        """
+        updater: FactsUpdater | None = getattr(request.state, "facts_updater", None)
+        if updater is None:
+            return True
+        records = dict.fromkeys((e.source, e.record_id) for e in events if e.record_id is not None)
+        for source, record_id in records:
+            try:
+                await updater.refresh_record(source, record_id)
+            except Exception as exc:
+                # The type only: a store error's text may quote the values it was given.
+                logger.warning(
+                    "customer facts could not be written; the vendor will retry",
+                    extra={"source": source.value, "error": type(exc).__name__},
+                )
+                return False
+        return True
+
+    def _normalise(self, change: KeyChange) -> str | None:
+        if change.kind == "email":
+            return normalize_email(change.value)
+        return normalize_phone(change.value, self._default_region)
+
+    def _reject(self, source: Source, reason: str, status: int, message: str) -> Response:
+        self._metrics.rejected.labels(source.value, reason).inc()
+        return JSONResponse({"error": message}, status_code=status)
+
+    # --- signatures, per vendor -------------------------------------------------------
+
+    def _verify_stripe(self, request: Request, body: bytes, now: float) -> None:
+        verify_stripe(
+            request.headers.get("stripe-signature"),
+            body,
+            self._settings.billing_secret.get_secret_value(),
+            now=now,
+            tolerance=self._settings.tolerance_seconds,
+        )
+
+    def _verify_hubspot(self, request: Request, body: bytes, now: float) -> None:
+        verify_hubspot(
+            request.headers.get("x-hubspot-signature-v3"),
+            request.headers.get("x-hubspot-request-timestamp"),
+            method=request.method,
+            uri=self._signed_uri(request),
+            body=body,
+            secret=self._settings.crm_secret.get_secret_value(),
+            now=now,
+            tolerance=self._settings.tolerance_seconds,
+        )
+
+    def _verify_zendesk(self, request: Request, body: bytes, now: float) -> None:
+        verify_zendesk(
+            request.headers.get("x-zendesk-webhook-signature"),
+            request.headers.get("x-zendesk-webhook-signature-timestamp"),
+            body,
+            self._settings.support_secret.get_secret_value(),
+            now=now,
+            tolerance=self._settings.tolerance_seconds,
+        )
+
+    def _signed_uri(self, request: Request) -> str:
+        """The URI HubSpot signed: the public URL when configured (behind a proxy)."""
+        public = self._settings.public_base_url
+        if public is None:
+            return str(request.url)
+        query = f"?{request.url.query}" if request.url.query else ""
+        return f"{public.rstrip('/')}{request.url.path}{query}"
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, or ``BodyTooLarge`` as soon as it passes ``limit`` (never read further)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)

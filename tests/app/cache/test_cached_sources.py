@@ -1,0 +1,154 @@
+"""The cached adapters: the same Protocols, panel reads cached, searches and sync passed on."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from app.cache.metrics import CacheMetrics
+from app.cache.response_cache import ResponseCache
+from app.cache.settings import CacheSettings
+from app.cache.sources import (
+    CachedBillingAdapter,
+    CachedCrmAdapter,
+    CachedSupportAdapter,
+    cached_sources,
+)
+from kernel.models import (
+    BillingCustomerId,
+    CacheState,
+    CrmContactId,
+    Source,
+    SupportUserId,
+)
+from resolvers.context import Sources
+from tests.fakes import FakeSystems, named_customers
+
+ADA_BILLING = BillingCustomerId("cus_ada")
+ADA_CRM, GRACE_CRM, ALAN_CRM = CrmContactId("1001"), CrmContactId("1002"), CrmContactId("1003")
+
+
+@pytest.fixture
+async def cache() -> AsyncIterator[ResponseCache]:
+    cache = await ResponseCache.open(CacheSettings(), CacheMetrics.create(CollectorRegistry()))
+    yield cache
+    await cache.close()
+
+
+@pytest.fixture
+def systems() -> FakeSystems:
+    return named_customers()
+
+
+@pytest.fixture
+def billing(systems: FakeSystems, cache: ResponseCache) -> CachedBillingAdapter:
+    return CachedBillingAdapter(systems.billing, cache)
+
+
+@pytest.fixture
+def crm(systems: FakeSystems, cache: ResponseCache) -> CachedCrmAdapter:
+    return CachedCrmAdapter(systems.crm, cache)
+
+
+@pytest.fixture
+def support(systems: FakeSystems, cache: ResponseCache) -> CachedSupportAdapter:
+    return CachedSupportAdapter(systems.support, cache)
+
+
+async def test_each_billing_read_is_fetched_once_then_a_hit(
+    billing: CachedBillingAdapter, systems: FakeSystems
+) -> None:
+    for _ in range(2):
+        customer = await billing.get_customer(ADA_BILLING)
+        subscriptions = await billing.list_subscriptions(ADA_BILLING)
+        invoices = await billing.list_invoices(ADA_BILLING, 3)
+        cards = await billing.list_payment_cards(ADA_BILLING)
+    states = {r.cache_state for r in (customer, subscriptions, invoices, cards)}
+    assert states == {CacheState.HIT}
+    assert systems.billing.calls == {
+        "get_customer": 1,
+        "list_subscriptions": 1,
+        "list_invoices": 1,
+        "list_payment_cards": 1,
+    }
+
+
+async def test_invoice_lists_of_different_lengths_are_cached_apart(
+    billing: CachedBillingAdapter, systems: FakeSystems
+) -> None:
+    three = await billing.list_invoices(ADA_BILLING, 3)
+    ten = await billing.list_invoices(ADA_BILLING, 10)
+    assert (len(three.items), len(ten.items)) == (3, 10)
+    assert systems.billing.calls["list_invoices"] == 2
+
+
+async def test_billing_searches_and_the_sync_listing_go_to_the_system_every_time(
+    billing: CachedBillingAdapter, systems: FakeSystems
+) -> None:
+    for _ in range(2):
+        await billing.search_customers(email="ada.lovelace@example.com")
+        [page async for page in billing.iter_customers()]
+    assert systems.billing.calls["search_customers"] == 2
+    assert systems.billing.calls["iter_customers"] == 2
+
+
+async def test_crm_contacts_are_cached_per_id_and_only_the_missing_ones_are_asked_for(
+    crm: CachedCrmAdapter, systems: FakeSystems
+) -> None:
+    await crm.get_contacts([ADA_CRM, GRACE_CRM])
+    found = await crm.get_contacts([ADA_CRM, GRACE_CRM, ALAN_CRM])
+    assert [call.args for call in systems.crm.call_log] == [
+        ((ADA_CRM, GRACE_CRM),),
+        ((ALAN_CRM,),),
+    ]
+    assert {contact_id: c.cache_state for contact_id, c in found.items()} == {
+        ADA_CRM: CacheState.HIT,
+        GRACE_CRM: CacheState.HIT,
+        ALAN_CRM: CacheState.MISS,
+    }
+
+
+async def test_crm_ids_it_does_not_know_are_absent_and_not_asked_again(
+    crm: CachedCrmAdapter, systems: FakeSystems
+) -> None:
+    unknown = CrmContactId("9999")
+    first = await crm.get_contacts([ADA_CRM, unknown])
+    second = await crm.get_contacts([ADA_CRM, unknown])
+    assert set(first) == set(second) == {ADA_CRM}
+    assert systems.crm.calls["get_contacts"] == 1
+
+
+async def test_a_crm_batch_fully_cached_makes_no_call(
+    crm: CachedCrmAdapter, systems: FakeSystems
+) -> None:
+    await crm.get_contacts([ADA_CRM])
+    await crm.get_contacts([ADA_CRM])
+    assert systems.crm.calls["get_contacts"] == 1
+
+
+async def test_an_invalidated_crm_contact_is_read_again(
+    crm: CachedCrmAdapter, systems: FakeSystems, cache: ResponseCache
+) -> None:
+    await crm.get_contacts([ADA_CRM, GRACE_CRM])
+    await cache.invalidate_record(Source.CRM, ADA_CRM)
+    await crm.get_contacts([ADA_CRM, GRACE_CRM])
+    assert systems.crm.call_log[-1].args == ((ADA_CRM,),)
+
+
+async def test_support_tickets_are_cached_and_users_are_not(
+    support: CachedSupportAdapter, systems: FakeSystems
+) -> None:
+    for _ in range(2):
+        tickets = await support.list_requested_tickets(SupportUserId("9001"))
+        await support.get_users([SupportUserId("9001")])
+    assert tickets.cache_state is CacheState.HIT
+    assert systems.support.calls == {"list_requested_tickets": 1, "get_users": 2}
+
+
+def test_the_ivr_is_not_wrapped(systems: FakeSystems, cache: ResponseCache) -> None:
+    sources = Sources(
+        billing=systems.billing, crm=systems.crm, support=systems.support, ivr=systems.ivr
+    )
+    assert cached_sources(sources, cache).ivr is systems.ivr
