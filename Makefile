@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test check check-alerts lint format schema bench bench-quick bench-fair-share bench-sync bench-facts bench-ab bench-floor profile clean help
+.PHONY: install run test check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-ab bench-floor profile clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -23,10 +23,11 @@ run: $(STAMP)  ## the demo: embedded PostgreSQL, sandbox systems, sync, gateway 
 test: $(STAMP)  ## the whole test suite (no outside services needed)
 	$(BIN)/python -m pytest
 
-check: $(STAMP)  ## ruff, ruff format --check, mypy --strict, schema.graphql up to date
+check: $(STAMP)  ## ruff, ruff format --check, mypy --strict, import contracts, schema.graphql
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict kernel app resolvers adapters sandbox bench
+	$(BIN)/lint-imports
 	$(BIN)/scv schema --output schema.graphql --check
 
 # promtool from PATH, else from Debian's prometheus package, unpacked under .venv/tools.
@@ -65,6 +66,14 @@ bench-floor: $(STAMP)  ## CPU floor of uvicorn, strawberry, graphql-core and aio
 profile: $(STAMP)  ## where a worker's CPU goes, by py-spy (SCENARIO=cold or warm)
 	$(BIN)/python -m bench.profile --scenario $(SCENARIO)
 
+DOCS_STAMP := $(VENV)/.docs-stamp
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
+	@touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)  ## the documentation site (mkdocs-material, strict) into site/
+	$(BIN)/mkdocs build --strict
+
 format: $(STAMP)  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
@@ -73,4 +82,4 @@ schema: $(STAMP)  ## rewrite schema.graphql from the code
 	$(BIN)/scv schema --output schema.graphql
 
 clean:  ## remove the venv and demo data (.scv)
-	rm -rf $(VENV) .scv .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .scv .pytest_cache .mypy_cache .ruff_cache site

@@ -1,12 +1,13 @@
-"""Settings sections of the sources, one per system of record.
+"""What every source's settings section has: where it is, its key, timeouts and resilience.
 
-``app.settings.Settings`` composes these (``SCV_BILLING__BASE_URL`` and so on); an
-adapter is handed only its own section. The defaults point at the sandbox served by
-``scv sandbox`` so that the demo runs with no configuration; production sets every
-base URL and key.
+Each source's own section (``adapters/<source>/settings.py``) extends ``SourceSettings``;
+``app.settings.Settings`` holds one section per entry of the source registry
+(``SCV_BILLING__BASE_URL`` and so on), and an adapter is handed only its own section. The
+defaults point at the sandbox served by ``scv sandbox`` so that the demo runs with no
+configuration; production sets every base URL and key.
 
-Taxonomy maps (vendor word -> canonical word) live here as configuration: a vendor that
-adds a status word needs a settings change, not a code change.
+Taxonomy maps (vendor word -> canonical word) live in the sections as configuration: a
+vendor that adds a status word needs a settings change, not a code change.
 """
 
 from __future__ import annotations
@@ -109,56 +110,19 @@ class SourceSettings(BaseModel):
     )
 
 
-class BillingSettings(SourceSettings):
-    """Billing (Stripe-shaped): the system of record for money."""
+class SignedWebhooksSettings(SourceSettings):
+    """A source that sends signed webhooks (``POST /webhooks/<name>``): its signing secret.
 
-    base_url: str = f"{SANDBOX_URL}/billing"
-    api_key: SecretStr = SecretStr("sk_test_scv_sandbox")
-    subscription_status: dict[str, str] = {
-        "trialing": "TRIALING",
-        "active": "ACTIVE",
-        "past_due": "PAST_DUE",
-        "unpaid": "UNPAID",
-        "canceled": "CANCELED",
-        "incomplete": "INCOMPLETE",
-        "incomplete_expired": "CANCELED",
-        "paused": "PAUSED",
-    }
-    invoice_status: dict[str, str] = {
-        "draft": "DRAFT",
-        "open": "OPEN",
-        "paid": "PAID",
-        "uncollectible": "UNCOLLECTIBLE",
-        "void": "VOID",
-    }
+    Each source's section gives the sandbox's secret as the default, so that the demo works
+    with no configuration; those are public, and outside demo mode the gateway warns at
+    start-up while one is left as it is.
+    """
 
+    webhook_secret: SecretStr
 
-class CrmSettings(SourceSettings):
-    """CRM (HubSpot-shaped): the system of record for name and contact details."""
-
-    base_url: str = f"{SANDBOX_URL}/crm"
-    api_key: SecretStr = SecretStr("pat-sandbox-crm")
-    #: The contact property that holds the billing customer id, where the CRM has one.
-    billing_id_property: str = "billing_customer_id"
-
-
-class SupportSettings(SourceSettings):
-    """Support (Zendesk-shaped): the system of record for tickets."""
-
-    base_url: str = f"{SANDBOX_URL}/support"
-    api_key: SecretStr = SecretStr("zd-sandbox-token")
-    ticket_status: dict[str, str] = {
-        "new": "NEW",
-        "open": "OPEN",
-        "pending": "WAITING_ON_CUSTOMER",
-        "hold": "ON_HOLD",
-        "solved": "SOLVED",
-        "closed": "CLOSED",
-    }
-
-
-class IvrSettings(SourceSettings):
-    """IVR platform (Amazon Connect-shaped contact attributes): verification events."""
-
-    base_url: str = f"{SANDBOX_URL}/ivr"
-    api_key: SecretStr = SecretStr("ivr-sandbox-key")
+    def webhook_secret_is_default(self) -> bool:
+        """Whether the signing secret is still the section's default (the sandbox's)."""
+        default = type(self).model_fields["webhook_secret"].default
+        return isinstance(default, SecretStr) and (
+            default.get_secret_value() == self.webhook_secret.get_secret_value()
+        )

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from strawberry.extensions import ParserCache
 
+from adapters.registry import SOURCES
 from app.analytics.refresh import FactsUpdater
 from app.cache.response_cache import ResponseCache
 from app.cache.sources import cached_sources
@@ -43,8 +44,10 @@ from app.security.audit import PostgresAuditSink
 from app.security.auth import KeyRing, TokenVerifier
 from app.settings import Settings
 from app.sources import build_sources
-from app.store.customers import AuditTrailStore, Store
-from app.store.facts import FactsWriter, PostgresFactsStore
+from app.store.audit import AuditTrailStore
+from app.store.customers import Store
+from app.store.facts import PostgresFactsStore
+from app.store.facts_writer import FactsWriter
 from app.store.identity_view import IdentityViewStore
 from app.webhooks.receiver import RecordInvalidator, WebhookReceiver
 from kernel.models import Source
@@ -331,6 +334,7 @@ def create_app(
                 default_region=settings.identity.default_region,
                 metrics=metrics.webhooks,
                 invalidator_for=webhook_invalidator(invalidator),
+                sections={spec.source: settings.source(spec.source) for spec in SOURCES},
                 demo=settings.demo,
             ).routes(),
         ],

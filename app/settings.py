@@ -4,6 +4,10 @@ Nested sections use ``__`` in environment names: ``SCV_BILLING__BASE_URL``,
 ``SCV_AUTH__ISSUER``. ``SCV_CONFIG_FILE`` names a TOML file with the same keys
 (``[billing] base_url = ...``); the environment wins over the file. Settings are built once,
 in ``create_app`` or the CLI, and handed down: no module reads a global settings object.
+
+Each registered source (``adapters.registry.SOURCES``) has a section of its own model, named
+after it; ``Settings`` is made from the registry, so a new source's section needs no change
+here. Code reaches a section with ``settings.source(name)``.
 """
 
 from __future__ import annotations
@@ -11,9 +15,17 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,7 +33,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from adapters.settings import BillingSettings, CrmSettings, IvrSettings, SupportSettings
+from adapters.registry import SOURCES
+from adapters.settings import SourceSettings
 from app.analytics.settings import CustomersSettings
 from app.cache.settings import CacheSettings
 from app.exports.settings import ExportSettings
@@ -205,8 +218,11 @@ class InteractionSettings(BaseModel):
     leeway_seconds: float = Field(default=10.0, ge=0, le=120, description="clock skew allowed")
 
 
-class Settings(BaseSettings):
-    """Everything the gateway, the sync and the demo can be told."""
+class GatewaySettings(BaseSettings):
+    """Everything the gateway, the sync and the demo can be told, but the sources' sections.
+
+    ``Settings`` is this with one section per registered source.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix="SCV_",
@@ -266,10 +282,6 @@ class Settings(BaseSettings):
     identity: IdentitySettings = IdentitySettings()
     handoff: HandoffSettings = HandoffSettings()
     interactions: InteractionSettings = InteractionSettings()
-    billing: BillingSettings = BillingSettings()
-    crm: CrmSettings = CrmSettings()
-    support: SupportSettings = SupportSettings()
-    ivr: IvrSettings = IvrSettings()
     webhooks: WebhookSettings = WebhookSettings()
     customers: CustomersSettings = Field(
         default_factory=CustomersSettings,
@@ -303,8 +315,15 @@ class Settings(BaseSettings):
         description="OpenTelemetry spans (app/observability/tracing.py; the otel extra)",
     )
 
+    def source(self, source: Source) -> SourceSettings:
+        """The settings section of ``source`` (``SCV_<NAME>__...``), of its own model."""
+        section = getattr(self, source.value.lower(), None)
+        if not isinstance(section, SourceSettings):
+            raise KeyError(f"no settings section for the source {source.value}")
+        return section
+
     @model_validator(mode="after")
-    def _no_unknown_environment_names(self) -> Settings:
+    def _no_unknown_environment_names(self) -> GatewaySettings:
         # pydantic-settings ignores SCV_ names that match no field, so a typo such as
         # SCV_BILING__BASE_URL would silently leave billing at its default.
         unknown = unknown_environment_names(os.environ, type(self))
@@ -326,6 +345,27 @@ class Settings(BaseSettings):
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
+
+
+if TYPE_CHECKING:
+    Settings = GatewaySettings
+else:
+    Settings = create_model(
+        "Settings",
+        __base__=GatewaySettings,
+        __doc__="Everything the gateway, the sync and the demo can be told.",
+        **{
+            spec.name: (
+                spec.settings_model,
+                Field(
+                    default_factory=spec.settings_model,
+                    description=f"{spec.name}, the system of record for "
+                    f"{spec.system_of_record_for}",
+                ),
+            )
+            for spec in SOURCES
+        },
+    )
 
 
 def unknown_environment_names(environ: Mapping[str, str], model: type[BaseModel]) -> list[str]:

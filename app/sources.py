@@ -1,7 +1,9 @@
-"""Building the four adapters: one HTTP client each, owned and closed by the caller's stack.
+"""Building every registered source's adapter: one HTTP client each, owned and closed by the
+caller's stack.
 
-Every adapter's calls go through its source's ``app.resilience.policy.SourceResilience`` (retries,
-circuit breaker, bulkhead).
+Every adapter's calls go through its source's ``app.resilience.policy.SourceResilience``
+(retries, circuit breaker, bulkhead). The adapters are built by iterating the source
+registry (``adapters.registry.SOURCES``); ``Sources`` is the bundle the resolvers see.
 """
 
 from __future__ import annotations
@@ -11,16 +13,36 @@ from contextlib import AsyncExitStack
 
 import httpx
 
-from adapters.billing.client import HttpBillingAdapter, billing_auth_headers
-from adapters.crm.client import HttpCrmAdapter, crm_auth_headers
 from adapters.http.client import build_client
-from adapters.ivr.client import HttpIvrAdapter, ivr_auth_headers
-from adapters.settings import SourceSettings
-from adapters.support.client import HttpSupportAdapter, support_auth_headers
+from adapters.registry import SOURCES
 from app.resilience.policy import Resilience, resilience_for
 from app.settings import Settings
 from kernel.models import Source
 from resolvers.context import Sources
+
+
+async def build_adapters(
+    settings: Settings,
+    stack: AsyncExitStack,
+    *,
+    transports: Mapping[Source, httpx.AsyncBaseTransport] | None = None,
+    resilience: Resilience | None = None,
+) -> dict[Source, object]:
+    """Each registered source's adapter; their clients close when ``stack`` closes.
+
+    ``resilience`` holds the sources' policies (the app's, so that its metrics and
+    ``/readyz`` see them); by default a new one from ``settings``.
+    """
+    transports = transports or {}
+    policies = resilience or resilience_for(settings)
+    adapters: dict[Source, object] = {}
+    for spec in SOURCES:
+        section = settings.source(spec.source)
+        client = await stack.enter_async_context(
+            build_client(section, spec.headers(section), transport=transports.get(spec.source))
+        )
+        adapters[spec.source] = spec.build_adapter(section, client, policies.policy(spec.source))
+    return adapters
 
 
 async def build_sources(
@@ -30,40 +52,6 @@ async def build_sources(
     transports: Mapping[Source, httpx.AsyncBaseTransport] | None = None,
     resilience: Resilience | None = None,
 ) -> Sources:
-    """The adapters for ``settings``; their clients close when ``stack`` closes.
-
-    ``resilience`` holds the sources' policies (the app's, so that its metrics and
-    ``/readyz`` see them); by default a new one from ``settings``.
-    """
-    transports = transports or {}
-    policies = resilience or resilience_for(settings)
-
-    async def client(
-        source: Source, section: SourceSettings, headers: Mapping[str, str]
-    ) -> httpx.AsyncClient:
-        return await stack.enter_async_context(
-            build_client(section, headers, transport=transports.get(source))
-        )
-
-    return Sources(
-        billing=HttpBillingAdapter(
-            settings.billing,
-            await client(Source.BILLING, settings.billing, billing_auth_headers(settings.billing)),
-            policy=policies.policy(Source.BILLING),
-        ),
-        crm=HttpCrmAdapter(
-            settings.crm,
-            await client(Source.CRM, settings.crm, crm_auth_headers(settings.crm)),
-            policy=policies.policy(Source.CRM),
-        ),
-        support=HttpSupportAdapter(
-            settings.support,
-            await client(Source.SUPPORT, settings.support, support_auth_headers(settings.support)),
-            policy=policies.policy(Source.SUPPORT),
-        ),
-        ivr=HttpIvrAdapter(
-            settings.ivr,
-            await client(Source.IVR, settings.ivr, ivr_auth_headers(settings.ivr)),
-            policy=policies.policy(Source.IVR),
-        ),
-    )
+    """The adapters for ``settings`` as the resolvers' ``Sources``; see ``build_adapters``."""
+    adapters = await build_adapters(settings, stack, transports=transports, resilience=resilience)
+    return Sources.from_adapters(adapters)

@@ -193,7 +193,7 @@ async def _fill_facts(stack: Stack) -> None:
     from app.settings import Settings
     from app.sources import build_sources
     from app.store.customers import Store
-    from app.store.facts import FactsWriter
+    from app.store.facts_writer import FactsWriter
 
     base = Settings(database_url=SecretStr(stack.database_url), data_dir=stack.config.data_dir)
     settings = base.model_copy(

@@ -1,4 +1,4 @@
-"""Who may see what: verification levels, the caller's interaction, and the audit sink.
+"""Who is asking and what they may see: the principal, verification levels, the audit sink.
 
 These are the shared words of three features that meet in the resolvers: the IVR handoff and
 interactions (which establish how well a caller was verified, and for which customer), masking
@@ -16,6 +16,15 @@ from enum import IntEnum
 from typing import Protocol
 
 from kernel.identity import CustomerId
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking: the token's subject, role and OAuth scopes."""
+
+    subject: str
+    role: str
+    scopes: frozenset[str] = frozenset()
 
 
 class VerificationLevel(IntEnum):

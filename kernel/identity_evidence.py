@@ -14,18 +14,15 @@ Names are not compared for conflicts: the store keeps one display name per custo
 per record, and reading every record's name would cost a call to each system per customer.
 
 ``IdentityEvidenceStore`` is the read side the resolvers need (``app.store.identity_view``
-implements it over PostgreSQL); ``IdentityEvidenceLoaders`` batches it per request so that a
-page of customers costs one query per kind of evidence, not one per customer.
+implements it over PostgreSQL); ``resolvers.loaders.IdentityEvidenceLoaders`` batches it per
+request so that a page of customers costs one query per kind of evidence, not one per customer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Literal, Protocol
-
-from strawberry.dataloader import DataLoader
 
 from kernel.identity import CustomerId
 from kernel.models import Source
@@ -138,34 +135,6 @@ class IdentityEvidence:
     #: Fact (``email``, ``phone``, ``name``, ...; see ``SCV_IDENTITY__SYSTEM_OF_RECORD``) ->
     #: the system whose value is believed.
     system_of_record: Mapping[str, Source]
-
-
-class IdentityEvidenceLoaders:
-    """The evidence DataLoaders of one request (never shared between requests).
-
-    Each is built the first time a resolver asks for it: most requests (the agent desktop's
-    whole view) ask for no evidence at all.
-    """
-
-    def __init__(self, evidence: IdentityEvidence) -> None:
-        self._store = evidence.store
-        self.system_of_record = evidence.system_of_record
-
-    @cached_property
-    def contact_keys(self) -> DataLoader[CustomerId, tuple[ContactKey, ...]]:
-        async def load_keys(ids: list[CustomerId]) -> list[tuple[ContactKey, ...]]:
-            found = await self._store.contact_keys(ids)
-            return [found.get(customer_id, ()) for customer_id in ids]
-
-        return DataLoader(load_keys)
-
-    @cached_property
-    def duplicate_leads(self) -> DataLoader[CustomerId, tuple[DuplicateLead, ...]]:
-        async def load_leads(ids: list[CustomerId]) -> list[tuple[DuplicateLead, ...]]:
-            found = await self._store.duplicate_leads(ids)
-            return [found.get(customer_id, ()) for customer_id in ids]
-
-        return DataLoader(load_leads)
 
 
 # --- what follows from the evidence ---------------------------------------------------------

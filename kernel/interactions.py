@@ -12,10 +12,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
-from kernel.access import AuditSink, VerificationLevel
+from kernel.access import AuditSink, Principal, VerificationLevel
 from kernel.client_errors import GatewayError
 from kernel.identity import CustomerId
-from resolvers.context import Principal
 
 
 class InteractionState(StrEnum):

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol, TypeVar
 
-from kernel.access import AuditSink
+from kernel.access import AuditSink, Principal
 from kernel.client_errors import GatewayError
 from kernel.identity import CustomerId
 from kernel.models import Source
 
-if TYPE_CHECKING:
-    # Only types here: the context module imports this one.
-    from resolvers.context import Principal, Sources
+#: The bundle of source adapters a search goes through (``resolvers.context.Sources``): a
+#: type parameter, so that the kernel names no adapter.
+SourcesT_contra = TypeVar("SourcesT_contra", contravariant=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,22 +32,24 @@ class LiveAnswer:
     failed_sources: tuple[Source, ...] = ()
 
 
-class LiveLinker(Protocol):
+class LiveLinker(Protocol[SourcesT_contra]):
     """Finds in the systems what the store does not know yet, links it, and answers.
 
     Called only after the store found nothing. ``sources`` are the request's adapters (the
     app's resilient, cached ones), so live searches obey the same deadlines and breakers.
     """
 
-    async def by_phone(self, e164: str, sources: Sources) -> LiveAnswer:
+    async def by_phone(self, e164: str, sources: SourcesT_contra) -> LiveAnswer:
         """Customers with this E.164 phone, after linking what the systems hold."""
         ...
 
-    async def by_email(self, email: str, sources: Sources) -> LiveAnswer:
+    async def by_email(self, email: str, sources: SourcesT_contra) -> LiveAnswer:
         """Customers with this normalised email, after linking what the systems hold."""
         ...
 
-    async def by_source_id(self, source: Source, external_id: str, sources: Sources) -> LiveAnswer:
+    async def by_source_id(
+        self, source: Source, external_id: str, sources: SourcesT_contra
+    ) -> LiveAnswer:
         """The customer of this record of ``source``, after linking it if it exists."""
         ...
 

@@ -7,35 +7,28 @@ through adapter Protocols, the store through ``IdentityStore``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from adapters.billing.client import BillingAdapter
-from adapters.crm.client import CrmAdapter
-from adapters.ivr.client import IvrAdapter
-from adapters.support.client import SupportAdapter
-from kernel.access import ActiveInteraction, AuditReader, AuditSink
+from adapters.billing.port import BillingAdapter
+from adapters.crm.port import CrmAdapter
+from adapters.ivr.port import IvrAdapter
+from adapters.support.port import SupportAdapter
+from kernel.access import ActiveInteraction, AuditReader, AuditSink, Principal
 from kernel.customer_facts import CustomerFactsReader
 from kernel.data_quality import DataQualityReader
 from kernel.disclosure import DisclosureLedger
 from kernel.identity import IdentityStore
-from kernel.identity_evidence import IdentityEvidence, IdentityEvidenceLoaders
+from kernel.identity_evidence import IdentityEvidence
 from kernel.linking import IdentityDecisions, LiveLinker
-from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY, Loaders
+from kernel.models import Source
+from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY, IdentityEvidenceLoaders, Loaders
 
 if TYPE_CHECKING:
     # Only a type here: the service's module needs ``Principal`` from this one.
     from kernel.interactions import InteractionService
     from resolvers.operations.exports import ExportJobs
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is asking: the token's subject, role and OAuth scopes."""
-
-    subject: str
-    role: str
-    scopes: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +39,16 @@ class Sources:
     crm: CrmAdapter
     support: SupportAdapter
     ivr: IvrAdapter
+
+    @classmethod
+    def from_adapters(cls, adapters: Mapping[Source, object]) -> Sources:
+        """The registry's adapters (``app.sources.build_adapters``), each seen as its port."""
+        return cls(
+            billing=cast(BillingAdapter, adapters[Source.BILLING]),
+            crm=cast(CrmAdapter, adapters[Source.CRM]),
+            support=cast(SupportAdapter, adapters[Source.SUPPORT]),
+            ivr=cast(IvrAdapter, adapters[Source.IVR]),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +76,7 @@ class RequestContext:
     #: Claims, transfers and knowledge checks of interactions; None where not wired.
     interactions: InteractionService | None = None
     #: Searches the systems when a lookup finds nothing in the store; None: no live linking.
-    live_linker: LiveLinker | None = None
+    live_linker: LiveLinker[Sources] | None = None
     #: Supervisors' link / unlink decisions; None where not wired.
     identity_decisions: IdentityDecisions | None = None
     #: The analysts' read model (``customers``, ``Customer.facts``); None where not wired.
@@ -99,7 +102,7 @@ def new_context(
     request_id: str | None = None,
     client_address: str | None = None,
     interactions: InteractionService | None = None,
-    live_linker: LiveLinker | None = None,
+    live_linker: LiveLinker[Sources] | None = None,
     identity_decisions: IdentityDecisions | None = None,
     facts: CustomerFactsReader | None = None,
     panel_concurrency: int = DEFAULT_PANEL_CONCURRENCY,

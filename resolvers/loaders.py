@@ -17,12 +17,13 @@ from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from adapters.billing.client import BillingAdapter
-from adapters.crm.client import CrmAdapter
-from adapters.support.client import SupportAdapter
+from adapters.billing.port import BillingAdapter
+from adapters.crm.port import CrmAdapter
+from adapters.support.port import SupportAdapter
 from kernel.customer_facts import CustomerFacts, CustomerFactsLookup
 from kernel.errors import UpstreamNotFound
 from kernel.identity import CustomerId, CustomerRecord, IdentityStore
+from kernel.identity_evidence import ContactKey, DuplicateLead, IdentityEvidence
 from kernel.models import (
     BillingCustomer,
     BillingCustomerId,
@@ -144,3 +145,31 @@ class Loaders:
             found.get(contact_id) or UpstreamNotFound(Source.CRM, "no such contact")
             for contact_id in ids
         ]
+
+
+class IdentityEvidenceLoaders:
+    """The evidence DataLoaders of one request (never shared between requests).
+
+    Each is built the first time a resolver asks for it: most requests (the agent desktop's
+    whole view) ask for no evidence at all.
+    """
+
+    def __init__(self, evidence: IdentityEvidence) -> None:
+        self._store = evidence.store
+        self.system_of_record = evidence.system_of_record
+
+    @cached_property
+    def contact_keys(self) -> DataLoader[CustomerId, tuple[ContactKey, ...]]:
+        async def load_keys(ids: list[CustomerId]) -> list[tuple[ContactKey, ...]]:
+            found = await self._store.contact_keys(ids)
+            return [found.get(customer_id, ()) for customer_id in ids]
+
+        return DataLoader(load_keys)
+
+    @cached_property
+    def duplicate_leads(self) -> DataLoader[CustomerId, tuple[DuplicateLead, ...]]:
+        async def load_leads(ids: list[CustomerId]) -> list[tuple[DuplicateLead, ...]]:
+            found = await self._store.duplicate_leads(ids)
+            return [found.get(customer_id, ()) for customer_id in ids]
+
+        return DataLoader(load_leads)

@@ -28,10 +28,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
-from adapters.billing.client import BillingAdapter
-from adapters.crm.client import CrmAdapter
-from adapters.ivr.client import IvrAdapter
-from adapters.support.client import SupportAdapter, UserChanges
+from adapters.billing.port import BillingAdapter
+from adapters.crm.port import CrmAdapter
+from adapters.ivr.port import IvrAdapter
+from adapters.support.port import SupportAdapter, UserChanges
 from kernel.errors import UpstreamError, UpstreamNotFound, UpstreamRejected
 from kernel.models import (
     Address,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
-from typing import Protocol
 
 import httpx
 
+from adapters.billing.settings import BillingSettings
 from adapters.billing.wire import (
     ObjectT,
     StripeCustomer,
@@ -24,7 +24,6 @@ from adapters.billing.wire import (
     to_subscription,
 )
 from adapters.http.client import CallPolicy, Clock, UpstreamHttp, utc_now
-from adapters.settings import BillingSettings
 from adapters.taxonomy import Taxonomy
 from kernel.errors import UpstreamContractError, UpstreamNotFound
 from kernel.models import (
@@ -39,49 +38,6 @@ from kernel.models import (
     SubscriptionList,
     SubscriptionStatus,
 )
-
-
-class BillingAdapter(Protocol):
-    """Reads customers, subscriptions, invoices and cards from the billing system."""
-
-    async def get_customer(self, customer_id: BillingCustomerId) -> BillingCustomer:
-        """One customer; ``UpstreamNotFound`` if the system has none with this id."""
-        ...
-
-    async def list_subscriptions(self, customer_id: BillingCustomerId) -> SubscriptionList:
-        """Every subscription of the customer, canceled ones included."""
-        ...
-
-    async def list_invoices(self, customer_id: BillingCustomerId, limit: int) -> InvoiceList:
-        """The customer's newest ``limit`` invoices (1..100), newest first."""
-        ...
-
-    async def list_payment_cards(self, customer_id: BillingCustomerId) -> PaymentCardList:
-        """The customer's cards on file (brand, last four, expiry only)."""
-        ...
-
-    async def search_customers(
-        self, *, email: str | None = None, phone: str | None = None
-    ) -> list[BillingCustomer]:
-        """Customers whose email (case-insensitive) or phone equals the one given."""
-        ...
-
-    def iter_customers(self) -> AsyncIterator[list[BillingCustomer]]:
-        """Every customer, one page at a time, for the identity sync."""
-        ...
-
-    def iter_customers_created_since(self, since: datetime) -> AsyncIterator[list[BillingCustomer]]:
-        """Customers created at or after ``since``, a page at a time (incremental sync).
-
-        Stripe lists nothing by update time: changes to existing customers reach the
-        gateway by webhook, not through this listing.
-        """
-        ...
-
-    def iter_subscriptions(self) -> AsyncIterator[list[tuple[BillingCustomerId, Subscription]]]:
-        """Every subscription of every customer (canceled too), with its customer, one page
-        at a time, for the analysts' read model."""
-        ...
 
 
 def billing_auth_headers(settings: BillingSettings) -> dict[str, str]:

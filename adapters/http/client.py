@@ -1,28 +1,26 @@
-"""The one place that speaks HTTP to the systems of record and translates its failures.
+"""The one place that speaks HTTP to the systems of record.
 
 Every adapter sends its requests through ``UpstreamHttp`` and parses what comes back with
 ``UpstreamHttp.parse``; both raise only the error tree of ``kernel.errors``, always
-``from`` the lower-level exception. Messages are built from status codes and the vendor's
-error *type* or *category* only: URLs, hosts, keys and the vendor's free text (which can
-echo an email or a phone number back) never reach them, because they may reach a client.
+``from`` the lower-level exception (``adapters.http.errors`` names each failure). Messages
+are built from status codes and the vendor's error *type* or *category* only: URLs, hosts,
+keys and the vendor's free text (which can echo an email or a phone number back) never
+reach them, because they may reach a client.
 
 Two hooks let ``app/`` shape every call without adapters importing it: ``request_deadline``
-(a context variable: the request's absolute deadline, which caps every call's timeouts by
-the time left) and a ``CallPolicy`` handed to ``UpstreamHttp`` (retries, circuit breaker,
-bulkhead), told whether each call is idempotent and so safe to repeat.
+(a context variable of ``adapters.http.context``: the request's absolute deadline, which
+caps every call's timeouts by the time left) and a ``CallPolicy`` handed to ``UpstreamHttp``
+(retries, circuit breaker, bulkhead), told whether each call is idempotent and so safe to
+repeat.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
-import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from contextvars import Context, ContextVar, copy_context
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, urlencode
@@ -31,77 +29,20 @@ import httpx
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from adapters.http.context import ABORTED, outbound_headers, time_left, upstream_observer
+from adapters.http.errors import ErrorDescriber, request_error, status_error
 from adapters.http.transport import AiohttpTransport, RawAnswer
 from adapters.settings import SourceSettings
-from kernel.errors import (
-    UpstreamContractError,
-    UpstreamError,
-    UpstreamNotFound,
-    UpstreamRateLimited,
-    UpstreamRejected,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
+from kernel.errors import UpstreamContractError, UpstreamError, UpstreamNotFound, UpstreamTimeout
 from kernel.models import Source
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-#: Pulls the vendor's error type/code/category out of a parsed error body, or None.
-ErrorDescriber = Callable[[Any], str | None]
 Params = Mapping[str, str | int]
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
-
-#: Headers added to every upstream request made in the current context, such as
-#: ``X-Request-Id``: the app sets them per incoming request without the adapter
-#: Protocols having to carry them.
-outbound_headers: ContextVar[Mapping[str, str] | None] = ContextVar(
-    "outbound_headers", default=None
-)
-
-#: Told of every upstream request made in the current context, once it is over: the
-#: source, the seconds it took, and the error code it raised (None when it succeeded).
-#: The app sets one per incoming request to feed metrics, health and the access log;
-#: a callback rather than an import keeps adapters/ free of app/.
-UpstreamObserver = Callable[[Source, float, str | None], None]
-upstream_observer: ContextVar[UpstreamObserver | None] = ContextVar(
-    "upstream_observer", default=None
-)
-
-
-class Deadline:
-    """The ``time.monotonic()`` by which the request under way must be answered.
-
-    Mutable on purpose: every task a request spawns copies its context and so shares this
-    one object, and ``expire`` once the answer has gone tells each straggler (a field that
-    graphql-core left running after a sibling's error nulled their parent) to start no
-    new call and no retry for a client that is no longer waiting.
-    """
-
-    __slots__ = ("at",)
-
-    def __init__(self, at: float) -> None:
-        self.at = at
-
-    @classmethod
-    def after(cls, seconds: float) -> Deadline:
-        """A deadline ``seconds`` from now."""
-        return cls(time.monotonic() + seconds)
-
-    def left(self) -> float:
-        """Seconds left (negative once past)."""
-        return self.at - time.monotonic()
-
-    def expire(self) -> None:
-        """End it now: the request has been answered."""
-        self.at = min(self.at, time.monotonic())
-
-
-#: The deadline of the request under way. The app sets one per incoming request; None
-#: (outside a request, such as the identity sync) means no cap beyond each call's timeouts.
-request_deadline: ContextVar[Deadline | None] = ContextVar("request_deadline", default=None)
 
 #: Methods that never change anything upstream, so a repeat is harmless. A POST that only
 #: reads (a HubSpot search or batch read) is marked idempotent by its caller.
@@ -121,34 +62,6 @@ class CallPolicy(Protocol):
     async def call(self, attempt: Attempt, *, idempotent: bool) -> Any:
         """The result of ``attempt``, as the policy sees fit to obtain it."""
         ...
-
-
-#: The observer's error code for a request that did not finish: cancelled (a deadline, a
-#: sibling panel failing) or stopped by a defect, neither of which the source caused.
-ABORTED = "ABORTED"
-
-# A vendor's error type is echoed only if it looks like an identifier: free text could
-# carry personal data, and an identifier cannot.
-_SAFE_DETAIL = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,63}")
-
-
-def detached_context() -> Context:
-    """A copy of the current context holding its own copy of the request's deadline.
-
-    For work a request spawns that others may await too (a shared, single-flight fetch):
-    it keeps the request's end time, but the request being answered does not expire it.
-    """
-    context = copy_context()
-    deadline = context.get(request_deadline)
-    if deadline is not None:
-        context.run(request_deadline.set, Deadline(deadline.at))
-    return context
-
-
-def time_left() -> float | None:
-    """Seconds left before the request's deadline (negative once past); None with no deadline."""
-    deadline = request_deadline.get()
-    return None if deadline is None else deadline.left()
 
 
 def capped_timeout(timeout: httpx.Timeout, seconds: float) -> httpx.Timeout:
@@ -211,27 +124,6 @@ def build_client(
         cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         transport=chosen,
     )
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delay-seconds or HTTP-date), or None."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return seconds if math.isfinite(seconds) and seconds >= 0 else None
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        # RFC 9110 dates are always GMT; "-0000" parses as naive.
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 class UpstreamHttp:
@@ -348,19 +240,11 @@ class UpstreamHttp:
                         self._direct, method, path, params, json, request_headers, timeout
                     )
                     status, content = raw.status, raw.content
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeout(self.source, "no answer within the timeout") from exc
-        except TimeoutError as exc:
-            raise UpstreamTimeout(self.source, "no answer before the request's deadline") from exc
-        except httpx.DecodingError as exc:
-            raise UpstreamContractError(self.source, "answered an undecodable body") from exc
-        except httpx.RequestError as exc:
-            # The exception's own text names the host; its class name is enough to act on.
-            raise UpstreamUnavailable(
-                self.source, f"request failed ({type(exc).__name__})"
-            ) from exc
+        except (httpx.RequestError, TimeoutError) as exc:
+            raise request_error(self.source, exc) from exc
         if not 200 <= status < 300:
-            raise self._status_error(response if self._direct is None else raw.as_httpx())
+            answer = response if self._direct is None else raw.as_httpx()
+            raise status_error(self.source, answer, self._describe_error, self._clock)
         try:
             # orjson: vendors answer UTF-8 JSON (RFC 8259), and lists of invoices or tickets
             # parse several times faster than with the standard library.
@@ -445,33 +329,6 @@ class UpstreamHttp:
             method, path, params=params, json=json, idempotent=idempotent
         )
         return self.parse(model, payload, resource)
-
-    def _status_error(self, response: httpx.Response) -> Exception:
-        status = response.status_code
-        message = f"answered HTTP {status}"
-        detail = self._error_detail(response)
-        if detail:
-            message = f"{message} ({detail})"
-        if status == 429:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock())
-            return UpstreamRateLimited(self.source, message, retry_after=retry_after)
-        if status >= 500:
-            return UpstreamUnavailable(self.source, message)
-        if status == 404:
-            return UpstreamNotFound(self.source, message)
-        if status >= 400:
-            return UpstreamRejected(self.source, message)
-        # 1xx and 3xx (redirects are not followed): not an answer any vendor documents.
-        return UpstreamContractError(self.source, message)
-
-    def _error_detail(self, response: httpx.Response) -> str | None:
-        try:
-            detail = self._describe_error(response.json())
-        except ValueError:
-            return None
-        if detail and _SAFE_DETAIL.fullmatch(detail):
-            return detail
-        return None
 
 
 async def gather_requests(requests: Iterable[Awaitable[R]]) -> list[R]:

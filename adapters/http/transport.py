@@ -4,13 +4,13 @@ Measured on the reference machine (``bench/``, and a loop of GETs against the sa
 through httpx's own transport (httpcore + anyio + h11) costs the gateway about 0.65-0.95 ms of
 CPU; through aiohttp's C-accelerated HTTP parser and connection pool about 0.35 ms. Upstream
 calls are most of the gateway's CPU per query, so the adapters keep the httpx API (clients,
-``MockTransport`` in tests, one error translation in ``adapters.http.client``) and production sends
+``MockTransport`` in tests, one error translation in ``adapters.http.errors``) and production sends
 the bytes with aiohttp.
 
 Why by hand rather than the ``httpx-aiohttp`` package: that package maps a refused connection
 (``aiohttp.ClientConnectorError``) to ``httpx.ConnectTimeout``, which would report a source
 that is down as ``UPSTREAM_TIMEOUT``; and it is forty lines of what we need. Here each aiohttp
-failure becomes the httpx exception that says the same thing, so ``adapters.http.client`` translates
+failure becomes the httpx exception that says the same thing, so ``adapters.http.errors`` translates
 it exactly as it does for httpx's own transport.
 """
 

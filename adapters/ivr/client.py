@@ -4,28 +4,16 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 from pydantic import AwareDatetime, Field
 
 from adapters.http.client import CallPolicy, Clock, UpstreamHttp, utc_now
-from adapters.settings import IvrSettings
+from adapters.ivr.settings import IvrSettings
 from adapters.wire import WireModel, text
 from kernel.errors import UpstreamContractError
 from kernel.models import IvrContact, IvrContactId, IvrContactSummary, Source
-
-
-class IvrAdapter(Protocol):
-    """Reads what the IVR recorded about a contact (call)."""
-
-    async def get_contact(self, contact_id: IvrContactId) -> IvrContact:
-        """The attributes of one contact; ``UpstreamNotFound`` if there is no such contact."""
-        ...
-
-    async def list_contacts(self, since: datetime) -> list[IvrContactSummary]:
-        """Contacts initiated at or after ``since``, oldest first, every page."""
-        ...
 
 
 def ivr_auth_headers(settings: IvrSettings) -> dict[str, str]:

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import AwareDatetime
 
 from adapters.http.client import CallPolicy, Clock, UpstreamHttp, gather_requests, utc_now
-from adapters.settings import SupportSettings
+from adapters.support.port import UserChanges
+from adapters.support.settings import SupportSettings
 from adapters.taxonomy import Taxonomy
 from adapters.wire import WireModel, text
 from kernel.errors import UpstreamContractError, UpstreamNotFound
 from kernel.models import (
-    Canonical,
     Source,
     SupportUser,
     SupportUserId,
@@ -25,49 +25,6 @@ from kernel.models import (
     TicketStatus,
 )
 
-
-class SupportAdapter(Protocol):
-    """Reads end users and their tickets from the support system."""
-
-    async def get_users(self, ids: Sequence[SupportUserId]) -> dict[SupportUserId, SupportUser]:
-        """The users with these ids (``show_many``, 100 ids a call); unknown ids are absent."""
-        ...
-
-    async def list_requested_tickets(self, user_id: SupportUserId) -> TicketList:
-        """Every ticket the user requested, following the cursor to the end."""
-        ...
-
-    async def search_users(
-        self, *, email: str | None = None, phone: str | None = None
-    ) -> list[SupportUser]:
-        """End users whose email (case-insensitive) or phone equals the one given."""
-        ...
-
-    def iter_users(self) -> AsyncIterator[list[SupportUser]]:
-        """Every end user, one page at a time, for the identity sync."""
-        ...
-
-    def iter_user_changes(self, start: datetime | str) -> AsyncIterator[UserChanges]:
-        """End users changed since ``start``: a time, or the cursor of a previous export.
-
-        For the incremental sync: each page says where the export continues, and the last
-        page's cursor is where the next export starts.
-        """
-        ...
-
-    def iter_tickets(self) -> AsyncIterator[list[tuple[SupportUserId, Ticket]]]:
-        """Every ticket with its requester, one page at a time, for the analysts' read model."""
-        ...
-
-
-class UserChanges(Canonical):
-    """One page of the incremental user export, and the cursor that resumes after it."""
-
-    users: tuple[SupportUser, ...]
-    cursor: str
-
-
-#: Zendesk's most ids per ``show_many`` call.
 SHOW_MANY_SIZE = 100
 
 
@@ -79,7 +36,7 @@ def support_auth_headers(settings: SupportSettings) -> dict[str, str]:
 def describe_zendesk_error(body: Any) -> str | None:
     """Zendesk's ``error`` when it is a name (``RecordNotFound``); never ``description``.
 
-    Some Zendesk errors put a sentence in ``error``; ``adapters.http.client`` drops anything
+    Some Zendesk errors put a sentence in ``error``; ``adapters.http.errors`` drops anything
     that does not look like an identifier.
     """
     error = body.get("error") if isinstance(body, dict) else None

@@ -40,12 +40,12 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Counter
 
-from adapters.billing.client import BillingAdapter
-from adapters.crm.client import CrmAdapter
-from adapters.ivr.client import IvrAdapter
-from adapters.support.client import SupportAdapter
+from adapters.billing.port import BillingAdapter
+from adapters.crm.port import CrmAdapter
+from adapters.ivr.port import IvrAdapter
+from adapters.support.port import SupportAdapter
 from app.analytics.settings import CustomersSettings
-from app.store.facts import BillingFacts, CrmFacts, FactsRefreshSession, FactsWriter
+from app.store.facts_writer import BillingFacts, CrmFacts, FactsRefreshSession, FactsWriter
 from kernel.errors import UpstreamError
 from kernel.identity import CustomerId, IdentityStore
 from kernel.models import (

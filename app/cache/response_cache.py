@@ -15,7 +15,9 @@ read), keyed by source, record id, resource and variant (``CacheKey``):
   and raised again meanwhile without asking.
 
 Keys carry no personal data: the record id is hashed (SHA-256) into the key, and nothing
-else but fixed resource names and numbers (an invoice list's length) goes in.
+else but fixed resource names and numbers (an invoice list's length) goes in
+(``app.cache.keys``). The fetches behind a miss, what they store and the background
+refreshes are ``app.cache.fetcher``'s; this module decides what each read is served.
 
 Invalidation (``invalidate_record``) uses a generation number per source record, part of
 every entry key of that record: bumping it makes all of the record's entries (every resource
@@ -29,63 +31,32 @@ once (``app.cache.tiers``).
 from __future__ import annotations
 
 import asyncio
-import functools
-import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
 
-from adapters.http.client import Deadline, detached_context, request_deadline
 from app.cache.codec import Entry
+from app.cache.fetcher import CacheFetcher, Clock
+from app.cache.keys import CacheKey, entry_lifetime, longest_entry_ttl, record_prefix
 from app.cache.metrics import HIT, MISS, NOT_FOUND, STALE, STALE_IF_ERROR, CacheMetrics
-from app.cache.settings import CacheSettings, Lifetime
-from app.cache.tiers import KEY_PREFIX, CacheTier, CacheUnavailable, MemoryTier, RedisTier
-from kernel.errors import UpstreamError, UpstreamNotFound, UpstreamUnavailable
+from app.cache.settings import CacheSettings
+from app.cache.tiers import CacheTier, CacheUnavailable, MemoryTier, RedisTier
+from kernel.errors import UpstreamNotFound, UpstreamUnavailable
 from kernel.models import CacheState, Source
 
-__all__ = ["CacheKey", "CacheUnavailable", "ResponseCache", "record_prefix"]
+__all__ = ["CacheUnavailable", "ResponseCache"]
 
 logger = logging.getLogger(__name__)
 
-#: Longest a process holds the right to refresh one stale entry (it gives it back when done).
-REFRESH_LEASE_SECONDS = 10.0
 #: A generation number is kept this much longer than the longest entry lifetime: were it to
 #: expire (and restart at 0) while an entry of an older generation lived, that entry could
 #: be read again after the record had changed.
 GENERATION_MARGIN_SECONDS = 60.0
-#: Source records whose key prefix is remembered (``record_prefix``).
-REMEMBERED_PREFIXES = 8192
 
 M = TypeVar("M", bound=BaseModel)
-T = TypeVar("T")
-Clock = Callable[[], float]
-
-
-@dataclass(frozen=True, slots=True)
-class CacheKey:
-    """One cached read: a source record's resource (and variant, such as a list length)."""
-
-    source: Source
-    #: The id the adapter method takes: billing customer, CRM contact, support user.
-    record_id: str
-    #: A resource name of the source's section in ``CacheSettings`` (``invoices``).
-    resource: str
-    variant: str = ""
-
-
-@functools.lru_cache(maxsize=REMEMBERED_PREFIXES)
-def record_prefix(source: Source, record_id: str) -> str:
-    """The prefix of every key of one source record; the id appears only hashed.
-
-    Remembered for the records read lately: every read of the cache needs it, and hashing
-    costs more than the in-process lookup it leads to.
-    """
-    digest = hashlib.sha256(f"{source.value}\x00{record_id}".encode()).hexdigest()[:32]
-    return f"{KEY_PREFIX}:{source.value.lower()}:{digest}:"
 
 
 class ResponseCache:
@@ -106,11 +77,9 @@ class ResponseCache:
         self._tier = tier
         self._metrics = metrics
         self._clock = clock
-        self._in_flight: dict[str, asyncio.Task[Any]] = {}
-        self._refreshing: dict[str, asyncio.Task[None]] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._fetcher = CacheFetcher(settings, tier, metrics, clock=clock)
         self._counters: dict[tuple[str, str, str], Any] = {}
-        self._generation_ttl = self._longest_entry_ttl() + GENERATION_MARGIN_SECONDS
+        self._generation_ttl = longest_entry_ttl(settings) + GENERATION_MARGIN_SECONDS
 
     @classmethod
     async def open(
@@ -150,7 +119,7 @@ class ResponseCache:
             if cached is not None:
                 return cached
         try:
-            value = await asyncio.shield(self._fetch_once(key, storage_key, fetch))
+            value = await asyncio.shield(self._fetcher.fetch_once(key, storage_key, fetch))
         except UpstreamUnavailable as exc:
             fallback = self._stale_if_error(key, entry, age, model, exc)
             if fallback is None:
@@ -193,7 +162,9 @@ class ResponseCache:
             missing.append((key, storage_key, entry, age))
         if not missing:
             return found
-        tasks = self._fetch_batch_once([(key, skey) for key, skey, _, _ in missing], fetch_many)
+        tasks = self._fetcher.fetch_batch_once(
+            [(key, skey) for key, skey, _, _ in missing], fetch_many
+        )
         for key, storage_key, entry, age in missing:
             try:
                 value = await asyncio.shield(tasks[storage_key])
@@ -226,14 +197,11 @@ class ResponseCache:
 
     async def settle(self) -> None:
         """Wait until no fetch or background refresh is under way (tests, draining)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._fetcher.settle()
 
     async def close(self) -> None:
         """Stop background refreshes and shared fetches; release the tier's connections."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._fetcher.close()
         await self._tier.close()
 
     # --- serving -----------------------------------------------------------------------------
@@ -255,13 +223,13 @@ class ResponseCache:
             return None
         if not isinstance(entry.value, model):
             return None
-        lifetime = self._lifetime(key)
+        lifetime = entry_lifetime(self._settings, key)
         if age <= lifetime.fresh_seconds:
             self._count(key, HIT)
             return entry.value.model_copy(update={"cache_state": CacheState.HIT})
         if age <= lifetime.fresh_seconds + lifetime.stale_seconds:
             self._count(key, STALE)
-            self._refresh_in_background(key, storage_key, fetch)
+            self._fetcher.refresh_in_background(key, storage_key, fetch)
             return entry.value.model_copy(update={"cache_state": CacheState.STALE})
         return None
 
@@ -289,165 +257,12 @@ class ResponseCache:
         self._count(key, STALE_IF_ERROR)
         return entry.value.model_copy(update={"cache_state": CacheState.STALE})
 
-    # --- fetching ----------------------------------------------------------------------------
-
-    def _fetch_once(
-        self, key: CacheKey, storage_key: str, fetch: Callable[[], Awaitable[M]]
-    ) -> asyncio.Task[Any]:
-        """The fetch of ``storage_key`` under way, or a new one (single-flight)."""
-        task = self._in_flight.get(storage_key)
-        if task is None:
-            task = self._spawn(self._fetch_and_store(key, storage_key, fetch))
-            self._track_in_flight(storage_key, task)
-        return task
-
-    def _fetch_batch_once(
-        self,
-        wanted: list[tuple[CacheKey, str]],
-        fetch_many: Callable[[list[str]], Awaitable[Mapping[str, M]]],
-    ) -> dict[str, asyncio.Task[Any]]:
-        """One task per storage key: joined if under way, else from one new batch fetch."""
-        tasks = {skey: self._in_flight[skey] for _, skey in wanted if skey in self._in_flight}
-        new = [(key, skey) for key, skey in wanted if skey not in tasks]
-        if new:
-            batch = self._spawn(self._fetch_batch_and_store(new, fetch_many))
-            for key, skey in new:
-                task = self._spawn(_pick(batch, key))
-                self._track_in_flight(skey, task)
-                tasks[skey] = task
-        return tasks
-
-    async def _fetch_and_store(
-        self, key: CacheKey, storage_key: str, fetch: Callable[[], Awaitable[M]]
-    ) -> M:
-        try:
-            value = await fetch()
-        except UpstreamNotFound as exc:
-            await self._remember_not_found(storage_key, exc.message)
-            raise
-        await self._store(key, storage_key, value)
-        return value
-
-    async def _fetch_batch_and_store(
-        self,
-        wanted: list[tuple[CacheKey, str]],
-        fetch_many: Callable[[list[str]], Awaitable[Mapping[str, M]]],
-    ) -> Mapping[str, M]:
-        found = await fetch_many([key.record_id for key, _ in wanted])
-        for key, storage_key in wanted:
-            value = found.get(key.record_id)
-            if value is None:
-                await self._remember_not_found(storage_key, "no such record")
-            else:
-                await self._store(key, storage_key, value)
-        return found
-
-    async def _store(self, key: CacheKey, storage_key: str, value: BaseModel) -> None:
-        lifetime = self._lifetime(key)
-        ttl = max(
-            lifetime.fresh_seconds + lifetime.stale_seconds,
-            self._settings.max_stale_if_error_seconds,
-        )
-        await self._tier.set(storage_key, Entry(fetched_at=self._clock(), value=value), ttl)
-
-    async def _remember_not_found(self, storage_key: str, message: str) -> None:
-        if self._settings.not_found_seconds > 0:
-            entry = Entry(fetched_at=self._clock(), value=None, not_found_message=message)
-            await self._tier.set(storage_key, entry, self._settings.not_found_seconds)
-
-    def _refresh_in_background(
-        self, key: CacheKey, storage_key: str, fetch: Callable[[], Awaitable[M]]
-    ) -> None:
-        """Refresh ``storage_key`` once, whoever else saw it stale meanwhile."""
-        if storage_key in self._refreshing or storage_key in self._in_flight:
-            return
-        task = self._spawn(self._refresh(key, storage_key, fetch))
-        self._refreshing[storage_key] = task
-        task.add_done_callback(lambda _: self._refreshing.pop(storage_key, None))
-
-    async def _refresh(
-        self, key: CacheKey, storage_key: str, fetch: Callable[[], Awaitable[M]]
-    ) -> None:
-        # The task was started within a request and copied its deadline, but it is no part of
-        # that answer: it gets its own, as long as its lease, so it never outlives the lease.
-        request_deadline.set(Deadline.after(REFRESH_LEASE_SECONDS))
-        lease = storage_key + ":lease"
-        if not await self._tier.acquire_lease(lease, REFRESH_LEASE_SECONDS):
-            outcome = "skipped"
-        else:
-            try:
-                await asyncio.shield(self._fetch_once(key, storage_key, fetch))
-                outcome = "ok"
-            except UpstreamError as exc:
-                outcome = exc.code
-                # Still stale, still served; the next request after the lease tries again.
-                logger.warning(
-                    "background refresh of %s %s failed (%s)",
-                    key.source.value,
-                    key.resource,
-                    exc.code,
-                )
-            finally:
-                await self._tier.release_lease(lease)
-        self._metrics.refreshes.labels(key.source.value, key.resource, outcome).inc()
-
     # --- bookkeeping -------------------------------------------------------------------------
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
-        """A task this cache owns: kept referenced, cancelled on close, its error retrieved."""
-        # Its own copy of the deadline: other requests may await it after the spawning one
-        # has been answered (and its deadline expired).
-        task = asyncio.create_task(coroutine, context=detached_context())
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled():
-            # Every waiter has the error already; this only stops asyncio's "never retrieved".
-            task.exception()
-
-    def _track_in_flight(self, storage_key: str, task: asyncio.Task[Any]) -> None:
-        self._in_flight[storage_key] = task
-
-        def forget(done: asyncio.Task[Any]) -> None:
-            if self._in_flight.get(storage_key) is done:
-                del self._in_flight[storage_key]
-
-        task.add_done_callback(forget)
 
     async def _storage_key(self, key: CacheKey) -> str:
         prefix = record_prefix(key.source, key.record_id)
         generation = await self._tier.generation(prefix + "gen")
         return f"{prefix}g{generation}:{key.resource}:{key.variant}"
-
-    def _lifetime(self, key: CacheKey) -> Lifetime:
-        section = {
-            Source.BILLING: self._settings.billing,
-            Source.CRM: self._settings.crm,
-            Source.SUPPORT: self._settings.support,
-        }.get(key.source)
-        lifetime = getattr(section, key.resource, None)
-        if not isinstance(lifetime, Lifetime):
-            raise ValueError(f"no cache lifetime for {key.source.value} {key.resource}")
-        return lifetime
-
-    def _longest_entry_ttl(self) -> float:
-        sections: list[BaseModel] = [
-            self._settings.billing,
-            self._settings.crm,
-            self._settings.support,
-        ]
-        spans = [
-            value.fresh_seconds + value.stale_seconds
-            for section in sections
-            for value in section.__dict__.values()
-            if isinstance(value, Lifetime)
-        ]
-        return max(
-            [*spans, self._settings.max_stale_if_error_seconds, self._settings.not_found_seconds]
-        )
 
     def _count(self, key: CacheKey, result: str) -> None:
         # The labelled counters are few (source x resource x result) and looked up on every
@@ -472,12 +287,3 @@ def _fetch_one(
         return value
 
     return fetch
-
-
-async def _pick(batch: asyncio.Task[Mapping[str, M]], key: CacheKey) -> M:
-    """``key``'s value from a batch fetch; ``UpstreamNotFound`` if the batch lacks it."""
-    found = await asyncio.shield(batch)
-    value = found.get(key.record_id)
-    if value is None:
-        raise UpstreamNotFound(key.source, "no such record")
-    return value

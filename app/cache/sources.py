@@ -13,10 +13,11 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from adapters.billing.client import BillingAdapter
-from adapters.crm.client import CrmAdapter
-from adapters.support.client import SupportAdapter, UserChanges
-from app.cache.response_cache import CacheKey, ResponseCache
+from adapters.billing.port import BillingAdapter
+from adapters.crm.port import CrmAdapter
+from adapters.support.port import SupportAdapter, UserChanges
+from app.cache.keys import CacheKey
+from app.cache.response_cache import ResponseCache
 from kernel.models import (
     BillingCustomer,
     BillingCustomerId,

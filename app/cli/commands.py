@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import SecretStr, ValidationError
 
+from adapters.registry import SOURCES
 from app.settings import Settings
 
 
@@ -29,7 +30,7 @@ def with_sandbox_port(settings: Settings, port: int) -> Settings:
     base = f"http://127.0.0.1:{port}"
     update = {
         name: getattr(settings, name).model_copy(update={"base_url": f"{base}/{name}"})
-        for name in ("billing", "crm", "support", "ivr")
+        for name in (spec.name for spec in SOURCES)
     }
     return settings.model_copy(update=update)
 
@@ -184,10 +185,11 @@ def cmd_ivr_call(args: argparse.Namespace) -> None:
 
     from app.cli.ivr_call import IvrCallError, claim_instructions, play_ivr_call
     from app.demo.keys import ensure_demo_keys, mint_token
+    from kernel.models import Source
 
     settings = load_settings()
     gateway_url = args.gateway or f"http://{settings.host}:{settings.port}"
-    ivr_url = args.ivr or settings.ivr.base_url
+    ivr_url = args.ivr or settings.source(Source.IVR).base_url
     token = mint_token(
         ensure_demo_keys(settings.data_dir), settings.auth, subject="ivr-sandbox", role="ivr"
     )
@@ -265,7 +267,8 @@ def cmd_audit_prune(args: argparse.Namespace) -> None:
 async def _prune_audit_trail(settings: Settings) -> int:
     from app.main import database_url
     from app.security.audit import prune_audit_trail
-    from app.store.customers import AuditTrailStore, Store
+    from app.store.audit import AuditTrailStore
+    from app.store.customers import Store
 
     store = await Store.connect(await database_url(settings), pool_size=1)
     try:
@@ -277,7 +280,6 @@ async def _prune_audit_trail(settings: Settings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from app.security.auth import ROLES
-    from sandbox.cli import add_sandbox_arguments
 
     parser = argparse.ArgumentParser(
         prog="scv",
@@ -298,8 +300,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     sandbox = commands.add_parser("sandbox", help="run the four sandbox systems")
-    add_sandbox_arguments(sandbox)
-    sandbox.set_defaults(func=cmd_sandbox)
+    try:
+        from sandbox.cli import add_sandbox_arguments
+    except ModuleNotFoundError as exc:
+        if exc.name not in DEMO_EXTRA_MODULES:
+            raise
+        # A production install: the other commands work; this one says what it needs.
+        missing = _demo_extra_missing(exc)
+        sandbox.set_defaults(func=lambda _args: sandbox.exit(2, missing))
+    else:
+        add_sandbox_arguments(sandbox)
+        sandbox.set_defaults(func=cmd_sandbox)
 
     sync = commands.add_parser(
         "sync",
@@ -367,10 +378,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: What the ``demo`` extra installs: a production install has none of them, and the commands
+#: that need them (``demo``, ``sandbox``, and any command without ``SCV_DATABASE_URL``) say so.
+DEMO_EXTRA_MODULES = frozenset({"pgserver", "stamina"})
+
+
+def _demo_extra_missing(exc: ModuleNotFoundError) -> str:
+    return (
+        f"scv: this needs the demo extra ({exc.name} is not installed): "
+        "pip install 'scv-gateway[demo]', or give SCV_DATABASE_URL and the systems' URLs\n"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``scv`` console script."""
-    args = build_parser().parse_args(argv)
-    args.func(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except ModuleNotFoundError as exc:
+        if exc.name not in DEMO_EXTRA_MODULES:
+            raise
+        parser.exit(2, _demo_extra_missing(exc))
 
 
 if __name__ == "__main__":

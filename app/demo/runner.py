@@ -33,7 +33,7 @@ from app.main import create_app, database_url
 from app.settings import Settings
 from app.sources import build_sources
 from app.store.customers import Store
-from app.store.facts import FactsWriter
+from app.store.facts_writer import FactsWriter
 from app.sync.progress import ProgressLine
 from app.sync.runner import sync_identities
 

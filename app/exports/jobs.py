@@ -40,8 +40,8 @@ from app.exports.format import filter_from_json, filter_to_json, header_chunk, r
 from app.exports.metrics import ExportMetrics
 from app.exports.settings import ExportSettings
 from app.store.exports import ClaimedJob, ExportRow, ExportStore, NewExport
+from kernel.access import Principal
 from kernel.customer_facts import CustomerFactsStore, CustomerFilter, CustomerOrder
-from resolvers.context import Principal
 from resolvers.operations.exports import (
     ExportField,
     ExportFormat,

@@ -61,7 +61,7 @@ class GatewayState:
     #: IVR handoffs and agents' interactions (``X-Interaction-Token``); None where not wired.
     interactions: Interactions | None = None
     #: Lookups the store cannot answer search the systems live; None: no live linking.
-    live_linker: LiveLinker | None = None
+    live_linker: LiveLinker[Sources] | None = None
     #: Supervisors' link / unlink decisions; None where not wired.
     identity_decisions: IdentityDecisions | None = None
     #: Where reads of personal data are recorded, and read back; None where not wired (then

@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 from app.observability.middleware import current_request
 from app.security.auth import AuthenticationError, TokenVerifier, bearer_token
-from resolvers.context import Principal
+from kernel.access import Principal
 
 #: What a 401 tells the client (RFC 6750): the bearer token is missing or not valid.
 UNAUTHENTICATED_HEADERS = {"WWW-Authenticate": 'Bearer error="invalid_token"'}

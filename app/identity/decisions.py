@@ -27,7 +27,7 @@ from app.store.identity import (
     IdentityDecisionStore,
     LinksChanged,
 )
-from app.sync.runner import new_customer_id, placeholder_name
+from app.sync.records import new_customer_id, placeholder_name
 from kernel.access import AuditEntry, AuditSink
 from kernel.client_errors import BadUserInput
 from kernel.identity import CustomerId

@@ -10,7 +10,7 @@ signature, ``iss``, ``aud``, ``exp``, ``iat``, ``nbf`` with a small leeway (PyJW
 claim present and well typed (pydantic); ``exp`` at most ``max_lifetime_seconds`` after
 ``iat``; ``auth_time`` not after ``iat`` and not more than that lifetime before it.
 Replay, the customer and the IVR platform's agreement are the service's to check
-(``app.interactions.service``), since they need the store and the IVR adapter.
+(``app.interactions.opening``), since they need the store and the IVR adapter.
 """
 
 from __future__ import annotations

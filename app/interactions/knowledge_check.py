@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 import re
 
-from adapters.crm.client import CrmAdapter
+from adapters.crm.port import CrmAdapter
 from kernel.identity import CustomerId, IdentityStore
 from kernel.interactions import InteractionRefused, KnowledgeAnswers
 from kernel.models import CrmContactId, Source

@@ -7,27 +7,30 @@ and writing after; reads here only explain a refusal. Each step is also written 
 interaction's history (same transaction) and, when an ``AuditSink`` is given, to the audit
 trail. The audit entry of a step is written after the step: the history row is the durable
 record, so an audit outage is logged, never a reason to undo a call already handed over.
+
+What a handoff must pass to open an interaction is ``app.interactions.opening``'s; what an
+interaction's state allows, and why a step was refused, ``app.interactions.states``'.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from adapters.crm.client import CrmAdapter
-from adapters.ivr.client import IvrAdapter
-from app.interactions.handoff import HandoffClaims, HandoffVerifier, refused, verification_level
+from adapters.crm.port import CrmAdapter
+from adapters.ivr.port import IvrAdapter
+from app.interactions.handoff import HandoffVerifier, verification_level
 from app.interactions.knowledge_check import answers_match
 from app.interactions.metrics import InteractionMetrics
+from app.interactions.opening import HandoffOpener
+from app.interactions.states import exhausted, expired, explain, held_open, holder
 from app.interactions.tokens import InteractionClaims, InteractionTokenError, InteractionTokens
 from app.settings import InteractionSettings, LevelRule
-from app.store.customers import InteractionRow, NewInteraction, Store
-from kernel.access import ActiveInteraction, AuditEntry, AuditSink, VerificationLevel
-from kernel.errors import UpstreamError, UpstreamNotFound
-from kernel.identity import CustomerId
+from app.store.customers import Store
+from app.store.interactions import InteractionRow
+from kernel.access import ActiveInteraction, AuditEntry, AuditSink, Principal, VerificationLevel
 from kernel.interactions import (
     Actor,
     GrantView,
@@ -36,15 +39,11 @@ from kernel.interactions import (
     InteractionView,
     KnowledgeAnswers,
 )
-from kernel.linking import LiveAnswer, LiveLinker
-from kernel.models import IvrContact, IvrContactId, Source
-from kernel.normalize import normalize_email, normalize_phone
-from resolvers.context import Principal, Sources
+from kernel.linking import LiveLinker
+from resolvers.context import Sources
 
 logger = logging.getLogger(__name__)
 
-#: ``verified_by`` of a verification the IVR did.
-IVR_VERIFIER = "IVR"
 #: Agent ids are the identity provider's subjects: bounded, printable.
 MAX_AGENT_ID = 200
 
@@ -64,7 +63,7 @@ class InteractionDependencies:
     tokens: InteractionTokens
     #: Finds a caller the store does not know yet (signed up a minute ago) in the systems,
     #: with ``sources``; None: the store's answer is final.
-    live_linker: LiveLinker | None = None
+    live_linker: LiveLinker[Sources] | None = None
     sources: Sources | None = None
 
 
@@ -90,13 +89,23 @@ class Interactions:
         self._audit = audit
         self._metrics = metrics
         self._clock = clock
+        self._opener = HandoffOpener(
+            deps.store,
+            deps.handoffs,
+            deps.ivr,
+            settings,
+            default_region=default_region,
+            live_linker=deps.live_linker,
+            sources=deps.sources,
+            clock=clock,
+        )
 
     # -- the IVR's side ----------------------------------------------------------------------
 
     async def submit_handoff(self, actor: Actor, handoff: str) -> InteractionView:
         """Verify the handoff completely, then use its jti and open its interaction at once."""
         try:
-            row = await self._open(actor, handoff)
+            row = await self._opener.open(actor, handoff)
         except InteractionRefused as exc:
             self._observe("handoff", exc.code)
             await self._record(actor, "HANDOFF", "refused", detail=exc.code)
@@ -104,159 +113,6 @@ class Interactions:
         self._observe("handoff", "ok")
         await self._record(actor, "HANDOFF", "accepted", row=row)
         return self._view(row)
-
-    async def _open(self, actor: Actor, handoff: str) -> InteractionRow:
-        if actor.principal.role != "ivr":
-            raise refused("FORBIDDEN", "only the IVR hands calls over", 403)
-        verified = await self._deps.handoffs.verify(handoff)
-        claims = verified.claims
-        issuer = self._deps.handoffs.issuer
-        # Cheap and early, so a replay costs no IVR call; the insert below is the real check.
-        if await self._store.handoff_seen(issuer, claims.jti):
-            raise refused("HANDOFF_REPLAYED", "this handoff was already used", 409)
-        customer_id = await self._resolve_customer(claims)
-        await self._confirm_with_ivr(claims)
-        now = self._clock()
-        score = float(claims.auth_score) if claims.auth_score is not None else None
-        opened = await self._store.open_interaction(
-            NewInteraction(
-                id=uuid.uuid4().hex,
-                contact_id=claims.contact_id,
-                customer_id=customer_id,
-                level=int(verified.level),
-                method=claims.auth_method,
-                result=claims.auth_result,
-                score=score,
-                verified_at=datetime.fromtimestamp(claims.auth_time, UTC),
-                verified_by=IVR_VERIFIER,
-                created_at=now,
-                expires_at=now + timedelta(seconds=self._settings.expiry_seconds),
-                issuer=issuer,
-                jti=claims.jti,
-            ),
-            detail={
-                "level": verified.level.name,
-                "method": claims.auth_method,
-                "result": claims.auth_result,
-                "ivr_client": actor.principal.subject,
-            },
-        )
-        if opened == "replayed":
-            raise refused("HANDOFF_REPLAYED", "this handoff was already used", 409)
-        if opened == "contact_taken":
-            raise refused(
-                "CONTACT_ALREADY_HANDED_OFF", "this contact already has an interaction", 409
-            )
-        return opened
-
-    async def _resolve_customer(self, claims: HandoffClaims) -> CustomerId:
-        ref = claims.customer_ref
-        store = self._store
-        found: list[CustomerId]
-        if ref.type == "PHONE":
-            e164 = normalize_phone(ref.value, self._default_region)
-            found = await store.find_by_phone(e164) if e164 else []
-        elif ref.type == "EMAIL":
-            email = normalize_email(ref.value)
-            found = await store.find_by_email(email) if email else []
-        elif ref.type == "ACCOUNT":
-            account = await store.find_by_source_id(Source.BILLING, ref.value)
-            found = [account] if account is not None else []
-        else:
-            known = await store.get_customers([CustomerId(ref.value)])
-            found = list(known)
-        if not found:
-            found = await self._resolve_live(claims)
-        if not found:
-            raise refused(
-                "HANDOFF_CUSTOMER_UNKNOWN", f"no customer has this {ref.type} reference", 400
-            )
-        if len(found) > 1:
-            # A shared number (a household) must not verify whichever customer is oldest.
-            raise refused(
-                "HANDOFF_CUSTOMER_AMBIGUOUS",
-                f"several customers have this {ref.type} reference",
-                400,
-            )
-        return found[0]
-
-    async def _resolve_live(self, claims: HandoffClaims) -> list[CustomerId]:
-        """The customers the systems know by the handoff's reference, linked now; [] if none.
-
-        A caller who signed up a minute ago is in the CRM but not yet in the store. When a
-        system failed and nothing was found, the IVR is told to try again (503), not that
-        the customer is unknown: the failed system might hold them.
-        """
-        linker, sources = self._deps.live_linker, self._deps.sources
-        if linker is None or sources is None:
-            return []
-        ref = claims.customer_ref
-        answer: LiveAnswer
-        if ref.type == "PHONE":
-            e164 = normalize_phone(ref.value, self._default_region)
-            if e164 is None:
-                return []
-            answer = await linker.by_phone(e164, sources)
-        elif ref.type == "EMAIL":
-            email = normalize_email(ref.value)
-            if email is None:
-                return []
-            answer = await linker.by_email(email, sources)
-        elif ref.type == "ACCOUNT":
-            answer = await linker.by_source_id(Source.BILLING, ref.value, sources)
-        else:
-            return []
-        if not answer.customer_ids and answer.failed_sources:
-            raise refused(
-                "UPSTREAM_UNAVAILABLE",
-                "the customer could not be looked up in every system; try again",
-                503,
-            )
-        return list(answer.customer_ids)
-
-    async def _confirm_with_ivr(self, claims: HandoffClaims) -> None:
-        try:
-            contact = await self._deps.ivr.get_contact(IvrContactId(claims.contact_id))
-        except UpstreamNotFound as exc:
-            raise refused(
-                "HANDOFF_CONTACT_UNKNOWN", "the IVR platform has no such contact", 403
-            ) from exc
-        except UpstreamError as exc:
-            raise refused(
-                "IVR_UNAVAILABLE", "the IVR platform could not confirm the contact", 503
-            ) from exc
-        disagreeing = self._disagreements(claims, contact)
-        if disagreeing:
-            raise refused(
-                "HANDOFF_DISAGREES_WITH_IVR",
-                f"the IVR platform records a different {', '.join(disagreeing)}",
-                403,
-            )
-
-    def _disagreements(self, claims: HandoffClaims, contact: IvrContact) -> list[str]:
-        ref = claims.customer_ref
-        found: list[str] = []
-        if contact.customer_ref_type != ref.type or not self._same_reference(
-            ref.type, ref.value, contact.customer_ref_value
-        ):
-            found.append("customer reference")
-        if contact.auth_result != claims.auth_result:
-            found.append("auth result")
-        if contact.auth_method != claims.auth_method:
-            found.append("auth method")
-        return found
-
-    def _same_reference(self, kind: str, signed: str, recorded: str | None) -> bool:
-        if recorded is None:
-            return False
-        if kind == "PHONE":
-            signed_key = normalize_phone(signed, self._default_region)
-            recorded_key = normalize_phone(recorded, self._default_region)
-        elif kind == "EMAIL":
-            signed_key, recorded_key = normalize_email(signed), normalize_email(recorded)
-        else:
-            signed_key, recorded_key = signed, recorded
-        return signed_key is not None and signed_key == recorded_key
 
     # -- the agent's side --------------------------------------------------------------------
 
@@ -292,7 +148,7 @@ class Interactions:
             )
         now = self._clock()
         row = await self._store.transfer_interaction(
-            contact_id, self._holder(actor.principal), target, actor.principal.subject, now
+            contact_id, holder(actor.principal), target, actor.principal.subject, now
         )
         if row is None:
             await self._refuse(actor, "transfer", "TRANSFER", contact_id, now)
@@ -305,7 +161,7 @@ class Interactions:
         """End the actor's interaction (any, for a supervisor); its history stays."""
         now = self._clock()
         row = await self._store.end_interaction(
-            contact_id, self._holder(actor.principal), actor.principal.subject, now
+            contact_id, holder(actor.principal), actor.principal.subject, now
         )
         if row is None:
             await self._refuse(actor, "end", "END", contact_id, now)
@@ -321,7 +177,8 @@ class Interactions:
         agent = actor.principal.subject
         now = self._clock()
         current = await self._store.get_interaction(contact_id)
-        if current is None or not self._held_open(current, agent, now) or self._exhausted(current):
+        attempts = self._settings.kba_max_attempts
+        if current is None or not held_open(current, agent, now) or exhausted(current, attempts):
             await self._refuse(actor, "verify", "VERIFY", contact_id, now)
         assert current is not None
         passed = await answers_match(self._store, self._deps.crm, current.customer_id, answers)
@@ -373,7 +230,7 @@ class Interactions:
         row = await self._store.get_interaction_by_id(claims.interaction_id)
         if row is None or row.customer_id != claims.customer_id:
             raise InteractionTokenError("interaction token names no interaction")
-        if not self._held_open(row, principal.subject, self._clock()):
+        if not held_open(row, principal.subject, self._clock()):
             raise InteractionTokenError("interaction is no longer held by this agent")
         return ActiveInteraction(
             interaction_id=row.id,
@@ -386,68 +243,19 @@ class Interactions:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _holder(principal: Principal) -> str | None:
-        """Whose interaction the principal may move: its own; a supervisor, anyone's."""
-        return None if principal.role == "supervisor" else principal.subject
-
-    @staticmethod
-    def _expired(row: InteractionRow, now: datetime) -> bool:
-        return row.state != "ENDED" and row.expires_at <= now
-
-    def _held_open(self, row: InteractionRow, agent: str, now: datetime) -> bool:
-        return row.state == "ACTIVE" and row.agent == agent and not self._expired(row, now)
-
-    def _exhausted(self, row: InteractionRow) -> bool:
-        return row.kba_attempts >= self._settings.kba_max_attempts
-
     async def _refuse(
         self, actor: Actor, step: str, kind: str, contact_id: str, now: datetime
     ) -> None:
         """Raise the refusal that explains why a step did not apply (read after the fact)."""
         row = await self._store.get_interaction(contact_id)
-        error = self._explain(row, actor.principal, kind, now)
+        error = explain(row, actor.principal, kind, now, self._settings.kba_max_attempts)
         self._observe(step, error.code)
         await self._record(actor, kind, "refused", row=row, detail=error.code)
         raise error
 
-    def _explain(
-        self, row: InteractionRow | None, principal: Principal, kind: str, now: datetime
-    ) -> InteractionRefused:
-        if row is None:
-            return InteractionRefused(
-                "INTERACTION_NOT_FOUND", "no interaction for this contact", status=404
-            )
-        if row.state == "ENDED":
-            return InteractionRefused("INTERACTION_ENDED", "the interaction has ended")
-        if self._expired(row, now):
-            return InteractionRefused(
-                "INTERACTION_EXPIRED", "the interaction has expired", status=410
-            )
-        may_act = row.agent == principal.subject or (
-            principal.role == "supervisor" and kind in ("TRANSFER", "END")
-        )
-        if row.state == "ACTIVE" and not may_act:
-            return InteractionRefused(
-                "INTERACTION_HELD_BY_ANOTHER_AGENT",
-                "the interaction is held by another agent",
-                status=403,
-            )
-        if row.state == "WAITING" and kind != "CLAIM":
-            return InteractionRefused(
-                "INTERACTION_NOT_CLAIMED", "claim the interaction first", status=409
-            )
-        if kind == "VERIFY" and self._exhausted(row):
-            return InteractionRefused(
-                "VERIFICATION_ATTEMPTS_EXHAUSTED",
-                "no knowledge-check attempts are left for this interaction",
-                status=429,
-            )
-        return InteractionRefused("INTERACTION_CONFLICT", "the interaction changed; try again")
-
     def _view(self, row: InteractionRow) -> InteractionView:
         state = InteractionState(row.state)
-        if self._expired(row, self._clock()):
+        if expired(row, self._clock()):
             state = InteractionState.EXPIRED
         return InteractionView(
             interaction_id=row.id,

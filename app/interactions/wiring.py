@@ -29,7 +29,7 @@ def ivr_jwks_url(settings: Settings) -> str:
     """Where the IVR's signing keys are published."""
     if settings.handoff.jwks_url is not None:
         return settings.handoff.jwks_url
-    return settings.ivr.base_url.rstrip("/") + IVR_JWKS_PATH
+    return settings.source(Source.IVR).base_url.rstrip("/") + IVR_JWKS_PATH
 
 
 async def build_interactions(
@@ -41,7 +41,7 @@ async def build_interactions(
     transports: Mapping[Source, httpx.AsyncBaseTransport] | None = None,
     metrics: InteractionMetrics | None = None,
     audit: AuditSink | None = None,
-    live_linker: LiveLinker | None = None,
+    live_linker: LiveLinker[Sources] | None = None,
 ) -> Interactions:
     """The service; ``sources`` should be uncached, so a handoff is confirmed at the source.
 

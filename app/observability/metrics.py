@@ -38,7 +38,7 @@ from app.identity.metrics import IdentityQualityCollector
 from app.interactions.metrics import InteractionMetrics
 from app.resilience.metrics import ResilienceMetrics
 from app.security.audit_metrics import AuditMetrics
-from app.store.customers import SyncRun
+from app.store.sync_values import SyncRun
 from app.webhooks.metrics import WebhookMetrics
 from kernel.models import Source
 

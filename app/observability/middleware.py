@@ -2,8 +2,8 @@
 
 ``ObservabilityMiddleware`` (pure ASGI, so the request runs in its own task and context)
 gives each request an id, returns it as ``X-Request-Id`` and sends it upstream through
-``adapters.http.client.outbound_headers``. It installs an
-``adapters.http.client.upstream_observer`` that
+``adapters.http.context.outbound_headers``. It installs an
+``adapters.http.context.upstream_observer`` that
 feeds the metrics, each source's ``SourceHealth`` window and the request's own
 ``RequestRecord``; for ``/graphql`` it then writes one ``app.access`` log line and counts
 the request. The ``ObserveOperation`` extension tells the record the operation name and
@@ -35,7 +35,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
-from adapters.http.client import (
+from adapters.http.context import (
     ABORTED,
     Deadline,
     outbound_headers,
@@ -269,7 +269,7 @@ class ObservabilityMiddleware:
     and each
     upstream call is recorded as a span of its own under it.
 
-    ``deadline_seconds`` starts the request's deadline (``adapters.http.client.request_deadline``)
+    ``deadline_seconds`` starts the request's deadline (``adapters.http.context.request_deadline``)
     as it arrives, so that time spent before the first upstream call counts against it too.
     """
 

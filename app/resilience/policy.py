@@ -6,8 +6,8 @@ call of its adapter goes through. One call is::
     retries (idempotent reads only, tenacity)
       └── each attempt: breaker admits? -> bulkhead slot (bounded wait) -> send -> breaker told
 
-The request's deadline (``adapters.http.client.request_deadline``) bounds every wait here: a backoff
-or a Retry-After that would not fit in the time left is not waited for (the last error
+The request's deadline (``adapters.http.context.request_deadline``) bounds every wait here: a
+backoff or a Retry-After that would not fit in the time left is not waited for (the last error
 stands), and a bulkhead slot is awaited at most until the deadline.
 
 What the breaker counts as a failure: ``UpstreamUnavailable`` from the source (timeouts,
@@ -32,10 +32,11 @@ from typing import Any, Protocol
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
 
-from adapters.http.client import Attempt, time_left
+from adapters.http.client import Attempt
+from adapters.http.context import time_left
+from adapters.registry import SOURCES
 from adapters.settings import BreakerSettings, BulkheadSettings, RetrySettings, SourceSettings
 from app.resilience.fair_share import TrafficClass, traffic_class
-from app.settings import Settings
 from kernel.errors import (
     CircuitOpen,
     UpstreamBusy,
@@ -527,14 +528,17 @@ class Resilience:
         }
 
 
-def resilience_for(settings: Settings, events: ResilienceEvents | None = None) -> Resilience:
-    """The policies of the four sources, from their sections of ``settings``."""
+class SourceSections(Protocol):
+    """Where each source's settings section is found (``app.settings.Settings``)."""
+
+    def source(self, source: Source) -> SourceSettings:
+        """The section of ``source``."""
+        ...
+
+
+def resilience_for(settings: SourceSections, events: ResilienceEvents | None = None) -> Resilience:
+    """The policies of every registered source, from their sections of ``settings``."""
     return Resilience(
-        {
-            Source.BILLING: settings.billing,
-            Source.CRM: settings.crm,
-            Source.SUPPORT: settings.support,
-            Source.IVR: settings.ivr,
-        },
+        {spec.source: settings.source(spec.source) for spec in SOURCES},
         events=events,
     )

@@ -5,7 +5,7 @@ module gives the first a deadline and metrics and turns every failure into
 ``AuditUnavailable``, so that the caller (``resolvers.extensions.audit.RecordDisclosures``)
 withholds
 personal data rather than serve it unrecorded. Reading back is
-``app.store.customers.AuditTrailStore``
+``app.store.audit.AuditTrailStore``
 as it is.
 
 Retention: ``audit_prune(cutoff)`` in ``004_audit.sql`` is the only way rows leave the
@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 from app.security.audit_metrics import AuditMetrics
 from app.security.audit_settings import AuditSettings
-from app.store.customers import AuditTrailStore
+from app.store.audit import AuditTrailStore
 from kernel.access import AuditEntry, AuditUnavailable
 
 logger = logging.getLogger(__name__)

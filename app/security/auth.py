@@ -19,7 +19,7 @@ from typing import Any
 import jwt
 
 from app.settings import AuthSettings
-from resolvers.context import Principal
+from kernel.access import Principal
 
 #: Roles the gateway knows; what each may see is decided in the resolvers.
 ROLES = frozenset({"agent", "supervisor", "analyst", "ivr"})

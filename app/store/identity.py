@@ -1,9 +1,8 @@
 """The SQL of issue 3's identity layer: review rows, people's decisions, short live sessions.
 
-``app/store/customers.py`` keeps the identity tables' core (customers, links, keys, the sync's
-pages);
-this module holds what the linking engine and supervisors add to it (tables of
-``005_identity_review.sql``):
+``app/store/customers.py`` keeps the identity tables' core (customers, links, keys) and
+``app/store/sync_session.py`` writes the sync's pages; this module holds what the linking
+engine and supervisors add to it (tables of ``005_identity_review.sql``):
 
 - ``identity_review``: what the rules found but left for a person (``write_reviews``, in the
   transaction of the page that linked the record);
@@ -29,7 +28,8 @@ from kernel.identity import CustomerId
 from kernel.models import Source
 
 if TYPE_CHECKING:
-    from app.store.customers import Store, SyncSession
+    from app.store.customers import Store
+    from app.store.sync_session import SyncSession
 
 __all__ = [
     "DecisionOutcome",
@@ -192,7 +192,7 @@ async def live_session(store: Store) -> AsyncIterator[SyncSession]:
     Each ``write_page`` is its own short transaction; a link written meanwhile by a sync or
     another lookup surfaces as ``LinkConflict`` rather than as a wait.
     """
-    from app.store.customers import SyncSession
+    from app.store.sync_session import SyncSession
 
     async with store.pool.acquire() as conn:
         yield SyncSession(conn)

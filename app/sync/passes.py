@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
-from adapters.billing.client import BillingAdapter
-from adapters.crm.client import CrmAdapter
-from adapters.support.client import SupportAdapter, UserChanges
+from adapters.billing.port import BillingAdapter
+from adapters.crm.port import CrmAdapter
+from adapters.support.port import SupportAdapter, UserChanges
 from app.store.sync_cursors import SourceCursor
 from kernel.models import BillingCustomer, CrmContact, Source, SupportUser
 

@@ -1,4 +1,4 @@
-"""Freshness from webhooks: ``POST /webhooks/billing``, ``/webhooks/crm``, ``/webhooks/support``.
+"""Freshness from webhooks: ``POST /webhooks/<source>`` for each source that sends them.
 
 A vendor tells the gateway that a record changed; the gateway forgets what it cached of
 that record (in every process, through the ``RecordInvalidator``) and, when the event sets
@@ -6,7 +6,8 @@ an email or phone, moves the record's lookup key in the store, so the next query
 customer by the new value and no longer by the old one.
 
 These routes are not behind the bearer token: the vendor's signature is the
-authentication (``app.webhooks.signatures``). Per delivery:
+authentication, checked as the source's registry entry says (``adapters/<source>/webhooks.py``,
+with the secret of the source's own settings section). Per delivery:
 
 1. body larger than ``max_body_bytes``: 413; signature missing, wrong or outside the
    timestamp tolerance: 401; a body that is not the vendor's shape: 400. Nothing changes.
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -30,25 +31,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.store.customers import Store, WebhookLedger
-from app.webhooks.events import (
-    KeyChange,
-    MalformedEvent,
-    VendorEvent,
-    parse_hubspot,
-    parse_stripe,
-    parse_zendesk,
-)
+from adapters.registry import SourceSpec, WebhookSpec, with_webhooks
+from adapters.settings import SignedWebhooksSettings, SourceSettings
+from app.store.customers import Store
+from app.store.webhooks import WebhookLedger
 from app.webhooks.metrics import WebhookMetrics
 from app.webhooks.settings import WebhookSettings
-from app.webhooks.signatures import (
-    SignatureRejected,
-    verify_hubspot,
-    verify_stripe,
-    verify_zendesk,
-)
 from kernel.models import Source
 from kernel.normalize import normalize_email, normalize_phone
+from kernel.webhooks import (
+    KeyChange,
+    MalformedEvent,
+    SignatureRejected,
+    VendorEvent,
+    WebhookDelivery,
+)
 
 if TYPE_CHECKING:
     from app.analytics.refresh import FactsUpdater
@@ -72,16 +69,16 @@ class BodyTooLarge(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Vendor:
-    """How one source's webhooks are checked and read."""
+    """How one source's webhooks are checked and read, with the secret they are signed with."""
 
     source: Source
     path: str
-    verify: Callable[[Request, bytes, float], None]
-    parse: Callable[[bytes], list[VendorEvent]]
+    webhooks: WebhookSpec
+    secret: str
 
 
 class WebhookReceiver:
-    """The three webhook routes, over the store found in the request's state."""
+    """One webhook route per source that sends them, over the store in the request's state."""
 
     def __init__(
         self,
@@ -90,17 +87,26 @@ class WebhookReceiver:
         default_region: str,
         metrics: WebhookMetrics,
         invalidator_for: Callable[[Request], RecordInvalidator],
+        sections: Mapping[Source, SourceSettings] | None = None,
         demo: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """``invalidator_for`` finds the invalidator for a request: the cache is opened in
-        the app's lifespan, after the routes exist."""
-        defaults = settings.default_secrets_in_use()
+        the app's lifespan, after the routes exist. ``sections`` are the sources' settings
+        (their signing secrets); a source not in it has its section's defaults."""
+        self._vendors = tuple(
+            _vendor(spec, (sections or {}).get(spec.source)) for spec in with_webhooks()
+        )
+        defaults = [vendor for vendor in self._vendors if vendor.secret_is_default]
         if defaults and not demo:
             # The sandbox's secrets are public: anyone could sign events with them.
             logger.warning(
                 "webhook secrets left at the sandbox's public defaults; set them",
-                extra={"settings": [f"SCV_WEBHOOKS__{name.upper()}" for name in defaults]},
+                extra={
+                    "settings": [
+                        f"SCV_{vendor.vendor.source.value}__WEBHOOK_SECRET" for vendor in defaults
+                    ]
+                },
             )
         self._settings = settings
         self._default_region = default_region
@@ -109,13 +115,10 @@ class WebhookReceiver:
         self._clock = clock
 
     def routes(self) -> list[Route]:
-        """``POST /webhooks/billing``, ``/webhooks/crm`` and ``/webhooks/support``."""
-        vendors = (
-            Vendor(Source.BILLING, "/webhooks/billing", self._verify_stripe, parse_stripe),
-            Vendor(Source.CRM, "/webhooks/crm", self._verify_hubspot, parse_hubspot),
-            Vendor(Source.SUPPORT, "/webhooks/support", self._verify_zendesk, parse_zendesk),
-        )
-        return [Route(v.path, self._endpoint(v), methods=["POST"]) for v in vendors]
+        """``POST /webhooks/<source>`` for each source whose registry entry has webhooks."""
+        return [
+            Route(v.vendor.path, self._endpoint(v.vendor), methods=["POST"]) for v in self._vendors
+        ]
 
     def _endpoint(self, vendor: Vendor) -> Callable[[Request], Awaitable[Response]]:
         async def receive(request: Request) -> Response:
@@ -131,12 +134,23 @@ class WebhookReceiver:
             body = await _read_body(request, self._settings.max_body_bytes)
         except BodyTooLarge:
             return self._reject(source, "too_large", 413, "body too large")
+        delivery = WebhookDelivery(
+            method=request.method,
+            uri=self._signed_uri(request),
+            headers=request.headers,
+            body=body,
+        )
         try:
-            vendor.verify(request, body, self._clock())
+            vendor.webhooks.verify(
+                delivery,
+                vendor.secret,
+                now=self._clock(),
+                tolerance=self._settings.tolerance_seconds,
+            )
         except SignatureRejected as exc:
             return self._reject(source, exc.reason, 401, "invalid webhook signature")
         try:
-            events = vendor.parse(body)
+            events = vendor.webhooks.parse(body)
         except MalformedEvent:
             return self._reject(source, "malformed", 400, "malformed webhook body")
         store: Store = request.state.store
@@ -231,46 +245,32 @@ class WebhookReceiver:
         self._metrics.rejected.labels(source.value, reason).inc()
         return JSONResponse({"error": message}, status_code=status)
 
-    # --- signatures, per vendor -------------------------------------------------------
-
-    def _verify_stripe(self, request: Request, body: bytes, now: float) -> None:
-        verify_stripe(
-            request.headers.get("stripe-signature"),
-            body,
-            self._settings.billing_secret.get_secret_value(),
-            now=now,
-            tolerance=self._settings.tolerance_seconds,
-        )
-
-    def _verify_hubspot(self, request: Request, body: bytes, now: float) -> None:
-        verify_hubspot(
-            request.headers.get("x-hubspot-signature-v3"),
-            request.headers.get("x-hubspot-request-timestamp"),
-            method=request.method,
-            uri=self._signed_uri(request),
-            body=body,
-            secret=self._settings.crm_secret.get_secret_value(),
-            now=now,
-            tolerance=self._settings.tolerance_seconds,
-        )
-
-    def _verify_zendesk(self, request: Request, body: bytes, now: float) -> None:
-        verify_zendesk(
-            request.headers.get("x-zendesk-webhook-signature"),
-            request.headers.get("x-zendesk-webhook-signature-timestamp"),
-            body,
-            self._settings.support_secret.get_secret_value(),
-            now=now,
-            tolerance=self._settings.tolerance_seconds,
-        )
-
     def _signed_uri(self, request: Request) -> str:
-        """The URI HubSpot signed: the public URL when configured (behind a proxy)."""
+        """The URI the vendor called (HubSpot signs it): the public URL when configured,
+        as it differs behind a proxy."""
         public = self._settings.public_base_url
         if public is None:
             return str(request.url)
         query = f"?{request.url.query}" if request.url.query else ""
         return f"{public.rstrip('/')}{request.url.path}{query}"
+
+
+@dataclass(frozen=True, slots=True)
+class _ConfiguredVendor:
+    vendor: Vendor
+    secret_is_default: bool
+
+
+def _vendor(spec: SourceSpec, section: SourceSettings | None) -> _ConfiguredVendor:
+    """The route of ``spec``'s webhooks, signed with the secret of its settings section."""
+    assert spec.webhooks is not None
+    own = section if section is not None else spec.settings_model.model_validate({})
+    if not isinstance(own, SignedWebhooksSettings):
+        raise TypeError(f"{spec.name}: webhooks need a SignedWebhooksSettings section")
+    vendor = Vendor(
+        spec.source, f"/webhooks/{spec.name}", spec.webhooks, own.webhook_secret.get_secret_value()
+    )
+    return _ConfiguredVendor(vendor, own.webhook_secret_is_default())
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

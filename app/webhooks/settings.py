@@ -1,40 +1,24 @@
-"""Settings of the webhook receivers (``Settings.webhooks``): signing secrets and limits.
+"""Settings of the webhook receivers (``Settings.webhooks``): the replay window and limits.
 
-The default secrets are the sandbox's (``sandbox/webhooks.py``), so the demo works with no
-configuration; a deployment must set the real ones (Stripe's endpoint secret ``whsec_...``,
-the HubSpot app's client secret, the Zendesk webhook's signing secret). The gateway logs a
-warning at start-up when a default secret is in use outside demo mode.
+Each source's signing secret is its own setting (``SCV_<NAME>__WEBHOOK_SECRET``, in its
+section beside its adapter). The defaults are the sandbox's (``sandbox/webhooks.py``), so the
+demo works with no configuration; a deployment must set the real ones (Stripe's endpoint
+secret ``whsec_...``, the HubSpot app's client secret, the Zendesk webhook's signing secret).
+The gateway logs a warning at start-up when a default secret is in use outside demo mode.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from typing import Any
 
-#: The sandbox's secrets, which are public: fine for the demo, never for a deployment.
-SANDBOX_SECRETS = {
-    "billing_secret": "whsec_scv_sandbox",
-    "crm_secret": "scv-sandbox-hubspot-client-secret",
-    "support_secret": "scv-sandbox-zendesk-signing-secret",
-}
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class WebhookSettings(BaseModel):
-    """How ``/webhooks/billing``, ``/webhooks/crm`` and ``/webhooks/support`` check events."""
+    """How ``POST /webhooks/<source>`` checks and reads deliveries."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    billing_secret: SecretStr = Field(
-        default=SecretStr(SANDBOX_SECRETS["billing_secret"]),
-        description="Stripe endpoint signing secret (whsec_...) for Stripe-Signature",
-    )
-    crm_secret: SecretStr = Field(
-        default=SecretStr(SANDBOX_SECRETS["crm_secret"]),
-        description="HubSpot app client secret, for X-HubSpot-Signature-v3",
-    )
-    support_secret: SecretStr = Field(
-        default=SecretStr(SANDBOX_SECRETS["support_secret"]),
-        description="Zendesk webhook signing secret, for X-Zendesk-Webhook-Signature",
-    )
     tolerance_seconds: float = Field(
         default=300.0,
         gt=0,
@@ -51,10 +35,18 @@ class WebhookSettings(BaseModel):
         "called, which differs behind a proxy); unset: the request's own URL",
     )
 
-    def default_secrets_in_use(self) -> list[str]:
-        """The names of the secrets still at the sandbox's public defaults."""
-        return [
-            name
-            for name, default in SANDBOX_SECRETS.items()
-            if getattr(self, name).get_secret_value() == default
-        ]
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets_moved_to_their_sources(cls, data: Any) -> Any:
+        # SCV_WEBHOOKS__<NAME>_SECRET was the name until each source kept its own secret: say
+        # where it went rather than only "extra inputs are not permitted".
+        if isinstance(data, dict):
+            moved = sorted(name for name in data if str(name).endswith("_secret"))
+            if moved:
+                renamed = ", ".join(
+                    f"SCV_WEBHOOKS__{name.upper()} is now "
+                    f"SCV_{name.removesuffix('_secret').upper()}__WEBHOOK_SECRET"
+                    for name in moved
+                )
+                raise ValueError(f"renamed setting(s): {renamed}")
+        return data

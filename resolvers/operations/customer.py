@@ -11,12 +11,14 @@ from kernel.identity import CustomerId, CustomerRecord
 from kernel.linking import LiveAnswer, LiveLinker, LiveLookupIncomplete
 from kernel.models import IvrContactId
 from kernel.normalize import normalize_email, normalize_phone
+from resolvers.context import Sources
 from resolvers.extensions.audit import AuditTrailConnection, audit_trail
 from resolvers.operations.customers import CustomerConnection, customers
 from resolvers.operations.data_quality import DataQualityReportType, data_quality
 from resolvers.operations.exports import ExportJob, export_status
 from resolvers.operations.interactions import Interaction, interaction
-from resolvers.types.customer import Customer, Info, Source
+from resolvers.types.common import Info, Source
+from resolvers.types.customer import Customer
 
 #: How an IVR contact's ``CustomerRefType`` names the customer it verified.
 _IVR_REF_TO_SOURCE = {"ACCOUNT": Source.BILLING}
@@ -69,7 +71,9 @@ async def _by_source_id(info: Info, source: Source, external_id: str) -> Custome
     return await _load(info, found)
 
 
-async def _live(info: Info, ask: Callable[[LiveLinker], Awaitable[LiveAnswer]]) -> list[CustomerId]:
+async def _live(
+    info: Info, ask: Callable[[LiveLinker[Sources]], Awaitable[LiveAnswer]]
+) -> list[CustomerId]:
     """What the systems hold when the store found nothing, linked first (live linking).
 
     Nothing found with a system failing is not "no such customer": the field is null with

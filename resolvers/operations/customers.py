@@ -22,7 +22,8 @@ from kernel.client_errors import BadUserInput, Forbidden, GatewayError
 from kernel.customer_facts import CustomerFilter, CustomerOrder, CustomerOrderField
 from kernel.identity import CustomerId
 from kernel.models import Source, SubscriptionStatus
-from resolvers.types.customer import Customer, Info
+from resolvers.types.common import Info
+from resolvers.types.customer import Customer
 
 #: Who may list customers.
 LIST_ROLES = frozenset({"analyst", "supervisor"})

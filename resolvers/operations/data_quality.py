@@ -22,9 +22,9 @@ from kernel.data_quality import (
 )
 from resolvers.context import RequestContext
 
-# Registered as a GraphQL enum by ``resolvers.types.customer``: importing it from there makes sure
+# Registered as a GraphQL enum by ``resolvers.types.common``: importing it from there makes sure
 # it is registered before these types are read (else strawberry makes a second ``Source``).
-from resolvers.types.customer import Source
+from resolvers.types.common import Source
 
 Info = strawberry.Info[RequestContext, None]
 

@@ -18,11 +18,11 @@ from typing import Protocol
 
 import strawberry
 
+from kernel.access import Principal
 from kernel.client_errors import BadUserInput, Forbidden, GatewayError
 from kernel.customer_facts import CustomerFilter
-from resolvers.context import Principal
 from resolvers.operations.customers import CustomerFilterInput
-from resolvers.types.customer import Info
+from resolvers.types.common import Info
 
 #: Roles that may export: analysts, and supervisors (who may also read anyone's export).
 EXPORT_ROLES = frozenset({"analyst", "supervisor"})

@@ -12,7 +12,8 @@ import strawberry
 from kernel.client_errors import Forbidden, GatewayError
 from kernel.identity import CustomerId
 from kernel.linking import Decider, IdentityDecisions
-from resolvers.types.customer import Customer, Info, Source
+from resolvers.types.common import Info, Source
+from resolvers.types.customer import Customer
 
 #: Only supervisors decide who is who.
 DECIDER_ROLES = frozenset({"supervisor"})

@@ -21,9 +21,10 @@ from kernel.interactions import (
     InteractionView,
     KnowledgeAnswers,
 )
-from resolvers.types.customer import Customer, Info
+from resolvers.types.common import Info
+from resolvers.types.customer import Customer
 
-# Registered in place, as resolvers/types/customer.py does with the adapters' enums: one definition.
+# Registered in place, as resolvers/types/common.py does with the adapters' enums: one definition.
 strawberry.enum(VerificationLevel, description="How strongly the caller's identity was verified.")
 strawberry.enum(InteractionState, description="Where an interaction is in its life.")
 

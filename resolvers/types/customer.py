@@ -1,113 +1,35 @@
-"""The GraphQL types of the customer graph.
+"""The customer in the graph: one customer, linked across every system that knows them.
 
 Scalar fields are plain attributes, filled when the object is built; only fields that do
-I/O are async. The billing panel is lazy (``BillingAccount`` holds the billing id and each
-field loads its own resource) so that the customer record, subscriptions and invoices are
-fetched concurrently rather than one after the other; profile and support each need one
-resource, so their panel resolver fetches it and builds the whole panel.
+I/O are async. The billing panel is lazy (``BillingAccount``, in ``resolvers.types.billing``,
+holds the billing id and each field loads its own resource) so that the customer record,
+subscriptions and invoices are fetched concurrently rather than one after the other;
+profile and support each need one resource, so their panel resolver fetches it and builds
+the whole panel. Each panel's types live in their own module (``resolvers.types.profile``,
+``billing``, ``support``); what they share, the enums included, in ``resolvers.types.common``.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from kernel import models
 from kernel.access import VerificationLevel
-from kernel.client_errors import BadUserInput
 from kernel.identity import CustomerId, CustomerRecord
-from kernel.models import FINISHED_TICKET_STATUSES, BillingCustomerId, CrmContactId, SupportUserId
-from resolvers.context import RequestContext
-from resolvers.extensions.masking import (
-    customer_data,
-    mask_card_last4,
-    mask_email,
-    mask_name,
-    mask_phone,
-    personal,
-    redact_free_text,
-    withhold,
-)
+from kernel.models import BillingCustomerId, CrmContactId, SupportUserId
+from resolvers.extensions.masking import customer_data, mask_name, personal
+from resolvers.types.billing import BillingAccount
+from resolvers.types.common import Info, Source, check_first
+from resolvers.types.profile import Profile
+from resolvers.types.support import SupportSummary
 
 if TYPE_CHECKING:
     # The identity view's types refer back to Customer: lazy both ways (see Customer).
     from resolvers.types.facts import CustomerFactsView
     from resolvers.types.identity import ContactPoints, DuplicateCandidate, FieldConflict
-
-# The canonical enums are the adapters' own: registering them with strawberry (which marks
-# the class in place) keeps one definition of each vocabulary.
-strawberry.enum(models.Source, description="A system of record behind the gateway.")
-strawberry.enum(models.TicketStatus, description="Canonical ticket status.")
-strawberry.enum(models.SubscriptionStatus, description="Canonical subscription status.")
-strawberry.enum(models.InvoiceStatus, description="Canonical invoice status.")
-strawberry.enum(models.CacheState, description="How the gateway's cache answered for a panel.")
-Source = models.Source
-TicketStatus = models.TicketStatus
-SubscriptionStatus = models.SubscriptionStatus
-InvoiceStatus = models.InvoiceStatus
-CacheState = models.CacheState
-
-Info = strawberry.Info[RequestContext, None]
-
-MAX_LIST = 100
-
-
-@strawberry.type(description="An exact amount in major units with its ISO 4217 currency.")
-class Money:
-    amount: Decimal
-    currency: str
-
-    @classmethod
-    def from_model(cls, money: models.Money) -> Money:
-        return cls(amount=money.amount, currency=money.currency)
-
-
-@strawberry.type(description="A postal address; masked, only city, region and country remain.")
-class Address:
-    owner: strawberry.Private[CustomerId]
-    line1: str | None = personal(VerificationLevel.MEDIUM, withhold)
-    line2: str | None = personal(VerificationLevel.MEDIUM, withhold)
-    city: str | None
-    region: str | None
-    postal_code: str | None = personal(VerificationLevel.MEDIUM, withhold)
-    country: str | None
-
-    @classmethod
-    def from_model(cls, address: models.Address | None, owner: CustomerId) -> Address | None:
-        if address is None:
-            return None
-        return cls(
-            owner=owner,
-            line1=address.line1,
-            line2=address.line2,
-            city=address.city,
-            region=address.region,
-            postal_code=address.postal_code,
-            country=address.country,
-        )
-
-
-@strawberry.type(description="Where a panel's values came from, and when they were read.")
-class PanelMeta:
-    source: Source
-    source_record_id: strawberry.ID
-    fetched_at: datetime
-
-    @strawberry.field(description="Seconds from fetchedAt to when this answer was built.")
-    def age_seconds(self) -> float:
-        return max(0.0, (datetime.now(UTC) - self.fetched_at).total_seconds())
-
-    cache: CacheState = strawberry.field(
-        description="HIT: cached and fresh; MISS: fetched for this answer; STALE: cached, "
-        "past its fresh lifetime (being refreshed, or its system is failing)."
-    )
-
-    @strawberry.field(description="Whether the values may be out of date (cache STALE).")
-    def stale(self) -> bool:
-        return self.cache is CacheState.STALE
 
 
 @strawberry.type(description="One system's record of the customer, and the rule that linked it.")
@@ -124,225 +46,6 @@ class IdentityLink:
         description="What made the link: sync, live (a lookup), webhook, or manual."
     )
     linked_at: datetime | None
-
-
-@strawberry.type(description="Name and contact details, from the CRM (their system of record).")
-class Profile:
-    owner: strawberry.Private[CustomerId]
-    name: str | None = personal(VerificationLevel.LOW, mask_name)
-    email: str | None = personal(VerificationLevel.MEDIUM, mask_email)
-    phone: str | None = personal(VerificationLevel.MEDIUM, mask_phone)
-    address: Address | None
-    meta: PanelMeta
-
-    @classmethod
-    def from_model(cls, contact: models.CrmContact, owner: CustomerId) -> Profile:
-        return cls(
-            owner=owner,
-            name=contact.name,
-            email=contact.email,
-            phone=contact.phone,
-            address=Address.from_model(contact.address, owner),
-            meta=PanelMeta(
-                source=models.Source.CRM,
-                source_record_id=strawberry.ID(contact.id),
-                fetched_at=contact.fetched_at,
-                cache=contact.cache_state,
-            ),
-        )
-
-
-@strawberry.type
-class Subscription:
-    id: strawberry.ID
-    status: SubscriptionStatus
-    source_status: str
-    plan_name: str | None
-    amount: Money
-    interval: str | None
-    current_period_end: datetime | None
-    cancel_at_period_end: bool
-    created_at: datetime
-
-    @classmethod
-    def from_model(cls, sub: models.Subscription) -> Subscription:
-        return cls(
-            id=strawberry.ID(sub.id),
-            status=sub.status,
-            source_status=sub.source_status,
-            plan_name=sub.plan_name,
-            amount=Money.from_model(sub.amount),
-            interval=sub.interval,
-            current_period_end=sub.current_period_end,
-            cancel_at_period_end=sub.cancel_at_period_end,
-            created_at=sub.created_at,
-        )
-
-
-@strawberry.type
-class Invoice:
-    id: strawberry.ID
-    number: str | None
-    status: InvoiceStatus
-    source_status: str
-    amount_due: Money
-    amount_paid: Money
-    amount_remaining: Money
-    created_at: datetime
-    due_date: datetime | None
-    paid_at: datetime | None
-    overdue: bool = strawberry.field(description="Open, with its due date in the past.")
-
-    @classmethod
-    def from_model(cls, invoice: models.Invoice, now: datetime) -> Invoice:
-        overdue = (
-            invoice.status is models.InvoiceStatus.OPEN
-            and invoice.due_date is not None
-            and invoice.due_date < now
-        )
-        return cls(
-            id=strawberry.ID(invoice.id),
-            number=invoice.number,
-            status=invoice.status,
-            source_status=invoice.source_status,
-            amount_due=Money.from_model(invoice.amount_due),
-            amount_paid=Money.from_model(invoice.amount_paid),
-            amount_remaining=Money.from_model(invoice.amount_remaining),
-            created_at=invoice.created_at,
-            due_date=invoice.due_date,
-            paid_at=invoice.paid_at,
-            overdue=overdue,
-        )
-
-
-@strawberry.type(description="A card on file: brand, last four and expiry, never more.")
-class PaymentCard:
-    owner: strawberry.Private[CustomerId]
-    id: strawberry.ID
-    brand: str
-    last4: str | None = personal(VerificationLevel.LOW, mask_card_last4)
-    exp_month: int | None = personal(VerificationLevel.HIGH, withhold)
-    exp_year: int | None = personal(VerificationLevel.HIGH, withhold)
-
-
-@strawberry.type(description="Money, from the billing system (its system of record).")
-class BillingAccount:
-    owner: strawberry.Private[CustomerId]
-    billing_id: strawberry.Private[BillingCustomerId]
-
-    @strawberry.field(description="What the customer owes on the next invoice; negative is credit.")
-    async def balance(self, info: Info) -> Money:
-        customer = await info.context.loaders.billing_customers.load(self.billing_id)
-        return Money.from_model(customer.balance)
-
-    @strawberry.field(description="The billing system's own delinquency flag.")
-    async def delinquent(self, info: Info) -> bool:
-        customer = await info.context.loaders.billing_customers.load(self.billing_id)
-        return customer.delinquent
-
-    @strawberry.field(description="Every subscription, canceled ones included.")
-    async def subscriptions(self, info: Info) -> list[Subscription]:
-        found = await info.context.loaders.subscriptions.load(self.billing_id)
-        return [Subscription.from_model(sub) for sub in found.items]
-
-    @strawberry.field(description="The newest invoices first; `first` is 1..100.")
-    async def invoices(self, info: Info, first: int | None = 10) -> list[Invoice]:
-        limit = _check_first(first, default=10)
-        found = await info.context.loaders.invoices.load((self.billing_id, limit))
-        now = found.fetched_at
-        return [Invoice.from_model(invoice, now) for invoice in found.items]
-
-    @strawberry.field(description="Cards on file.")
-    async def payment_cards(self, info: Info) -> list[PaymentCard]:
-        found = await info.context.loaders.payment_cards.load(self.billing_id)
-        return [
-            PaymentCard(
-                owner=self.owner,
-                id=strawberry.ID(card.id),
-                brand=card.brand,
-                last4=card.last4,
-                exp_month=card.exp_month,
-                exp_year=card.exp_year,
-            )
-            for card in found.items
-        ]
-
-    @strawberry.field
-    async def meta(self, info: Info) -> PanelMeta:
-        customer = await info.context.loaders.billing_customers.load(self.billing_id)
-        return PanelMeta(
-            source=models.Source.BILLING,
-            source_record_id=strawberry.ID(customer.id),
-            fetched_at=customer.fetched_at,
-            cache=customer.cache_state,
-        )
-
-
-@strawberry.type
-class Ticket:
-    owner: strawberry.Private[CustomerId]
-    id: strawberry.ID
-    subject: str | None = personal(
-        VerificationLevel.LOW,
-        redact_free_text,
-        description="The customer's own words: masked, emails and long numbers are hidden.",
-    )
-    status: TicketStatus
-    source_status: str
-    priority: str | None
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def from_model(cls, ticket: models.Ticket, owner: CustomerId) -> Ticket:
-        return cls(
-            owner=owner,
-            id=strawberry.ID(ticket.id),
-            subject=ticket.subject,
-            status=ticket.status,
-            source_status=ticket.source_status,
-            priority=ticket.priority,
-            created_at=ticket.created_at,
-            updated_at=ticket.updated_at,
-        )
-
-
-@strawberry.type(description="Tickets, from the support system (their system of record).")
-class SupportSummary:
-    owner: strawberry.Private[CustomerId]
-    all_tickets: strawberry.Private[tuple[models.Ticket, ...]]
-    open_ticket_count: int = strawberry.field(description="Tickets not solved or closed.")
-    meta: PanelMeta
-
-    @classmethod
-    def from_model(cls, found: models.TicketList, owner: CustomerId) -> SupportSummary:
-        return cls(
-            owner=owner,
-            all_tickets=found.items,
-            open_ticket_count=sum(
-                1 for t in found.items if t.status not in FINISHED_TICKET_STATUSES
-            ),
-            meta=PanelMeta(
-                source=models.Source.SUPPORT,
-                source_record_id=strawberry.ID(found.user_id),
-                fetched_at=found.fetched_at,
-                cache=found.cache_state,
-            ),
-        )
-
-    @strawberry.field(description="Newest first; `first` is 1..100; `status` filters.")
-    def tickets(
-        self, first: int | None = 20, status: list[TicketStatus] | None = None
-    ) -> list[Ticket]:
-        limit = _check_first(first, default=20)
-        wanted = set(status) if status else None
-        chosen = (t for t in self.all_tickets if wanted is None or t.status in wanted)
-        result: list[Ticket] = []
-        for ticket in chosen:
-            if len(result) == limit:
-                break
-            result.append(Ticket.from_model(ticket, self.owner))
-        return result
 
 
 @strawberry.type(description="One customer, linked across every system that knows them.")
@@ -406,7 +109,8 @@ class Customer:
     async def facts(
         self, info: Info
     ) -> Annotated[CustomerFactsView, strawberry.lazy("resolvers.types.facts")] | None:
-        # Imported here: the view uses the enums this module registers, so it must load after.
+        # Imported here: the view uses the enums ``resolvers.types.common`` registers, so it must
+        # load after.
         from resolvers.types.facts import CustomerFactsView
 
         found = await info.context.loaders.customer_facts.load(self.record.id)
@@ -438,14 +142,5 @@ class Customer:
     ) -> list[Annotated[DuplicateCandidate, strawberry.lazy("resolvers.types.identity")]]:
         from resolvers.types.identity import resolve_possible_duplicates
 
-        limit = _check_first(first, default=10)
+        limit = check_first(first, default=10)
         return await resolve_possible_duplicates(self.record, info, limit)
-
-
-def _check_first(first: int | None, *, default: int) -> int:
-    """``first`` must be 1..100 (null means the default): a clear error, not a silent clamp."""
-    if first is None:
-        return default
-    if not 1 <= first <= MAX_LIST:
-        raise BadUserInput(f"first must be between 1 and {MAX_LIST}, got {first}")
-    return first

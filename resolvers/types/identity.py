@@ -15,7 +15,6 @@ from kernel.access import VerificationLevel
 from kernel.identity import CustomerId, CustomerRecord
 from kernel.identity_evidence import (
     DuplicateLead,
-    IdentityEvidenceLoaders,
     KeyConflict,
     SourcedKey,
     duplicate_reason,
@@ -25,11 +24,15 @@ from kernel.identity_evidence import (
 )
 from resolvers.context import RequestContext
 from resolvers.extensions.masking import mask_email, mask_phone, personal
+from resolvers.loaders import IdentityEvidenceLoaders
+
+# Registered as a GraphQL enum by ``resolvers.types.common``: importing it from there makes sure
+# it is registered before the types below are read.
+from resolvers.types.common import Source
 
 # ``resolvers.types.customer`` refers to this module's types lazily (their fields name Customer), so
-# importing it here is no cycle; it also registers ``Source`` as a GraphQL enum before the
-# types below are read.
-from resolvers.types.customer import Customer, Source
+# importing it here is no cycle.
+from resolvers.types.customer import Customer
 
 Info = strawberry.Info[RequestContext, None]
 

@@ -15,9 +15,12 @@ import pytest
 
 import adapters.crm.client
 from adapters.billing.client import HttpBillingAdapter, billing_auth_headers
+from adapters.billing.settings import BillingSettings
 from adapters.crm.client import HttpCrmAdapter, crm_auth_headers
-from adapters.settings import BillingSettings, CrmSettings, SupportSettings
-from adapters.support.client import HttpSupportAdapter, UserChanges, support_auth_headers
+from adapters.crm.settings import CrmSettings
+from adapters.support.client import HttpSupportAdapter, support_auth_headers
+from adapters.support.port import UserChanges
+from adapters.support.settings import SupportSettings
 from kernel.errors import UpstreamContractError
 from tests.adapters.fake_upstream import NOW, FakeUpstream, client_for, json_response
 from tests.adapters.vendor_payloads import (

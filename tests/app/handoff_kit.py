@@ -20,11 +20,11 @@ from app.security.auth import KeyRing
 from app.settings import HandoffSettings, IdentitySettings, InteractionSettings
 from app.store.customers import Store
 from app.sync.runner import sync_identities
-from kernel.access import AuditEntry
+from kernel.access import AuditEntry, Principal
 from kernel.interactions import Actor
 from kernel.linking import LiveLinker
 from kernel.models import Address, CrmContactId
-from resolvers.context import Principal, Sources
+from resolvers.context import Sources
 from tests.fakes import FakeSystems, ivr_contact, named_customers
 
 HANDOFF = HandoffSettings()

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from adapters.registry import SOURCES
 from adapters.taxonomy import Taxonomy
 from app.settings import Settings
 from kernel.models import Source, TicketStatus
@@ -108,3 +109,45 @@ def test_a_system_of_record_that_is_no_source_is_refused(monkeypatch: pytest.Mon
     monkeypatch.setenv("SCV_IDENTITY__SYSTEM_OF_RECORD", '{"phone": "LEDGER"}')
     with pytest.raises(ValidationError, match="system_of_record"):
         Settings()
+
+
+def test_every_registered_source_has_a_section_of_its_own_model() -> None:
+    settings = Settings()
+
+    for spec in SOURCES:
+        section = settings.source(spec.source)
+        assert type(section) is spec.settings_model
+        assert section is getattr(settings, spec.name)
+
+
+def test_a_source_section_is_set_by_its_registered_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    for spec in SOURCES:
+        monkeypatch.setenv(f"SCV_{spec.name.upper()}__BASE_URL", f"https://{spec.name}.example")
+
+    settings = Settings()
+
+    for spec in SOURCES:
+        assert settings.source(spec.source).base_url == f"https://{spec.name}.example"
+
+
+def test_a_webhook_secret_is_its_sources_own_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCV_CRM__WEBHOOK_SECRET", "hubspot-app-secret")
+
+    settings = Settings()
+
+    assert settings.crm.webhook_secret.get_secret_value() == "hubspot-app-secret"
+    assert not settings.crm.webhook_secret_is_default()
+    assert settings.billing.webhook_secret_is_default()
+
+
+def test_an_old_webhook_secret_name_is_refused_saying_its_new_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SCV_WEBHOOKS__BILLING_SECRET", "whsec_live_value")
+
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+
+    message = str(refused.value)
+    assert "SCV_WEBHOOKS__BILLING_SECRET is now SCV_BILLING__WEBHOOK_SECRET" in message
+    assert "whsec_live_value" not in message

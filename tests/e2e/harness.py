@@ -19,8 +19,9 @@ from app.demo.keys import DemoKeys, ensure_demo_keys, mint_token
 from app.settings import Settings
 from app.sources import build_sources
 from app.store.customers import Store
-from app.store.facts import FactsWriter
-from app.sync.runner import SyncReport, sync_identities
+from app.store.facts_writer import FactsWriter
+from app.sync.report import SyncReport
+from app.sync.runner import sync_identities
 
 SYSTEMS = ("billing", "crm", "support", "ivr")
 

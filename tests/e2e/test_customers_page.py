@@ -13,7 +13,7 @@ from app.analytics.settings import CustomersSettings
 from app.demo.keys import mint_token
 from app.sources import build_sources
 from app.store.customers import Store
-from app.store.facts import FactsWriter
+from app.store.facts_writer import FactsWriter
 from kernel.models import Source
 from tests.e2e.harness import Stack
 

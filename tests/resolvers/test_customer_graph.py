@@ -8,9 +8,10 @@ import pytest
 import strawberry
 
 from app.http.errors import PresentErrors
+from kernel.access import Principal
 from kernel.errors import UpstreamTimeout
 from kernel.models import Source
-from resolvers.context import Principal, Sources, new_context
+from resolvers.context import Sources, new_context
 from resolvers.schema import build_schema
 from tests.fakes import FakeSystems, named_customers
 from tests.resolvers.memory_store import MemoryStore, named_store

@@ -17,6 +17,7 @@ import pytest
 import strawberry
 
 from app.http.errors import PresentErrors
+from kernel.access import Principal
 from kernel.customer_facts import (
     CustomerFacts,
     CustomerFactsPage,
@@ -25,7 +26,7 @@ from kernel.customer_facts import (
 )
 from kernel.identity import CustomerId
 from kernel.models import BillingCustomer, BillingCustomerId, Source
-from resolvers.context import Principal, Sources, new_context
+from resolvers.context import Sources, new_context
 from resolvers.schema import build_schema
 from tests.fakes import (
     FakeBillingAdapter,

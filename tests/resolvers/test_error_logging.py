@@ -7,7 +7,8 @@ import logging
 import pytest
 
 from app.http.errors import PresentErrors
-from resolvers.context import Principal, Sources, new_context
+from kernel.access import Principal
+from resolvers.context import Sources, new_context
 from resolvers.schema import build_schema
 from tests.fakes import named_customers
 from tests.resolvers.memory_store import named_store

@@ -11,7 +11,7 @@ import pytest
 import strawberry
 
 from app.http.errors import PresentErrors
-from kernel.access import ActiveInteraction, VerificationLevel
+from kernel.access import ActiveInteraction, Principal, VerificationLevel
 from kernel.data_quality import (
     DataQualityReport,
     FieldCount,
@@ -28,7 +28,7 @@ from kernel.identity_evidence import (
     SharedKeyLead,
 )
 from kernel.models import Source
-from resolvers.context import Principal, Sources, new_context
+from resolvers.context import Sources, new_context
 from resolvers.schema import build_schema
 from tests.fakes import FakeSystems, named_customers
 from tests.resolvers.memory_audit import MemoryAuditSink

@@ -10,7 +10,7 @@ import pytest
 import strawberry
 
 from app.http.errors import PresentErrors
-from kernel.access import VerificationLevel
+from kernel.access import Principal, VerificationLevel
 from kernel.identity import CustomerId
 from kernel.interactions import (
     Actor,
@@ -20,7 +20,7 @@ from kernel.interactions import (
     InteractionView,
     KnowledgeAnswers,
 )
-from resolvers.context import Principal, Sources, new_context
+from resolvers.context import Sources, new_context
 from resolvers.schema import build_schema
 from tests.fakes import named_customers
 from tests.resolvers.memory_store import named_store

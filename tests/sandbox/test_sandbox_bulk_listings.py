@@ -7,8 +7,9 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 from adapters.billing.client import HttpBillingAdapter
-from adapters.settings import BillingSettings, SupportSettings
+from adapters.billing.settings import BillingSettings
 from adapters.support.client import HttpSupportAdapter
+from adapters.support.settings import SupportSettings
 from sandbox.records import Dataset
 from tests.sandbox.conftest import make_client
 

@@ -17,7 +17,9 @@ import orjson
 import pytest
 from starlette.applications import Starlette
 
-from app.webhooks.signatures import verify_hubspot, verify_stripe, verify_zendesk
+from adapters.billing.webhooks import verify_stripe
+from adapters.crm.webhooks import verify_hubspot
+from adapters.support.webhooks import verify_zendesk
 from sandbox.data import generate_dataset
 from sandbox.server import Sandbox, create_sandbox_app
 from sandbox.webhooks import DEFAULT_SECRETS, DeliveryPolicy

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from adapters.billing.client import HttpBillingAdapter, billing_auth_headers, stripe_search_query
+from adapters.billing.settings import BillingSettings
 from adapters.billing.wire import StripeList, StripeSearchResult, to_money
-from adapters.settings import BillingSettings
 from kernel.errors import UpstreamContractError, UpstreamNotFound, UpstreamRejected
 from kernel.models import (
     Address,

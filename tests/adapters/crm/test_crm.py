@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from adapters.crm.client import HttpCrmAdapter, crm_auth_headers
-from adapters.settings import CrmSettings
+from adapters.crm.settings import CrmSettings
 from kernel.errors import UpstreamContractError, UpstreamRateLimited, UpstreamRejected
 from kernel.models import Address, CrmContactId
 from tests.adapters.fake_upstream import NOW, FakeUpstream, client_for, json_response

@@ -15,9 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters.http.client import SourceClient, UpstreamHttp, build_client, outbound_headers
+from adapters.billing.settings import BillingSettings
+from adapters.http.client import SourceClient, UpstreamHttp, build_client
+from adapters.http.context import outbound_headers
 from adapters.http.transport import AiohttpTransport
-from adapters.settings import BillingSettings
 from kernel.errors import UpstreamRateLimited, UpstreamTimeout, UpstreamUnavailable
 from kernel.models import Source
 from tests.e2e.harness import serve, stop

@@ -12,13 +12,9 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
-from adapters.http.client import (
-    UpstreamHttp,
-    build_client,
-    gather_requests,
-    outbound_headers,
-    parse_retry_after,
-)
+from adapters.http.client import UpstreamHttp, build_client, gather_requests
+from adapters.http.context import outbound_headers
+from adapters.http.errors import parse_retry_after
 from adapters.settings import SourceSettings
 from kernel.errors import (
     UpstreamContractError,

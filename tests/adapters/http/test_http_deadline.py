@@ -11,15 +11,10 @@ import httpx
 import pytest
 
 from adapters.crm.client import HttpCrmAdapter
-from adapters.http.client import (
-    Attempt,
-    Deadline,
-    UpstreamHttp,
-    detached_context,
-    request_deadline,
-    upstream_observer,
-)
-from adapters.settings import CrmSettings, SourceSettings
+from adapters.crm.settings import CrmSettings
+from adapters.http.client import Attempt, UpstreamHttp
+from adapters.http.context import Deadline, detached_context, request_deadline, upstream_observer
+from adapters.settings import SourceSettings
 from kernel.errors import UpstreamTimeout
 from kernel.models import CrmContactId, Source
 from tests.adapters.fake_upstream import NOW, FakeUpstream, client_for, json_response

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from adapters.ivr.client import HttpIvrAdapter, ivr_auth_headers
-from adapters.settings import IvrSettings
+from adapters.ivr.settings import IvrSettings
 from kernel.errors import UpstreamContractError, UpstreamNotFound, UpstreamRejected
 from kernel.models import IvrContactId, IvrContactSummary
 from tests.adapters.fake_upstream import NOW, FakeUpstream, client_for, json_response

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.settings import SupportSettings
 from adapters.support.client import HttpSupportAdapter, support_auth_headers
+from adapters.support.settings import SupportSettings
 from kernel.errors import UpstreamContractError, UpstreamNotFound, UpstreamRejected
 from kernel.models import SupportUserId, TicketStatus
 from tests.adapters.fake_upstream import NOW, FakeUpstream, client_for, json_response

@@ -27,7 +27,8 @@ from app.analytics.refresh import (
 from app.analytics.settings import CustomersSettings
 from app.settings import IdentitySettings
 from app.store.customers import Store
-from app.store.facts import FactsWriter, PostgresFactsStore
+from app.store.facts import PostgresFactsStore
+from app.store.facts_writer import FactsWriter
 from app.sync.runner import sync_identities
 from app.webhooks.metrics import WebhookMetrics
 from app.webhooks.receiver import RecordInvalidator, WebhookReceiver

@@ -11,8 +11,9 @@ from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
 from app.cache.codec import Entry
+from app.cache.keys import CacheKey
 from app.cache.metrics import CacheMetrics
-from app.cache.response_cache import CacheKey, ResponseCache
+from app.cache.response_cache import ResponseCache
 from app.cache.settings import BillingLifetimes, CacheSettings, Lifetime
 from app.cache.tiers import MemoryTier
 from kernel.errors import (

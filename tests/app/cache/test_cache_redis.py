@@ -11,8 +11,9 @@ import redis.asyncio as redis
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import SecretStr
 
+from app.cache.keys import CacheKey
 from app.cache.metrics import CacheMetrics
-from app.cache.response_cache import CacheKey, CacheUnavailable, ResponseCache
+from app.cache.response_cache import CacheUnavailable, ResponseCache
 from app.cache.settings import BillingLifetimes, CacheSettings, Lifetime
 from app.cache.tiers import RedisTier
 from kernel.models import BillingCustomer, BillingCustomerId, CacheState, Source

@@ -18,7 +18,7 @@ from app.cli.status import (
     status_report,
 )
 from app.observability.metrics import GatewayMetrics
-from app.store.customers import SyncRun
+from app.store.sync_values import SyncRun
 from kernel.models import Source
 
 INF = math.inf

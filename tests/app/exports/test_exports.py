@@ -28,10 +28,9 @@ from app.security.auth import KeyRing, TokenVerifier
 from app.settings import AuthSettings
 from app.store.customers import Store
 from app.store.exports import ExportStore
-from kernel.access import AuditEntry, AuditUnavailable
+from kernel.access import AuditEntry, AuditUnavailable, Principal
 from kernel.customer_facts import CustomerFilter
 from kernel.models import Source
-from resolvers.context import Principal
 from resolvers.extensions.masking import mask_name
 from resolvers.operations.exports import (
     ExportField,

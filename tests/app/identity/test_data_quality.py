@@ -10,9 +10,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from adapters.taxonomy import Taxonomy
 from app.identity.data_quality import DataQuality, format_report_table
 from app.identity.metrics import IdentityQualityCollector
-from app.store.customers import KeyRow, LookupKey, MatchedBy, NewCustomer, NewLink, PageWrite, Store
+from app.store.customers import Store
 from app.store.identity import IdentityDecisionStore, ReviewRow, write_reviews
 from app.store.identity_view import IdentityViewStore, LinkCounts
+from app.store.sync_values import KeyRow, LookupKey, MatchedBy, NewCustomer, NewLink, PageWrite
 from kernel.identity import CustomerId
 from kernel.identity_evidence import MAX_CANDIDATES, ContactKey, ReviewLead, SharedKeyLead
 from kernel.models import Source, TicketStatus

@@ -11,12 +11,11 @@ from app.identity.decisions import IdentityDecisionService
 from app.settings import IdentitySettings
 from app.store.customers import Store
 from app.sync.runner import sync_identities
-from kernel.access import AuditEntry
+from kernel.access import AuditEntry, Principal
 from kernel.client_errors import BadUserInput
 from kernel.identity import CustomerId
 from kernel.linking import Decider
 from kernel.models import Source
-from resolvers.context import Principal
 from tests.conftest import customer_of
 from tests.fakes import FakeSystems, named_customers
 

@@ -16,7 +16,7 @@ from app.limits.budget import LocalCostBudget
 from app.limits.checks import limit_extensions, present_parse_refusal
 from app.limits.settings import QueryLimitSettings
 from app.observability.metrics import GatewayMetrics
-from resolvers.context import Principal
+from kernel.access import Principal
 from resolvers.extensions.validation_cache import ValidatedDocuments, ValidationByText
 from tests.fakes import ManualClock
 

@@ -18,7 +18,8 @@ from app.observability.metrics import (
     operation_label,
     taxonomies_of,
 )
-from app.store.customers import Store, SyncRun
+from app.store.customers import Store
+from app.store.sync_values import SyncRun
 from kernel.models import Source, TicketStatus
 
 

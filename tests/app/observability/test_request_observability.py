@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from adapters.http.client import ABORTED, UpstreamHttp, upstream_observer
+from adapters.http.client import UpstreamHttp
+from adapters.http.context import ABORTED, upstream_observer
 from app.observability.metrics import GatewayMetrics
 from app.observability.middleware import (
     ObservabilityMiddleware,

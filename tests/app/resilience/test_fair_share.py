@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from adapters.http.client import Deadline, request_deadline
-from adapters.settings import BillingSettings, BreakerSettings, BulkheadSettings, RetrySettings
+from adapters.billing.settings import BillingSettings
+from adapters.http.context import Deadline, request_deadline
+from adapters.settings import BreakerSettings, BulkheadSettings, RetrySettings
 from app.demo.keys import ensure_demo_keys, mint_token
 from app.http.graphql import AuthenticatedGraphQL, GatewayState
 from app.observability.metrics import GatewayMetrics

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from starlette.types import Receive, Scope, Send
 
-from adapters.http.client import Deadline, request_deadline
+from adapters.http.context import Deadline, request_deadline
 from app.observability.metrics import GatewayMetrics
 from app.observability.middleware import ObservabilityMiddleware, SourceHealth
 from kernel.models import Source

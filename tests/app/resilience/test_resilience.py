@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from adapters.http.client import Deadline, request_deadline
+from adapters.http.context import Deadline, request_deadline
 from adapters.settings import BreakerSettings, BulkheadSettings, RetrySettings, SourceSettings
 from app.resilience.policy import BreakerState, SourceResilience
 from kernel.errors import (

@@ -15,16 +15,18 @@ from app.http.errors import PresentErrors
 from app.security.audit import PostgresAuditSink, prune_audit_trail
 from app.security.audit_metrics import AuditMetrics
 from app.security.audit_settings import AuditSettings
-from app.store.customers import AuditTrailStore, Store
+from app.store.audit import AuditTrailStore
+from app.store.customers import Store
 from kernel.access import (
     ActiveInteraction,
     AuditEntry,
     AuditSink,
     AuditUnavailable,
+    Principal,
     VerificationLevel,
 )
 from kernel.identity import CustomerId
-from resolvers.context import Principal, Sources, new_context
+from resolvers.context import Sources, new_context
 from resolvers.schema import build_schema
 from tests.fakes import named_customers
 from tests.resolvers.memory_store import named_store

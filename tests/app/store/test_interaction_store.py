@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from app.store.customers import InteractionRow, NewInteraction, Store
+from app.store.customers import Store
+from app.store.interactions import InteractionRow, NewInteraction
 from kernel.identity import CustomerId
 from tests.app.handoff_kit import IVR, build_kit
 

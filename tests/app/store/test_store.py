@@ -1,16 +1,16 @@
-"""The identity store against a real PostgreSQL: its schema, its lookups and its batch writes."""
+"""The identity store against a real PostgreSQL: its lookups and its batch writes."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import asyncpg
 import pytest
 
-from app.store.customers import (
+from app.store.customers import Store
+from app.store.identity import LinkConflict
+from app.store.sync_values import (
     DisplayName,
     KeyRow,
     LinkedRecord,
@@ -19,15 +19,11 @@ from app.store.customers import (
     NewCustomer,
     NewLink,
     PageWrite,
-    Store,
 )
-from app.store.identity import LinkConflict
 from kernel.identity import CustomerId, IdentityLink, IdentityStore
 from kernel.models import Source
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
-#: The migrations the gateway ships (every one is applied at start-up).
-MIGRATIONS = Path(__file__).resolve().parents[3] / "app" / "store" / "migrations"
 ADA = CustomerId("cust_ada")
 GRACE = CustomerId("cust_grace")
 ALAN = CustomerId("cust_alan")
@@ -74,57 +70,6 @@ def phone(value: str) -> LookupKey:
 async def test_store_implements_the_identity_store_protocol(store: Store) -> None:
     identity: IdentityStore = store
     assert await identity.get_customers([]) == {}
-
-
-# --- migrations ----------------------------------------------------------------------------
-
-
-async def test_migrate_twice_applies_nothing_the_second_time(store: Store) -> None:
-    shipped = sorted(path.name for path in MIGRATIONS.glob("*.sql"))
-
-    assert await store.migrate() == []
-    assert await store.applied_migrations() == shipped
-    assert shipped[0] == "001_identity.sql"
-
-
-async def test_migrations_run_in_filename_order_each_once(store: Store, tmp_path: Path) -> None:
-    # Written in reverse order, so that directory order cannot pass for filename order.
-    (tmp_path / "200_fill.sql").write_text("insert into numbers values (1);")
-    (tmp_path / "100_create.sql").write_text("create table numbers (n int);")
-    (tmp_path / "notes.txt").write_text("not a migration")
-
-    first = await store.migrate(tmp_path)
-    second = await store.migrate(tmp_path)
-
-    assert first == ["100_create.sql", "200_fill.sql"]
-    assert second == []
-    async with store.pool.acquire() as conn:
-        assert await conn.fetchval("select count(*) from numbers") == 1
-
-
-async def test_concurrent_migrations_apply_each_file_once(store: Store, tmp_path: Path) -> None:
-    (tmp_path / "100_create.sql").write_text("create table numbers (n int);")
-    (tmp_path / "200_fill.sql").write_text("select pg_sleep(0.05); insert into numbers values (1);")
-
-    results = await asyncio.gather(store.migrate(tmp_path), store.migrate(tmp_path))
-
-    assert sorted(name for applied in results for name in applied) == [
-        "100_create.sql",
-        "200_fill.sql",
-    ]
-    async with store.pool.acquire() as conn:
-        assert await conn.fetchval("select count(*) from numbers") == 1
-
-
-async def test_a_failing_migration_leaves_no_trace(store: Store, tmp_path: Path) -> None:
-    (tmp_path / "100_broken.sql").write_text("create table half (n int); select * from nowhere;")
-
-    with pytest.raises(asyncpg.UndefinedTableError):
-        await store.migrate(tmp_path)
-
-    assert "100_broken.sql" not in await store.applied_migrations()
-    async with store.pool.acquire() as conn:
-        assert await conn.fetchval("select to_regclass('half')") is None
 
 
 # --- reads ---------------------------------------------------------------------------------
@@ -388,15 +333,6 @@ async def test_ping_is_false_once_the_pool_is_closed(database_url: str) -> None:
     closed = await Store.connect(database_url, pool_size=1)
     await closed.close()
     assert await closed.ping() is False
-
-
-async def test_a_migrated_store_has_no_pending_migrations(store: Store) -> None:
-    assert await store.pending_migrations() == []
-
-
-async def test_migrations_not_applied_yet_are_pending(store: Store, tmp_path: Path) -> None:
-    (tmp_path / "999_later.sql").write_text("select 1;")
-    assert await store.pending_migrations(tmp_path) == ["999_later.sql"]
 
 
 async def _session_state_of_every_pooled_connection(store: Store) -> list[tuple[int, str]]:

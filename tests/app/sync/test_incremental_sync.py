@@ -12,15 +12,19 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
 from adapters.billing.client import HttpBillingAdapter, billing_auth_headers
+from adapters.billing.settings import BillingSettings
 from adapters.crm.client import HttpCrmAdapter, crm_auth_headers
+from adapters.crm.settings import CrmSettings
 from adapters.http.client import build_client
-from adapters.settings import BillingSettings, CrmSettings, SupportSettings
 from adapters.support.client import HttpSupportAdapter, support_auth_headers
+from adapters.support.settings import SupportSettings
 from app.observability.metrics import GatewayMetrics
 from app.settings import IdentitySettings
-from app.store.customers import Store, SyncRun
+from app.store.customers import Store
 from app.store.sync_cursors import SourceCursor, load_cursors
-from app.sync.runner import SyncReport, sync_identities
+from app.store.sync_values import SyncRun
+from app.sync.report import SyncReport
+from app.sync.runner import sync_identities
 from kernel.errors import UpstreamUnavailable
 from kernel.models import Source
 from sandbox.data import generate_dataset

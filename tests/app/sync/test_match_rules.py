@@ -7,9 +7,12 @@ from typing import Any
 import pytest
 
 from app.settings import IdentitySettings
-from app.store.customers import PageWrite, Store, SyncSession
+from app.store.customers import Store
 from app.store.identity import live_session
-from app.sync.runner import FoundRecords, link_found_records, sync_identities
+from app.store.sync_session import SyncSession
+from app.store.sync_values import PageWrite
+from app.sync.linking import FoundRecords, link_found_records
+from app.sync.runner import sync_identities
 from kernel.identity import CustomerId, CustomerRecord, IdentityLink
 from kernel.models import Source
 from tests.conftest import customer_of

@@ -6,7 +6,8 @@ import pytest
 
 from app.settings import IdentitySettings, MatchRule
 from app.store.customers import Store
-from app.sync.runner import SourceCounts, SyncReport, sync_identities
+from app.sync.report import SourceCounts, SyncReport
+from app.sync.runner import sync_identities
 from kernel.errors import UpstreamUnavailable
 from kernel.identity import CustomerRecord, IdentityLink
 from kernel.models import Source

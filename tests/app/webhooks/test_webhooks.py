@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,19 +16,16 @@ import httpx
 import orjson
 import pytest
 from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.store.customers import (
-    AuditTrailStore,
-    KeyRow,
-    LookupKey,
-    NewCustomer,
-    NewLink,
-    PageWrite,
-    Store,
-)
+from adapters.crm.settings import CrmSettings
+from adapters.settings import SourceSettings
+from app.store.audit import AuditTrailStore
+from app.store.customers import Store
+from app.store.sync_values import KeyRow, LookupKey, NewCustomer, NewLink, PageWrite
 from app.webhooks.metrics import WebhookMetrics
 from app.webhooks.receiver import RecordInvalidator, WebhookReceiver
 from app.webhooks.settings import WebhookSettings
@@ -70,7 +67,12 @@ class WithStore:
 class Gateway:
     """The receiver's routes, a client, and what they touched."""
 
-    def __init__(self, store: Store, settings: WebhookSettings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: WebhookSettings,
+        sections: Mapping[Source, SourceSettings] | None = None,
+    ) -> None:
         self.store = store
         self.invalidator = RecordingInvalidator()
         self.registry = CollectorRegistry()
@@ -85,6 +87,7 @@ class Gateway:
             default_region="GB",
             metrics=self.metrics,
             invalidator_for=invalidator_for,
+            sections=sections,
             demo=True,
             # A fixed "now": signatures made at NOW stay fresh however long the suite runs.
             clock=lambda: NOW,
@@ -296,6 +299,20 @@ async def test_a_wrong_secret_gets_401_and_changes_nothing(gateway: Gateway) -> 
         gateway.count("scv_webhook_deliveries_rejected_total", source="CRM", reason="bad_signature")
         == 1
     )
+
+
+async def test_a_sources_own_secret_signs_its_webhooks(store: Store) -> None:
+    await link_ada(store)
+    rotated = CrmSettings(webhook_secret=SecretStr("hubspot-app-secret-2"))
+    gateway = Gateway(store, WebhookSettings(), sections={Source.CRM: rotated})
+    change = [hubspot_change(1, "email", "ada@rotated.example")]
+
+    async with gateway.http:
+        refused = await gateway.deliver("crm", change)
+        accepted = await gateway.deliver("crm", change, secret="hubspot-app-secret-2")
+
+    assert refused.status_code == 401
+    assert accepted.status_code == 200
 
 
 async def test_a_refused_event_can_still_be_delivered_properly_later(gateway: Gateway) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from kernel.access import ActiveInteraction, VerificationLevel
+from kernel.access import ActiveInteraction, Principal, VerificationLevel
 from kernel.client_errors import BadUserInput
 from kernel.disclosure import Access, Treatment
 from kernel.identity import CustomerId
-from resolvers.context import Principal, RequestContext, Sources, new_context
+from resolvers.context import RequestContext, Sources, new_context
 from resolvers.extensions.masking import (
     HIDDEN,
     Mask,

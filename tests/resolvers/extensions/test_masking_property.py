@@ -22,10 +22,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.http.errors import PresentErrors
-from kernel.access import ActiveInteraction, VerificationLevel
+from kernel.access import ActiveInteraction, Principal, VerificationLevel
 from kernel.identity import CustomerId
 from kernel.models import Address, Source
-from resolvers.context import Principal, Sources, new_context
+from resolvers.context import Sources, new_context
 from resolvers.schema import build_schema
 from tests.fakes import (
     FakeBillingAdapter,

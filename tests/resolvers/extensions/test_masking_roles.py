@@ -8,10 +8,10 @@ import pytest
 import strawberry
 
 from app.http.errors import PresentErrors
-from kernel.access import ActiveInteraction, AuditEntry, VerificationLevel
+from kernel.access import ActiveInteraction, AuditEntry, Principal, VerificationLevel
 from kernel.identity import CustomerId
 from kernel.models import Address
-from resolvers.context import Principal, Sources, new_context
+from resolvers.context import Sources, new_context
 from resolvers.schema import build_schema
 from tests.fakes import FakeSystems, crm_contact, named_customers, ticket
 from tests.resolvers.memory_audit import MemoryAuditReader, MemoryAuditSink

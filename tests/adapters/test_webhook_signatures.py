@@ -8,12 +8,10 @@ import hmac
 
 import pytest
 
-from app.webhooks.signatures import (
-    SignatureRejected,
-    verify_hubspot,
-    verify_stripe,
-    verify_zendesk,
-)
+from adapters.billing.webhooks import verify_stripe
+from adapters.crm.webhooks import verify_hubspot
+from adapters.support.webhooks import verify_zendesk
+from kernel.webhooks import SignatureRejected
 
 SECRET = "whsec_test_secret"
 BODY = b'{"id": "evt_1", "type": "customer.updated"}'

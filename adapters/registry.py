@@ -1,0 +1,171 @@
+"""The source registry: every system of record the gateway knows, one entry each.
+
+An entry names what the rest of the gateway needs of a source without knowing its vendor:
+its settings section (``SCV_<NAME>__...``), how to build its adapter over an HTTP client and
+how that client authenticates, and how its webhooks are checked and read. The settings, the
+resilience policies, the adapters and the webhook routes are built by iterating
+``SOURCES``; code outside ``adapters/`` never names a particular source to do so.
+
+Adding a source is a folder under ``adapters/`` and one entry here (docs/architecture.md).
+Hand-written rather than entry points: the sources are part of this code base, and a plain
+tuple is what mypy, import-linter and a reader can all follow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import httpx
+
+from adapters.billing import webhooks as billing_webhooks
+from adapters.billing.client import HttpBillingAdapter, billing_auth_headers
+from adapters.billing.settings import BillingSettings
+from adapters.crm import webhooks as crm_webhooks
+from adapters.crm.client import HttpCrmAdapter, crm_auth_headers
+from adapters.crm.settings import CrmSettings
+from adapters.http.client import CallPolicy
+from adapters.ivr.client import HttpIvrAdapter, ivr_auth_headers
+from adapters.ivr.settings import IvrSettings
+from adapters.settings import SignedWebhooksSettings, SourceSettings
+from adapters.support import webhooks as support_webhooks
+from adapters.support.client import HttpSupportAdapter, support_auth_headers
+from adapters.support.settings import SupportSettings
+from kernel.models import Source
+from kernel.webhooks import VendorEvent, WebhookDelivery
+
+SettingsT = TypeVar("SettingsT", bound=SourceSettings)
+SettingsT_contra = TypeVar("SettingsT_contra", bound=SourceSettings, contravariant=True)
+
+
+class AdapterFactory(Protocol[SettingsT_contra]):
+    """Builds a source's adapter over its HTTP client (the adapters' own constructors)."""
+
+    def __call__(
+        self, settings: SettingsT_contra, client: httpx.AsyncClient, *, policy: CallPolicy | None
+    ) -> object: ...
+
+
+class WebhookVerifier(Protocol):
+    """Checks one delivery's signature; raises ``kernel.webhooks.SignatureRejected``."""
+
+    def __call__(
+        self, delivery: WebhookDelivery, secret: str, *, now: float, tolerance: float
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSpec:
+    """How a source's vendor signs its webhooks and what their bodies say.
+
+    The signing secret is the source's own setting (``SCV_<NAME>__WEBHOOK_SECRET``): its
+    section is a ``SignedWebhooksSettings``.
+    """
+
+    verify: WebhookVerifier
+    parse: Callable[[bytes], list[VendorEvent]]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """One registered source: what the gateway builds for it, and from which settings.
+
+    Built by ``source_spec``, which checks at registration that the settings model, the
+    adapter and the headers belong together; an entry then takes any section and refuses
+    one of another source's model.
+    """
+
+    source: Source
+    #: The facts this source is the system of record for (docs and ``scv status``).
+    system_of_record_for: str
+    settings_model: type[SourceSettings]
+    build_adapter: Callable[[SourceSettings, httpx.AsyncClient, CallPolicy | None], object]
+    headers: Callable[[SourceSettings], dict[str, str]]
+    webhooks: WebhookSpec | None = None
+
+    @property
+    def name(self) -> str:
+        """The section's name in settings and URLs: ``SCV_<NAME>__...``, ``/webhooks/<name>``."""
+        return self.source.value.lower()
+
+
+def source_spec(
+    source: Source,
+    *,
+    system_of_record_for: str,
+    settings_model: type[SettingsT],
+    adapter: AdapterFactory[SettingsT],
+    auth_headers: Callable[[SettingsT], dict[str, str]],
+    webhooks: WebhookSpec | None = None,
+) -> SourceSpec:
+    """A registry entry whose parts are type-checked together here, once."""
+    if webhooks is not None and not issubclass(settings_model, SignedWebhooksSettings):
+        raise TypeError(f"{source.value.lower()}: webhooks need a SignedWebhooksSettings section")
+
+    def own(section: SourceSettings) -> SettingsT:
+        if not isinstance(section, settings_model):
+            raise TypeError(f"{source.value.lower()}: settings are a {type(section).__name__}")
+        return section
+
+    def build(
+        section: SourceSettings, client: httpx.AsyncClient, policy: CallPolicy | None
+    ) -> object:
+        return adapter(own(section), client, policy=policy)
+
+    return SourceSpec(
+        source=source,
+        system_of_record_for=system_of_record_for,
+        settings_model=settings_model,
+        build_adapter=build,
+        headers=lambda section: auth_headers(own(section)),
+        webhooks=webhooks,
+    )
+
+
+#: Every source, in the order panels, metrics and ``/readyz`` list them.
+SOURCES: tuple[SourceSpec, ...] = (
+    source_spec(
+        Source.BILLING,
+        system_of_record_for="money: balance, subscriptions, invoices, cards",
+        settings_model=BillingSettings,
+        adapter=HttpBillingAdapter,
+        auth_headers=billing_auth_headers,
+        webhooks=WebhookSpec(billing_webhooks.verify_delivery, billing_webhooks.parse_stripe),
+    ),
+    source_spec(
+        Source.CRM,
+        system_of_record_for="name and contact details",
+        settings_model=CrmSettings,
+        adapter=HttpCrmAdapter,
+        auth_headers=crm_auth_headers,
+        webhooks=WebhookSpec(crm_webhooks.verify_delivery, crm_webhooks.parse_hubspot),
+    ),
+    source_spec(
+        Source.SUPPORT,
+        system_of_record_for="tickets",
+        settings_model=SupportSettings,
+        adapter=HttpSupportAdapter,
+        auth_headers=support_auth_headers,
+        webhooks=WebhookSpec(support_webhooks.verify_delivery, support_webhooks.parse_zendesk),
+    ),
+    source_spec(
+        Source.IVR,
+        system_of_record_for="calls, and how each caller was verified",
+        settings_model=IvrSettings,
+        adapter=HttpIvrAdapter,
+        auth_headers=ivr_auth_headers,
+    ),
+)
+
+_BY_SOURCE: Mapping[Source, SourceSpec] = {spec.source: spec for spec in SOURCES}
+
+
+def spec_of(source: Source) -> SourceSpec:
+    """The registry entry of ``source``."""
+    return _BY_SOURCE[source]
+
+
+def with_webhooks() -> tuple[SourceSpec, ...]:
+    """The sources that send signed webhooks, in registry order."""
+    return tuple(spec for spec in SOURCES if spec.webhooks is not None)

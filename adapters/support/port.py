@@ -1,0 +1,58 @@
+"""What the gateway reads from support (its port): the Protocol the panels, the sync and the
+cache see, implemented over HTTP by ``adapters.support.client.HttpSupportAdapter``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from kernel.models import (
+    Canonical,
+    SupportUser,
+    SupportUserId,
+    Ticket,
+    TicketList,
+)
+
+
+class SupportAdapter(Protocol):
+    """Reads end users and their tickets from the support system."""
+
+    async def get_users(self, ids: Sequence[SupportUserId]) -> dict[SupportUserId, SupportUser]:
+        """The users with these ids (``show_many``, 100 ids a call); unknown ids are absent."""
+        ...
+
+    async def list_requested_tickets(self, user_id: SupportUserId) -> TicketList:
+        """Every ticket the user requested, following the cursor to the end."""
+        ...
+
+    async def search_users(
+        self, *, email: str | None = None, phone: str | None = None
+    ) -> list[SupportUser]:
+        """End users whose email (case-insensitive) or phone equals the one given."""
+        ...
+
+    def iter_users(self) -> AsyncIterator[list[SupportUser]]:
+        """Every end user, one page at a time, for the identity sync."""
+        ...
+
+    def iter_user_changes(self, start: datetime | str) -> AsyncIterator[UserChanges]:
+        """End users changed since ``start``: a time, or the cursor of a previous export.
+
+        For the incremental sync: each page says where the export continues, and the last
+        page's cursor is where the next export starts.
+        """
+        ...
+
+    def iter_tickets(self) -> AsyncIterator[list[tuple[SupportUserId, Ticket]]]:
+        """Every ticket with its requester, one page at a time, for the analysts' read model."""
+        ...
+
+
+class UserChanges(Canonical):
+    """One page of the incremental user export, and the cursor that resumes after it."""
+
+    users: tuple[SupportUser, ...]
+    cursor: str

@@ -1,0 +1,170 @@
+"""The IVR interactions' rows and SQL: handoffs, claims, transfers, verification, history.
+
+``Store`` runs these statements on its pool (``open_interaction``, ``claim_interaction`` and
+the other steps), each step with its ``interaction_events`` row in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import asyncpg
+
+from kernel.identity import CustomerId
+
+__all__ = [
+    "HandoffConflict",
+    "InteractionEvent",
+    "InteractionRow",
+    "InteractionState",
+    "NewInteraction",
+]
+
+InteractionState = Literal["WAITING", "ACTIVE", "ENDED"]
+InteractionStep = Literal["HANDOFF", "CLAIM", "TRANSFER", "END", "VERIFY"]
+HandoffConflict = Literal["replayed", "contact_taken"]
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionRow:
+    """An interaction as stored; whether it has expired is the reader's to judge."""
+
+    id: str
+    contact_id: str
+    customer_id: CustomerId
+    state: InteractionState
+    agent: str | None
+    level: int
+    method: str | None
+    result: str | None
+    score: float | None
+    verified_at: datetime | None
+    verified_by: str | None
+    kba_attempts: int
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewInteraction:
+    """An interaction to open from a verified handoff, and the handoff's ``(iss, jti)``."""
+
+    id: str
+    contact_id: str
+    customer_id: CustomerId
+    level: int
+    method: str
+    result: str
+    score: float | None
+    verified_at: datetime
+    verified_by: str
+    created_at: datetime
+    expires_at: datetime
+    issuer: str
+    jti: str
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionEvent:
+    """One step of an interaction's history."""
+
+    kind: InteractionStep
+    actor: str
+    detail: dict[str, Any]
+    at: datetime
+
+
+# Rows are read by column name, so ``returning *`` / ``select *`` stay correct as columns
+# are added; the statements stay plain literals (no SQL is ever assembled from strings).
+
+_HANDOFF_SEEN = "select exists (select 1 from ivr_handoff_jtis where issuer = $1 and jti = $2)"
+
+_INSERT_HANDOFF_JTI = """
+insert into ivr_handoff_jtis (issuer, jti, contact_id, received_at)
+values ($1, $2, $3, $4)
+on conflict do nothing
+returning jti
+"""
+
+_INSERT_INTERACTION = """
+insert into interactions (id, contact_id, customer_id, state, level, method, result, score,
+                          verified_at, verified_by, created_at, updated_at, expires_at)
+values ($1, $2, $3, 'WAITING', $4, $5, $6, $7, $8, $9, $10, $10, $11)
+on conflict (contact_id) do nothing
+returning *
+"""
+
+_SELECT_INTERACTION_BY_CONTACT = "select * from interactions where contact_id = $1"
+_SELECT_INTERACTION_BY_ID = "select * from interactions where id = $1"
+
+# Each step is one conditional UPDATE: the condition is the rule (who may, in which state,
+# before expiry), so two agents racing for one call cannot both win it.
+_CLAIM_INTERACTION = """
+update interactions set state = 'ACTIVE', agent = $2, updated_at = $3
+ where contact_id = $1 and expires_at > $3
+   and (state = 'WAITING' or (state = 'ACTIVE' and agent = $2))
+returning *
+"""
+
+_TRANSFER_INTERACTION = """
+update interactions set agent = $3, updated_at = $4
+ where contact_id = $1 and state = 'ACTIVE' and expires_at > $4
+   and ($2::text is null or agent = $2)
+returning *
+"""
+
+_END_INTERACTION = """
+update interactions set state = 'ENDED', updated_at = $3
+ where contact_id = $1 and state <> 'ENDED' and expires_at > $3
+   and ($2::text is null or agent = $2)
+returning *
+"""
+
+_RECORD_KBA_ATTEMPT = """
+update interactions
+   set kba_attempts = kba_attempts + 1,
+       level = case when $4 then greatest(level, $5) else level end,
+       method = case when $4 then 'KBA' else method end,
+       result = case when $4 then 'AUTHENTICATED' else result end,
+       score = case when $4 then null else score end,
+       verified_at = case when $4 then $3 else verified_at end,
+       verified_by = case when $4 then $2 else verified_by end,
+       updated_at = $3
+ where contact_id = $1 and state = 'ACTIVE' and agent = $2 and expires_at > $3
+   and kba_attempts < $6
+returning *
+"""
+
+_INSERT_INTERACTION_EVENT = """
+insert into interaction_events (interaction_id, kind, actor, detail, at)
+values ($1, $2, $3, $4::jsonb, $5)
+"""
+
+_SELECT_INTERACTION_EVENTS = """
+select kind, actor, detail, at from interaction_events where interaction_id = $1 order by id
+"""
+
+
+class _ContactTaken(Exception):
+    """Raised inside the handoff's transaction so that its jti row is rolled back too."""
+
+
+def _interaction_row(row: asyncpg.Record) -> InteractionRow:
+    return InteractionRow(
+        id=row["id"],
+        contact_id=row["contact_id"],
+        customer_id=CustomerId(row["customer_id"]),
+        state=row["state"],
+        agent=row["agent"],
+        level=row["level"],
+        method=row["method"],
+        result=row["result"],
+        score=row["score"],
+        verified_at=row["verified_at"],
+        verified_by=row["verified_by"],
+        kba_attempts=row["kba_attempts"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+    )

@@ -1,0 +1,118 @@
+"""Webhooks (``app.webhooks.receiver``): processed events and how new each record's keys are.
+
+``WebhookLedger`` records each vendor event once, in the transaction of what it changes
+(``WebhookEventWrite``), in ``webhook_events`` and ``webhook_record_versions``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Literal
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from app.store.customers import Store
+from app.store.sync_values import KeyKind
+from kernel.models import Source
+
+__all__ = ["KeyUpdate", "WebhookEventWrite", "WebhookLedger"]
+
+KeyUpdate = Literal["applied", "stale"]
+
+_CLAIM_WEBHOOK_EVENT = """
+insert into webhook_events (source, event_id, event_type, occurred_at)
+values ($1, $2, $3, $4)
+on conflict (source, event_id) do nothing
+returning true
+"""
+# Moves the record's field to the event's time unless a newer event was applied already;
+# no row back means this event is older than what the keys hold.
+_ADVANCE_RECORD_VERSION = """
+insert into webhook_record_versions (source, external_id, field, occurred_at)
+values ($1, $2, $3, $4)
+on conflict (source, external_id, field) do update
+   set occurred_at = excluded.occurred_at
+ where webhook_record_versions.occurred_at <= excluded.occurred_at
+returning true
+"""
+_DELETE_RECORD_KEYS = """
+delete from lookup_keys where source = $1 and external_id = $2 and kind = $3
+"""
+# Only a linked record has keys; an unlinked one is linked (with its keys) by the next sync.
+_AUDIT_KEY_CHANGE = """
+insert into audit_trail (kind, subject, role, customer_id, fields, outcome, detail)
+select 'LINK_CHANGE', $1, 'system', customer_id, array[$2], 'applied', $3
+  from identity_links where source = $4 and external_id = $5
+"""
+_INSERT_RECORD_KEY = """
+insert into lookup_keys (source, external_id, kind, value, customer_id)
+select source, external_id, $3, $4, customer_id
+  from identity_links
+ where source = $1 and external_id = $2
+on conflict (source, external_id, kind, value) do nothing
+"""
+
+
+class WebhookLedger:
+    """Processes each vendor event once, across processes, and keeps keys from going back.
+
+    ``event()`` opens a transaction that first records the event id: a duplicate (a
+    vendor's retry, or the same event reaching two gateway processes at once, where the
+    second insert waits for the first transaction) gets None and does nothing. Whatever the
+    caller does inside (``set_key``, the cache invalidation) commits with the record of the
+    event or, if it raises, rolls back with it, so the vendor's retry gets another go.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._pool = store.pool
+
+    @asynccontextmanager
+    async def event(
+        self, source: Source, event_id: str, event_type: str, occurred_at: datetime
+    ) -> AsyncIterator[WebhookEventWrite | None]:
+        """A transaction for a new event, or None for one already processed."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            claimed = await conn.fetchval(
+                _CLAIM_WEBHOOK_EVENT, source.value, event_id, event_type, occurred_at
+            )
+            yield WebhookEventWrite(conn, source) if claimed else None
+
+
+class WebhookEventWrite:
+    """What one event changes in the identity store, inside the event's transaction."""
+
+    def __init__(self, conn: PoolConnectionProxy[asyncpg.Record], source: Source) -> None:
+        self._conn = conn
+        self._source = source
+
+    async def set_key(
+        self, external_id: str, kind: KeyKind, value: str | None, occurred_at: datetime
+    ) -> KeyUpdate:
+        """Make ``value`` (normalised; None: none) the record's only ``kind`` key.
+
+        Skipped ("stale") when an event newer than ``occurred_at`` already set this field.
+        """
+        source = self._source.value
+        advanced = await self._conn.fetchval(
+            _ADVANCE_RECORD_VERSION, source, external_id, kind, occurred_at
+        )
+        if not advanced:
+            return "stale"
+        await self._conn.execute(_DELETE_RECORD_KEYS, source, external_id, kind)
+        if value is not None:
+            await self._conn.execute(_INSERT_RECORD_KEY, source, external_id, kind, value)
+        # On the audit trail of the customer the record is linked to, in this transaction:
+        # a key that moved changes who a lookup finds, so it is a link change. No values.
+        await self._conn.execute(
+            _AUDIT_KEY_CHANGE,
+            f"webhook:{source.lower()}",
+            f"{kind}_key",
+            f"{source} record {external_id}: {kind} lookup key "
+            + ("replaced" if value is not None else "removed"),
+            source,
+            external_id,
+        )
+        return "applied"

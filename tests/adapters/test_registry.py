@@ -1,0 +1,66 @@
+"""The source registry: one entry per source, each entry's parts belonging together."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from adapters.billing.settings import BillingSettings
+from adapters.crm.settings import CrmSettings
+from adapters.ivr.client import HttpIvrAdapter, ivr_auth_headers
+from adapters.ivr.settings import IvrSettings
+from adapters.registry import SOURCES, WebhookSpec, source_spec, spec_of, with_webhooks
+from adapters.settings import SignedWebhooksSettings
+from kernel.models import Source
+
+
+def test_every_source_is_registered_once() -> None:
+    assert sorted(spec.source for spec in SOURCES) == sorted(Source)
+
+
+def test_a_source_is_found_by_its_name() -> None:
+    for spec in SOURCES:
+        assert spec_of(spec.source) is spec
+        assert spec.name == spec.source.value.lower()
+
+
+def test_sources_with_webhooks_keep_their_signing_secret_in_their_own_section() -> None:
+    assert [spec.source for spec in with_webhooks()] == [
+        Source.BILLING,
+        Source.CRM,
+        Source.SUPPORT,
+    ]
+    for spec in with_webhooks():
+        assert issubclass(spec.settings_model, SignedWebhooksSettings)
+
+
+async def test_an_entry_builds_its_adapter_from_its_own_section() -> None:
+    spec = spec_of(Source.IVR)
+    async with httpx.AsyncClient() as client:
+        adapter = spec.build_adapter(IvrSettings(), client, None)
+
+    assert isinstance(adapter, HttpIvrAdapter)
+    assert spec.headers(IvrSettings()) == ivr_auth_headers(IvrSettings())
+
+
+def test_an_entry_refuses_another_sources_section() -> None:
+    spec = spec_of(Source.BILLING)
+
+    with pytest.raises(TypeError, match="billing: settings are a CrmSettings"):
+        spec.headers(CrmSettings())
+    assert spec.headers(BillingSettings())
+
+
+def test_webhooks_need_a_section_with_a_signing_secret() -> None:
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("not called")
+
+    with pytest.raises(TypeError, match="webhooks need a SignedWebhooksSettings"):
+        source_spec(
+            Source.IVR,
+            system_of_record_for="calls",
+            settings_model=IvrSettings,
+            adapter=HttpIvrAdapter,
+            auth_headers=ivr_auth_headers,
+            webhooks=WebhookSpec(verify=never, parse=lambda body: []),
+        )
