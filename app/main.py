@@ -22,34 +22,34 @@ from adapters.registry import SOURCES
 from app.analytics.refresh import FactsUpdater
 from app.cache.response_cache import ResponseCache
 from app.cache.sources import cached_sources
-from app.demo.keys import ensure_demo_keys
-from app.demo.postgres import start_embedded_postgres
-from app.exports.wiring import start_exports
+from app.exports.downloads import ExportDownloads, get_export_file
 from app.http.errors import PresentErrors
-from app.http.exports import ExportDownloads, get_export_file
 from app.http.graphql import AuthenticatedGraphQL, GatewayGraphQL, GatewayState
 from app.http.handoffs import post_handoff
 from app.identity.data_quality import DataQuality
 from app.identity.decisions import IdentityDecisionService
 from app.identity.live_linking import LiveLinking
 from app.identity.metrics import IDENTITY_COUNTS_SECONDS
-from app.interactions.wiring import build_interactions
 from app.limits.budget import CostBudget
-from app.limits.protection import build_query_protection
 from app.observability.metrics import CONTENT_TYPE_LATEST, GatewayMetrics, taxonomies_of
 from app.observability.middleware import ObservabilityMiddleware, ObserveOperation, SourceHealth
 from app.observability.tracing import build_tracer
 from app.resilience.policy import resilience_for
 from app.security.audit import PostgresAuditSink
 from app.security.auth import KeyRing, TokenVerifier
+from app.security.demo_keys import ensure_demo_keys
 from app.settings import Settings
-from app.sources import build_sources
 from app.store.audit import AuditTrailStore
 from app.store.customers import Store
+from app.store.embedded import start_embedded_postgres
 from app.store.facts import PostgresFactsStore
 from app.store.facts_writer import FactsWriter
 from app.store.identity_view import IdentityViewStore
 from app.webhooks.receiver import RecordInvalidator, WebhookReceiver
+from app.wiring.exports import start_exports
+from app.wiring.interactions import build_interactions
+from app.wiring.protection import build_query_protection
+from app.wiring.sources import build_sources
 from kernel.models import Source
 from resolvers.extensions.validation_cache import ValidatedDocuments, ValidationByText
 

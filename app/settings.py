@@ -38,11 +38,11 @@ from adapters.settings import SourceSettings
 from app.analytics.settings import CustomersSettings
 from app.cache.settings import CacheSettings
 from app.exports.settings import ExportSettings
+from app.identity.sync.settings import SyncSettings
 from app.limits.settings import PersistedQuerySettings, QueryLimitSettings
 from app.observability.tracing import TracingSettings
 from app.resilience.fair_share import Audience
 from app.security.audit_settings import AuditSettings
-from app.sync.settings import SyncSettings
 from app.webhooks.settings import WebhookSettings
 from kernel.models import Source
 
@@ -297,7 +297,7 @@ class GatewaySettings(BaseSettings):
     sync: SyncSettings = Field(
         default_factory=SyncSettings,
         description="scv sync: incremental reads' overlap and the progress line "
-        "(app/sync/runner.py)",
+        "(app/identity/sync/runner.py)",
     )
     exports: ExportSettings = Field(
         default_factory=ExportSettings, description="analysts' export jobs (app/exports/jobs.py)"

@@ -20,8 +20,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.demo.postgres import start_embedded_postgres
 from app.store.customers import Store
+from app.store.embedded import start_embedded_postgres
 from app.store.facts import PostgresFactsStore
 from kernel.customer_facts import CustomerFilter, CustomerOrder, CustomerOrderField
 

@@ -191,9 +191,9 @@ async def _fill_facts(stack: Stack) -> None:
 
     from app.analytics.refresh import refresh_facts_from
     from app.settings import Settings
-    from app.sources import build_sources
     from app.store.customers import Store
     from app.store.facts_writer import FactsWriter
+    from app.wiring.sources import build_sources
 
     base = Settings(database_url=SecretStr(stack.database_url), data_dir=stack.config.data_dir)
     settings = base.model_copy(

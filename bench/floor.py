@@ -50,7 +50,7 @@ from graphql import build_schema, execute_sync, parse, validate
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
 
-from app.demo.postgres import start_embedded_postgres
+from app.store.embedded import start_embedded_postgres
 from bench import procstat
 from bench.scenarios import WHOLE_VIEW
 from bench.stack import free_port, stop_process, wait_for

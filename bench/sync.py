@@ -29,7 +29,7 @@ from typing import Any
 
 import asyncpg
 
-from app.demo.postgres import start_embedded_postgres
+from app.store.embedded import start_embedded_postgres
 from bench import procstat
 from bench.stack import base_environment, free_port, log_tail, wait_for
 

@@ -42,7 +42,9 @@ class Sources:
 
     @classmethod
     def from_adapters(cls, adapters: Mapping[Source, object]) -> Sources:
-        """The registry's adapters (``app.sources.build_adapters``), each seen as its port."""
+        """The registry's adapters (``app.wiring.sources.build_adapters``), each seen as its
+        port.
+        """
         return cls(
             billing=cast(BillingAdapter, adapters[Source.BILLING]),
             crm=cast(CrmAdapter, adapters[Source.CRM]),

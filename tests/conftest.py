@@ -17,8 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from app.demo.postgres import start_embedded_postgres
 from app.store.customers import Store
+from app.store.embedded import start_embedded_postgres
 from kernel.identity import CustomerRecord
 from kernel.models import Source
 

@@ -80,13 +80,13 @@ def prepare_shared_state(settings: Settings) -> Settings:
     database URL is passed on in the environment, which the workers read their settings from.
     """
     if settings.demo:
-        from app.demo.keys import ensure_demo_keys
         from app.interactions.tokens import load_signing_key
+        from app.security.demo_keys import ensure_demo_keys
 
         ensure_demo_keys(settings.data_dir)
         load_signing_key(settings.interactions, demo=True, data_dir=settings.data_dir)
     if settings.database_url is None:
-        from app.demo.postgres import start_embedded_postgres
+        from app.store.embedded import start_embedded_postgres
 
         url = start_embedded_postgres(settings.data_dir)
         os.environ["SCV_DATABASE_URL"] = url
@@ -173,7 +173,7 @@ def cmd_sync(args: argparse.Namespace) -> None:
 
 
 def cmd_token(args: argparse.Namespace) -> None:
-    from app.demo.keys import ensure_demo_keys, mint_token
+    from app.security.demo_keys import ensure_demo_keys, mint_token
 
     settings = load_settings()
     keys = ensure_demo_keys(settings.data_dir)
@@ -184,7 +184,7 @@ def cmd_ivr_call(args: argparse.Namespace) -> None:
     import httpx
 
     from app.cli.ivr_call import IvrCallError, claim_instructions, play_ivr_call
-    from app.demo.keys import ensure_demo_keys, mint_token
+    from app.security.demo_keys import ensure_demo_keys, mint_token
     from kernel.models import Source
 
     settings = load_settings()

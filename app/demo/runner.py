@@ -27,15 +27,15 @@ from app.analytics.refresh import (
     refresh_changed_facts,
     refresh_facts_from,
 )
-from app.demo.keys import ensure_demo_keys, mint_token
 from app.identity.data_quality import print_data_quality
+from app.identity.sync.progress import ProgressLine
+from app.identity.sync.runner import sync_identities
 from app.main import create_app, database_url
+from app.security.demo_keys import ensure_demo_keys, mint_token
 from app.settings import Settings
-from app.sources import build_sources
 from app.store.customers import Store
 from app.store.facts_writer import FactsWriter
-from app.sync.progress import ProgressLine
-from app.sync.runner import sync_identities
+from app.wiring.sources import build_sources
 
 DEMO_AGENT = "agent-1"
 DEMO_CUSTOMER_EMAIL = "ada.lovelace@example.com"

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from app.identity.linking_metrics import LinkingMetrics
+from app.identity.sync.records import new_customer_id, placeholder_name
 from app.store.customers import Store
 from app.store.identity import (
     DecisionOutcome,
@@ -27,7 +28,6 @@ from app.store.identity import (
     IdentityDecisionStore,
     LinksChanged,
 )
-from app.sync.records import new_customer_id, placeholder_name
 from kernel.access import AuditEntry, AuditSink
 from kernel.client_errors import BadUserInput
 from kernel.identity import CustomerId

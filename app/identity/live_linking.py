@@ -4,7 +4,8 @@ A customer created in the CRM a minute ago calls before the next sync. ``LiveLin
 (``kernel.linking.LiveLinker``) searches CRM, billing and support for the phone or email
 (concurrently: the order matters to the rules, not to the reads), or fetches the record of a
 source id, then links what it found with the sync's own engine
-(``app.sync.linking.link_found_records``: same rules, confidences, review rows and decisions) and
+(``app.identity.sync.linking.link_found_records``: same rules, confidences, review rows and
+decisions) and
 answers from the store, as a lookup that found it there would.
 
 - No sync lock: each source's records are written in one short transaction on a pooled
@@ -33,10 +34,10 @@ from typing import TypeVar
 
 from app.cache.tiers import LocalTier
 from app.identity.linking_metrics import LinkingMetrics, LookupKind, LookupOutcome
+from app.identity.sync.linking import FoundRecords, link_found_records
 from app.settings import IdentitySettings
 from app.store.customers import Store
 from app.store.identity import LinksChanged, live_session
-from app.sync.linking import FoundRecords, link_found_records
 from kernel.errors import UpstreamError, UpstreamNotFound
 from kernel.identity import CustomerId
 from kernel.linking import LiveAnswer

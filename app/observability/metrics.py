@@ -107,7 +107,7 @@ class TaxonomyCollector(Collector):
         yield seen
 
 
-#: The key of a pass's duration among a sync run's per-source counts (``app.sync.runner``).
+#: The key of a pass's duration among a sync run's per-source counts (``app.identity.sync.runner``).
 _PASS_DURATION = "duration_ms"
 
 

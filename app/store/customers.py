@@ -3,7 +3,7 @@
 ``Store`` implements ``kernel.identity.IdentityStore`` (the read side the graph needs)
 over an ``asyncpg`` pool, and owns its schema: ``migrate()`` applies the ``.sql`` files of
 ``app/store/migrations`` (``app.store.migrations_runner``). The write side is for
-``app.sync.runner``: ``sync_session()`` holds one connection and the sync lock for a whole
+``app.identity.sync.runner``: ``sync_session()`` holds one connection and the sync lock for a whole
 run (``app.store.sync_session.SyncSession``). The store also keeps the IVR interactions
 (their rows and SQL in ``app.store.interactions``) and reads back the sync runs.
 """

@@ -1,6 +1,6 @@
 """The write side of the identity store: the reads and batch writes of one identity sync.
 
-For ``app.sync.runner``: a ``SyncSession`` holds one connection (and, from
+For ``app.identity.sync.runner``: a ``SyncSession`` holds one connection (and, from
 ``Store.sync_session()``, the sync lock) for a whole run and writes a page of records per
 transaction, with array parameters (``unnest``) rather than one round trip per record.
 """

@@ -1,6 +1,6 @@
 """The values the sync hands the identity store, and the sync's rows it reads back.
 
-``app.sync.runner`` works out what one page of one source changes (customers, links, names,
+``app.identity.sync.runner`` works out what one page of one source changes (customers, links, names,
 lookup keys, review rows) and hands it over as a ``PageWrite``, which
 ``app.store.sync_session.SyncSession`` writes in one transaction. ``LinkedRecord`` and
 ``SyncRun`` are what the store hands back.

@@ -14,8 +14,8 @@ import pytest
 from pydantic import SecretStr
 
 from app.cli.commands import with_sandbox_port
-from app.demo.keys import ensure_demo_keys, mint_token
 from app.main import create_app
+from app.security.demo_keys import ensure_demo_keys, mint_token
 from app.settings import Settings
 from sandbox.server import create_sandbox_app
 from tests.conftest import scratch_database

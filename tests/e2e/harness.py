@@ -15,13 +15,13 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from app.analytics.refresh import refresh_facts_from
-from app.demo.keys import DemoKeys, ensure_demo_keys, mint_token
+from app.identity.sync.report import SyncReport
+from app.identity.sync.runner import sync_identities
+from app.security.demo_keys import DemoKeys, ensure_demo_keys, mint_token
 from app.settings import Settings
-from app.sources import build_sources
 from app.store.customers import Store
 from app.store.facts_writer import FactsWriter
-from app.sync.report import SyncReport
-from app.sync.runner import sync_identities
+from app.wiring.sources import build_sources
 
 SYSTEMS = ("billing", "crm", "support", "ivr")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.demo.keys import mint_token
+from app.security.demo_keys import mint_token
 from tests.e2e.harness import Stack
 
 pytestmark = pytest.mark.e2e

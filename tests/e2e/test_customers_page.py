@@ -10,10 +10,10 @@ import pytest
 
 from app.analytics.refresh import FactsRefreshReport, refresh_facts_from
 from app.analytics.settings import CustomersSettings
-from app.demo.keys import mint_token
-from app.sources import build_sources
+from app.security.demo_keys import mint_token
 from app.store.customers import Store
 from app.store.facts_writer import FactsWriter
+from app.wiring.sources import build_sources
 from kernel.models import Source
 from tests.e2e.harness import Stack
 

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from app.demo.keys import mint_token
 from app.exports.settings import ExportSettings
 from app.main import create_app
+from app.security.demo_keys import mint_token
 from app.settings import Settings
 from resolvers.extensions.masking import mask_name
 from tests.conftest import scratch_database

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from app.cli.ivr_call import IvrCall, play_ivr_call
-from app.demo.keys import mint_token
+from app.security.demo_keys import mint_token
 from tests.e2e.harness import Stack
 
 CLAIM = """

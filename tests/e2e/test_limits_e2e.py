@@ -16,11 +16,11 @@ import asyncpg
 import httpx
 import pytest
 
-from app.demo.keys import mint_token
 from app.limits.budget import LocalCostBudget
 from app.limits.persisted_queries import sha256_of
 from app.limits.settings import PersistedQuerySettings, QueryLimitSettings
 from app.main import create_app
+from app.security.demo_keys import mint_token
 from app.settings import Settings
 from tests.e2e.harness import SYSTEMS, Stack, serve, stop
 

@@ -18,8 +18,8 @@ from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from app.cli.commands import with_sandbox_port
-from app.demo.keys import ensure_demo_keys, mint_token
 from app.main import create_app
+from app.security.demo_keys import ensure_demo_keys, mint_token
 from app.settings import Settings
 from kernel.models import Source
 from sandbox.server import create_sandbox_app

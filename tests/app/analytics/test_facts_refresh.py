@@ -25,11 +25,11 @@ from app.analytics.refresh import (
     refresh_facts,
 )
 from app.analytics.settings import CustomersSettings
+from app.identity.sync.runner import sync_identities
 from app.settings import IdentitySettings
 from app.store.customers import Store
 from app.store.facts import PostgresFactsStore
 from app.store.facts_writer import FactsWriter
-from app.sync.runner import sync_identities
 from app.webhooks.metrics import WebhookMetrics
 from app.webhooks.receiver import RecordInvalidator, WebhookReceiver
 from app.webhooks.settings import WebhookSettings

@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from app.cli.commands import main
-from app.demo.keys import ensure_demo_keys
+from app.security.demo_keys import ensure_demo_keys
 
 SUBCOMMANDS = ["demo", "serve", "sandbox", "sync", "token", "ivr-call", "schema", "status"]
 

@@ -9,8 +9,8 @@ import pytest
 
 from app.cli.commands import main
 from app.cli.ivr_call import IvrCall, IvrCallError, claim_instructions, play_ivr_call
-from app.demo.keys import ensure_demo_keys
 from app.security.auth import KeyRing, TokenVerifier
+from app.security.demo_keys import ensure_demo_keys
 from app.settings import AuthSettings
 
 

@@ -17,14 +17,14 @@ from prometheus_client import CollectorRegistry
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
-from app.demo.keys import ensure_demo_keys, mint_token
+from app.exports.downloads import ExportDownloads, get_export_file
 from app.exports.format import filter_from_json, filter_to_json
 from app.exports.jobs import CANNOT_RESUME, READ_MODEL_FAILED, Exports, ExportWorker
 from app.exports.metrics import ExportMetrics
 from app.exports.settings import ExportSettings
-from app.http.exports import ExportDownloads, get_export_file
 from app.http.graphql import GatewayState
 from app.security.auth import KeyRing, TokenVerifier
+from app.security.demo_keys import ensure_demo_keys, mint_token
 from app.settings import AuthSettings
 from app.store.customers import Store
 from app.store.exports import ExportStore

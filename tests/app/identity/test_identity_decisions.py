@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from app.identity.decisions import IdentityDecisionService
+from app.identity.sync.runner import sync_identities
 from app.settings import IdentitySettings
 from app.store.customers import Store
-from app.sync.runner import sync_identities
 from kernel.access import AuditEntry, Principal
 from kernel.client_errors import BadUserInput
 from kernel.identity import CustomerId

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from app.demo.keys import DemoKeys, ensure_demo_keys, mint_token
 from app.interactions.handoff import HandoffVerifier, verification_level
 from app.security.auth import KeyRing
+from app.security.demo_keys import DemoKeys, ensure_demo_keys, mint_token
 from app.settings import AuthSettings, LevelRule
 from kernel.access import VerificationLevel
 from kernel.interactions import InteractionRefused

@@ -16,7 +16,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from app.demo.keys import DemoKeys, ensure_demo_keys, mint_token
 from app.interactions.tokens import (
     DEMO_KEY_FILE,
     InteractionClaims,
@@ -25,6 +24,7 @@ from app.interactions.tokens import (
     load_signing_key,
 )
 from app.security.auth import AuthenticationError, KeyRing, TokenVerifier
+from app.security.demo_keys import DemoKeys, ensure_demo_keys, mint_token
 from app.settings import AuthSettings, InteractionSettings
 from kernel.access import VerificationLevel
 from kernel.identity import CustomerId

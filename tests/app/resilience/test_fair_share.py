@@ -14,7 +14,6 @@ from starlette.types import Receive, Scope, Send
 from adapters.billing.settings import BillingSettings
 from adapters.http.context import Deadline, request_deadline
 from adapters.settings import BreakerSettings, BulkheadSettings, RetrySettings
-from app.demo.keys import ensure_demo_keys, mint_token
 from app.http.graphql import AuthenticatedGraphQL, GatewayState
 from app.observability.metrics import GatewayMetrics
 from app.resilience.fair_share import (
@@ -26,6 +25,7 @@ from app.resilience.fair_share import (
 )
 from app.resilience.policy import Bulkhead, SourceResilience, resilience_for
 from app.security.auth import KeyRing, TokenVerifier
+from app.security.demo_keys import ensure_demo_keys, mint_token
 from app.settings import AuthSettings, Settings
 from kernel.errors import CircuitOpen, UpstreamBusy, UpstreamUnavailable
 from kernel.models import Source

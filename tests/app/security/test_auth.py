@@ -14,7 +14,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from app.demo.keys import DEMO_KEY_ID, DemoKeys, ensure_demo_keys, mint_token
 from app.security.auth import (
     VERIFIED_FOR_SECONDS,
     AuthenticationError,
@@ -22,6 +21,7 @@ from app.security.auth import (
     TokenVerifier,
     bearer_token,
 )
+from app.security.demo_keys import DEMO_KEY_ID, DemoKeys, ensure_demo_keys, mint_token
 from app.settings import AuthSettings
 from tests.fakes import ManualClock
 

@@ -1,7 +1,7 @@
 """One page's writes: the customers it creates, the names it proposes for customers, its
 links, the lookup keys that changed and the rows for a person to review (``PageWrite``).
 
-The linking engine (``app.sync.linking``) decides; ``PageBuilder`` only collects what it
+The linking engine (``app.identity.sync.linking``) decides; ``PageBuilder`` only collects what it
 decided, so that the store writes the page in one transaction.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from app.identity.sync.records import Record, display_name, new_customer_id
 from app.store.identity import ReviewRow
 from app.store.sync_values import (
     DisplayName,
@@ -21,7 +22,6 @@ from app.store.sync_values import (
     NewLink,
     PageWrite,
 )
-from app.sync.records import Record, display_name, new_customer_id
 from kernel.identity import CustomerId
 from kernel.models import Source
 

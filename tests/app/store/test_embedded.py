@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from app.demo.postgres import start_embedded_postgres
+from app.store.embedded import start_embedded_postgres
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
+from app.identity.sync.linking import FoundRecords, link_found_records
+from app.identity.sync.runner import sync_identities
 from app.settings import IdentitySettings
 from app.store.customers import Store
 from app.store.identity import live_session
 from app.store.sync_session import SyncSession
 from app.store.sync_values import PageWrite
-from app.sync.linking import FoundRecords, link_found_records
-from app.sync.runner import sync_identities
 from kernel.identity import CustomerId, CustomerRecord, IdentityLink
 from kernel.models import Source
 from tests.conftest import customer_of

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from app.sync.progress import ProgressLine
+from app.identity.sync.progress import ProgressLine
 from kernel.models import Source
 from tests.fakes import ManualClock
 

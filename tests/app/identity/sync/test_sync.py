@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from app.identity.sync.report import SourceCounts, SyncReport
+from app.identity.sync.runner import sync_identities
 from app.settings import IdentitySettings, MatchRule
 from app.store.customers import Store
-from app.sync.report import SourceCounts, SyncReport
-from app.sync.runner import sync_identities
 from kernel.errors import UpstreamUnavailable
 from kernel.identity import CustomerRecord, IdentityLink
 from kernel.models import Source

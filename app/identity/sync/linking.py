@@ -3,8 +3,8 @@
 A page is planned against the store (the page's links and lookup keys, the candidates its
 rules need, people's decisions) and written in one transaction: CRM contacts anchor
 customers; billing customers and support users join one by the match rules
-(``app.sync.matching``) or create their own. The sync runs every page of every source
-through it (``app.sync.runner``); a live lookup links what it found with it too
+(``app.identity.sync.matching``) or create their own. The sync runs every page of every source
+through it (``app.identity.sync.runner``); a live lookup links what it found with it too
 (``link_found_records``), so both link by the same rules, confidences and review rows.
 """
 
@@ -18,15 +18,15 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from app.identity.sync.matching import match_record
+from app.identity.sync.page_writes import PageBuilder
+from app.identity.sync.records import NAME_RANK, Record, from_billing, from_crm, from_support
+from app.identity.sync.report import SourceCounts
 from app.settings import IdentitySettings, MatchRule
 from app.store.identity import LinkConflict
 from app.store.sync_session import SyncSession
 from app.store.sync_values import LinkedVia, LookupKey, MatchedBy, PageWrite
 from app.store.sync_xrefs import BillingXrefs, MemoryXrefs
-from app.sync.matching import match_record
-from app.sync.page_writes import PageBuilder
-from app.sync.records import NAME_RANK, Record, from_billing, from_crm, from_support
-from app.sync.report import SourceCounts
 from kernel.identity import CustomerId
 from kernel.models import BillingCustomer, CrmContact, Source, SupportUser
 from kernel.normalize import normalize_email, normalize_phone

@@ -5,7 +5,7 @@ contact the record is cross-referenced with (billing: a contact naming this bill
 support: the contact this user names); ``email`` and ``phone``, the customers holding the
 record's lookup key of that kind. The first rule with exactly one candidate links the
 record; what a person should look at (several candidates, rules disagreeing) becomes a
-review row. The linking engine (``app.sync.linking``) gathers the candidates' sources.
+review row. The linking engine (``app.identity.sync.linking``) gathers the candidates' sources.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from app.identity.sync.records import Record
 from app.settings import MatchRule
 from app.store.identity import ReviewKind, ReviewRow
 from app.store.sync_values import LookupKey
 from app.store.sync_xrefs import BillingXrefs
-from app.sync.records import Record
 from kernel.identity import CustomerId
 from kernel.models import Source
 

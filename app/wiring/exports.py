@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 
+from app.exports.downloads import ExportDownloads
 from app.exports.jobs import Exports, ExportWorker, run_export_workers
 from app.exports.metrics import ExportMetrics
-from app.http.exports import ExportDownloads
 from app.settings import Settings
 from app.store.customers import Store
 from app.store.exports import ExportStore

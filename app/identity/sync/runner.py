@@ -21,15 +21,16 @@ customers, or rules pointing at different ones, is written to ``identity_review`
 person ('ambiguous', 'rules_disagree'); the record is linked by the first decisive rule all
 the same, and no rule moves another record's link or merges customers. Customers a person
 unlinked a record from (``identity_decisions``) are never its candidates. The rules are
-``app.sync.matching``'s; the engine that plans and writes each page is ``app.sync.linking``'s.
+``app.identity.sync.matching``'s; the engine that plans and writes each page is
+``app.identity.sync.linking``'s.
 Live lookups (``app.identity.live_linking``) link what they find with this same engine,
-``app.sync.linking.link_found_records``.
+``app.identity.sync.linking.link_found_records``.
 
 The sync streams: it reads one page of a source, looks up that page's links and keys in
 the store, and writes the page back in one transaction. Nothing it keeps grows with the
 number of records: the billing ids CRM contacts point at, which the billing pass needs, wait
 in a temporary table (``app.store.sync_xrefs``). Where a source's vendor allows it, a later run
-reads only what changed since the cursor the previous run saved (``app.sync.passes``).
+reads only what changed since the cursor the previous run saved (``app.identity.sync.passes``).
 """
 
 from __future__ import annotations
@@ -45,16 +46,16 @@ from adapters.billing.port import BillingAdapter
 from adapters.crm.port import CrmAdapter
 from adapters.http.client import utc_now
 from adapters.support.port import SupportAdapter
+from app.identity.sync.linking import IdentitySync, ProgressCallback
+from app.identity.sync.passes import SourcePass, plan_passes
+from app.identity.sync.records import Record, from_billing, from_crm, from_support
+from app.identity.sync.report import SyncReport
 from app.settings import IdentitySettings
 from app.store.customers import Store
 from app.store.sync_cursors import load_cursors, save_cursor
 from app.store.sync_session import SyncSession
 from app.store.sync_values import SyncMode
 from app.store.sync_xrefs import TableXrefs
-from app.sync.linking import IdentitySync, ProgressCallback
-from app.sync.passes import SourcePass, plan_passes
-from app.sync.records import Record, from_billing, from_crm, from_support
-from app.sync.report import SyncReport
 from kernel.models import Source
 
 __all__ = ["sync_identities"]
@@ -87,7 +88,8 @@ async def sync_identities(
 
     Reads each source page by page (CRM first: its contacts are the anchors), writes each
     page in one transaction, and records the run in ``sync_runs``. A source with a saved
-    cursor is read from it, incrementally (``app.sync.passes``); ``full`` reads every source
+    cursor is read from it, incrementally (``app.identity.sync.passes``); ``full`` reads every
+    source
     in full. Consecutive upstream pages are stored together until they hold
     ``batch_records`` (1: each page on its own): the store's round trips per page, not its
     rows, are what a page costs. Only one sync runs at a time per database: a second one
