@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from kernel.models import Source
 
@@ -54,3 +54,13 @@ class Taxonomy(Generic[E]):
             )
         self.unmapped[word] += 1
         return self._unknown
+
+
+def taxonomies_of(adapters: Sequence[object]) -> list[Taxonomy[Any]]:
+    """The ``Taxonomy`` attributes of ``adapters`` (wrappers without any are skipped)."""
+    return [
+        value
+        for adapter in adapters
+        for value in getattr(adapter, "__dict__", {}).values()
+        if isinstance(value, Taxonomy)
+    ]

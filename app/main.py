@@ -19,6 +19,7 @@ from starlette.routing import Route
 from strawberry.extensions import ParserCache
 
 from adapters.registry import SOURCES
+from adapters.taxonomy import taxonomies_of
 from app.analytics.refresh import FactsUpdater
 from app.cache.response_cache import ResponseCache
 from app.cache.sources import cached_sources
@@ -31,7 +32,6 @@ from app.identity.decisions import IdentityDecisionService
 from app.identity.live_linking import LiveLinking
 from app.identity.metrics import IDENTITY_COUNTS_SECONDS
 from app.limits.budget import CostBudget
-from app.observability.metrics import CONTENT_TYPE_LATEST, GatewayMetrics, taxonomies_of
 from app.observability.middleware import ObservabilityMiddleware, ObserveOperation, SourceHealth
 from app.observability.tracing import build_tracer
 from app.resilience.policy import resilience_for
@@ -48,6 +48,7 @@ from app.store.identity_view import IdentityViewStore
 from app.webhooks.receiver import RecordInvalidator, WebhookReceiver
 from app.wiring.exports import start_exports
 from app.wiring.interactions import build_interactions
+from app.wiring.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
 from app.wiring.protection import build_query_protection
 from app.wiring.sources import build_sources
 from kernel.models import Source

@@ -15,15 +15,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     create_model,
-    field_validator,
     model_validator,
 )
 from pydantic_settings import (
@@ -38,184 +36,18 @@ from adapters.settings import SourceSettings
 from app.analytics.settings import CustomersSettings
 from app.cache.settings import CacheSettings
 from app.exports.settings import ExportSettings
+from app.identity.settings import IdentitySettings
 from app.identity.sync.settings import SyncSettings
+from app.interactions.settings import HandoffSettings, InteractionSettings
 from app.limits.settings import PersistedQuerySettings, QueryLimitSettings
 from app.observability.tracing import TracingSettings
 from app.resilience.fair_share import Audience
-from app.security.audit_settings import AuditSettings
+from app.security.settings import AuditSettings, AuthSettings
 from app.webhooks.settings import WebhookSettings
 from kernel.models import Source
 
-MatchRule = Literal["xref", "email", "phone"]
-
-#: How sure a link made by each rule is, unless configured otherwise.
-DEFAULT_RULE_CONFIDENCE: Mapping[MatchRule, float] = {"xref": 1.0, "email": 0.9, "phone": 0.7}
-
 #: ``SCV_`` variables that are not settings: the config file's name, and the test suite's.
 NOT_SETTINGS = frozenset({"SCV_CONFIG_FILE", "SCV_TEST_DATABASE_URL", "SCV_TEST_REDIS_URL"})
-
-
-class AuthSettings(BaseModel):
-    """How bearer tokens are checked (and, in demo mode, minted)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    issuer: str = Field(default="scv-demo", description="required `iss` of bearer tokens")
-    audience: str = Field(default="scv-gateway", description="required `aud` of bearer tokens")
-    algorithms: tuple[str, ...] = Field(
-        default=("RS256",), description="allowed signature algorithms; never `none` or HS*"
-    )
-    public_key_pem: SecretStr | None = Field(
-        default=None, description="PEM public key that signs bearer tokens"
-    )
-    public_key_file: Path | None = Field(default=None, description="file holding that PEM key")
-    jwks_url: str | None = Field(default=None, description="JWKS URL of the token issuer")
-    role_claim: str = Field(default="role", description="the claim that carries the role")
-    leeway_seconds: float = Field(default=30.0, ge=0, description="clock skew allowed")
-
-
-class SystemOfRecordSettings(BaseModel):
-    """Which system's value of each fact is believed when the systems disagree.
-
-    Used by ``SourcedValue.isSystemOfRecord`` and ``FieldConflict.chosen``; when the system
-    of record holds no value, the next of CRM, BILLING, SUPPORT, IVR that has one is chosen.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: Source = Field(default=Source.CRM, description="system of record for names")
-    email: Source = Field(default=Source.CRM, description="system of record for emails")
-    phone: Source = Field(default=Source.CRM, description="system of record for phones")
-    address: Source = Field(default=Source.CRM, description="system of record for addresses")
-    balance: Source = Field(default=Source.BILLING, description="system of record for balances")
-    money: Source = Field(
-        default=Source.BILLING, description="system of record for subscriptions and invoices"
-    )
-    tickets: Source = Field(default=Source.SUPPORT, description="system of record for tickets")
-
-    def as_mapping(self) -> dict[str, Source]:
-        """Fact name -> source, as the resolvers take it."""
-        return {name: getattr(self, name) for name in type(self).model_fields}
-
-
-class IdentitySettings(BaseModel):
-    """How records from the systems are linked into one customer."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    default_region: str = Field(
-        default="US", description="ISO country for phone numbers written without +country"
-    )
-    system_of_record: SystemOfRecordSettings = Field(
-        default_factory=SystemOfRecordSettings,
-        description="which system's value of each fact is believed (conflicts, contact points)",
-    )
-    match_rules: tuple[MatchRule, ...] = Field(
-        default=("xref", "email", "phone"),
-        description="linking rules, tried in this order: explicit cross-reference, email, phone",
-    )
-    rule_confidence: dict[MatchRule, Annotated[float, Field(gt=0, le=1)]] = Field(
-        default_factory=lambda: dict(DEFAULT_RULE_CONFIDENCE),
-        description=(
-            "how sure a link made by each rule is (0 < c <= 1), stored with the link; rules "
-            "left out keep their default (xref 1.0, email 0.9, phone 0.7; anchors and people 1.0)"
-        ),
-    )
-    live_linking: bool = Field(
-        default=True,
-        description="a lookup the store cannot answer searches the systems and links what it finds",
-    )
-    live_miss_ttl_seconds: float = Field(
-        default=60.0,
-        ge=0,
-        description="a live lookup that found nothing anywhere is not repeated for this long",
-    )
-    live_miss_max_entries: int = Field(
-        default=10_000, ge=1, description="live misses remembered per process (oldest go first)"
-    )
-
-    @field_validator("rule_confidence", mode="after")
-    @classmethod
-    def _every_rule_has_a_confidence(cls, given: dict[MatchRule, float]) -> dict[MatchRule, float]:
-        # A partial mapping (SCV_IDENTITY__RULE_CONFIDENCE='{"email": 0.8}') overrides only
-        # the rules it names.
-        return {**DEFAULT_RULE_CONFIDENCE, **given}
-
-
-AuthMethod = Literal["PIN", "OTP", "KBA", "VOICE_BIOMETRIC"]
-LevelName = Literal["NONE", "LOW", "MEDIUM", "HIGH"]
-
-
-class LevelRule(BaseModel):
-    """One row of the verification table: an AUTHENTICATED method (and score) gives a level."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    method: AuthMethod = Field(description="how the caller was verified")
-    min_score: float | None = Field(
-        default=None, ge=0, le=1, description="lowest auth_score for this row; unset: any score"
-    )
-    level: LevelName = Field(description="the verification level this row gives")
-
-
-#: Possession or knowledge of a secret is MEDIUM; a voice match is HIGH only when confident.
-DEFAULT_LEVEL_RULES = (
-    LevelRule(method="PIN", level="MEDIUM"),
-    LevelRule(method="OTP", level="MEDIUM"),
-    LevelRule(method="KBA", level="MEDIUM"),
-    LevelRule(method="VOICE_BIOMETRIC", min_score=0.9, level="HIGH"),
-    LevelRule(method="VOICE_BIOMETRIC", min_score=0.6, level="LOW"),
-)
-
-
-class HandoffSettings(BaseModel):
-    """How IVR handoffs (signed JWS) are checked."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    jwks_url: str | None = Field(
-        default=None,
-        description="JWKS of the IVR's signing keys; unset: `<ivr.base_url>/.well-known/jwks.json`",
-    )
-    issuer: str = Field(default="scv-sandbox-ivr", description="required `iss` of handoffs")
-    audience: str = Field(default="scv-gateway-ivr", description="required `aud` of handoffs")
-    algorithms: tuple[str, ...] = Field(
-        default=("ES256",), description="allowed signature algorithms; never `none` or HS*"
-    )
-    max_lifetime_seconds: int = Field(
-        default=300, ge=1, le=300, description="longest allowed `exp` - `iat` (at most 300)"
-    )
-    leeway_seconds: float = Field(default=30.0, ge=0, le=120, description="clock skew allowed")
-    jwks_refetch_seconds: float = Field(
-        default=60.0, ge=0, description="at most one JWKS refetch per this many seconds"
-    )
-    level_rules: tuple[LevelRule, ...] = Field(
-        default=DEFAULT_LEVEL_RULES,
-        description="verification table: the highest matching row wins; not AUTHENTICATED: NONE",
-    )
-
-
-class InteractionSettings(BaseModel):
-    """Interactions (calls) on the agent's side, and the grant tokens the gateway signs."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    signing_key_file: Path | None = Field(
-        default=None,
-        description="PEM EC P-256 private key that signs interaction tokens; demo: generated",
-    )
-    issuer: str = Field(default="scv-gateway", description="`iss` of interaction tokens")
-    audience: str = Field(default="scv-agent-desktop", description="`aud` of interaction tokens")
-    token_ttl_seconds: int = Field(
-        default=900, ge=30, le=3600, description="lifetime of an interaction token"
-    )
-    expiry_seconds: int = Field(
-        default=4 * 3600, ge=60, description="an interaction expires this long after its handoff"
-    )
-    kba_max_attempts: int = Field(
-        default=3, ge=1, le=10, description="knowledge checks allowed per interaction"
-    )
-    leeway_seconds: float = Field(default=10.0, ge=0, le=120, description="clock skew allowed")
 
 
 class GatewaySettings(BaseSettings):

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.security.demo_keys import PUBLIC_KEY_FILE, DemoKeys, ensure_demo_keys, mint_token
-from app.settings import AuthSettings
+from app.security.settings import AuthSettings
 from app.store.embedded import start_embedded_postgres
 from bench import procstat
 

@@ -2,14 +2,14 @@
 
 The app builds one ``RequestContext`` per GraphQL request (``new_context``); resolvers read it
 from ``info.context``. Nothing here imports ``httpx`` or ``asyncpg``: systems are reached
-through adapter Protocols, the store through ``IdentityStore``.
+through their ports (``adapters/<source>/port.py``), the store through ``IdentityStore``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from adapters.billing.port import BillingAdapter
 from adapters.crm.port import CrmAdapter
@@ -19,16 +19,13 @@ from kernel.access import ActiveInteraction, AuditReader, AuditSink, Principal
 from kernel.customer_facts import CustomerFactsReader
 from kernel.data_quality import DataQualityReader
 from kernel.disclosure import DisclosureLedger
+from kernel.exports import ExportJobs
 from kernel.identity import IdentityStore
 from kernel.identity_evidence import IdentityEvidence
+from kernel.interactions import InteractionService
 from kernel.linking import IdentityDecisions, LiveLinker
 from kernel.models import Source
 from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY, IdentityEvidenceLoaders, Loaders
-
-if TYPE_CHECKING:
-    # Only a type here: the service's module needs ``Principal`` from this one.
-    from kernel.interactions import InteractionService
-    from resolvers.operations.exports import ExportJobs
 
 
 @dataclass(frozen=True, slots=True)

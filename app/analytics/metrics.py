@@ -1,5 +1,5 @@
 """The read model's Prometheus metrics, registered by
-``app.observability.metrics.GatewayMetrics``."""
+``app.wiring.metrics.GatewayMetrics``."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The response cache's Prometheus counters, registered by
-``app.observability.metrics.GatewayMetrics``."""
+``app.wiring.metrics.GatewayMetrics``."""
 
 from __future__ import annotations
 

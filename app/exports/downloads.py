@@ -29,13 +29,7 @@ from app.http.responses import authenticate, error_response
 from app.observability.middleware import current_request
 from app.store.exports import ExportStore
 from kernel.access import AuditEntry, AuditSink, AuditUnavailable
-from resolvers.operations.exports import (
-    EXPORT_ROLES,
-    ExportFormat,
-    ExportJobView,
-    ExportState,
-    may_read,
-)
+from kernel.exports import EXPORT_ROLES, ExportFormat, ExportJobView, ExportState, may_read
 
 __all__ = ["ExportDownloads", "get_export_file"]
 

@@ -25,9 +25,9 @@ from typing import Any
 import orjson
 
 from kernel.customer_facts import CustomerFacts, CustomerFilter
+from kernel.exports import ExportField, ExportFormat
 from kernel.models import Source
 from resolvers.extensions.masking import Mask, mask_name
-from resolvers.operations.exports import ExportField, ExportFormat
 
 __all__ = [
     "COLUMNS",

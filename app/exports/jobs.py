@@ -42,13 +42,7 @@ from app.exports.settings import ExportSettings
 from app.store.exports import ClaimedJob, ExportRow, ExportStore, NewExport
 from kernel.access import Principal
 from kernel.customer_facts import CustomerFactsStore, CustomerFilter, CustomerOrder
-from resolvers.operations.exports import (
-    ExportField,
-    ExportFormat,
-    ExportJobView,
-    ExportLimitReached,
-    ExportState,
-)
+from kernel.exports import ExportField, ExportFormat, ExportJobView, ExportLimitReached, ExportState
 
 __all__ = ["ExportWorker", "Exports", "job_view", "run_export_workers"]
 

@@ -1,4 +1,4 @@
-"""Exports' Prometheus metrics, registered by ``app.observability.metrics.GatewayMetrics``."""
+"""Exports' Prometheus metrics, registered by ``app.wiring.metrics.GatewayMetrics``."""
 
 from __future__ import annotations
 

@@ -33,13 +33,13 @@ from kernel.access import AuditReader, AuditSink
 from kernel.client_errors import BadUserInput
 from kernel.customer_facts import CustomerFactsReader
 from kernel.data_quality import DataQualityReader
+from kernel.exports import ExportJobs
 from kernel.identity import IdentityStore
 from kernel.identity_evidence import IdentityEvidence
 from kernel.linking import IdentityDecisions, LiveLinker
 from resolvers.context import RequestContext, Sources, new_context
 from resolvers.extensions.masking import stated_purpose
 from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY
-from resolvers.operations.exports import ExportJobs
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.taxonomy import Taxonomy
-from app.observability.metrics import taxonomies_of
+from adapters.taxonomy import Taxonomy, taxonomies_of
 from app.store.customers import Store
 from app.store.identity_view import IdentityViewStore, SyncRunSummary
 from kernel.data_quality import (

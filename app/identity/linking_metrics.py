@@ -1,5 +1,5 @@
 """Live linking's and people's decisions' Prometheus counters
-(``app.observability.metrics.GatewayMetrics``)."""
+(``app.wiring.metrics.GatewayMetrics``)."""
 
 from __future__ import annotations
 

@@ -34,10 +34,11 @@ from typing import TypeVar
 
 from app.cache.tiers import LocalTier
 from app.identity.linking_metrics import LinkingMetrics, LookupKind, LookupOutcome
+from app.identity.settings import IdentitySettings
 from app.identity.sync.linking import FoundRecords, link_found_records
-from app.settings import IdentitySettings
 from app.store.customers import Store
-from app.store.identity import LinksChanged, live_session
+from app.store.identity import LinksChanged
+from app.store.sync_session import live_session
 from kernel.errors import UpstreamError, UpstreamNotFound
 from kernel.identity import CustomerId
 from kernel.linking import LiveAnswer

@@ -21,8 +21,8 @@ from typing import Any, Literal
 import jwt
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
 
+from app.interactions.settings import HandoffSettings, LevelRule
 from app.security.auth import AuthenticationError, KeyRing, check_algorithms
-from app.settings import HandoffSettings, LevelRule
 from kernel.access import VerificationLevel
 from kernel.interactions import InteractionRefused
 

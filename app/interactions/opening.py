@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from adapters.ivr.port import IvrAdapter
 from app.interactions.customer_resolution import resolve_customer
 from app.interactions.handoff import HandoffClaims, HandoffVerifier, refused
-from app.settings import InteractionSettings
+from app.interactions.settings import InteractionSettings
 from app.store.customers import Store
 from app.store.interactions import InteractionRow, NewInteraction
 from kernel.errors import UpstreamError, UpstreamNotFound

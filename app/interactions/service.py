@@ -25,9 +25,9 @@ from app.interactions.handoff import HandoffVerifier, verification_level
 from app.interactions.knowledge_check import answers_match
 from app.interactions.metrics import InteractionMetrics
 from app.interactions.opening import HandoffOpener
+from app.interactions.settings import InteractionSettings, LevelRule
 from app.interactions.states import exhausted, expired, explain, held_open, holder
 from app.interactions.tokens import InteractionClaims, InteractionTokenError, InteractionTokens
-from app.settings import InteractionSettings, LevelRule
 from app.store.customers import Store
 from app.store.interactions import InteractionRow
 from kernel.access import ActiveInteraction, AuditEntry, AuditSink, Principal, VerificationLevel

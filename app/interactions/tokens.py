@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
-from app.settings import InteractionSettings
+from app.interactions.settings import InteractionSettings
 from kernel.access import VerificationLevel
 from kernel.identity import CustomerId
 

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -42,7 +42,7 @@ from adapters.http.context import (
     request_deadline,
     upstream_observer,
 )
-from app.observability.metrics import OPERATION_NAME, GatewayMetrics
+from app.observability.operations import OPERATION_NAME
 from app.observability.tracing import RequestSpan, RequestTracer, TraceParent
 from kernel.models import Source
 
@@ -260,6 +260,20 @@ class SourceHealth:
 # --- the middleware ------------------------------------------------------------------------
 
 
+class RequestMetrics(Protocol):
+    """What the middleware counts (``app.wiring.metrics.GatewayMetrics`` is it)."""
+
+    def observe_upstream(self, source: Source, seconds: float, error_code: str | None) -> None:
+        """Count one upstream request and its time."""
+        ...
+
+    def observe_graphql(
+        self, operation: str | None, role: str, outcome: str, seconds: float
+    ) -> None:
+        """Count one GraphQL request and its time."""
+        ...
+
+
 class ObservabilityMiddleware:
     """Request id in and out, trace context, upstream observation, and the access log.
 
@@ -277,7 +291,7 @@ class ObservabilityMiddleware:
         self,
         app: ASGIApp,
         *,
-        metrics: GatewayMetrics,
+        metrics: RequestMetrics,
         health: Mapping[Source, SourceHealth],
         graphql_path: str = "/graphql",
         deadline_seconds: float | None = None,

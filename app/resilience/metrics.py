@@ -1,5 +1,5 @@
 """The resilience layer's Prometheus metrics, registered by
-``app.observability.metrics.GatewayMetrics``.
+``app.wiring.metrics.GatewayMetrics``.
 
 Counters (retries, breaker transitions, bulkhead rejections) are incremented as things
 happen; the breaker state and the bulkhead occupancy are read live at scrape time by a

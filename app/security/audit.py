@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from app.security.audit_metrics import AuditMetrics
-from app.security.audit_settings import AuditSettings
+from app.security.settings import AuditSettings
 from app.store.audit import AuditTrailStore
 from kernel.access import AuditEntry, AuditUnavailable
 

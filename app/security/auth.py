@@ -18,7 +18,7 @@ from typing import Any
 
 import jwt
 
-from app.settings import AuthSettings
+from app.security.settings import AuthSettings
 from kernel.access import Principal
 
 #: Roles the gateway knows; what each may see is decided in the resolvers.

@@ -15,7 +15,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from app.settings import AuthSettings
+from app.security.settings import AuthSettings
 
 PRIVATE_KEY_FILE = "demo-signing-key.pem"
 PUBLIC_KEY_FILE = "demo-signing-key.pub.pem"

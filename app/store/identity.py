@@ -9,17 +9,15 @@ engine and supervisors add to it (tables of ``005_identity_review.sql``):
 - ``identity_decisions``: supervisors' link / unlink decisions (``IdentityDecisionStore``),
   and which customers a record was unlinked from, which no rule may link it to again
   (``unlinked_from``);
-- ``live_session``: a ``SyncSession`` on a pooled connection WITHOUT the sync's advisory
-  lock, so that a live lookup never waits behind a full sync; concurrent writers are caught
-  by the links' primary key instead (``LinkConflict``).
+- ``LinkConflict``: what a concurrent writer of the same link meets (a live lookup's
+  session, ``app.store.sync_session.live_session``, takes no advisory lock).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -27,9 +25,15 @@ from asyncpg.pool import PoolConnectionProxy
 from kernel.identity import CustomerId
 from kernel.models import Source
 
-if TYPE_CHECKING:
-    from app.store.customers import Store
-    from app.store.sync_session import SyncSession
+
+class PooledStore(Protocol):
+    """A store on an asyncpg pool (``app.store.customers.Store``)."""
+
+    @property
+    def pool(self) -> asyncpg.Pool[asyncpg.Record]:
+        """The pool the store runs on."""
+        ...
+
 
 __all__ = [
     "DecisionOutcome",
@@ -37,9 +41,9 @@ __all__ = [
     "IdentityDecisionStore",
     "LinkConflict",
     "LinksChanged",
+    "PooledStore",
     "ReviewKind",
     "ReviewRow",
-    "live_session",
     "unlinked_from",
     "write_reviews",
 ]
@@ -185,19 +189,6 @@ async def unlinked_from(
     return {external_id: frozenset(customers) for external_id, customers in found.items()}
 
 
-@asynccontextmanager
-async def live_session(store: Store) -> AsyncIterator[SyncSession]:
-    """A ``SyncSession`` for one live lookup: a pooled connection, no sync lock.
-
-    Each ``write_page`` is its own short transaction; a link written meanwhile by a sync or
-    another lookup surfaces as ``LinkConflict`` rather than as a wait.
-    """
-    from app.store.sync_session import SyncSession
-
-    async with store.pool.acquire() as conn:
-        yield SyncSession(conn)
-
-
 # --- supervisors' decisions ----------------------------------------------------------------
 
 
@@ -211,7 +202,7 @@ class IdentityDecisionStore:
     and settles the record's review rows.
     """
 
-    def __init__(self, store: Store, placeholder: PlaceholderName) -> None:
+    def __init__(self, store: PooledStore, placeholder: PlaceholderName) -> None:
         self._pool = store.pool
         self._placeholder = placeholder
 

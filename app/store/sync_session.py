@@ -8,12 +8,13 @@ transaction, with array parameters (``unnest``) rather than one round trip per r
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
+from contextlib import asynccontextmanager
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from app.store.identity import LinkConflict, unlinked_from, write_reviews
+from app.store.identity import LinkConflict, PooledStore, unlinked_from, write_reviews
 from app.store.sync_values import (
     DisplayName,
     LinkedRecord,
@@ -25,7 +26,7 @@ from app.store.sync_values import (
 from kernel.identity import CustomerId
 from kernel.models import Source
 
-__all__ = ["SyncSession"]
+__all__ = ["SyncSession", "live_session"]
 
 # Shared with ``Store.count_customers`` (``app.store.customers`` imports it from here).
 _COUNT_CUSTOMERS = "select count(*) from customers"
@@ -266,3 +267,14 @@ class SyncSession:
                     [row.key.value for row in page.keys_added],
                     [row.customer_id for row in page.keys_added],
                 )
+
+
+@asynccontextmanager
+async def live_session(store: PooledStore) -> AsyncIterator[SyncSession]:
+    """A ``SyncSession`` for one live lookup: a pooled connection, no sync lock.
+
+    Each ``write_page`` is its own short transaction; a link written meanwhile by a sync or
+    another lookup surfaces as ``LinkConflict`` rather than as a wait.
+    """
+    async with store.pool.acquire() as conn:
+        yield SyncSession(conn)

@@ -1,5 +1,5 @@
 """The webhook receivers' Prometheus metrics, registered by
-``app.observability.metrics.GatewayMetrics``."""
+``app.wiring.metrics.GatewayMetrics``."""
 
 from __future__ import annotations
 

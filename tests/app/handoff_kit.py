@@ -13,12 +13,13 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from app.identity.settings import IdentitySettings
 from app.identity.sync.runner import sync_identities
 from app.interactions.handoff import HandoffVerifier
 from app.interactions.service import InteractionDependencies, Interactions
+from app.interactions.settings import HandoffSettings, InteractionSettings
 from app.interactions.tokens import InteractionTokens
 from app.security.auth import KeyRing
-from app.settings import HandoffSettings, IdentitySettings, InteractionSettings
 from app.store.customers import Store
 from kernel.access import AuditEntry, Principal
 from kernel.interactions import Actor

@@ -18,11 +18,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from app.identity.settings import IdentitySettings, MatchRule
 from app.identity.sync.matching import match_record
 from app.identity.sync.page_writes import PageBuilder
 from app.identity.sync.records import NAME_RANK, Record, from_billing, from_crm, from_support
 from app.identity.sync.report import SourceCounts
-from app.settings import IdentitySettings, MatchRule
 from app.store.identity import LinkConflict
 from app.store.sync_session import SyncSession
 from app.store.sync_values import LinkedVia, LookupKey, MatchedBy, PageWrite

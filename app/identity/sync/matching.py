@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from app.identity.settings import MatchRule
 from app.identity.sync.records import Record
-from app.settings import MatchRule
 from app.store.identity import ReviewKind, ReviewRow
 from app.store.sync_values import LookupKey
 from app.store.sync_xrefs import BillingXrefs

@@ -46,11 +46,11 @@ from adapters.billing.port import BillingAdapter
 from adapters.crm.port import CrmAdapter
 from adapters.http.client import utc_now
 from adapters.support.port import SupportAdapter
+from app.identity.settings import IdentitySettings
 from app.identity.sync.linking import IdentitySync, ProgressCallback
 from app.identity.sync.passes import SourcePass, plan_passes
 from app.identity.sync.records import Record, from_billing, from_crm, from_support
 from app.identity.sync.report import SyncReport
-from app.settings import IdentitySettings
 from app.store.customers import Store
 from app.store.sync_cursors import load_cursors, save_cursor
 from app.store.sync_session import SyncSession

@@ -25,8 +25,8 @@ from app.analytics.refresh import (
     refresh_facts,
 )
 from app.analytics.settings import CustomersSettings
+from app.identity.settings import IdentitySettings
 from app.identity.sync.runner import sync_identities
-from app.settings import IdentitySettings
 from app.store.customers import Store
 from app.store.facts import PostgresFactsStore
 from app.store.facts_writer import FactsWriter

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry
 
 from app.cli.status import render_status, status_report
-from app.observability.metrics import GatewayMetrics
+from app.wiring.metrics import GatewayMetrics
 
 READYZ = {"status": "ready", "store": {}, "sources": {"BILLING": {}, "IVR": {}}}
 

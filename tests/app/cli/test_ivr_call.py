@@ -11,7 +11,7 @@ from app.cli.commands import main
 from app.cli.ivr_call import IvrCall, IvrCallError, claim_instructions, play_ivr_call
 from app.security.auth import KeyRing, TokenVerifier
 from app.security.demo_keys import ensure_demo_keys
-from app.settings import AuthSettings
+from app.security.settings import AuthSettings
 
 
 @pytest.mark.parametrize("role", ["agent", "supervisor", "analyst", "ivr"])

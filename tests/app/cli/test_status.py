@@ -17,8 +17,8 @@ from app.cli.status import (
     render_status,
     status_report,
 )
-from app.observability.metrics import GatewayMetrics
 from app.store.sync_values import SyncRun
+from app.wiring.metrics import GatewayMetrics
 from kernel.models import Source
 
 INF = math.inf

@@ -25,14 +25,12 @@ from app.exports.settings import ExportSettings
 from app.http.graphql import GatewayState
 from app.security.auth import KeyRing, TokenVerifier
 from app.security.demo_keys import ensure_demo_keys, mint_token
-from app.settings import AuthSettings
+from app.security.settings import AuthSettings
 from app.store.customers import Store
 from app.store.exports import ExportStore
 from kernel.access import AuditEntry, AuditUnavailable, Principal
 from kernel.customer_facts import CustomerFilter
-from kernel.models import Source
-from resolvers.extensions.masking import mask_name
-from resolvers.operations.exports import (
+from kernel.exports import (
     ExportField,
     ExportFormat,
     ExportJobView,
@@ -40,6 +38,8 @@ from resolvers.operations.exports import (
     ExportState,
     may_read,
 )
+from kernel.models import Source
+from resolvers.extensions.masking import mask_name
 from tests.app.memory_facts import MemoryFacts, customer_facts
 
 ANALYST = Principal(subject="analyst-1", role="analyst")

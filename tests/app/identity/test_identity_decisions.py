@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from app.identity.decisions import IdentityDecisionService
+from app.identity.settings import IdentitySettings
 from app.identity.sync.runner import sync_identities
-from app.settings import IdentitySettings
 from app.store.customers import Store
 from kernel.access import AuditEntry, Principal
 from kernel.client_errors import BadUserInput

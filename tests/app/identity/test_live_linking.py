@@ -9,8 +9,8 @@ from prometheus_client import CollectorRegistry
 
 from app.identity.linking_metrics import LinkingMetrics
 from app.identity.live_linking import LiveLinking
+from app.identity.settings import IdentitySettings
 from app.identity.sync.runner import sync_identities
-from app.settings import IdentitySettings
 from app.store.customers import Store
 from kernel.errors import UpstreamUnavailable
 from kernel.identity import CustomerRecord

@@ -13,9 +13,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from app.interactions.handoff import HandoffVerifier, verification_level
+from app.interactions.settings import LevelRule
 from app.security.auth import KeyRing
 from app.security.demo_keys import DemoKeys, ensure_demo_keys, mint_token
-from app.settings import AuthSettings, LevelRule
+from app.security.settings import AuthSettings
 from kernel.access import VerificationLevel
 from kernel.interactions import InteractionRefused
 from tests.app.handoff_kit import HANDOFF, IvrKey, handoff_claims

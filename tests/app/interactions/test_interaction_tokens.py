@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from app.interactions.settings import InteractionSettings
 from app.interactions.tokens import (
     DEMO_KEY_FILE,
     InteractionClaims,
@@ -25,7 +26,7 @@ from app.interactions.tokens import (
 )
 from app.security.auth import AuthenticationError, KeyRing, TokenVerifier
 from app.security.demo_keys import DemoKeys, ensure_demo_keys, mint_token
-from app.settings import AuthSettings, InteractionSettings
+from app.security.settings import AuthSettings
 from kernel.access import VerificationLevel
 from kernel.identity import CustomerId
 from tests.app.handoff_kit import IvrKey, handoff_claims

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 
 import pytest
 
+from app.interactions.settings import InteractionSettings
 from app.interactions.tokens import InteractionTokenError
-from app.settings import InteractionSettings
 from app.store.customers import Store
 from kernel.access import VerificationLevel
 from kernel.identity import CustomerId

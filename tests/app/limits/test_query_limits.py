@@ -15,7 +15,7 @@ from app.http.errors import PresentErrors
 from app.limits.budget import LocalCostBudget
 from app.limits.checks import limit_extensions, present_parse_refusal
 from app.limits.settings import QueryLimitSettings
-from app.observability.metrics import GatewayMetrics
+from app.wiring.metrics import GatewayMetrics
 from kernel.access import Principal
 from resolvers.extensions.validation_cache import ValidatedDocuments, ValidationByText
 from tests.fakes import ManualClock

@@ -10,16 +10,12 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from adapters.taxonomy import Taxonomy
+from adapters.taxonomy import Taxonomy, taxonomies_of
 from app.main import store_readiness
-from app.observability.metrics import (
-    MAX_OPERATION_NAMES,
-    GatewayMetrics,
-    operation_label,
-    taxonomies_of,
-)
+from app.observability.operations import MAX_OPERATION_NAMES, operation_label
 from app.store.customers import Store
 from app.store.sync_values import SyncRun
+from app.wiring.metrics import GatewayMetrics
 from kernel.models import Source, TicketStatus
 
 
@@ -117,7 +113,7 @@ async def test_the_store_counts_sync_runs_by_outcome(store: Store) -> None:
 _WORKER = """
 import sys
 from kernel.models import Source
-from app.observability.metrics import GatewayMetrics
+from app.wiring.metrics import GatewayMetrics
 metrics = GatewayMetrics.create()
 if sys.argv[1] == "write":
     metrics.observe_upstream(Source.CRM, 0.02, None)
@@ -152,7 +148,7 @@ _PUBLISHER = """
 import sys
 from types import SimpleNamespace
 from kernel.models import Source
-from app.observability.metrics import GatewayMetrics
+from app.wiring.metrics import GatewayMetrics
 metrics = GatewayMetrics.create()
 if sys.argv[1] == "read":
     sys.stdout.write(metrics.exposition().decode())

@@ -17,7 +17,6 @@ from starlette.routing import Route
 
 from adapters.http.client import UpstreamHttp
 from adapters.http.context import ABORTED, upstream_observer
-from app.observability.metrics import GatewayMetrics
 from app.observability.middleware import (
     ObservabilityMiddleware,
     RequestRecord,
@@ -25,6 +24,7 @@ from app.observability.middleware import (
     current_request,
     request_id_from,
 )
+from app.wiring.metrics import GatewayMetrics
 from kernel.errors import UpstreamUnavailable
 from kernel.models import Source
 

@@ -15,7 +15,6 @@ from adapters.billing.settings import BillingSettings
 from adapters.http.context import Deadline, request_deadline
 from adapters.settings import BreakerSettings, BulkheadSettings, RetrySettings
 from app.http.graphql import AuthenticatedGraphQL, GatewayState
-from app.observability.metrics import GatewayMetrics
 from app.resilience.fair_share import (
     Audience,
     TrafficClass,
@@ -26,7 +25,9 @@ from app.resilience.fair_share import (
 from app.resilience.policy import Bulkhead, SourceResilience, resilience_for
 from app.security.auth import KeyRing, TokenVerifier
 from app.security.demo_keys import ensure_demo_keys, mint_token
-from app.settings import AuthSettings, Settings
+from app.security.settings import AuthSettings
+from app.settings import Settings
+from app.wiring.metrics import GatewayMetrics
 from kernel.errors import CircuitOpen, UpstreamBusy, UpstreamUnavailable
 from kernel.models import Source
 

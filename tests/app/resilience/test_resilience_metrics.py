@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from app.observability.metrics import GatewayMetrics
 from app.resilience.policy import resilience_for
 from app.settings import Settings
+from app.wiring.metrics import GatewayMetrics
 from kernel.errors import UpstreamUnavailable
 from kernel.models import Source
 

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from app.http.errors import PresentErrors
 from app.security.audit import PostgresAuditSink, prune_audit_trail
 from app.security.audit_metrics import AuditMetrics
-from app.security.audit_settings import AuditSettings
+from app.security.settings import AuditSettings
 from app.store.audit import AuditTrailStore
 from app.store.customers import Store
 from kernel.access import (

@@ -22,7 +22,7 @@ from app.security.auth import (
     bearer_token,
 )
 from app.security.demo_keys import DEMO_KEY_ID, DemoKeys, ensure_demo_keys, mint_token
-from app.settings import AuthSettings
+from app.security.settings import AuthSettings
 from tests.fakes import ManualClock
 
 AUTH = AuthSettings()

@@ -18,13 +18,13 @@ from adapters.crm.settings import CrmSettings
 from adapters.http.client import build_client
 from adapters.support.client import HttpSupportAdapter, support_auth_headers
 from adapters.support.settings import SupportSettings
+from app.identity.settings import IdentitySettings
 from app.identity.sync.report import SyncReport
 from app.identity.sync.runner import sync_identities
-from app.observability.metrics import GatewayMetrics
-from app.settings import IdentitySettings
 from app.store.customers import Store
 from app.store.sync_cursors import SourceCursor, load_cursors
 from app.store.sync_values import SyncRun
+from app.wiring.metrics import GatewayMetrics
 from kernel.errors import UpstreamUnavailable
 from kernel.models import Source
 from sandbox.data import generate_dataset

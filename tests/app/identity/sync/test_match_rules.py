@@ -6,12 +6,11 @@ from typing import Any
 
 import pytest
 
+from app.identity.settings import IdentitySettings
 from app.identity.sync.linking import FoundRecords, link_found_records
 from app.identity.sync.runner import sync_identities
-from app.settings import IdentitySettings
 from app.store.customers import Store
-from app.store.identity import live_session
-from app.store.sync_session import SyncSession
+from app.store.sync_session import SyncSession, live_session
 from app.store.sync_values import PageWrite
 from kernel.identity import CustomerId, CustomerRecord, IdentityLink
 from kernel.models import Source

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from app.identity.settings import IdentitySettings, MatchRule
 from app.identity.sync.report import SourceCounts, SyncReport
 from app.identity.sync.runner import sync_identities
-from app.settings import IdentitySettings, MatchRule
 from app.store.customers import Store
 from kernel.errors import UpstreamUnavailable
 from kernel.identity import CustomerRecord, IdentityLink

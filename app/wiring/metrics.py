@@ -1,5 +1,8 @@
 """The gateway's Prometheus metrics, created once per app in one registry (``GatewayMetrics``).
 
+Each concept owns its metrics (``app/<concept>/metrics.py``); this composes them, with the
+requests' own counters, into the registry a scrape reads.
+
 Single process: one ``CollectorRegistry`` per app, so that two apps (two tests) never share
 a counter. Several worker processes: set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory
 (before the process starts, as prometheus-client reads it at import) and every worker writes
@@ -11,8 +14,7 @@ scraped process or the store sees, not a sum over workers.
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,8 +28,6 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from adapters.taxonomy import Taxonomy
 from app.analytics.metrics import FactsMetrics
@@ -35,150 +35,21 @@ from app.cache.metrics import CacheMetrics
 from app.exports.metrics import ExportMetrics
 from app.identity.linking_metrics import LinkingMetrics
 from app.identity.metrics import IdentityQualityCollector
+from app.identity.sync.metrics import SyncRunCollector
 from app.interactions.metrics import InteractionMetrics
+from app.observability.operations import operation_label
+from app.observability.taxonomy import TaxonomyCollector
 from app.resilience.metrics import ResilienceMetrics
 from app.security.audit_metrics import AuditMetrics
-from app.store.sync_values import SyncRun
 from app.webhooks.metrics import WebhookMetrics
 from kernel.models import Source
 
-__all__ = [
-    "CONTENT_TYPE_LATEST",
-    "GatewayMetrics",
-    "SyncRunCollector",
-    "TaxonomyCollector",
-    "operation_label",
-    "taxonomies_of",
-]
+__all__ = ["CONTENT_TYPE_LATEST", "GatewayMetrics"]
 
 #: Upstream calls answer in milliseconds to a couple of seconds (the read timeout).
 UPSTREAM_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 #: A whole GraphQL request is about its slowest upstream, plus the store.
 GRAPHQL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
-
-#: Operation names are the client's to choose: beyond this many distinct ones, or for a
-#: name that is not a plain identifier, the label is "other", so that a client cannot
-#: grow the series without bound.
-MAX_OPERATION_NAMES = 200
-#: What an operation name must look like to be logged or used as a label.
-OPERATION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-
-
-def operation_label(name: str | None, seen: set[str]) -> str:
-    """The metric label for operation ``name``: itself, ``anonymous`` or ``other``.
-
-    ``seen`` holds the names already used as labels; a new acceptable name is added.
-    """
-    if not name:
-        return "anonymous"
-    if not OPERATION_NAME.fullmatch(name):
-        return "other"
-    if name not in seen:
-        if len(seen) >= MAX_OPERATION_NAMES:
-            return "other"
-        seen.add(name)
-    return name
-
-
-class TaxonomyCollector(Collector):
-    """Unmapped vendor words per source and field, read from the adapters' ``Taxonomy``s."""
-
-    def __init__(self) -> None:
-        #: Filled by the lifespan once the adapters exist.
-        self.taxonomies: list[Taxonomy[Any]] = []
-
-    def collect(self) -> Iterator[Metric]:
-        """Two gauges: distinct unmapped words, and how often they were met."""
-        words = GaugeMetricFamily(
-            "scv_taxonomy_unmapped_words",
-            "Distinct vendor words with no canonical mapping, per source and field",
-            labels=["source", "field"],
-        )
-        seen = GaugeMetricFamily(
-            "scv_taxonomy_unmapped_occurrences",
-            "Times a vendor word with no canonical mapping was met, per source and field",
-            labels=["source", "field"],
-        )
-        for taxonomy in self.taxonomies:
-            labels = [taxonomy.source.value, taxonomy.field]
-            words.add_metric(labels, len(taxonomy.unmapped))
-            seen.add_metric(labels, sum(taxonomy.unmapped.values()))
-        yield words
-        yield seen
-
-
-#: The key of a pass's duration among a sync run's per-source counts (``app.identity.sync.runner``).
-_PASS_DURATION = "duration_ms"
-
-
-class SyncRunCollector(Collector):
-    """The latest identity sync as recorded in the store (whichever process ran it).
-
-    The scrape handler refreshes ``latest`` from the store before collecting: a collector
-    cannot await, and the sync usually runs in another process (``scv sync``).
-    """
-
-    def __init__(self) -> None:
-        self.latest: SyncRun | None = None
-        #: Runs by outcome (running, succeeded, failed), also refreshed by the scrape handler.
-        self.runs: dict[str, int] = {}
-
-    def collect(self) -> Iterator[Metric]:
-        """Runs by outcome; the latest run's id, outcome, finish time and record counts."""
-        if self.runs:
-            # A gauge, not a counter: a run moves from "running" to its outcome.
-            runs = GaugeMetricFamily(
-                "scv_sync_runs",
-                "Identity sync runs recorded in the store, by outcome",
-                labels=["outcome"],
-            )
-            for state in ("running", "succeeded", "failed"):
-                runs.add_metric([state], self.runs.get(state, 0))
-            yield runs
-        run = self.latest
-        if run is None:
-            return
-        yield GaugeMetricFamily(
-            "scv_sync_last_run_id", "Id of the latest identity sync run (runs so far)", run.id
-        )
-        outcome = GaugeMetricFamily(
-            "scv_sync_last_run_outcome",
-            "1 for the outcome of the latest identity sync run",
-            labels=["outcome"],
-        )
-        outcome.add_metric([run.outcome], 1)
-        yield outcome
-        if run.finished_at is not None:
-            yield GaugeMetricFamily(
-                "scv_sync_last_run_finished_timestamp_seconds",
-                "When the latest identity sync run finished",
-                run.finished_at.timestamp(),
-            )
-        records = GaugeMetricFamily(
-            "scv_sync_last_run_records",
-            "Records of the latest identity sync run, per source and count "
-            "(seen, linked_new, already_linked, customers_created, ambiguous, skipped_invalid)",
-            labels=["source", "count"],
-        )
-        passes = GaugeMetricFamily(
-            "scv_sync_last_run_pass_seconds",
-            "How long each source's pass of the latest identity sync run took",
-            labels=["source"],
-        )
-        for source, counts in sorted(run.counts.items()):
-            if isinstance(counts, dict):
-                for name, value in sorted(counts.items()):
-                    if name == _PASS_DURATION and isinstance(value, int):
-                        passes.add_metric([source], value / 1000)
-                    elif isinstance(value, int):
-                        records.add_metric([source, name], value)
-        yield records
-        yield passes
-        yield GaugeMetricFamily(
-            "scv_sync_last_run_incremental",
-            "1 when the latest identity sync read a source from its saved cursor, 0 when in full",
-            1 if run.mode == "incremental" else 0,
-        )
 
 
 @dataclass
@@ -305,13 +176,3 @@ class GatewayMetrics:
     def exposition(self) -> bytes:
         """The registry in Prometheus text format."""
         return generate_latest(self.registry)
-
-
-def taxonomies_of(adapters: Sequence[object]) -> list[Taxonomy[Any]]:
-    """The ``Taxonomy`` attributes of ``adapters`` (wrappers without any are skipped)."""
-    return [
-        value
-        for adapter in adapters
-        for value in getattr(adapter, "__dict__", {}).values()
-        if isinstance(value, Taxonomy)
-    ]

@@ -1,0 +1,46 @@
+"""Settings of security: bearer tokens (``SCV_AUTH__...``) and the PII audit trail
+(``SCV_AUDIT__...``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class AuditSettings(BaseModel):
+    """How the audit trail is written and how long it is kept."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    write_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=30,
+        description="longest wait for a request's audit batch; past it personal fields are "
+        "withheld (AUDIT_UNAVAILABLE)",
+    )
+    retention_days: int = Field(
+        default=400,
+        ge=1,
+        description="`scv audit-prune` deletes entries older than this many days",
+    )
+
+
+class AuthSettings(BaseModel):
+    """How bearer tokens are checked (and, in demo mode, minted)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    issuer: str = Field(default="scv-demo", description="required `iss` of bearer tokens")
+    audience: str = Field(default="scv-gateway", description="required `aud` of bearer tokens")
+    algorithms: tuple[str, ...] = Field(
+        default=("RS256",), description="allowed signature algorithms; never `none` or HS*"
+    )
+    public_key_pem: SecretStr | None = Field(
+        default=None, description="PEM public key that signs bearer tokens"
+    )
+    public_key_file: Path | None = Field(default=None, description="file holding that PEM key")
+    jwks_url: str | None = Field(default=None, description="JWKS URL of the token issuer")
+    role_claim: str = Field(default="role", description="the claim that carries the role")
+    leeway_seconds: float = Field(default=30.0, ge=0, description="clock skew allowed")
