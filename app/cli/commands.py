@@ -265,10 +265,10 @@ def cmd_audit_prune(args: argparse.Namespace) -> None:
 
 
 async def _prune_audit_trail(settings: Settings) -> int:
-    from app.main import database_url
     from app.security.audit import prune_audit_trail
     from app.store.audit import AuditTrailStore
     from app.store.customers import Store
+    from app.wiring.services import database_url
 
     store = await Store.connect(await database_url(settings), pool_size=1)
     try:

@@ -30,11 +30,12 @@ from app.analytics.refresh import (
 from app.identity.data_quality import print_data_quality
 from app.identity.sync.progress import ProgressLine
 from app.identity.sync.runner import sync_identities
-from app.main import create_app, database_url
+from app.main import create_app
 from app.security.demo_keys import ensure_demo_keys, mint_token
 from app.settings import Settings
 from app.store.customers import Store
 from app.store.facts_writer import FactsWriter
+from app.wiring.services import database_url
 from app.wiring.sources import build_sources
 
 DEMO_AGENT = "agent-1"

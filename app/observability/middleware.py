@@ -20,15 +20,10 @@ variables or the answer, which carry personal data.
 from __future__ import annotations
 
 import logging
-import re
-import secrets
 import time
-import uuid
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from starlette.datastructures import MutableHeaders
@@ -42,106 +37,28 @@ from adapters.http.context import (
     request_deadline,
     upstream_observer,
 )
+from app.observability.health import SourceHealth
 from app.observability.operations import OPERATION_NAME
+from app.observability.trace_context import (
+    REQUEST_ID_HEADER,
+    TRACEPARENT_HEADER,
+    parse_traceparent,
+    request_id_from,
+    trace_context_from,
+)
 from app.observability.tracing import RequestSpan, RequestTracer, TraceParent
 from kernel.models import Source
 
 __all__ = [
-    "REQUEST_ID_HEADER",
-    "TRACEPARENT_HEADER",
     "ObservabilityMiddleware",
     "ObserveOperation",
+    "RequestMetrics",
     "RequestRecord",
-    "SourceHealth",
     "SourceTally",
-    "TraceContext",
     "current_request",
-    "parse_traceparent",
-    "request_id_from",
-    "trace_context_from",
 ]
 
 access_logger = logging.getLogger("app.access")
-
-REQUEST_ID_HEADER = "X-Request-Id"
-# What a client's id may look like to be kept: it is logged and sent to every upstream,
-# so nothing that could smuggle a header, a log field or personal data.
-_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-Clock = Callable[[], float]
-
-
-def request_id_from(header: str | None) -> str:
-    """The client's request id if it is a sane token, else a new one (uuid4 hex)."""
-    if header is not None and _SANE_REQUEST_ID.fullmatch(header):
-        return header
-    return uuid.uuid4().hex
-
-
-# --- W3C trace context ---------------------------------------------------------------------
-
-TRACEPARENT_HEADER = "traceparent"
-# Version 00 exactly: lower-case hex only, as the W3C Trace Context spec requires.
-_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
-_ZERO_TRACE_ID = "0" * 32
-_ZERO_SPAN_ID = "0" * 16
-#: Flags of a trace the gateway starts: sampled, so a downstream tracer keeps it.
-_SAMPLED = "01"
-
-
-@dataclass(frozen=True, slots=True)
-class TraceContext:
-    """One request's place in a W3C trace: the trace, its parent span, and the flags."""
-
-    trace_id: str
-    parent_id: str
-    flags: str
-
-    def child_traceparent(self) -> str:
-        """A ``traceparent`` for an outgoing call: the same trace, a new span id."""
-        return f"00-{self.trace_id}-{_new_span_id()}-{self.flags}"
-
-
-def parse_traceparent(header: str | None) -> TraceContext | None:
-    """The trace context of a W3C ``traceparent`` header, or None if it is not a valid one.
-
-    Written by hand rather than taken from OpenTelemetry: the gateway needs only to join a
-    trace and pass it on, which is one regular expression, and a tracing SDK is a
-    dependency only gateways that record spans need (the ``otel`` extra,
-    ``app.observability.tracing``).
-    Only version 00 is accepted; an all-zero trace id or parent id is invalid, as the spec says.
-    """
-    if header is None:
-        return None
-    found = _TRACEPARENT.fullmatch(header.strip())
-    if found is None:
-        return None
-    trace_id, parent_id, flags = found.groups()
-    if trace_id == _ZERO_TRACE_ID or parent_id == _ZERO_SPAN_ID:
-        return None
-    return TraceContext(trace_id=trace_id, parent_id=parent_id, flags=flags)
-
-
-def trace_context_from(header: str | None) -> TraceContext:
-    """The client's trace if its ``traceparent`` is valid, else a new sampled trace."""
-    parsed = parse_traceparent(header)
-    if parsed is not None:
-        return parsed
-    return TraceContext(trace_id=_new_trace_id(), parent_id=_new_span_id(), flags=_SAMPLED)
-
-
-def _new_trace_id() -> str:
-    # The odds of 128 random bits being all zero are nil, but the spec forbids it outright.
-    while (trace_id := secrets.token_hex(16)) == _ZERO_TRACE_ID:
-        pass
-    return trace_id
-
-
-def _new_span_id() -> str:
-    while (span_id := secrets.token_hex(8)) == _ZERO_SPAN_ID:
-        pass
-    return span_id
-
 
 # --- one request ---------------------------------------------------------------------------
 
@@ -184,77 +101,6 @@ class RequestRecord:
 
 #: The record of the request under way; None outside a request.
 current_request: ContextVar[RequestRecord | None] = ContextVar("current_request", default=None)
-
-
-# --- upstream health -----------------------------------------------------------------------
-
-
-class SourceHealth:
-    """One source's recent upstream outcomes: last success, error rate over a window.
-
-    Outcomes are counted in fixed buckets (``bucket_seconds`` wide) rather than kept one by
-    one, so memory stays a few dozen entries however busy the source is.
-    """
-
-    def __init__(
-        self,
-        window_seconds: float = 300.0,
-        bucket_seconds: float = 10.0,
-        *,
-        clock: Clock = time.monotonic,
-        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._window = window_seconds
-        self._bucket = bucket_seconds
-        self._clock = clock
-        self._wall_clock = wall_clock
-        # [bucket start, requests, errors], oldest first.
-        self._buckets: deque[list[float]] = deque()
-        self.last_success: datetime | None = None
-        self.last_error: datetime | None = None
-
-    def record(self, ok: bool) -> None:
-        """Count one request's outcome now."""
-        now = self._clock()
-        start = now - now % self._bucket
-        if not self._buckets or self._buckets[-1][0] != start:
-            self._buckets.append([start, 0, 0])
-        self._prune(now)
-        bucket = self._buckets[-1]
-        bucket[1] += 1
-        if ok:
-            self.last_success = self._wall_clock()
-        else:
-            bucket[2] += 1
-            self.last_error = self._wall_clock()
-
-    def counts(self) -> tuple[int, int]:
-        """Requests and errors within the window."""
-        self._prune(self._clock())
-        return (
-            int(sum(bucket[1] for bucket in self._buckets)),
-            int(sum(bucket[2] for bucket in self._buckets)),
-        )
-
-    def error_rate(self) -> float | None:
-        """Errors / requests within the window; None when there were no requests."""
-        requests, errors = self.counts()
-        return errors / requests if requests else None
-
-    def snapshot(self) -> dict[str, Any]:
-        """The state ``/readyz`` shows for the source."""
-        requests, errors = self.counts()
-        return {
-            "last_success": self.last_success.isoformat() if self.last_success else None,
-            "last_error": self.last_error.isoformat() if self.last_error else None,
-            "requests_5m": requests,
-            "errors_5m": errors,
-            "error_rate_5m": round(errors / requests, 4) if requests else None,
-        }
-
-    def _prune(self, now: float) -> None:
-        while self._buckets and self._buckets[0][0] + self._bucket <= now - self._window:
-            self._buckets.popleft()
 
 
 # --- the middleware ------------------------------------------------------------------------

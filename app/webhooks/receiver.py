@@ -286,3 +286,17 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise BodyTooLarge
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def webhook_invalidator(
+    override: RecordInvalidator | None,
+) -> Callable[[Request], RecordInvalidator]:
+    """What webhooks invalidate through: ``override``, or the lifespan's response cache."""
+
+    def for_request(request: Request) -> RecordInvalidator:
+        if override is not None:
+            return override
+        cache: RecordInvalidator = request.state.cache
+        return cache
+
+    return for_request

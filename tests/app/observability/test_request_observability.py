@@ -17,13 +17,9 @@ from starlette.routing import Route
 
 from adapters.http.client import UpstreamHttp
 from adapters.http.context import ABORTED, upstream_observer
-from app.observability.middleware import (
-    ObservabilityMiddleware,
-    RequestRecord,
-    SourceHealth,
-    current_request,
-    request_id_from,
-)
+from app.observability.health import SourceHealth
+from app.observability.middleware import ObservabilityMiddleware, RequestRecord, current_request
+from app.observability.trace_context import request_id_from
 from app.wiring.metrics import GatewayMetrics
 from kernel.errors import UpstreamUnavailable
 from kernel.models import Source

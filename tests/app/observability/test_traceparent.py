@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from app.observability.middleware import TraceContext, parse_traceparent, trace_context_from
+from app.observability.trace_context import TraceContext, parse_traceparent, trace_context_from
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"

@@ -15,6 +15,7 @@ from adapters.billing.settings import BillingSettings
 from adapters.http.context import Deadline, request_deadline
 from adapters.settings import BreakerSettings, BulkheadSettings, RetrySettings
 from app.http.graphql import AuthenticatedGraphQL, GatewayState
+from app.resilience.bulkhead import Bulkhead
 from app.resilience.fair_share import (
     Audience,
     TrafficClass,
@@ -22,7 +23,7 @@ from app.resilience.fair_share import (
     traffic_class,
     traffic_class_of,
 )
-from app.resilience.policy import Bulkhead, SourceResilience, resilience_for
+from app.resilience.policy import SourceResilience, resilience_for
 from app.security.auth import KeyRing, TokenVerifier
 from app.security.demo_keys import ensure_demo_keys, mint_token
 from app.security.settings import AuthSettings

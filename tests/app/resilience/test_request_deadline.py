@@ -6,7 +6,8 @@ import httpx
 from starlette.types import Receive, Scope, Send
 
 from adapters.http.context import Deadline, request_deadline
-from app.observability.middleware import ObservabilityMiddleware, SourceHealth
+from app.observability.health import SourceHealth
+from app.observability.middleware import ObservabilityMiddleware
 from app.wiring.metrics import GatewayMetrics
 from kernel.models import Source
 

@@ -12,7 +12,8 @@ import pytest
 
 from adapters.http.context import Deadline, request_deadline
 from adapters.settings import BreakerSettings, BulkheadSettings, RetrySettings, SourceSettings
-from app.resilience.policy import BreakerState, SourceResilience
+from app.resilience.events import BreakerState
+from app.resilience.policy import SourceResilience
 from kernel.errors import (
     CircuitOpen,
     UpstreamBusy,

@@ -1,0 +1,211 @@
+"""What one app holds while it runs: opened in its lifespan, closed in reverse on shutdown.
+
+``open_services`` connects the store (and migrates it), builds the sources through the
+registry, the token verifier, live linking, the interaction service, the response cache, the
+read model and the export workers, and returns the lifespan's state: what the endpoints find
+in ``request.state``. Everything it opens is pushed onto the caller's ``AsyncExitStack``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Mapping
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from prometheus_client import multiprocess
+
+from adapters.taxonomy import taxonomies_of
+from app.analytics.refresh import FactsUpdater
+from app.cache.response_cache import ResponseCache
+from app.cache.sources import cached_sources
+from app.http.graphql import GatewayState
+from app.identity.data_quality import DataQuality
+from app.identity.decisions import IdentityDecisionService
+from app.identity.live_linking import LiveLinking
+from app.resilience.policy import Resilience
+from app.security.audit import PostgresAuditSink
+from app.security.auth import KeyRing, TokenVerifier
+from app.security.demo_keys import ensure_demo_keys
+from app.settings import Settings
+from app.store.audit import AuditTrailStore
+from app.store.customers import Store
+from app.store.embedded import start_embedded_postgres
+from app.store.facts import PostgresFactsStore
+from app.store.facts_writer import FactsWriter
+from app.store.identity_view import IdentityViewStore
+from app.wiring.exports import start_exports
+from app.wiring.interactions import build_interactions
+from app.wiring.metrics import GatewayMetrics
+from app.wiring.protection import QueryProtection
+from app.wiring.sources import build_adapters
+from kernel.identity_evidence import IdentityEvidence
+from kernel.models import Source
+from resolvers.context import Sources
+
+if TYPE_CHECKING:
+    from app.observability.tracing import RequestTracer
+
+logger = logging.getLogger(__name__)
+
+
+async def open_services(
+    settings: Settings,
+    stack: AsyncExitStack,
+    *,
+    metrics: GatewayMetrics,
+    resilience: Resilience,
+    protection: QueryProtection,
+    tracer: RequestTracer | None = None,
+    transports: Mapping[Source, httpx.AsyncBaseTransport] | None = None,
+) -> dict[str, Any]:
+    """Open what the app serves with; the lifespan state (``request.state``) it returns."""
+    if tracer is not None:
+        stack.callback(tracer.shutdown)
+    if metrics.resilience.published:
+        publisher = asyncio.create_task(publish_every_second(metrics.resilience.publish))
+        stack.callback(publisher.cancel)
+        # A worker that stops cleanly takes its live gauges with it; one that dies
+        # leaves its last published state until the directory is cleared.
+        stack.callback(multiprocess.mark_process_dead, os.getpid())
+    store = await Store.connect(await database_url(settings), pool_size=settings.database_pool_size)
+    stack.push_async_callback(store.close)
+    if protection.redis is not None:
+        stack.push_async_callback(protection.redis.aclose)
+    await store.migrate()
+    audit_trail = AuditTrailStore(store)
+    adapters = await build_adapters(settings, stack, transports=transports, resilience=resilience)
+    sources = Sources.from_adapters(adapters)
+    verifier = TokenVerifier(settings.auth, await build_key_ring(settings, stack))
+    # Customers whose links change between syncs are listed by ``customers`` at once.
+    facts_writer = FactsWriter(store.pool)
+    live_linker = (
+        LiveLinking(
+            store,
+            settings.identity,
+            metrics=metrics.linking,
+            links_changed=facts_writer.ensure_customers,
+        )
+        if settings.identity.live_linking
+        else None
+    )
+    # Uncached sources: a handoff is confirmed with the IVR platform as it is now.
+    interactions = await build_interactions(
+        settings,
+        stack,
+        store,
+        sources,
+        transports=transports,
+        metrics=metrics.interactions,
+        live_linker=live_linker,
+    )
+    metrics.watch_taxonomies(taxonomies_of(list(adapters.values())))
+    # After the taxonomies are found: the cached adapters wrap the ones that hold them.
+    cache = await ResponseCache.open(settings.cache, metrics.cache)
+    if settings.cache.enabled and settings.cache.url is None and settings.workers > 1:
+        logger.warning(
+            "each of the %d workers caches on its own: a webhook invalidates only the "
+            "worker that receives it; set SCV_CACHE__URL to share a Redis",
+            settings.workers,
+        )
+    stack.push_async_callback(cache.close)
+    if settings.cache.enabled:
+        sources = cached_sources(sources, cache)
+    facts = PostgresFactsStore(store.pool)
+    # Webhooks re-read a changed record's facts through the (just invalidated) cache.
+    facts_updater = FactsUpdater(
+        store,
+        facts_writer,
+        sources.billing,
+        sources.crm,
+        sources.support,
+        updates=metrics.facts.updates,
+    )
+    # Last, so that its workers stop (handing their jobs back) before anything closes.
+    export_downloads = await start_exports(
+        settings,
+        stack,
+        store,
+        PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
+        metrics.exports,
+        facts,
+    )
+    return {
+        "export_downloads": export_downloads,
+        "store": store,
+        # For webhooks (``await cache.invalidate_record(source, id)``).
+        "cache": cache,
+        "facts_updater": facts_updater,
+        "gateway": GatewayState(
+            store=store,
+            sources=sources,
+            verifier=verifier,
+            default_region=settings.identity.default_region,
+            interactions=interactions,
+            live_linker=live_linker,
+            identity_decisions=IdentityDecisionService(
+                store,
+                metrics=metrics.linking,
+                links_changed=facts_writer.ensure_customers,
+            ),
+            audit=PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
+            audit_trail=audit_trail,
+            exports=export_downloads.exports,
+            facts=facts,
+            panel_concurrency=settings.customers.panel_concurrency,
+            evidence=IdentityEvidence(
+                IdentityViewStore(store), settings.identity.system_of_record.as_mapping()
+            ),
+            # This process's taxonomies: the words its own adapters met.
+            data_quality=DataQuality(store, lambda: metrics.taxonomy.taxonomies),
+        ),
+    }
+
+
+async def publish_every_second(publish: Callable[[], None]) -> None:
+    """Call ``publish`` now and then every second, until cancelled (the worker's live
+    resilience state, in multi-process mode: ``app.resilience.metrics``)."""
+    while True:
+        try:
+            publish()
+        except Exception:
+            # A metrics file that cannot be written must not stop the next try.
+            logger.warning("could not publish this worker's resilience state", exc_info=True)
+        await asyncio.sleep(1.0)
+
+
+async def database_url(settings: Settings) -> str:
+    """The configured PostgreSQL, or the embedded one under ``data_dir`` when none is."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    return await asyncio.to_thread(start_embedded_postgres, settings.data_dir)
+
+
+async def build_key_ring(settings: Settings, stack: AsyncExitStack) -> KeyRing:
+    """Verification keys from settings; in demo mode with none set, the demo's own key."""
+    auth = settings.auth
+    if auth.jwks_url is not None:
+        jwks_url = auth.jwks_url
+        client = await stack.enter_async_context(httpx.AsyncClient(timeout=5.0))
+
+        async def fetch_jwks() -> dict[str, object]:
+            response = await client.get(jwks_url)
+            response.raise_for_status()
+            document: dict[str, object] = response.json()
+            return document
+
+        return KeyRing(fetch_jwks=fetch_jwks)
+    if auth.public_key_pem is not None:
+        return KeyRing(static_key=auth.public_key_pem.get_secret_value())
+    if auth.public_key_file is not None:
+        return KeyRing(static_key=auth.public_key_file.read_text())
+    if settings.demo:
+        keys = await asyncio.to_thread(ensure_demo_keys, settings.data_dir)
+        return KeyRing(static_key=keys.public_pem)
+    raise ValueError(
+        "no token verification key: set SCV_AUTH__JWKS_URL, SCV_AUTH__PUBLIC_KEY_PEM or "
+        "SCV_AUTH__PUBLIC_KEY_FILE (or run in demo mode)"
+    )
