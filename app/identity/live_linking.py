@@ -38,7 +38,7 @@ from app.identity.settings import IdentitySettings
 from app.identity.sync.linking import FoundRecords, link_found_records
 from app.store.customers import Store
 from app.store.identity import LinksChanged
-from app.store.sync_session import live_session
+from app.store.sync.session import live_session
 from kernel.errors import UpstreamError, UpstreamNotFound
 from kernel.identity import CustomerId
 from kernel.linking import LiveAnswer

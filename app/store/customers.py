@@ -4,7 +4,7 @@
 over an ``asyncpg`` pool, and owns its schema: ``migrate()`` applies the ``.sql`` files of
 ``app/store/migrations`` (``app.store.migrations_runner``). The write side is for
 ``app.identity.sync.runner``: ``sync_session()`` holds one connection and the sync lock for a whole
-run (``app.store.sync_session.SyncSession``). The store also keeps the IVR interactions
+run (``app.store.sync.session.SyncSession``). The store also keeps the IVR interactions
 (their rows and SQL in ``app.store.interactions``) and reads back the sync runs.
 """
 
@@ -43,8 +43,8 @@ from app.store.interactions import (
     _interaction_row,
 )
 from app.store.session_state import _SYNC_LOCK, _changing_session_state, _session_state_unchanged
-from app.store.sync_session import _COUNT_CUSTOMERS, SyncSession
-from app.store.sync_values import KeyKind, SyncRun
+from app.store.sync.session import _COUNT_CUSTOMERS, SyncSession
+from app.store.sync.values import KeyKind, SyncRun
 from kernel.identity import CustomerId, CustomerRecord, IdentityLink
 from kernel.models import Source
 

@@ -1,7 +1,7 @@
 """The SQL of issue 3's identity layer: review rows, people's decisions, short live sessions.
 
 ``app/store/customers.py`` keeps the identity tables' core (customers, links, keys) and
-``app/store/sync_session.py`` writes the sync's pages; this module holds what the linking
+``app/store/sync/session.py`` writes the sync's pages; this module holds what the linking
 engine and supervisors add to it (tables of ``005_identity_review.sql``):
 
 - ``identity_review``: what the rules found but left for a person (``write_reviews``, in the
@@ -10,7 +10,7 @@ engine and supervisors add to it (tables of ``005_identity_review.sql``):
   and which customers a record was unlinked from, which no rule may link it to again
   (``unlinked_from``);
 - ``LinkConflict``: what a concurrent writer of the same link meets (a live lookup's
-  session, ``app.store.sync_session.live_session``, takes no advisory lock).
+  session, ``app.store.sync.session.live_session``, takes no advisory lock).
 """
 
 from __future__ import annotations

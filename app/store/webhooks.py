@@ -15,7 +15,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from app.store.customers import Store
-from app.store.sync_values import KeyKind
+from app.store.sync.values import KeyKind
 from kernel.models import Source
 
 __all__ = ["KeyUpdate", "WebhookEventWrite", "WebhookLedger"]

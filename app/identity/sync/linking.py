@@ -24,9 +24,9 @@ from app.identity.sync.page_writes import PageBuilder
 from app.identity.sync.records import NAME_RANK, Record, from_billing, from_crm, from_support
 from app.identity.sync.report import SourceCounts
 from app.store.identity import LinkConflict
-from app.store.sync_session import SyncSession
-from app.store.sync_values import LinkedVia, LookupKey, MatchedBy, PageWrite
-from app.store.sync_xrefs import BillingXrefs, MemoryXrefs
+from app.store.sync.session import SyncSession
+from app.store.sync.values import LinkedVia, LookupKey, MatchedBy, PageWrite
+from app.store.sync.xrefs import BillingXrefs, MemoryXrefs
 from kernel.identity import CustomerId
 from kernel.models import BillingCustomer, CrmContact, Source, SupportUser
 from kernel.normalize import normalize_email, normalize_phone
@@ -172,7 +172,7 @@ class IdentitySync:
         self._clock = _Clock()
         self._tallies = {source: _Tally() for source in NAME_RANK}
         # Billing id -> the customers of the CRM contacts naming it, filled by the CRM pass
-        # (``app.store.sync_xrefs``: in PostgreSQL for a whole sync, in memory by default).
+        # (``app.store.sync.xrefs``: in PostgreSQL for a whole sync, in memory by default).
         self._xrefs: BillingXrefs = MemoryXrefs() if xrefs is None else xrefs
 
     def counts(self, source: Source) -> SourceCounts:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from app.identity.settings import MatchRule
 from app.identity.sync.records import Record
 from app.store.identity import ReviewKind, ReviewRow
-from app.store.sync_values import LookupKey
-from app.store.sync_xrefs import BillingXrefs
+from app.store.sync.values import LookupKey
+from app.store.sync.xrefs import BillingXrefs
 from kernel.identity import CustomerId
 from kernel.models import Source
 

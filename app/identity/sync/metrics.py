@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from app.store.sync_values import SyncRun
+from app.store.sync.values import SyncRun
 
 #: The key of a pass's duration among a sync run's per-source counts (``app.identity.sync.runner``).
 _PASS_DURATION = "duration_ms"

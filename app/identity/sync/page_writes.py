@@ -12,7 +12,7 @@ from datetime import datetime
 
 from app.identity.sync.records import Record, display_name, new_customer_id
 from app.store.identity import ReviewRow
-from app.store.sync_values import (
+from app.store.sync.values import (
     DisplayName,
     KeyRow,
     LinkedVia,

@@ -23,7 +23,7 @@ from typing import Generic, TypeVar
 from adapters.billing.port import BillingAdapter
 from adapters.crm.port import CrmAdapter
 from adapters.support.port import SupportAdapter, UserChanges
-from app.store.sync_cursors import SourceCursor
+from app.store.sync.cursors import SourceCursor
 from kernel.models import BillingCustomer, CrmContact, Source, SupportUser
 
 __all__ = ["SourcePass", "SyncPasses", "plan_passes"]

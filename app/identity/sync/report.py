@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-from app.store.sync_values import SyncMode
+from app.store.sync.values import SyncMode
 from kernel.models import Source
 
 __all__ = ["SourceCounts", "SyncReport"]

@@ -29,7 +29,7 @@ Live lookups (``app.identity.live_linking``) link what they find with this same 
 The sync streams: it reads one page of a source, looks up that page's links and keys in
 the store, and writes the page back in one transaction. Nothing it keeps grows with the
 number of records: the billing ids CRM contacts point at, which the billing pass needs, wait
-in a temporary table (``app.store.sync_xrefs``). Where a source's vendor allows it, a later run
+in a temporary table (``app.store.sync.xrefs``). Where a source's vendor allows it, a later run
 reads only what changed since the cursor the previous run saved (``app.identity.sync.passes``).
 """
 
@@ -52,10 +52,10 @@ from app.identity.sync.passes import SourcePass, plan_passes
 from app.identity.sync.records import Record, from_billing, from_crm, from_support
 from app.identity.sync.report import SyncReport
 from app.store.customers import Store
-from app.store.sync_cursors import load_cursors, save_cursor
-from app.store.sync_session import SyncSession
-from app.store.sync_values import SyncMode
-from app.store.sync_xrefs import TableXrefs
+from app.store.sync.cursors import load_cursors, save_cursor
+from app.store.sync.session import SyncSession
+from app.store.sync.values import SyncMode
+from app.store.sync.xrefs import TableXrefs
 from kernel.models import Source
 
 __all__ = ["sync_identities"]

@@ -17,7 +17,7 @@ from app.cli.status import (
     render_status,
     status_report,
 )
-from app.store.sync_values import SyncRun
+from app.store.sync.values import SyncRun
 from app.wiring.metrics import GatewayMetrics
 from kernel.models import Source
 

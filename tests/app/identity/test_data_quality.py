@@ -13,7 +13,7 @@ from app.identity.metrics import IdentityQualityCollector
 from app.store.customers import Store
 from app.store.identity import IdentityDecisionStore, ReviewRow, write_reviews
 from app.store.identity_view import IdentityViewStore, LinkCounts
-from app.store.sync_values import KeyRow, LookupKey, MatchedBy, NewCustomer, NewLink, PageWrite
+from app.store.sync.values import KeyRow, LookupKey, MatchedBy, NewCustomer, NewLink, PageWrite
 from kernel.identity import CustomerId
 from kernel.identity_evidence import MAX_CANDIDATES, ContactKey, ReviewLead, SharedKeyLead
 from kernel.models import Source, TicketStatus

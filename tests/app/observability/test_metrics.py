@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from adapters.taxonomy import Taxonomy, taxonomies_of
 from app.observability.operations import MAX_OPERATION_NAMES, operation_label
 from app.store.customers import Store
-from app.store.sync_values import SyncRun
+from app.store.sync.values import SyncRun
 from app.wiring.metrics import GatewayMetrics
 from app.wiring.probes import store_readiness
 from kernel.models import Source, TicketStatus

@@ -10,7 +10,7 @@ import pytest
 
 from app.store.customers import Store
 from app.store.identity import LinkConflict
-from app.store.sync_values import (
+from app.store.sync.values import (
     DisplayName,
     KeyRow,
     LinkedRecord,

@@ -25,7 +25,7 @@ from adapters.crm.settings import CrmSettings
 from adapters.settings import SourceSettings
 from app.store.audit import AuditTrailStore
 from app.store.customers import Store
-from app.store.sync_values import KeyRow, LookupKey, NewCustomer, NewLink, PageWrite
+from app.store.sync.values import KeyRow, LookupKey, NewCustomer, NewLink, PageWrite
 from app.webhooks.metrics import WebhookMetrics
 from app.webhooks.receiver import RecordInvalidator, WebhookReceiver
 from app.webhooks.settings import WebhookSettings

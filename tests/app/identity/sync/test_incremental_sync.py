@@ -22,8 +22,8 @@ from app.identity.settings import IdentitySettings
 from app.identity.sync.report import SyncReport
 from app.identity.sync.runner import sync_identities
 from app.store.customers import Store
-from app.store.sync_cursors import SourceCursor, load_cursors
-from app.store.sync_values import SyncRun
+from app.store.sync.cursors import SourceCursor, load_cursors
+from app.store.sync.values import SyncRun
 from app.wiring.metrics import GatewayMetrics
 from kernel.errors import UpstreamUnavailable
 from kernel.models import Source

@@ -10,8 +10,8 @@ from app.identity.settings import IdentitySettings
 from app.identity.sync.linking import FoundRecords, link_found_records
 from app.identity.sync.runner import sync_identities
 from app.store.customers import Store
-from app.store.sync_session import SyncSession, live_session
-from app.store.sync_values import PageWrite
+from app.store.sync.session import SyncSession, live_session
+from app.store.sync.values import PageWrite
 from kernel.identity import CustomerId, CustomerRecord, IdentityLink
 from kernel.models import Source
 from tests.conftest import customer_of

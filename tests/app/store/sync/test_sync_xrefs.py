@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.store.customers import Store
-from app.store.sync_xrefs import MemoryXrefs, TableXrefs
+from app.store.sync.xrefs import MemoryXrefs, TableXrefs
 from kernel.identity import CustomerId
 
 ADA, ALAN = CustomerId("cust_ada"), CustomerId("cust_alan")

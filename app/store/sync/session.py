@@ -15,7 +15,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from app.store.identity import LinkConflict, PooledStore, unlinked_from, write_reviews
-from app.store.sync_values import (
+from app.store.sync.values import (
     DisplayName,
     LinkedRecord,
     LookupKey,

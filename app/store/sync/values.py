@@ -2,7 +2,7 @@
 
 ``app.identity.sync.runner`` works out what one page of one source changes (customers, links, names,
 lookup keys, review rows) and hands it over as a ``PageWrite``, which
-``app.store.sync_session.SyncSession`` writes in one transaction. ``LinkedRecord`` and
+``app.store.sync.session.SyncSession`` writes in one transaction. ``LinkedRecord`` and
 ``SyncRun`` are what the store hands back.
 """
 
