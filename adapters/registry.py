@@ -2,8 +2,10 @@
 
 An entry names what the rest of the gateway needs of a source without knowing its vendor:
 its settings section (``SCV_<NAME>__...``), how to build its adapter over an HTTP client and
-how that client authenticates, and how its webhooks are checked and read. The settings, the
-resilience policies, the adapters and the webhook routes are built by iterating
+how that client authenticates, how its webhooks are checked and read, and which of its reads
+the response cache keeps for how long. The settings, the
+resilience policies, the adapters, their cached wrappers, the cache's lifetimes and the
+webhook routes are built by iterating
 ``SOURCES``; code outside ``adapters/`` never names a particular source to do so.
 
 Adding a source is a folder under ``adapters/`` and one entry here (docs/architecture.md).
@@ -15,14 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
 from adapters.billing import webhooks as billing_webhooks
+from adapters.billing.cached import BillingLifetimes, CachedBillingAdapter
 from adapters.billing.client import HttpBillingAdapter, billing_auth_headers
 from adapters.billing.settings import BillingSettings
 from adapters.crm import webhooks as crm_webhooks
+from adapters.crm.cached import CachedCrmAdapter, CrmLifetimes
 from adapters.crm.client import HttpCrmAdapter, crm_auth_headers
 from adapters.crm.settings import CrmSettings
 from adapters.http.client import CallPolicy
@@ -30,8 +34,10 @@ from adapters.ivr.client import HttpIvrAdapter, ivr_auth_headers
 from adapters.ivr.settings import IvrSettings
 from adapters.settings import SignedWebhooksSettings, SourceSettings
 from adapters.support import webhooks as support_webhooks
+from adapters.support.cached import CachedSupportAdapter, SupportLifetimes
 from adapters.support.client import HttpSupportAdapter, support_auth_headers
 from adapters.support.settings import SupportSettings
+from kernel.cache import LifetimeSection, ReadThrough
 from kernel.models import Source
 from kernel.webhooks import VendorEvent, WebhookDelivery
 
@@ -68,6 +74,16 @@ class WebhookSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class CacheSpec:
+    """Which of a source's reads the response cache keeps, and for how long by default."""
+
+    #: One ``Lifetime`` per cached resource (``SCV_CACHE__<NAME>__<RESOURCE>__...``).
+    lifetimes: type[LifetimeSection]
+    #: The source's adapter reading through the cache (``adapters/<source>/cached.py``).
+    wrap: Callable[[Any, ReadThrough], object]
+
+
+@dataclass(frozen=True, slots=True)
 class SourceSpec:
     """One registered source: what the gateway builds for it, and from which settings.
 
@@ -83,6 +99,8 @@ class SourceSpec:
     build_adapter: Callable[[SourceSettings, httpx.AsyncClient, CallPolicy | None], object]
     headers: Callable[[SourceSettings], dict[str, str]]
     webhooks: WebhookSpec | None = None
+    #: None: never cached (the IVR's contacts belong to one live call).
+    cache: CacheSpec | None = None
 
     @property
     def name(self) -> str:
@@ -98,6 +116,7 @@ def source_spec(
     adapter: AdapterFactory[SettingsT],
     auth_headers: Callable[[SettingsT], dict[str, str]],
     webhooks: WebhookSpec | None = None,
+    cache: CacheSpec | None = None,
 ) -> SourceSpec:
     """A registry entry whose parts are type-checked together here, once."""
     if webhooks is not None and not issubclass(settings_model, SignedWebhooksSettings):
@@ -120,6 +139,7 @@ def source_spec(
         build_adapter=build,
         headers=lambda section: auth_headers(own(section)),
         webhooks=webhooks,
+        cache=cache,
     )
 
 
@@ -132,6 +152,7 @@ SOURCES: tuple[SourceSpec, ...] = (
         adapter=HttpBillingAdapter,
         auth_headers=billing_auth_headers,
         webhooks=WebhookSpec(billing_webhooks.verify_delivery, billing_webhooks.parse_stripe),
+        cache=CacheSpec(BillingLifetimes, CachedBillingAdapter),
     ),
     source_spec(
         Source.CRM,
@@ -140,6 +161,7 @@ SOURCES: tuple[SourceSpec, ...] = (
         adapter=HttpCrmAdapter,
         auth_headers=crm_auth_headers,
         webhooks=WebhookSpec(crm_webhooks.verify_delivery, crm_webhooks.parse_hubspot),
+        cache=CacheSpec(CrmLifetimes, CachedCrmAdapter),
     ),
     source_spec(
         Source.SUPPORT,
@@ -148,6 +170,7 @@ SOURCES: tuple[SourceSpec, ...] = (
         adapter=HttpSupportAdapter,
         auth_headers=support_auth_headers,
         webhooks=WebhookSpec(support_webhooks.verify_delivery, support_webhooks.parse_zendesk),
+        cache=CacheSpec(SupportLifetimes, CachedSupportAdapter),
     ),
     source_spec(
         Source.IVR,
@@ -164,6 +187,11 @@ _BY_SOURCE: Mapping[Source, SourceSpec] = {spec.source: spec for spec in SOURCES
 def spec_of(source: Source) -> SourceSpec:
     """The registry entry of ``source``."""
     return _BY_SOURCE[source]
+
+
+def cached() -> tuple[SourceSpec, ...]:
+    """The sources whose reads the response cache keeps, in registry order."""
+    return tuple(spec for spec in SOURCES if spec.cache is not None)
 
 
 def with_webhooks() -> tuple[SourceSpec, ...]:

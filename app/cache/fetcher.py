@@ -20,10 +20,11 @@ from pydantic import BaseModel
 
 from adapters.http.context import Deadline, detached_context, request_deadline
 from app.cache.codec import Entry
-from app.cache.keys import CacheKey, entry_lifetime
+from app.cache.keys import entry_lifetime
 from app.cache.metrics import CacheMetrics
 from app.cache.settings import CacheSettings
 from app.cache.tiers import CacheTier
+from kernel.cache import CacheKey
 from kernel.errors import UpstreamError, UpstreamNotFound
 
 logger = logging.getLogger(__name__)

@@ -8,28 +8,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import dataclass
 
-from pydantic import BaseModel
-
-from app.cache.settings import CacheSettings, Lifetime
+from adapters.registry import cached
+from app.cache.settings import CacheSettings
 from app.cache.tiers import KEY_PREFIX
+from kernel.cache import CacheKey, Lifetime, LifetimeSection
 from kernel.models import Source
 
 #: Source records whose key prefix is remembered (``record_prefix``).
 REMEMBERED_PREFIXES = 8192
-
-
-@dataclass(frozen=True, slots=True)
-class CacheKey:
-    """One cached read: a source record's resource (and variant, such as a list length)."""
-
-    source: Source
-    #: The id the adapter method takes: billing customer, CRM contact, support user.
-    record_id: str
-    #: A resource name of the source's section in ``CacheSettings`` (``invoices``).
-    resource: str
-    variant: str = ""
 
 
 @functools.lru_cache(maxsize=REMEMBERED_PREFIXES)
@@ -45,12 +32,7 @@ def record_prefix(source: Source, record_id: str) -> str:
 
 def entry_lifetime(settings: CacheSettings, key: CacheKey) -> Lifetime:
     """How long ``key``'s entry is fresh, then stale, by its source's section of ``settings``."""
-    section = {
-        Source.BILLING: settings.billing,
-        Source.CRM: settings.crm,
-        Source.SUPPORT: settings.support,
-    }.get(key.source)
-    lifetime = getattr(section, key.resource, None)
+    lifetime = getattr(settings.lifetimes(key.source), key.resource, None)
     if not isinstance(lifetime, Lifetime):
         raise ValueError(f"no cache lifetime for {key.source.value} {key.resource}")
     return lifetime
@@ -58,15 +40,10 @@ def entry_lifetime(settings: CacheSettings, key: CacheKey) -> Lifetime:
 
 def longest_entry_ttl(settings: CacheSettings) -> float:
     """The longest any entry (a value, or a remembered not-found) is kept."""
-    sections: list[BaseModel] = [
-        settings.billing,
-        settings.crm,
-        settings.support,
-    ]
     spans = [
         value.fresh_seconds + value.stale_seconds
-        for section in sections
-        for value in section.__dict__.values()
+        for spec in cached()
+        for value in (settings.lifetimes(spec.source) or LifetimeSection()).__dict__.values()
         if isinstance(value, Lifetime)
     ]
     return max([*spans, settings.max_stale_if_error_seconds, settings.not_found_seconds])

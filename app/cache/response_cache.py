@@ -40,10 +40,11 @@ from pydantic import BaseModel
 
 from app.cache.codec import Entry
 from app.cache.fetcher import CacheFetcher, Clock
-from app.cache.keys import CacheKey, entry_lifetime, longest_entry_ttl, record_prefix
+from app.cache.keys import entry_lifetime, longest_entry_ttl, record_prefix
 from app.cache.metrics import HIT, MISS, NOT_FOUND, STALE, STALE_IF_ERROR, CacheMetrics
 from app.cache.settings import CacheSettings
 from app.cache.tiers import CacheTier, CacheUnavailable, MemoryTier, RedisTier
+from kernel.cache import CacheKey
 from kernel.errors import UpstreamNotFound, UpstreamUnavailable
 from kernel.models import CacheState, Source
 

@@ -1,5 +1,8 @@
 """The response cache's settings section (``SCV_CACHE__...``): tiers, lifetimes, Redis, keys.
 
+Each cached source's lifetimes are its own (``adapters/<source>/cached.py``); this section
+holds one per entry of the source registry that has a cache policy.
+
 Lifetimes are per source and resource, because they change at different speeds and matter
 differently during a call: a balance must be recent, a card on file hardly ever changes.
 Webhooks invalidate a record's entries when it changes, so fresh lifetimes can be longer
@@ -10,10 +13,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model, field_validator
+
+from adapters.registry import cached
+from kernel.cache import LifetimeSection
+from kernel.models import Source
 
 #: URL schemes redis-py connects to: TCP, TLS, and a local unix socket.
 REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
@@ -21,79 +28,9 @@ REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 AES_KEY_SIZES = frozenset({16, 24, 32})
 
 
-class Lifetime(BaseModel):
-    """How long one resource is served from the cache without asking its system."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    fresh_seconds: float = Field(ge=0, description="served as HIT for this long after a fetch")
-    stale_seconds: float = Field(
-        ge=0,
-        description="then served as STALE (and refreshed in the background) for this long",
-    )
-
-
-class LifetimeSection(BaseModel):
-    """A source's lifetimes: one ``Lifetime`` field per resource, each with its own default."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _unset_halves_keep_their_defaults(cls, data: Any) -> Any:
-        # SCV_CACHE__BILLING__INVOICES__FRESH_SECONDS alone arrives as {"fresh_seconds": ..}:
-        # the resource's default stale window must stay, not become a missing field.
-        if not isinstance(data, dict):
-            return data
-        merged = dict(data)
-        for name, value in data.items():
-            field = cls.model_fields.get(name)
-            if isinstance(value, dict) and field is not None:
-                default = field.default
-                if isinstance(default, Lifetime):
-                    merged[name] = {**default.model_dump(), **value}
-        return merged
-
-
-class BillingLifetimes(LifetimeSection):
-    """Billing resources, keyed by billing customer id."""
-
-    customer: Lifetime = Field(
-        default=Lifetime(fresh_seconds=30, stale_seconds=300),
-        description="the customer record: balance and delinquency",
-    )
-    subscriptions: Lifetime = Field(
-        default=Lifetime(fresh_seconds=60, stale_seconds=600), description="subscriptions"
-    )
-    invoices: Lifetime = Field(
-        default=Lifetime(fresh_seconds=60, stale_seconds=600),
-        description="invoice lists (one entry per `first` asked for)",
-    )
-    payment_cards: Lifetime = Field(
-        default=Lifetime(fresh_seconds=300, stale_seconds=3600), description="cards on file"
-    )
-
-
-class CrmLifetimes(LifetimeSection):
-    """CRM resources, keyed by CRM contact id."""
-
-    contact: Lifetime = Field(
-        default=Lifetime(fresh_seconds=60, stale_seconds=600),
-        description="a contact: name, contact details, address",
-    )
-
-
-class SupportLifetimes(LifetimeSection):
-    """Support resources, keyed by support user id."""
-
-    tickets: Lifetime = Field(
-        default=Lifetime(fresh_seconds=15, stale_seconds=300),
-        description="the tickets a user requested",
-    )
-
-
-class CacheSettings(BaseModel):
-    """The response cache in front of billing, CRM and support (never the IVR: per call)."""
+class CacheSettingsBase(BaseModel):
+    """The response cache's own settings; ``CacheSettings`` adds each cached source's
+    lifetimes (its registry entry's ``cache.lifetimes``, ``SCV_CACHE__<SOURCE>__...``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -147,13 +84,6 @@ class CacheSettings(BaseModel):
         ge=0,
         description="after a Redis failure, Redis is left alone (in-process tier only) this long",
     )
-    billing: BillingLifetimes = Field(
-        default_factory=BillingLifetimes, description="billing lifetimes"
-    )
-    crm: CrmLifetimes = Field(default_factory=CrmLifetimes, description="CRM lifetimes")
-    support: SupportLifetimes = Field(
-        default_factory=SupportLifetimes, description="support lifetimes"
-    )
 
     @field_validator("url")
     @classmethod
@@ -173,6 +103,28 @@ class CacheSettings(BaseModel):
     def encryption_key_bytes(self) -> bytes | None:
         """The AES key, decoded; None when values are stored in clear."""
         return None if self.encryption_key is None else encryption_key_bytes(self.encryption_key)
+
+    def lifetimes(self, source: Source) -> LifetimeSection | None:
+        """The lifetimes of ``source``'s cached resources; None for a source never cached."""
+        section = getattr(self, source.value.lower(), None)
+        return section if isinstance(section, LifetimeSection) else None
+
+
+if TYPE_CHECKING:
+    CacheSettings = CacheSettingsBase
+else:
+    CacheSettings = create_model(
+        "CacheSettings",
+        __base__=CacheSettingsBase,
+        __doc__="The response cache in front of the cached sources (never the IVR: per call).",
+        **{
+            spec.name: (
+                spec.cache.lifetimes,
+                Field(default_factory=spec.cache.lifetimes, description=f"{spec.name} lifetimes"),
+            )
+            for spec in cached()
+        },
+    )
 
 
 def encryption_key_bytes(key: SecretStr) -> bytes:

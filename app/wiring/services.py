@@ -21,7 +21,7 @@ from prometheus_client import multiprocess
 from adapters.taxonomy import taxonomies_of
 from app.analytics.refresh import FactsUpdater
 from app.cache.response_cache import ResponseCache
-from app.cache.sources import cached_sources
+from app.cache.sources import cached_adapters
 from app.http.graphql import GatewayState
 from app.identity.data_quality import DataQuality
 from app.identity.decisions import IdentityDecisionService
@@ -113,7 +113,7 @@ async def open_services(
         )
     stack.push_async_callback(cache.close)
     if settings.cache.enabled:
-        sources = cached_sources(sources, cache)
+        sources = Sources.from_adapters(cached_adapters(adapters, cache))
     facts = PostgresFactsStore(store.pool)
     # Webhooks re-read a changed record's facts through the (just invalidated) cache.
     facts_updater = FactsUpdater(

@@ -13,15 +13,13 @@ import pytest
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
+from adapters.billing.cached import BillingLifetimes
+from adapters.crm.cached import CrmLifetimes
 from adapters.settings import BreakerSettings, RetrySettings
-from app.cache.settings import (
-    BillingLifetimes,
-    CacheSettings,
-    CrmLifetimes,
-    Lifetime,
-    SupportLifetimes,
-)
+from adapters.support.cached import SupportLifetimes
+from app.cache.settings import CacheSettings
 from app.main import create_app
+from kernel.cache import Lifetime
 from kernel.models import Source
 from tests.e2e.harness import SYSTEMS, Stack, serve, stop
 from tests.redis_server import EmbeddedRedis, configured_redis_url

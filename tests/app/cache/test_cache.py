@@ -10,12 +10,13 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
+from adapters.billing.cached import BillingLifetimes
 from app.cache.codec import Entry
-from app.cache.keys import CacheKey
 from app.cache.metrics import CacheMetrics
 from app.cache.response_cache import ResponseCache
-from app.cache.settings import BillingLifetimes, CacheSettings, Lifetime
+from app.cache.settings import CacheSettings
 from app.cache.tiers import MemoryTier
+from kernel.cache import CacheKey, Lifetime
 from kernel.errors import (
     CircuitOpen,
     UpstreamBusy,

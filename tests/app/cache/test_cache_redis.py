@@ -11,11 +11,12 @@ import redis.asyncio as redis
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import SecretStr
 
-from app.cache.keys import CacheKey
+from adapters.billing.cached import BillingLifetimes
 from app.cache.metrics import CacheMetrics
 from app.cache.response_cache import CacheUnavailable, ResponseCache
-from app.cache.settings import BillingLifetimes, CacheSettings, Lifetime
+from app.cache.settings import CacheSettings
 from app.cache.tiers import RedisTier
+from kernel.cache import CacheKey, Lifetime
 from kernel.models import BillingCustomer, BillingCustomerId, CacheState, Source
 from tests.fakes import ManualClock, billing_customer
 from tests.redis_server import EmbeddedRedis

@@ -8,6 +8,7 @@ import os
 import pytest
 from pydantic import ValidationError
 
+from adapters.registry import SOURCES
 from app.settings import Settings
 
 
@@ -57,3 +58,14 @@ def test_a_bad_value_is_refused_naming_the_setting_not_the_value(
     message = "\n".join(f"{error['loc']}: {error['msg']}" for error in raised.value.errors())
     assert "cache" in message
     assert "hunter2" not in message
+
+
+def test_every_cached_source_has_its_own_lifetimes_and_the_others_none() -> None:
+    settings = Settings()
+
+    for spec in SOURCES:
+        lifetimes = settings.cache.lifetimes(spec.source)
+        if spec.cache is None:
+            assert lifetimes is None
+        else:
+            assert type(lifetimes) is spec.cache.lifetimes

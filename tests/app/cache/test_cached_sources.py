@@ -7,15 +7,13 @@ from collections.abc import AsyncIterator
 import pytest
 from prometheus_client import CollectorRegistry
 
+from adapters.billing.cached import CachedBillingAdapter
+from adapters.crm.cached import CachedCrmAdapter
+from adapters.support.cached import CachedSupportAdapter
 from app.cache.metrics import CacheMetrics
 from app.cache.response_cache import ResponseCache
 from app.cache.settings import CacheSettings
-from app.cache.sources import (
-    CachedBillingAdapter,
-    CachedCrmAdapter,
-    CachedSupportAdapter,
-    cached_sources,
-)
+from app.cache.sources import cached_adapters
 from kernel.models import (
     BillingCustomerId,
     CacheState,
@@ -148,7 +146,16 @@ async def test_support_tickets_are_cached_and_users_are_not(
 
 
 def test_the_ivr_is_not_wrapped(systems: FakeSystems, cache: ResponseCache) -> None:
-    sources = Sources(
-        billing=systems.billing, crm=systems.crm, support=systems.support, ivr=systems.ivr
-    )
-    assert cached_sources(sources, cache).ivr is systems.ivr
+    adapters = {
+        Source.BILLING: systems.billing,
+        Source.CRM: systems.crm,
+        Source.SUPPORT: systems.support,
+        Source.IVR: systems.ivr,
+    }
+
+    wrapped = Sources.from_adapters(cached_adapters(adapters, cache))
+
+    assert wrapped.ivr is systems.ivr
+    assert isinstance(wrapped.billing, CachedBillingAdapter)
+    assert isinstance(wrapped.crm, CachedCrmAdapter)
+    assert isinstance(wrapped.support, CachedSupportAdapter)
