@@ -36,6 +36,16 @@ class Sources:
     crm: CrmAdapter
     support: SupportAdapter
     ivr: IvrAdapter
+    #: Every registered source's adapter by source, those above included: a source's own
+    #: panel reaches its port with ``port`` and needs no field of its own here.
+    by_source: Mapping[Source, object] = field(default_factory=dict)
+
+    def port(self, source: Source) -> object:
+        """The adapter of ``source`` (real, cached or fake), for its panel to cast to its port."""
+        found = self.by_source.get(source) or getattr(self, source.value.lower(), None)
+        if found is None:
+            raise LookupError(f"no adapter for the source {source.value}")
+        return found
 
     @classmethod
     def from_adapters(cls, adapters: Mapping[Source, object]) -> Sources:
@@ -47,6 +57,7 @@ class Sources:
             crm=cast(CrmAdapter, adapters[Source.CRM]),
             support=cast(SupportAdapter, adapters[Source.SUPPORT]),
             ivr=cast(IvrAdapter, adapters[Source.IVR]),
+            by_source=dict(adapters),
         )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from functools import cached_property
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from strawberry.dataloader import DataLoader
 
@@ -45,7 +45,7 @@ T = TypeVar("T")
 DEFAULT_PANEL_CONCURRENCY = 10
 
 
-def _each_concurrently(
+def each_concurrently(
     fetch: Callable[[K], Awaitable[T]], limit: int
 ) -> Callable[[list[K]], Awaitable[Sequence[T | BaseException]]]:
     """A batch function for a vendor without a batch read: one call per key, at most
@@ -89,9 +89,24 @@ class Loaders:
         self._facts = facts
         self._support = support
         self._limit = panel_concurrency
+        self._keyed: dict[str, DataLoader[Any, Any]] = {}
 
     # Each loader is built the first time a resolver asks for it: a request reads a few
     # of them (the agent desktop's whole view five), and a DataLoader is not free to build.
+
+    @property
+    def panel_concurrency(self) -> int:
+        """Most calls at once per batch to a system without a batch read (``each_concurrently``)."""
+        return self._limit
+
+    def keyed(self, name: str, build: Callable[[], DataLoader[K, T]]) -> DataLoader[K, T]:
+        """This request's loader called ``name``, built by ``build`` the first time: a
+        source's own panel keeps its loaders here (``resolvers/types/<source>.py``) rather
+        than in a property of this class. ``name`` should start with the source's name."""
+        found = self._keyed.get(name)
+        if found is None:
+            found = self._keyed[name] = build()
+        return cast(DataLoader[K, T], found)
 
     @cached_property
     def customer_facts(self) -> DataLoader[CustomerId, CustomerFacts | None]:
@@ -107,23 +122,23 @@ class Loaders:
 
     @cached_property
     def billing_customers(self) -> DataLoader[BillingCustomerId, BillingCustomer]:
-        return DataLoader(_each_concurrently(self._billing.get_customer, self._limit))
+        return DataLoader(each_concurrently(self._billing.get_customer, self._limit))
 
     @cached_property
     def subscriptions(self) -> DataLoader[BillingCustomerId, SubscriptionList]:
-        return DataLoader(_each_concurrently(self._billing.list_subscriptions, self._limit))
+        return DataLoader(each_concurrently(self._billing.list_subscriptions, self._limit))
 
     @cached_property
     def invoices(self) -> DataLoader[tuple[BillingCustomerId, int], InvoiceList]:
-        return DataLoader(_each_concurrently(self._fetch_invoices, self._limit))
+        return DataLoader(each_concurrently(self._fetch_invoices, self._limit))
 
     @cached_property
     def payment_cards(self) -> DataLoader[BillingCustomerId, PaymentCardList]:
-        return DataLoader(_each_concurrently(self._billing.list_payment_cards, self._limit))
+        return DataLoader(each_concurrently(self._billing.list_payment_cards, self._limit))
 
     @cached_property
     def tickets(self) -> DataLoader[SupportUserId, TicketList]:
-        return DataLoader(_each_concurrently(self._support.list_requested_tickets, self._limit))
+        return DataLoader(each_concurrently(self._support.list_requested_tickets, self._limit))
 
     def _fetch_invoices(self, key: tuple[BillingCustomerId, int]) -> Awaitable[InvoiceList]:
         customer_id, limit = key
