@@ -2,10 +2,10 @@
 
 An entry names what the rest of the gateway needs of a source without knowing its vendor:
 its settings section (``SCV_<NAME>__...``), how to build its adapter over an HTTP client and
-how that client authenticates, how its webhooks are checked and read, and which of its reads
-the response cache keeps for how long. The settings, the
-resilience policies, the adapters, their cached wrappers, the cache's lifetimes and the
-webhook routes are built by iterating
+how that client authenticates, how its webhooks are checked and read, which of its reads
+the response cache keeps for how long, and how its records are read and linked to
+customers. The settings, the resilience policies, the adapters, their cached wrappers, the
+cache's lifetimes, the webhook routes and the identity sync's passes are built by iterating
 ``SOURCES``; code outside ``adapters/`` never names a particular source to do so.
 
 Adding a source is a folder under ``adapters/`` and one entry here (docs/architecture.md).
@@ -15,16 +15,19 @@ tuple is what mypy, import-linter and a reader can all follow.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from adapters.billing import linking as billing_linking
 from adapters.billing import webhooks as billing_webhooks
 from adapters.billing.cached import BillingLifetimes, CachedBillingAdapter
 from adapters.billing.client import HttpBillingAdapter, billing_auth_headers
 from adapters.billing.settings import BillingSettings
+from adapters.crm import linking as crm_linking
 from adapters.crm import webhooks as crm_webhooks
 from adapters.crm.cached import CachedCrmAdapter, CrmLifetimes
 from adapters.crm.client import HttpCrmAdapter, crm_auth_headers
@@ -33,12 +36,14 @@ from adapters.http.client import CallPolicy
 from adapters.ivr.client import HttpIvrAdapter, ivr_auth_headers
 from adapters.ivr.settings import IvrSettings
 from adapters.settings import SignedWebhooksSettings, SourceSettings
+from adapters.support import linking as support_linking
 from adapters.support import webhooks as support_webhooks
 from adapters.support.cached import CachedSupportAdapter, SupportLifetimes
 from adapters.support.client import HttpSupportAdapter, support_auth_headers
 from adapters.support.settings import SupportSettings
 from kernel.cache import LifetimeSection, ReadThrough
 from kernel.models import Source
+from kernel.records import LinkPass, LinkRecord, SourceCursor
 from kernel.webhooks import VendorEvent, WebhookDelivery
 
 SettingsT = TypeVar("SettingsT", bound=SourceSettings)
@@ -84,6 +89,25 @@ class CacheSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkingSpec:
+    """How a source's records are linked to customers (``scv sync`` and live lookups).
+
+    The functions take the source's adapter (its port) and speak ``kernel.records``; they
+    are the source's own (``adapters/<source>/linking.py``).
+    """
+
+    #: Passes run in this order, and a customer is named after its record of the lowest.
+    rank: int
+    #: Its records create customers and are never matched to one (the CRM's contacts).
+    anchors: bool
+    #: The source whose record ids this one's ``LinkRecord.xref`` names, if any.
+    names: Source | None
+    plan_pass: Callable[[Any, SourceCursor | None, datetime], LinkPass]
+    search: Callable[[Any, str | None, str | None], Awaitable[list[LinkRecord]]]
+    get: Callable[[Any, str], Awaitable[LinkRecord | None]]
+
+
+@dataclass(frozen=True, slots=True)
 class SourceSpec:
     """One registered source: what the gateway builds for it, and from which settings.
 
@@ -101,6 +125,8 @@ class SourceSpec:
     webhooks: WebhookSpec | None = None
     #: None: never cached (the IVR's contacts belong to one live call).
     cache: CacheSpec | None = None
+    #: None: its records are not linked to customers (the IVR's contacts are calls).
+    linking: LinkingSpec | None = None
 
     @property
     def name(self) -> str:
@@ -117,6 +143,7 @@ def source_spec(
     auth_headers: Callable[[SettingsT], dict[str, str]],
     webhooks: WebhookSpec | None = None,
     cache: CacheSpec | None = None,
+    linking: LinkingSpec | None = None,
 ) -> SourceSpec:
     """A registry entry whose parts are type-checked together here, once."""
     if webhooks is not None and not issubclass(settings_model, SignedWebhooksSettings):
@@ -140,6 +167,7 @@ def source_spec(
         headers=lambda section: auth_headers(own(section)),
         webhooks=webhooks,
         cache=cache,
+        linking=linking,
     )
 
 
@@ -153,6 +181,14 @@ SOURCES: tuple[SourceSpec, ...] = (
         auth_headers=billing_auth_headers,
         webhooks=WebhookSpec(billing_webhooks.verify_delivery, billing_webhooks.parse_stripe),
         cache=CacheSpec(BillingLifetimes, CachedBillingAdapter),
+        linking=LinkingSpec(
+            rank=1,
+            anchors=False,
+            names=None,
+            plan_pass=billing_linking.plan_pass,
+            search=billing_linking.search,
+            get=billing_linking.get,
+        ),
     ),
     source_spec(
         Source.CRM,
@@ -162,6 +198,14 @@ SOURCES: tuple[SourceSpec, ...] = (
         auth_headers=crm_auth_headers,
         webhooks=WebhookSpec(crm_webhooks.verify_delivery, crm_webhooks.parse_hubspot),
         cache=CacheSpec(CrmLifetimes, CachedCrmAdapter),
+        linking=LinkingSpec(
+            rank=0,
+            anchors=True,
+            names=Source.BILLING,
+            plan_pass=crm_linking.plan_pass,
+            search=crm_linking.search,
+            get=crm_linking.get,
+        ),
     ),
     source_spec(
         Source.SUPPORT,
@@ -171,6 +215,14 @@ SOURCES: tuple[SourceSpec, ...] = (
         auth_headers=support_auth_headers,
         webhooks=WebhookSpec(support_webhooks.verify_delivery, support_webhooks.parse_zendesk),
         cache=CacheSpec(SupportLifetimes, CachedSupportAdapter),
+        linking=LinkingSpec(
+            rank=2,
+            anchors=False,
+            names=Source.CRM,
+            plan_pass=support_linking.plan_pass,
+            search=support_linking.search,
+            get=support_linking.get,
+        ),
     ),
     source_spec(
         Source.IVR,
@@ -187,6 +239,21 @@ _BY_SOURCE: Mapping[Source, SourceSpec] = {spec.source: spec for spec in SOURCES
 def spec_of(source: Source) -> SourceSpec:
     """The registry entry of ``source``."""
     return _BY_SOURCE[source]
+
+
+def linked() -> tuple[SourceSpec, ...]:
+    """The sources whose records are linked to customers, in their linking order (rank)."""
+    specs = [spec for spec in SOURCES if spec.linking is not None]
+    return tuple(sorted(specs, key=lambda spec: spec.linking.rank if spec.linking else 0))
+
+
+def linking_of(source: Source) -> LinkingSpec:
+    """The linking policy of ``source``; ``KeyError`` for a source whose records are not
+    linked."""
+    linking = spec_of(source).linking
+    if linking is None:
+        raise KeyError(f"the records of {source.value} are not linked to customers")
+    return linking
 
 
 def cached() -> tuple[SourceSpec, ...]:

@@ -101,9 +101,7 @@ async def measure(customers: int) -> list[tuple[str, PathRecorder]]:
             resources.push_async_callback(store.close)
             await store.migrate()
             sources = await build_sources(settings, resources)
-            await sync_identities(
-                store, sources.billing, sources.crm, sources.support, settings.identity
-            )
+            await sync_identities(store, sources.by_source, settings.identity)
         gateway, gateway_task, gateway_port = await serve(create_app(settings))
         keys = ensure_demo_keys(data_dir)
         token = mint_token(keys, settings.auth, subject="agent-1", role="agent")

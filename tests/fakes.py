@@ -671,6 +671,16 @@ class FakeSystems:
     support: FakeSupportAdapter
     ivr: FakeIvrAdapter
 
+    @property
+    def by_source(self) -> dict[Source, object]:
+        """Each fake by its source, as the registry's sources are built (``sync_identities``)."""
+        return {
+            Source.BILLING: self.billing,
+            Source.CRM: self.crm,
+            Source.SUPPORT: self.support,
+            Source.IVR: self.ivr,
+        }
+
 
 class ManualClock:
     """A clock (seconds, as a float) that moves only when a test moves it."""

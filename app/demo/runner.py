@@ -103,9 +103,7 @@ async def run_sync(settings: Settings, *, full: bool = False, identity_only: boo
         sources = await build_sources(settings, stack)
         report = await sync_identities(
             store,
-            sources.billing,
-            sources.crm,
-            sources.support,
+            sources.by_source,
             settings.identity,
             progress=progress,
             full=full,

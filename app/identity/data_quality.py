@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from adapters.registry import linked
 from adapters.taxonomy import Taxonomy, taxonomies_of
 from app.store.customers import Store
 from app.store.identity_view import IdentityViewStore, SyncRunSummary
@@ -27,7 +28,7 @@ from kernel.identity_evidence import CONTACT_FIELDS
 from kernel.models import Source
 
 #: The systems whose records are linked into customers, in the order the sync reads them.
-LINKED_SOURCES = (Source.CRM, Source.BILLING, Source.SUPPORT)
+LINKED_SOURCES = tuple(spec.source for spec in linked())
 
 
 class DataQuality:

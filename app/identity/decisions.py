@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from adapters.registry import spec_of
 from app.identity.linking_metrics import LinkingMetrics
 from app.identity.sync.records import new_customer_id, placeholder_name
 from app.store.customers import Store
@@ -150,8 +151,9 @@ class IdentityDecisionService:
             problem = "a reason is required"
         elif len(why) > MAX_REASON_LENGTH:
             problem = f"the reason must be at most {MAX_REASON_LENGTH} characters"
-        elif source is Source.IVR:
-            problem = "IVR records are calls, not linked records"
+        elif spec_of(source).linking is None:
+            # The IVR's records are calls: they are not linked to customers.
+            problem = f"{source.value} records are calls, not linked records"
         elif not external_id.strip() or len(external_id) > MAX_EXTERNAL_ID_LENGTH:
             problem = "externalId is not a record id"
         if problem is not None:

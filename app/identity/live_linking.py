@@ -1,12 +1,12 @@
 """Live linking: a lookup the store cannot answer searches the systems, links, and answers.
 
 A customer created in the CRM a minute ago calls before the next sync. ``LiveLinking``
-(``kernel.linking.LiveLinker``) searches CRM, billing and support for the phone or email
-(concurrently: the order matters to the rules, not to the reads), or fetches the record of a
-source id, then links what it found with the sync's own engine
+(``kernel.linking.LiveLinker``) searches every linked source for the phone or email, each as
+its registry entry says (concurrently: the order matters to the rules, not to the reads), or
+fetches the record of a source id with the anchors its cross-reference rule needs, then
+links what it found with the sync's own engine
 (``app.identity.sync.linking.link_found_records``: same rules, confidences, review rows and
-decisions) and
-answers from the store, as a lookup that found it there would.
+decisions) and answers from the store, as a lookup that found it there would.
 
 - No sync lock: each source's records are written in one short transaction on a pooled
   connection. A record linked meanwhile by the sync or another lookup keeps that link (the
@@ -32,6 +32,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from adapters.registry import LinkingSpec, SourceSpec, linked, linking_of, spec_of
 from app.cache.tiers import LocalTier
 from app.identity.linking_metrics import LinkingMetrics, LookupKind, LookupOutcome
 from app.identity.settings import IdentitySettings
@@ -42,7 +43,8 @@ from app.store.sync.session import live_session
 from kernel.errors import UpstreamError, UpstreamNotFound
 from kernel.identity import CustomerId
 from kernel.linking import LiveAnswer
-from kernel.models import BillingCustomerId, CrmContact, CrmContactId, Source, SupportUserId
+from kernel.models import Source
+from kernel.records import LinkRecord
 from resolvers.context import Sources
 
 __all__ = ["LiveLinking"]
@@ -98,8 +100,9 @@ class LiveLinking:
 
     async def by_source_id(self, source: Source, external_id: str, sources: Sources) -> LiveAnswer:
         """The customer of this record of ``source``, after linking it if it exists."""
-        if source is Source.IVR:
-            # IVR contacts are calls, not linked records: they resolve through a reference.
+        if spec_of(source).linking is None:
+            # Records not linked to customers (the IVR's contacts are calls): they resolve
+            # through a reference, not here.
             return LiveAnswer()
 
         async def search() -> tuple[FoundRecords, tuple[Source, ...]]:
@@ -172,17 +175,16 @@ class LiveLinking:
 async def _search_everywhere(
     sources: Sources, *, email: str | None = None, phone: str | None = None
 ) -> tuple[FoundRecords, tuple[Source, ...]]:
-    """Every system's records with this email or phone, searched at once."""
-    crm, billing, support = await asyncio.gather(
-        _attempt(Source.CRM, sources.crm.search_contacts(email=email, phone=phone)),
-        _attempt(Source.BILLING, sources.billing.search_customers(email=email, phone=phone)),
-        _attempt(Source.SUPPORT, sources.support.search_users(email=email, phone=phone)),
+    """Every linked system's records with this email or phone, searched at once."""
+    specs = linked()
+    results = await asyncio.gather(
+        *(
+            _attempt(spec.source, _linking(spec).search(sources.port(spec.source), email, phone))
+            for spec in specs
+        )
     )
-    failed = tuple(source for source, result in (crm, billing, support) if result is None)
-    return (
-        FoundRecords(crm=crm[1] or (), billing=billing[1] or (), support=support[1] or ()),
-        failed,
-    )
+    failed = tuple(source for source, records in results if records is None)
+    return FoundRecords({source: records for source, records in results if records}), failed
 
 
 async def _fetch_record(
@@ -202,30 +204,38 @@ async def _fetch_record(
 
 
 async def _fetch(sources: Sources, source: Source, external_id: str) -> FoundRecords:
-    """The record with the CRM contacts its rules need.
+    """The record with the anchors its cross-reference rule needs.
 
-    Billing: the CRM contacts with its email or phone (one of them may name it: the xref
-    rule). Support: the CRM contact its ``external_id`` names. CRM contacts anchor, so a
-    contact needs nothing else. Without the CRM's answer the record would be linked
-    without its cross-reference, so a CRM failure fails the whole lookup.
+    The anchoring records that may name it, searched by its email or phone (a billing
+    customer: the CRM contacts with its email or phone, one of which may name it); the
+    anchoring record it names, by id (a support user: the CRM contact its ``external_id``
+    names). An anchor (a CRM contact) needs nothing else. Without the anchors' answer the
+    record would be linked without its cross-reference, so their failure fails the lookup.
     """
-    if source is Source.CRM:
-        contacts = await sources.crm.get_contacts([CrmContactId(external_id)])
-        return FoundRecords(crm=list(contacts.values()))
-    if source is Source.BILLING:
-        customer = await sources.billing.get_customer(BillingCustomerId(external_id))
-        named: list[CrmContact] = []
-        if customer.email or customer.phone:
-            named = await sources.crm.search_contacts(email=customer.email, phone=customer.phone)
-        return FoundRecords(crm=named, billing=[customer])
-    users = await sources.support.get_users([SupportUserId(external_id)])
-    user = users.get(SupportUserId(external_id))
-    if user is None:
+    linking = linking_of(source)
+    record = await linking.get(sources.port(source), external_id)
+    if record is None:
         return FoundRecords()
-    contacts = {}
-    if user.external_id:
-        contacts = await sources.crm.get_contacts([CrmContactId(user.external_id)])
-    return FoundRecords(crm=list(contacts.values()), support=[user])
+    found: dict[Source, list[LinkRecord]] = {source: [record]}
+    for spec in linked():
+        other = _linking(spec)
+        if spec.source is source or not other.anchors:
+            continue
+        if other.names is source and (record.email or record.phone):
+            found[spec.source] = await other.search(
+                sources.port(spec.source), record.email, record.phone
+            )
+        elif linking.names is spec.source and record.xref:
+            named = await other.get(sources.port(spec.source), record.xref)
+            found[spec.source] = [] if named is None else [named]
+    return FoundRecords(found)
+
+
+def _linking(spec: SourceSpec) -> LinkingSpec:
+    """``spec``'s linking policy (``linked()`` yields only entries that have one)."""
+    if spec.linking is None:
+        raise KeyError(f"the records of {spec.source.value} are not linked to customers")
+    return spec.linking
 
 
 async def _attempt(source: Source, call: Awaitable[list[_T]]) -> tuple[Source, list[_T] | None]:

@@ -9,7 +9,15 @@ from adapters.billing.settings import BillingSettings
 from adapters.crm.settings import CrmSettings
 from adapters.ivr.client import HttpIvrAdapter, ivr_auth_headers
 from adapters.ivr.settings import IvrSettings
-from adapters.registry import SOURCES, WebhookSpec, source_spec, spec_of, with_webhooks
+from adapters.registry import (
+    SOURCES,
+    WebhookSpec,
+    linked,
+    linking_of,
+    source_spec,
+    spec_of,
+    with_webhooks,
+)
 from adapters.settings import SignedWebhooksSettings
 from kernel.models import Source
 
@@ -64,3 +72,19 @@ def test_webhooks_need_a_section_with_a_signing_secret() -> None:
             auth_headers=ivr_auth_headers,
             webhooks=WebhookSpec(verify=never, parse=lambda body: []),
         )
+
+
+def test_linked_sources_are_read_anchors_first_and_name_only_linked_sources() -> None:
+    order = linked()
+    linked_sources = {spec.source for spec in order}
+    policies = [spec.linking for spec in order if spec.linking is not None]
+
+    assert [policy.rank for policy in policies] == sorted(policy.rank for policy in policies)
+    assert policies[0].anchors
+    for policy in policies:
+        assert policy.names is None or policy.names in linked_sources
+
+
+def test_a_source_whose_records_are_not_linked_says_so() -> None:
+    with pytest.raises(KeyError, match="not linked to customers"):
+        linking_of(Source.IVR)

@@ -155,7 +155,7 @@ async def build_kit(
     With ``live_linker``, handoffs for customers the store does not know ask it.
     """
     systems = named_customers()
-    await sync_identities(store, systems.billing, systems.crm, systems.support, IdentitySettings())
+    await sync_identities(store, systems.by_source, IdentitySettings())
     ada = systems.crm.contacts["1001"]
     systems.crm.contacts[CrmContactId("1001")] = ada.model_copy(
         update={

@@ -113,9 +113,7 @@ async def sync_store(settings: Settings, *, with_facts: bool = False) -> SyncRep
         resources.push_async_callback(store.close)
         await store.migrate()
         sources = await build_sources(settings, resources)
-        report = await sync_identities(
-            store, sources.billing, sources.crm, sources.support, settings.identity
-        )
+        report = await sync_identities(store, sources.by_source, settings.identity)
         if with_facts:
             await refresh_facts_from(
                 FactsWriter(store.pool),

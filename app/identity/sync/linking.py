@@ -1,35 +1,37 @@
 """The linking engine: one page of records at a time, linked to customers and written back.
 
 A page is planned against the store (the page's links and lookup keys, the candidates its
-rules need, people's decisions) and written in one transaction: CRM contacts anchor
-customers; billing customers and support users join one by the match rules
-(``app.identity.sync.matching``) or create their own. The sync runs every page of every source
-through it (``app.identity.sync.runner``); a live lookup links what it found with it too
-(``link_found_records``), so both link by the same rules, confidences and review rows.
+rules need, people's decisions) and written in one transaction: the records of an anchoring
+source (the registry's ``LinkingSpec.anchors``: the CRM's contacts) create customers; other
+records join one by the match rules (``app.identity.sync.matching``) or create their own.
+The sync runs every page of every source through it (``app.identity.sync.runner``); a live
+lookup links what it found with it too (``link_found_records``), so both link by the same
+rules, confidences and review rows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing, suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from adapters.registry import linked, linking_of
 from app.identity.settings import IdentitySettings, MatchRule
 from app.identity.sync.matching import match_record
 from app.identity.sync.page_writes import PageBuilder
-from app.identity.sync.records import NAME_RANK, Record, from_billing, from_crm, from_support
 from app.identity.sync.report import SourceCounts
 from app.store.identity import LinkConflict
 from app.store.sync.session import SyncSession
 from app.store.sync.values import LinkedVia, LookupKey, MatchedBy, PageWrite
-from app.store.sync.xrefs import BillingXrefs, MemoryXrefs
+from app.store.sync.xrefs import MemoryXrefs, XrefPair, Xrefs
 from kernel.identity import CustomerId
-from kernel.models import BillingCustomer, CrmContact, Source, SupportUser
+from kernel.models import Source
 from kernel.normalize import normalize_email, normalize_phone
+from kernel.records import LinkRecord
 
 __all__ = ["FoundRecords", "IdentitySync", "ProgressCallback", "link_found_records"]
 
@@ -79,12 +81,10 @@ async def _read_ahead(pages: AsyncIterator[list[_T]]) -> AsyncGenerator[list[_T]
 class FoundRecords:
     """Records a live lookup found in each system, to be linked as the sync would."""
 
-    crm: Sequence[CrmContact] = ()
-    billing: Sequence[BillingCustomer] = ()
-    support: Sequence[SupportUser] = ()
+    records: Mapping[Source, Sequence[LinkRecord]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.crm or self.billing or self.support)
+        return any(self.records.values())
 
 
 async def link_found_records(
@@ -96,25 +96,22 @@ async def link_found_records(
 ) -> dict[tuple[Source, str], CustomerId]:
     """Link ``found`` by the sync's own rules and code; return each record's customer.
 
-    The sources go in the sync's order (CRM contacts anchor, then billing, then support),
-    each as one page, so a billing customer can join the CRM contact found with it. Records
-    already linked keep their link; ``session`` need not hold the sync lock (a record
-    linked meanwhile keeps that link: see ``IdentitySync._sync_page``).
+    The sources go in the sync's order (the registry's linking rank: anchors first), each as
+    one page, so a record can join the anchor found with it. Records already linked keep
+    their link; ``session`` need not hold the sync lock (a record linked meanwhile keeps
+    that link: see ``IdentitySync._sync_page``).
     """
     engine = IdentitySync(session, identity_settings, None, linked_via=linked_via)
-    linked: dict[tuple[Source, str], CustomerId] = {}
-    for source, records in (
-        (Source.CRM, [from_crm(contact) for contact in found.crm]),
-        (Source.BILLING, [from_billing(customer) for customer in found.billing]),
-        (Source.SUPPORT, [from_support(user) for user in found.support]),
-    ):
+    linked_records: dict[tuple[Source, str], CustomerId] = {}
+    for spec in linked():
+        records = found.records.get(spec.source, ())
         unique = list({record.external_id: record for record in records}.values())
         if unique:
-            page = await engine._sync_page(source, unique, engine.tally(source))
-            linked.update(
-                ((source, external_id), customer) for external_id, customer in page.items()
+            page = await engine._sync_page(spec.source, unique, engine.tally(spec.source))
+            linked_records.update(
+                ((spec.source, external_id), customer) for external_id, customer in page.items()
             )
-    return linked
+    return linked_records
 
 
 # --- the engine ----------------------------------------------------------------------------
@@ -161,7 +158,7 @@ class IdentitySync:
         progress: ProgressCallback | None,
         *,
         linked_via: LinkedVia = "sync",
-        xrefs: BillingXrefs | None = None,
+        xrefs: Xrefs | None = None,
     ) -> None:
         self._session = session
         self._rules: tuple[MatchRule, ...] = tuple(dict.fromkeys(settings.match_rules))
@@ -170,10 +167,11 @@ class IdentitySync:
         self._region = settings.default_region
         self._progress = progress
         self._clock = _Clock()
-        self._tallies = {source: _Tally() for source in NAME_RANK}
-        # Billing id -> the customers of the CRM contacts naming it, filled by the CRM pass
-        # (``app.store.sync.xrefs``: in PostgreSQL for a whole sync, in memory by default).
-        self._xrefs: BillingXrefs = MemoryXrefs() if xrefs is None else xrefs
+        self._tallies = {spec.source: _Tally() for spec in linked()}
+        # Named record -> the customers of the records naming it, filled by the naming
+        # source's pass (``app.store.sync.xrefs``: in PostgreSQL for a whole sync, in memory
+        # by default).
+        self._xrefs: Xrefs = MemoryXrefs() if xrefs is None else xrefs
 
     def counts(self, source: Source) -> SourceCounts:
         return self._tallies[source].freeze()
@@ -188,7 +186,7 @@ class IdentitySync:
         self,
         source: Source,
         pages: AsyncIterator[list[_T]],
-        to_record: Callable[[_T], Record],
+        to_record: Callable[[_T], LinkRecord],
     ) -> None:
         tally = self._tallies[source]
         async with aclosing(_read_ahead(pages)) as ahead:
@@ -206,7 +204,7 @@ class IdentitySync:
                     self._progress(source, tally.seen)
 
     async def _sync_page(
-        self, source: Source, records: list[Record], tally: _Tally
+        self, source: Source, records: list[LinkRecord], tally: _Tally
     ) -> dict[str, CustomerId]:
         """Link one page of records; return the customer of each (by external id).
 
@@ -225,15 +223,16 @@ class IdentitySync:
                 _logger.info("a %s record was linked meanwhile: page planned again", source.value)
                 continue
             tally.add(plan.tally)
-            await self._xrefs.remember(plan.billing_xrefs)
+            await self._xrefs.remember(plan.xref_pairs)
             return plan.customers
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    async def _plan_page(self, source: Source, records: list[Record]) -> _PagePlan:
+    async def _plan_page(self, source: Source, records: list[LinkRecord]) -> _PagePlan:
         session = self._session
         tally = _Tally()
-        # CRM contacts anchor customers: they are never matched to one.
-        rules = () if source is Source.CRM else self._rules
+        linking = linking_of(source)
+        # An anchoring source's records create customers: they are never matched to one.
+        rules = () if linking.anchors else self._rules
         linked = await session.linked_records(source, [record.external_id for record in records])
         keys = [self._keys(record, tally) for record in records]
         unlinked = [
@@ -248,12 +247,12 @@ class IdentitySync:
             by_key = await session.customers_by_keys(
                 {key for _, record_keys in unlinked for key in record_keys if key.kind in rules}
             )
-        if unlinked and source is Source.BILLING and "xref" in rules:
-            await self._xrefs.load([record.external_id for record, _ in unlinked])
-        crm_links: dict[str, CustomerId] = {}
-        if unlinked and source is Source.SUPPORT and "xref" in rules:
-            crm_links = await session.links_for(
-                Source.CRM, {record.xref for record, _ in unlinked if record.xref}
+        if unlinked and "xref" in rules and _named_by_others(source):
+            await self._xrefs.load(source, [record.external_id for record, _ in unlinked])
+        named_links: dict[str, CustomerId] = {}
+        if unlinked and "xref" in rules and linking.names is not None:
+            named_links = await session.links_for(
+                linking.names, {record.xref for record, _ in unlinked if record.xref}
             )
         # People's "not this person" decisions: no rule may link a record there again.
         excluded: dict[str, frozenset[CustomerId]] = {}
@@ -264,7 +263,10 @@ class IdentitySync:
 
         page = PageBuilder(source, self._linked_via)
         customers: dict[str, CustomerId] = {}
-        billing_xrefs: list[tuple[str, CustomerId]] = []
+        xref_pairs: list[XrefPair] = []
+        # What this page's records name is kept for the named source's pass, unless that
+        # source anchors (its records are never matched, so nothing would read them).
+        remember = linking.names is not None and not linking_of(linking.names).anchors
         for record, record_keys in zip(records, keys, strict=True):
             known = linked.get(record.external_id)
             if known is not None:
@@ -279,7 +281,7 @@ class IdentitySync:
                     record_keys,
                     rules,
                     by_key,
-                    crm_links,
+                    named_links,
                     excluded.get(record.external_id, frozenset()),
                     self._xrefs,
                 )
@@ -301,11 +303,11 @@ class IdentitySync:
             page.update_keys(record.external_id, customer, stored_keys, record_keys)
             for key in record_keys:
                 by_key.setdefault(key, set()).add(customer)
-            if source is Source.CRM and record.xref:
-                billing_xrefs.append((record.xref, customer))
-        return _PagePlan(page.build(), tally, billing_xrefs, customers)
+            if remember and linking.names is not None and record.xref:
+                xref_pairs.append((linking.names, record.xref, customer))
+        return _PagePlan(page.build(), tally, xref_pairs, customers)
 
-    def _keys(self, record: Record, tally: _Tally) -> tuple[LookupKey, ...]:
+    def _keys(self, record: LinkRecord, tally: _Tally) -> tuple[LookupKey, ...]:
         keys: list[LookupKey] = []
         if record.email and record.email.strip():
             email = normalize_email(record.email)
@@ -328,5 +330,10 @@ class _PagePlan:
 
     write: PageWrite
     tally: _Tally
-    billing_xrefs: list[tuple[str, CustomerId]]
+    xref_pairs: list[XrefPair]
     customers: dict[str, CustomerId]
+
+
+def _named_by_others(source: Source) -> bool:
+    """Whether some source's records name records of ``source`` (its ``xref`` candidates)."""
+    return any(spec.linking is not None and spec.linking.names is source for spec in linked())

@@ -1,11 +1,12 @@
-"""The match rules: which existing customer a billing customer or support user joins.
+"""The match rules: which existing customer a record of a source that does not anchor joins.
 
-Each of ``IdentitySettings.match_rules`` names candidates: ``xref``, the customer of the CRM
-contact the record is cross-referenced with (billing: a contact naming this billing id;
-support: the contact this user names); ``email`` and ``phone``, the customers holding the
-record's lookup key of that kind. The first rule with exactly one candidate links the
-record; what a person should look at (several candidates, rules disagreeing) becomes a
-review row. The linking engine (``app.identity.sync.linking``) gathers the candidates' sources.
+Each of ``IdentitySettings.match_rules`` names candidates: ``xref``, the customers of the
+records the record is cross-referenced with (those naming it, such as the CRM contacts
+naming a billing id; and the record it names, such as the CRM contact a support user names);
+``email`` and ``phone``, the customers holding the record's lookup key of that kind. The
+first rule with exactly one candidate links the record; what a person should look at
+(several candidates, rules disagreeing) becomes a review row. The linking engine
+(``app.identity.sync.linking``) gathers the candidates' sources.
 """
 
 from __future__ import annotations
@@ -14,33 +15,31 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from app.identity.settings import MatchRule
-from app.identity.sync.records import Record
 from app.store.identity import ReviewKind, ReviewRow
 from app.store.sync.values import LookupKey
-from app.store.sync.xrefs import BillingXrefs
+from app.store.sync.xrefs import Xrefs
 from kernel.identity import CustomerId
 from kernel.models import Source
+from kernel.records import LinkRecord
 
 __all__ = ["match_record"]
 
 
 def _candidates(
     source: Source,
-    record: Record,
+    record: LinkRecord,
     record_keys: Iterable[LookupKey],
     rule: MatchRule,
     by_key: Mapping[LookupKey, set[CustomerId]],
-    crm_links: Mapping[str, CustomerId],
-    xrefs: BillingXrefs,
+    named_links: Mapping[str, CustomerId],
+    xrefs: Xrefs,
 ) -> set[CustomerId]:
     if rule == "xref":
-        if source is Source.BILLING:
-            return xrefs.customers(record.external_id)
-        linked_contact = crm_links.get(record.xref) if record.xref else None
-        if source is Source.SUPPORT and linked_contact is not None:
-            return {linked_contact}
-        return set()
-    found: set[CustomerId] = set()
+        # Named by records of an earlier pass (``xrefs``), or naming a linked record.
+        found = xrefs.customers(source, record.external_id)
+        named = named_links.get(record.xref) if record.xref else None
+        return found | {named} if named is not None else found
+    found = set()
     for key in record_keys:
         if key.kind == rule:
             found |= by_key.get(key, set())
@@ -49,13 +48,13 @@ def _candidates(
 
 def match_record(
     source: Source,
-    record: Record,
+    record: LinkRecord,
     record_keys: tuple[LookupKey, ...],
     rules: tuple[MatchRule, ...],
     by_key: Mapping[LookupKey, set[CustomerId]],
-    crm_links: Mapping[str, CustomerId],
+    named_links: Mapping[str, CustomerId],
     excluded: frozenset[CustomerId],
-    xrefs: BillingXrefs,
+    xrefs: Xrefs,
 ) -> _Match:
     """The customer the first decisive rule finds (one candidate), and what to review.
 
@@ -64,12 +63,13 @@ def match_record(
     customers 'rules_disagree'. Either is written for a person to decide; the record is
     linked by the first decisive rule all the same (or, with none, creates a customer:
     'anchor'), and no other record's link changes. Customers a person unlinked this
-    record from (``excluded``) are never candidates. Billing's ``xref`` candidates are the
-    customers of the CRM contacts naming the record (``xrefs``, filled by the CRM pass).
+    record from (``excluded``) are never candidates. ``xref`` candidates are the customers of
+    the records naming this one (``xrefs``, filled by an earlier pass) and of the linked
+    record it names (``named_links``, by id).
     """
     found: list[tuple[MatchRule, list[CustomerId]]] = []
     for rule in rules:
-        candidates = _candidates(source, record, record_keys, rule, by_key, crm_links, xrefs)
+        candidates = _candidates(source, record, record_keys, rule, by_key, named_links, xrefs)
         if candidates - excluded:
             found.append((rule, sorted(candidates - excluded)))
     decisive_at = next((i for i, (_, hits) in enumerate(found) if len(hits) == 1), len(found))

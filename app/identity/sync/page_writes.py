@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from app.identity.sync.records import Record, display_name, new_customer_id
+from app.identity.sync.records import display_name, new_customer_id
 from app.store.identity import ReviewRow
 from app.store.sync.values import (
     DisplayName,
@@ -24,6 +24,7 @@ from app.store.sync.values import (
 )
 from kernel.identity import CustomerId
 from kernel.models import Source
+from kernel.records import LinkRecord
 
 __all__ = ["PageBuilder"]
 
@@ -41,17 +42,17 @@ class PageBuilder:
         self._keys_added: list[KeyRow] = []
         self._keys_removed: list[KeyRow] = []
 
-    def _ref(self, record: Record) -> str:
+    def _ref(self, record: LinkRecord) -> str:
         return f"{self._source.value}:{record.external_id}"
 
-    def create_customer(self, record: Record, now: datetime) -> CustomerId:
+    def create_customer(self, record: LinkRecord, now: datetime) -> CustomerId:
         name, rank = display_name(self._source, record)
         customer = NewCustomer(new_customer_id(), name, rank, self._ref(record), now)
         self._customers[customer.id] = customer
         return customer.id
 
     def propose_name(
-        self, customer_id: CustomerId, record: Record, current: DisplayName | None = None
+        self, customer_id: CustomerId, record: LinkRecord, current: DisplayName | None = None
     ) -> None:
         """Offer ``record``'s name for the customer; ``current`` is its name, when known.
 

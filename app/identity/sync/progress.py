@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from adapters.registry import linked
 from kernel.models import Source
 
 __all__ = ["ProgressLine"]
 
-_SOURCES = (Source.CRM, Source.BILLING, Source.SUPPORT)
+_SOURCES = tuple(spec.source for spec in linked())
 #: On a terminal, no more redraws than this many a second: a page is read every few ms.
 _TERMINAL_REFRESH_SECONDS = 0.2
 #: Moves to the start of the line and clears it, so a shorter line leaves nothing behind.

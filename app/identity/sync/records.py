@@ -1,61 +1,31 @@
-"""One record, whatever its source, as the sync links it, and the name it gives a customer.
+"""The name a customer shows, from the records linked to it, and new customers' ids.
 
-A CRM contact, a billing customer and a support user are read into one shape (``Record``):
-an id, what names and reaches the person, and the id of another system's record it names.
-The name a customer shows is the best one any of its records has (``display_name``).
+Every source's records are read into one shape (``kernel.records.LinkRecord``) by the
+source's own linking (``adapters/<source>/linking.py``). The name a customer shows is the
+best one any of its records has (``display_name``): a name before an email before an id,
+and among those the source of the lowest linking rank (the registry's).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from secrets import token_urlsafe
 
+from adapters.registry import linked
 from kernel.identity import CustomerId
-from kernel.models import BillingCustomer, CrmContact, Source, SupportUser
+from kernel.models import Source
+from kernel.records import LinkRecord
 
-__all__ = [
-    "NAME_RANK",
-    "Record",
-    "display_name",
-    "from_billing",
-    "from_crm",
-    "from_support",
-    "new_customer_id",
-    "placeholder_name",
-]
+__all__ = ["NAME_RANK", "display_name", "new_customer_id", "placeholder_name"]
 
-# A customer's display name is the best name any of its records has: a CRM name, else a
-# billing name, else a support name, else an email, in that order of source again.
-NAME_RANK = {Source.CRM: 0, Source.BILLING: 1, Source.SUPPORT: 2}
-_EMAIL_RANK_OFFSET = 3
-_ID_RANK_OFFSET = 6
+# A customer's display name is the best name any of its records has: a name of the source
+# of the lowest linking rank, else of the next, ..., else an email, in that order of source
+# again, else an id. Ranks are positions, 0 first, so that they are dense.
+NAME_RANK = {spec.source: position for position, spec in enumerate(linked())}
+_EMAIL_RANK_OFFSET = len(NAME_RANK)
+_ID_RANK_OFFSET = 2 * len(NAME_RANK)
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    external_id: str
-    name: str | None
-    email: str | None
-    phone: str | None
-    # CRM: the billing id the contact names; support: the CRM contact id it names.
-    xref: str | None
-
-
-def from_crm(contact: CrmContact) -> Record:
-    return Record(
-        contact.id, contact.name, contact.email, contact.phone, contact.billing_customer_id
-    )
-
-
-def from_billing(customer: BillingCustomer) -> Record:
-    return Record(customer.id, customer.name, customer.email, customer.phone, None)
-
-
-def from_support(user: SupportUser) -> Record:
-    return Record(user.id, user.name, user.email, user.phone, user.external_id)
-
-
-def display_name(source: Source, record: Record) -> tuple[str, int]:
+def display_name(source: Source, record: LinkRecord) -> tuple[str, int]:
     rank = NAME_RANK[source]
     if record.name and record.name.strip():
         return record.name.strip(), rank

@@ -35,9 +35,8 @@ class SyncReport:
     """The outcome of one identity sync, per source, and the customers there are now."""
 
     run_id: int
-    crm: SourceCounts
-    billing: SourceCounts
-    support: SourceCounts
+    #: What the run did with each linked source's records, in the order it read them.
+    counts: Mapping[Source, SourceCounts]
     total_customers: int
     duration_seconds: float
     #: 'incremental' when any source was read from its saved cursor.
@@ -47,21 +46,15 @@ class SyncReport:
     changed: Mapping[Source, frozenset[str]] | None = None
 
     def for_source(self, source: Source) -> SourceCounts:
-        """The counts of ``source`` (no counts for IVR, which the sync does not read)."""
-        if source is Source.CRM:
-            return self.crm
-        if source is Source.BILLING:
-            return self.billing
-        if source is Source.SUPPORT:
-            return self.support
-        return SourceCounts()
+        """The counts of ``source`` (none for a source the sync does not read: the IVR)."""
+        return self.counts.get(source, SourceCounts())
 
     def format_table(self) -> str:
         """A plain-text table of the counts, one row per source, for the command line."""
         columns = [field.name for field in fields(SourceCounts)]
         rows = [
             [source.value, *(str(getattr(self.for_source(source), name)) for name in columns)]
-            for source in (Source.CRM, Source.BILLING, Source.SUPPORT)
+            for source in self.counts
         ]
         header = ["source", *columns]
         widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]

@@ -1,19 +1,21 @@
-"""The identity sync: link every record of CRM, billing and support to one canonical customer.
+"""The identity sync: link every record of every linked source to one canonical customer.
 
-CRM contacts are the anchors: each contact not linked yet creates a customer. Billing
-customers, then support users, join an existing customer by the first of
+The sources are read in the registry's linking order (``LinkingSpec.rank``: CRM, billing,
+support). An anchoring source's records (the CRM's contacts) each create a customer when not
+linked yet; the others join an existing customer by the first of
 ``IdentitySettings.match_rules`` that finds exactly one:
 
-- ``xref``: billing, a CRM contact whose ``billing_customer_id`` is this billing id;
-  support, the linked CRM contact whose id is this user's ``external_id``;
+- ``xref``: the customer of a record naming this one (a CRM contact whose
+  ``billing_customer_id`` is this billing id), or of the linked record this one names (the
+  CRM contact whose id is a support user's ``external_id``);
 - ``email``: a customer with this normalised email (from any record already linked);
 - ``phone``: a customer with this E.164 phone.
 
-A rule that finds several customers is ambiguous and does not link; the next rule is
-tried, and a record nothing links creates its own customer (``matched_by`` 'anchor').
-A record linked by an earlier run keeps its link, so a second run creates nothing. Every
-record's normalised email and phone are stored as lookup keys of its customer, which is
-what finds a customer by any of the formats and addresses its systems hold.
+A rule that finds several customers is ambiguous and does not link; the next rule is tried,
+and a record nothing links creates its own customer (``matched_by`` 'anchor'). A record
+linked by an earlier run keeps its link, so a second run creates nothing. Every record's
+normalised email and phone are stored as lookup keys of its customer, which is what finds a
+customer by any of the formats and addresses its systems hold.
 
 Every link stores its rule's confidence (``IdentitySettings.rule_confidence``; anchors 1.0)
 and what made it (``linked_via``). Every rule is asked, so that a rule finding several
@@ -22,15 +24,15 @@ person ('ambiguous', 'rules_disagree'); the record is linked by the first decisi
 the same, and no rule moves another record's link or merges customers. Customers a person
 unlinked a record from (``identity_decisions``) are never its candidates. The rules are
 ``app.identity.sync.matching``'s; the engine that plans and writes each page is
-``app.identity.sync.linking``'s.
-Live lookups (``app.identity.live_linking``) link what they find with this same engine,
-``app.identity.sync.linking.link_found_records``.
+``app.identity.sync.linking``'s. Live lookups (``app.identity.live_linking``) link what they
+find with this same engine, ``app.identity.sync.linking.link_found_records``.
 
-The sync streams: it reads one page of a source, looks up that page's links and keys in
-the store, and writes the page back in one transaction. Nothing it keeps grows with the
-number of records: the billing ids CRM contacts point at, which the billing pass needs, wait
-in a temporary table (``app.store.sync.xrefs``). Where a source's vendor allows it, a later run
-reads only what changed since the cursor the previous run saved (``app.identity.sync.passes``).
+The sync streams: it reads one page of a source, looks up that page's links and keys in the
+store, and writes the page back in one transaction. Nothing it keeps grows with the number
+of records: the ids records name, which the named source's pass needs (the billing ids CRM
+contacts point at), wait in a temporary table (``app.store.sync.xrefs``). Where a source's
+vendor allows it, a later run reads only what changed since the cursor the previous run
+saved (``app.identity.sync.passes``).
 """
 
 from __future__ import annotations
@@ -42,14 +44,11 @@ from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from adapters.billing.port import BillingAdapter
-from adapters.crm.port import CrmAdapter
 from adapters.http.client import utc_now
-from adapters.support.port import SupportAdapter
+from adapters.registry import linking_of
 from app.identity.settings import IdentitySettings
 from app.identity.sync.linking import IdentitySync, ProgressCallback
 from app.identity.sync.passes import SourcePass, plan_passes
-from app.identity.sync.records import Record, from_billing, from_crm, from_support
 from app.identity.sync.report import SyncReport
 from app.store.customers import Store
 from app.store.sync.cursors import load_cursors, save_cursor
@@ -57,6 +56,7 @@ from app.store.sync.session import SyncSession
 from app.store.sync.values import SyncMode
 from app.store.sync.xrefs import TableXrefs
 from kernel.models import Source
+from kernel.records import LinkRecord
 
 __all__ = ["sync_identities"]
 
@@ -72,9 +72,7 @@ DEFAULT_CHANGED_LIMIT = 10_000
 
 async def sync_identities(
     store: Store,
-    billing: BillingAdapter,
-    crm: CrmAdapter,
-    support: SupportAdapter,
+    adapters: Mapping[Source, object],
     identity_settings: IdentitySettings,
     progress: ProgressCallback | None = None,
     *,
@@ -84,9 +82,10 @@ async def sync_identities(
     batch_records: int = 1,
     changed_limit: int = DEFAULT_CHANGED_LIMIT,
 ) -> SyncReport:
-    """Link every CRM contact, billing customer and support user to a customer.
+    """Link every record of every linked source (``adapters``: each one's adapter) to a
+    customer.
 
-    Reads each source page by page (CRM first: its contacts are the anchors), writes each
+    Reads each source page by page (anchors first: the CRM's contacts), writes each
     page in one transaction, and records the run in ``sync_runs``. A source with a saved
     cursor is read from it, incrementally (``app.identity.sync.passes``); ``full`` reads every
     source
@@ -97,8 +96,9 @@ async def sync_identities(
 
     Upstream errors propagate; the pages written before them stay. A source's cursor is
     saved only when its pass is stored, so a failed pass is read again from its old
-    cursor next time. CRM's is saved only once billing's pass is stored too: billing's
-    cross-reference rule reads the billing ids that this run's CRM contacts name.
+    cursor next time. A source whose records name another's is saved only once that
+    source's pass is stored too (the CRM's after billing's): the named source's
+    cross-reference rule reads the ids that this run's records name.
 
     An incremental run's report names the records it read (``SyncReport.changed``, up to
     ``changed_limit``), so that what derives from them can be refreshed for them alone.
@@ -107,7 +107,7 @@ async def sync_identities(
     async with store.sync_session() as session:
         conn = session.connection
         cursors = {} if full else await load_cursors(conn)
-        passes = plan_passes(crm, billing, support, cursors, started=now(), overlap=overlap)
+        passes = plan_passes(adapters, cursors, started=now(), overlap=overlap)
         mode: SyncMode = "incremental" if passes.incremental else "full"
         run_id = await session.start_run(mode)
         _logger.info("identity sync %d: %s", run_id, passes.describe())
@@ -117,12 +117,11 @@ async def sync_identities(
         durations: dict[Source, float] = {}
         changed = _ChangedRecords(changed_limit if mode == "incremental" else 0)
 
-        async def read(source_pass: SourcePass[_T], to_record: Callable[[_T], Record]) -> None:
+        async def read(source_pass: SourcePass) -> None:
             began = time.monotonic()
             source = source_pass.source
 
-            def noting(item: _T) -> Record:
-                record = to_record(item)
+            def noting(record: LinkRecord) -> LinkRecord:
                 changed.note(source, record.external_id)
                 return record
 
@@ -133,12 +132,15 @@ async def sync_identities(
                 durations[source_pass.source] = time.monotonic() - began
 
         try:
-            await read(passes.crm, from_crm)
-            await read(passes.billing, from_billing)
-            await save_cursor(conn, Source.CRM, passes.crm.next_cursor())
-            await save_cursor(conn, Source.BILLING, passes.billing.next_cursor())
-            await read(passes.support, from_support)
-            await save_cursor(conn, Source.SUPPORT, passes.support.next_cursor())
+            read_sources: set[Source] = set()
+            saved: set[Source] = set()
+            for source_pass in passes.passes:
+                await read(source_pass)
+                read_sources.add(source_pass.source)
+                for each in passes.passes:
+                    if each.source not in saved and _may_save(each.source, read_sources):
+                        await save_cursor(conn, each.source, each.next_cursor())
+                        saved.add(each.source)
             total = await session.count_customers()
         except Exception:
             await _record_failure(session, run_id, _with_durations(run, durations))
@@ -151,9 +153,7 @@ async def sync_identities(
         await session.finish_run(run_id, "succeeded", _with_durations(run, durations))
     report = SyncReport(
         run_id=run_id,
-        crm=run.counts(Source.CRM),
-        billing=run.counts(Source.BILLING),
-        support=run.counts(Source.SUPPORT),
+        counts={each.source: run.counts(each.source) for each in passes.passes},
         total_customers=total,
         duration_seconds=time.monotonic() - started,
         mode=mode,
@@ -161,6 +161,13 @@ async def sync_identities(
     )
     _logger.info("identity sync %d: %d customers, %.1f s", run_id, total, report.duration_seconds)
     return report
+
+
+def _may_save(source: Source, read_sources: set[Source]) -> bool:
+    """Whether ``source``'s cursor may be saved: its pass is stored, and so is that of the
+    source its records name (whose cross-reference rule reads what they name)."""
+    names = linking_of(source).names
+    return source in read_sources and (names is None or names in read_sources)
 
 
 class _ChangedRecords:

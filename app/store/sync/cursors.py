@@ -19,6 +19,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from kernel.models import Source
+from kernel.records import SourceCursor
 
 __all__ = ["SourceCursor", "decode_cursor", "encode_cursor", "load_cursors", "save_cursor"]
 
@@ -32,8 +33,6 @@ on conflict (source) do update set cursor = excluded.cursor, updated_at = exclud
 """
 
 
-#: A time to read changes from (aware), or a vendor's opaque cursor.
-SourceCursor = datetime | str
 
 
 def encode_cursor(cursor: SourceCursor) -> str:

@@ -116,7 +116,11 @@ def systems(
 
 async def refreshed(store: Store, page_size: int = 2) -> dict[str, CustomerFacts]:
     billing, crm, support, ivr = systems(page_size)
-    await sync_identities(store, billing, crm, support, IdentitySettings())
+    await sync_identities(
+        store,
+        {Source.BILLING: billing, Source.CRM: crm, Source.SUPPORT: support},
+        IdentitySettings(),
+    )
     await refresh_facts(
         FactsWriter(store.pool),
         billing,
@@ -190,7 +194,11 @@ async def test_a_customer_a_system_does_not_know_has_no_facts_of_it(store: Store
 
 async def test_a_second_refresh_replaces_facts_that_changed(store: Store) -> None:
     billing, crm, support, ivr = systems()
-    await sync_identities(store, billing, crm, support, IdentitySettings())
+    await sync_identities(
+        store,
+        {Source.BILLING: billing, Source.CRM: crm, Source.SUPPORT: support},
+        IdentitySettings(),
+    )
     writer = FactsWriter(store.pool)
     settings = CustomersSettings()
     await refresh_facts(writer, billing, crm, support, ivr, settings, "GB", clock=lambda: NOW)
@@ -205,7 +213,11 @@ async def test_a_second_refresh_replaces_facts_that_changed(store: Store) -> Non
 
 async def test_a_record_gone_from_its_system_leaves_its_facts_empty(store: Store) -> None:
     billing, crm, support, ivr = systems()
-    await sync_identities(store, billing, crm, support, IdentitySettings())
+    await sync_identities(
+        store,
+        {Source.BILLING: billing, Source.CRM: crm, Source.SUPPORT: support},
+        IdentitySettings(),
+    )
     writer = FactsWriter(store.pool)
     settings = CustomersSettings()
     await refresh_facts(writer, billing, crm, support, ivr, settings, "GB", clock=lambda: NOW)
@@ -221,7 +233,11 @@ async def test_a_system_failing_during_the_refresh_fails_it_with_that_error(
     store: Store,
 ) -> None:
     billing, crm, support, ivr = systems()
-    await sync_identities(store, billing, crm, support, IdentitySettings())
+    await sync_identities(
+        store,
+        {Source.BILLING: billing, Source.CRM: crm, Source.SUPPORT: support},
+        IdentitySettings(),
+    )
     support.errors["iter_tickets"] = UpstreamUnavailable(Source.SUPPORT, "timeout")
 
     with pytest.raises(UpstreamUnavailable):
@@ -235,7 +251,11 @@ async def test_a_system_failing_during_the_refresh_fails_it_with_that_error(
 
 async def test_the_refresh_reads_each_system_by_its_bulk_listing(store: Store) -> None:
     billing, crm, support, ivr = systems(page_size=100)
-    await sync_identities(store, billing, crm, support, IdentitySettings())
+    await sync_identities(
+        store,
+        {Source.BILLING: billing, Source.CRM: crm, Source.SUPPORT: support},
+        IdentitySettings(),
+    )
     for fake in (billing, crm, support):
         fake.calls.clear()
 
@@ -266,7 +286,11 @@ async def updater_over(
     store: Store,
 ) -> tuple[FactsUpdater, FakeBillingAdapter, FakeSupportAdapter]:
     billing, crm, support, ivr = systems()
-    await sync_identities(store, billing, crm, support, IdentitySettings())
+    await sync_identities(
+        store,
+        {Source.BILLING: billing, Source.CRM: crm, Source.SUPPORT: support},
+        IdentitySettings(),
+    )
     await refresh_facts(
         FactsWriter(store.pool), billing, crm, support, ivr, CustomersSettings(), "GB"
     )

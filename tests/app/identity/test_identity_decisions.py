@@ -56,9 +56,7 @@ def decider(audit: RecordingAudit) -> Decider:
 
 
 async def sync(store: Store, systems: FakeSystems) -> None:
-    await sync_identities(
-        store, systems.billing, systems.crm, systems.support, IdentitySettings(), full=True
-    )
+    await sync_identities(store, systems.by_source, IdentitySettings(), full=True)
 
 
 async def snapshot(store: Store) -> tuple[Any, ...]:

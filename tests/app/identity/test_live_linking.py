@@ -42,9 +42,7 @@ def clock() -> ManualClock:
 async def synced(store: Store) -> Sources:
     """The named customers, synced; the systems as Sources a request would carry."""
     systems = named_customers()
-    await sync_identities(
-        store, systems.billing, systems.crm, systems.support, IdentitySettings(), full=True
-    )
+    await sync_identities(store, systems.by_source, IdentitySettings(), full=True)
     return Sources(
         billing=systems.billing, crm=systems.crm, support=systems.support, ivr=FakeIvrAdapter()
     )

@@ -48,9 +48,7 @@ async def sync(
 ) -> SyncReport:
     return await sync_identities(
         store,
-        systems.billing,
-        systems.crm,
-        systems.support,
+        systems.by_source,
         IdentitySettings(),
         full=full,
         overlap=OVERLAP,
@@ -142,9 +140,7 @@ async def test_an_incremental_run_that_read_more_than_its_limit_names_none(
 
     report = await sync_identities(
         store,
-        systems.billing,
-        systems.crm,
-        systems.support,
+        systems.by_source,
         IdentitySettings(),
         overlap=OVERLAP,
         now=lambda: RUN_2,
@@ -194,8 +190,8 @@ async def test_a_new_billing_customer_is_read_by_its_creation_time_and_linked(
 
     report = await sync(store, systems, RUN_2)
 
-    assert report.billing.seen == 1
-    assert report.billing.linked_new == 1
+    assert report.for_source(Source.BILLING).seen == 1
+    assert report.for_source(Source.BILLING).linked_new == 1
     assert await store.find_by_source_id(Source.BILLING, "cus_new") == (
         await store.find_by_source_id(Source.CRM, "1001")
     )
@@ -214,7 +210,7 @@ async def test_support_keeps_the_vendors_cursor_and_resumes_from_it(
 
     assert isinstance(vendor_cursor, str)
     assert systems.support.call_log[-1].method == "iter_user_changes"
-    assert report.support.seen == 1
+    assert report.for_source(Source.SUPPORT).seen == 1
     assert (await cursors(store))[Source.SUPPORT] != vendor_cursor
 
 
@@ -234,7 +230,7 @@ async def test_a_failed_pass_keeps_the_old_cursors_and_nothing_is_lost(
 
     del systems.billing.errors["iter_customers_created_since"]
     report = await sync(store, systems, RUN_3)
-    assert report.crm.seen == 1
+    assert report.for_source(Source.CRM).seen == 1
     assert (await cursors(store))[Source.CRM] == RUN_3 - OVERLAP
 
 
@@ -278,9 +274,7 @@ async def test_consecutive_pages_are_stored_together_up_to_the_batch_size(
     # Pages of 2 records, stored 4 at a time: CRM's 7 contacts in batches of 4 and 3.
     await sync_identities(
         store,
-        systems.billing,
-        systems.crm,
-        systems.support,
+        systems.by_source,
         IdentitySettings(),
         progress=lambda source, seen: stored.append((source, seen)),
         batch_records=4,
@@ -312,6 +306,11 @@ class HttpSources:
     billing: HttpBillingAdapter
     crm: HttpCrmAdapter
     support: HttpSupportAdapter
+
+    @property
+    def by_source(self) -> dict[Source, object]:
+        """The adapters by source, as ``sync_identities`` takes them."""
+        return {Source.BILLING: self.billing, Source.CRM: self.crm, Source.SUPPORT: self.support}
 
     async def requests(self) -> dict[str, int]:
         """Requests each system answered since the last call (counts reset as read)."""
@@ -348,9 +347,7 @@ async def sandbox() -> AsyncIterator[HttpSources]:
 
 
 async def sync_sandbox(store: Store, sources: HttpSources) -> SyncReport:
-    return await sync_identities(
-        store, sources.billing, sources.crm, sources.support, IdentitySettings()
-    )
+    return await sync_identities(store, sources.by_source, IdentitySettings())
 
 
 async def test_against_the_sandbox_one_crm_change_is_all_a_rerun_reads(

@@ -6,6 +6,9 @@ from typing import Any
 
 import pytest
 
+from adapters.billing import linking as billing_linking
+from adapters.crm import linking as crm_linking
+from adapters.support import linking as support_linking
 from app.identity.settings import IdentitySettings
 from app.identity.sync.linking import FoundRecords, link_found_records
 from app.identity.sync.runner import sync_identities
@@ -33,9 +36,7 @@ async def sync(
 ) -> None:
     await sync_identities(
         store,
-        systems.billing,
-        systems.crm,
-        systems.support,
+        systems.by_source,
         settings or IdentitySettings(),
         full=True,
     )
@@ -239,7 +240,13 @@ class LinkedMeanwhile:
 
 
 async def test_a_record_linked_meanwhile_keeps_that_link(store: Store) -> None:
-    found = FoundRecords(crm=[crm_contact("1", "Ann", "Able", email="ann@example.com")])
+    found = FoundRecords(
+        {
+            Source.CRM: [
+                crm_linking.to_record(crm_contact("1", "Ann", "Able", email="ann@example.com"))
+            ]
+        }
+    )
 
     async with live_session(store) as session:
         racing = LinkedMeanwhile(session, store, found)
@@ -257,10 +264,15 @@ async def test_a_record_linked_meanwhile_keeps_that_link(store: Store) -> None:
 
 
 async def test_records_found_live_are_linked_by_the_sync_rules(store: Store) -> None:
+    contact = crm_contact("1", "Ann", "Able", email="ann@example.com", billing_id="cus_1")
     found = FoundRecords(
-        crm=[crm_contact("1", "Ann", "Able", email="ann@example.com", billing_id="cus_1")],
-        billing=[billing_customer("cus_1", "Ann Able")],
-        support=[support_user("9", "Ann", email="ANN@example.com")],
+        {
+            Source.CRM: [crm_linking.to_record(contact)],
+            Source.BILLING: [billing_linking.to_record(billing_customer("cus_1", "Ann Able"))],
+            Source.SUPPORT: [
+                support_linking.to_record(support_user("9", "Ann", email="ANN@example.com"))
+            ],
+        }
     )
 
     async with live_session(store) as session:

@@ -43,9 +43,7 @@ async def sync(
     # tests/app/test_incremental_sync.py's.
     return await sync_identities(
         store,
-        systems.billing,
-        systems.crm,
-        systems.support,
+        systems.by_source,
         IdentitySettings(match_rules=rules),
         full=True,
     )
@@ -144,7 +142,7 @@ async def test_an_ambiguous_email_falls_through_to_the_next_rule(
     katherine = await customer_of(store, Source.CRM, "1004")
 
     assert katherine.link_for(Source.SUPPORT) == IdentityLink(Source.SUPPORT, "9004", "phone")
-    assert report.support.ambiguous == 1
+    assert report.for_source(Source.SUPPORT).ambiguous == 1
 
 
 async def test_an_ambiguous_email_alone_links_nobody(store: Store) -> None:
@@ -162,7 +160,9 @@ async def test_an_ambiguous_email_alone_links_nobody(store: Store) -> None:
 
     user = await customer_of(store, Source.SUPPORT, "9004")
     assert user.links == (IdentityLink(Source.SUPPORT, "9004", "anchor"),)
-    assert report.support == SourceCounts(seen=1, customers_created=1, ambiguous=1)
+    assert report.for_source(Source.SUPPORT) == SourceCounts(
+        seen=1, customers_created=1, ambiguous=1
+    )
     assert report.total_customers == 3
 
 
@@ -181,9 +181,9 @@ async def test_the_named_customers_make_seven_customers(store: Store, systems: F
     report = await sync(store, systems)
 
     assert report.total_customers == 7
-    assert report.crm == SourceCounts(seen=7, customers_created=7)
-    assert report.billing == SourceCounts(seen=5, linked_new=5)
-    assert report.support == SourceCounts(seen=5, linked_new=5, ambiguous=1)
+    assert report.for_source(Source.CRM) == SourceCounts(seen=7, customers_created=7)
+    assert report.for_source(Source.BILLING) == SourceCounts(seen=5, linked_new=5)
+    assert report.for_source(Source.SUPPORT) == SourceCounts(seen=5, linked_new=5, ambiguous=1)
 
 
 # --- runs ----------------------------------------------------------------------------------
@@ -215,7 +215,7 @@ async def test_a_record_new_since_the_last_run_joins_its_customer(
     edsger = await customer_of(store, Source.CRM, "1006")
     assert edsger.link_for(Source.BILLING) == IdentityLink(Source.BILLING, "cus_edsger", "email")
     assert edsger.display_name == "Edsger Dijkstra"
-    assert report.billing.linked_new == 1
+    assert report.for_source(Source.BILLING).linked_new == 1
 
 
 async def test_records_in_one_system_only_create_customers_named_from_it(store: Store) -> None:
@@ -294,7 +294,9 @@ async def test_two_new_records_of_one_page_link_to_each_other(store: Store) -> N
         IdentityLink(Source.SUPPORT, "1", "anchor"),
         IdentityLink(Source.SUPPORT, "2", "email"),
     )
-    assert report.support == SourceCounts(seen=2, linked_new=1, customers_created=1)
+    assert report.for_source(Source.SUPPORT) == SourceCounts(
+        seen=2, linked_new=1, customers_created=1
+    )
 
 
 # --- match rules ---------------------------------------------------------------------------
@@ -353,7 +355,7 @@ async def test_a_billing_id_named_by_two_customers_links_by_the_next_rule(store:
 
     three = await customer_of(store, Source.CRM, "3")
     assert three.link_for(Source.BILLING) == IdentityLink(Source.BILLING, "cus_1", "email")
-    assert report.billing.ambiguous == 1
+    assert report.for_source(Source.BILLING).ambiguous == 1
 
 
 async def test_phone_links_when_it_is_the_only_rule(store: Store, systems: FakeSystems) -> None:
@@ -377,8 +379,12 @@ async def test_invalid_emails_and_phones_are_skipped_as_keys_not_errors(store: S
 
     report = await sync(store, systems)
 
-    assert report.crm == SourceCounts(seen=1, customers_created=1, skipped_invalid=2)
-    assert report.billing == SourceCounts(seen=1, customers_created=1, skipped_invalid=1)
+    assert report.for_source(Source.CRM) == SourceCounts(
+        seen=1, customers_created=1, skipped_invalid=2
+    )
+    assert report.for_source(Source.BILLING) == SourceCounts(
+        seen=1, customers_created=1, skipped_invalid=1
+    )
     assert await store.find_by_email("not an email") == []
 
 
@@ -390,9 +396,7 @@ async def test_progress_is_reported_after_every_page(store: Store, systems: Fake
 
     await sync_identities(
         store,
-        systems.billing,
-        systems.crm,
-        systems.support,
+        systems.by_source,
         DEFAULT_RULES,
         progress=lambda s, n: seen.append((s, n)),
     )
@@ -483,7 +487,16 @@ async def test_the_report_table_has_a_row_per_source_and_the_total(
 
 
 def test_the_report_has_no_counts_for_the_ivr() -> None:
-    report = SyncReport(1, SourceCounts(), SourceCounts(), SourceCounts(), 0, 0.0)
+    report = SyncReport(
+        1,
+        {
+            Source.CRM: SourceCounts(),
+            Source.BILLING: SourceCounts(),
+            Source.SUPPORT: SourceCounts(),
+        },
+        0,
+        0.0,
+    )
 
     assert report.for_source(Source.IVR) == SourceCounts()
 
