@@ -42,8 +42,8 @@ from adapters.support.cached import CachedSupportAdapter, SupportLifetimes
 from adapters.support.client import HttpSupportAdapter, support_auth_headers
 from adapters.support.settings import SupportSettings
 from kernel.cache import LifetimeSection, ReadThrough
+from kernel.linking import LinkPass, LinkRecord, SourceCursor
 from kernel.models import Source
-from kernel.records import LinkPass, LinkRecord, SourceCursor
 from kernel.webhooks import VendorEvent, WebhookDelivery
 
 SettingsT = TypeVar("SettingsT", bound=SourceSettings)
@@ -92,7 +92,7 @@ class CacheSpec:
 class LinkingSpec:
     """How a source's records are linked to customers (``scv sync`` and live lookups).
 
-    The functions take the source's adapter (its port) and speak ``kernel.records``; they
+    The functions take the source's adapter (its port) and speak ``kernel.linking``; they
     are the source's own (``adapters/<source>/linking.py``).
     """
 
@@ -119,6 +119,8 @@ class SourceSpec:
     source: Source
     #: The facts this source is the system of record for (docs and ``scv status``).
     system_of_record_for: str
+    #: How a message names one of its records for a person (``billing customer``).
+    record_noun: str
     settings_model: type[SourceSettings]
     build_adapter: Callable[[SourceSettings, httpx.AsyncClient, CallPolicy | None], object]
     headers: Callable[[SourceSettings], dict[str, str]]
@@ -138,6 +140,7 @@ def source_spec(
     source: Source,
     *,
     system_of_record_for: str,
+    record_noun: str,
     settings_model: type[SettingsT],
     adapter: AdapterFactory[SettingsT],
     auth_headers: Callable[[SettingsT], dict[str, str]],
@@ -162,6 +165,7 @@ def source_spec(
     return SourceSpec(
         source=source,
         system_of_record_for=system_of_record_for,
+        record_noun=record_noun,
         settings_model=settings_model,
         build_adapter=build,
         headers=lambda section: auth_headers(own(section)),
@@ -176,6 +180,7 @@ SOURCES: tuple[SourceSpec, ...] = (
     source_spec(
         Source.BILLING,
         system_of_record_for="money: balance, subscriptions, invoices, cards",
+        record_noun="billing customer",
         settings_model=BillingSettings,
         adapter=HttpBillingAdapter,
         auth_headers=billing_auth_headers,
@@ -193,6 +198,7 @@ SOURCES: tuple[SourceSpec, ...] = (
     source_spec(
         Source.CRM,
         system_of_record_for="name and contact details",
+        record_noun="CRM contact",
         settings_model=CrmSettings,
         adapter=HttpCrmAdapter,
         auth_headers=crm_auth_headers,
@@ -210,6 +216,7 @@ SOURCES: tuple[SourceSpec, ...] = (
     source_spec(
         Source.SUPPORT,
         system_of_record_for="tickets",
+        record_noun="support user",
         settings_model=SupportSettings,
         adapter=HttpSupportAdapter,
         auth_headers=support_auth_headers,
@@ -227,6 +234,7 @@ SOURCES: tuple[SourceSpec, ...] = (
     source_spec(
         Source.IVR,
         system_of_record_for="calls, and how each caller was verified",
+        record_noun="IVR contact",
         settings_model=IvrSettings,
         adapter=HttpIvrAdapter,
         auth_headers=ivr_auth_headers,
@@ -254,6 +262,20 @@ def linking_of(source: Source) -> LinkingSpec:
     if linking is None:
         raise KeyError(f"the records of {source.value} are not linked to customers")
     return linking
+
+
+def fallback_order() -> tuple[Source, ...]:
+    """Whose value of a fact is believed when its system of record has none: the linked
+    sources in their linking order, then the others (contact details are the CRM's trade,
+    then billing's, then support's)."""
+    return tuple(spec.source for spec in linked()) + tuple(
+        spec.source for spec in SOURCES if spec.linking is None
+    )
+
+
+def record_nouns() -> dict[Source, str]:
+    """How each source's records are named for a person (``CRM contact``)."""
+    return {spec.source: spec.record_noun for spec in SOURCES}
 
 
 def cached() -> tuple[SourceSpec, ...]:

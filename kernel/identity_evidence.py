@@ -5,8 +5,8 @@ lookup keys). From those alone the graph can show, without calling any system:
 
 - every email and phone the customer's records hold, and which system holds each;
 - where the records disagree on the same fact after normalisation (a conflict), and which
-  value to believe: the configured system of record's, else the next system in
-  ``FALLBACK_ORDER``;
+  value to believe: the configured system of record's, else the next system in the
+  fallback order (``IdentityEvidence.fallback_order``);
 - other customers that may be the same person (duplicate leads): customers holding the same
   key, and customers the linking rules named together without deciding (``identity_review``).
 
@@ -21,7 +21,7 @@ request so that a page of customers costs one query per kind of evidence, not on
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from kernel.identity import CustomerId
@@ -33,23 +33,11 @@ ReviewKind = Literal["ambiguous", "rules_disagree"]
 #: The facts conflicts are found for: the contact keys the store holds per record.
 CONTACT_FIELDS: tuple[KeyKind, ...] = ("email", "phone")
 
-#: Whose value is chosen when the system of record has none for a fact: the first of these
-#: that has one. Contact details are the CRM's trade, then billing's (it writes to the
-#: customer), then support's (typed in by agents and customers in a hurry).
-FALLBACK_ORDER = (Source.CRM, Source.BILLING, Source.SUPPORT, Source.IVR)
-
 #: Other customers the store gives per customer, the oldest: ``possibleDuplicates(first:)``
 #: asks for at most this many, and a number shared by thousands (a switchboard) must not
 #: bring all of them back for every customer of a page.
 MAX_CANDIDATES = 100
 
-#: How a reason names one system's record, for a supervisor.
-RECORD_NOUN = {
-    Source.CRM: "CRM contact",
-    Source.BILLING: "billing customer",
-    Source.SUPPORT: "support user",
-    Source.IVR: "IVR contact",
-}
 _KEY_NOUN = {"email": "email address", "phone": "phone number"}
 
 
@@ -135,25 +123,38 @@ class IdentityEvidence:
     #: Fact (``email``, ``phone``, ``name``, ...; see ``SCV_IDENTITY__SYSTEM_OF_RECORD``) ->
     #: the system whose value is believed.
     system_of_record: Mapping[str, Source]
+    #: Whose value is chosen when the system of record has none for a fact: the first of
+    #: these that has one (the source registry's linking order; a source not named comes
+    #: last).
+    fallback_order: Sequence[Source] = ()
+    #: How a reason names one system's record, for a supervisor (``CRM contact``); a source
+    #: not named here is "<source> record".
+    record_nouns: Mapping[Source, str] = field(default_factory=dict)
 
 
 # --- what follows from the evidence ---------------------------------------------------------
 
 
-def preference(fact: str, system_of_record: Mapping[str, Source]) -> tuple[Source, ...]:
+def preference(
+    fact: str, system_of_record: Mapping[str, Source], fallback_order: Sequence[Source] = ()
+) -> tuple[Source, ...]:
     """The systems whose value of ``fact`` is believed, best first: its system of record,
-    then ``FALLBACK_ORDER``."""
+    then ``fallback_order``."""
     first = system_of_record.get(fact)
-    rest = tuple(source for source in FALLBACK_ORDER if source is not first)
+    rest = tuple(source for source in fallback_order if source is not first)
     return rest if first is None else (first, *rest)
 
 
 def sourced_values(
-    keys: Iterable[ContactKey], kind: KeyKind, system_of_record: Mapping[str, Source]
+    keys: Iterable[ContactKey],
+    kind: KeyKind,
+    system_of_record: Mapping[str, Source],
+    fallback_order: Sequence[Source] = (),
 ) -> list[SourcedKey]:
     """One entry per (value, source) of ``kind``, the believed systems first, then in the
     order the records were linked."""
-    order = preference(kind, system_of_record)
+    order = preference(kind, system_of_record, fallback_order)
+    rank = {source: position for position, source in enumerate(order)}
     believed = system_of_record.get(kind)
     unique: dict[tuple[str, Source], SourcedKey] = {}
     for key in keys:
@@ -162,11 +163,13 @@ def sourced_values(
                 key.value, key.source, key.source is believed
             )
     # ``sorted`` is stable: within one system, the record linked first stays first.
-    return sorted(unique.values(), key=lambda found: order.index(found.source))
+    return sorted(unique.values(), key=lambda found: rank.get(found.source, len(rank)))
 
 
 def key_conflicts(
-    keys: Sequence[ContactKey], system_of_record: Mapping[str, Source]
+    keys: Sequence[ContactKey],
+    system_of_record: Mapping[str, Source],
+    fallback_order: Sequence[Source] = (),
 ) -> list[KeyConflict]:
     """The contact fields on which the records disagree after normalisation.
 
@@ -177,23 +180,29 @@ def key_conflicts(
     """
     conflicts: list[KeyConflict] = []
     for kind in CONTACT_FIELDS:
-        values = sourced_values(keys, kind, system_of_record)
+        values = sourced_values(keys, kind, system_of_record, fallback_order)
         if len({found.value for found in values}) > 1:
             conflicts.append(KeyConflict(field=kind, values=tuple(values), chosen=values[0]))
     return conflicts
 
 
-def duplicate_reason(leads: Sequence[DuplicateLead], *, same_name: bool) -> str:
+def duplicate_reason(
+    leads: Sequence[DuplicateLead],
+    *,
+    same_name: bool,
+    record_nouns: Mapping[Source, str] | None = None,
+) -> str:
     """Why a supervisor might look at two customers, without a personal value in it.
 
     Records are named by system and id (``same email address as CRM contact 1005``); the
     values themselves never appear: the reason is shown to roles that see them masked.
     """
+    nouns = record_nouns or {}
     parts: list[str] = []
     for kind in CONTACT_FIELDS:
         records = list(
             dict.fromkeys(
-                f"{RECORD_NOUN[lead.source]} {lead.external_id}"
+                f"{_noun(nouns, lead.source)} {lead.external_id}"
                 for lead in leads
                 if isinstance(lead, SharedKeyLead) and lead.kind == kind
             )
@@ -202,14 +211,18 @@ def duplicate_reason(leads: Sequence[DuplicateLead], *, same_name: bool) -> str:
             parts.append(f"same {_KEY_NOUN[kind]} as {_and_list(records)}")
     for lead in leads:
         if isinstance(lead, ReviewLead):
-            parts.append(_review_reason(lead))
+            parts.append(_review_reason(lead, nouns))
     if same_name:
         parts.append("same name")
     return "; ".join(dict.fromkeys(parts))
 
 
-def _review_reason(lead: ReviewLead) -> str:
-    record = f"{RECORD_NOUN[lead.source]} {lead.external_id}"
+def _noun(nouns: Mapping[Source, str], source: Source) -> str:
+    return nouns.get(source) or f"{source.value.lower()} record"
+
+
+def _review_reason(lead: ReviewLead, nouns: Mapping[Source, str]) -> str:
+    record = f"{_noun(nouns, lead.source)} {lead.external_id}"
     rules = _and_list(list(dict.fromkeys(lead.rules))) or "a rule"
     # The record itself is linked (by a decisive rule, or as a customer of its own); what
     # is left for a person is whether these two customers are one.

@@ -172,6 +172,8 @@ class IdentityEvidenceLoaders:
     def __init__(self, evidence: IdentityEvidence) -> None:
         self._store = evidence.store
         self.system_of_record = evidence.system_of_record
+        self.fallback_order = evidence.fallback_order
+        self.record_nouns = evidence.record_nouns
 
     @cached_property
     def contact_keys(self) -> DataLoader[CustomerId, tuple[ContactKey, ...]]:

@@ -12,8 +12,8 @@ from datetime import datetime
 
 from adapters.billing.port import BillingAdapter
 from kernel.errors import UpstreamNotFound
+from kernel.linking import LinkPass, LinkRecord, SourceCursor, records_of
 from kernel.models import BillingCustomer, BillingCustomerId
-from kernel.records import LinkPass, LinkRecord, SourceCursor, records_of
 
 
 def to_record(customer: BillingCustomer) -> LinkRecord:

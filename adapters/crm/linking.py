@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from adapters.crm.port import CrmAdapter
+from kernel.linking import LinkPass, LinkRecord, SourceCursor, records_of
 from kernel.models import CrmContact, CrmContactId
-from kernel.records import LinkPass, LinkRecord, SourceCursor, records_of
 
 
 def to_record(contact: CrmContact) -> LinkRecord:

@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 from adapters.support.port import SupportAdapter, UserChanges
+from kernel.linking import LinkPass, LinkRecord, SourceCursor, records_of
 from kernel.models import SupportUser, SupportUserId
-from kernel.records import LinkPass, LinkRecord, SourceCursor, records_of
 
 
 def to_record(user: SupportUser) -> LinkRecord:

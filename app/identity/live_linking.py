@@ -42,9 +42,8 @@ from app.store.identity import LinksChanged
 from app.store.sync.session import live_session
 from kernel.errors import UpstreamError, UpstreamNotFound
 from kernel.identity import CustomerId
-from kernel.linking import LiveAnswer
+from kernel.linking import LinkRecord, LiveAnswer
 from kernel.models import Source
-from kernel.records import LinkRecord
 from resolvers.context import Sources
 
 __all__ = ["LiveLinking"]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from prometheus_client import multiprocess
 
+from adapters.registry import fallback_order, record_nouns
 from adapters.taxonomy import taxonomies_of
 from app.analytics.refresh import FactsUpdater
 from app.cache.response_cache import ResponseCache
@@ -157,7 +158,10 @@ async def open_services(
             facts=facts,
             panel_concurrency=settings.customers.panel_concurrency,
             evidence=IdentityEvidence(
-                IdentityViewStore(store), settings.identity.system_of_record.as_mapping()
+                IdentityViewStore(store),
+                settings.identity.system_of_record.as_mapping(),
+                fallback_order=fallback_order(),
+                record_nouns=record_nouns(),
             ),
             # This process's taxonomies: the words its own adapters met.
             data_quality=DataQuality(store, lambda: metrics.taxonomy.taxonomies),

@@ -118,8 +118,14 @@ async def resolve_contact(record: CustomerRecord, info: Info) -> ContactPoints:
     keys = await loaders.contact_keys.load(record.id)
     sor = loaders.system_of_record
     return ContactPoints(
-        emails=[SourcedValue.of(v, record.id) for v in sourced_values(keys, "email", sor)],
-        phones=[SourcedValue.of(v, record.id) for v in sourced_values(keys, "phone", sor)],
+        emails=[
+            SourcedValue.of(v, record.id)
+            for v in sourced_values(keys, "email", sor, loaders.fallback_order)
+        ],
+        phones=[
+            SourcedValue.of(v, record.id)
+            for v in sourced_values(keys, "phone", sor, loaders.fallback_order)
+        ],
     )
 
 
@@ -129,7 +135,7 @@ async def resolve_conflicts(record: CustomerRecord, info: Info) -> list[FieldCon
     keys = await loaders.contact_keys.load(record.id)
     return [
         FieldConflict.of(conflict, record.id)
-        for conflict in key_conflicts(keys, loaders.system_of_record)
+        for conflict in key_conflicts(keys, loaders.system_of_record, loaders.fallback_order)
     ]
 
 
@@ -138,7 +144,8 @@ async def resolve_possible_duplicates(
 ) -> list[DuplicateCandidate]:
     """The oldest ``first`` other customers sharing a key with this one, or named with it by
     an undecided rule (the store's leads come oldest customer first)."""
-    leads = await _evidence(info).duplicate_leads.load(record.id)
+    evidence = _evidence(info)
+    leads = await evidence.duplicate_leads.load(record.id)
     by_customer: dict[CustomerId, list[DuplicateLead]] = {}
     for lead in leads:
         if lead.other in by_customer or len(by_customer) < first:
@@ -152,6 +159,7 @@ async def resolve_possible_duplicates(
         reason = duplicate_reason(
             by_customer[other.id],
             same_name=same_name(record.display_name, other.display_name),
+            record_nouns=evidence.record_nouns,
         )
         candidates.append(DuplicateCandidate(customer=Customer.from_record(other), reason=reason))
     return candidates

@@ -67,6 +67,7 @@ def test_webhooks_need_a_section_with_a_signing_secret() -> None:
         source_spec(
             Source.IVR,
             system_of_record_for="calls",
+            record_noun="IVR contact",
             settings_model=IvrSettings,
             adapter=HttpIvrAdapter,
             auth_headers=ivr_auth_headers,

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import strawberry
 
+from adapters.registry import fallback_order, record_nouns
 from app.http.errors import PresentErrors
 from kernel.access import ActiveInteraction, Principal, VerificationLevel
 from kernel.data_quality import (
@@ -141,7 +142,7 @@ async def run(
         interaction=interaction,
         audit=audit if audit is not None else MemoryAuditSink(),
         request_id="req-1",
-        evidence=IdentityEvidence(evidence, system_of_record),
+        evidence=IdentityEvidence(evidence, system_of_record, fallback_order(), record_nouns()),
         data_quality=FixedReport(report) if report is not None else None,
     )
     result = await schema.execute(query, context_value=context)
@@ -510,7 +511,9 @@ async def _run_duplicates(
             store,
             _no_sources(),
             "US",
-            evidence=IdentityEvidence(evidence, SYSTEMS_OF_RECORD),
+            evidence=IdentityEvidence(
+                evidence, SYSTEMS_OF_RECORD, fallback_order(), record_nouns()
+            ),
         ),
     )
     return result.data or {}, [dict(e.formatted) for e in result.errors or []]

@@ -29,9 +29,9 @@ from app.store.sync.session import SyncSession
 from app.store.sync.values import LinkedVia, LookupKey, MatchedBy, PageWrite
 from app.store.sync.xrefs import MemoryXrefs, XrefPair, Xrefs
 from kernel.identity import CustomerId
+from kernel.linking import LinkRecord
 from kernel.models import Source
 from kernel.normalize import normalize_email, normalize_phone
-from kernel.records import LinkRecord
 
 __all__ = ["FoundRecords", "IdentitySync", "ProgressCallback", "link_found_records"]
 

@@ -19,8 +19,8 @@ from app.store.identity import ReviewKind, ReviewRow
 from app.store.sync.values import LookupKey
 from app.store.sync.xrefs import Xrefs
 from kernel.identity import CustomerId
+from kernel.linking import LinkRecord
 from kernel.models import Source
-from kernel.records import LinkRecord
 
 __all__ = ["match_record"]
 

@@ -23,8 +23,8 @@ from app.store.sync.values import (
     PageWrite,
 )
 from kernel.identity import CustomerId
+from kernel.linking import LinkRecord
 from kernel.models import Source
-from kernel.records import LinkRecord
 
 __all__ = ["PageBuilder"]
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from adapters.registry import linked
+from kernel.linking import LinkRecord, SourceCursor
 from kernel.models import Source
-from kernel.records import LinkRecord, SourceCursor
 
 __all__ = ["SourcePass", "SyncPasses", "plan_passes"]
 

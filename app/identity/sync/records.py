@@ -1,6 +1,6 @@
 """The name a customer shows, from the records linked to it, and new customers' ids.
 
-Every source's records are read into one shape (``kernel.records.LinkRecord``) by the
+Every source's records are read into one shape (``kernel.linking.LinkRecord``) by the
 source's own linking (``adapters/<source>/linking.py``). The name a customer shows is the
 best one any of its records has (``display_name``): a name before an email before an id,
 and among those the source of the lowest linking rank (the registry's).
@@ -12,8 +12,8 @@ from secrets import token_urlsafe
 
 from adapters.registry import linked
 from kernel.identity import CustomerId
+from kernel.linking import LinkRecord
 from kernel.models import Source
-from kernel.records import LinkRecord
 
 __all__ = ["NAME_RANK", "display_name", "new_customer_id", "placeholder_name"]
 

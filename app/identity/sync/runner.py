@@ -55,8 +55,8 @@ from app.store.sync.cursors import load_cursors, save_cursor
 from app.store.sync.session import SyncSession
 from app.store.sync.values import SyncMode
 from app.store.sync.xrefs import TableXrefs
+from kernel.linking import LinkRecord
 from kernel.models import Source
-from kernel.records import LinkRecord
 
 __all__ = ["sync_identities"]
 

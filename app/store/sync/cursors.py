@@ -18,8 +18,8 @@ from datetime import datetime
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from kernel.linking import SourceCursor
 from kernel.models import Source
-from kernel.records import SourceCursor
 
 __all__ = ["SourceCursor", "decode_cursor", "encode_cursor", "load_cursors", "save_cursor"]
 
@@ -31,8 +31,6 @@ _UPSERT_CURSOR = """
 insert into sync_cursors (source, cursor, updated_at) values ($1, $2, now())
 on conflict (source) do update set cursor = excluded.cursor, updated_at = excluded.updated_at
 """
-
-
 
 
 def encode_cursor(cursor: SourceCursor) -> str:
