@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-ab bench-floor profile clean help
+.PHONY: install run test test-browser check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-ab bench-floor profile clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -20,8 +20,21 @@ install: $(STAMP)  ## create .venv and install the project with its dev tools
 run: $(STAMP)  ## the demo: embedded PostgreSQL, sandbox systems, sync, gateway on :8000
 	$(BIN)/scv demo
 
-test: $(STAMP)  ## the whole test suite (no outside services needed)
-	$(BIN)/python -m pytest
+test: $(STAMP)  ## the whole test suite (no outside services needed; not the browser tests)
+	$(BIN)/python -m pytest --ignore=tests/browser
+
+# The agent desktop in a real browser: Debian's chromium and chromium-driver (apt-get, as
+# root), selenium from the `browser` extra; then tests/browser/ alone.
+BROWSER_STAMP := $(VENV)/.browser-stamp
+$(BROWSER_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,browser]'
+	@touch $(BROWSER_STAMP)
+
+test-browser: $(BROWSER_STAMP)  ## the desktop page (/desktop) driven in headless chromium
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver; \
+	fi
+	DESKTOP_BROWSER_TESTS=1 $(BIN)/python -m pytest tests/browser
 
 check: $(STAMP)  ## ruff, ruff format --check, mypy --strict, import contracts, schema.graphql
 	$(BIN)/ruff check .

@@ -20,6 +20,7 @@ from strawberry.extensions import ParserCache
 
 from adapters.registry import SOURCES
 from app.exports.downloads import get_export_file
+from app.http.desktop.routes import desktop
 from app.http.errors import PresentErrors
 from app.http.graphql import AuthenticatedGraphQL, GatewayGraphQL
 from app.http.handoffs import post_handoff
@@ -125,6 +126,7 @@ def create_app(
             ),
             Route("/ivr/handoffs", post_handoff, methods=["POST"]),
             Route("/exports/{export_id}", get_export_file, methods=["GET"]),
+            desktop(demo=settings.demo, data_dir=settings.data_dir, auth=settings.auth),
             Route("/healthz", probes.healthz, methods=["GET"]),
             Route("/readyz", probes.readyz, methods=["GET"]),
             Route("/metrics", probes.metrics, methods=["GET"]),

@@ -103,3 +103,9 @@ class InteractionService(Protocol):
     async def get(self, actor: Actor, contact_id: str) -> InteractionView | None:
         """The interaction of an IVR contact, if there is one."""
         ...
+
+    async def waiting(self, actor: Actor, first: int) -> list[InteractionView]:
+        """The calls the actor could take now, oldest first, at most ``first``: handed over
+        by the IVR and claimed by nobody, or transferred to the actor and not claimed since;
+        none expired."""
+        ...

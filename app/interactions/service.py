@@ -29,7 +29,7 @@ from app.interactions.settings import InteractionSettings, LevelRule
 from app.interactions.states import exhausted, expired, explain, held_open, holder
 from app.interactions.tokens import InteractionClaims, InteractionTokenError, InteractionTokens
 from app.store.customers import Store
-from app.store.interactions import InteractionRow
+from app.store.interactions import InteractionRow, waiting_interactions
 from kernel.access import ActiveInteraction, AuditEntry, AuditSink, Principal, VerificationLevel
 from kernel.interactions import (
     Actor,
@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 #: Agent ids are the identity provider's subjects: bounded, printable.
 MAX_AGENT_ID = 200
+#: The longest queue one request reads: a desk polls it every few seconds.
+MAX_WAITING = 100
 
 
 def utc_now() -> datetime:
@@ -211,6 +213,17 @@ class Interactions:
         """The interaction of an IVR contact, if there is one."""
         row = await self._store.get_interaction(contact_id)
         return self._view(row) if row is not None else None
+
+    async def waiting(self, actor: Actor, first: int) -> list[InteractionView]:
+        """The calls the actor could claim now: unclaimed, or transferred to it; oldest first."""
+        if not 1 <= first <= MAX_WAITING:
+            raise InteractionRefused(
+                "BAD_USER_INPUT", f"first must be 1..{MAX_WAITING}", status=400
+            )
+        rows = await waiting_interactions(
+            self._store.pool, actor.principal.subject, self._clock(), first
+        )
+        return [self._view(row) for row in rows]
 
     async def authorise(self, token: str, principal: Principal) -> ActiveInteraction:
         """The interaction a request acts within: the token must be this agent's, for an

@@ -20,6 +20,7 @@ __all__ = [
     "InteractionRow",
     "InteractionState",
     "NewInteraction",
+    "waiting_interactions",
 ]
 
 InteractionState = Literal["WAITING", "ACTIVE", "ENDED"]
@@ -137,6 +138,22 @@ update interactions
 returning *
 """
 
+# The queue of calls an agent could take: every unclaimed call, and the calls transferred to
+# this agent that it has not claimed since (a transfer leaves the call ACTIVE under its new
+# holder; the holder's claim writes a CLAIM event after the TRANSFER one).
+_SELECT_WAITING_INTERACTIONS = """
+select i.*
+  from interactions as i
+ where i.expires_at > $2
+   and (i.state = 'WAITING'
+        or (i.state = 'ACTIVE' and i.agent = $1
+            and (select e.kind from interaction_events as e
+                  where e.interaction_id = i.id
+                  order by e.id desc limit 1) = 'TRANSFER'))
+ order by i.created_at, i.id
+ limit $3
+"""
+
 _INSERT_INTERACTION_EVENT = """
 insert into interaction_events (interaction_id, kind, actor, detail, at)
 values ($1, $2, $3, $4::jsonb, $5)
@@ -168,3 +185,13 @@ def _interaction_row(row: asyncpg.Record) -> InteractionRow:
         created_at=row["created_at"],
         expires_at=row["expires_at"],
     )
+
+
+async def waiting_interactions(
+    pool: asyncpg.Pool[asyncpg.Record], agent: str, now: datetime, limit: int
+) -> list[InteractionRow]:
+    """The calls ``agent`` could claim at ``now``, oldest first, at most ``limit``: every
+    unclaimed call, and those transferred to ``agent`` and not claimed by it since."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(_SELECT_WAITING_INTERACTIONS, agent, now, limit)
+    return [_interaction_row(row) for row in rows]

@@ -16,7 +16,7 @@ from resolvers.extensions.audit import AuditTrailConnection, audit_trail
 from resolvers.operations.customers import CustomerConnection, customers
 from resolvers.operations.data_quality import DataQualityReportType, data_quality
 from resolvers.operations.exports import ExportJob, export_status
-from resolvers.operations.interactions import Interaction, interaction
+from resolvers.operations.interactions import Interaction, interaction, waiting_calls
 from resolvers.types.common import Info, Source
 from resolvers.types.customer import Customer
 
@@ -110,6 +110,13 @@ async def _by_ivr_contact(info: Info, contact_id: str) -> Customer | None:
 class Query:
     interaction: Interaction | None = strawberry.field(
         resolver=interaction, description="The interaction of an IVR contact (call), if any."
+    )
+
+    waiting_calls: list[Interaction] = strawberry.field(
+        resolver=waiting_calls,
+        description="Calls you could take now, oldest first (agents and supervisors): handed "
+        "over by the IVR and claimed by nobody, or transferred to you and not claimed since; "
+        "`first` is 1..100.",
     )
 
     customers: CustomerConnection = strawberry.field(

@@ -1,5 +1,6 @@
 """Interactions (calls) in the graph: the IVR's handoff, and the agent's claim, transfer, end
-and knowledge check, each a mutation; ``interaction(contactId)`` reads one.
+and knowledge check, each a mutation; ``interaction(contactId)`` reads one and
+``waitingCalls`` the queue of calls an agent could take.
 
 The rules live in the app's ``InteractionService`` (``kernel/interactions.py``,
 a Protocol); these resolvers check the role, call it, and shape its answers. Its refusals
@@ -111,6 +112,12 @@ async def interaction(info: Info, contact_id: strawberry.ID) -> Interaction | No
     service, actor = _service(info, DESK_ROLES)
     view = await service.get(actor, str(contact_id))
     return Interaction.from_view(view) if view is not None else None
+
+
+async def waiting_calls(info: Info, first: int = 20) -> list[Interaction]:
+    """``Query.waitingCalls``: the queue an agent's desk shows, for agents and supervisors."""
+    service, actor = _service(info, DESK_ROLES)
+    return [Interaction.from_view(view) for view in await service.waiting(actor, first)]
 
 
 @strawberry.type

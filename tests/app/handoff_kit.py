@@ -143,6 +143,9 @@ def actor(subject: str, role: str = "agent") -> Actor:
 
 
 IVR = actor("ivr-1", "ivr")
+AGENT_1 = actor("agent-1")
+AGENT_2 = actor("agent-2")
+SUPERVISOR = actor("super-1", "supervisor")
 
 
 async def build_kit(

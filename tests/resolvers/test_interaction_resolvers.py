@@ -72,6 +72,9 @@ class RecordingService:
     async def get(self, actor: Actor, contact_id: str) -> InteractionView | None:
         return self._answer("get", actor, contact_id)
 
+    async def waiting(self, actor: Actor, first: int) -> list[InteractionView]:
+        return [self._answer("waiting", actor, first)]
+
 
 @pytest.fixture(scope="module")
 def schema() -> strawberry.Schema:
@@ -208,3 +211,35 @@ async def test_interaction_query_resolves_the_customer(schema: strawberry.Schema
     assert errors == []
     assert data["interaction"]["state"] == "ACTIVE"
     assert data["interaction"]["customer"] is not None
+
+
+WAITING = "{ waitingCalls(first: 5) { contactId state verification { level method } } }"
+
+
+@pytest.mark.parametrize("role", ["agent", "supervisor"])
+async def test_desk_roles_read_the_waiting_calls(schema: strawberry.Schema, role: str) -> None:
+    service = RecordingService()
+
+    data, errors = await run(schema, service, role, WAITING)
+
+    assert errors == []
+    assert data["waitingCalls"] == [
+        {
+            "contactId": "c-1",
+            "state": "ACTIVE",
+            "verification": {"level": "MEDIUM", "method": "PIN"},
+        }
+    ]
+    assert service.calls == [("waiting", f"{role}-1", (5,))]
+
+
+@pytest.mark.parametrize("role", ["ivr", "analyst"])
+async def test_other_roles_may_not_read_the_waiting_calls(
+    schema: strawberry.Schema, role: str
+) -> None:
+    service = RecordingService()
+
+    _, errors = await run(schema, service, role, WAITING)
+
+    assert errors[0]["extensions"]["code"] == "FORBIDDEN"
+    assert service.calls == []

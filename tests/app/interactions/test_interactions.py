@@ -24,22 +24,15 @@ from resolvers.context import Sources
 from tests.app.handoff_kit import (
     ADA_BORN,
     ADA_POSTCODE,
+    AGENT_1,
+    AGENT_2,
     INTERACTIONS,
     IVR,
+    SUPERVISOR,
     Kit,
-    actor,
     build_kit,
 )
 from tests.app.handoff_kit import handoff_claims as _claims
-
-AGENT_1 = actor("agent-1")
-AGENT_2 = actor("agent-2")
-SUPERVISOR = actor("super-1", "supervisor")
-
-
-@pytest.fixture
-async def kit(store: Store) -> Kit:
-    return await build_kit(store)
 
 
 async def refusal(call: object) -> InteractionRefused:
