@@ -22,6 +22,7 @@ from adapters.registry import SOURCES
 from app.exports.downloads import get_export_file
 from app.http.desktop.routes import desktop
 from app.http.errors import PresentErrors
+from app.http.graphiql import graphiql_assets
 from app.http.graphql import AuthenticatedGraphQL, GatewayGraphQL
 from app.http.handoffs import post_handoff
 from app.limits.budget import CostBudget
@@ -127,6 +128,8 @@ def create_app(
             Route("/ivr/handoffs", post_handoff, methods=["POST"]),
             Route("/exports/{export_id}", get_export_file, methods=["GET"]),
             desktop(demo=settings.demo, data_dir=settings.data_dir, auth=settings.auth),
+            # GraphiQL's assets, where GraphiQL is on (demo mode): no CDN needed.
+            *([graphiql_assets()] if protection.graphiql else []),
             Route("/healthz", probes.healthz, methods=["GET"]),
             Route("/readyz", probes.readyz, methods=["GET"]),
             Route("/metrics", probes.metrics, methods=["GET"]),

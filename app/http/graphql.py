@@ -21,6 +21,7 @@ from strawberry.types import ExecutionResult
 
 from app.http.body_limit import CODE as BODY_TOO_LARGE
 from app.http.body_limit import limited_receive, too_large
+from app.http.graphiql import offline_graphiql_html
 from app.http.responses import UNAUTHENTICATED_HEADERS, error_response
 from app.interactions.service import Interactions
 from app.interactions.tokens import InteractionTokenError
@@ -84,6 +85,11 @@ class GatewayState:
 class GatewayGraphQL(GraphQL[RequestContext, None]):
     """Strawberry's ASGI view, with our context and a fast JSON encoder."""
 
+    @property
+    def graphql_ide_html(self) -> str:
+        """strawberry's GraphiQL page, its assets served by the gateway (``/graphiql/``)."""
+        return self._ide_html
+
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
         state: GatewayState = request.state.gateway
         return new_context(
@@ -118,6 +124,8 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
         super().__init__(schema, **options)
         self._persisted = persisted_queries
         self._count_refusal = count_refusal or (lambda code: None)
+        # Made once, at start-up: a page naming an asset the gateway lacks stops it here.
+        self._ide_html = offline_graphiql_html(super().graphql_ide_html) if self.graphql_ide else ""
 
     async def execute_single(
         self,
