@@ -25,6 +25,23 @@ def load_settings(**overrides: object) -> Settings:
         sys.exit("invalid settings:\n" + "\n".join(lines))
 
 
+def gateway_url(settings: Settings) -> str:
+    """Where this machine reaches the gateway ``settings`` describe (``SCV_HOST``:``SCV_PORT``);
+    a gateway listening on every address is reached on loopback."""
+    host = "127.0.0.1" if settings.host in {"0.0.0.0", "::", ""} else settings.host  # noqa: S104
+    return f"http://{host}:{settings.port}"
+
+
+def _positive_seconds(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of seconds: {raw}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 second, not {raw}")
+    return value
+
+
 def with_sandbox_port(settings: Settings, port: int) -> Settings:
     """``settings`` with every source pointed at the sandbox on ``port``."""
     base = f"http://127.0.0.1:{port}"
@@ -188,7 +205,7 @@ def cmd_ivr_call(args: argparse.Namespace) -> None:
     from kernel.models import Source
 
     settings = load_settings()
-    gateway_url = args.gateway or f"http://{settings.host}:{settings.port}"
+    gateway = args.gateway or gateway_url(settings)
     ivr_url = args.ivr or settings.source(Source.IVR).base_url
     token = mint_token(
         ensure_demo_keys(settings.data_dir), settings.auth, subject="ivr-sandbox", role="ivr"
@@ -204,9 +221,9 @@ def cmd_ivr_call(args: argparse.Namespace) -> None:
     async def play() -> str:
         async with httpx.AsyncClient(timeout=10.0) as http:
             played = await play_ivr_call(
-                http, ivr_url=ivr_url, gateway_url=gateway_url, ivr_token=token, call=call
+                http, ivr_url=ivr_url, gateway_url=gateway, ivr_token=token, call=call
             )
-        return claim_instructions(played, gateway_url)
+        return claim_instructions(played, gateway)
 
     try:
         print(asyncio.run(play()))
@@ -235,7 +252,7 @@ def cmd_status(args: argparse.Namespace) -> None:
 
     from app.cli.status import render_status, status_report
 
-    url = args.url.rstrip("/")
+    url = (args.url or gateway_url(load_settings())).rstrip("/")
     try:
         with httpx.Client(timeout=args.timeout) as client:
             readyz = client.get(f"{url}/readyz")
@@ -329,7 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     token.add_argument("--role", required=True, choices=sorted(ROLES), help="the token's role")
     token.add_argument("--sub", default="agent-1", help="the token's subject (agent-1)")
-    token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires (3600)")
+    token.add_argument(
+        "--ttl", type=_positive_seconds, default=3600, help="seconds until it expires (3600)"
+    )
     token.set_defaults(func=cmd_token)
 
     ivr_call = commands.add_parser(
@@ -364,7 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="show a running gateway's sources (state, latency, errors) and last sync",
     )
     status.add_argument(
-        "--url", default="http://127.0.0.1:8000", help="the gateway (http://127.0.0.1:8000)"
+        "--url",
+        default=None,
+        help="the gateway (default: http://SCV_HOST:SCV_PORT, as `scv serve` listens)",
     )
     status.add_argument(
         "--timeout", type=float, default=5.0, help="seconds to wait for each answer (5)"

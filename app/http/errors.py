@@ -4,8 +4,12 @@
   the field (a panel) is null and the rest of the answer is served.
 - ``GatewayError`` (a refusal, e.g. bad input): its code and its message.
 - GraphQL's own syntax and validation errors: as graphql-core wrote them, with a code.
+- A value graphql-core could not coerce to its type (a variable of the wrong type, a
+  required variable missing): the client's mistake, ``BAD_USER_INPUT``, not logged as a fault.
 - Anything else is a defect: logged with its type and place (never its message, which may
   hold personal data) and shown as ``INTERNAL_SERVER_ERROR``.
+
+This is the one place that decides whether an error is the client's or the server's.
 """
 
 from __future__ import annotations
@@ -41,6 +45,11 @@ def present_error(error: GraphQLError) -> GraphQLError:
         )
     if isinstance(original, GatewayError):
         return _with(error, original.message, original.extensions())
+    if isinstance(original, GraphQLError) and error.path is None:
+        # graphql-core's own refusal of a variable's value, before anything executed: its
+        # message names the variable and the type, never more than the client sent. (With a
+        # path it is a field's result the server could not serialise: a fault, below.)
+        return _with(error, error.message, {"code": "BAD_USER_INPUT"})
     frame = traceback.extract_tb(original.__traceback__)[-1:] if original.__traceback__ else []
     where = f"{frame[0].filename}:{frame[0].lineno}" if frame else "?"
     logger.error(

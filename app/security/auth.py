@@ -170,7 +170,8 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise AuthenticationError("invalid token") from exc
         role = claims.get(self._settings.role_claim)
-        if role not in ROLES:
+        # A list or an object is no role: compared as it is, it would not even hash.
+        if not isinstance(role, str) or role not in ROLES:
             raise AuthenticationError("token carries no known role")
         # OAuth 2.0 puts scopes in one space-separated string (RFC 8693 section 4.2).
         scope = claims.get("scope", "")

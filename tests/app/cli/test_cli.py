@@ -80,3 +80,14 @@ def test_serve_without_a_token_key_stops_with_a_clear_message(
     with pytest.raises(SystemExit) as exited:
         main(["serve"])
     assert "SCV_AUTH__JWKS_URL" in str(exited.value.code)
+
+
+@pytest.mark.parametrize("ttl", ["-5", "0", "soon"])
+def test_a_token_lifetime_that_is_no_positive_number_is_refused(
+    ttl: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["token", "--role", "agent", "--sub", "agent-1", "--ttl", ttl])
+
+    assert exited.value.code == 2
+    assert "--ttl" in capsys.readouterr().err

@@ -186,3 +186,14 @@ def test_status_stops_with_exit_1_when_the_gateway_is_unreachable() -> None:
         main(["status", "--url", "http://127.0.0.1:9", "--timeout", "2"])
     message = str(exited.value.code)
     assert message.startswith("cannot reach the gateway at http://127.0.0.1:9")
+
+
+def test_status_asks_the_gateway_where_scv_port_says_it_listens(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SCV_PORT", "9")  # discard: nothing listens there in a test run
+
+    with pytest.raises(SystemExit) as exited:
+        main(["status", "--timeout", "2"])
+
+    assert str(exited.value.code).startswith("cannot reach the gateway at http://127.0.0.1:9")

@@ -80,9 +80,22 @@ async def test_demo_keys_are_generated_once_and_reused(tmp_path: Path) -> None:
         (claims(exp=None), "invalid token"),
         (claims(role="root"), "token carries no known role"),
         (claims(role=None), "token carries no known role"),
+        (claims(role=["agent"]), "token carries no known role"),
+        (claims(role={"name": "agent"}), "token carries no known role"),
         (claims(nbf=int(time.time()) + 3600), "invalid token"),
     ],
-    ids=["expired", "issuer", "audience", "no-sub", "no-exp", "unknown-role", "no-role", "nbf"],
+    ids=[
+        "expired",
+        "issuer",
+        "audience",
+        "no-sub",
+        "no-exp",
+        "unknown-role",
+        "no-role",
+        "role-list",
+        "role-object",
+        "nbf",
+    ],
 )
 async def test_a_token_with_bad_claims_is_refused(
     keys: DemoKeys, verifier: TokenVerifier, body: dict[str, Any], reason: str
