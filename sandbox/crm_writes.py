@@ -51,7 +51,8 @@ class CrmWrites:
         validation_error: Callable[[str], VendorError],
         not_found: Callable[[str], VendorError],
     ) -> None:
-        # Rendering and errors live in ``sandbox.crm``, which imports this module.
+        # Rendering and errors live in ``sandbox.crm_shapes``; ``sandbox.crm``, which imports
+        # this module, passes them in.
         self.store = store
         self.outbox = outbox
         self.known_properties = frozenset(known_properties)

@@ -1,9 +1,9 @@
 """The sandbox's data: one store per system of record, holding plain mutable rows.
 
 Rows keep what the vendor keeps, in compact form (Unix seconds for every timestamp); the
-vendor modules (``billing``, ``crm``, ``support``, ``ivr``) render them in each vendor's
-JSON shape. Nothing here knows about HTTP, so later code (write endpoints, webhooks) can
-change a row through ``Table.update`` and every read sees it.
+vendor modules (``billing_shapes``, ``crm_shapes``, ``support_shapes``, ``ivr``) render them
+in each vendor's JSON shape. Nothing here knows about HTTP, so later code (write endpoints,
+webhooks) can change a row through ``Table.update`` and every read sees it.
 """
 
 from __future__ import annotations

@@ -143,7 +143,8 @@ class SupportWrites:
         render_ticket: Callable[[Ticket, str], JSON],
         not_found: Callable[[], VendorError],
     ) -> None:
-        # Rendering and errors live in ``sandbox.support``, which imports this module.
+        # Rendering and errors live in ``sandbox.support_shapes``; ``sandbox.support``, which
+        # imports this module, passes them in.
         self.store = store
         self.outbox = outbox
         self.render_ticket = render_ticket
