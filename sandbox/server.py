@@ -20,11 +20,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from sandbox import billing, crm, ivr, support
+from sandbox.billing import system as billing
 from sandbox.control import FaultSettings, SystemControl
-from sandbox.data import generate_dataset
+from sandbox.crm import system as crm
+from sandbox.data.generate import generate_dataset
+from sandbox.ivr import system as ivr
 from sandbox.records import Dataset
 from sandbox.responses import JsonResponse, VendorErrors
+from sandbox.support import system as support
 from sandbox.webhook_control import webhook_routes
 from sandbox.webhooks import DeliveryPolicy, WebhookOutbox
 

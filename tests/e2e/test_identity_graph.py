@@ -28,7 +28,7 @@ from app.main import create_app
 from app.settings import Settings
 from kernel.models import Source
 from kernel.normalize import normalize_email, normalize_phone
-from sandbox.data import generate_dataset
+from sandbox.data.generate import generate_dataset
 from sandbox.records import Dataset
 from sandbox.server import create_sandbox_app
 from tests.conftest import scratch_database

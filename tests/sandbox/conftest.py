@@ -10,7 +10,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from sandbox.data import generate_dataset
+from sandbox.data.generate import generate_dataset
 from sandbox.records import Dataset
 from sandbox.server import Sandbox, create_sandbox_app
 

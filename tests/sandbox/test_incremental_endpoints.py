@@ -16,7 +16,7 @@ import pytest
 from conftest import AUTH_HEADERS
 from starlette.applications import Starlette
 
-from sandbox.data import generate_dataset
+from sandbox.data.generate import generate_dataset
 from sandbox.records import Dataset
 from sandbox.server import create_sandbox_app
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.data import generate_dataset
+from sandbox.data.generate import generate_dataset
 from sandbox.records import REFERENCE_TIME, Dataset
 
 NAMED_CRM_IDS = ["1001", "1002", "1003", "1004", "1005", "1006", "1007"]

@@ -10,7 +10,7 @@ import httpx
 import jwt
 import pytest
 
-from sandbox.data import generate_dataset
+from sandbox.data.generate import generate_dataset
 from sandbox.server import create_sandbox_app
 
 IVR_KEY = {"x-api-key": "ivr-sandbox-key"}

@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from adapters.billing.webhooks import verify_stripe
 from adapters.crm.webhooks import verify_hubspot
 from adapters.support.webhooks import verify_zendesk
-from sandbox.data import generate_dataset
+from sandbox.data.generate import generate_dataset
 from sandbox.server import Sandbox, create_sandbox_app
 from sandbox.webhooks import DEFAULT_SECRETS, DeliveryPolicy
 

@@ -27,7 +27,7 @@ from app.store.sync.values import SyncRun
 from app.wiring.metrics import GatewayMetrics
 from kernel.errors import UpstreamUnavailable
 from kernel.models import Source
-from sandbox.data import generate_dataset
+from sandbox.data.generate import generate_dataset
 from sandbox.server import create_sandbox_app
 from tests.fakes import FakeSystems, billing_customer, named_customers, support_user
 

@@ -20,7 +20,7 @@ from sandbox.responses import (
     encode_cursor,
     system_base_url,
 )
-from sandbox.support_shapes import (
+from sandbox.support.shapes import (
     _not_found,
     invalid_pagination,
     invalid_value,

@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sandbox.crm_bodies import MAX_BATCH, BatchReadBody, SearchBody, _parse
-from sandbox.crm_search_order import MAX_SEARCH_RESULTS, SearchValueError, search_order
-from sandbox.crm_shapes import _not_found, render_contact, validation_error
+from sandbox.crm.bodies import MAX_BATCH, BatchReadBody, SearchBody, _parse
+from sandbox.crm.search_order import MAX_SEARCH_RESULTS, SearchValueError, search_order
+from sandbox.crm.shapes import _not_found, render_contact, validation_error
 from sandbox.records import CrmContact, CrmStore
 from sandbox.responses import JSON, JsonResponse, now_iso, query_int, read_json_object
 from sandbox.table import page_after

@@ -49,7 +49,7 @@ class NamedCaller:
     ani: str
 
 
-#: The named customers the IVR can play calls for (facts from ``sandbox/named.py``).
+#: The named customers the IVR can play calls for (facts from ``sandbox/data/named.py``).
 NAMED_CALLERS: dict[str, NamedCaller] = {
     "ada": NamedCaller("PHONE", "+442079460018", "+442079460018"),
     "grace": NamedCaller("ACCOUNT", "cus_grace", "+14155550101"),

@@ -16,12 +16,12 @@ from starlette.applications import Starlette
 from sandbox.control import SystemControl
 from sandbox.records import Dataset
 from sandbox.responses import VendorError, VendorErrors
-from sandbox.support_incremental import OPERATIONS as EXPORT_OPERATIONS
-from sandbox.support_incremental import SCHEMAS as EXPORT_SCHEMAS
-from sandbox.support_incremental import IncrementalUserExport
-from sandbox.support_openapi import OPERATIONS, SCHEMAS
-from sandbox.support_reads import SupportApi
-from sandbox.support_shapes import (
+from sandbox.support.incremental import OPERATIONS as EXPORT_OPERATIONS
+from sandbox.support.incremental import SCHEMAS as EXPORT_SCHEMAS
+from sandbox.support.incremental import IncrementalUserExport
+from sandbox.support.openapi import OPERATIONS, SCHEMAS
+from sandbox.support.reads import SupportApi
+from sandbox.support.shapes import (
     _not_found,
     invalid_pagination,
     invalid_value,
@@ -29,8 +29,8 @@ from sandbox.support_shapes import (
     render_user,
     zendesk_error,
 )
-from sandbox.support_writes import OPERATIONS as WRITE_OPERATIONS
-from sandbox.support_writes import SupportWrites
+from sandbox.support.writes import OPERATIONS as WRITE_OPERATIONS
+from sandbox.support.writes import SupportWrites
 from sandbox.system import BEARER_SCHEME, SystemSpec, bearer, build_system_app
 
 API_KEY = "zd-sandbox-token"

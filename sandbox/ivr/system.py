@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sandbox.control import SystemControl
-from sandbox.ivr_handoff import HandoffIssuer
+from sandbox.ivr.handoff import HandoffIssuer
 from sandbox.openapi import INTEGER, STRING, Operation, Param, nullable, obj, ref
 from sandbox.records import Dataset, IvrContact, IvrStore
 from sandbox.responses import (
@@ -212,7 +212,7 @@ OPERATIONS: tuple[Operation, ...] = (
 def create_ivr_app(dataset: Dataset, control: SystemControl | None = None) -> Starlette:
     """The IVR system over ``dataset.ivr``; faults and stats through ``control``."""
     api = IvrApi(dataset.ivr)
-    # The IVR also signs handoffs of the calls it plays (sandbox/ivr_handoff.py).
+    # The IVR also signs handoffs of the calls it plays (sandbox/ivr/handoff.py).
     handoffs = HandoffIssuer(dataset)
     spec = SystemSpec(
         name="ivr",

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from sandbox.openapi import BOOLEAN, INTEGER, STRING, Operation, Param, nullable, obj, ref
 from sandbox.responses import JSON
-from sandbox.support_reads import MAX_PAGE_SIZE
-from sandbox.support_shapes import TICKET_STATUSES
+from sandbox.support.reads import MAX_PAGE_SIZE
+from sandbox.support.shapes import TICKET_STATUSES
 
 _ERROR = ref("Error")
 _TIME = {**STRING, "format": "date-time"}

@@ -14,17 +14,17 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 from sandbox.control import SystemControl
-from sandbox.crm_openapi import OPERATIONS, SCHEMAS
-from sandbox.crm_reads import CrmApi
-from sandbox.crm_shapes import (
+from sandbox.crm.openapi import OPERATIONS, SCHEMAS
+from sandbox.crm.reads import CrmApi
+from sandbox.crm.shapes import (
     PROPERTIES,
     _not_found,
     hubspot_error,
     render_contact,
     validation_error,
 )
-from sandbox.crm_writes import OPERATIONS as WRITE_OPERATIONS
-from sandbox.crm_writes import CrmWrites
+from sandbox.crm.writes import OPERATIONS as WRITE_OPERATIONS
+from sandbox.crm.writes import CrmWrites
 from sandbox.records import Dataset
 from sandbox.responses import VendorError, VendorErrors
 from sandbox.system import BEARER_SCHEME, SystemSpec, bearer, build_system_app

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
-from sandbox.billing_openapi import OPERATIONS, SCHEMAS
-from sandbox.billing_reads import BillingApi
-from sandbox.billing_shapes import render_customer, render_invoice, stripe_error
-from sandbox.billing_writes import OPERATIONS as WRITE_OPERATIONS
-from sandbox.billing_writes import BillingWrites
+from sandbox.billing.openapi import OPERATIONS, SCHEMAS
+from sandbox.billing.reads import BillingApi
+from sandbox.billing.shapes import render_customer, render_invoice, stripe_error
+from sandbox.billing.writes import OPERATIONS as WRITE_OPERATIONS
+from sandbox.billing.writes import BillingWrites
 from sandbox.control import SystemControl
 from sandbox.records import Dataset
 from sandbox.responses import VendorError, VendorErrors

@@ -22,9 +22,10 @@ from sandbox.catalogue import (
     TICKET_SUBJECTS,
     US_CITIES,
 )
-from sandbox.data_billing import _BillingWriter
-from sandbox.data_people import _Person
-from sandbox.data_weights import (
+from sandbox.data.billing import _BillingWriter
+from sandbox.data.named import add_named_customers
+from sandbox.data.people import _Person
+from sandbox.data.weights import (
     AUTH_METHODS,
     AUTH_RESULTS,
     AUTH_SCORES,
@@ -35,7 +36,6 @@ from sandbox.data_weights import (
     TICKET_STATUSES,
     TICKET_TYPES,
 )
-from sandbox.named import add_named_customers
 from sandbox.records import (
     DAY,
     REFERENCE_TIME,

@@ -18,13 +18,13 @@ from pydantic import (
     ValidationError,
 )
 
-from sandbox.crm_search_order import (
+from sandbox.crm.search_order import (
     RANGE_OPERATORS,
     SYSTEM_PROPERTIES,
     in_range,
     system_number,
 )
-from sandbox.crm_shapes import validation_error
+from sandbox.crm.shapes import validation_error
 from sandbox.records import CrmContact, CrmStore
 from sandbox.responses import JSON
 

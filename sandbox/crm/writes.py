@@ -51,7 +51,7 @@ class CrmWrites:
         validation_error: Callable[[str], VendorError],
         not_found: Callable[[str], VendorError],
     ) -> None:
-        # Rendering and errors live in ``sandbox.crm_shapes``; ``sandbox.crm``, which imports
+        # Rendering and errors live in ``sandbox.crm.shapes``; ``sandbox.crm.system``, which imports
         # this module, passes them in.
         self.store = store
         self.outbox = outbox

@@ -44,7 +44,7 @@ class IncrementalUserExport:
         invalid_value: Callable[[str], VendorError],
         invalid_pagination: Callable[[str], VendorError],
     ) -> None:
-        # Rendering and errors live in ``sandbox.support_shapes``; ``sandbox.support``, which
+        # Rendering and errors live in ``sandbox.support.shapes``; ``sandbox.support.system``, which
         # imports this module, passes them in.
         self.store = store
         self.render_user = render_user

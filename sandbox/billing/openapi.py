@@ -5,8 +5,8 @@ The write operations are described next to their routes, in ``billing_writes``.
 
 from __future__ import annotations
 
-from sandbox.billing_created import CREATED_PARAMS
-from sandbox.billing_shapes import INVOICE_STATUSES, SUBSCRIPTION_STATUSES
+from sandbox.billing.created import CREATED_PARAMS
+from sandbox.billing.shapes import INVOICE_STATUSES, SUBSCRIPTION_STATUSES
 from sandbox.openapi import (
     BOOLEAN,
     INTEGER,

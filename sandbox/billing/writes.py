@@ -100,7 +100,8 @@ class BillingWrites:
         render_customer: Callable[[BillingCustomer], JSON],
         render_invoice: Callable[[Invoice], JSON],
     ) -> None:
-        # The renderers live in ``sandbox.billing_shapes``; ``sandbox.billing``, which imports
+        # The renderers live in ``sandbox.billing.shapes``; ``sandbox.billing.system``, which
+        # imports
         # this module, passes them in.
         self.store = store
         self.outbox = outbox

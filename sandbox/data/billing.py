@@ -10,8 +10,8 @@ import base64
 import random
 
 from sandbox.catalogue import PRICES
-from sandbox.data_people import MONTH, YEAR, _Person, _PersonWriter
-from sandbox.data_weights import (
+from sandbox.data.people import MONTH, YEAR, _Person, _PersonWriter
+from sandbox.data.weights import (
     CARD_BRANDS,
     ONE_OFF_INVOICE_STATUSES,
     PAYMENT_METHOD_COUNTS,

@@ -143,7 +143,7 @@ class SupportWrites:
         render_ticket: Callable[[Ticket, str], JSON],
         not_found: Callable[[], VendorError],
     ) -> None:
-        # Rendering and errors live in ``sandbox.support_shapes``; ``sandbox.support``, which
+        # Rendering and errors live in ``sandbox.support.shapes``; ``sandbox.support.system``, which
         # imports this module, passes them in.
         self.store = store
         self.outbox = outbox

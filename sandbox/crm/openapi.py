@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import get_args
 
-from sandbox.crm_bodies import (
+from sandbox.crm.bodies import (
     MAX_BATCH,
     MAX_FILTER_GROUPS,
     MAX_FILTERS_PER_GROUP,

@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sandbox.billing_created import created_filter
-from sandbox.billing_search import SearchQueryError, parse_query
-from sandbox.billing_shapes import (
+from sandbox.billing.created import created_filter
+from sandbox.billing.search import SearchQueryError, parse_query
+from sandbox.billing.shapes import (
     INVOICE_STATUSES,
     SUBSCRIPTION_STATUSES,
     invalid_param,
