@@ -24,300 +24,46 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from datetime import datetime
+from typing import ClassVar, TypeVar
 
-from adapters.billing.port import BillingAdapter
-from adapters.crm.port import CrmAdapter
-from adapters.ivr.port import IvrAdapter
-from adapters.support.port import SupportAdapter, UserChanges
+from adapters.support.port import UserChanges
 from kernel.errors import UpstreamError, UpstreamNotFound, UpstreamRejected
 from kernel.models import (
-    Address,
     BillingCustomer,
     BillingCustomerId,
     CrmContact,
     CrmContactId,
     Invoice,
-    InvoiceId,
     InvoiceList,
-    InvoiceStatus,
     IvrContact,
     IvrContactId,
     IvrContactSummary,
-    Money,
     PaymentCard,
     PaymentCardList,
     Source,
     Subscription,
-    SubscriptionId,
     SubscriptionList,
-    SubscriptionStatus,
     SupportUser,
     SupportUserId,
     Ticket,
-    TicketId,
     TicketList,
-    TicketStatus,
+)
+from tests.builders import (
+    _utc_now,
 )
 
 __all__ = [
-    "ADA_PHONE",
-    "T0",
     "Call",
     "FakeBillingAdapter",
     "FakeCrmAdapter",
     "FakeIvrAdapter",
     "FakeSupportAdapter",
-    "FakeSystems",
-    "billing_customer",
-    "crm_contact",
-    "invoice",
-    "ivr_contact",
-    "ivr_contact_summary",
-    "money",
-    "named_customers",
-    "payment_card",
-    "subscription",
-    "support_user",
-    "ticket",
+    "ManualClock",
 ]
-
-#: The default timestamp of every builder: fixed, so records compare equal across runs.
-T0 = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
 
 _T = TypeVar("_T")
 Clock = Callable[[], datetime]
-AmountLike = Decimal | int | str
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-# --- builders ------------------------------------------------------------------------------
-
-
-def money(amount: AmountLike = 0, currency: str = "GBP") -> Money:
-    """An exact amount in major units: ``money("12.50")``."""
-    return Money(amount=Decimal(amount), currency=currency)
-
-
-def crm_contact(
-    id: str,
-    first: str | None = None,
-    last: str | None = None,
-    *,
-    email: str | None = None,
-    phone: str | None = None,
-    billing_id: str | None = None,
-    address: Address | None = None,
-    created_at: datetime = T0,
-    updated_at: datetime | None = None,
-    fetched_at: datetime | None = None,
-) -> CrmContact:
-    """A CRM contact; ``billing_id`` is its cross-reference to a billing customer."""
-    return CrmContact(
-        id=CrmContactId(id),
-        first_name=first,
-        last_name=last,
-        email=email,
-        phone=phone,
-        address=address,
-        billing_customer_id=None if billing_id is None else BillingCustomerId(billing_id),
-        created_at=created_at,
-        updated_at=updated_at or created_at,
-        fetched_at=fetched_at or _utc_now(),
-    )
-
-
-def billing_customer(
-    id: str,
-    name: str | None = None,
-    *,
-    email: str | None = None,
-    phone: str | None = None,
-    balance: AmountLike = 0,
-    currency: str = "GBP",
-    delinquent: bool = False,
-    address: Address | None = None,
-    created_at: datetime = T0,
-    fetched_at: datetime | None = None,
-) -> BillingCustomer:
-    """A billing customer; ``balance`` is what they owe, in major units."""
-    return BillingCustomer(
-        id=BillingCustomerId(id),
-        name=name,
-        email=email,
-        phone=phone,
-        address=address,
-        balance=money(balance, currency),
-        delinquent=delinquent,
-        created_at=created_at,
-        fetched_at=fetched_at or _utc_now(),
-    )
-
-
-def support_user(
-    id: str,
-    name: str | None = None,
-    *,
-    email: str | None = None,
-    phone: str | None = None,
-    external_id: str | None = None,
-    created_at: datetime = T0,
-    updated_at: datetime | None = None,
-    fetched_at: datetime | None = None,
-) -> SupportUser:
-    """A support end user; ``external_id`` is the CRM contact id, when the user has one."""
-    return SupportUser(
-        id=SupportUserId(id),
-        name=name,
-        email=email,
-        phone=phone,
-        external_id=external_id,
-        created_at=created_at,
-        updated_at=updated_at or created_at,
-        fetched_at=fetched_at or _utc_now(),
-    )
-
-
-_TICKET_WORDS = {TicketStatus.WAITING_ON_CUSTOMER: "pending", TicketStatus.ON_HOLD: "hold"}
-
-
-def ticket(
-    id: str,
-    subject: str = "Help",
-    *,
-    status: TicketStatus = TicketStatus.OPEN,
-    source_status: str | None = None,
-    priority: str | None = "normal",
-    created_at: datetime = T0,
-    updated_at: datetime | None = None,
-) -> Ticket:
-    """A ticket; ``source_status`` defaults to the Zendesk word for ``status``."""
-    return Ticket(
-        id=TicketId(id),
-        subject=subject,
-        status=status,
-        source_status=source_status or _TICKET_WORDS.get(status, status.value.lower()),
-        priority=priority,
-        created_at=created_at,
-        updated_at=updated_at or created_at,
-    )
-
-
-def subscription(
-    id: str,
-    *,
-    status: SubscriptionStatus = SubscriptionStatus.ACTIVE,
-    source_status: str | None = None,
-    plan_name: str | None = "Pro",
-    amount: AmountLike = "15.00",
-    currency: str = "GBP",
-    interval: str | None = "month",
-    current_period_end: datetime | None = None,
-    cancel_at_period_end: bool = False,
-    created_at: datetime = T0,
-) -> Subscription:
-    """A subscription; ``source_status`` defaults to the Stripe word for ``status``."""
-    return Subscription(
-        id=SubscriptionId(id),
-        status=status,
-        source_status=source_status or status.value.lower(),
-        plan_name=plan_name,
-        amount=money(amount, currency),
-        interval=interval,
-        current_period_end=current_period_end or created_at + timedelta(days=30),
-        cancel_at_period_end=cancel_at_period_end,
-        created_at=created_at,
-    )
-
-
-def invoice(
-    id: str,
-    *,
-    status: InvoiceStatus = InvoiceStatus.PAID,
-    source_status: str | None = None,
-    number: str | None = None,
-    amount_due: AmountLike = "15.00",
-    amount_paid: AmountLike | None = None,
-    currency: str = "GBP",
-    created_at: datetime = T0,
-    due_date: datetime | None = None,
-    paid_at: datetime | None = None,
-) -> Invoice:
-    """An invoice; ``amount_paid`` defaults to all of it when PAID, else nothing."""
-    due = Decimal(amount_due)
-    if amount_paid is None:
-        paid = due if status is InvoiceStatus.PAID else Decimal(0)
-    else:
-        paid = Decimal(amount_paid)
-    return Invoice(
-        id=InvoiceId(id),
-        number=number,
-        status=status,
-        source_status=source_status or status.value.lower(),
-        amount_due=money(due, currency),
-        amount_paid=money(paid, currency),
-        amount_remaining=money(due - paid, currency),
-        created_at=created_at,
-        due_date=due_date,
-        paid_at=paid_at or (created_at if status is InvoiceStatus.PAID else None),
-    )
-
-
-def payment_card(
-    id: str, *, brand: str = "visa", last4: str = "4242", exp_month: int = 12, exp_year: int = 2030
-) -> PaymentCard:
-    """A card on file."""
-    return PaymentCard(id=id, brand=brand, last4=last4, exp_month=exp_month, exp_year=exp_year)
-
-
-def ivr_contact(
-    contact_id: str,
-    *,
-    caller_number: str | None = None,
-    ref_type: str | None = None,
-    ref_value: str | None = None,
-    auth_method: str | None = None,
-    auth_result: str | None = None,
-    auth_score: float | None = None,
-    attributes: Mapping[str, str] | None = None,
-    fetched_at: datetime | None = None,
-) -> IvrContact:
-    """An IVR contact; ``attributes`` default to the canonical fields in Connect's names."""
-    named = {
-        "CallerNumber": caller_number,
-        "CustomerRefType": ref_type,
-        "CustomerRefValue": ref_value,
-        "AuthMethod": auth_method,
-        "AuthResult": auth_result,
-        "AuthScore": None if auth_score is None else str(auth_score),
-    }
-    return IvrContact(
-        contact_id=IvrContactId(contact_id),
-        caller_number=caller_number,
-        customer_ref_type=ref_type,
-        customer_ref_value=ref_value,
-        auth_method=auth_method,
-        auth_result=auth_result,
-        auth_score=auth_score,
-        attributes=dict(attributes)
-        if attributes is not None
-        else {key: value for key, value in named.items() if value is not None},
-        fetched_at=fetched_at or _utc_now(),
-    )
-
-
-def ivr_contact_summary(
-    contact_id: str, *, caller_number: str | None = None, initiated_at: datetime = T0
-) -> IvrContactSummary:
-    """One entry of the IVR's contact list."""
-    return IvrContactSummary(
-        contact_id=IvrContactId(contact_id), caller_number=caller_number, initiated_at=initiated_at
-    )
 
 
 # --- the fakes -----------------------------------------------------------------------------
@@ -659,29 +405,6 @@ class FakeIvrAdapter(_FakeAdapter):
         )
 
 
-# --- the sandbox's named customers ---------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class FakeSystems:
-    """One fake of each system, holding the same customers."""
-
-    billing: FakeBillingAdapter
-    crm: FakeCrmAdapter
-    support: FakeSupportAdapter
-    ivr: FakeIvrAdapter
-
-    @property
-    def by_source(self) -> dict[Source, object]:
-        """Each fake by its source, as the registry's sources are built (``sync_identities``)."""
-        return {
-            Source.BILLING: self.billing,
-            Source.CRM: self.crm,
-            Source.SUPPORT: self.support,
-            Source.IVR: self.ivr,
-        }
-
-
 class ManualClock:
     """A clock (seconds, as a float) that moves only when a test moves it."""
 
@@ -693,168 +416,3 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-def holding(
-    crm: FakeCrmAdapter | None = None,
-    billing: FakeBillingAdapter | None = None,
-    support: FakeSupportAdapter | None = None,
-) -> FakeSystems:
-    """Fake systems holding just the records given (an empty fake for each system left out)."""
-    return FakeSystems(
-        billing=billing or FakeBillingAdapter(),
-        crm=crm or FakeCrmAdapter(),
-        support=support or FakeSupportAdapter(),
-        ivr=FakeIvrAdapter(),
-    )
-
-
-ADA_PHONE = "+44 20 7946 0018"
-
-
-def named_customers(page_size: int = 100) -> FakeSystems:
-    """Fresh fakes holding the named customers of sandbox/README.md, and nobody else.
-
-    Ada: in all three systems with both cross-references; Grace: one email, three phone
-    formats, no cross-references; Alan: billing email in capitals, support linked only by
-    ``external_id``; Katherine: two CRM contacts with one email, billing cross-referenced
-    from 1004, support sharing 1004's phone; Edsger: CRM only; Barbara: delinquent, with a
-    past-due subscription, two overdue invoices and 150 tickets (40 unfinished).
-    Linked by the default rules they make seven customers.
-    """
-    crm = [
-        crm_contact(
-            "1001",
-            "Ada",
-            "Lovelace",
-            email="ada.lovelace@example.com",
-            phone=ADA_PHONE,
-            billing_id="cus_ada",
-        ),
-        crm_contact(
-            "1002", "Grace", "Hopper", email="grace.hopper@example.com", phone="(415) 555-0101"
-        ),
-        crm_contact("1003", "Alan", "Turing", email="alan.turing@example.com"),
-        crm_contact(
-            "1004",
-            "Katherine",
-            "Johnson",
-            email="katherine.johnson@example.com",
-            phone="(757) 555-0104",
-            billing_id="cus_katherine",
-        ),
-        crm_contact("1005", "Katherine", "Johnson", email="katherine.johnson@example.com"),
-        crm_contact("1006", "Edsger", "Dijkstra", email="edsger.dijkstra@example.com"),
-        crm_contact(
-            "1007", "Barbara", "Liskov", email="barbara.liskov@example.com", phone="+1 617 555 0107"
-        ),
-    ]
-    billing = [
-        billing_customer(
-            "cus_ada", "Ada Lovelace", email="ada.lovelace@example.com", phone=ADA_PHONE
-        ),
-        billing_customer(
-            "cus_grace", "Grace Hopper", email="grace.hopper@example.com", phone="+14155550101"
-        ),
-        billing_customer("cus_alan", "Alan Turing", email="ALAN.TURING@EXAMPLE.COM"),
-        billing_customer(
-            "cus_katherine", "Katherine Johnson", email="katherine.johnson@example.com"
-        ),
-        billing_customer(
-            "cus_barbara",
-            "Barbara Liskov",
-            email="barbara.liskov@example.com",
-            balance="240.00",
-            delinquent=True,
-        ),
-    ]
-    support = [
-        support_user(
-            "9001",
-            "Ada Lovelace",
-            email="ada.lovelace@example.com",
-            phone=ADA_PHONE,
-            external_id="1001",
-        ),
-        support_user(
-            "9002", "Grace Hopper", email="grace.hopper@example.com", phone="415.555.0101"
-        ),
-        support_user("9003", "Alan Turing", email="alan@turing.example", external_id="1003"),
-        support_user(
-            "9004", "Katherine Johnson", email="katherine.johnson@example.com", phone="+17575550104"
-        ),
-        support_user("9007", "Barbara Liskov", email="barbara.liskov@example.com"),
-    ]
-    month = timedelta(days=30)
-    ada_invoices = [
-        invoice(f"in_ada_{n:02d}", number=f"ADA-{n:04d}", created_at=T0 + n * month)
-        for n in range(1, 13)
-    ]
-    barbara_invoices = [
-        invoice(
-            f"in_barbara_{n}",
-            status=InvoiceStatus.OPEN,
-            number=f"BL-{n:04d}",
-            amount_due="120.00",
-            created_at=T0 + n * month,
-            due_date=T0 + n * month + timedelta(days=14),
-        )
-        for n in (1, 2)
-    ]
-    unfinished = (TicketStatus.OPEN, TicketStatus.WAITING_ON_CUSTOMER, TicketStatus.ON_HOLD)
-    barbara_tickets = [
-        ticket(
-            f"7{n:04d}",
-            f"Billing question {n}",
-            status=unfinished[n % 3] if n < 40 else TicketStatus.SOLVED,
-            created_at=T0 + timedelta(hours=n),
-        )
-        for n in range(150)
-    ]
-    return FakeSystems(
-        billing=FakeBillingAdapter(
-            billing,
-            subscriptions={
-                "cus_ada": [subscription("sub_ada")],
-                "cus_barbara": [subscription("sub_barbara", status=SubscriptionStatus.PAST_DUE)],
-            },
-            invoices={"cus_ada": ada_invoices, "cus_barbara": barbara_invoices},
-            cards={"cus_ada": [payment_card("pm_ada")]},
-            page_size=page_size,
-        ),
-        crm=FakeCrmAdapter(crm, page_size=page_size),
-        support=FakeSupportAdapter(
-            support,
-            tickets={
-                "9001": [
-                    ticket("70001", "Cannot log in", status=TicketStatus.OPEN),
-                    ticket("70002", "Refund", status=TicketStatus.WAITING_ON_CUSTOMER),
-                    ticket("70003", "Invoice copy", status=TicketStatus.SOLVED),
-                ],
-                "9007": barbara_tickets,
-            },
-            page_size=page_size,
-        ),
-        ivr=FakeIvrAdapter(
-            [
-                ivr_contact(
-                    "contact-ada-0001",
-                    caller_number="+442079460018",
-                    ref_type="PHONE",
-                    ref_value="+442079460018",
-                    auth_method="PIN",
-                    auth_result="AUTHENTICATED",
-                    auth_score=0.97,
-                )
-            ],
-            summaries=[ivr_contact_summary("contact-ada-0001", caller_number="+442079460018")],
-        ),
-    )
-
-
-if TYPE_CHECKING:
-    # mypy proves here that each fake implements its Protocol in full.
-    _billing: BillingAdapter = FakeBillingAdapter()
-    _crm: CrmAdapter = FakeCrmAdapter()
-    _support: SupportAdapter = FakeSupportAdapter()
-    _ivr: IvrAdapter = FakeIvrAdapter()

@@ -26,7 +26,8 @@ from kernel.interactions import Actor
 from kernel.linking import LiveLinker
 from kernel.models import Address, CrmContactId
 from resolvers.context import Sources
-from tests.fakes import FakeSystems, ivr_contact, named_customers
+from tests.builders import ivr_contact
+from tests.fake_systems import FakeSystems, named_customers
 
 HANDOFF = HandoffSettings()
 INTERACTIONS = InteractionSettings()

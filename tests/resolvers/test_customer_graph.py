@@ -13,7 +13,7 @@ from kernel.errors import UpstreamTimeout
 from kernel.models import Source
 from resolvers.context import Sources, new_context
 from resolvers.schema import build_schema
-from tests.fakes import FakeSystems, named_customers
+from tests.fake_systems import FakeSystems, named_customers
 from tests.resolvers.memory_store import MemoryStore, named_store
 
 # A supervisor with a stated purpose sees personal fields as they are: these tests are about

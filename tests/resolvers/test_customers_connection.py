@@ -28,16 +28,9 @@ from kernel.identity import CustomerId
 from kernel.models import BillingCustomer, BillingCustomerId, Source
 from resolvers.context import Sources, new_context
 from resolvers.schema import build_schema
-from tests.fakes import (
-    FakeBillingAdapter,
-    FakeCrmAdapter,
-    FakeIvrAdapter,
-    FakeSupportAdapter,
-    FakeSystems,
-    billing_customer,
-    crm_contact,
-    support_user,
-)
+from tests.builders import billing_customer, crm_contact, support_user
+from tests.fake_systems import FakeSystems
+from tests.fakes import FakeBillingAdapter, FakeCrmAdapter, FakeIvrAdapter, FakeSupportAdapter
 from tests.resolvers.memory_store import MemoryStore
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)

@@ -10,7 +10,7 @@ from app.http.errors import PresentErrors
 from kernel.access import Principal
 from resolvers.context import Sources, new_context
 from resolvers.schema import build_schema
-from tests.fakes import named_customers
+from tests.fake_systems import named_customers
 from tests.resolvers.memory_store import named_store
 
 PHONE_DIGITS = "447700900018"

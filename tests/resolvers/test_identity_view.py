@@ -31,7 +31,7 @@ from kernel.identity_evidence import (
 from kernel.models import Source
 from resolvers.context import Sources, new_context
 from resolvers.schema import build_schema
-from tests.fakes import FakeSystems, named_customers
+from tests.fake_systems import FakeSystems, named_customers
 from tests.resolvers.memory_audit import MemoryAuditSink
 from tests.resolvers.memory_store import MemoryStore
 

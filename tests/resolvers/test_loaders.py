@@ -8,7 +8,7 @@ from strawberry.dataloader import DataLoader
 from kernel.models import Source
 from resolvers.context import Sources
 from resolvers.loaders import Loaders, each_concurrently
-from tests.fakes import named_customers
+from tests.fake_systems import named_customers
 from tests.resolvers.memory_store import MemoryStore
 
 

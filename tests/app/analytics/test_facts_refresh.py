@@ -40,11 +40,7 @@ from kernel.models import Address, Source, SubscriptionStatus, TicketStatus
 from sandbox.webhooks import DEFAULT_SECRETS, signed_headers
 from tests.app.webhooks.test_webhooks import ADA, BASE, RecordingInvalidator, link_ada, stripe_event
 from tests.app.webhooks.test_webhooks import NOW as WEBHOOK_NOW
-from tests.fakes import (
-    FakeBillingAdapter,
-    FakeCrmAdapter,
-    FakeIvrAdapter,
-    FakeSupportAdapter,
+from tests.builders import (
     billing_customer,
     crm_contact,
     ivr_contact_summary,
@@ -52,6 +48,7 @@ from tests.fakes import (
     support_user,
     ticket,
 )
+from tests.fakes import FakeBillingAdapter, FakeCrmAdapter, FakeIvrAdapter, FakeSupportAdapter
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 T1 = datetime(2025, 5, 1, tzinfo=UTC)

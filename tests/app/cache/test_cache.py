@@ -28,7 +28,8 @@ from kernel.errors import (
     UpstreamUnavailable,
 )
 from kernel.models import BillingCustomer, BillingCustomerId, CacheState, Source
-from tests.fakes import ManualClock, billing_customer
+from tests.builders import billing_customer
+from tests.fakes import ManualClock
 
 ADA = BillingCustomerId("cus_ada")
 KEY = CacheKey(Source.BILLING, ADA, "customer")

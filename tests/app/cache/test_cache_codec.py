@@ -6,7 +6,7 @@ import pytest
 
 from app.cache.codec import Entry, EntryCodec, UnreadableEntry
 from kernel.models import BillingCustomer, SubscriptionList
-from tests.fakes import billing_customer
+from tests.builders import billing_customer
 
 KEY = "scv:cache:v1:billing:abc:g0:customer:"
 VALUE = billing_customer("cus_ada", "Ada Lovelace", email="ada.lovelace@example.com")

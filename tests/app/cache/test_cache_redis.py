@@ -18,7 +18,8 @@ from app.cache.settings import CacheSettings
 from app.cache.tiers import RedisTier
 from kernel.cache import CacheKey, Lifetime
 from kernel.models import BillingCustomer, BillingCustomerId, CacheState, Source
-from tests.fakes import ManualClock, billing_customer
+from tests.builders import billing_customer
+from tests.fakes import ManualClock
 from tests.redis_server import EmbeddedRedis
 
 ADA = BillingCustomerId("cus_ada")

@@ -22,7 +22,7 @@ from kernel.models import (
     SupportUserId,
 )
 from resolvers.context import Sources
-from tests.fakes import FakeSystems, named_customers
+from tests.fake_systems import FakeSystems, named_customers
 
 ADA_BILLING = BillingCustomerId("cus_ada")
 ADA_CRM, GRACE_CRM, ALAN_CRM = CrmContactId("1001"), CrmContactId("1002"), CrmContactId("1003")

@@ -17,7 +17,7 @@ from kernel.identity import CustomerId
 from kernel.linking import Decider
 from kernel.models import Source
 from tests.conftest import customer_of
-from tests.fakes import FakeSystems, named_customers
+from tests.fake_systems import FakeSystems, named_customers
 
 SUPERVISOR = Principal(subject="sup-1", role="supervisor")
 

@@ -17,16 +17,14 @@ from kernel.identity import CustomerRecord
 from kernel.linking import LiveAnswer
 from kernel.models import Source
 from resolvers.context import Sources
+from tests.builders import billing_customer, crm_contact, support_user
+from tests.fake_systems import named_customers
 from tests.fakes import (
     FakeBillingAdapter,
     FakeCrmAdapter,
     FakeIvrAdapter,
     FakeSupportAdapter,
     ManualClock,
-    billing_customer,
-    crm_contact,
-    named_customers,
-    support_user,
 )
 
 NEW_PHONE = "+14155550199"

@@ -28,7 +28,7 @@ from kernel.access import (
 from kernel.identity import CustomerId
 from resolvers.context import Sources, new_context
 from resolvers.schema import build_schema
-from tests.fakes import named_customers
+from tests.fake_systems import named_customers
 from tests.resolvers.memory_store import named_store
 
 ADA = CustomerId("ada")

@@ -21,7 +21,7 @@ from resolvers.extensions.masking import (
     stated_purpose,
     withhold,
 )
-from tests.fakes import named_customers
+from tests.fake_systems import named_customers
 from tests.resolvers.memory_store import named_store
 
 ADA = CustomerId("ada")

@@ -27,17 +27,8 @@ from kernel.identity import CustomerId
 from kernel.models import Address, Source
 from resolvers.context import Sources, new_context
 from resolvers.schema import build_schema
-from tests.fakes import (
-    FakeBillingAdapter,
-    FakeCrmAdapter,
-    FakeIvrAdapter,
-    FakeSupportAdapter,
-    billing_customer,
-    crm_contact,
-    payment_card,
-    support_user,
-    ticket,
-)
+from tests.builders import billing_customer, crm_contact, payment_card, support_user, ticket
+from tests.fakes import FakeBillingAdapter, FakeCrmAdapter, FakeIvrAdapter, FakeSupportAdapter
 from tests.resolvers.memory_audit import MemoryAuditSink
 from tests.resolvers.memory_store import MemoryStore
 

@@ -13,7 +13,8 @@ from kernel.identity import CustomerId
 from kernel.models import Address
 from resolvers.context import Sources, new_context
 from resolvers.schema import build_schema
-from tests.fakes import FakeSystems, crm_contact, named_customers, ticket
+from tests.builders import crm_contact, ticket
+from tests.fake_systems import FakeSystems, named_customers
 from tests.resolvers.memory_audit import MemoryAuditReader, MemoryAuditSink
 from tests.resolvers.memory_store import MemoryStore, named_store
 

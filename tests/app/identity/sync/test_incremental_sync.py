@@ -29,7 +29,8 @@ from kernel.errors import UpstreamUnavailable
 from kernel.models import Source
 from sandbox.data.generate import generate_dataset
 from sandbox.server import create_sandbox_app
-from tests.fakes import FakeSystems, billing_customer, named_customers, support_user
+from tests.builders import billing_customer, support_user
+from tests.fake_systems import FakeSystems, named_customers
 
 #: The first run starts here; the named customers were last changed in 2024.
 RUN_1 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

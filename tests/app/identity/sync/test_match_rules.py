@@ -17,18 +17,10 @@ from app.store.sync.session import SyncSession, live_session
 from app.store.sync.values import PageWrite
 from kernel.identity import CustomerId, CustomerRecord, IdentityLink
 from kernel.models import Source
+from tests.builders import billing_customer, crm_contact, support_user
 from tests.conftest import customer_of
-from tests.fakes import (
-    FakeBillingAdapter,
-    FakeCrmAdapter,
-    FakeSupportAdapter,
-    FakeSystems,
-    billing_customer,
-    crm_contact,
-    holding,
-    named_customers,
-    support_user,
-)
+from tests.fake_systems import FakeSystems, holding, named_customers
+from tests.fakes import FakeBillingAdapter, FakeCrmAdapter, FakeSupportAdapter
 
 
 async def sync(

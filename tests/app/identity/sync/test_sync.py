@@ -12,18 +12,10 @@ from kernel.errors import UpstreamUnavailable
 from kernel.identity import CustomerRecord, IdentityLink
 from kernel.models import Source
 from kernel.normalize import normalize_phone
+from tests.builders import billing_customer, crm_contact, support_user
 from tests.conftest import customer_of
-from tests.fakes import (
-    FakeBillingAdapter,
-    FakeCrmAdapter,
-    FakeSupportAdapter,
-    FakeSystems,
-    billing_customer,
-    crm_contact,
-    holding,
-    named_customers,
-    support_user,
-)
+from tests.fake_systems import FakeSystems, holding, named_customers
+from tests.fakes import FakeBillingAdapter, FakeCrmAdapter, FakeSupportAdapter
 
 DEFAULT_RULES = IdentitySettings()
 
