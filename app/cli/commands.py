@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from pydantic import SecretStr, ValidationError
+from pydantic_settings import SettingsError
 
 from adapters.registry import SOURCES
 from app.settings import Settings
@@ -23,6 +24,8 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = [f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         sys.exit("invalid settings:\n" + "\n".join(lines))
+    except SettingsError as exc:
+        sys.exit(f"invalid settings: {exc}")
 
 
 def gateway_url(settings: Settings) -> str:
@@ -272,6 +275,16 @@ def cmd_status(args: argparse.Namespace) -> None:
     print(render_status(status_report(body, metrics.text), url), end="")
 
 
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from app.cli.migrate import migrate_store
+    from app.observability.logs import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    applied = asyncio.run(migrate_store(settings))
+    print(f"applied {len(applied)} migration(s){': ' if applied else ''}{', '.join(applied)}")
+
+
 def cmd_audit_prune(args: argparse.Namespace) -> None:
     from app.observability.logs import configure_logging
 
@@ -320,9 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
     try:
         from sandbox.cli import add_sandbox_arguments
     except ModuleNotFoundError as exc:
-        if exc.name not in DEMO_EXTRA_MODULES:
+        if exc.name not in DEMO_EXTRA_MODULES | {"sandbox"}:
             raise
-        # A production install: the other commands work; this one says what it needs.
+        # A production install (the image has no sandbox package at all): the other
+        # commands work; this one says what it needs.
         missing = _demo_extra_missing(exc)
         sandbox.set_defaults(func=lambda _args: sandbox.exit(2, missing))
     else:
@@ -396,6 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="delete audit entries older than SCV_AUDIT__RETENTION_DAYS (the only way out)",
     )
     audit_prune.set_defaults(func=cmd_audit_prune)
+    migrate = commands.add_parser("migrate", help="apply the store's pending migrations and exit")
+    migrate.set_defaults(func=cmd_migrate)
     return parser
 
 

@@ -10,7 +10,9 @@ import pytest
 from app.cli.commands import main
 from app.security.demo_keys import ensure_demo_keys
 
-SUBCOMMANDS = ["demo", "serve", "sandbox", "sync", "token", "ivr-call", "schema", "status"]
+SUBCOMMANDS = [
+    "demo", "serve", "sandbox", "sync", "token", "ivr-call", "schema", "status", "migrate"
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)
