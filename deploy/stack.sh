@@ -15,6 +15,12 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 action="${1:?usage: stack.sh up|down|test}"
+if [ "$action" = test ]; then
+  # Ports of their own, so that a `make run` (8000, 8100) or a `make up` on the machine
+  # does not stand in the way.
+  export STACK_LB_PORT="${STACK_LB_PORT:-18080}" STACK_SANDBOX_PORT="${STACK_SANDBOX_PORT:-18100}"
+  export STACK_PROMETHEUS_PORT="${STACK_PROMETHEUS_PORT:-19090}"
+fi
 export STACK_LB_PORT="${STACK_LB_PORT:-8080}" STACK_SANDBOX_PORT="${STACK_SANDBOX_PORT:-8100}"
 profiles=(--profile demo)
 
@@ -48,11 +54,19 @@ compose+=(-f "$here/compose.yaml")
 
 stack() { "${compose[@]}" "${profiles[@]}" "$@"; }
 
+# start SERVICE...: `up -d`, printing only what went wrong (podman-compose prints each name,
+# and podman a line for each healthcheck it cannot hand to systemd).
+start() {
+  stack up -d "$@" 2>&1 | grep -v -e 'level=error' -e '^scv[_-]' -e 'failed to connect to syslog' \
+    -e '^[0-9a-f]\{64\}$' || true
+}
+
 down() {
   local volumes=()
   [ "${KEEP_DATA:-1}" = 0 ] && volumes=(-v)
-  "${compose[@]}" --profile demo --profile jobs --profile grafana down "${volumes[@]}" 2>&1 \
-    | grep -v -e 'level=error' -e '^[0-9a-f]\{64\}$' || true
+  # Quiet: the compose tool names every container it stops, and those it did not find.
+  "${compose[@]}" --profile demo --profile jobs --profile grafana down "${volumes[@]}" \
+    >/dev/null 2>&1 || true
 }
 
 images() {
@@ -74,6 +88,8 @@ images() {
     podman build --quiet --format docker --layers -f "$here/Containerfile" --target "$target" \
       --build-arg "BASE_IMAGE=$STACK_BASE_IMAGE" "${cert[@]}" -t "$image" "$root" >/dev/null
   done
+  # The images these builds replaced, untagged now.
+  podman image prune --force >/dev/null
 }
 
 # wait_for SECONDS WHAT COMMAND...: run COMMAND until it succeeds, at most SECONDS.
@@ -93,15 +109,16 @@ up() {
   "$here/secrets.sh"
   images
   echo "starting PostgreSQL, Redis and the sandbox"
-  stack up -d postgres redis sandbox 2>&1 | grep -v -e 'level=error' -e '^[0-9a-f]\{64\}$' || true
+  start postgres redis sandbox
   echo "migrating the store (scv migrate)"
-  wait_for 90 "scv migrate" stack --profile jobs run --rm migrate
+  wait_for 90 "scv migrate" stack --profile jobs run --rm migrate \
+    || { stack --profile jobs run --rm migrate; return 1; }
   echo "first sync from the sandbox (scv sync)"
   wait_for 60 "the sandbox" curl -fsS "http://127.0.0.1:$STACK_SANDBOX_PORT/billing/openapi.json"
   stack --profile jobs run --rm sync >/dev/null 2>&1 \
     || { echo "scv sync failed" >&2; stack --profile jobs run --rm sync; return 1; }
   echo "starting two gateway replicas, the load balancer and Prometheus"
-  stack up -d 2>&1 | grep -v -e 'level=error' -e '^[0-9a-f]\{64\}$' || true
+  start
   wait_for 90 "the load balancer" curl -fsS "http://127.0.0.1:$STACK_LB_PORT/readyz"
   echo "ready: http://127.0.0.1:$STACK_LB_PORT/graphql (tokens: SCV_DATA_DIR=deploy/.state/keys .venv/bin/scv token --role agent)"
 }
@@ -115,6 +132,8 @@ case "$action" in
     trap 'KEEP_DATA=0 down; echo "test-deploy: $((SECONDS - started)) s"' EXIT
     up
     DEPLOY_STACK_TESTS=1 STACK_ENGINE="$engine" "$root/.venv/bin/python" -m pytest \
-      -p no:cacheprovider "$root/tests/deploy/live" ;;
+      -p no:cacheprovider "$root/tests/deploy/live" \
+      || { echo "the load balancer's log (errors and retries only):"; stack logs lb 2>&1 | tail -40
+           exit 1; } ;;
   *) echo "usage: stack.sh up|down|test" >&2; exit 2 ;;
 esac

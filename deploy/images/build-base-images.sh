@@ -33,6 +33,9 @@ _build() {
       "${strap[@]}" "$suite" "$work/$name.tar" "$mirror" >&2
     podman import --quiet "${change[@]}" "$work/$name.tar" "$image" >/dev/null
     rm -f "$work/$name.tar"
+    # The same image of an earlier version of this folder is of no more use.
+    podman images --format '{{.Repository}}:{{.Tag}}' "localhost/scv-base-$name" \
+      | grep -v -x -F "$image" | xargs -r podman rmi --force >/dev/null 2>&1 || true
   fi
   echo "$image"
 }
