@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import SecretStr, ValidationError
 
 from adapters.registry import SOURCES
+from adapters.settings import RateLimitSettings
 from app.settings import Settings
 
 
@@ -43,10 +44,16 @@ def _positive_seconds(raw: str) -> int:
 
 
 def with_sandbox_port(settings: Settings, port: int) -> Settings:
-    """``settings`` with every source pointed at the sandbox on ``port``."""
+    """``settings`` with every source pointed at the sandbox on ``port``.
+
+    The sandbox is no vendor: it has no rate limit, so the vendors' (``rate_limit``) are
+    lifted, or the demo's sync would page the IVR at Amazon Connect's 2 calls a second.
+    """
     base = f"http://127.0.0.1:{port}"
     update = {
-        name: getattr(settings, name).model_copy(update={"base_url": f"{base}/{name}"})
+        name: getattr(settings, name).model_copy(
+            update={"base_url": f"{base}/{name}", "rate_limit": RateLimitSettings()}
+        )
         for name in (spec.name for spec in SOURCES)
     }
     return settings.model_copy(update=update)
