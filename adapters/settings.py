@@ -115,8 +115,15 @@ class FairShareSettings(BaseModel):
         default=1.1,
         gt=1.0,
         le=3.0,
-        description="latency over its baseline (agents' or the source's) that stops the limit "
+        description="agents' latency to the source over its baseline that stops the limit "
         "growing; above it the limit shrinks by tolerance / ratio",
+    )
+    source_tolerance: float = Field(
+        default=2.0,
+        gt=1.0,
+        le=10.0,
+        description="the analysts' own latency to the source over its baseline that shrinks "
+        "the limit (it also carries their own process's queueing, so it is looser)",
     )
     backoff_ratio: float = Field(
         default=0.5,

@@ -6,14 +6,15 @@ limit driven by a latency gradient, the design of Netflix's ``concurrency-limits
 (``AIMDLimit``, ``Gradient2Limit``) and of Envoy's adaptive concurrency filter (the
 gradient of a sampled latency over its no-load minimum):
 
-- after each analyst's call that went well, the *pressure* is read: the larger of the
-  analysts' own latency to the source over its no-load baseline (the system slowing down
-  under the load) and the agents' latency over theirs (``app.resilience.agent_latency``:
-  the agents feel the analysts, whether through the source, the machine's CPU or the
-  gateway). At or under ``tolerance`` the limit grows by one call per limit's worth of
-  samples (additive, about one per round trip); over it, it shrinks by the gradient
-  ``tolerance / pressure`` (at most halving, at most once per round trip, so that one
-  slow burst is not counted many times over);
+- after each analyst's call that went well, two latency ratios are read: the agents'
+  latency to the source over its baseline (``app.resilience.agent_latency``: the agents
+  feel the analysts, whether through the source, the machine's CPU or the gateway), held
+  to ``tolerance``, and the analysts' own latency to it over its no-load baseline (the
+  system slowing down under the load), held to ``source_tolerance``. While neither is over
+  its tolerance the limit grows by one call per limit's worth of samples (additive, about
+  one per round trip); otherwise it shrinks by the gradient ``tolerance / ratio`` of the
+  worse (at most halving, at most once per round trip, so that one slow burst is not
+  counted many times over);
 - a call that failed the way an overloaded system fails (a timeout, a 5xx, a 429) halves it.
 
 Latency is an exponentially weighted average (the recent level) over a baseline that is the
@@ -110,11 +111,17 @@ class AdaptiveLimit:
         its baseline (1.0 when unknown)."""
         self.own.observe(now, seconds)
         self.pressure = max(self.own.ratio, agents_ratio)
-        tolerance = self._settings.tolerance
-        if self.pressure <= tolerance:
+        # Each signal over its own tolerance: agents must barely feel the analysts, while the
+        # analysts' own latency also carries their process's queueing (it runs at a lower
+        # CPU priority), so only a system really slowing down should count.
+        excess = max(
+            agents_ratio / self._settings.tolerance,
+            self.own.ratio / self._settings.source_tolerance,
+        )
+        if excess <= 1.0:
             self._value = min(float(self.ceiling), self._value + 1.0 / max(self._value, 1.0))
             return
-        self._decrease(now, max(0.5, tolerance / self.pressure))
+        self._decrease(now, max(0.5, 1.0 / excess))
 
     def overloaded(self, now: float) -> None:
         """An analyst's call failed as an overloaded system fails: halve the limit."""
