@@ -98,8 +98,8 @@ class AdaptiveLimit:
         self._value = float(min(max(settings.initial_limit, self.floor), ceiling))
         self.own = LatencyTrend(settings.baseline_window_seconds)
         self._last_decrease: float | None = None
-        #: The last pressure read (for metrics): the larger of the two latency ratios.
-        self.pressure = 1.0
+        #: The agents' latency ratio last read (for metrics; the source's is ``own.ratio``).
+        self.agents_ratio = 1.0
 
     @property
     def value(self) -> int:
@@ -110,7 +110,7 @@ class AdaptiveLimit:
         """An analyst's call answered in ``seconds``; agents' latency is ``agents_ratio`` of
         its baseline (1.0 when unknown)."""
         self.own.observe(now, seconds)
-        self.pressure = max(self.own.ratio, agents_ratio)
+        self.agents_ratio = agents_ratio
         # Each signal over its own tolerance: agents must barely feel the analysts, while the
         # analysts' own latency also carries their process's queueing (it runs at a lower
         # CPU priority), so only a system really slowing down should count.

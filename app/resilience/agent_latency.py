@@ -33,6 +33,9 @@ __all__ = ["AgentLatency"]
 #: How often a process rewrites its ratio of one source, and how long a reader trusts its
 #: last read of the directory.
 PUBLISH_SECONDS = 0.1
+#: Weight of each agent's call in the recent level: some 20 calls' worth, a fifth of a second
+#: at the benchmark's 100 calls a second, so one slow call among many is no signal.
+SMOOTHING = 0.05
 #: ratio, wall-clock time of the sample.
 _RECORD = struct.Struct("<dd")
 
@@ -70,7 +73,7 @@ class AgentLatency:
         now = self._clock()
         trend = self._trends.get(source)
         if trend is None:
-            trend = self._trends[source] = LatencyTrend(self._window)
+            trend = self._trends[source] = LatencyTrend(self._window, smoothing=SMOOTHING)
         trend.observe(now, seconds)
         self._last_sample[source] = now
         if self._publishes and now - self._published.get(source, -1e9) >= PUBLISH_SECONDS:

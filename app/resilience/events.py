@@ -41,11 +41,13 @@ class ResilienceEvents(Protocol):
 class SharingSnapshot:
     """The analysts' lane and the call rate of one source now (``/metrics``, ``/readyz``)."""
 
-    #: The analysts' adaptive limit, their calls waiting for it, and the last pressure read
-    #: (the larger of the source's and the agents' latency over their baselines).
+    #: The analysts' adaptive limit, and their calls waiting for it.
     limit: int
     queued: int
-    pressure: float
+    #: Latency over its baseline, as the limit last read it: the agents' to the source, and
+    #: the analysts' own (the source's).
+    agents_ratio: float
+    source_ratio: float
     #: Analysts' calls that waited for the lane, and their waits' total seconds.
     waits: int
     wait_seconds: float

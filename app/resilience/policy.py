@@ -223,7 +223,8 @@ class SourceResilience:
         return SharingSnapshot(
             limit=lane.size,
             queued=lane.queued,
-            pressure=round(lane.limit.pressure, 3),
+            agents_ratio=round(lane.limit.agents_ratio, 3),
+            source_ratio=round(lane.limit.own.ratio, 3),
             waits=lane.counts.waited,
             wait_seconds=lane.counts.wait_seconds,
             refusals=refusals,

@@ -3,7 +3,7 @@
 Read live from the policies (``SourceResilience.sharing``) at scrape time, as the breaker's
 state is (``app.resilience.metrics``); with several worker processes each worker publishes
 them every second into multi-process gauges instead, summed over the live workers (the
-pressure: the highest). The waits and refusals are counts since the process started, so
+latency ratios: the highest). The waits and refusals are counts since the process started, so
 they are exposed as counters in one process and as summed gauges across processes.
 """
 
@@ -23,7 +23,8 @@ from kernel.models import Source
 _HELP = {
     "limit": "Analysts' concurrency limit per source now (the adaptive limit of their lane)",
     "queued": "Analysts' calls waiting for their lane per source now",
-    "pressure": "Latency over its baseline (the larger of the source's and agents') per source",
+    "ratio": "Latency over its baseline as the analysts' limit last read it, per source: of "
+    "agents (their latency to the source) and of the source (analysts' own latency to it)",
     "waits": "Analysts' calls that waited in their lane's queue, per source",
     "wait_seconds": "Seconds analysts' calls waited in their lane's queue, per source",
     "refusals": "Calls refused UPSTREAM_BUSY by fair share, per source, traffic class and "
@@ -54,8 +55,8 @@ class SharingCollector(Collector):
         """The gauges and counts of every watched source."""
         limit = GaugeMetricFamily("scv_fair_share_limit", _HELP["limit"], labels=["source"])
         queued = GaugeMetricFamily("scv_fair_share_queued", _HELP["queued"], labels=["source"])
-        pressure = GaugeMetricFamily(
-            "scv_fair_share_pressure", _HELP["pressure"], labels=["source"]
+        ratio = GaugeMetricFamily(
+            "scv_fair_share_latency_ratio", _HELP["ratio"], labels=["source", "of"]
         )
         waits = CounterMetricFamily("scv_fair_share_waits", _HELP["waits"], labels=["source"])
         wait_seconds = CounterMetricFamily(
@@ -70,12 +71,13 @@ class SharingCollector(Collector):
             name, now = state.source.value, state.sharing()
             limit.add_metric([name], now.limit)
             queued.add_metric([name], now.queued)
-            pressure.add_metric([name], now.pressure)
+            ratio.add_metric([name, "agents"], now.agents_ratio)
+            ratio.add_metric([name, "source"], now.source_ratio)
             waits.add_metric([name], now.waits)
             wait_seconds.add_metric([name], now.wait_seconds)
             for (kind, reason), count in sorted(now.refusals.items()):
                 refusals.add_metric([name, kind, reason], count)
-        yield from (limit, queued, pressure, waits, wait_seconds, refusals)
+        yield from (limit, queued, ratio, waits, wait_seconds, refusals)
 
 
 def _gauge(
@@ -92,7 +94,7 @@ class SharingGauges:
         default_factory=lambda: {
             "limit": _gauge("scv_fair_share_limit", "limit", ["source"], "livesum"),
             "queued": _gauge("scv_fair_share_queued", "queued", ["source"], "livesum"),
-            "pressure": _gauge("scv_fair_share_pressure", "pressure", ["source"], "livemax"),
+            "ratio": _gauge("scv_fair_share_latency_ratio", "ratio", ["source", "of"], "livemax"),
             "waits": _gauge("scv_fair_share_waits_total", "waits", ["source"], "livesum"),
             "wait_seconds": _gauge(
                 "scv_fair_share_wait_seconds_total", "wait_seconds", ["source"], "livesum"
@@ -112,7 +114,8 @@ class SharingGauges:
             name, now = state.source.value, state.sharing()
             self.gauges["limit"].labels(name).set(now.limit)
             self.gauges["queued"].labels(name).set(now.queued)
-            self.gauges["pressure"].labels(name).set(now.pressure)
+            self.gauges["ratio"].labels(name, "agents").set(now.agents_ratio)
+            self.gauges["ratio"].labels(name, "source").set(now.source_ratio)
             self.gauges["waits"].labels(name).set(now.waits)
             self.gauges["wait_seconds"].labels(name).set(now.wait_seconds)
             for (kind, reason), count in now.refusals.items():

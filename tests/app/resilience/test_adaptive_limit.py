@@ -117,7 +117,7 @@ def test_the_source_slowing_down_shrinks_the_limit_with_agents_quiet() -> None:
     calm(subject, clock, 10, seconds=4 * ROUND_TRIP)
 
     assert subject.value < before
-    assert subject.pressure > 1.1
+    assert subject.own.ratio > 2.0
 
 
 def test_an_overloaded_source_halves_the_limit() -> None:
@@ -159,7 +159,7 @@ def test_a_latencys_ratio_is_its_recent_level_over_its_baseline() -> None:
 
 
 def agents_slowing(latency: AgentLatency, clock: FakeClock) -> None:
-    for seconds in (0.020, 0.020, 0.060, 0.060, 0.060):
+    for seconds in (0.020,) * 2 + (0.060,) * 30:
         clock.advance(0.2)
         latency.observe(Source.BILLING, seconds)
 

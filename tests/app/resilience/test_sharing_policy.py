@@ -78,7 +78,7 @@ async def test_agents_slowing_down_shrinks_the_analysts_limit() -> None:
         await subject.call(answering_in(clock, 0.02), idempotent=True)
 
     assert subject.bulkhead.analyst_size < before
-    assert subject.sharing().pressure > 1.1
+    assert subject.sharing().agents_ratio > 1.1
 
 
 async def test_analysts_take_their_share_while_agents_are_calm() -> None:
