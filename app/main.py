@@ -69,7 +69,9 @@ def create_app(
     # Per app, not per lifespan: breakers and bulkheads outlive no app and serve all requests.
     resilience = build_resilience(settings, metrics.resilience)
     metrics.resilience.watch(resilience.sources.values())
-    metrics.resilience.watch_sharing(resilience.sources.values())
+    metrics.resilience.watch_sharing(
+        resilience.sources.values(), lanes=settings.audience != "agents"
+    )
     tracer = build_tracer(settings.tracing, span_exporter)
     protection = build_query_protection(
         settings, count_refusal=metrics.count_refusal, budget=cost_budget

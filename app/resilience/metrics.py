@@ -206,7 +206,7 @@ class ResilienceMetrics:
         if self.worker_gauges is not None:
             self.worker_gauges.publish(self.collector.states)
         if self.sharing_gauges is not None:
-            self.sharing_gauges.publish(self.sharing.states)
+            self.sharing_gauges.publish(self.sharing.states, lanes=self.sharing.lanes)
 
     def retried(self, source: Source, error_code: str) -> None:
         """Count one retry of a call to ``source`` after ``error_code``."""
@@ -224,6 +224,8 @@ class ResilienceMetrics:
         """Report these sources' breaker states and bulkhead occupancy from now on."""
         self.collector.states[:] = list(states)
 
-    def watch_sharing(self, states: Iterable[SharingState]) -> None:
-        """Report these sources' fair share (analysts' limit, queue, waits, refusals)."""
+    def watch_sharing(self, states: Iterable[SharingState], *, lanes: bool = True) -> None:
+        """Report these sources' fair share (analysts' limit, queue, waits, refusals);
+        ``lanes`` off in a process that serves no analysts (refusals only)."""
         self.sharing.states[:] = list(states)
+        self.sharing.lanes = lanes

@@ -50,6 +50,9 @@ class SharingCollector(Collector):
 
     def __init__(self) -> None:
         self.states: list[SharingState] = []
+        #: Whether this process serves analysts: one that does not (``SCV_AUDIENCE=agents``)
+        #: shows its call rates' refusals only, not lanes no analyst ever takes.
+        self.lanes = True
 
     def collect(self) -> Iterator[Metric]:
         """The gauges and counts of every watched source."""
@@ -69,14 +72,16 @@ class SharingCollector(Collector):
         )
         for state in self.states:
             name, now = state.source.value, state.sharing()
+            for (kind, reason), count in sorted(now.refusals.items()):
+                refusals.add_metric([name, kind, reason], count)
+            if not self.lanes:
+                continue
             limit.add_metric([name], now.limit)
             queued.add_metric([name], now.queued)
             ratio.add_metric([name, "agents"], now.agents_ratio)
             ratio.add_metric([name, "source"], now.source_ratio)
             waits.add_metric([name], now.waits)
             wait_seconds.add_metric([name], now.wait_seconds)
-            for (kind, reason), count in sorted(now.refusals.items()):
-                refusals.add_metric([name, kind, reason], count)
         yield from (limit, queued, ratio, waits, wait_seconds, refusals)
 
 
@@ -108,15 +113,17 @@ class SharingGauges:
         }
     )
 
-    def publish(self, states: Iterable[SharingState]) -> None:
-        """Write this worker's fair-share state."""
+    def publish(self, states: Iterable[SharingState], *, lanes: bool = True) -> None:
+        """Write this worker's fair-share state (``lanes``: as ``SharingCollector.lanes``)."""
         for state in states:
             name, now = state.source.value, state.sharing()
+            for (kind, reason), count in now.refusals.items():
+                self.gauges["refusals"].labels(name, kind, reason).set(count)
+            if not lanes:
+                continue
             self.gauges["limit"].labels(name).set(now.limit)
             self.gauges["queued"].labels(name).set(now.queued)
             self.gauges["ratio"].labels(name, "agents").set(now.agents_ratio)
             self.gauges["ratio"].labels(name, "source").set(now.source_ratio)
             self.gauges["waits"].labels(name).set(now.waits)
             self.gauges["wait_seconds"].labels(name).set(now.wait_seconds)
-            for (kind, reason), count in now.refusals.items():
-                self.gauges["refusals"].labels(name, kind, reason).set(count)

@@ -140,3 +140,14 @@ def test_fair_share_state_reaches_metrics_by_source() -> None:
         'scv_fair_share_refusals_total{reason="queue",source="BILLING",traffic_class="analyst"} 0.0'
         in lines
     )
+
+
+def test_a_process_serving_no_analysts_shows_its_refusals_but_no_lanes() -> None:
+    metrics = GatewayMetrics.create(multiproc_dir="")
+    resilience = resilience_for(Settings(), events=metrics.resilience)
+    metrics.resilience.watch_sharing(resilience.sources.values(), lanes=False)
+
+    text = metrics.exposition().decode()
+
+    assert 'scv_fair_share_limit{source="BILLING"}' not in text
+    assert 'scv_fair_share_refusals_total{reason="rate",source="BILLING",' in text
