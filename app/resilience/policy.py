@@ -64,6 +64,20 @@ logger = logging.getLogger(__name__)
 # --- the policy ----------------------------------------------------------------------------
 
 
+#: Seconds left before the deadline under which a timeout is the request's, not the source's.
+OUT_OF_TIME_SECONDS = 0.05
+
+
+def _out_of_time(error: UpstreamError) -> bool:
+    """A timeout that came because the request's deadline did: an analyst's call that queued
+    until little time was left times out whatever the source's load, and counting that as
+    overload would shrink the lane that made it queue (a spiral)."""
+    if not isinstance(error, UpstreamTimeout):
+        return False
+    left = time_left()
+    return left is not None and left <= OUT_OF_TIME_SECONDS
+
+
 def _is_retryable(error: BaseException) -> bool:
     """Unavailability from the source; not the gateway's own load shedding."""
     return isinstance(error, UpstreamUnavailable) and not isinstance(
@@ -199,8 +213,9 @@ class SourceResilience:
         except UpstreamError as exc:
             if isinstance(exc, UpstreamRateLimited) and self.rate is not None:
                 self.rate.rate_limited(exc.retry_after)
-            overloaded = isinstance(exc, UpstreamUnavailable)
-            self._shared(analyst, self._clock() - started, overloaded=overloaded)
+            if not _out_of_time(exc):
+                overloaded = isinstance(exc, UpstreamUnavailable)
+                self._shared(analyst, self._clock() - started, overloaded=overloaded)
             raise
         # Cancelled or failed otherwise: says nothing of the source's load; not told.
         self._shared(analyst, self._clock() - started, overloaded=False)

@@ -9,13 +9,13 @@ from contextlib import contextmanager
 import pytest
 
 from adapters.billing.settings import BillingSettings
-from adapters.http.context import request_deadline
+from adapters.http.context import Deadline, request_deadline
 from adapters.settings import FairShareSettings, RateLimitSettings, RetrySettings
 from app.resilience.fair_share import TrafficClass, traffic_class
 from app.resilience.policy import SourceResilience, resilience_for
 from app.settings import Settings
 from app.wiring.metrics import GatewayMetrics
-from kernel.errors import UpstreamRateLimited
+from kernel.errors import UpstreamRateLimited, UpstreamTimeout
 from kernel.models import Source
 
 SOURCE = Source.BILLING
@@ -151,3 +151,30 @@ def test_a_process_serving_no_analysts_shows_its_refusals_but_no_lanes() -> None
 
     assert 'scv_fair_share_limit{source="BILLING"}' not in text
     assert 'scv_fair_share_refusals_total{reason="rate",source="BILLING",' in text
+
+
+async def test_an_analysts_call_timed_out_by_its_own_deadline_leaves_the_limit_alone() -> None:
+    clock = FakeClock()
+    subject = policy(clock, fair_share=FairShareSettings(initial_limit=8))
+
+    async def out_of_time() -> object:
+        request_deadline.set(Deadline.after(0))
+        raise UpstreamTimeout(SOURCE, "no answer before the request's deadline")
+
+    with as_analyst(), pytest.raises(UpstreamTimeout):
+        await subject.call(out_of_time, idempotent=True)
+
+    assert subject.bulkhead.analyst_size == 8
+
+
+async def test_an_analysts_call_timed_out_by_the_source_halves_the_limit() -> None:
+    clock = FakeClock()
+    subject = policy(clock, fair_share=FairShareSettings(initial_limit=8))
+
+    async def slow_source() -> object:
+        raise UpstreamTimeout(SOURCE, "no answer in the read timeout")
+
+    with as_analyst(), pytest.raises(UpstreamTimeout):
+        await subject.call(slow_source, idempotent=True)
+
+    assert subject.bulkhead.analyst_size == 4
