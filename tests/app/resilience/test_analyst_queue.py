@@ -38,10 +38,12 @@ def no_deadline() -> Iterator[None]:
     request_deadline.reset(token)
 
 
-def lane(limit: int, clock: FakeClock | None = None, **bulkhead: float) -> AnalystLane:
+def lane(
+    limit: int, clock: FakeClock | None = None, ceiling: int = 20, **bulkhead: float
+) -> AnalystLane:
     return AnalystLane(
         SOURCE,
-        BulkheadSettings(analyst_max_concurrent=20, **bulkhead),  # type: ignore[arg-type]
+        BulkheadSettings(analyst_max_concurrent=ceiling, **bulkhead),  # type: ignore[arg-type]
         FairShareSettings(initial_limit=limit),
         clock=clock or FakeClock(),
     )
@@ -102,17 +104,23 @@ async def test_a_larger_limit_admits_waiters_at_once() -> None:
 
 async def test_an_analyst_whose_wait_would_pass_the_deadline_is_refused_at_once() -> None:
     clock = FakeClock()
-    subject = lane(1, clock)
+    subject = lane(1, clock, ceiling=1)
     # The source answers in a second: one call ahead means a second's wait.
     clock.now += 1.0
     subject.finished(1.0, overloaded=False, agents_ratio=1.0)
-    subject.limit._value = 1.0  # as if the limit had not grown
+
+    async def second_analyst() -> None:
+        async with subject.slot():
+            pass
 
     async with subject.slot():
         request_deadline.set(Deadline.after(0.5))
+        refused = asyncio.create_task(second_analyst())
+        # One turn of the loop: a call that queued would still be waiting.
+        await asyncio.sleep(0)
+        assert refused.done()
         with pytest.raises(UpstreamBusy):
-            async with subject.slot():
-                pass
+            await refused
 
     assert subject.counts.refused == 1
     assert subject.queued == 0
