@@ -6,13 +6,15 @@ a queue that refuses only by deadline. This measures it as issue 25 asks, in fou
 agents alone (the desktop's whole view of a customer at a fixed arrival rate), analysts
 alone (each sending a ``customers(first: 50)`` page with profile, billing and support
 panels as soon as the last came back), then both at once, giving the agents' row and the
-analysts' row of that run. It reports requests, served, refused, p50, p95, p99, the
+analysts' row of that run; each alone run is taken in two halves, before and after the
+run of both, so that a shared machine's drift in load weighs on alone and beside alike. It
+reports requests, served, refused, p50, p95, p99, the
 gateway's cores busy, and two ratios: agents' p99 beside analysts over alone (target at
 most 1.15) and analysts' pages served beside agents over alone (target at least 0.70).
 Figures are reported (bench/results/fair-share-<time>.json and .md), never asserted by the
 tests.
 
-No run meets another's customers: the analysts' two runs page through different pages, and
+No run meets another's customers: the analysts' three runs page through different pages, and
 the agents' customers are on none of them, so the response cache cannot make a later run
 look better than an earlier one. Every agent request is a different customer (cold).
 """
@@ -87,8 +89,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--analyst-pages",
         type=int,
-        default=12,
-        help="distinct pages analysts cycle through in each of their two runs (12)",
+        default=8,
+        help="distinct pages analysts cycle through in each of their three runs (8)",
     )
     parser.add_argument(
         "--analyst-slots",
@@ -241,6 +243,17 @@ class Cores:
         return round(busy, 2), round(idle, 2)
 
 
+def merged(halves: list[dict[str, Any]]) -> dict[str, Any]:
+    """Two halves of one kind of load as one: counts added, latencies pooled."""
+    total: dict[str, Any] = {"latencies_ms": [], "error_samples": []}
+    for half in halves:
+        for key in ("sent", "ok", "partial", "failed", "refused"):
+            total[key] = total.get(key, 0) + half[key]
+        total["latencies_ms"] += half["latencies_ms"]
+        total["error_samples"] = (total["error_samples"] + half["error_samples"])[:5]
+    return total
+
+
 def fair_share_state(client: httpx.Client, url: str) -> dict[str, str]:
     """The analysts' lanes as ``/metrics`` shows them now: limit, waits, refusals."""
     text = client.get(f"{url}/metrics").text
@@ -271,8 +284,10 @@ def summary(load: dict[str, Any], cores: tuple[float, float]) -> dict[str, Any]:
     }
 
 
-def agents(stack: Stack, emails: list[str], args: argparse.Namespace) -> dict[str, Any]:
-    count = int(args.rate * args.duration)
+def agents(
+    stack: Stack, emails: list[str], args: argparse.Namespace, duration: float
+) -> dict[str, Any]:
+    count = int(args.rate * duration)
     if len(emails) < count:
         raise RuntimeError(f"{len(emails)} agent customers for {count} requests: add --customers")
     return drive(
@@ -280,7 +295,7 @@ def agents(stack: Stack, emails: list[str], args: argparse.Namespace) -> dict[st
         {
             "mode": "rate",
             "rate": args.rate,
-            "duration": args.duration,
+            "duration": duration,
             "bodies": whole_view_bodies(emails[:count]),
             "tokens": [stack.token("agent", f"bench-agent-{n}") for n in range(AGENTS)],
         },
@@ -288,7 +303,7 @@ def agents(stack: Stack, emails: list[str], args: argparse.Namespace) -> dict[st
 
 
 def analysts(
-    stack: Stack, afters: list[str | None], args: argparse.Namespace, url: str
+    stack: Stack, afters: list[str | None], args: argparse.Namespace, url: str, duration: float
 ) -> dict[str, Any]:
     bodies = [
         {"query": ANALYST_PAGE, "variables": {"after": after}, "operationName": "AnalystPage"}
@@ -303,7 +318,7 @@ def analysts(
             "mode": "concurrency",
             "concurrency": args.analysts,
             "requests": 1_000_000,
-            "duration": args.duration + 4.0,
+            "duration": duration,
             "bodies": bodies,
             "tokens": [stack.token("analyst", f"bench-analyst-{n}") for n in range(args.analysts)],
         },
@@ -327,7 +342,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"{config['workers']} gateway worker(s), {result['machine']['cpus']} CPUs; agents "
         f"{config['rate']:g} whole views/s for {config['duration']:g} s; "
         f"{config['analysts']} analysts each sending a page of 50 customers with panels as soon "
-        f"as the last came back, for {config['duration'] + 4:g} s.",
+        f"as the last came back, for {config['duration'] + 4:g} s. Each alone run is two "
+        "halves, one before and one after the run of both, so that the shared machine's "
+        "drift weighs on both sides alike.",
         "",
         f"Analysts' slots per source and gateway worker: {config['analyst_slots'] or 'default'}. "
         "Analysts served "
@@ -403,6 +420,43 @@ def verdicts(result: dict[str, Any], cpus: int) -> list[str]:
     ]
 
 
+def mean(cores: list[tuple[float, float]]) -> tuple[float, float]:
+    """The halves' cores busy and idle, averaged (the halves are of equal length)."""
+    return (
+        round(sum(busy for busy, _ in cores) / len(cores), 2),
+        round(sum(idle for _, idle in cores) / len(cores), 2),
+    )
+
+
+def both(
+    stack: Stack,
+    client: httpx.Client,
+    args: argparse.Namespace,
+    url: str,
+    result: dict[str, Any],
+    agents_emails: list[str],
+    analysts_pages: list[str | None],
+) -> None:
+    """Agents beside analysts paging: the analysts start first and end last."""
+    print(f"agents beside {args.analysts} analysts paging", flush=True)
+    background_load: dict[str, Any] = {}
+    background = threading.Thread(
+        target=lambda: background_load.update(
+            analysts(stack, analysts_pages, args, url, args.duration + 4.0)
+        ),
+        daemon=True,
+    )
+    cores = Cores(stack)
+    background.start()
+    time.sleep(2.0)
+    agents_load = agents(stack, agents_emails, args, args.duration)
+    background.join()
+    measured = cores.measured()
+    result["agents_beside_analysts"] = summary(agents_load, measured)
+    result["analysts_beside_agents"] = summary(background_load, measured)
+    result["fair_share_after_both"] = fair_share_state(client, url)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     args.analyst_port = free_port() if args.separate_analysts else None
@@ -434,37 +488,50 @@ def main(argv: list[str] | None = None) -> None:
             url = analysts_url(stack, args)
             # The analysts' processes start on their own, after the stack.
             wait_for(f"{url}/readyz", None, "the analysts' processes")
-            afters, analysts_customers = page_cursors(stack, 2 * args.analyst_pages, url)
-            alone_pages, beside_pages = afters[: args.analyst_pages], afters[args.analyst_pages :]
+            # Three sets of pages: alone before, beside agents, alone after.
+            afters, analysts_customers = page_cursors(stack, 3 * args.analyst_pages, url)
             emails = asyncio.run(_agent_emails(stack.database_url, analysts_customers))
-            half = len(emails) // 2
+            needed = 2 * int(args.rate * args.duration)
+            if len(emails) < needed:
+                raise RuntimeError(
+                    f"{len(emails)} agent customers for {needed} requests: add --customers"
+                )
             with httpx.Client(timeout=10.0) as client:
                 stack.reset_upstream_stats(client)
-                print(f"agents alone: {args.rate:g}/s for {args.duration:g} s", flush=True)
-                cores = Cores(stack)
-                load = agents(stack, emails[:half], args)
-                result["agents_alone"] = summary(load, cores.measured())
-                print(f"{args.analysts} analysts alone", flush=True)
-                cores = Cores(stack)
-                load = analysts(stack, alone_pages, args, url)
-                result["analysts_alone"] = summary(load, cores.measured())
-                result["fair_share_after_analysts_alone"] = fair_share_state(client, url)
-                print(f"agents beside {args.analysts} analysts paging", flush=True)
-                background_load: dict[str, Any] = {}
-                background = threading.Thread(
-                    target=lambda: background_load.update(analysts(stack, beside_pages, args, url)),
-                    daemon=True,
+                # Alone runs in two halves, one before and one after the run of both, so that
+                # the shared machine's drift weighs on alone and beside alike.
+                alone_agents: list[dict[str, Any]] = []
+                alone_analysts: list[dict[str, Any]] = []
+                alone_cores: list[tuple[float, float]] = []
+                analysts_cores: list[tuple[float, float]] = []
+                agents_half = int(args.rate * args.duration / 2)
+                both_count = int(args.rate * args.duration)
+                agents_sets = (
+                    emails[:agents_half],
+                    emails[agents_half + both_count : 2 * agents_half + both_count],
                 )
-                cores = Cores(stack)
-                background.start()
-                time.sleep(2.0)
-                agents_load = agents(stack, emails[half:], args)
-                background.join()
-                both = cores.measured()
-                result["agents_beside_analysts"] = summary(agents_load, both)
-                result["analysts_beside_agents"] = summary(background_load, both)
-                result["fair_share_after_both"] = fair_share_state(client, url)
+                pages = args.analyst_pages
+                for half in (0, 1):
+                    if half == 1:
+                        both_emails = emails[agents_half : agents_half + both_count]
+                        both_pages = afters[pages : 2 * pages]
+                        both(stack, client, args, url, result, both_emails, both_pages)
+                    print(f"agents alone, half {half + 1}", flush=True)
+                    cores = Cores(stack)
+                    alone_agents.append(agents(stack, agents_sets[half], args, args.duration / 2))
+                    alone_cores.append(cores.measured())
+                    print(f"{args.analysts} analysts alone, half {half + 1}", flush=True)
+                    cores = Cores(stack)
+                    half_pages = afters[(2 * half) * pages : (2 * half + 1) * pages]
+                    alone_analysts.append(
+                        analysts(stack, half_pages, args, url, (args.duration + 4.0) / 2)
+                    )
+                    analysts_cores.append(cores.measured())
+                result["agents_alone"] = summary(merged(alone_agents), mean(alone_cores))
+                result["analysts_alone"] = summary(merged(alone_analysts), mean(analysts_cores))
+                result["fair_share_after_analysts_alone"] = fair_share_state(client, url)
                 result["upstream_calls"] = stack.upstream_calls(client)
+                result["agent_customers"] = len(emails)
     result["load_average"] = round(os.getloadavg()[0], 2)
     result["verdicts"] = verdicts(result, os.cpu_count() or 1)
     RESULTS.mkdir(exist_ok=True)
