@@ -59,7 +59,7 @@ bench: $(STAMP)  ## the benchmark (under 10 min): writes bench/results/<time>.js
 bench-quick: $(STAMP)  ## a short benchmark run (under 2 min), same figures, fewer requests
 	$(BIN)/python -m bench --quick
 
-bench-fair-share: $(STAMP)  ## agent p99 alone and beside analysts' pages (fair share, ~2 min)
+bench-fair-share: $(STAMP)  ## agents and analysts, each alone and beside the other: fair share (~3 min)
 	$(BIN)/python -m bench.fair_share
 
 bench-facts: $(STAMP)  ## the read model's filters and pages over 100,000 customers (~30 s)

@@ -29,12 +29,12 @@ from app.limits.budget import CostBudget
 from app.observability.health import SourceHealth
 from app.observability.middleware import ObservabilityMiddleware, ObserveOperation
 from app.observability.tracing import build_tracer
-from app.resilience.policy import resilience_for
 from app.settings import Settings
 from app.webhooks.receiver import RecordInvalidator, WebhookReceiver, webhook_invalidator
 from app.wiring.metrics import GatewayMetrics
 from app.wiring.probes import Probes
 from app.wiring.protection import build_query_protection
+from app.wiring.resilience import build_resilience
 from app.wiring.services import open_services
 from kernel.models import Source
 from resolvers.extensions.validation_cache import ValidatedDocuments, ValidationByText
@@ -67,8 +67,11 @@ def create_app(
     metrics = GatewayMetrics.create(registry)
     health = {source: SourceHealth() for source in Source}
     # Per app, not per lifespan: breakers and bulkheads outlive no app and serve all requests.
-    resilience = resilience_for(settings, events=metrics.resilience)
+    resilience = build_resilience(settings, metrics.resilience)
     metrics.resilience.watch(resilience.sources.values())
+    metrics.resilience.watch_sharing(
+        resilience.sources.values(), lanes=settings.audience != "agents"
+    )
     tracer = build_tracer(settings.tracing, span_exporter)
     protection = build_query_protection(
         settings, count_refusal=metrics.count_refusal, budget=cost_budget

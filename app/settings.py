@@ -42,6 +42,7 @@ from app.interactions.settings import HandoffSettings, InteractionSettings
 from app.limits.settings import PersistedQuerySettings, QueryLimitSettings
 from app.observability.tracing import TracingSettings
 from app.resilience.fair_share import Audience
+from app.resilience.settings import InstanceSharingSettings
 from app.security.settings import AuditSettings, AuthSettings
 from app.webhooks.settings import WebhookSettings
 from kernel.models import Source
@@ -133,6 +134,10 @@ class GatewaySettings(BaseSettings):
     )
     exports: ExportSettings = Field(
         default_factory=ExportSettings, description="analysts' export jobs (app/exports/jobs.py)"
+    )
+    fair_share: InstanceSharingSettings = Field(
+        default_factory=InstanceSharingSettings,
+        description="how one instance's processes share agents' latency and sources' rates",
     )
     limits: QueryLimitSettings = Field(
         default_factory=QueryLimitSettings,

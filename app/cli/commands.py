@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import SecretStr, ValidationError
 
 from adapters.registry import SOURCES
+from adapters.settings import RateLimitSettings
 from app.settings import Settings
 
 
@@ -43,10 +44,16 @@ def _positive_seconds(raw: str) -> int:
 
 
 def with_sandbox_port(settings: Settings, port: int) -> Settings:
-    """``settings`` with every source pointed at the sandbox on ``port``."""
+    """``settings`` with every source pointed at the sandbox on ``port``.
+
+    The sandbox is no vendor: it has no rate limit, so the vendors' (``rate_limit``) are
+    lifted, or the demo's sync would page the IVR at Amazon Connect's 2 calls a second.
+    """
     base = f"http://127.0.0.1:{port}"
     update = {
-        name: getattr(settings, name).model_copy(update={"base_url": f"{base}/{name}"})
+        name: getattr(settings, name).model_copy(
+            update={"base_url": f"{base}/{name}", "rate_limit": RateLimitSettings()}
+        )
         for name in (spec.name for spec in SOURCES)
     }
     return settings.model_copy(update=update)
@@ -124,6 +131,23 @@ def serve_two_groups(settings: Settings) -> None:
         sys.exit("SCV_ANALYST_PORT must differ from SCV_PORT")
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="scv-metrics-")
+    # Agents' processes publish their latency here, for the analysts' lanes to give way.
+    if not os.environ.get("SCV_FAIR_SHARE__DIR"):
+        os.environ["SCV_FAIR_SHARE__DIR"] = tempfile.mkdtemp(prefix="scv-fair-share-")
+    # Both groups share each source's call rate: each is told the instance's processes.
+    os.environ.setdefault(
+        "SCV_FAIR_SHARE__PROCESSES", str(settings.workers + settings.analyst_workers)
+    )
+    settings = settings.model_copy(
+        update={
+            "fair_share": settings.fair_share.model_copy(
+                update={
+                    "dir": Path(os.environ["SCV_FAIR_SHARE__DIR"]),
+                    "processes": int(os.environ["SCV_FAIR_SHARE__PROCESSES"]),
+                }
+            )
+        }
+    )
     child_env = {
         **os.environ,
         "SCV_PORT": str(settings.analyst_port),
@@ -164,6 +188,23 @@ def serve_group(settings: Settings) -> None:
     # app (settings come from the same environment). Their metrics meet in one directory.
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="scv-metrics-")
+    # Agents' processes publish their latency here, for the analysts' lanes to give way.
+    if not os.environ.get("SCV_FAIR_SHARE__DIR"):
+        os.environ["SCV_FAIR_SHARE__DIR"] = tempfile.mkdtemp(prefix="scv-fair-share-")
+    # Both groups share each source's call rate: each is told the instance's processes.
+    os.environ.setdefault(
+        "SCV_FAIR_SHARE__PROCESSES", str(settings.workers + settings.analyst_workers)
+    )
+    settings = settings.model_copy(
+        update={
+            "fair_share": settings.fair_share.model_copy(
+                update={
+                    "dir": Path(os.environ["SCV_FAIR_SHARE__DIR"]),
+                    "processes": int(os.environ["SCV_FAIR_SHARE__PROCESSES"]),
+                }
+            )
+        }
+    )
     uvicorn.run(
         "app.main:app_from_environment",
         factory=True,
