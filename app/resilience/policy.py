@@ -17,6 +17,12 @@ shape is an answer: the source is up, so those count as successes. A cancelled a
 sibling panel failed, the client went away) says nothing about the source and counts as
 nothing. ``CircuitOpen`` and ``UpstreamBusy`` are never retried: they exist to shed load.
 
+The first failure tells the truth: a breaker that opened inside the request under way (its
+own retries or sibling panels failed often enough) would answer the rest of that request
+with ``CIRCUIT_OPEN``, hiding why. Within one request, a call the breaker refuses after
+the request has seen the source fail raises that failure instead
+(``adapters.http.context.request_failures``); later requests get ``CIRCUIT_OPEN``.
+
 The breaker is ``app.resilience.breaker``, the bulkhead ``app.resilience.bulkhead``; this
 module holds the policy that puts them and the retries around each call.
 """
@@ -32,7 +38,7 @@ from typing import Any, Protocol
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
 
 from adapters.http.client import Attempt
-from adapters.http.context import time_left
+from adapters.http.context import request_failures, time_left
 from adapters.registry import SOURCES
 from adapters.settings import RetrySettings, SourceSettings
 from app.resilience.breaker import CircuitBreaker, Permit
@@ -145,7 +151,15 @@ class SourceResilience:
         if left is not None and left <= 0:
             # Out of time before calling: the source had no part in it, so no breaker count.
             raise UpstreamTimeout(self.source, "no time left before the request's deadline")
-        permit = self.breaker.admit()
+        try:
+            permit = self.breaker.admit()
+        except CircuitOpen:
+            seen = request_failures.get()
+            cause = seen.first(self.source) if seen is not None else None
+            if cause is not None:
+                # The failure as the source gave it, with its own cause kept.
+                raise cause from cause.__cause__
+            raise
         try:
             async with self.bulkhead.slot():
                 result = await attempt()
@@ -154,8 +168,11 @@ class SourceResilience:
             if self._events is not None:
                 self._events.bulkhead_rejected(self.source)
             raise
-        except UpstreamUnavailable:
+        except UpstreamUnavailable as exc:
             self._outcome(permit, failed=True)
+            seen = request_failures.get()
+            if seen is not None:
+                seen.note(self.source, exc)
             raise
         except UpstreamError:
             self._outcome(permit, failed=False)
