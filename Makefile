@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install the project with its dev tools
 
-run: $(STAMP)  ## the demo: embedded PostgreSQL, sandbox systems, sync, gateway on :8000
-	$(BIN)/scv demo
+# The sandbox's port (SCV_SANDBOX_PORT when set in the environment, else 8100).
+SANDBOX_PORT ?= $(or $(SCV_SANDBOX_PORT),8100)
+run: $(STAMP)  ## the demo: embedded PostgreSQL, sandbox (SANDBOX_PORT=8100), sync, gateway :8000
+	SCV_SANDBOX_PORT=$(SANDBOX_PORT) $(BIN)/scv demo
 
 test: $(STAMP)  ## the whole test suite (no outside services needed; not the browser tests)
 	$(BIN)/python -m pytest --ignore=tests/browser

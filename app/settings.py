@@ -71,6 +71,12 @@ class GatewaySettings(BaseSettings):
     workers: int = Field(
         default=1, ge=1, le=64, description="`scv serve` worker processes (one per core is usual)"
     )
+    sandbox_port: int = Field(
+        default=8100,
+        ge=1,
+        le=65535,
+        description="`scv demo`: the sandbox systems' port (`make run SANDBOX_PORT=...`)",
+    )
     analyst_port: int | None = Field(
         default=None,
         ge=1,

@@ -5,9 +5,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import textwrap
 from pathlib import Path
 
-from app.cli.environment import gateway_url, load_settings, positive_seconds, with_sandbox_port
+from app.cli.environment import (
+    count,
+    existing_demo_keys,
+    gateway_url,
+    http_url,
+    load_settings,
+    port,
+    port_free_or_exit,
+    positive_number,
+    positive_seconds,
+    share,
+    with_sandbox_port,
+    word,
+)
 from app.cli.serve import cmd_serve
 from app.settings import Settings
 
@@ -16,9 +30,16 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from app.demo.runner import run_demo
     from app.observability.logs import configure_logging
 
-    settings = with_sandbox_port(load_settings(demo=True), args.sandbox_port)
+    settings = load_settings(demo=True)
+    sandbox_port = args.sandbox_port or settings.sandbox_port
+    if sandbox_port == settings.port:
+        sys.exit(f"the sandbox and the gateway cannot share port {sandbox_port}")
+    # Before anything starts: a port taken now would end in a traceback after the sync.
+    port_free_or_exit("127.0.0.1", sandbox_port, "SCV_SANDBOX_PORT (make run SANDBOX_PORT=)")
+    port_free_or_exit(settings.host, settings.port, "SCV_PORT")
+    settings = with_sandbox_port(settings, sandbox_port)
     configure_logging(settings.log_level)
-    run_demo(settings, sandbox_port=args.sandbox_port, seed=args.seed, customers=args.customers)
+    run_demo(settings, sandbox_port=sandbox_port, seed=args.seed, customers=args.customers)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> None:
@@ -37,10 +58,10 @@ def cmd_sync(args: argparse.Namespace) -> None:
 
 
 def cmd_token(args: argparse.Namespace) -> None:
-    from app.security.demo_keys import ensure_demo_keys, mint_token
+    from app.security.demo_keys import mint_token
 
     settings = load_settings()
-    keys = ensure_demo_keys(settings.data_dir)
+    keys = existing_demo_keys(settings)
     print(mint_token(keys, settings.auth, subject=args.sub, role=args.role, ttl_seconds=args.ttl))
 
 
@@ -48,14 +69,14 @@ def cmd_ivr_call(args: argparse.Namespace) -> None:
     import httpx
 
     from app.cli.ivr_call import IvrCallError, claim_instructions, play_ivr_call
-    from app.security.demo_keys import ensure_demo_keys, mint_token
+    from app.security.demo_keys import mint_token
     from kernel.models import Source
 
     settings = load_settings()
     gateway = args.gateway or gateway_url(settings)
     ivr_url = args.ivr or settings.source(Source.IVR).base_url
     token = mint_token(
-        ensure_demo_keys(settings.data_dir), settings.auth, subject="ivr-sandbox", role="ivr"
+        existing_demo_keys(settings), settings.auth, subject="ivr-sandbox", role="ivr"
     )
     call: dict[str, object] = {
         "auth_method": args.auth_method,
@@ -74,7 +95,12 @@ def cmd_ivr_call(args: argparse.Namespace) -> None:
 
     try:
         print(asyncio.run(play()))
-    except (IvrCallError, httpx.HTTPError) as exc:
+    except IvrCallError as exc:
+        sys.exit(f"ivr-call failed: {exc}")
+    except httpx.RequestError as exc:
+        # httpx's own words ("All connection attempts failed") name no place: say which.
+        sys.exit(f"ivr-call failed: cannot reach {exc.request.url}: {exc or type(exc).__name__}")
+    except httpx.HTTPError as exc:
         sys.exit(f"ivr-call failed: {exc}")
 
 
@@ -155,12 +181,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="run the whole demo: PostgreSQL, sandbox, sync, gateway (make run)"
     )
-    demo.add_argument("--sandbox-port", type=int, default=8100, help="sandbox port (8100)")
+    demo.add_argument(
+        "--sandbox-port", type=port, default=None, help="sandbox port (SCV_SANDBOX_PORT, 8100)"
+    )
     demo.add_argument("--seed", type=int, default=42, help="sandbox data seed (42)")
-    demo.add_argument("--customers", type=int, default=2000, help="sandbox customers (2000)")
+    demo.add_argument("--customers", type=count, default=2000, help="sandbox customers (2000)")
     demo.set_defaults(func=cmd_demo)
 
-    serve = commands.add_parser("serve", help="run the gateway (SCV_HOST, SCV_PORT, SCV_WORKERS)")
+    serve = commands.add_parser(
+        "serve",
+        help="run the gateway (SCV_HOST, SCV_PORT, SCV_WORKERS)",
+        description="Run the gateway. It takes no arguments: it reads SCV_* settings from the "
+        "environment (and SCV_CONFIG_FILE).",
+        epilog=settings_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     serve.set_defaults(func=cmd_serve)
 
     sandbox = commands.add_parser("sandbox", help="run the four sandbox systems")
@@ -192,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         "token", help="mint a bearer token with the demo key under SCV_DATA_DIR (demo only)"
     )
     token.add_argument("--role", required=True, choices=sorted(ROLES), help="the token's role")
-    token.add_argument("--sub", default="agent-1", help="the token's subject (agent-1)")
+    token.add_argument("--sub", type=word, default="agent-1", help="the token's subject (agent-1)")
     token.add_argument(
         "--ttl", type=positive_seconds, default=3600, help="seconds until it expires (3600)"
     )
@@ -203,8 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="play a call on the sandbox IVR and hand it to the gateway (demo keys)",
     )
     caller = ivr_call.add_mutually_exclusive_group(required=True)
-    caller.add_argument("--customer", help="a named customer: ada, grace, alan, ...")
-    caller.add_argument("--phone", help="the caller's number, e.g. +442079460018")
+    caller.add_argument("--customer", type=word, help="a named customer: ada, grace, alan, ...")
+    caller.add_argument("--phone", type=word, help="the caller's number, e.g. +442079460018")
     ivr_call.add_argument(
         "--auth-method", default="PIN", choices=["PIN", "OTP", "KBA", "VOICE_BIOMETRIC"]
     )
@@ -213,9 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="AUTHENTICATED",
         choices=["AUTHENTICATED", "NOT_AUTHENTICATED", "INCONCLUSIVE"],
     )
-    ivr_call.add_argument("--auth-score", type=float, default=0.97, help="0..1 (0.97)")
-    ivr_call.add_argument("--gateway", help="the gateway (http://SCV_HOST:SCV_PORT)")
-    ivr_call.add_argument("--ivr", help="the sandbox IVR (SCV_IVR__BASE_URL)")
+    ivr_call.add_argument("--auth-score", type=share, default=0.97, help="0..1 (0.97)")
+    ivr_call.add_argument("--gateway", type=http_url, help="the gateway (http://SCV_HOST:SCV_PORT)")
+    ivr_call.add_argument("--ivr", type=http_url, help="the sandbox IVR (SCV_IVR__BASE_URL)")
     ivr_call.set_defaults(func=cmd_ivr_call)
 
     schema = commands.add_parser("schema", help="print or write the GraphQL schema (SDL)")
@@ -231,11 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument(
         "--url",
+        type=http_url,
         default=None,
         help="the gateway (default: http://SCV_HOST:SCV_PORT, as `scv serve` listens)",
     )
     status.add_argument(
-        "--timeout", type=float, default=5.0, help="seconds to wait for each answer (5)"
+        "--timeout", type=positive_number, default=5.0, help="seconds to wait for each answer (5)"
     )
     status.set_defaults(func=cmd_status)
     audit_prune = commands.add_parser(
@@ -244,6 +280,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit_prune.set_defaults(func=cmd_audit_prune)
     return parser
+
+
+def settings_epilog() -> str:
+    """The settings ``scv serve`` reads, from the ``Settings`` model, and where they are told."""
+    from app.settings import Settings
+
+    lines = ["settings (environment variables):"]
+    for name, field in Settings.model_fields.items():
+        env = f"SCV_{name.upper()}"
+        about = field.description or ""
+        annotation = field.annotation
+        if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+            env += "__*"
+            about = about or (annotation.__doc__ or "").strip().split("\n")[0]
+        lines.append(
+            textwrap.fill(
+                f"{env:<32} {about}", width=96, initial_indent="  ", subsequent_indent=" " * 35
+            )
+        )
+    lines.append("each one, with its default: docs/configuration.md (README.md lists the pages)")
+    return "\n".join(lines)
 
 
 #: What the ``demo`` extra installs: a production install has none of them, and the commands
