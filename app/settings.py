@@ -102,6 +102,15 @@ class GatewaySettings(BaseSettings):
             "`scv serve` sets it for its two groups when SCV_ANALYST_PORT is set"
         ),
     )
+    shutdown_grace_seconds: int = Field(
+        default=25,
+        ge=1,
+        le=3600,
+        description=(
+            "on SIGTERM a worker stops accepting and finishes the requests it holds for at most "
+            "this long before it exits; keep it below your process manager's kill timeout"
+        ),
+    )
     data_dir: Path = Field(
         default=Path(".scv"), description="embedded PostgreSQL data and demo keys live here"
     )

@@ -102,7 +102,16 @@ def serve_two_groups(settings: Settings) -> None:
 
 
 def serve_group(settings: Settings) -> None:
-    """Serve ``settings.workers`` processes of the gateway on ``settings.port``."""
+    """Serve ``settings.workers`` processes of the gateway on ``settings.port``.
+
+    A worker sent SIGTERM drains: uvicorn stops it accepting (the listening socket is shared,
+    so the other workers take the new connections), lets the requests under way finish, for
+    at most ``SCV_SHUTDOWN_GRACE_SECONDS``, closes idle keep-alive connections, and then
+    runs the app's shutdown. With several workers the supervisor starts a replacement for a
+    worker that exited, and SIGHUP replaces them all one at a time, each new worker ready
+    before the old one is told to stop: a rolling restart that loses no request
+    (tests/e2e/test_rolling_restart.py).
+    """
     import uvicorn
 
     from app.main import create_app
@@ -111,7 +120,13 @@ def serve_group(settings: Settings) -> None:
     if settings.workers == 1:
         app = create_app(settings)
         settle_for_serving()
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        )
         return
     # Several workers: uvicorn starts each from an import string, and each builds its own
     # app (settings come from the same environment). Their metrics meet in one directory.
@@ -124,4 +139,5 @@ def serve_group(settings: Settings) -> None:
         port=settings.port,
         workers=settings.workers,
         log_level="warning",
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
