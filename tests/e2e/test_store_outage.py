@@ -12,6 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from app.main import create_app
+from app.security.demo_keys import mint_token
 from tests.e2e.harness import Stack, serve, stop
 from tests.e2e.store_switch import StoreSwitch
 
@@ -69,3 +70,21 @@ async def test_the_store_back_the_same_lookup_is_served_again(
     await switch.up()
     body = await ask(stack, gateway)
     assert "errors" not in body
+
+
+async def test_with_the_store_down_a_handoff_is_refused_as_store_unavailable(
+    switched: tuple[Stack, StoreSwitch, str],
+) -> None:
+    stack, switch, gateway = switched
+    played = await stack.http.post(
+        f"{stack.sandbox_url}/ivr/_sandbox/calls", json={"customer": "ada"}
+    )
+    await switch.down()
+    ivr = mint_token(stack.keys, stack.settings.auth, subject="ivr-sandbox", role="ivr")
+    response = await stack.http.post(
+        f"{gateway}/ivr/handoffs",
+        json={"handoff": played.json()["handoff"]},
+        headers={"Authorization": f"Bearer {ivr}"},
+    )
+    assert response.status_code == 503
+    assert response.json()["errors"][0]["extensions"]["code"] == "STORE_UNAVAILABLE"
