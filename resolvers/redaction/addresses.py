@@ -21,7 +21,7 @@ _STREET = re.compile(
     rf"\b\d{{1,5}}(?i:[a-z])?,?\s+(?:[A-Z][\w'\-]*\s+){{1,4}}(?i:{_STREET_WORDS})\b\.?"
 )
 # The outward code, then the inward code (a digit and two letters); the two may be split.
-_UK_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?[\s,_\-]*\d[A-Z]{2}\b", re.IGNORECASE)
+_UK_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?[\s,_\-]{0,3}\d[A-Z]{2}\b", re.IGNORECASE)
 _US_STATE_ZIP = re.compile(r"\b[A-Z]{2}\s+\d{5}(?:-\d{4})?\b")
 
 

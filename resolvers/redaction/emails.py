@@ -18,10 +18,12 @@ _LABEL = r"[A-Za-z0-9_%+\-]+"
 _DOMAIN_LABEL = r"[A-Za-z0-9\-]+"
 _TLD = r"[A-Za-z]{2,24}\b"
 
+# Bounded repetitions: unbounded, a long run of "x dot x dot ..." with no "at" would cost
+# time quadratic in its length, and no real address has more labels than these.
 _EMAIL = re.compile(
-    rf"(?<![\w.@])(?P<local>{_LABEL}(?:{_DOT}{_LABEL})*)"
+    rf"(?<![\w.@])(?P<local>{_LABEL}(?:{_DOT}{_LABEL}){{0,5}})"
     rf"{_AT}"
-    rf"(?P<domain>(?:{_DOMAIN_LABEL}{_DOT})+{_TLD})",
+    rf"(?P<domain>(?:{_DOMAIN_LABEL}{_DOT}){{1,5}}{_TLD})",
     re.IGNORECASE,
 )
 _DOT_ALONE = re.compile(_DOT, re.IGNORECASE)
@@ -33,7 +35,8 @@ _PROSE = frozenset({"look", "looked", "looking", "arrive", "arrived", "is", "was
 
 
 #: Anything around an ``@`` with no space in it: whatever a mail system would accept.
-_PLAIN = re.compile(r"[^\s@]+@[^\s@]+")
+#: Starting only where a run of such characters starts keeps it linear in the text.
+_PLAIN = re.compile(r"(?<![^\s@])[^\s@]+@[^\s@]+")
 
 
 def redact_emails(text: str, hidden: str) -> str:
