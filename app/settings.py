@@ -111,6 +111,16 @@ class GatewaySettings(BaseSettings):
             "this long before it exits; keep it below your process manager's kill timeout"
         ),
     )
+    shutdown_drain_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description=(
+            "on SIGTERM, before that: a worker stops accepting and answers with "
+            "`Connection: close` until its clients have moved to other workers, this long at "
+            "most (0: off)"
+        ),
+    )
     data_dir: Path = Field(
         default=Path(".scv"), description="embedded PostgreSQL data and demo keys live here"
     )

@@ -101,6 +101,13 @@ def serve_two_groups(settings: Settings) -> None:
             analysts.kill()
 
 
+#: How long uvicorn's supervisor waits for a new worker to be ready (and for a worker to
+#: answer its health check). uvicorn's 5 s is shorter than a worker's start on a busy
+#: machine, and a rolling restart (SIGHUP) whose new worker is not ready in time is given up,
+#: keeping the old worker: the restart silently does not happen.
+WORKER_READY_SECONDS = 60
+
+
 def serve_group(settings: Settings) -> None:
     """Serve ``settings.workers`` processes of the gateway on ``settings.port``.
 
@@ -140,4 +147,5 @@ def serve_group(settings: Settings) -> None:
         workers=settings.workers,
         log_level="warning",
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        timeout_worker_healthcheck=WORKER_READY_SECONDS,
     )

@@ -88,7 +88,7 @@ async def client(url: str, token: str, load: Load) -> None:
 
 
 async def until(condition: object, what: str) -> None:
-    for _ in range(1200):
+    for _ in range(2400):
         if callable(condition) and condition():
             return
         await asyncio.sleep(0.05)
