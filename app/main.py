@@ -21,6 +21,7 @@ from strawberry.extensions import ParserCache
 from adapters.registry import SOURCES
 from app.exports.downloads import get_export_file
 from app.http.desktop.routes import desktop
+from app.http.draining import CloseWhenDraining, Draining, drain_on_sigterm
 from app.http.errors import PresentErrors
 from app.http.graphiql import graphiql_assets
 from app.http.graphql import AuthenticatedGraphQL, GatewayGraphQL
@@ -98,9 +99,12 @@ def create_app(
         count_refusal=metrics.count_refusal,
     )
 
+    draining = Draining(settings.shutdown_drain_seconds)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         async with AsyncExitStack() as stack:
+            stack.enter_context(drain_on_sigterm(draining))
             state = await open_services(
                 settings,
                 stack,
@@ -146,8 +150,8 @@ def create_app(
                 demo=settings.demo,
             ).routes(),
         ],
-        # The only middleware, so the outermost of ours: the id is on every response, a 401
-        # or a 404 included (Starlette's own 500 page, outside it, goes without).
+        # The outermost of ours: the id is on every response, a 401 or a 404 included
+        # (Starlette's own 500 page, outside it, goes without).
         middleware=[
             Middleware(
                 ObservabilityMiddleware,
@@ -155,7 +159,8 @@ def create_app(
                 health=health,
                 deadline_seconds=settings.request_deadline_seconds,
                 tracer=tracer,
-            )
+            ),
+            Middleware(CloseWhenDraining, draining=draining),
         ],
         lifespan=lifespan,
     )

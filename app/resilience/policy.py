@@ -23,6 +23,12 @@ sharing: an agent's answered call's latency to ``app.resilience.agent_latency``,
 analyst's to their lane's adaptive limit (``app.resilience.analyst_lane``), and a 429 to the
 rate, which then pauses analysts first.
 
+The first failure tells the truth: a breaker that opened inside the request under way (its
+own retries or sibling panels failed often enough) would answer the rest of that request
+with ``CIRCUIT_OPEN``, hiding why. Within one request, a call the breaker refuses after
+the request has seen the source fail raises that failure instead
+(``adapters.http.context.request_failures``); later requests get ``CIRCUIT_OPEN``.
+
 The breaker is ``app.resilience.breaker``, the bulkhead ``app.resilience.bulkhead``; this
 module holds the policy that puts them and the retries around each call.
 """
@@ -38,7 +44,7 @@ from typing import Any, Protocol
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
 
 from adapters.http.client import Attempt
-from adapters.http.context import time_left
+from adapters.http.context import request_failures, time_left
 from adapters.registry import SOURCES
 from adapters.settings import RetrySettings, SourceSettings
 from app.resilience.agent_latency import AgentLatency
@@ -182,7 +188,15 @@ class SourceResilience:
             # Out of time before calling: the source had no part in it, so no breaker count.
             raise UpstreamTimeout(self.source, "no time left before the request's deadline")
         analyst = traffic_class.get() is TrafficClass.ANALYST
-        permit = self.breaker.admit()
+        try:
+            permit = self.breaker.admit()
+        except CircuitOpen:
+            seen = request_failures.get()
+            cause = seen.first(self.source) if seen is not None else None
+            if cause is not None:
+                # The failure as the source gave it, with its own cause kept.
+                raise cause from cause.__cause__
+            raise
         try:
             async with self.bulkhead.slot():
                 if self.rate is not None:
@@ -193,8 +207,11 @@ class SourceResilience:
             if self._events is not None:
                 self._events.bulkhead_rejected(self.source)
             raise
-        except UpstreamUnavailable:
+        except UpstreamUnavailable as exc:
             self._outcome(permit, failed=True)
+            seen = request_failures.get()
+            if seen is not None:
+                seen.note(self.source, exc)
             raise
         except UpstreamError:
             self._outcome(permit, failed=False)
