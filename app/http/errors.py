@@ -6,6 +6,8 @@
 - GraphQL's own syntax and validation errors: as graphql-core wrote them, with a code.
 - A value graphql-core could not coerce to its type (a variable of the wrong type, a
   required variable missing): the client's mistake, ``BAD_USER_INPUT``, not logged as a fault.
+- A value PostgreSQL cannot hold or compare (a NUL character, a number out of range, often
+  inside an opaque cursor; ``app.store.refusals``): the client's too, ``BAD_USER_INPUT``.
 - Anything else is a defect: logged with its type and place (never its message, which may
   hold personal data) and shown as ``INTERNAL_SERVER_ERROR``.
 
@@ -21,6 +23,7 @@ from collections.abc import Iterator
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from app.store.refusals import is_unstorable_value
 from kernel.client_errors import GatewayError
 from kernel.errors import UpstreamError
 
@@ -50,6 +53,15 @@ def present_error(error: GraphQLError) -> GraphQLError:
         # message names the variable and the type, never more than the client sent. (With a
         # path it is a field's result the server could not serialise: a fault, below.)
         return _with(error, error.message, {"code": "BAD_USER_INPUT"})
+    if is_unstorable_value(original):
+        # The message of PostgreSQL's refusal may quote the value: it is not passed on.
+        logger.info("a value of the request was refused by the store", extra={"path": error.path})
+        return _with(
+            error,
+            "a value of this request cannot be stored or searched for: a NUL character, or a "
+            "number out of range",
+            {"code": "BAD_USER_INPUT"},
+        )
     frame = traceback.extract_tb(original.__traceback__)[-1:] if original.__traceback__ else []
     where = f"{frame[0].filename}:{frame[0].lineno}" if frame else "?"
     logger.error(
