@@ -25,6 +25,7 @@ from app.http.errors import PresentErrors
 from app.http.graphiql import graphiql_assets
 from app.http.graphql import AuthenticatedGraphQL, GatewayGraphQL
 from app.http.handoffs import post_handoff
+from app.http.protocol import SelectOperation
 from app.limits.budget import CostBudget
 from app.observability.health import SourceHealth
 from app.observability.middleware import ObservabilityMiddleware, ObserveOperation
@@ -82,6 +83,8 @@ def create_app(
             # the validated ones' is this app's: both are shared across requests.
             lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
             lambda: ValidationByText(validated),
+            # After it: adds its refusal to the (cached) validation errors.
+            SelectOperation,
             PresentErrors,
             # After PresentErrors, so that they finish before it: it presents their refusals.
             *protection.extensions,

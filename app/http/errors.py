@@ -20,7 +20,7 @@ import logging
 import traceback
 from collections.abc import Iterator
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from app.store.refusals import is_unstorable_value
@@ -34,7 +34,14 @@ def present_error(error: GraphQLError) -> GraphQLError:
     """The client's view of one error."""
     original = error.original_error
     if original is None:
-        code = "GRAPHQL_VALIDATION_FAILED" if error.nodes else "GRAPHQL_PARSE_FAILED"
+        if "code" in (error.extensions or {}):
+            return error  # coded where it was raised (the operation's choice, a limit)
+        # Not by whether it has nodes: a custom scalar's refusal of a literal has none.
+        code = (
+            "GRAPHQL_PARSE_FAILED"
+            if isinstance(error, GraphQLSyntaxError)
+            else "GRAPHQL_VALIDATION_FAILED"
+        )
         return _with(error, error.message, {"code": code})
     if isinstance(original, UpstreamError):
         return _with(
