@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-browser check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-ab bench-floor profile clean help
+.PHONY: install run test test-fuzz test-browser check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-ab bench-floor profile clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -22,6 +22,10 @@ run: $(STAMP)  ## the demo: embedded PostgreSQL, sandbox systems, sync, gateway 
 
 test: $(STAMP)  ## the whole test suite (no outside services needed; not the browser tests)
 	$(BIN)/python -m pytest --ignore=tests/browser
+
+FUZZ_EXAMPLES ?= 5000
+test-fuzz: $(STAMP)  ## generated documents over the whole schema, FUZZ_EXAMPLES (5000) of them (~4 min)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/fuzz
 
 # The agent desktop in a real browser: Debian's chromium and chromium-driver (apt-get, as
 # root), selenium from the `browser` extra; then tests/browser/ alone.
