@@ -44,8 +44,8 @@ from strawberry.extensions.query_depth_limiter import determine_depth
 
 from app.limits.budget import CostBudget
 from app.limits.cost import OperationCost, OperationCosts, UnmeasurableOperation
+from app.limits.refusal import QueryRefused, refusal_error
 from app.limits.settings import QueryLimitSettings
-from kernel.client_errors import GatewayError
 
 #: graphql-core's message when the parser stops at ``max_tokens``.
 _TOO_MANY_TOKENS = re.compile(r"Document contains more than (\d+) tokens")
@@ -53,30 +53,6 @@ _TOO_MANY_TOKENS = re.compile(r"Document contains more than (\d+) tokens")
 _SUGGESTION = " Did you mean"
 
 CountRefusal = Callable[[str], None]
-
-
-class QueryRefused(GatewayError):
-    """A request over one of the limits: its code, the limit and what was measured."""
-
-    def __init__(
-        self, code: str, message: str, *, limit: int, measured: int | None = None, **more: object
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.limit = limit
-        self.measured = measured
-        self.more = more
-
-    def extensions(self) -> dict[str, object]:
-        found: dict[str, object] = {"code": self.code, "limit": self.limit}
-        if self.measured is not None:
-            found["measured"] = self.measured
-        return {**found, **self.more}
-
-
-def refusal_error(refused: QueryRefused, nodes: Any = None) -> GraphQLError:
-    """``refused`` as a GraphQL error (``PresentErrors`` shows its code and extensions)."""
-    return GraphQLError(refused.message, nodes, original_error=refused)
 
 
 # --- document rules (validation) -----------------------------------------------------------
