@@ -9,7 +9,8 @@
   started it is 200, errors or not. Under ``application/json`` every GraphQL answer is 200,
   as the spec allows for legacy clients.
 - Refusals before GraphQL runs (a body that is not JSON, a content type we do not read, a
-  method we do not serve): JSON in the GraphQL error shape, never text.
+  method we do not serve, a path with no route) and a defect that escapes everything: JSON
+  in the GraphQL error shape, never text.
 - The operation: a document with several operations and no ``operationName`` is refused
   (``OPERATION_RESOLUTION_FAILURE``; strawberry would run the first), as is an
   ``operationName`` the document does not define.
@@ -23,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 
 from graphql import GraphQLError, OperationDefinitionNode
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
 
@@ -101,6 +104,22 @@ def transport_refusal(status: int, reason: str, media_type: str) -> Response:
     response = error_response(status, code, reason)
     response.headers["content-type"] = content_type(media_type)
     return response
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such route: 404, a method a route does not serve: 405),
+    in GraphQL's error shape like every other answer of the gateway."""
+    assert isinstance(exc, StarletteHTTPException)
+    code = TRANSPORT_CODES.get(exc.status_code, "BAD_REQUEST")
+    response = error_response(exc.status_code, code, exc.detail, **(exc.headers or {}))
+    response.headers["content-type"] = content_type(negotiate(request.headers.get("accept")))
+    return response
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    """The answer when a defect escapes every handler: JSON, and nothing of the exception
+    (Starlette's ``ServerErrorMiddleware`` still raises it on, to the server's log)."""
+    return error_response(500, "INTERNAL_SERVER_ERROR", "Internal server error.")
 
 
 def unknown_operation(name: str) -> GraphQLError:

@@ -135,3 +135,21 @@ async def test_a_refused_http_request_is_json_in_the_graphql_shape(
     assert response.headers["content-type"] == f"{accept}; charset=utf-8"
     assert code_of(response) == code
     assert response.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("GET", "/no-such-route", 404, "NOT_FOUND"),
+        ("PUT", "/graphql", 405, "METHOD_NOT_ALLOWED"),
+        ("GET", "/webhooks/crm", 405, "METHOD_NOT_ALLOWED"),
+    ],
+)
+async def test_a_route_or_method_the_gateway_lacks_is_json_in_the_graphql_shape(
+    stack: Stack, method: str, path: str, status: int, code: str
+) -> None:
+    response = await stack.http.request(method, f"{stack.gateway_url}{path}")
+
+    assert response.status_code == status
+    assert response.headers["content-type"] == f"{JSON}; charset=utf-8"
+    assert code_of(response) == code
