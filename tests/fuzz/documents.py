@@ -15,6 +15,7 @@ from typing import Any
 import hypothesis_graphql as hg
 from graphql import (
     DocumentNode,
+    GraphQLField,
     GraphQLSchema,
     NameNode,
     OperationDefinitionNode,
@@ -88,13 +89,14 @@ def key_pools(keys: Keys) -> dict[str, tuple[str, ...]]:
 
 @st.composite
 def requests(draw: st.DrawFn, keys: Keys) -> Request:
-    """A generated document (valid or with one violation) with keys and variables."""
+    """A generated document (valid or with one violation) with keys and variables; some root
+    fields are also asked again under an alias, so that siblings resolve side by side."""
     mode = draw(st.sampled_from((hg.Mode.POSITIVE, hg.Mode.POSITIVE, hg.Mode.NEGATIVE)))
     document: DocumentNode = draw(
         hg.from_schema(SCHEMA, custom_scalars=CUSTOM_SCALARS, print_ast=lambda d: d, mode=mode)
     )
     pools = key_pools(keys)
-    variables: dict[str, Any] = {}
+    operands = _Operands(draw, {})
     definitions: list[Any] = []
     for operation in document.definitions:
         if not isinstance(operation, OperationDefinitionNode):
@@ -104,44 +106,64 @@ def requests(draw: st.DrawFn, keys: Keys) -> Request:
         root = SCHEMA.mutation_type if mutation else SCHEMA.query_type
         # Mutations never end or transfer the call whose grant the agent asks within.
         pools["contactId"] = keys.contact_ids[1:] if mutation else keys.contact_ids
-        declared = list(operation.variable_definitions or ())
+        operands.declared = list(operation.variable_definitions or ())
         selections = []
         for selection in operation.selection_set.selections:
             if not isinstance(selection, FieldNode) or not selection.arguments:
                 selections.append(selection)
                 continue
             field = root.fields.get(selection.name.value) if root else None
-            arguments = []
-            for argument in selection.arguments:
-                value: ValueNode = argument.value
-                pool = pools.get(argument.name.value)
-                if pool and draw(st.integers(0, 3)) > 0:
-                    value = StringValueNode(value=draw(st.sampled_from(pool)))
-                spec = field.args.get(argument.name.value) if field else None
-                if spec is not None and draw(st.integers(0, 4)) == 0:
-                    name = f"v{len(variables)}"
-                    declared.append(
-                        VariableDefinitionNode(
-                            variable=VariableNode(name=NameNode(value=name)),
-                            type=parse_type(str(spec.type)),
-                            directives=(),
-                        )
-                    )
-                    # Mostly the literal's own value (so the operation runs), else anything.
-                    given = value_from_ast_untyped(value)
-                    variables[name] = draw(
-                        st.sampled_from((given, given, given, *(pool or ())[:2])) | ANY_JSON
-                    )
-                    value = VariableNode(name=NameNode(value=name))
-                arguments.append(replace(argument, value=value))
-            selections.append(replace(selection, arguments=tuple(arguments)))
+            selections.append(operands.aimed(selection, field, pools))
+            if draw(st.integers(0, 3)) == 0:
+                alias = NameNode(value=f"again{len(selections)}")
+                selections.append(replace(operands.aimed(selection, field, pools), alias=alias))
         definitions.append(
             replace(
                 operation,
-                variable_definitions=tuple(declared),
+                variable_definitions=tuple(operands.declared),
                 selection_set=replace(operation.selection_set, selections=tuple(selections)),
             )
         )
     return Request(
-        query=print_ast(replace(document, definitions=tuple(definitions))), variables=variables
+        query=print_ast(replace(document, definitions=tuple(definitions))),
+        variables=operands.variables,
     )
+
+
+class _Operands:
+    """The variables of one operation as its root fields' arguments are aimed."""
+
+    def __init__(self, draw: st.DrawFn, variables: dict[str, Any]) -> None:
+        self.draw = draw
+        self.variables = variables
+        self.declared: list[VariableDefinitionNode] = []
+
+    def aimed(
+        self, selection: FieldNode, field: GraphQLField | None, pools: dict[str, tuple[str, ...]]
+    ) -> FieldNode:
+        """``selection`` with, often, real keys as its arguments, some sent as variables."""
+        draw = self.draw
+        arguments = []
+        for argument in selection.arguments:
+            value: ValueNode = argument.value
+            pool = pools.get(argument.name.value)
+            if pool and draw(st.integers(0, 3)) > 0:
+                value = StringValueNode(value=draw(st.sampled_from(pool)))
+            spec = field.args.get(argument.name.value) if field else None
+            if spec is not None and draw(st.integers(0, 4)) == 0:
+                name = f"v{len(self.variables)}"
+                self.declared.append(
+                    VariableDefinitionNode(
+                        variable=VariableNode(name=NameNode(value=name)),
+                        type=parse_type(str(spec.type)),
+                        directives=(),
+                    )
+                )
+                # Mostly the literal's own value (so the operation runs), else anything.
+                given = value_from_ast_untyped(value)
+                self.variables[name] = draw(
+                    st.sampled_from((given, given, given, *(pool or ())[:2])) | ANY_JSON
+                )
+                value = VariableNode(name=NameNode(value=name))
+            arguments.append(replace(argument, value=value))
+        return replace(selection, arguments=tuple(arguments))
