@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -248,7 +249,13 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
         await response(scope, receive, send)
 
     def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+        try:
+            return orjson.dumps(data)
+        except orjson.JSONEncodeError:
+            # orjson stops at 64-bit integers; a measure can pass them (a query's cost, the
+            # product of its lists' sizes, when the limits allow deep documents). The
+            # standard library writes any integer, at its own pace, for these rare answers.
+            return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class AuthenticatedGraphQL:
