@@ -76,7 +76,13 @@ def _leaks(request: Request, answer: str, asker: Asker) -> list[str]:
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    # Each example is an HTTP round trip, and a generated document may be large: neither is
+    # a fault of the test.
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
 )
 @given(data=st.data())
 async def test_no_request_is_a_server_error(fuzz_stack: FuzzStack, data: st.DataObject) -> None:
