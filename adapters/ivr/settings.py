@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from adapters.settings import SANDBOX_URL, SourceSettings
+from adapters.settings import SANDBOX_URL, HttpSourceSettings
 
 
-class IvrSettings(SourceSettings):
+class IvrSettings(HttpSourceSettings):
     """IVR platform (Amazon Connect-shaped contact attributes): verification events."""
 
     base_url: str = f"{SANDBOX_URL}/ivr"

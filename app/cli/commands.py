@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import SecretStr, ValidationError
 
 from adapters.registry import SOURCES
+from adapters.settings import SandboxPlace
 from app.settings import Settings
 
 
@@ -42,13 +43,13 @@ def _positive_seconds(raw: str) -> int:
     return value
 
 
-def with_sandbox_port(settings: Settings, port: int) -> Settings:
-    """``settings`` with every source pointed at the sandbox on ``port``."""
-    base = f"http://127.0.0.1:{port}"
-    update = {
-        name: getattr(settings, name).model_copy(update={"base_url": f"{base}/{name}"})
-        for name in (spec.name for spec in SOURCES)
-    }
+def with_sandbox_port(
+    settings: Settings, port: int, *, database_url: str | None = None
+) -> Settings:
+    """``settings`` with every source pointed at the sandbox on ``port`` (and the sandbox's
+    databases, if it has them, on the PostgreSQL server at ``database_url``)."""
+    place = SandboxPlace(http_url=f"http://127.0.0.1:{port}", database_url=database_url)
+    update = {spec.name: spec.in_sandbox(settings.source(spec.source), place) for spec in SOURCES}
     return settings.model_copy(update=update)
 
 
@@ -206,7 +207,7 @@ def cmd_ivr_call(args: argparse.Namespace) -> None:
 
     settings = load_settings()
     gateway = args.gateway or gateway_url(settings)
-    ivr_url = args.ivr or settings.source(Source.IVR).base_url
+    ivr_url = args.ivr or settings.http_source(Source.IVR).base_url
     token = mint_token(
         ensure_demo_keys(settings.data_dir), settings.auth, subject="ivr-sandbox", role="ivr"
     )
