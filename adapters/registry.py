@@ -39,6 +39,10 @@ from adapters.crm.settings import CrmSettings
 from adapters.http.client import CallPolicy, build_client
 from adapters.ivr.client import HttpIvrAdapter, ivr_auth_headers
 from adapters.ivr.settings import IvrSettings
+from adapters.orders import linking as orders_linking
+from adapters.orders.cached import CachedOrdersAdapter, OrdersLifetimes
+from adapters.orders.client import open_orders_adapter
+from adapters.orders.settings import OrdersSettings, orders_in_sandbox
 from adapters.settings import (
     HttpSourceSettings,
     SandboxPlace,
@@ -298,6 +302,23 @@ SOURCES: tuple[SourceSpec, ...] = (
         settings_model=IvrSettings,
         adapter=HttpIvrAdapter,
         auth_headers=ivr_auth_headers,
+    ),
+    source_spec(
+        Source.ORDERS,
+        system_of_record_for="orders and shipments",
+        record_noun="orders customer reference",
+        settings_model=OrdersSettings,
+        connect=open_orders_adapter,
+        in_sandbox=orders_in_sandbox,
+        cache=CacheSpec(OrdersLifetimes, CachedOrdersAdapter),
+        linking=LinkingSpec(
+            rank=3,
+            anchors=False,
+            names=Source.BILLING,
+            plan_pass=orders_linking.plan_pass,
+            search=orders_linking.search,
+            get=orders_linking.get,
+        ),
     ),
 )
 

@@ -9,6 +9,7 @@ from adapters.connection import Connection
 from adapters.crm.settings import CrmSettings
 from adapters.ivr.client import HttpIvrAdapter, ivr_auth_headers
 from adapters.ivr.settings import IvrSettings
+from adapters.orders.settings import OrdersSettings
 from adapters.registry import (
     SOURCES,
     WebhookSpec,
@@ -61,9 +62,13 @@ def test_an_entry_refuses_another_sources_section() -> None:
 def test_an_entry_points_its_section_at_the_sandbox() -> None:
     place = SandboxPlace("http://127.0.0.1:9", database_url="postgresql://postgres:@/postgres")
     billing = spec_of(Source.BILLING).in_sandbox(BillingSettings(), place)
+    orders = spec_of(Source.ORDERS).in_sandbox(OrdersSettings(), place)
 
     assert isinstance(billing, BillingSettings)
     assert billing.base_url == "http://127.0.0.1:9/billing"
+    assert isinstance(orders, OrdersSettings)
+    assert orders.url is not None
+    assert orders.url.get_secret_value().startswith("postgresql+asyncpg://scv_orders_reader:")
 
 
 def test_webhooks_need_a_section_with_a_signing_secret() -> None:

@@ -133,11 +133,13 @@ def test_a_source_section_is_set_by_its_registered_name(monkeypatch: pytest.Monk
 
 def test_an_http_section_is_set_by_its_registered_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SCV_IVR__BASE_URL", "https://ivr.example")
+    monkeypatch.setenv("SCV_ORDERS__URL", "sqlite+aiosqlite:///orders.sqlite")
 
     settings = Settings()
 
     assert settings.http_source(Source.IVR).base_url == "https://ivr.example"
-    assert settings.http_source(Source.CRM) is settings.source(Source.CRM)
+    with pytest.raises(TypeError, match="ORDERS is not reached over HTTP"):
+        settings.http_source(Source.ORDERS)
 
 
 def test_a_webhook_secret_is_its_sources_own_setting(monkeypatch: pytest.MonkeyPatch) -> None:
