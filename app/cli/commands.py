@@ -57,9 +57,25 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from app.demo.runner import run_demo
     from app.observability.logs import configure_logging
 
-    settings = with_sandbox_port(load_settings(demo=True), args.sandbox_port)
+    settings = load_settings(demo=True)
     configure_logging(settings.log_level)
+    # The sandbox's databases (the legacy orders) live on the demo's own PostgreSQL server.
+    server = demo_database_url(settings)
+    settings = with_sandbox_port(
+        settings.model_copy(update={"database_url": SecretStr(server)}),
+        args.sandbox_port,
+        database_url=server,
+    )
     run_demo(settings, sandbox_port=args.sandbox_port, seed=args.seed, customers=args.customers)
+
+
+def demo_database_url(settings: Settings) -> str:
+    """The configured PostgreSQL, or the embedded one under ``data_dir`` (started now)."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    from app.store.embedded import start_embedded_postgres
+
+    return start_embedded_postgres(settings.data_dir)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
