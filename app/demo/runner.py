@@ -20,6 +20,7 @@ from datetime import timedelta
 import httpx
 import uvicorn
 
+from app.analytics.order_facts import orders_of
 from app.analytics.refresh import (
     ChangedFactsReport,
     FactsRefreshReport,
@@ -136,7 +137,14 @@ async def run_sync(settings: Settings, *, full: bool = False, identity_only: boo
         writer = FactsWriter(store.pool)
         facts: FactsRefreshReport | ChangedFactsReport
         if report.changed is not None:
-            updater = FactsUpdater(store, writer, sources.billing, sources.crm, sources.support)
+            updater = FactsUpdater(
+                store,
+                writer,
+                sources.billing,
+                sources.crm,
+                sources.support,
+                orders=orders_of(sources),
+            )
             facts = await refresh_changed_facts(
                 updater, writer, report.changed, settings.customers.panel_concurrency
             )

@@ -20,6 +20,7 @@ from prometheus_client import multiprocess
 
 from adapters.registry import fallback_order, record_nouns
 from adapters.taxonomy import taxonomies_of
+from app.analytics.order_facts import orders_of
 from app.analytics.refresh import FactsUpdater
 from app.cache.response_cache import ResponseCache
 from app.cache.sources import cached_adapters
@@ -123,6 +124,7 @@ async def open_services(
         sources.billing,
         sources.crm,
         sources.support,
+        orders=orders_of(sources),
         updates=metrics.facts.updates,
     )
     # Last, so that its workers stop (handing their jobs back) before anything closes.
