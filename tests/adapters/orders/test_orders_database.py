@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -19,8 +20,9 @@ from adapters.orders.client import SqlOrdersAdapter, open_orders_adapter
 from adapters.orders.port import OrdersCustomerRef, OrderStatus
 from adapters.orders.settings import OrdersSettings
 from adapters.sql.schema import MissingSchemaError
-from kernel.errors import UpstreamContractError, UpstreamUnavailable
+from kernel.errors import UpstreamContractError, UpstreamTimeout, UpstreamUnavailable
 from kernel.models import Money
+from sandbox.orders.postgres import READER
 from tests.adapters.orders.legacy_databases import (
     ADA_REF,
     BARBARA_REF,
@@ -29,6 +31,9 @@ from tests.adapters.orders.legacy_databases import (
 )
 
 ADA = OrdersCustomerRef(ADA_REF)
+SLOW_VIEW = """
+CREATE OR REPLACE VIEW "V_SLOW_HDR" AS
+SELECT h.* FROM "ORD_HDR" AS h, LATERAL (SELECT pg_sleep(1)) AS s"""
 BARBARA = OrdersCustomerRef(BARBARA_REF)
 
 
@@ -201,3 +206,28 @@ async def test_the_reader_role_may_not_write(pg_settings: OrdersSettings) -> Non
                 await conn.execute(text('SELECT count(*) FROM "ORD_HDR"'))
     finally:
         await engine.dispose()
+
+
+async def test_a_slow_statement_is_stopped_by_the_statement_timeout(
+    database_url: str, pg_settings: OrdersSettings
+) -> None:
+    # A view that takes a second per statement, made by the database's owner for this test.
+    admin = create_async_engine(
+        make_url(database_url).set(drivername="postgresql+asyncpg", database="legacy_orders")
+    )
+    try:
+        async with admin.begin() as conn:
+            await conn.execute(text(SLOW_VIEW))
+            await conn.execute(text(f'GRANT SELECT ON "V_SLOW_HDR" TO "{READER}"'))
+    finally:
+        await admin.dispose()
+    slow = pg_settings.model_copy(
+        update={"orders_table": "V_SLOW_HDR", "statement_timeout_seconds": 0.2}
+    )
+
+    async with open_orders_adapter(slow, Connection()) as adapter:
+        assert isinstance(adapter, SqlOrdersAdapter)
+        with pytest.raises(UpstreamTimeout) as caught:
+            await adapter.list_orders(ADA)
+
+    assert caught.value.source.value == "ORDERS"
