@@ -2,15 +2,14 @@
 
 One customer's orders are one statement (orders, their shipment and their lines joined), so
 the panel costs the database one round trip. Legacy values go through ``rows.py``: a row that
-cannot be read costs only that row (counted in ``unreadable`` by field, logged without its
-values); a status code with no mapping is UNKNOWN and reported by the taxonomy.
+cannot be read costs only that row (``adapters.unreadable``: counted by field, logged without
+its values); a status code with no mapping is UNKNOWN and reported by the taxonomy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -44,6 +43,7 @@ from adapters.sql.calls import UpstreamDatabase
 from adapters.sql.engine import build_engine
 from adapters.sql.schema import MissingSchemaError, check_schema
 from adapters.taxonomy import Taxonomy
+from adapters.unreadable import UnreadableRecords
 from kernel.errors import UpstreamContractError, UpstreamUnavailable
 from kernel.models import Source
 
@@ -102,8 +102,8 @@ class SqlOrdersAdapter:
         self.order_status = Taxonomy(
             Source.ORDERS, "order_status", settings.order_status, OrderStatus
         )
-        #: Rows left out because a value could not be read, by field.
-        self.unreadable: Counter[str] = Counter()
+        #: Orders left out because a value could not be read, by field.
+        self.unreadable = UnreadableRecords(Source.ORDERS, "order")
 
     # --- start-up ---------------------------------------------------------------------------
 
@@ -222,7 +222,7 @@ class SqlOrdersAdapter:
                 if row._mapping.get("line_number") is not None
             )
         except UnreadableValue as exc:
-            self._count_unreadable(exc.field)
+            self.unreadable.count(exc.field)
             return None
         word = _text(head["status"]) or ""
         shipment = None
@@ -243,15 +243,6 @@ class SqlOrdersAdapter:
             lines=lines,
             shipment=shipment,
         )
-
-    def _count_unreadable(self, field: str) -> None:
-        if field not in self.unreadable:
-            # The field only: the value may be anything, a customer's details included.
-            logger.warning(
-                "an order row could not be read and was left out",
-                extra={"source": Source.ORDERS.value, "field": field},
-            )
-        self.unreadable[field] += 1
 
     # --- linking and the read model -----------------------------------------------------------
 
