@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import phonenumbers
 from sqlalchemy import Row, Select, bindparam, func, select
@@ -39,7 +39,7 @@ from adapters.orders.rows import (
 )
 from adapters.orders.settings import OrdersSettings
 from adapters.orders.tables import OrdersTables
-from adapters.sql.calls import UpstreamDatabase
+from adapters.sql.calls import Read, UpstreamDatabase
 from adapters.sql.engine import build_engine
 from adapters.sql.schema import MissingSchemaError, check_schema
 from adapters.taxonomy import Taxonomy
@@ -48,6 +48,8 @@ from kernel.errors import UpstreamContractError, UpstreamUnavailable
 from kernel.models import Source
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @asynccontextmanager
@@ -138,12 +140,12 @@ class SqlOrdersAdapter:
             raise UpstreamUnavailable(Source.ORDERS, "no orders database is configured")
         return self._db
 
-    async def _read(self, read: Any) -> Any:
+    async def _read(self, read: Read[T]) -> T:
         """``read`` through the source's database calls, the schema checked first."""
         db = self._database()
         if not self._schema_checked:
 
-            async def checked(conn: AsyncConnection) -> Any:
+            async def checked(conn: AsyncConnection) -> T:
                 try:
                     await conn.run_sync(
                         check_schema, self._settings.db_schema, self._tables.expected
