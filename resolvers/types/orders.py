@@ -22,7 +22,9 @@ from adapters.orders.port import (
 from adapters.orders.port import Order as OrderModel
 from adapters.orders.port import OrderStatus as OrderStatusModel
 from kernel import models
-from kernel.identity import CustomerRecord
+from kernel.access import VerificationLevel
+from kernel.identity import CustomerId, CustomerRecord
+from resolvers.extensions.masking import personal, withhold
 from resolvers.loaders import each_concurrently
 from resolvers.types.common import Info, Money, PanelMeta, check_first
 
@@ -39,8 +41,10 @@ class OrderLine:
 
 @strawberry.type(description="An order's shipment, as the carrier reported it.")
 class Shipment:
+    owner: strawberry.Private[CustomerId]
     carrier: str | None
-    tracking_number: str | None
+    #: Follows the parcel to the customer's door: personal, as the address it goes to.
+    tracking_number: str | None = personal(VerificationLevel.MEDIUM, withhold)
     status: str | None = strawberry.field(description="The carrier's own status word.")
 
 
@@ -55,7 +59,7 @@ class Order:
     shipment: Shipment | None
 
     @classmethod
-    def from_model(cls, order: OrderModel) -> Order:
+    def from_model(cls, order: OrderModel, owner: CustomerId) -> Order:
         return cls(
             number=strawberry.ID(order.number),
             status=order.status,
@@ -67,6 +71,7 @@ class Order:
                 for line in order.lines
             ],
             shipment=Shipment(
+                owner=owner,
                 carrier=order.shipment.carrier,
                 tracking_number=order.shipment.tracking_number,
                 status=order.shipment.status,
@@ -80,6 +85,7 @@ class Order:
     description="Orders and shipments, from the orders database (their system of record)."
 )
 class OrderHistory:
+    owner: strawberry.Private[CustomerId]
     all_orders: strawberry.Private[tuple[OrderModel, ...]]
     open_order_count: int = strawberry.field(
         description="Orders not delivered, cancelled or returned."
@@ -87,8 +93,9 @@ class OrderHistory:
     meta: PanelMeta
 
     @classmethod
-    def from_model(cls, found: OrderList) -> OrderHistory:
+    def from_model(cls, found: OrderList, owner: CustomerId) -> OrderHistory:
         return cls(
+            owner=owner,
             all_orders=found.items,
             open_order_count=sum(
                 1 for order in found.items if order.status not in FINISHED_ORDER_STATUSES
@@ -104,7 +111,7 @@ class OrderHistory:
     @strawberry.field(description="Newest first; `first` is 1..100.")
     def orders(self, first: int | None = 10) -> list[Order]:
         limit = check_first(first, default=10)
-        return [Order.from_model(order) for order in self.all_orders[:limit]]
+        return [Order.from_model(order, self.owner) for order in self.all_orders[:limit]]
 
 
 async def resolve_orders(record: CustomerRecord, info: Info) -> OrderHistory | None:
@@ -119,4 +126,4 @@ async def resolve_orders(record: CustomerRecord, info: Info) -> OrderHistory | N
         return DataLoader(each_concurrently(adapter.list_orders, loaders.panel_concurrency))
 
     found = await loaders.keyed("orders.history", build).load(OrdersCustomerRef(link.external_id))
-    return OrderHistory.from_model(found)
+    return OrderHistory.from_model(found, record.id)

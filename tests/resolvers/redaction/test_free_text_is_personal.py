@@ -23,6 +23,9 @@ NOT_PERSONAL = {
             "IdentityLink.matchedBy",
             "IdentityLink.linkedVia",
             "Invoice.sourceStatus",
+            "Order.sourceStatus",
+            "Shipment.status",
+            "Shipment.carrier",
             "Ticket.sourceStatus",
             "Ticket.priority",
             "LastSync.outcome",
@@ -53,6 +56,7 @@ NOT_PERSONAL = {
             "InteractionGrant.token",
             "ExportJob.downloadPath",
             "Invoice.number",
+            "OrderLine.sku",
         ],
         "an opaque id, cursor or token",
     ),
@@ -67,6 +71,8 @@ NOT_PERSONAL = {
         ],
         "about staff, read by supervisors only",
     ),
+    # what a business sells, as its catalogue names it
+    "OrderLine.description": "a product's catalogue description, the same for every buyer",
     # places too large to find anyone by
     **dict.fromkeys(
         ["Address.city", "Address.region", "Address.country", "CustomerFacts.country"],
