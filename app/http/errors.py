@@ -20,6 +20,7 @@ from collections.abc import Iterator
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import StreamExecutionResult
 
 from kernel.client_errors import GatewayError
 from kernel.errors import UpstreamError
@@ -30,6 +31,9 @@ logger = logging.getLogger(__name__)
 def present_error(error: GraphQLError) -> GraphQLError:
     """The client's view of one error."""
     original = error.original_error
+    if original is None and error.extensions and "code" in error.extensions:
+        # Presented already (a subscription's event, then its operation's end).
+        return error
     if original is None:
         code = "GRAPHQL_VALIDATION_FAILED" if error.nodes else "GRAPHQL_PARSE_FAILED"
         return _with(error, error.message, {"code": code})
@@ -72,11 +76,19 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> G
 
 
 class PresentErrors(SchemaExtension):
-    """Rewrites every error of a result with ``present_error`` once execution ends."""
+    """Rewrites every error of a result with ``present_error`` once execution ends, and of
+    each result a subscription (or any operation over WebSocket) streams, as it leaves."""
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if result is not None and errors:
-            result.errors = [present_error(e) for e in errors]
+        _present(self.execution_context.result)
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        _present(result)
+        yield
+
+
+def _present(result: object) -> None:
+    errors = getattr(result, "errors", None)
+    if result is not None and errors:
+        result.errors = [present_error(e) for e in errors]  # type: ignore[attr-defined]
