@@ -23,7 +23,7 @@ from app.http.body_limit import CODE as BODY_TOO_LARGE
 from app.http.body_limit import limited_receive, too_large
 from app.http.graphiql import offline_graphiql_html
 from app.http.responses import UNAUTHENTICATED_HEADERS, error_response
-from app.http.websocket import AuthenticatedTransportWS, ConnectionRefused
+from app.http.websocket import AuthenticatedTransportWS, ConnectionRefused, TextFrames
 from app.interactions.service import Interactions
 from app.interactions.tokens import InteractionTokenError
 from app.limits.checks import present_parse_refusal
@@ -100,6 +100,7 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
         return self._ide_html
 
     graphql_transport_ws_handler_class = AuthenticatedTransportWS
+    websocket_adapter_class = TextFrames
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
         # A WebSocket's principal comes with its connection_init (AuthenticatedTransportWS).

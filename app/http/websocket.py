@@ -17,7 +17,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from starlette.websockets import WebSocket
+import orjson
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -30,6 +33,18 @@ logger = logging.getLogger(__name__)
 #: What the close frame says when the tokens are refused (the reason stays generic: the
 #: detail is for the server's log, never a hint to whoever probes).
 FORBIDDEN = 4403
+
+
+class TextFrames(ASGIWebSocketAdapter):
+    """Sends every message as a text frame, as graphql-transport-ws requires (browsers'
+    clients parse ``event.data`` as a string): the view encodes JSON to bytes (orjson), which
+    strawberry would send as binary frames."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
 
 
 class ConnectionRefused(Exception):
