@@ -76,3 +76,34 @@ async def test_redis_pub_sub_carries_an_event_to_the_other_instance(
     store: Store, redis_url: str
 ) -> None:
     await reaches_the_other_instance(store, lambda: RedisChannel(redis_url, "scv_live_test"))
+
+
+async def test_a_lost_listen_connection_is_made_again(database_url: str) -> None:
+    async with AsyncExitStack() as resources:
+        url = await resources.enter_async_context(scratch_database(database_url, "live"))
+        store = await Store.connect(url, pool_size=2)
+        resources.push_async_callback(store.close)
+        channel = PostgresChannel(store.pool, url, "scv_live")
+        async with instance(store, channel) as (live, _):
+            ada = CustomerId("cus-ada")
+            async with live.subscribe(AGENT, [customer_topic(ada)], field="f") as events:
+                # The server drops the listener (a failover, an administrator, a restart).
+                async with store.pool.acquire() as conn:
+                    dropped = await conn.fetchval(
+                        "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                        "where datname = current_database() and query like 'LISTEN %'"
+                    )
+                assert dropped == 1
+                event = CustomerChanged(
+                    customer_id=ada, sources=(Source.CRM,), at=AT, received_at=1.0
+                )
+                # Events sent while nobody listens are lost (PostgreSQL keeps none): send
+                # until one arrives, as the listener comes back within a second or two.
+                arrival = asyncio.ensure_future(anext(events))
+                for _ in range(50):
+                    await live.publish(event)
+                    # Not wait_for: cancelling the read would end the subscription.
+                    done, _pending = await asyncio.wait({arrival}, timeout=0.5)
+                    if done:
+                        break
+                assert arrival.result() == event
