@@ -259,6 +259,7 @@ class Interactions:
             agent=principal.subject,
             # The stored level, not the token's: a knowledge check may have raised it since.
             level=VerificationLevel(row.level),
+            expires_at=claims.expires_at,
         )
 
     # -- helpers -----------------------------------------------------------------------------

@@ -4,9 +4,10 @@ Each is an async generator over the request's ``LiveFeed`` (``kernel/live.py``),
 same rules as a query: the principal is the one the token named (``connection_init``, or
 the HTTP headers), the role decides what may be subscribed to, and whatever a subscriber
 selects of a customer goes through the same resolvers, masking and audit. A subscription
-ends, with ``SUBSCRIPTION_ENDED``, when its bearer token expires or the interaction it acts
-within (``X-Interaction-Token``) ends or moves to another agent; a subscriber too slow to
-take its events is told to re-query (``CustomerChange.requery``, or ``EVENTS_DROPPED``).
+ends, with ``SUBSCRIPTION_ENDED``, when its bearer token expires, or the interaction it acts
+within (``X-Interaction-Token``) ends, moves to another agent or its token expires; a
+subscriber too slow to take its events is told to re-query (``CustomerChange.requery``, or
+``EVENTS_DROPPED``).
 """
 
 from __future__ import annotations
@@ -74,10 +75,17 @@ async def _events(
     if interaction is not None and interaction_topic(interaction.contact_id) not in watched:
         # Heard to end this subscription when the interaction it acts within ends.
         watched.append(interaction_topic(interaction.contact_id))
+    expiries = [
+        (context.token_expires_at, "TOKEN_EXPIRED"),
+        (interaction.expires_at if interaction is not None else None, "INTERACTION_TOKEN_EXPIRED"),
+    ]
+    deadline, reason = min(
+        ((at, why) for at, why in expiries if at is not None), default=(None, "TOKEN_EXPIRED")
+    )
     async with context.live.subscribe(context.principal, watched, field=field) as events:
         iterator = aiter(events)
         while True:
-            item = await _next_before_expiry(iterator, context.token_expires_at)
+            item = await _next_before_expiry(iterator, deadline, reason)
             if isinstance(item, InteractionChanged) and not set(topics_of(item)) & set(topics):
                 if interaction is not None and _ends(item, interaction.agent):
                     raise SubscriptionEnded(
@@ -91,7 +99,7 @@ async def _events(
 
 
 async def _next_before_expiry(
-    iterator: AsyncIterator[LiveEvent | Dropped], expires_at: float | None
+    iterator: AsyncIterator[LiveEvent | Dropped], expires_at: float | None, reason: str
 ) -> LiveEvent | Dropped:
     if expires_at is None:
         return await anext(iterator)
@@ -102,7 +110,7 @@ async def _next_before_expiry(
         return await asyncio.wait_for(anext(iterator), left)
     except TimeoutError:
         raise SubscriptionEnded(
-            "the bearer token has expired: subscribe again with a new one", "TOKEN_EXPIRED"
+            "a token of this subscription has expired: subscribe again with a new one", reason
         ) from None
 
 

@@ -207,3 +207,26 @@ async def test_an_interaction_subscription_completes_after_the_end(
     live.deliver(call("c-1", InteractionState.ENDED, "agent-1", n=2))
     states = [data(result)["interactionUpdated"]["state"] async for result in results]
     assert states == ["ACTIVE", "ENDED"]
+
+
+async def test_a_subscription_within_an_interaction_ends_when_its_token_expires(
+    schema: strawberry.Schema,
+) -> None:
+    live = hub()
+    expired = ActiveInteraction(
+        interaction_id="i-c-1",
+        contact_id="c-1",
+        customer_id=ADA,
+        agent="agent-1",
+        level=VerificationLevel.MEDIUM,
+        expires_at=1.0,
+    )
+    results = await schema.subscribe(
+        CUSTOMER_UPDATED, context_value=context(live, interaction=expired)
+    )
+    assert isinstance(results, AsyncGenerator)
+    ended = await anext(results)
+    assert ended.errors[0].extensions == {
+        "code": "SUBSCRIPTION_ENDED",
+        "reason": "INTERACTION_TOKEN_EXPIRED",
+    }
