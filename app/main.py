@@ -27,6 +27,7 @@ from strawberry.subscriptions import (
 from adapters.registry import SOURCES
 from app.exports.downloads import get_export_file
 from app.http.desktop.routes import desktop
+from app.http.draining import CloseWhenDraining, Draining, drain_on_sigterm
 from app.http.errors import PresentErrors
 from app.http.graphiql import graphiql_assets
 from app.http.graphql import AuthenticatedGraphQL, GatewayGraphQL
@@ -35,12 +36,12 @@ from app.limits.budget import CostBudget
 from app.observability.health import SourceHealth
 from app.observability.middleware import ObservabilityMiddleware, ObserveOperation
 from app.observability.tracing import build_tracer
-from app.resilience.policy import resilience_for
 from app.settings import Settings
 from app.webhooks.receiver import RecordInvalidator, WebhookReceiver, webhook_invalidator
 from app.wiring.metrics import GatewayMetrics
 from app.wiring.probes import Probes
 from app.wiring.protection import build_query_protection
+from app.wiring.resilience import build_resilience
 from app.wiring.services import open_services
 from kernel.models import Source
 from resolvers.extensions.validation_cache import ValidatedDocuments, ValidationByText
@@ -73,8 +74,11 @@ def create_app(
     metrics = GatewayMetrics.create(registry)
     health = {source: SourceHealth() for source in Source}
     # Per app, not per lifespan: breakers and bulkheads outlive no app and serve all requests.
-    resilience = resilience_for(settings, events=metrics.resilience)
+    resilience = build_resilience(settings, metrics.resilience)
     metrics.resilience.watch(resilience.sources.values())
+    metrics.resilience.watch_sharing(
+        resilience.sources.values(), lanes=settings.audience != "agents"
+    )
     tracer = build_tracer(settings.tracing, span_exporter)
     protection = build_query_protection(
         settings, count_refusal=metrics.count_refusal, budget=cost_budget
@@ -119,9 +123,12 @@ def create_app(
         audience=settings.audience,
     )
 
+    draining = Draining(settings.shutdown_drain_seconds)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         async with AsyncExitStack() as stack:
+            stack.enter_context(drain_on_sigterm(draining))
             state = await open_services(
                 settings,
                 stack,
@@ -159,8 +166,8 @@ def create_app(
                 demo=settings.demo,
             ).routes(),
         ],
-        # The only middleware, so the outermost of ours: the id is on every response, a 401
-        # or a 404 included (Starlette's own 500 page, outside it, goes without).
+        # The outermost of ours: the id is on every response, a 401 or a 404 included
+        # (Starlette's own 500 page, outside it, goes without).
         middleware=[
             Middleware(
                 ObservabilityMiddleware,
@@ -168,7 +175,8 @@ def create_app(
                 health=health,
                 deadline_seconds=settings.request_deadline_seconds,
                 tracer=tracer,
-            )
+            ),
+            Middleware(CloseWhenDraining, draining=draining),
         ],
         lifespan=lifespan,
     )

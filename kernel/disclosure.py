@@ -37,10 +37,16 @@ class Treatment(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Access:
-    """The decision for one customer and one request; ``level`` matters when UNMASKED."""
+    """The decision for one customer and one request; ``level`` matters when UNMASKED.
+
+    ``redacts_free_text`` matters when MASKED: free text (the customer's own words) then goes
+    out with its personal data redacted, for a role that works with the customer; otherwise
+    it goes out masked whole, for a role that has no use for the customer's words.
+    """
 
     treatment: Treatment
     level: VerificationLevel = VerificationLevel.NONE
+    redacts_free_text: bool = False
 
 
 @dataclass(slots=True)

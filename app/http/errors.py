@@ -6,6 +6,9 @@
 - GraphQL's own syntax and validation errors: as graphql-core wrote them, with a code.
 - A value graphql-core could not coerce to its type (a variable of the wrong type, a
   required variable missing): the client's mistake, ``BAD_USER_INPUT``, not logged as a fault.
+- The store down (``app.store.errors.store_outage``): ``STORE_UNAVAILABLE``, retryable,
+  logged as a warning (an outage, not a defect); the fields that need no store are served.
+- An upstream record that is not there (``UpstreamNotFound``): said so, not "unavailable".
 - Anything else is a defect: logged with its type and place (never its message, which may
   hold personal data) and shown as ``INTERNAL_SERVER_ERROR``.
 
@@ -22,8 +25,9 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import StreamExecutionResult
 
+from app.store.errors import store_outage
 from kernel.client_errors import GatewayError
-from kernel.errors import UpstreamError
+from kernel.errors import UpstreamError, UpstreamNotFound
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +42,13 @@ def present_error(error: GraphQLError) -> GraphQLError:
         code = "GRAPHQL_VALIDATION_FAILED" if error.nodes else "GRAPHQL_PARSE_FAILED"
         return _with(error, error.message, {"code": code})
     if isinstance(original, UpstreamError):
+        source = original.source.value.lower()
+        verdict = (
+            "has no such record" if isinstance(original, UpstreamNotFound) else "is unavailable"
+        )
         return _with(
             error,
-            f"{original.source.value.lower()} is unavailable for this panel: {original.message}",
+            f"{source} {verdict} for this panel: {original.message}",
             {
                 "code": original.code,
                 "source": original.source.value,
@@ -54,6 +62,13 @@ def present_error(error: GraphQLError) -> GraphQLError:
         # message names the variable and the type, never more than the client sent. (With a
         # path it is a field's result the server could not serialise: a fault, below.)
         return _with(error, error.message, {"code": "BAD_USER_INPUT"})
+    outage = store_outage(original)
+    if outage is not None:
+        logger.warning(
+            "store unavailable",
+            extra={"error_type": type(original).__name__, "path": error.path},
+        )
+        return _with(error, outage.message, {"code": outage.code, "retryable": outage.retryable})
     frame = traceback.extract_tb(original.__traceback__)[-1:] if original.__traceback__ else []
     where = f"{frame[0].filename}:{frame[0].lineno}" if frame else "?"
     logger.error(

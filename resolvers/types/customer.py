@@ -136,10 +136,12 @@ class Customer:
         found = await info.context.loaders.customer_facts.load(self.record.id)
         return CustomerFactsView.from_facts(found) if found is not None else None
 
+    # The next three read the gateway's store: nullable, so that the store failing (null with
+    # STORE_UNAVAILABLE) costs only them, not the whole customer and every panel beside them.
     @customer_data(description="Every email and phone the linked records hold, across systems.")
     async def contact(
         self, info: Info
-    ) -> Annotated[ContactPoints, strawberry.lazy("resolvers.types.identity")]:
+    ) -> Annotated[ContactPoints, strawberry.lazy("resolvers.types.identity")] | None:
         from resolvers.types.identity import resolve_contact
 
         return await resolve_contact(self.record, info)
@@ -147,7 +149,7 @@ class Customer:
     @customer_data(description="Facts the linked records disagree on, and the value believed.")
     async def conflicts(
         self, info: Info
-    ) -> list[Annotated[FieldConflict, strawberry.lazy("resolvers.types.identity")]]:
+    ) -> list[Annotated[FieldConflict, strawberry.lazy("resolvers.types.identity")]] | None:
         from resolvers.types.identity import resolve_conflicts
 
         return await resolve_conflicts(self.record, info)
@@ -159,7 +161,7 @@ class Customer:
     )
     async def possible_duplicates(
         self, info: Info, first: int | None = 10
-    ) -> list[Annotated[DuplicateCandidate, strawberry.lazy("resolvers.types.identity")]]:
+    ) -> list[Annotated[DuplicateCandidate, strawberry.lazy("resolvers.types.identity")]] | None:
         from resolvers.types.identity import resolve_possible_duplicates
 
         limit = check_first(first, default=10)

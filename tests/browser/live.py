@@ -22,7 +22,7 @@ import orjson
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
-from app.cli.commands import with_sandbox_port
+from app.cli.environment import with_sandbox_port
 from app.cli.ivr_call import play_ivr_call
 from app.main import create_app
 from app.security.demo_keys import DemoKeys, ensure_demo_keys, mint_token

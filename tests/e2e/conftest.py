@@ -13,7 +13,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from app.cli.commands import with_sandbox_port
+from app.cli.environment import with_sandbox_port
 from app.main import create_app
 from app.security.demo_keys import ensure_demo_keys, mint_token
 from app.settings import Settings

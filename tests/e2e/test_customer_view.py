@@ -127,6 +127,12 @@ async def test_the_ivr_contact_finds_ada(stack: Stack) -> None:
     assert (await stack.data(query))["customerBySourceId"] == {"displayName": "Ada L."}
 
 
+async def test_an_unknown_ivr_contact_is_null_not_an_outage(stack: Stack) -> None:
+    query = '{ customerBySourceId(source: IVR, id: "contact-nobody-0000") { id } }'
+    response = await stack.query(query)
+    assert response.json() == {"data": {"customerBySourceId": None}}
+
+
 async def test_a_failing_billing_system_costs_only_the_billing_panel(clean_sandbox: Stack) -> None:
     await clean_sandbox.set_faults("billing", error_rate=1.0, error_status=503)
     response = await clean_sandbox.query(WHOLE_VIEW_QUERY, email="ada.lovelace@example.com")

@@ -180,12 +180,12 @@ function supportBody(support, ctx) {
 
 function flags(customer, onOpen) {
   const items = [];
-  for (const c of customer.conflicts) {
+  for (const c of customer.conflicts ?? []) {
     const said = c.values.map((v) => `${systemName(v.source).replace(/^The /, "")}: ${v.value ?? "hidden"}`);
     items.push(el("li", { className: "flag", text: `Records disagree on ${c.field}. ${said.join("; ")}. ` +
       `Believed: ${systemName(c.chosen.source).replace(/^The /, "")}'s.` }));
   }
-  for (const d of customer.possibleDuplicates) {
+  for (const d of customer.possibleDuplicates ?? []) {
     const open = el("button", { text: `Open ${d.customer.displayName || "that customer"}`,
       attrs: { type: "button" } });
     open.addEventListener("click", () => onOpen(d.customer.id));
