@@ -435,3 +435,32 @@ async def test_a_request_without_a_token_gets_no_stream(live_stack: LiveStack) -
         headers={"Accept": "text/event-stream"},
     )
     assert response.status_code == 401
+
+
+UNLINK = """mutation($c: ID!, $s: Source!, $x: ID!, $r: String!) {
+  unlinkIdentity(customerId: $c, source: $s, externalId: $x, reason: $r) { id }
+}"""
+
+
+async def test_a_supervisors_link_decision_tells_the_subscriber_to_requery(
+    live_stack: LiveStack,
+) -> None:
+    ada = await live_stack.ada_id()
+    async with live_client(live_stack.gateway_b, live_stack.token()) as client:
+        operation = await client.subscribe(CUSTOMER_UPDATED, id=ada)
+        await client.ping()
+        await live_stack.graphql(
+            live_stack.gateway_a,
+            UNLINK,
+            live_stack.token("supervisor", "supervisor-1"),
+            c=ada,
+            s="SUPPORT",
+            x="9001",
+            r="not this person (test)",
+        )
+
+        change = (await client.data(operation))["customerUpdated"]
+
+    assert change["sources"] == []
+    assert change["requery"] is True
+    assert "links" in change["panels"]
