@@ -30,8 +30,15 @@ class EventChannel(Protocol):
         """Send ``payload`` to every listening instance."""
         ...
 
-    async def start(self, on_message: Callable[[str], None], within: float = 5.0) -> None:
-        """Hand every payload received from now on to ``on_message``."""
+    async def start(
+        self,
+        on_message: Callable[[str], None],
+        on_gap: Callable[[], None],
+        within: float = 5.0,
+    ) -> None:
+        """Hand every payload received from now on to ``on_message``; call ``on_gap`` each
+        time it listens again after losing its connection (what was sent meanwhile is lost).
+        Returns once listening, or after ``within`` seconds, still trying."""
         ...
 
     async def close(self) -> None: ...
@@ -49,8 +56,13 @@ class RedisChannel:
     async def publish(self, payload: str) -> None:
         await self._client.publish(self._channel, payload)
 
-    async def start(self, on_message: Callable[[str], None], within: float = 5.0) -> None:
-        self._task = asyncio.create_task(self._listen(on_message))
+    async def start(
+        self,
+        on_message: Callable[[str], None],
+        on_gap: Callable[[], None],
+        within: float = 5.0,
+    ) -> None:
+        self._task = asyncio.create_task(self._listen(on_message, on_gap))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._subscribed.wait(), within)
 
@@ -61,12 +73,15 @@ class RedisChannel:
                 await self._task
         await self._client.aclose()
 
-    async def _listen(self, on_message: Callable[[str], None]) -> None:
+    async def _listen(self, on_message: Callable[[str], None], on_gap: Callable[[], None]) -> None:
+        lost = False
         while True:
             try:
                 async with self._client.pubsub() as pubsub:
                     await pubsub.subscribe(self._channel)
                     self._subscribed.set()
+                    if lost:
+                        on_gap()
                     while True:
                         message = await pubsub.get_message(
                             ignore_subscribe_messages=True, timeout=LISTEN_POLL_SECONDS
@@ -74,6 +89,7 @@ class RedisChannel:
                         if message is not None and isinstance(message.get("data"), bytes):
                             on_message(message["data"].decode())
             except (RedisError, OSError, TimeoutError) as exc:
+                lost = True
                 self._subscribed.clear()
                 logger.warning(
                     "live changes: Redis subscription lost (%s); retrying", type(exc).__name__

@@ -54,6 +54,15 @@ class Subscriber:
             return dropped
         return 0
 
+    def missed(self) -> None:
+        """Events may have been lost on their way here (the engine's connection was lost):
+        what is queued gives way to one ``Dropped``, so that the subscriber re-queries."""
+        earlier = 0
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            earlier += item.count if isinstance(item, Dropped) else 1
+        self._queue.put_nowait(Dropped(count=earlier))
+
     async def events(self) -> AsyncIterator[LiveEvent | Dropped]:
         while True:
             yield await self._queue.get()
@@ -120,6 +129,13 @@ class LiveHub:
                 self._metrics.dropped.labels(subscriber.field).inc(dropped)
             else:
                 self._metrics.fanned_out.labels(subscriber.field).inc()
+        return len(reached)
+
+    def missed(self) -> int:
+        """Tell every subscriber to re-query (events may have been lost); how many."""
+        reached = {subscriber for holders in self._by_topic.values() for subscriber in holders}
+        for subscriber in reached:
+            subscriber.missed()
         return len(reached)
 
     def delivered(self, event: LiveEvent, field: str) -> None:

@@ -8,9 +8,10 @@ channel, the publisher's own included, and hands each event to its hub, which qu
 the subscriptions of its topics (``app.live.hub``). One path for every event, so that an
 event heard by instance A reaches a subscriber of instance B exactly as one of A's own.
 
-Publishing never fails what caused it: a webhook is still acknowledged and a claim still
-made when the channel is down (logged and counted); subscribers then miss that event, and
-the desktop's re-query on reconnect catches up.
+After the engine's connection was lost, every subscriber is told to re-query (the events
+sent meanwhile are gone). Publishing never fails what caused it: a webhook is still
+acknowledged and a claim still made when the channel is down (logged and counted);
+subscribers then miss that event, and the desktop's re-query on reconnect catches up.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class LiveChanges:
 
     async def start(self) -> None:
         """Listen on the channel (returns once listening, or still trying after a while)."""
-        await self._channel.start(self._received)
+        await self._channel.start(self._received, self._missed)
 
     async def close(self) -> None:
         await self._channel.close()
@@ -128,6 +129,13 @@ class LiveChanges:
             return
         self._metrics.received.labels(_kind(event)).inc()
         self._hub.deliver(event)
+
+    def _missed(self) -> None:
+        # The engine's connection was lost and is back: what it carried meanwhile is gone,
+        # so every subscriber is told to re-query rather than trust a silent gap.
+        told = self._hub.missed()
+        self._metrics.received.labels("gap").inc()
+        logger.warning("live changes: listening again; %d subscriber(s) told to re-query", told)
 
 
 def _kind(event: LiveEvent) -> str:

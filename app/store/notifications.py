@@ -39,10 +39,16 @@ class PostgresChannel:
         async with self._pool.acquire() as conn:
             await conn.execute("select pg_notify($1, $2)", self._channel, payload)
 
-    async def start(self, on_message: Callable[[str], None], within: float = 5.0) -> None:
-        """LISTEN from now on, handing each payload to ``on_message``; returns once listening
-        (or after ``within`` seconds, still trying: the gateway serves queries meanwhile)."""
-        self._task = asyncio.create_task(self._listen(on_message))
+    async def start(
+        self,
+        on_message: Callable[[str], None],
+        on_gap: Callable[[], None],
+        within: float = 5.0,
+    ) -> None:
+        """LISTEN from now on, handing each payload to ``on_message``, and calling ``on_gap``
+        when listening again after the connection was lost; returns once listening (or after
+        ``within`` seconds, still trying: the gateway serves queries meanwhile)."""
+        self._task = asyncio.create_task(self._listen(on_message, on_gap))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._listening.wait(), within)
 
@@ -52,7 +58,7 @@ class PostgresChannel:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def _listen(self, on_message: Callable[[str], None]) -> None:
+    async def _listen(self, on_message: Callable[[str], None], on_gap: Callable[[], None]) -> None:
         def received(
             conn: asyncpg.Connection[Any] | PoolConnectionProxy[Any],
             pid: int,
@@ -61,15 +67,19 @@ class PostgresChannel:
         ) -> None:
             on_message(str(payload))
 
+        # Whether events may have been NOTIFIed while nobody here listened.
+        missed_some = False
         while True:
             conn: asyncpg.Connection[asyncpg.Record] | None = None
             try:
                 conn = await asyncpg.connect(self._dsn)
-                lost = asyncio.Event()
-                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
+                closed = asyncio.Event()
+                conn.add_termination_listener(lambda _conn, closed=closed: closed.set())
                 await conn.add_listener(self._channel, received)
                 self._listening.set()
-                await lost.wait()
+                if missed_some:
+                    on_gap()
+                await closed.wait()
                 self._listening.clear()
                 logger.warning("live changes: the LISTEN connection closed; listening again")
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -79,4 +89,5 @@ class PostgresChannel:
                 if conn is not None and not conn.is_closed():
                     with contextlib.suppress(Exception):
                         await asyncio.shield(conn.close(timeout=2))
+            missed_some = True
             await asyncio.sleep(RECONNECT_SECONDS)

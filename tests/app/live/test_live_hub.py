@@ -103,3 +103,21 @@ async def test_a_principal_may_hold_only_so_many_subscriptions() -> None:
     async with live.subscribe(AGENT, topic, field="f"):
         assert live.open == 1
     assert sample(registry, "scv_live_subscriptions_refused_total", reason="limit") == 1
+
+
+async def test_after_a_gap_every_subscriber_is_told_to_requery() -> None:
+    registry = CollectorRegistry()
+    live = hub(registry)
+    async with (
+        live.subscribe(AGENT, [customer_topic(ADA)], field="customerUpdated") as ada_events,
+        live.subscribe(AGENT, [customer_topic(GRACE)], field="customerUpdated") as grace_events,
+    ):
+        live.deliver(change(ADA, 1))
+        live.deliver(change(ADA, 2))
+
+        assert live.missed() == 2
+
+        assert await take(ada_events) == Dropped(count=2)
+        assert await take(grace_events) == Dropped(count=0)
+        live.deliver(change(ADA, 3))
+        assert await take(ada_events) == change(ADA, 3)
