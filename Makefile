@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-browser check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-live bench-ab bench-floor bench-pii-detectors profile clean help
+.PHONY: install run test test-fuzz conformance test-browser check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-live bench-ab bench-floor bench-pii-detectors profile clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -24,6 +24,26 @@ run: $(STAMP)  ## the demo: embedded PostgreSQL, sandbox (SANDBOX_PORT=8100), sy
 
 test: $(STAMP)  ## the whole test suite (no outside services needed; not the browser tests)
 	$(BIN)/python -m pytest --ignore=tests/browser
+
+FUZZ_EXAMPLES ?= 5000
+test-fuzz: $(STAMP)  ## generated documents over the whole schema, FUZZ_EXAMPLES (5000) of them (~4 min)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/fuzz
+
+# The graphql-http audit (GraphQL over HTTP), its npm package pinned and installed under
+# .venv/tools/conformance; against a gateway tests/conformance/run_audit.py starts.
+GRAPHQL_HTTP := 1.23.1
+CONFORMANCE := $(VENV)/tools/conformance
+CONFORMANCE_STAMP := $(CONFORMANCE)/.graphql-http-$(GRAPHQL_HTTP)
+$(CONFORMANCE_STAMP):
+	@command -v npm >/dev/null || { apt-get update \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm; }
+	mkdir -p $(CONFORMANCE)
+	npm install --prefix $(CONFORMANCE) --no-save --no-audit --no-fund --silent \
+	  graphql-http@$(GRAPHQL_HTTP) graphql@16.9.0
+	@touch $(CONFORMANCE_STAMP)
+
+conformance: $(STAMP) $(CONFORMANCE_STAMP)  ## the graphql-http audit against a gateway it starts: every MUST and SHOULD (~20 s)
+	NODE_PATH=$(abspath $(CONFORMANCE))/node_modules $(BIN)/python -m tests.conformance.run_audit $(CONFORMANCE)/data
 
 # The agent desktop in a real browser: Debian's chromium and chromium-driver (apt-get, as
 # root), selenium from the `browser` extra; then tests/browser/ alone.

@@ -12,9 +12,22 @@ vendor that adds a status word needs a settings change, not a code change.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 SANDBOX_URL = "http://127.0.0.1:8100"
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxPlace:
+    """Where ``scv demo``'s sandbox keeps the outside world (each registry entry's
+    ``in_sandbox`` points its section there)."""
+
+    #: The sandbox's HTTP systems, each under ``/<name>``.
+    http_url: str
+    #: The PostgreSQL server the sandbox's databases live in (an admin URL), if any.
+    database_url: str | None = None
 
 
 class RetrySettings(BaseModel):
@@ -178,15 +191,14 @@ class RateLimitSettings(BaseModel):
 
 
 class SourceSettings(BaseModel):
-    """What every source needs: where it is, how to authenticate, how long to wait."""
+    """What every source needs, however it is reached: its resilience.
+
+    How a source is reached is its section's own: ``HttpSourceSettings`` for an API,
+    ``adapters.sql.settings.DatabaseSourceSettings`` for a database.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    base_url: str
-    api_key: SecretStr
-    connect_timeout: float = Field(default=1.0, gt=0, description="seconds to open a connection")
-    read_timeout: float = Field(default=2.0, gt=0, description="seconds to wait for an answer")
-    page_size: int = Field(default=100, ge=1, le=100, description="records per page when listing")
     retry: RetrySettings = Field(
         default_factory=RetrySettings, description="retries of idempotent reads"
     )
@@ -206,7 +218,17 @@ class SourceSettings(BaseModel):
     )
 
 
-class SignedWebhooksSettings(SourceSettings):
+class HttpSourceSettings(SourceSettings):
+    """A source reached over HTTP: where it is, how to authenticate, how long to wait."""
+
+    base_url: str
+    api_key: SecretStr
+    connect_timeout: float = Field(default=1.0, gt=0, description="seconds to open a connection")
+    read_timeout: float = Field(default=2.0, gt=0, description="seconds to wait for an answer")
+    page_size: int = Field(default=100, ge=1, le=100, description="records per page when listing")
+
+
+class SignedWebhooksSettings(HttpSourceSettings):
     """A source that sends signed webhooks (``POST /webhooks/<name>``): its signing secret.
 
     Each source's section gives the sandbox's secret as the default, so that the demo works

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 from strawberry.extensions import ParserCache
@@ -32,6 +33,7 @@ from app.http.errors import PresentErrors
 from app.http.graphiql import graphiql_assets
 from app.http.graphql import AuthenticatedGraphQL, GatewayGraphQL
 from app.http.handoffs import post_handoff
+from app.http.protocol import SelectOperation, http_error, unexpected_error
 from app.limits.budget import CostBudget
 from app.observability.health import SourceHealth
 from app.observability.middleware import ObservabilityMiddleware, ObserveOperation
@@ -92,6 +94,8 @@ def create_app(
             # the validated ones' is this app's: both are shared across requests.
             lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
             lambda: ValidationByText(validated),
+            # After it: adds its refusal to the (cached) validation errors.
+            SelectOperation,
             PresentErrors,
             # After PresentErrors, so that they finish before it: it presents their refusals.
             *protection.extensions,
@@ -178,6 +182,9 @@ def create_app(
             ),
             Middleware(CloseWhenDraining, draining=draining),
         ],
+        # Every answer in GraphQL's error shape: Starlette's 404 and 405 and, should a defect
+        # escape every handler, its 500 (the exception still reaches the server's log).
+        exception_handlers={HTTPException: http_error, Exception: unexpected_error},
         lifespan=lifespan,
     )
 

@@ -32,7 +32,7 @@ from pydantic_settings import (
 )
 
 from adapters.registry import SOURCES
-from adapters.settings import SourceSettings
+from adapters.settings import HttpSourceSettings, SourceSettings
 from app.analytics.settings import CustomersSettings
 from app.cache.settings import CacheSettings
 from app.exports.settings import ExportSettings
@@ -188,6 +188,13 @@ class GatewaySettings(BaseSettings):
         section = getattr(self, source.value.lower(), None)
         if not isinstance(section, SourceSettings):
             raise KeyError(f"no settings section for the source {source.value}")
+        return section
+
+    def http_source(self, source: Source) -> HttpSourceSettings:
+        """The section of ``source``, a source reached over HTTP (its ``base_url``)."""
+        section = self.source(source)
+        if not isinstance(section, HttpSourceSettings):
+            raise TypeError(f"the source {source.value} is not reached over HTTP")
         return section
 
     @model_validator(mode="after")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
-from adapters.settings import SANDBOX_URL, RateLimitSettings, SourceSettings
+from adapters.settings import SANDBOX_URL, HttpSourceSettings, RateLimitSettings
 
 
-class IvrSettings(SourceSettings):
+class IvrSettings(HttpSourceSettings):
     """IVR platform (Amazon Connect-shaped contact attributes): verification events."""
 
     base_url: str = f"{SANDBOX_URL}/ivr"

@@ -8,6 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from app.cli.environment import (
     count,
     existing_demo_keys,
@@ -37,9 +39,24 @@ def cmd_demo(args: argparse.Namespace) -> None:
     # Before anything starts: a port taken now would end in a traceback after the sync.
     port_free_or_exit("127.0.0.1", sandbox_port, "SCV_SANDBOX_PORT (make run SANDBOX_PORT=)")
     port_free_or_exit(settings.host, settings.port, "SCV_PORT")
-    settings = with_sandbox_port(settings, sandbox_port)
     configure_logging(settings.log_level)
+    # The sandbox's databases (the legacy orders) live on the demo's own PostgreSQL server.
+    server = demo_database_url(settings)
+    settings = with_sandbox_port(
+        settings.model_copy(update={"database_url": SecretStr(server)}),
+        sandbox_port,
+        database_url=server,
+    )
     run_demo(settings, sandbox_port=sandbox_port, seed=args.seed, customers=args.customers)
+
+
+def demo_database_url(settings: Settings) -> str:
+    """The configured PostgreSQL, or the embedded one under ``data_dir`` (started now)."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    from app.store.embedded import start_embedded_postgres
+
+    return start_embedded_postgres(settings.data_dir)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> None:
@@ -74,7 +91,7 @@ def cmd_ivr_call(args: argparse.Namespace) -> None:
 
     settings = load_settings()
     gateway = args.gateway or gateway_url(settings)
-    ivr_url = args.ivr or settings.source(Source.IVR).base_url
+    ivr_url = args.ivr or settings.http_source(Source.IVR).base_url
     token = mint_token(
         existing_demo_keys(settings), settings.auth, subject="ivr-sandbox", role="ivr"
     )

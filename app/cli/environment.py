@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from adapters.registry import SOURCES
-from adapters.settings import RateLimitSettings
+from adapters.settings import RateLimitSettings, SandboxPlace
 from app.security.demo_keys import PRIVATE_KEY_FILE, DemoKeys, ensure_demo_keys
 from app.settings import Settings
 
@@ -42,18 +42,21 @@ def gateway_url(settings: Settings) -> str:
     return f"http://{host}:{settings.port}"
 
 
-def with_sandbox_port(settings: Settings, port: int) -> Settings:
-    """``settings`` with every source pointed at the sandbox on ``port``.
+def with_sandbox_port(
+    settings: Settings, port: int, *, database_url: str | None = None
+) -> Settings:
+    """``settings`` with every source pointed at the sandbox on ``port`` (and the sandbox's
+    databases, if it has them, on the PostgreSQL server at ``database_url``).
 
     The sandbox is no vendor: it has no rate limit, so the vendors' (``rate_limit``) are
     lifted, or the demo's sync would page the IVR at Amazon Connect's 2 calls a second.
     """
-    base = f"http://127.0.0.1:{port}"
+    place = SandboxPlace(http_url=f"http://127.0.0.1:{port}", database_url=database_url)
     update = {
-        name: getattr(settings, name).model_copy(
-            update={"base_url": f"{base}/{name}", "rate_limit": RateLimitSettings()}
+        spec.name: spec.in_sandbox(settings.source(spec.source), place).model_copy(
+            update={"rate_limit": RateLimitSettings()}
         )
-        for name in (spec.name for spec in SOURCES)
+        for spec in SOURCES
     }
     return settings.model_copy(update=update)
 

@@ -9,6 +9,8 @@
 - The store down (``app.store.errors.store_outage``): ``STORE_UNAVAILABLE``, retryable,
   logged as a warning (an outage, not a defect); the fields that need no store are served.
 - An upstream record that is not there (``UpstreamNotFound``): said so, not "unavailable".
+- A value PostgreSQL cannot hold or compare (a NUL character, a number out of range, often
+  inside an opaque cursor; ``app.store.refusals``): the client's too, ``BAD_USER_INPUT``.
 - Anything else is a defect: logged with its type and place (never its message, which may
   hold personal data) and shown as ``INTERNAL_SERVER_ERROR``.
 
@@ -21,11 +23,12 @@ import logging
 import traceback
 from collections.abc import Iterator
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import StreamExecutionResult
 
 from app.store.errors import store_outage
+from app.store.refusals import is_unstorable_value
 from kernel.client_errors import GatewayError
 from kernel.errors import UpstreamError, UpstreamNotFound
 
@@ -39,7 +42,14 @@ def present_error(error: GraphQLError) -> GraphQLError:
         # Presented already (a subscription's event, then its operation's end).
         return error
     if original is None:
-        code = "GRAPHQL_VALIDATION_FAILED" if error.nodes else "GRAPHQL_PARSE_FAILED"
+        if "code" in (error.extensions or {}):
+            return error  # coded where it was raised (the operation's choice, a limit)
+        # Not by whether it has nodes: a custom scalar's refusal of a literal has none.
+        code = (
+            "GRAPHQL_PARSE_FAILED"
+            if isinstance(error, GraphQLSyntaxError)
+            else "GRAPHQL_VALIDATION_FAILED"
+        )
         return _with(error, error.message, {"code": code})
     if isinstance(original, UpstreamError):
         source = original.source.value.lower()
@@ -69,6 +79,15 @@ def present_error(error: GraphQLError) -> GraphQLError:
             extra={"error_type": type(original).__name__, "path": error.path},
         )
         return _with(error, outage.message, {"code": outage.code, "retryable": outage.retryable})
+    if is_unstorable_value(original):
+        # The message of PostgreSQL's refusal may quote the value: it is not passed on.
+        logger.info("a value of the request was refused by the store", extra={"path": error.path})
+        return _with(
+            error,
+            "a value of this request cannot be stored or searched for: a NUL character, or a "
+            "number out of range",
+            {"code": "BAD_USER_INPUT"},
+        )
     frame = traceback.extract_tb(original.__traceback__)[-1:] if original.__traceback__ else []
     where = f"{frame[0].filename}:{frame[0].lineno}" if frame else "?"
     logger.error(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
-from cross_web import AsyncHTTPRequestAdapter
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,11 +18,22 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.base import BaseSchema
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.types import ExecutionResult
 
 from app.http.body_limit import CODE as BODY_TOO_LARGE
 from app.http.body_limit import limited_receive, too_large
 from app.http.graphiql import offline_graphiql_html
+from app.http.protocol import (
+    GRAPHQL_RESPONSE,
+    JSON,
+    content_type,
+    is_request_error,
+    negotiate,
+    request_error_status,
+    transport_refusal,
+    unknown_operation,
+)
 from app.http.responses import UNAUTHENTICATED_HEADERS, error_response
 from app.http.websocket import AuthenticatedTransportWS, ConnectionRefused, TextFrames
 from app.interactions.service import Interactions
@@ -208,7 +220,7 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
         """Resolves a persisted query (APQ, allow list) into its document, or refuses it
         before strawberry sees it; registers an APQ document once it ran."""
         if self._persisted is None:
-            return await super().execute_single(
+            return await self._execute(
                 request, request_adapter, sub_response, context, root_value, request_data
             )
         try:
@@ -218,7 +230,7 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
             return ExecutionResult(
                 data=None, errors=[GraphQLError(exc.message, extensions=exc.extensions())]
             )
-        result = await super().execute_single(
+        result = await self._execute(
             request,
             request_adapter,
             sub_response,
@@ -231,6 +243,30 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
             await self._persisted.register(resolved.register_as, resolved.query)
         return result
 
+    async def _execute(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: RequestContext,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """strawberry's execution; an ``operationName`` the document lacks is a request error
+        in GraphQL's shape, not a bare 400."""
+        try:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except HTTPException as exc:
+            name = request_data.operation_name
+            # A name that is not a string is a malformed request: the 400 stays.
+            if not isinstance(exc.__cause__, CannotGetOperationTypeError) or not isinstance(
+                name, str
+            ):
+                raise
+            return ExecutionResult(data=None, errors=[unknown_operation(name)])
+
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
@@ -239,10 +275,56 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
             for error in result.errors:
                 if (error.extensions or {}).get("code") == "TOO_MANY_TOKENS":
                     self._count_refusal("TOO_MANY_TOKENS")
-        return await super().process_result(request, result)
+        answer = await super().process_result(request, result)
+        sub_response: Response | None = getattr(request.state, "graphql_sub_response", None)
+        if (
+            sub_response is not None
+            and sub_response.media_type == GRAPHQL_RESPONSE
+            and is_request_error(result.data, result.errors)
+        ):
+            # Nothing executed: the spec's 4xx, and no data entry at all.
+            sub_response.status_code = request_error_status(result.errors or [])
+            answer.pop("data", None)
+        return answer
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = negotiate(request.headers.get("accept"))
+        # process_result sees the request only: the status it decides goes here.
+        request.state.graphql_sub_response = sub_response
+        return sub_response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        response.headers["content-type"] = content_type(sub_response.media_type or JSON)
+        return response
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """strawberry's view, its refusals of the HTTP request in GraphQL's error shape (it
+        answers them in plain text)."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            media_type = negotiate(request.headers.get("accept"))
+            response = transport_refusal(exc.status_code, exc.reason, media_type)
+        await response(scope, receive, send)
 
     def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+        try:
+            return orjson.dumps(data)
+        except orjson.JSONEncodeError:
+            # orjson stops at 64-bit integers; a measure can pass them (a query's cost, the
+            # product of its lists' sizes, when the limits allow deep documents). The
+            # standard library writes any integer, at its own pace, for these rare answers.
+            return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class AuthenticatedGraphQL:

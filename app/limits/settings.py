@@ -28,6 +28,12 @@ class QueryLimitSettings(BaseModel):
 
     max_depth: int = Field(default=10, ge=1, description="deepest nesting of selections")
     max_aliases: int = Field(default=15, ge=0, description="aliased fields per document")
+    max_duplicate_fields: int = Field(
+        default=5,
+        ge=1,
+        description="times one field (its response key) may be selected in one selection "
+        "set, counted through fragments; more is refused with TOO_MANY_DUPLICATE_FIELDS",
+    )
     max_tokens: int = Field(
         default=2000, ge=10, description="lexical tokens per document (the parser stops there)"
     )

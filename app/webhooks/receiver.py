@@ -34,6 +34,7 @@ from starlette.routing import Route
 
 from adapters.registry import SourceSpec, WebhookSpec, with_webhooks
 from adapters.settings import SignedWebhooksSettings, SourceSettings
+from app.http.responses import error_response
 from app.store.customers import Store
 from app.store.webhooks import KeyUpdate, WebhookLedger
 from app.webhooks.metrics import WebhookMetrics
@@ -52,6 +53,14 @@ if TYPE_CHECKING:
     from app.analytics.refresh import FactsUpdater
 
 logger = logging.getLogger(__name__)
+
+#: The codes of a refused delivery, in the GraphQL error shape every endpoint answers in
+#: (``{"errors": [{"message", "extensions": {"code"}}]}``).
+TOO_LARGE = "WEBHOOK_TOO_LARGE"
+SIGNATURE_INVALID = "WEBHOOK_SIGNATURE_INVALID"
+MALFORMED = "WEBHOOK_MALFORMED"
+#: The store failed: the vendor retries the delivery later (503).
+UNAVAILABLE = "WEBHOOK_UNAVAILABLE"
 
 Outcome = Literal["processed", "stale", "duplicate"]
 
@@ -150,7 +159,7 @@ class WebhookReceiver:
         try:
             body = await _read_body(request, self._settings.max_body_bytes)
         except BodyTooLarge:
-            return self._reject(source, "too_large", 413, "body too large")
+            return self._reject(source, "too_large", 413, "body too large", TOO_LARGE)
         delivery = WebhookDelivery(
             method=request.method,
             uri=self._signed_uri(request),
@@ -165,11 +174,13 @@ class WebhookReceiver:
                 tolerance=self._settings.tolerance_seconds,
             )
         except SignatureRejected as exc:
-            return self._reject(source, exc.reason, 401, "invalid webhook signature")
+            return self._reject(
+                source, exc.reason, 401, "invalid webhook signature", SIGNATURE_INVALID
+            )
         try:
             events = vendor.webhooks.parse(body)
         except MalformedEvent:
-            return self._reject(source, "malformed", 400, "malformed webhook body")
+            return self._reject(source, "malformed", 400, "malformed webhook body", MALFORMED)
         store: Store = request.state.store
         ledger = WebhookLedger(store)
         invalidator = self._invalidator_for(request)
@@ -186,14 +197,14 @@ class WebhookReceiver:
                     extra={"source": source.value, "event_id": event.event_id},
                     exc_info=True,
                 )
-                return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
+                return _unavailable()
             if outcome == "processed" and listener is not None and event.record_id is not None:
                 # After the commit: a subscriber that re-queries finds the change.
                 await listener.record_changed(
                     source, event.record_id, event.occurred_at, received_at
                 )
         if not await self._refresh_facts(request, events):
-            return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
+            return _unavailable()
         return JSONResponse(
             {
                 "received": len(events),
@@ -278,9 +289,11 @@ class WebhookReceiver:
             return normalize_email(change.value)
         return normalize_phone(change.value, self._default_region)
 
-    def _reject(self, source: Source, reason: str, status: int, message: str) -> Response:
+    def _reject(
+        self, source: Source, reason: str, status: int, message: str, code: str
+    ) -> Response:
         self._metrics.rejected.labels(source.value, reason).inc()
-        return JSONResponse({"error": message}, status_code=status)
+        return error_response(status, code, message)
 
     def _signed_uri(self, request: Request) -> str:
         """The URI the vendor called (HubSpot signs it): the public URL when configured,
@@ -337,3 +350,7 @@ def webhook_invalidator(
         return cache
 
     return for_request
+
+
+def _unavailable() -> Response:
+    return error_response(503, UNAVAILABLE, "temporarily unavailable; retry the delivery")

@@ -29,7 +29,7 @@ def ivr_jwks_url(settings: Settings) -> str:
     """Where the IVR's signing keys are published."""
     if settings.handoff.jwks_url is not None:
         return settings.handoff.jwks_url
-    return settings.source(Source.IVR).base_url.rstrip("/") + IVR_JWKS_PATH
+    return settings.http_source(Source.IVR).base_url.rstrip("/") + IVR_JWKS_PATH
 
 
 async def build_interactions(

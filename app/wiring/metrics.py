@@ -30,6 +30,7 @@ from prometheus_client import (
 )
 
 from adapters.taxonomy import Taxonomy
+from adapters.unreadable import UnreadableRecords
 from app.analytics.metrics import FactsMetrics
 from app.cache.metrics import CacheMetrics
 from app.exports.metrics import ExportMetrics
@@ -175,6 +176,10 @@ class GatewayMetrics:
     def watch_taxonomies(self, taxonomies: Iterable[Taxonomy[Any]]) -> None:
         """Report the unmapped words of ``taxonomies`` from now on."""
         self.taxonomy.taxonomies[:] = list(taxonomies)
+
+    def watch_unreadable(self, unreadable: Iterable[UnreadableRecords]) -> None:
+        """Report the records ``unreadable`` counts from now on."""
+        self.taxonomy.unreadable[:] = list(unreadable)
 
     def exposition(self) -> bytes:
         """The registry in Prometheus text format."""

@@ -20,6 +20,8 @@ from prometheus_client import multiprocess
 
 from adapters.registry import fallback_order, record_nouns
 from adapters.taxonomy import taxonomies_of
+from adapters.unreadable import unreadable_of
+from app.analytics.order_facts import orders_of
 from app.analytics.refresh import FactsUpdater
 from app.cache.response_cache import ResponseCache
 from app.cache.sources import cached_adapters
@@ -110,6 +112,7 @@ async def open_services(
         on_step=live.interaction_changed if live is not None else None,
     )
     metrics.watch_taxonomies(taxonomies_of(list(adapters.values())))
+    metrics.watch_unreadable(unreadable_of(list(adapters.values())))
     # After the taxonomies are found: the cached adapters wrap the ones that hold them.
     cache = await ResponseCache.open(settings.cache, metrics.cache)
     if settings.cache.enabled and settings.cache.url is None and settings.workers > 1:
@@ -129,6 +132,7 @@ async def open_services(
         sources.billing,
         sources.crm,
         sources.support,
+        orders=orders_of(sources),
         updates=metrics.facts.updates,
     )
     # Last, so that its workers stop (handing their jobs back) before anything closes.

@@ -24,6 +24,7 @@ from kernel.models import BillingCustomerId, CrmContactId, SupportUserId
 from resolvers.extensions.masking import customer_data, mask_name, personal
 from resolvers.types.billing import BillingAccount
 from resolvers.types.common import Info, Source, check_first
+from resolvers.types.orders import OrderHistory, resolve_orders
 from resolvers.types.profile import Profile
 from resolvers.types.support import SupportSummary
 
@@ -55,6 +56,7 @@ PANEL_OF_SOURCE: dict[models.Source, str] = {
     models.Source.CRM: "profile",
     models.Source.BILLING: "billing",
     models.Source.SUPPORT: "support",
+    models.Source.ORDERS: "orders",
 }
 #: Panels read across every linked system: any system's change may change them.
 CROSS_SOURCE_PANELS = ("contact", "conflicts", "facts")
@@ -121,6 +123,10 @@ class Customer:
             return None
         found = await info.context.loaders.tickets.load(SupportUserId(link.external_id))
         return SupportSummary.from_model(found, self.record.id)
+
+    @customer_data(description="From the orders database; null when it has no record of them.")
+    async def orders(self, info: Info) -> OrderHistory | None:
+        return await resolve_orders(self.record, info)
 
     @customer_data(
         description="From the gateway's read model, not live: what analysts filter by, and "

@@ -88,8 +88,6 @@ def policy(
     sleeps: Sleeps | None = None,
 ) -> SourceResilience:
     settings = SourceSettings(
-        base_url="https://billing.example",
-        api_key="sk_test",
         retry=retry or RetrySettings(),
         breaker=breaker or BreakerSettings(),
         bulkhead=bulkhead or BulkheadSettings(),

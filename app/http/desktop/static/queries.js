@@ -26,6 +26,11 @@ fragment View on Customer {
     tickets(first: 5) { id subject status priority updatedAt }
     meta { ...Meta }
   }
+  orders {
+    openOrderCount
+    orders(first: 5) { number status placedAt total { amount currency } shipment { carrier status } }
+    meta { ...Meta }
+  }
 }`;
 
 export const BY_EMAIL = `query DesktopByEmail($v: String!) {
