@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -16,8 +17,13 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from strawberry.extensions import ParserCache
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 
 from adapters.registry import SOURCES
 from app.exports.downloads import get_export_file
@@ -101,6 +107,24 @@ def create_app(
         allow_queries_via_get=False,
         persisted_queries=protection.persisted_queries,
         count_refusal=metrics.count_refusal,
+        audience=settings.audience,
+        # Over WebSocket graphql-transport-ws only (the legacy graphql-ws protocol has no
+        # authenticated connection_init of ours: app/http/websocket.py); over HTTP, streamed
+        # as multipart parts or server-sent events, the token in the headers as for a query.
+        subscription_protocols=(
+            GRAPHQL_TRANSPORT_WS_PROTOCOL,
+            MULTIPART_SUBSCRIPTION_PROTOCOL,
+            GRAPHQL_SSE_PROTOCOL,
+        ),
+        connection_init_wait_timeout=timedelta(seconds=settings.live.connection_init_wait_seconds),
+        max_subscriptions_per_connection=settings.live.max_subscriptions_per_connection,
+    )
+    endpoint = AuthenticatedGraphQL(
+        graphql,
+        ide_enabled=protection.graphiql,
+        max_body_bytes=protection.max_body_bytes,
+        count_refusal=metrics.count_refusal,
+        audience=settings.audience,
     )
 
     draining = Draining(settings.shutdown_drain_seconds)
@@ -125,17 +149,9 @@ def create_app(
     probes = Probes(metrics, health, resilience)
     return Starlette(
         routes=[
-            Route(
-                "/graphql",
-                AuthenticatedGraphQL(
-                    graphql,
-                    ide_enabled=protection.graphiql,
-                    max_body_bytes=protection.max_body_bytes,
-                    count_refusal=metrics.count_refusal,
-                    audience=settings.audience,
-                ),
-                methods=["GET", "POST"],
-            ),
+            Route("/graphql", endpoint, methods=["GET", "POST"]),
+            # Subscriptions over WebSocket on the same path (HTTP ones take the route above).
+            *([WebSocketRoute("/graphql", endpoint)] if settings.live.enabled else []),
             Route("/ivr/handoffs", post_handoff, methods=["POST"]),
             Route("/exports/{export_id}", get_export_file, methods=["GET"]),
             desktop(demo=settings.demo, data_dir=settings.data_dir, auth=settings.auth),

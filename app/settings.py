@@ -40,6 +40,7 @@ from app.identity.settings import IdentitySettings
 from app.identity.sync.settings import SyncSettings
 from app.interactions.settings import HandoffSettings, InteractionSettings
 from app.limits.settings import PersistedQuerySettings, QueryLimitSettings
+from app.live.settings import LiveSettings
 from app.observability.tracing import TracingSettings
 from app.resilience.fair_share import Audience
 from app.resilience.settings import InstanceSharingSettings
@@ -175,6 +176,11 @@ class GatewaySettings(BaseSettings):
     tracing: TracingSettings = Field(
         default_factory=TracingSettings,
         description="OpenTelemetry spans (app/observability/tracing.py; the otel extra)",
+    )
+    live: LiveSettings = Field(
+        default_factory=LiveSettings,
+        description="GraphQL subscriptions and the engine carrying changes between "
+        "instances (app/live)",
     )
 
     def source(self, source: Source) -> SourceSettings:

@@ -117,6 +117,13 @@ class DisclosureLedger:
         """Every customer the response carries data about, in the order first touched."""
         return iter(self._customers.items())
 
+    def reset(self) -> None:
+        """Forget everything: a subscription's next event is a response of its own, decided
+        afresh (the interaction may have moved) and audited on its own."""
+        self._access.clear()
+        self._customers.clear()
+        self._served_paths.clear()
+
     def served_paths(self) -> list[ResponsePath]:
         """Where in the response personal values (masked or not) were put."""
         return list(self._served_paths)

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import StreamExecutionResult
 
 from app.store.errors import store_outage
 from app.store.refusals import is_unstorable_value
@@ -37,6 +38,9 @@ logger = logging.getLogger(__name__)
 def present_error(error: GraphQLError) -> GraphQLError:
     """The client's view of one error."""
     original = error.original_error
+    if original is None and error.extensions and "code" in error.extensions:
+        # Presented already (a subscription's event, then its operation's end).
+        return error
     if original is None:
         if "code" in (error.extensions or {}):
             return error  # coded where it was raised (the operation's choice, a limit)
@@ -106,11 +110,19 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> G
 
 
 class PresentErrors(SchemaExtension):
-    """Rewrites every error of a result with ``present_error`` once execution ends."""
+    """Rewrites every error of a result with ``present_error`` once execution ends, and of
+    each result a subscription (or any operation over WebSocket) streams, as it leaves."""
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if result is not None and errors:
-            result.errors = [present_error(e) for e in errors]
+        _present(self.execution_context.result)
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        _present(result)
+        yield
+
+
+def _present(result: object) -> None:
+    errors = getattr(result, "errors", None)
+    if result is not None and errors:
+        result.errors = [present_error(e) for e in errors]  # type: ignore[attr-defined]

@@ -25,6 +25,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from starlette.requests import Request
@@ -35,7 +36,7 @@ from adapters.registry import SourceSpec, WebhookSpec, with_webhooks
 from adapters.settings import SignedWebhooksSettings, SourceSettings
 from app.http.responses import error_response
 from app.store.customers import Store
-from app.store.webhooks import WebhookLedger
+from app.store.webhooks import KeyUpdate, WebhookLedger
 from app.webhooks.metrics import WebhookMetrics
 from app.webhooks.settings import WebhookSettings
 from kernel.models import Source
@@ -61,7 +62,7 @@ MALFORMED = "WEBHOOK_MALFORMED"
 #: The store failed: the vendor retries the delivery later (503).
 UNAVAILABLE = "WEBHOOK_UNAVAILABLE"
 
-Outcome = Literal["processed", "duplicate"]
+Outcome = Literal["processed", "stale", "duplicate"]
 
 
 class RecordInvalidator(Protocol):
@@ -69,6 +70,21 @@ class RecordInvalidator(Protocol):
 
     async def invalidate_record(self, source: Source, record_id: str) -> None:
         """Drop what is cached of ``record_id`` of ``source``; raise if that failed."""
+        ...
+
+
+class ChangeListener(Protocol):
+    """Told of each vendor event applied (live changes: ``app.live``), after it committed."""
+
+    async def record_changed(
+        self, source: Source, record_id: str, at: datetime, received_at: float
+    ) -> None:
+        """``record_id`` of ``source`` changed at ``at`` (the vendor's time); the gateway
+        heard it at ``received_at`` (epoch seconds). Never raises."""
+        ...
+
+    def out_of_order(self, source: Source) -> None:
+        """An event older than one already applied for its record: nothing is told of it."""
         ...
 
 
@@ -137,6 +153,7 @@ class WebhookReceiver:
 
     async def receive(self, request: Request, vendor: Vendor) -> Response:
         """Check, read and apply one delivery of ``vendor``."""
+        received_at = self._clock()
         source = vendor.source
         self._metrics.received.labels(source.value).inc()
         try:
@@ -167,10 +184,12 @@ class WebhookReceiver:
         store: Store = request.state.store
         ledger = WebhookLedger(store)
         invalidator = self._invalidator_for(request)
+        listener: ChangeListener | None = getattr(request.state, "live", None)
         outcomes: list[Outcome] = []
         for event in events:
             try:
-                outcomes.append(await self.apply(ledger, invalidator, event))
+                outcome = await self.apply(ledger, invalidator, event, listener)
+                outcomes.append(outcome)
             except Exception:
                 self._metrics.failed.labels(source.value).inc()
                 logger.warning(
@@ -179,21 +198,34 @@ class WebhookReceiver:
                     exc_info=True,
                 )
                 return _unavailable()
+            if outcome == "processed" and listener is not None and event.record_id is not None:
+                # After the commit: a subscriber that re-queries finds the change.
+                await listener.record_changed(
+                    source, event.record_id, event.occurred_at, received_at
+                )
         if not await self._refresh_facts(request, events):
             return _unavailable()
         return JSONResponse(
             {
                 "received": len(events),
-                "processed": outcomes.count("processed"),
+                "processed": outcomes.count("processed") + outcomes.count("stale"),
                 "duplicates": outcomes.count("duplicate"),
             }
         )
 
     async def apply(
-        self, ledger: WebhookLedger, invalidator: RecordInvalidator, event: VendorEvent
+        self,
+        ledger: WebhookLedger,
+        invalidator: RecordInvalidator,
+        event: VendorEvent,
+        listener: ChangeListener | None = None,
     ) -> Outcome:
-        """Process ``event`` once: its key changes (unless out of date), then invalidation."""
+        """Process ``event`` once: its key changes (unless out of date), then invalidation.
+
+        "stale": older than an event already applied for its record (recorded, invalidated,
+        but no live change is told of it: it would take a subscriber back in time)."""
         source = event.source
+        newest: KeyUpdate = "applied"
         async with ledger.event(
             source, event.event_id, event.event_type, event.occurred_at
         ) as write:
@@ -208,6 +240,7 @@ class WebhookReceiver:
                     )
                     if update == "stale":
                         self._metrics.stale_updates.labels(source.value).inc()
+                newest = await write.advance_record(event.record_id, event.occurred_at)
                 # Inside the transaction: if it fails, the event is not recorded as processed
                 # and the vendor's retry invalidates again (invalidating twice is harmless).
                 await invalidator.invalidate_record(source, event.record_id)
@@ -221,6 +254,10 @@ class WebhookReceiver:
                 "record_id": event.record_id,
             },
         )
+        if newest == "stale":
+            if listener is not None:
+                listener.out_of_order(source)
+            return "stale"
         return "processed"
 
     async def _refresh_facts(self, request: Request, events: list[VendorEvent]) -> bool:

@@ -38,6 +38,7 @@ from app.identity.linking_metrics import LinkingMetrics
 from app.identity.metrics import IdentityQualityCollector
 from app.identity.sync.metrics import SyncRunCollector
 from app.interactions.metrics import InteractionMetrics
+from app.live.metrics import LiveMetrics
 from app.observability.operations import operation_label
 from app.observability.taxonomy import TaxonomyCollector
 from app.resilience.metrics import ResilienceMetrics
@@ -77,6 +78,7 @@ class GatewayMetrics:
     identity: IdentityQualityCollector
     exports: ExportMetrics
     facts: FactsMetrics
+    live: LiveMetrics
     _operations: set[str] = field(default_factory=set)
 
     @classmethod
@@ -151,6 +153,7 @@ class GatewayMetrics:
             identity=identity,
             exports=ExportMetrics.create(own, scrape),
             facts=FactsMetrics.create(own),
+            live=LiveMetrics.create(own),
         )
 
     def observe_upstream(self, source: Source, seconds: float, error_code: str | None) -> None:

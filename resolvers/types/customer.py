@@ -11,6 +11,7 @@ the whole panel. Each panel's types live in their own module (``resolvers.types.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -47,6 +48,26 @@ class IdentityLink:
         description="What made the link: sync, live (a lookup), webhook, or manual."
     )
     linked_at: datetime | None
+
+
+#: The panel (field of ``Customer``) each system fills, for live changes to name what to
+#: re-query; a new source's panel is added here with its field.
+PANEL_OF_SOURCE: dict[models.Source, str] = {
+    models.Source.CRM: "profile",
+    models.Source.BILLING: "billing",
+    models.Source.SUPPORT: "support",
+    models.Source.ORDERS: "orders",
+}
+#: Panels read across every linked system: any system's change may change them.
+CROSS_SOURCE_PANELS = ("contact", "conflicts", "facts")
+
+
+def panels_changed(sources: Iterable[models.Source], *, links_changed: bool) -> list[str]:
+    """The panels of a customer to re-query when ``sources`` (or its links) changed."""
+    if links_changed:
+        return ["links", *PANEL_OF_SOURCE.values(), *CROSS_SOURCE_PANELS]
+    own = [PANEL_OF_SOURCE[source] for source in sources if source in PANEL_OF_SOURCE]
+    return [*dict.fromkeys(own), *CROSS_SOURCE_PANELS]
 
 
 @strawberry.type(description="One customer, linked across every system that knows them.")

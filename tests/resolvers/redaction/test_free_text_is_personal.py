@@ -41,6 +41,12 @@ NOT_PERSONAL = {
             "PaymentCard.brand",
             "Money.currency",
             "CustomerFacts.currency",
+            # a plan of the business's catalogue, and its billing period
+            "BillingSubscription.sourceStatus",
+            "BillingSubscription.planName",
+            "BillingSubscription.interval",
+            # the names of Customer's own fields
+            "CustomerChange.panels",
         ],
         "a word from a closed set, the gateway's or a vendor's",
     ),
