@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-browser test-deploy up down check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-ab bench-floor profile clean help
+.PHONY: install run test test-fuzz conformance test-browser test-deploy up down check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-live bench-ab bench-floor bench-pii-detectors profile clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -17,11 +17,33 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install the project with its dev tools
 
-run: $(STAMP)  ## the demo: embedded PostgreSQL, sandbox systems, sync, gateway on :8000
-	$(BIN)/scv demo
+# The sandbox's port (SCV_SANDBOX_PORT when set in the environment, else 8100).
+SANDBOX_PORT ?= $(or $(SCV_SANDBOX_PORT),8100)
+run: $(STAMP)  ## the demo: embedded PostgreSQL, sandbox (SANDBOX_PORT=8100), sync, gateway :8000
+	SCV_SANDBOX_PORT=$(SANDBOX_PORT) $(BIN)/scv demo
 
 test: $(STAMP)  ## the whole test suite (no outside services needed; not the browser tests)
 	$(BIN)/python -m pytest --ignore=tests/browser
+
+FUZZ_EXAMPLES ?= 5000
+test-fuzz: $(STAMP)  ## generated documents over the whole schema, FUZZ_EXAMPLES (5000) of them (~4 min)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/fuzz
+
+# The graphql-http audit (GraphQL over HTTP), its npm package pinned and installed under
+# .venv/tools/conformance; against a gateway tests/conformance/run_audit.py starts.
+GRAPHQL_HTTP := 1.23.1
+CONFORMANCE := $(VENV)/tools/conformance
+CONFORMANCE_STAMP := $(CONFORMANCE)/.graphql-http-$(GRAPHQL_HTTP)
+$(CONFORMANCE_STAMP):
+	@command -v npm >/dev/null || { apt-get update \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm; }
+	mkdir -p $(CONFORMANCE)
+	npm install --prefix $(CONFORMANCE) --no-save --no-audit --no-fund --silent \
+	  graphql-http@$(GRAPHQL_HTTP) graphql@16.9.0
+	@touch $(CONFORMANCE_STAMP)
+
+conformance: $(STAMP) $(CONFORMANCE_STAMP)  ## the graphql-http audit against a gateway it starts: every MUST and SHOULD (~20 s)
+	NODE_PATH=$(abspath $(CONFORMANCE))/node_modules $(BIN)/python -m tests.conformance.run_audit $(CONFORMANCE)/data
 
 # The agent desktop in a real browser: Debian's chromium and chromium-driver (apt-get, as
 # root), selenium from the `browser` extra; then tests/browser/ alone.
@@ -76,11 +98,14 @@ bench: $(STAMP)  ## the benchmark (under 10 min): writes bench/results/<time>.js
 bench-quick: $(STAMP)  ## a short benchmark run (under 2 min), same figures, fewer requests
 	$(BIN)/python -m bench --quick
 
-bench-fair-share: $(STAMP)  ## agent p99 alone and beside analysts' pages (fair share, ~2 min)
+bench-fair-share: $(STAMP)  ## agents and analysts, each alone and beside the other: fair share (~3 min)
 	$(BIN)/python -m bench.fair_share
 
 bench-facts: $(STAMP)  ## the read model's filters and pages over 100,000 customers (~30 s)
 	$(BIN)/python -m bench.facts_query
+
+bench-live: $(STAMP)  ## live changes: webhook to 100 subscribers p50/p99, memory per subscription (~1 min)
+	$(BIN)/python -m bench.live
 
 CUSTOMERS ?= 100000
 bench-sync: $(STAMP)  ## scv sync of CUSTOMERS (100000) into an empty store, vs 25000: time, RSS
@@ -89,6 +114,14 @@ bench-sync: $(STAMP)  ## scv sync of CUSTOMERS (100000) into an empty store, vs 
 SCENARIO ?= cold
 bench-ab: $(STAMP)  ## CPU per request of this checkout against BASE (a commit), side by side
 	$(BIN)/python -m bench.ab --base $(or $(BASE),HEAD~1)
+
+# presidio-analyzer and scrubadub in an environment of their own (some 660 MB, installed once):
+# no dependency of the gateway, only measured against resolvers/redaction on the tests' corpus.
+PII_VENV := $(VENV)/tools/pii
+bench-pii-detectors: $(STAMP)  ## free-text redaction vs presidio-analyzer and scrubadub (corpus)
+	@test -x $(PII_VENV)/bin/python || { $(PYTHON) -m venv $(PII_VENV) \
+	  && $(PII_VENV)/bin/python -m pip install --quiet presidio-analyzer scrubadub phonenumbers; }
+	$(PII_VENV)/bin/python -m bench.pii_detectors
 
 bench-floor: $(STAMP)  ## CPU floor of uvicorn, strawberry, graphql-core and aiohttp alone (~30 s)
 	$(BIN)/python -m bench.floor

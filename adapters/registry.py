@@ -1,10 +1,12 @@
 """The source registry: every system of record the gateway knows, one entry each.
 
-An entry names what the rest of the gateway needs of a source without knowing its vendor:
-its settings section (``SCV_<NAME>__...``), how to build its adapter over an HTTP client and
-how that client authenticates, how its webhooks are checked and read, which of its reads
-the response cache keeps for how long, and how its records are read and linked to
-customers. The settings, the resilience policies, the adapters, their cached wrappers, the
+An entry names what the rest of the gateway needs of a source without knowing its vendor
+or how it is reached: its settings section (``SCV_<NAME>__...``), how to open its adapter
+(``connect``: over an HTTP client for an API, over a database engine for a database; the
+caller sees only an async context manager that yields the adapter and closes what it
+holds), where the demo's sandbox keeps it, how its webhooks are checked and read, which of
+its reads the response cache keeps for how long, and how its records are read and linked
+to customers. The settings, the resilience policies, the adapters, their cached wrappers, the
 cache's lifetimes, the webhook routes and the identity sync's passes are built by iterating
 ``SOURCES``; code outside ``adapters/`` never names a particular source to do so.
 
@@ -15,7 +17,8 @@ tuple is what mypy, import-linter and a reader can all follow.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -27,15 +30,25 @@ from adapters.billing import webhooks as billing_webhooks
 from adapters.billing.cached import BillingLifetimes, CachedBillingAdapter
 from adapters.billing.client import HttpBillingAdapter, billing_auth_headers
 from adapters.billing.settings import BillingSettings
+from adapters.connection import Connection
 from adapters.crm import linking as crm_linking
 from adapters.crm import webhooks as crm_webhooks
 from adapters.crm.cached import CachedCrmAdapter, CrmLifetimes
 from adapters.crm.client import HttpCrmAdapter, crm_auth_headers
 from adapters.crm.settings import CrmSettings
-from adapters.http.client import CallPolicy
+from adapters.http.client import CallPolicy, build_client
 from adapters.ivr.client import HttpIvrAdapter, ivr_auth_headers
 from adapters.ivr.settings import IvrSettings
-from adapters.settings import SignedWebhooksSettings, SourceSettings
+from adapters.orders import linking as orders_linking
+from adapters.orders.cached import CachedOrdersAdapter, OrdersLifetimes
+from adapters.orders.client import open_orders_adapter
+from adapters.orders.settings import OrdersSettings, orders_in_sandbox
+from adapters.settings import (
+    HttpSourceSettings,
+    SandboxPlace,
+    SignedWebhooksSettings,
+    SourceSettings,
+)
 from adapters.support import linking as support_linking
 from adapters.support import webhooks as support_webhooks
 from adapters.support.cached import CachedSupportAdapter, SupportLifetimes
@@ -47,14 +60,24 @@ from kernel.models import Source
 from kernel.webhooks import VendorEvent, WebhookDelivery
 
 SettingsT = TypeVar("SettingsT", bound=SourceSettings)
-SettingsT_contra = TypeVar("SettingsT_contra", bound=SourceSettings, contravariant=True)
+HttpSettingsT = TypeVar("HttpSettingsT", bound=HttpSourceSettings)
+HttpSettingsT_contra = TypeVar("HttpSettingsT_contra", bound=HttpSourceSettings, contravariant=True)
 
 
-class AdapterFactory(Protocol[SettingsT_contra]):
-    """Builds a source's adapter over its HTTP client (the adapters' own constructors)."""
+#: Opens a source's adapter for its section: entering yields the adapter, leaving closes what
+#: it holds (an HTTP client, a database engine's pool).
+Connector = Callable[[SourceSettings, Connection], AbstractAsyncContextManager[object]]
+
+
+class AdapterFactory(Protocol[HttpSettingsT_contra]):
+    """Builds an HTTP source's adapter over its client (the adapters' own constructors)."""
 
     def __call__(
-        self, settings: SettingsT_contra, client: httpx.AsyncClient, *, policy: CallPolicy | None
+        self,
+        settings: HttpSettingsT_contra,
+        client: httpx.AsyncClient,
+        *,
+        policy: CallPolicy | None,
     ) -> object: ...
 
 
@@ -111,9 +134,9 @@ class LinkingSpec:
 class SourceSpec:
     """One registered source: what the gateway builds for it, and from which settings.
 
-    Built by ``source_spec``, which checks at registration that the settings model, the
-    adapter and the headers belong together; an entry then takes any section and refuses
-    one of another source's model.
+    Built by ``source_spec`` (or ``http_source_spec``), which checks at registration that
+    the settings model and the connector belong together; an entry then takes any section
+    and refuses one of another source's model.
     """
 
     source: Source
@@ -122,8 +145,10 @@ class SourceSpec:
     #: How a message names one of its records for a person (``billing customer``).
     record_noun: str
     settings_model: type[SourceSettings]
-    build_adapter: Callable[[SourceSettings, httpx.AsyncClient, CallPolicy | None], object]
-    headers: Callable[[SourceSettings], dict[str, str]]
+    #: Opens its adapter (and closes what the adapter holds).
+    connect: Connector
+    #: Its section pointed at ``scv demo``'s sandbox.
+    in_sandbox: Callable[[SourceSettings, SandboxPlace], SourceSettings]
     webhooks: WebhookSpec | None = None
     #: None: never cached (the IVR's contacts belong to one live call).
     cache: CacheSpec | None = None
@@ -136,39 +161,78 @@ class SourceSpec:
         return self.source.value.lower()
 
 
+def _own(source: Source, model: type[SettingsT]) -> Callable[[SourceSettings], SettingsT]:
+    """A check that a section is ``source``'s own model (another source's is refused)."""
+
+    def own(section: SourceSettings) -> SettingsT:
+        if not isinstance(section, model):
+            raise TypeError(f"{source.value.lower()}: settings are a {type(section).__name__}")
+        return section
+
+    return own
+
+
 def source_spec(
     source: Source,
     *,
     system_of_record_for: str,
     record_noun: str,
     settings_model: type[SettingsT],
-    adapter: AdapterFactory[SettingsT],
-    auth_headers: Callable[[SettingsT], dict[str, str]],
+    connect: Callable[[SettingsT, Connection], AbstractAsyncContextManager[object]],
+    in_sandbox: Callable[[SettingsT, SandboxPlace], SettingsT],
     webhooks: WebhookSpec | None = None,
     cache: CacheSpec | None = None,
     linking: LinkingSpec | None = None,
 ) -> SourceSpec:
-    """A registry entry whose parts are type-checked together here, once."""
+    """A registry entry of any kind of source, its parts type-checked together here, once."""
     if webhooks is not None and not issubclass(settings_model, SignedWebhooksSettings):
         raise TypeError(f"{source.value.lower()}: webhooks need a SignedWebhooksSettings section")
-
-    def own(section: SourceSettings) -> SettingsT:
-        if not isinstance(section, settings_model):
-            raise TypeError(f"{source.value.lower()}: settings are a {type(section).__name__}")
-        return section
-
-    def build(
-        section: SourceSettings, client: httpx.AsyncClient, policy: CallPolicy | None
-    ) -> object:
-        return adapter(own(section), client, policy=policy)
-
+    own = _own(source, settings_model)
     return SourceSpec(
         source=source,
         system_of_record_for=system_of_record_for,
         record_noun=record_noun,
         settings_model=settings_model,
-        build_adapter=build,
-        headers=lambda section: auth_headers(own(section)),
+        connect=lambda section, connection: connect(own(section), connection),
+        in_sandbox=lambda section, place: in_sandbox(own(section), place),
+        webhooks=webhooks,
+        cache=cache,
+        linking=linking,
+    )
+
+
+def http_source_spec(
+    source: Source,
+    *,
+    system_of_record_for: str,
+    record_noun: str,
+    settings_model: type[HttpSettingsT],
+    adapter: AdapterFactory[HttpSettingsT],
+    auth_headers: Callable[[HttpSettingsT], dict[str, str]],
+    webhooks: WebhookSpec | None = None,
+    cache: CacheSpec | None = None,
+    linking: LinkingSpec | None = None,
+) -> SourceSpec:
+    """The entry of a source reached over HTTP: its adapter over a client of its own
+    (``adapters.http.client.build_client``) that authenticates with ``auth_headers``."""
+    name = source.value.lower()
+
+    @asynccontextmanager
+    async def connect(section: HttpSettingsT, connection: Connection) -> AsyncIterator[object]:
+        headers = auth_headers(section)
+        async with build_client(section, headers, transport=connection.http_transport) as client:
+            yield adapter(section, client, policy=connection.policy)
+
+    def in_sandbox(section: HttpSettingsT, place: SandboxPlace) -> HttpSettingsT:
+        return section.model_copy(update={"base_url": f"{place.http_url}/{name}"})
+
+    return source_spec(
+        source,
+        system_of_record_for=system_of_record_for,
+        record_noun=record_noun,
+        settings_model=settings_model,
+        connect=connect,
+        in_sandbox=in_sandbox,
         webhooks=webhooks,
         cache=cache,
         linking=linking,
@@ -177,7 +241,7 @@ def source_spec(
 
 #: Every source, in the order panels, metrics and ``/readyz`` list them.
 SOURCES: tuple[SourceSpec, ...] = (
-    source_spec(
+    http_source_spec(
         Source.BILLING,
         system_of_record_for="money: balance, subscriptions, invoices, cards",
         record_noun="billing customer",
@@ -195,7 +259,7 @@ SOURCES: tuple[SourceSpec, ...] = (
             get=billing_linking.get,
         ),
     ),
-    source_spec(
+    http_source_spec(
         Source.CRM,
         system_of_record_for="name and contact details",
         record_noun="CRM contact",
@@ -213,7 +277,7 @@ SOURCES: tuple[SourceSpec, ...] = (
             get=crm_linking.get,
         ),
     ),
-    source_spec(
+    http_source_spec(
         Source.SUPPORT,
         system_of_record_for="tickets",
         record_noun="support user",
@@ -231,13 +295,30 @@ SOURCES: tuple[SourceSpec, ...] = (
             get=support_linking.get,
         ),
     ),
-    source_spec(
+    http_source_spec(
         Source.IVR,
         system_of_record_for="calls, and how each caller was verified",
         record_noun="IVR contact",
         settings_model=IvrSettings,
         adapter=HttpIvrAdapter,
         auth_headers=ivr_auth_headers,
+    ),
+    source_spec(
+        Source.ORDERS,
+        system_of_record_for="orders and shipments",
+        record_noun="orders customer reference",
+        settings_model=OrdersSettings,
+        connect=open_orders_adapter,
+        in_sandbox=orders_in_sandbox,
+        cache=CacheSpec(OrdersLifetimes, CachedOrdersAdapter),
+        linking=LinkingSpec(
+            rank=3,
+            anchors=False,
+            names=Source.BILLING,
+            plan_pass=orders_linking.plan_pass,
+            search=orders_linking.search,
+            get=orders_linking.get,
+        ),
     ),
 )
 

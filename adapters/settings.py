@@ -12,9 +12,22 @@ vendor that adds a status word needs a settings change, not a code change.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 SANDBOX_URL = "http://127.0.0.1:8100"
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxPlace:
+    """Where ``scv demo``'s sandbox keeps the outside world (each registry entry's
+    ``in_sandbox`` points its section there)."""
+
+    #: The sandbox's HTTP systems, each under ``/<name>``.
+    http_url: str
+    #: The PostgreSQL server the sandbox's databases live in (an admin URL), if any.
+    database_url: str | None = None
 
 
 class RetrySettings(BaseModel):
@@ -76,29 +89,116 @@ class BulkheadSettings(BaseModel):
         default=0.25, ge=0, description="longest wait for a free slot before UPSTREAM_BUSY"
     )
     analyst_max_concurrent: int = Field(
-        default=5,
+        default=20,
         ge=1,
-        description="analysts' own slots, on top of max_concurrent: analysts' calls take only "
-        "these, and no other call takes them",
+        description="the most analysts' calls under way at once, on top of max_concurrent "
+        "(their own lane, which no other call takes); with fair_share.adaptive the lane's "
+        "limit moves between fair_share.min_limit and this",
     )
-    analyst_max_wait_seconds: float = Field(
-        default=2.0,
+    analyst_max_wait_seconds: float | None = Field(
+        default=None,
         ge=0,
-        description="longest wait of an analyst's call for one of their slots (never past the "
-        "request's deadline) before UPSTREAM_BUSY",
+        description="longest wait of an analyst's call in the lane's queue; unset: as long as "
+        "the request's deadline allows (a call whose expected wait would pass the deadline is "
+        "refused UPSTREAM_BUSY at once)",
+    )
+
+
+class FairShareSettings(BaseModel):
+    """How the analysts' lane of one source adapts to agents' load (app/resilience/).
+
+    The lane's limit is AIMD driven by a latency gradient: it grows while neither the
+    analysts' latency to the source nor the agents' latency is over ``tolerance`` times its
+    baseline, and shrinks by the gradient when one is.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    adaptive: bool = Field(
+        default=True,
+        description="off: the analysts' lane is fixed at bulkhead.analyst_max_concurrent",
+    )
+    initial_limit: int = Field(default=4, ge=1, description="the lane's limit at start-up")
+    min_limit: int = Field(
+        default=1,
+        ge=1,
+        description="the lowest the limit goes: analysts are slowed, never shut out",
+    )
+    tolerance: float = Field(
+        default=1.1,
+        gt=1.0,
+        le=3.0,
+        description="agents' latency to the source over its baseline that stops the limit "
+        "growing; above it the limit shrinks by tolerance / ratio",
+    )
+    source_tolerance: float = Field(
+        default=2.0,
+        gt=1.0,
+        le=10.0,
+        description="the analysts' own latency to the source over its baseline that shrinks "
+        "the limit (it also carries their own process's queueing, so it is looser)",
+    )
+    backoff_ratio: float = Field(
+        default=0.5,
+        gt=0,
+        lt=1,
+        description="the limit's factor after an analyst's call timed out, got a 5xx or a 429",
+    )
+    baseline_window_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="a latency's baseline is its lowest recent level within this window",
+    )
+    agents_quiet_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="agents' latency older than this is no signal (agents are idle)",
+    )
+
+
+class RateLimitSettings(BaseModel):
+    """The calls per second one gateway instance sends a source, agents' and analysts' together.
+
+    A token bucket of ``per_second`` refilled continuously, holding ``burst_seconds`` of it.
+    Agents take any token, waiting for one at most until their deadline; analysts only
+    while more than ``1 - analyst_share`` of the bucket is left, and none at all for a while
+    after the source answers 429 (``analyst_pause_seconds``, or its Retry-After). Each
+    source's section sets ``per_second`` from its vendor's published limit (docs/limits.md).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    per_second: float | None = Field(
+        default=None,
+        gt=0,
+        description="calls per second to the source from one gateway instance, shared evenly "
+        "by its processes; unset: no limit",
+    )
+    burst_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="the bucket holds this many seconds of per_second"
+    )
+    analyst_share: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="the part of the bucket analysts may draw on; the rest is kept for agents",
+    )
+    analyst_pause_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="after a 429 without Retry-After, analysts send the source nothing this long",
     )
 
 
 class SourceSettings(BaseModel):
-    """What every source needs: where it is, how to authenticate, how long to wait."""
+    """What every source needs, however it is reached: its resilience.
+
+    How a source is reached is its section's own: ``HttpSourceSettings`` for an API,
+    ``adapters.sql.settings.DatabaseSourceSettings`` for a database.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    base_url: str
-    api_key: SecretStr
-    connect_timeout: float = Field(default=1.0, gt=0, description="seconds to open a connection")
-    read_timeout: float = Field(default=2.0, gt=0, description="seconds to wait for an answer")
-    page_size: int = Field(default=100, ge=1, le=100, description="records per page when listing")
     retry: RetrySettings = Field(
         default_factory=RetrySettings, description="retries of idempotent reads"
     )
@@ -108,9 +208,27 @@ class SourceSettings(BaseModel):
     bulkhead: BulkheadSettings = Field(
         default_factory=BulkheadSettings, description="bounded concurrent calls to the source"
     )
+    fair_share: FairShareSettings = Field(
+        default_factory=FairShareSettings,
+        description="how the analysts' lane adapts to agents' load",
+    )
+    rate_limit: RateLimitSettings = Field(
+        default_factory=RateLimitSettings,
+        description="calls per second to the source, everyone's together",
+    )
 
 
-class SignedWebhooksSettings(SourceSettings):
+class HttpSourceSettings(SourceSettings):
+    """A source reached over HTTP: where it is, how to authenticate, how long to wait."""
+
+    base_url: str
+    api_key: SecretStr
+    connect_timeout: float = Field(default=1.0, gt=0, description="seconds to open a connection")
+    read_timeout: float = Field(default=2.0, gt=0, description="seconds to wait for an answer")
+    page_size: int = Field(default=100, ge=1, le=100, description="records per page when listing")
+
+
+class SignedWebhooksSettings(HttpSourceSettings):
     """A source that sends signed webhooks (``POST /webhooks/<name>``): its signing secret.
 
     Each source's section gives the sandbox's secret as the default, so that the demo works

@@ -9,32 +9,41 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from strawberry.extensions import ParserCache
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 
 from adapters.registry import SOURCES
 from app.exports.downloads import get_export_file
 from app.http.desktop.routes import desktop
+from app.http.draining import CloseWhenDraining, Draining, drain_on_sigterm
 from app.http.errors import PresentErrors
 from app.http.graphiql import graphiql_assets
 from app.http.graphql import AuthenticatedGraphQL, GatewayGraphQL
 from app.http.handoffs import post_handoff
+from app.http.protocol import SelectOperation, http_error, unexpected_error
 from app.limits.budget import CostBudget
 from app.observability.health import SourceHealth
 from app.observability.middleware import ObservabilityMiddleware, ObserveOperation
 from app.observability.tracing import build_tracer
-from app.resilience.policy import resilience_for
 from app.settings import Settings
 from app.webhooks.receiver import RecordInvalidator, WebhookReceiver, webhook_invalidator
 from app.wiring.metrics import GatewayMetrics
 from app.wiring.probes import Probes
 from app.wiring.protection import build_query_protection
+from app.wiring.resilience import build_resilience
 from app.wiring.services import open_services
 from kernel.models import Source
 from resolvers.extensions.validation_cache import ValidatedDocuments, ValidationByText
@@ -67,8 +76,11 @@ def create_app(
     metrics = GatewayMetrics.create(registry)
     health = {source: SourceHealth() for source in Source}
     # Per app, not per lifespan: breakers and bulkheads outlive no app and serve all requests.
-    resilience = resilience_for(settings, events=metrics.resilience)
+    resilience = build_resilience(settings, metrics.resilience)
     metrics.resilience.watch(resilience.sources.values())
+    metrics.resilience.watch_sharing(
+        resilience.sources.values(), lanes=settings.audience != "agents"
+    )
     tracer = build_tracer(settings.tracing, span_exporter)
     protection = build_query_protection(
         settings, count_refusal=metrics.count_refusal, budget=cost_budget
@@ -82,6 +94,8 @@ def create_app(
             # the validated ones' is this app's: both are shared across requests.
             lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
             lambda: ValidationByText(validated),
+            # After it: adds its refusal to the (cached) validation errors.
+            SelectOperation,
             PresentErrors,
             # After PresentErrors, so that they finish before it: it presents their refusals.
             *protection.extensions,
@@ -93,11 +107,32 @@ def create_app(
         allow_queries_via_get=False,
         persisted_queries=protection.persisted_queries,
         count_refusal=metrics.count_refusal,
+        audience=settings.audience,
+        # Over WebSocket graphql-transport-ws only (the legacy graphql-ws protocol has no
+        # authenticated connection_init of ours: app/http/websocket.py); over HTTP, streamed
+        # as multipart parts or server-sent events, the token in the headers as for a query.
+        subscription_protocols=(
+            GRAPHQL_TRANSPORT_WS_PROTOCOL,
+            MULTIPART_SUBSCRIPTION_PROTOCOL,
+            GRAPHQL_SSE_PROTOCOL,
+        ),
+        connection_init_wait_timeout=timedelta(seconds=settings.live.connection_init_wait_seconds),
+        max_subscriptions_per_connection=settings.live.max_subscriptions_per_connection,
     )
+    endpoint = AuthenticatedGraphQL(
+        graphql,
+        ide_enabled=protection.graphiql,
+        max_body_bytes=protection.max_body_bytes,
+        count_refusal=metrics.count_refusal,
+        audience=settings.audience,
+    )
+
+    draining = Draining(settings.shutdown_drain_seconds)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         async with AsyncExitStack() as stack:
+            stack.enter_context(drain_on_sigterm(draining))
             state = await open_services(
                 settings,
                 stack,
@@ -114,17 +149,9 @@ def create_app(
     probes = Probes(metrics, health, resilience)
     return Starlette(
         routes=[
-            Route(
-                "/graphql",
-                AuthenticatedGraphQL(
-                    graphql,
-                    ide_enabled=protection.graphiql,
-                    max_body_bytes=protection.max_body_bytes,
-                    count_refusal=metrics.count_refusal,
-                    audience=settings.audience,
-                ),
-                methods=["GET", "POST"],
-            ),
+            Route("/graphql", endpoint, methods=["GET", "POST"]),
+            # Subscriptions over WebSocket on the same path (HTTP ones take the route above).
+            *([WebSocketRoute("/graphql", endpoint)] if settings.live.enabled else []),
             Route("/ivr/handoffs", post_handoff, methods=["POST"]),
             Route("/exports/{export_id}", get_export_file, methods=["GET"]),
             desktop(demo=settings.demo, data_dir=settings.data_dir, auth=settings.auth),
@@ -143,8 +170,8 @@ def create_app(
                 demo=settings.demo,
             ).routes(),
         ],
-        # The only middleware, so the outermost of ours: the id is on every response, a 401
-        # or a 404 included (Starlette's own 500 page, outside it, goes without).
+        # The outermost of ours: the id is on every response, a 401 or a 404 included
+        # (Starlette's own 500 page, outside it, goes without).
         middleware=[
             Middleware(
                 ObservabilityMiddleware,
@@ -152,8 +179,12 @@ def create_app(
                 health=health,
                 deadline_seconds=settings.request_deadline_seconds,
                 tracer=tracer,
-            )
+            ),
+            Middleware(CloseWhenDraining, draining=draining),
         ],
+        # Every answer in GraphQL's error shape: Starlette's 404 and 405 and, should a defect
+        # escape every handler, its 500 (the exception still reaches the server's log).
+        exception_handlers={HTTPException: http_error, Exception: unexpected_error},
         lifespan=lifespan,
     )
 

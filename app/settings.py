@@ -36,7 +36,7 @@ from pydantic_settings import (
 )
 
 from adapters.registry import SOURCES
-from adapters.settings import SourceSettings
+from adapters.settings import HttpSourceSettings, SourceSettings
 from app.analytics.settings import CustomersSettings
 from app.cache.settings import CacheSettings
 from app.exports.settings import ExportSettings
@@ -44,8 +44,10 @@ from app.identity.settings import IdentitySettings
 from app.identity.sync.settings import SyncSettings
 from app.interactions.settings import HandoffSettings, InteractionSettings
 from app.limits.settings import PersistedQuerySettings, QueryLimitSettings
+from app.live.settings import LiveSettings
 from app.observability.tracing import TracingSettings
 from app.resilience.fair_share import Audience
+from app.resilience.settings import InstanceSharingSettings
 from app.security.settings import AuditSettings, AuthSettings
 from app.webhooks.settings import WebhookSettings
 from kernel.models import Source
@@ -78,6 +80,12 @@ class GatewaySettings(BaseSettings):
     workers: int = Field(
         default=1, ge=1, le=64, description="`scv serve` worker processes (one per core is usual)"
     )
+    sandbox_port: int = Field(
+        default=8100,
+        ge=1,
+        le=65535,
+        description="`scv demo`: the sandbox systems' port (`make run SANDBOX_PORT=...`)",
+    )
     analyst_port: int | None = Field(
         default=None,
         ge=1,
@@ -101,6 +109,25 @@ class GatewaySettings(BaseSettings):
         description=(
             "whom this process serves: all, agents (everyone but analysts) or analysts; "
             "`scv serve` sets it for its two groups when SCV_ANALYST_PORT is set"
+        ),
+    )
+    shutdown_grace_seconds: int = Field(
+        default=25,
+        ge=1,
+        le=3600,
+        description=(
+            "on SIGTERM a worker stops accepting and finishes the requests it holds for at most "
+            "this long before it exits; keep it below your process manager's kill timeout"
+        ),
+    )
+    shutdown_drain_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description=(
+            "on SIGTERM, before that: a worker stops accepting and answers with "
+            "`Connection: close` until its clients have moved to other workers, this long at "
+            "most (0: off)"
         ),
     )
     data_dir: Path = Field(
@@ -141,6 +168,10 @@ class GatewaySettings(BaseSettings):
     exports: ExportSettings = Field(
         default_factory=ExportSettings, description="analysts' export jobs (app/exports/jobs.py)"
     )
+    fair_share: InstanceSharingSettings = Field(
+        default_factory=InstanceSharingSettings,
+        description="how one instance's processes share agents' latency and sources' rates",
+    )
     limits: QueryLimitSettings = Field(
         default_factory=QueryLimitSettings,
         description="depth, aliases, tokens, body size, first, cost and budget of GraphQL requests",
@@ -153,12 +184,24 @@ class GatewaySettings(BaseSettings):
         default_factory=TracingSettings,
         description="OpenTelemetry spans (app/observability/tracing.py; the otel extra)",
     )
+    live: LiveSettings = Field(
+        default_factory=LiveSettings,
+        description="GraphQL subscriptions and the engine carrying changes between "
+        "instances (app/live)",
+    )
 
     def source(self, source: Source) -> SourceSettings:
         """The settings section of ``source`` (``SCV_<NAME>__...``), of its own model."""
         section = getattr(self, source.value.lower(), None)
         if not isinstance(section, SourceSettings):
             raise KeyError(f"no settings section for the source {source.value}")
+        return section
+
+    def http_source(self, source: Source) -> HttpSourceSettings:
+        """The section of ``source``, a source reached over HTTP (its ``base_url``)."""
+        section = self.source(source)
+        if not isinstance(section, HttpSourceSettings):
+            raise TypeError(f"the source {source.value} is not reached over HTTP")
         return section
 
     @model_validator(mode="after")

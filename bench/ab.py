@@ -7,11 +7,17 @@ On a shared machine one run's CPU per request moves 15-20% with the neighbours, 
 beside one sandbox and one PostgreSQL, one worker each, and every round sends a batch to
 each in turn (the order alternating between rounds), so both meet the same neighbours.
 It prints each round's figure and the medians; nothing is asserted.
+
+Against a commit from before the orders database, A cannot read the ORDERS links of this
+checkout's store nor answer its orders panel: A then runs on a store of its own, linked by
+its own ``scv sync``, without the orders settings, and is asked the whole view without the
+orders panel (four sources against B's five).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import subprocess
 import sys
@@ -19,10 +25,20 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
 
 from bench import procstat
 from bench.__main__ import drive
-from bench.scenarios import BY_PHONE, Customers, linked_customers, whole_view_bodies
+from bench.scenarios import (
+    BY_PHONE,
+    WHOLE_VIEW,
+    WHOLE_VIEW_WITHOUT_ORDERS,
+    Customers,
+    linked_customers,
+    whole_view_bodies,
+)
 from bench.stack import (
     StackConfig,
     free_port,
@@ -35,10 +51,11 @@ from bench.stack import (
 #: Requests per batch of a warm or store-only case (cold cases take the customers they have).
 BATCH = 1500
 
-CASES: dict[str, Callable[[Customers], list[dict[str, Any]]]] = {
-    "whole_view_warm": lambda c: whole_view_bodies(c.emails[:1]),
-    "whole_view_cold": lambda c: whole_view_bodies(c.emails),
-    "lookup_by_phone": lambda c: [
+#: Each case's requests for some customers, asking the whole view as given.
+CASES: dict[str, Callable[[Customers, str], list[dict[str, Any]]]] = {
+    "whole_view_warm": lambda c, view: whole_view_bodies(c.emails[:1], view),
+    "whole_view_cold": lambda c, view: whole_view_bodies(c.emails, view),
+    "lookup_by_phone": lambda c, view: [
         {"query": BY_PHONE, "variables": {"phone": p}, "operationName": "ByPhone"} for p in c.phones
     ],
 }
@@ -82,6 +99,26 @@ def main(argv: list[str] | None = None) -> None:
             subprocess.run(["git", "worktree", "remove", "--force", str(base)], check=False)
 
 
+def _knows_orders(checkout: Path) -> bool:
+    """Whether the gateway of ``checkout`` has the orders panel (its printed schema says)."""
+    return "orders: OrderHistory" in (checkout / "schema.graphql").read_text()
+
+
+def _own_store(server_url: str, name: str) -> str:
+    """A new, empty database ``name`` on ``server_url``'s server; its URL."""
+
+    async def create() -> None:
+        conn = await asyncpg.connect(server_url)
+        try:
+            statement = await conn.fetchval("select format('create database %I', $1::text)", name)
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+
+
 def compare(args: argparse.Namespace, tmp: Path, base: Path) -> None:
     config = StackConfig(tmp / "stack", args.customers, 0.0, 1)
     config.data_dir.mkdir()
@@ -90,7 +127,21 @@ def compare(args: argparse.Namespace, tmp: Path, base: Path) -> None:
         env = gateway_environment(config, stack.database_url, stack.sandbox_url, port)
         (tmp / "metrics-base").mkdir()
         env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp / "metrics-base")
+        views = {"A": WHOLE_VIEW, "B": WHOLE_VIEW}
         with (tmp / "base.log").open("wb") as log:
+            if not _knows_orders(base):
+                env = {k: v for k, v in env.items() if not k.startswith("SCV_ORDERS__")}
+                env["SCV_DATABASE_URL"] = _own_store(stack.database_url, "scv_ab_base")
+                print(f"{args.base} has no orders database: its own store, its own sync")
+                subprocess.run(
+                    [sys.executable, "-m", "app.cli", "sync"],
+                    env=env,
+                    cwd=base,
+                    check=True,
+                    stdout=log,
+                    stderr=log,
+                )
+                views["A"] = WHOLE_VIEW_WITHOUT_ORDERS
             # Run from the worktree: ``python -m`` puts it first on the path.
             other = subprocess.Popen(
                 [sys.executable, "-m", "app.cli", "serve"],
@@ -111,7 +162,8 @@ def compare(args: argparse.Namespace, tmp: Path, base: Path) -> None:
                 customers = linked_customers(stack.database_url)
                 print(f"A = {args.base}, B = this checkout; gateway CPU ms per request")
                 for case in args.cases.split(","):
-                    rounds = run_case(stack, gateways, case, CASES[case](customers), args.rounds)
+                    bodies = {name: CASES[case](customers, view) for name, view in views.items()}
+                    rounds = run_case(stack, gateways, case, bodies, args.rounds)
                     report(case, rounds)
             finally:
                 stop_process(other)
@@ -121,16 +173,17 @@ def run_case(
     stack: Any,
     gateways: dict[str, tuple[str, Callable[[], float]]],
     case: str,
-    bodies: list[dict[str, Any]],
+    bodies_by_gateway: dict[str, list[dict[str, Any]]],
     rounds: int,
 ) -> dict[str, list[float]]:
     figures: dict[str, list[float]] = {"A": [], "B": []}
     # Cold: each gateway its own half of the customers, each round the next slice of it.
-    half = len(bodies) // 2
+    half = len(bodies_by_gateway["A"]) // 2
     step = half // rounds
     for i in range(rounds):
         for name in ("A", "B") if i % 2 == 0 else ("B", "A"):
             url, cpu = gateways[name]
+            bodies = bodies_by_gateway[name]
             if case in COLD:
                 start = (0 if name == "A" else half) + i * step
                 batch = bodies[start : start + step]

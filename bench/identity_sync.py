@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from app.cli.commands import load_settings
+from app.cli.environment import load_settings
 from app.demo.runner import run_sync
 from app.observability.logs import configure_logging
 

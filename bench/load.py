@@ -23,6 +23,9 @@ import orjson
 
 from adapters.http.transport import AiohttpTransport
 
+#: Error codes of the gateway shedding load: a cost budget spent, a source's share full.
+REFUSALS = frozenset({"RATE_LIMITED", "UPSTREAM_BUSY"})
+
 #: Bodies are encoded once with orjson: this process's CPU is the machine's too.
 JSON_BODY = {"Content-Type": "application/json"}
 
@@ -33,17 +36,24 @@ class Outcome:
     ok: int = 0
     partial: int = 0
     failed: int = 0
+    #: Answers refused in whole or part by the gateway's load shedding (REFUSALS).
+    refused: int = 0
     samples: list[str] = field(default_factory=list)
 
     def note(self, started: float, response: httpx.Response | None, error: str | None) -> None:
         self.latencies_ms.append((time.perf_counter() - started) * 1000)
         if response is None or response.status_code != 200:
             self.failed += 1
+            if response is not None and response.status_code == 429:
+                self.refused += 1
             detail = error or f"HTTP {response.status_code if response else '?'}"
             if len(self.samples) < 5:
                 self.samples.append(detail)
             return
         body = orjson.loads(response.content)
+        codes = {str(e.get("extensions", {}).get("code")) for e in body.get("errors") or ()}
+        if codes & REFUSALS:
+            self.refused += 1
         if body.get("errors"):
             if body.get("data") is None:
                 self.failed += 1
@@ -196,6 +206,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         "ok": outcome.ok,
         "partial": outcome.partial,
         "failed": outcome.failed,
+        "refused": outcome.refused,
         "error_samples": outcome.samples,
         "elapsed_s": elapsed,
         "latencies_ms": outcome.latencies_ms,

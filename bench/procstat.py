@@ -65,3 +65,10 @@ def tree(pid: int) -> list[int]:
     for child in children(pid):
         result.extend(tree(child))
     return result
+
+
+def machine_idle_seconds() -> float:
+    """CPU seconds the whole machine has been idle so far, all cores (``/proc/stat``)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    # cpu user nice system idle iowait ...: idle and iowait are time no process wanted.
+    return (int(fields[4]) + int(fields[5])) / _TICKS

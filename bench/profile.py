@@ -59,7 +59,7 @@ def summarise(raw: Path, top: int) -> str:
         named = {
             f"{fn} ({path})"
             for fn, path in frames
-            if path.startswith(OURS) and path != "app/cli/commands.py"
+            if path.startswith(OURS) and path not in {"app/cli/commands.py", "app/cli/serve.py"}
         }
         for name in named:
             ours[name] += samples

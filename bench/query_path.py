@@ -26,7 +26,7 @@ import uvicorn
 from pydantic import SecretStr
 from starlette.types import ASGIApp
 
-from app.cli.commands import with_sandbox_port
+from app.cli.environment import with_sandbox_port
 from app.identity.sync.runner import sync_identities
 from app.main import create_app
 from app.security.demo_keys import ensure_demo_keys, mint_token

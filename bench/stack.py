@@ -22,6 +22,7 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from adapters.orders.settings import sandbox_reader_url
 from app.security.demo_keys import PUBLIC_KEY_FILE, DemoKeys, ensure_demo_keys, mint_token
 from app.security.settings import AuthSettings
 from app.store.embedded import start_embedded_postgres
@@ -110,14 +111,32 @@ class Stack:
         client.post(f"{self.sandbox_url}/{system}/_sandbox/faults", json=body).raise_for_status()
 
 
+#: Each system's call rate in the benchmarks: far above what one machine can send.
+SANDBOX_CALLS_PER_SECOND = 100_000
+
+
 def base_environment(data_dir: Path, database_url: str, sandbox_url: str) -> dict[str, str]:
     """This process's environment without any ``SCV_`` setting, then production mode, the
-    store and the sandbox's systems: what the gateway and ``scv sync`` both run with."""
+    store and the sandbox's systems: what the gateway and ``scv sync`` both run with.
+
+    The sandbox's legacy orders database is on the store's server (``orders_arguments``),
+    read through its read-only role.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCV_")}
     env.update(SCV_DEMO="false", SCV_DATA_DIR=str(data_dir), SCV_DATABASE_URL=database_url)
     for system in SYSTEMS:
         env[f"SCV_{system.upper()}__BASE_URL"] = f"{sandbox_url}/{system}"
+        # The sandbox is no vendor and has no rate limit: the benchmarks measure the
+        # gateway, not the vendors' published limits (docs/limits.md), so lift them.
+        env[f"SCV_{system.upper()}__RATE_LIMIT__PER_SECOND"] = str(SANDBOX_CALLS_PER_SECOND)
+    env["SCV_ORDERS__URL"] = sandbox_reader_url(database_url)
     return env
+
+
+def orders_arguments(database_url: str) -> list[str]:
+    """The sandbox's flags that create its legacy orders database on ``database_url``'s
+    server (``base_environment`` points the gateway at it)."""
+    return ["--orders-database", database_url]
 
 
 def gateway_environment(
@@ -201,6 +220,7 @@ def _run(config: StackConfig, log: IO[bytes]) -> Iterator[Stack]:
             str(config.customers),
             "--latency-ms",
             str(config.latency_ms),
+            *orders_arguments(database_url),
         ],
         stdout=log,
         stderr=log,

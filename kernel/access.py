@@ -49,6 +49,8 @@ class ActiveInteraction:
     customer_id: CustomerId
     agent: str
     level: VerificationLevel
+    #: When its token expires (epoch seconds): a subscription acting within it ends then.
+    expires_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

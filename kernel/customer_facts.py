@@ -36,6 +36,9 @@ class CustomerFilter:
     country_in: frozenset[str] = frozenset()
     linked_to: frozenset[Source] = frozenset()
     missing_from: frozenset[Source] = frozenset()
+    #: True: at least one order under way; False: none (or the orders database does not
+    #: know the customer).
+    has_open_orders: bool | None = None
 
 
 class CustomerOrderField(Enum):
@@ -77,6 +80,11 @@ class CustomerFacts:
     billing_taken_at: datetime | None
     support_taken_at: datetime | None
     crm_taken_at: datetime | None
+    #: From the orders database: orders placed, orders under way, the newest one's time.
+    order_count: int | None = None
+    open_order_count: int | None = None
+    last_order_at: datetime | None = None
+    orders_taken_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

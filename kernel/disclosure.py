@@ -37,10 +37,16 @@ class Treatment(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Access:
-    """The decision for one customer and one request; ``level`` matters when UNMASKED."""
+    """The decision for one customer and one request; ``level`` matters when UNMASKED.
+
+    ``redacts_free_text`` matters when MASKED: free text (the customer's own words) then goes
+    out with its personal data redacted, for a role that works with the customer; otherwise
+    it goes out masked whole, for a role that has no use for the customer's words.
+    """
 
     treatment: Treatment
     level: VerificationLevel = VerificationLevel.NONE
+    redacts_free_text: bool = False
 
 
 @dataclass(slots=True)
@@ -110,6 +116,13 @@ class DisclosureLedger:
     def customers(self) -> Iterator[tuple[CustomerId, CustomerDisclosure]]:
         """Every customer the response carries data about, in the order first touched."""
         return iter(self._customers.items())
+
+    def reset(self) -> None:
+        """Forget everything: a subscription's next event is a response of its own, decided
+        afresh (the interaction may have moved) and audited on its own."""
+        self._access.clear()
+        self._customers.clear()
+        self._served_paths.clear()
 
     def served_paths(self) -> list[ResponsePath]:
         """Where in the response personal values (masked or not) were put."""

@@ -92,3 +92,19 @@ class UpstreamBusy(UpstreamUnavailable):
     """Every slot of the source's bulkhead stayed taken for as long as we could wait."""
 
     code = "UPSTREAM_BUSY"
+
+
+class StoreUnavailable(Exception):
+    """The gateway's own store (its PostgreSQL) could not be reached or went away.
+
+    Not an ``UpstreamError``: the store is no source of records but where customers, links,
+    interactions and the audit trail live. A field that needs it is null with
+    ``STORE_UNAVAILABLE`` (retryable); the fields that do not are still served.
+    """
+
+    code = "STORE_UNAVAILABLE"
+    retryable = True
+
+    def __init__(self, message: str = "the customer store is unavailable") -> None:
+        super().__init__(message)
+        self.message = message

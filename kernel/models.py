@@ -30,6 +30,7 @@ class Source(StrEnum):
     CRM = "CRM"
     SUPPORT = "SUPPORT"
     IVR = "IVR"
+    ORDERS = "ORDERS"
 
 
 class CacheState(StrEnum):

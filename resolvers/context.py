@@ -24,6 +24,7 @@ from kernel.identity import IdentityStore
 from kernel.identity_evidence import IdentityEvidence
 from kernel.interactions import InteractionService
 from kernel.linking import IdentityDecisions, LiveLinker
+from kernel.live import LiveFeed
 from kernel.models import Source
 from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY, IdentityEvidenceLoaders, Loaders
 
@@ -98,6 +99,10 @@ class RequestContext:
     evidence: IdentityEvidenceLoaders | None = None
     #: Builds the data-quality report (``dataQuality``); None where not wired.
     data_quality: DataQualityReader | None = None
+    #: Live changes for subscriptions; None where not wired (subscriptions are refused).
+    live: LiveFeed | None = None
+    #: When the bearer token expires (epoch seconds): a subscription ends then.
+    token_expires_at: float | None = None
 
 
 def new_context(
@@ -120,6 +125,8 @@ def new_context(
     audit_trail: AuditReader | None = None,
     evidence: IdentityEvidence | None = None,
     data_quality: DataQualityReader | None = None,
+    live: LiveFeed | None = None,
+    token_expires_at: float | None = None,
 ) -> RequestContext:
     """A context with fresh DataLoaders: loaders never outlive the request they batch for."""
     loaders = Loaders(
@@ -149,4 +156,6 @@ def new_context(
         audit_trail=audit_trail,
         evidence=IdentityEvidenceLoaders(evidence) if evidence is not None else None,
         data_quality=data_quality,
+        live=live,
+        token_expires_at=token_expires_at,
     )

@@ -17,6 +17,7 @@ from resolvers.operations.customer import Query
 from resolvers.operations.exports import ExportMutation
 from resolvers.operations.identity_decisions import IdentityMutation
 from resolvers.operations.interactions import InteractionMutation
+from resolvers.operations.live import Subscription
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ def build_schema(
     schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[*extensions, RecordDisclosures],
         execution_context_class=PlainFieldExecution,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
 from sandbox.server import SYSTEMS, run_sandbox
 from sandbox.webhooks import WEBHOOK_SYSTEMS
@@ -84,6 +85,23 @@ def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
         type=_non_negative_int,
         default=2000,
         help="generated customers, in addition to the six named ones",
+    )
+    orders = parser.add_argument_group(
+        "orders", "the legacy orders database (a database, not an API: sandbox/orders)"
+    )
+    orders.add_argument(
+        "--orders-database",
+        default=None,
+        metavar="URL",
+        help="PostgreSQL server (an admin's postgresql:// URL) to create the legacy_orders "
+        "database on, with its read-only role scv_orders_reader (recreated at each start)",
+    )
+    orders.add_argument(
+        "--orders-sqlite",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="write the same orders to a SQLite file in another naming scheme",
     )
     hooks = parser.add_argument_group(
         "webhooks", "changes made through the write endpoints, posted to the gateway"
@@ -177,6 +195,8 @@ def main_from_args(args: argparse.Namespace) -> None:
         log_level=args.log_level,
         webhook_url=args.webhook_url,
         webhook_secrets=dict(args.webhook_secret),
+        orders_database=args.orders_database,
+        orders_sqlite=args.orders_sqlite,
     )
 
 

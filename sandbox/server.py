@@ -8,11 +8,13 @@ dataset and each system's ``SystemControl``, for code that needs to reach behind
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import socket
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
@@ -25,6 +27,8 @@ from sandbox.control import FaultSettings, SystemControl
 from sandbox.crm import system as crm
 from sandbox.data.generate import generate_dataset
 from sandbox.ivr import system as ivr
+from sandbox.orders.postgres import create_legacy_database
+from sandbox.orders.sqlite import write_legacy_sqlite
 from sandbox.records import Dataset
 from sandbox.responses import JsonResponse, VendorErrors
 from sandbox.support import system as support
@@ -238,8 +242,14 @@ def run_sandbox(
     log_level: str = "warning",
     webhook_url: str | None = None,
     webhook_secrets: Mapping[str, str] | None = None,
+    orders_database: str | None = None,
+    orders_sqlite: Path | None = None,
 ) -> None:
-    """Generate the data, serve the four systems until interrupted, print their URLs."""
+    """Generate the data, serve the four systems until interrupted, print their URLs.
+
+    With ``orders_database`` (a PostgreSQL server's admin URL) the legacy orders database is
+    created there first, and with ``orders_sqlite`` the same orders are written to that file.
+    """
     app = create_sandbox_app(
         seed,
         customers,
@@ -254,7 +264,14 @@ def run_sandbox(
         webhook_url=webhook_url,
         webhook_secrets=webhook_secrets,
     )
-    tables = app.state.sandbox.dataset.tables()
+    dataset = app.state.sandbox.dataset
+    if orders_database is not None:
+        written = asyncio.run(create_legacy_database(orders_database, dataset))
+        print(f"orders    {written} orders in the database legacy_orders", flush=True)
+    if orders_sqlite is not None:
+        written = write_legacy_sqlite(orders_sqlite, dataset)
+        print(f"orders    {written} orders in {orders_sqlite}", flush=True)
+    tables = dataset.tables()
     # Sorted now rather than on the first request of a benchmark: the listings that walk a
     # whole system (identity sync, IVR polling). The others sort on first use.
     for name in ("billing.customers", "crm.contacts", "support.users", "ivr.contacts"):

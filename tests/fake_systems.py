@@ -3,7 +3,7 @@ those given."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -29,6 +29,7 @@ from tests.builders import (
     support_user,
     ticket,
 )
+from tests.fake_orders import FakeOrdersAdapter
 from tests.fakes import FakeBillingAdapter, FakeCrmAdapter, FakeIvrAdapter, FakeSupportAdapter
 
 # --- the sandbox's named customers ---------------------------------------------------------
@@ -42,6 +43,8 @@ class FakeSystems:
     crm: FakeCrmAdapter
     support: FakeSupportAdapter
     ivr: FakeIvrAdapter
+    #: Empty unless a test gives it orders (the linking tests count links per customer).
+    orders: FakeOrdersAdapter = field(default_factory=FakeOrdersAdapter)
 
     @property
     def by_source(self) -> dict[Source, object]:
@@ -51,6 +54,7 @@ class FakeSystems:
             Source.CRM: self.crm,
             Source.SUPPORT: self.support,
             Source.IVR: self.ivr,
+            Source.ORDERS: self.orders,
         }
 
 
@@ -58,6 +62,7 @@ def holding(
     crm: FakeCrmAdapter | None = None,
     billing: FakeBillingAdapter | None = None,
     support: FakeSupportAdapter | None = None,
+    orders: FakeOrdersAdapter | None = None,
 ) -> FakeSystems:
     """Fake systems holding just the records given (an empty fake for each system left out)."""
     return FakeSystems(
@@ -65,6 +70,7 @@ def holding(
         crm=crm or FakeCrmAdapter(),
         support=support or FakeSupportAdapter(),
         ivr=FakeIvrAdapter(),
+        orders=orders or FakeOrdersAdapter(),
     )
 
 

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
-from adapters.settings import SANDBOX_URL, SignedWebhooksSettings
+from adapters.settings import SANDBOX_URL, RateLimitSettings, SignedWebhooksSettings
 
 
 class BillingSettings(SignedWebhooksSettings):
     """Billing (Stripe-shaped): the system of record for money."""
 
     base_url: str = f"{SANDBOX_URL}/billing"
+    rate_limit: RateLimitSettings = Field(
+        # Stripe's live mode: 100 read operations per second (docs/limits.md).
+        default_factory=lambda: RateLimitSettings(per_second=100.0),
+        description="calls per second to billing, everyone's together (Stripe: 100/s)",
+    )
     api_key: SecretStr = SecretStr("sk_test_scv_sandbox")
     webhook_secret: SecretStr = Field(
         default=SecretStr("whsec_scv_sandbox"),

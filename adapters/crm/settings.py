@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
-from adapters.settings import SANDBOX_URL, SignedWebhooksSettings
+from adapters.settings import SANDBOX_URL, RateLimitSettings, SignedWebhooksSettings
 
 
 class CrmSettings(SignedWebhooksSettings):
     """CRM (HubSpot-shaped): the system of record for name and contact details."""
 
     base_url: str = f"{SANDBOX_URL}/crm"
+    rate_limit: RateLimitSettings = Field(
+        # HubSpot's private apps on Professional/Enterprise: 190 requests per 10 seconds.
+        default_factory=lambda: RateLimitSettings(per_second=19.0, burst_seconds=10.0),
+        description="calls per second to the CRM, everyone's together (HubSpot: 190 per 10 s)",
+    )
     api_key: SecretStr = SecretStr("pat-sandbox-crm")
     webhook_secret: SecretStr = Field(
         default=SecretStr("scv-sandbox-hubspot-client-secret"),

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ValidationError
 from adapters.http.context import ABORTED, outbound_headers, time_left, upstream_observer
 from adapters.http.errors import ErrorDescriber, request_error, status_error
 from adapters.http.transport import AiohttpTransport, RawAnswer
-from adapters.settings import SourceSettings
+from adapters.settings import HttpSourceSettings
 from kernel.errors import UpstreamContractError, UpstreamError, UpstreamNotFound, UpstreamTimeout
 from kernel.models import Source
 
@@ -101,7 +101,7 @@ class SourceClient(httpx.AsyncClient):
 
 
 def build_client(
-    settings: SourceSettings,
+    settings: HttpSourceSettings,
     auth_headers: Mapping[str, str],
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> SourceClient:

@@ -67,6 +67,34 @@ class Deadline:
 request_deadline: ContextVar[Deadline | None] = ContextVar("request_deadline", default=None)
 
 
+class RequestFailures:
+    """The upstream failures seen so far by the request under way, by source.
+
+    Mutable and shared, like ``Deadline``: every task of the request sees the one object.
+    The resilience layer keeps here the first real failure of each source, so that a
+    breaker this very request opened (its retries and its sibling panels fail fast) does
+    not hide that cause behind ``CIRCUIT_OPEN``: the request reports what happened to it.
+    """
+
+    __slots__ = ("_first",)
+
+    def __init__(self) -> None:
+        self._first: dict[Source, Exception] = {}
+
+    def note(self, source: Source, failure: Exception) -> None:
+        """Remember ``failure`` unless the request already saw one from ``source``."""
+        self._first.setdefault(source, failure)
+
+    def first(self, source: Source) -> Exception | None:
+        """The first failure of ``source`` in this request, if there was one."""
+        return self._first.get(source)
+
+
+#: The failures of the request under way; the app sets one per incoming request (None
+#: outside a request: every failure then stands for itself).
+request_failures: ContextVar[RequestFailures | None] = ContextVar("request_failures", default=None)
+
+
 def detached_context() -> Context:
     """A copy of the current context holding its own copy of the request's deadline.
 

@@ -10,7 +10,9 @@ statement at its end:
 - every subscription (Stripe's list without ``customer``): the subscription status;
 - every ticket (Zendesk's List Tickets): open ticket count and the newest ticket's time;
 - IVR contacts of the last ``call_lookback_days``: each customer's last call, by the caller
-  number's E.164 among the customer's phone lookup keys.
+  number's E.164 among the customer's phone lookup keys;
+- every order of the orders database: order count, open orders, last order
+  (``app.analytics.order_facts``).
 
 Rules, so that an analyst can say what a fact means:
 
@@ -43,7 +45,9 @@ from prometheus_client import Counter
 from adapters.billing.port import BillingAdapter
 from adapters.crm.port import CrmAdapter
 from adapters.ivr.port import IvrAdapter
+from adapters.orders.port import OrdersAdapter, OrdersCustomerRef
 from adapters.support.port import SupportAdapter
+from app.analytics.order_facts import order_facts, orders_of, orders_pass
 from app.analytics.settings import CustomersSettings
 from app.store.facts_writer import BillingFacts, CrmFacts, FactsRefreshSession, FactsWriter
 from kernel.errors import UpstreamError
@@ -132,20 +136,21 @@ class FactsRefreshReport:
     tickets: int
     calls: int
     duration_seconds: float
+    orders: int = 0
 
     def format_line(self) -> str:
         """One line for the command line."""
         return (
             f"customer facts: {self.crm_contacts} contacts, {self.billing_customers} billing "
             f"customers, {self.subscriptions} subscriptions, {self.tickets} tickets, "
-            f"{self.calls} calls ({self.duration_seconds:.1f} s)"
+            f"{self.calls} calls, {self.orders} orders ({self.duration_seconds:.1f} s)"
         )
 
 
 async def refresh_facts_from(
     writer: FactsWriter, sources: Sources, settings: CustomersSettings, default_region: str
 ) -> FactsRefreshReport:
-    """``refresh_facts`` over the gateway's four sources, as ``scv sync`` runs it."""
+    """``refresh_facts`` over the gateway's sources, as ``scv sync`` runs it."""
     return await refresh_facts(
         writer,
         sources.billing,
@@ -154,6 +159,7 @@ async def refresh_facts_from(
         sources.ivr,
         settings,
         default_region,
+        orders=orders_of(sources),
     )
 
 
@@ -166,6 +172,8 @@ async def refresh_facts(
     settings: CustomersSettings,
     default_region: str,
     clock: Clock = _utc_now,
+    *,
+    orders: OrdersAdapter | None = None,
 ) -> FactsRefreshReport:
     """Fill ``customer_facts`` for every customer, from every system, in bulk.
 
@@ -200,6 +208,11 @@ async def refresh_facts(
             call_count = passes.create_task(
                 run(lambda s: _call_pass(s, ivr, settings, default_region, clock))
             )
+            order_count = (
+                passes.create_task(run(lambda s: orders_pass(s, orders.iter_orders(), clock)))
+                if orders is not None
+                else None
+            )
     except ExceptionGroup as failed:
         raise failed.exceptions[0]  # noqa: B904 - the group's only useful member
     report = FactsRefreshReport(
@@ -209,6 +222,7 @@ async def refresh_facts(
         tickets=ticket_count.result(),
         calls=call_count.result(),
         duration_seconds=time.monotonic() - started,
+        orders=order_count.result() if order_count is not None else 0,
     )
     _logger.debug("%s", report.format_line())
     return report
@@ -355,6 +369,7 @@ class FactsUpdater:
         crm: CrmAdapter,
         support: SupportAdapter,
         *,
+        orders: OrdersAdapter | None = None,
         updates: Counter | None = None,
         clock: Clock = _utc_now,
     ) -> None:
@@ -363,6 +378,7 @@ class FactsUpdater:
         self._billing = billing
         self._crm = crm
         self._support = support
+        self._orders = orders
         self._updates = updates
         self._clock = clock
 
@@ -418,6 +434,10 @@ class FactsUpdater:
             tickets = await self._support.list_requested_tickets(SupportUserId(record))
             open_count, newest = open_ticket_facts(tickets.items)
             await self._writer.set_support(customer_id, open_count, newest, taken_at)
+        elif source is Source.ORDERS and self._orders is not None:
+            history = await self._orders.list_orders(OrdersCustomerRef(record))
+            facts = order_facts(record, history.items)
+            await self._writer.set_orders(customer_id, facts, taken_at)
 
     def _count(self, source: Source, outcome: str) -> None:
         if self._updates is not None:

@@ -4,177 +4,59 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
 import sys
-import tempfile
+import textwrap
 from pathlib import Path
 
-from pydantic import SecretStr, ValidationError
-from pydantic_settings import SettingsError
+from pydantic import SecretStr
 
-from adapters.registry import SOURCES
+from app.cli.environment import (
+    count,
+    existing_demo_keys,
+    gateway_url,
+    http_url,
+    load_settings,
+    port,
+    port_free_or_exit,
+    positive_number,
+    positive_seconds,
+    share,
+    with_sandbox_port,
+    word,
+)
+from app.cli.serve import cmd_serve
 from app.settings import Settings
-
-
-def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment (and ``SCV_CONFIG_FILE``), or a clear exit."""
-    try:
-        return Settings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        lines = [f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-        sys.exit("invalid settings:\n" + "\n".join(lines))
-    except SettingsError as exc:
-        sys.exit(f"invalid settings: {exc}")
-
-
-def gateway_url(settings: Settings) -> str:
-    """Where this machine reaches the gateway ``settings`` describe (``SCV_HOST``:``SCV_PORT``);
-    a gateway listening on every address is reached on loopback."""
-    host = "127.0.0.1" if settings.host in {"0.0.0.0", "::", ""} else settings.host  # noqa: S104
-    return f"http://{host}:{settings.port}"
-
-
-def _positive_seconds(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number of seconds: {raw}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 second, not {raw}")
-    return value
-
-
-def with_sandbox_port(settings: Settings, port: int) -> Settings:
-    """``settings`` with every source pointed at the sandbox on ``port``."""
-    base = f"http://127.0.0.1:{port}"
-    update = {
-        name: getattr(settings, name).model_copy(update={"base_url": f"{base}/{name}"})
-        for name in (spec.name for spec in SOURCES)
-    }
-    return settings.model_copy(update=update)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from app.demo.runner import run_demo
     from app.observability.logs import configure_logging
 
-    settings = with_sandbox_port(load_settings(demo=True), args.sandbox_port)
+    settings = load_settings(demo=True)
+    sandbox_port = args.sandbox_port or settings.sandbox_port
+    if sandbox_port == settings.port:
+        sys.exit(f"the sandbox and the gateway cannot share port {sandbox_port}")
+    # Before anything starts: a port taken now would end in a traceback after the sync.
+    port_free_or_exit("127.0.0.1", sandbox_port, "SCV_SANDBOX_PORT (make run SANDBOX_PORT=)")
+    port_free_or_exit(settings.host, settings.port, "SCV_PORT")
     configure_logging(settings.log_level)
-    run_demo(settings, sandbox_port=args.sandbox_port, seed=args.seed, customers=args.customers)
-
-
-def cmd_serve(args: argparse.Namespace) -> None:
-    from app.observability.logs import configure_logging
-
-    settings = load_settings()
-    auth = settings.auth
-    if not (settings.demo or auth.jwks_url or auth.public_key_pem or auth.public_key_file):
-        sys.exit(
-            "no key to check bearer tokens with: set SCV_AUTH__JWKS_URL, "
-            "SCV_AUTH__PUBLIC_KEY_PEM or SCV_AUTH__PUBLIC_KEY_FILE (or SCV_DEMO=true)"
-        )
-    if not settings.demo and settings.interactions.signing_key_file is None:
-        sys.exit(
-            "no key to sign interaction tokens with: set SCV_INTERACTIONS__SIGNING_KEY_FILE to a "
-            "PEM EC P-256 private key, the same file on every instance (or SCV_DEMO=true)"
-        )
-    configure_logging(settings.log_level)
-    several_processes = settings.workers > 1 or (
-        settings.analyst_port is not None and settings.audience == "all"
+    # The sandbox's databases (the legacy orders) live on the demo's own PostgreSQL server.
+    server = demo_database_url(settings)
+    settings = with_sandbox_port(
+        settings.model_copy(update={"database_url": SecretStr(server)}),
+        sandbox_port,
+        database_url=server,
     )
-    if several_processes:
-        settings = prepare_shared_state(settings)
-    if settings.analyst_port is not None and settings.audience == "all":
-        serve_two_groups(settings)
-        return
-    serve_group(settings)
+    run_demo(settings, sandbox_port=sandbox_port, seed=args.seed, customers=args.customers)
 
 
-def prepare_shared_state(settings: Settings) -> Settings:
-    """What every process must share, made once, before any of them starts.
+def demo_database_url(settings: Settings) -> str:
+    """The configured PostgreSQL, or the embedded one under ``data_dir`` (started now)."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    from app.store.embedded import start_embedded_postgres
 
-    In demo mode each process would otherwise generate the demo keys (and start the
-    embedded PostgreSQL) at the same moment, under the same directory, and the last key
-    written would leave the others checking tokens with a key nobody signs with. The
-    database URL is passed on in the environment, which the workers read their settings from.
-    """
-    if settings.demo:
-        from app.interactions.tokens import load_signing_key
-        from app.security.demo_keys import ensure_demo_keys
-
-        ensure_demo_keys(settings.data_dir)
-        load_signing_key(settings.interactions, demo=True, data_dir=settings.data_dir)
-    if settings.database_url is None:
-        from app.store.embedded import start_embedded_postgres
-
-        url = start_embedded_postgres(settings.data_dir)
-        os.environ["SCV_DATABASE_URL"] = url
-        settings = settings.model_copy(update={"database_url": SecretStr(url)})
-    return settings
-
-
-def serve_two_groups(settings: Settings) -> None:
-    """Agents (and every other role but analysts) on SCV_PORT, analysts on SCV_ANALYST_PORT.
-
-    The analysts' group is a child ``scv serve`` at a lower CPU priority: an analyst's page
-    of customers costs a process some 100 ms of CPU, and on the same processes as agents'
-    queries it would hold their event loops up; in processes of their own, at a lower
-    priority, the operating system gives agents' processes the CPU first. Both groups'
-    metrics meet in one directory, so either port's /metrics shows them all.
-    """
-    if settings.analyst_port == settings.port:
-        sys.exit("SCV_ANALYST_PORT must differ from SCV_PORT")
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="scv-metrics-")
-    child_env = {
-        **os.environ,
-        "SCV_PORT": str(settings.analyst_port),
-        "SCV_WORKERS": str(settings.analyst_workers),
-        "SCV_AUDIENCE": "analysts",
-    }
-    niceness = settings.analyst_niceness
-    analysts = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve"],
-        env=child_env,
-        # Before exec, in the child: no threads of ours run there yet.
-        preexec_fn=lambda: os.nice(niceness),
-    )
-    os.environ["SCV_AUDIENCE"] = "agents"
-    try:
-        serve_group(settings.model_copy(update={"audience": "agents"}))
-    finally:
-        analysts.terminate()
-        try:
-            analysts.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            analysts.kill()
-
-
-def serve_group(settings: Settings) -> None:
-    """Serve ``settings.workers`` processes of the gateway on ``settings.port``."""
-    import uvicorn
-
-    from app.main import create_app
-    from app.observability.collector import settle_for_serving
-
-    if settings.workers == 1:
-        app = create_app(settings)
-        settle_for_serving()
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
-        return
-    # Several workers: uvicorn starts each from an import string, and each builds its own
-    # app (settings come from the same environment). Their metrics meet in one directory.
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="scv-metrics-")
-    uvicorn.run(
-        "app.main:app_from_environment",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level="warning",
-    )
+    return start_embedded_postgres(settings.data_dir)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> None:
@@ -193,10 +75,10 @@ def cmd_sync(args: argparse.Namespace) -> None:
 
 
 def cmd_token(args: argparse.Namespace) -> None:
-    from app.security.demo_keys import ensure_demo_keys, mint_token
+    from app.security.demo_keys import mint_token
 
     settings = load_settings()
-    keys = ensure_demo_keys(settings.data_dir)
+    keys = existing_demo_keys(settings)
     print(mint_token(keys, settings.auth, subject=args.sub, role=args.role, ttl_seconds=args.ttl))
 
 
@@ -204,14 +86,14 @@ def cmd_ivr_call(args: argparse.Namespace) -> None:
     import httpx
 
     from app.cli.ivr_call import IvrCallError, claim_instructions, play_ivr_call
-    from app.security.demo_keys import ensure_demo_keys, mint_token
+    from app.security.demo_keys import mint_token
     from kernel.models import Source
 
     settings = load_settings()
     gateway = args.gateway or gateway_url(settings)
-    ivr_url = args.ivr or settings.source(Source.IVR).base_url
+    ivr_url = args.ivr or settings.http_source(Source.IVR).base_url
     token = mint_token(
-        ensure_demo_keys(settings.data_dir), settings.auth, subject="ivr-sandbox", role="ivr"
+        existing_demo_keys(settings), settings.auth, subject="ivr-sandbox", role="ivr"
     )
     call: dict[str, object] = {
         "auth_method": args.auth_method,
@@ -230,7 +112,12 @@ def cmd_ivr_call(args: argparse.Namespace) -> None:
 
     try:
         print(asyncio.run(play()))
-    except (IvrCallError, httpx.HTTPError) as exc:
+    except IvrCallError as exc:
+        sys.exit(f"ivr-call failed: {exc}")
+    except httpx.RequestError as exc:
+        # httpx's own words ("All connection attempts failed") name no place: say which.
+        sys.exit(f"ivr-call failed: cannot reach {exc.request.url}: {exc or type(exc).__name__}")
+    except httpx.HTTPError as exc:
         sys.exit(f"ivr-call failed: {exc}")
 
 
@@ -321,12 +208,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="run the whole demo: PostgreSQL, sandbox, sync, gateway (make run)"
     )
-    demo.add_argument("--sandbox-port", type=int, default=8100, help="sandbox port (8100)")
+    demo.add_argument(
+        "--sandbox-port", type=port, default=None, help="sandbox port (SCV_SANDBOX_PORT, 8100)"
+    )
     demo.add_argument("--seed", type=int, default=42, help="sandbox data seed (42)")
-    demo.add_argument("--customers", type=int, default=2000, help="sandbox customers (2000)")
+    demo.add_argument("--customers", type=count, default=2000, help="sandbox customers (2000)")
     demo.set_defaults(func=cmd_demo)
 
-    serve = commands.add_parser("serve", help="run the gateway (SCV_HOST, SCV_PORT, SCV_WORKERS)")
+    serve = commands.add_parser(
+        "serve",
+        help="run the gateway (SCV_HOST, SCV_PORT, SCV_WORKERS)",
+        description="Run the gateway. It takes no arguments: it reads SCV_* settings from the "
+        "environment (and SCV_CONFIG_FILE).",
+        epilog=settings_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     serve.set_defaults(func=cmd_serve)
 
     sandbox = commands.add_parser("sandbox", help="run the four sandbox systems")
@@ -359,9 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
         "token", help="mint a bearer token with the demo key under SCV_DATA_DIR (demo only)"
     )
     token.add_argument("--role", required=True, choices=sorted(ROLES), help="the token's role")
-    token.add_argument("--sub", default="agent-1", help="the token's subject (agent-1)")
+    token.add_argument("--sub", type=word, default="agent-1", help="the token's subject (agent-1)")
     token.add_argument(
-        "--ttl", type=_positive_seconds, default=3600, help="seconds until it expires (3600)"
+        "--ttl", type=positive_seconds, default=3600, help="seconds until it expires (3600)"
     )
     token.set_defaults(func=cmd_token)
 
@@ -370,8 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="play a call on the sandbox IVR and hand it to the gateway (demo keys)",
     )
     caller = ivr_call.add_mutually_exclusive_group(required=True)
-    caller.add_argument("--customer", help="a named customer: ada, grace, alan, ...")
-    caller.add_argument("--phone", help="the caller's number, e.g. +442079460018")
+    caller.add_argument("--customer", type=word, help="a named customer: ada, grace, alan, ...")
+    caller.add_argument("--phone", type=word, help="the caller's number, e.g. +442079460018")
     ivr_call.add_argument(
         "--auth-method", default="PIN", choices=["PIN", "OTP", "KBA", "VOICE_BIOMETRIC"]
     )
@@ -380,9 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="AUTHENTICATED",
         choices=["AUTHENTICATED", "NOT_AUTHENTICATED", "INCONCLUSIVE"],
     )
-    ivr_call.add_argument("--auth-score", type=float, default=0.97, help="0..1 (0.97)")
-    ivr_call.add_argument("--gateway", help="the gateway (http://SCV_HOST:SCV_PORT)")
-    ivr_call.add_argument("--ivr", help="the sandbox IVR (SCV_IVR__BASE_URL)")
+    ivr_call.add_argument("--auth-score", type=share, default=0.97, help="0..1 (0.97)")
+    ivr_call.add_argument("--gateway", type=http_url, help="the gateway (http://SCV_HOST:SCV_PORT)")
+    ivr_call.add_argument("--ivr", type=http_url, help="the sandbox IVR (SCV_IVR__BASE_URL)")
     ivr_call.set_defaults(func=cmd_ivr_call)
 
     schema = commands.add_parser("schema", help="print or write the GraphQL schema (SDL)")
@@ -398,11 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument(
         "--url",
+        type=http_url,
         default=None,
         help="the gateway (default: http://SCV_HOST:SCV_PORT, as `scv serve` listens)",
     )
     status.add_argument(
-        "--timeout", type=float, default=5.0, help="seconds to wait for each answer (5)"
+        "--timeout", type=positive_number, default=5.0, help="seconds to wait for each answer (5)"
     )
     status.set_defaults(func=cmd_status)
     audit_prune = commands.add_parser(
@@ -413,6 +310,27 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply the store's pending migrations and exit")
     migrate.set_defaults(func=cmd_migrate)
     return parser
+
+
+def settings_epilog() -> str:
+    """The settings ``scv serve`` reads, from the ``Settings`` model, and where they are told."""
+    from app.settings import Settings
+
+    lines = ["settings (environment variables):"]
+    for name, field in Settings.model_fields.items():
+        env = f"SCV_{name.upper()}"
+        about = field.description or ""
+        annotation = field.annotation
+        if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+            env += "__*"
+            about = about or (annotation.__doc__ or "").strip().split("\n")[0]
+        lines.append(
+            textwrap.fill(
+                f"{env:<32} {about}", width=96, initial_indent="  ", subsequent_indent=" " * 35
+            )
+        )
+    lines.append("each one, with its default: docs/configuration.md (README.md lists the pages)")
+    return "\n".join(lines)
 
 
 #: What the ``demo`` extra installs: a production install has none of them, and the commands

@@ -20,6 +20,7 @@ from datetime import timedelta
 import httpx
 import uvicorn
 
+from app.analytics.order_facts import orders_of
 from app.analytics.refresh import (
     ChangedFactsReport,
     FactsRefreshReport,
@@ -58,16 +59,30 @@ WHOLE_VIEW_QUERY = """query WholeView($email: String!) {
       tickets(first: 5) { id subject status sourceStatus priority updatedAt }
       meta { source fetchedAt }
     }
+    orders {
+      openOrderCount
+      orders(first: 5) {
+        number status sourceStatus placedAt total { amount currency }
+        lines { sku description quantity } shipment { carrier trackingNumber status }
+      }
+      meta { source fetchedAt }
+    }
   }
 }"""
 
 
 def start_sandbox(
-    port: int, seed: int, customers: int, webhook_url: str | None = None
+    port: int,
+    seed: int,
+    customers: int,
+    webhook_url: str | None = None,
+    database_url: str | None = None,
 ) -> subprocess.Popen[bytes]:
-    """The four sandbox systems in a child process, once they answer.
+    """The sandbox systems in a child process, once they answer.
 
-    With ``webhook_url``, the sandbox posts its changes there as signed webhooks.
+    With ``webhook_url``, the sandbox posts its changes there as signed webhooks; with
+    ``database_url`` (a PostgreSQL server), it first creates its databases there (the
+    legacy orders database).
     """
     command = [
         sys.executable, "-m", "sandbox",
@@ -75,6 +90,8 @@ def start_sandbox(
     ]  # fmt: skip
     if webhook_url is not None:
         command += ["--webhook-url", webhook_url]
+    if database_url is not None:
+        command += ["--orders-database", database_url]
     process = subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
     deadline = time.monotonic() + 30
     probe = f"http://127.0.0.1:{port}/billing/openapi.json"
@@ -120,7 +137,14 @@ async def run_sync(settings: Settings, *, full: bool = False, identity_only: boo
         writer = FactsWriter(store.pool)
         facts: FactsRefreshReport | ChangedFactsReport
         if report.changed is not None:
-            updater = FactsUpdater(store, writer, sources.billing, sources.crm, sources.support)
+            updater = FactsUpdater(
+                store,
+                writer,
+                sources.billing,
+                sources.crm,
+                sources.support,
+                orders=orders_of(sources),
+            )
             facts = await refresh_changed_facts(
                 updater, writer, report.changed, settings.customers.panel_concurrency
             )
@@ -130,7 +154,7 @@ async def run_sync(settings: Settings, *, full: bool = False, identity_only: boo
             )
         print(facts.format_line())
         # Last, so that the unmapped words the facts refresh met are in it.
-        await print_data_quality(store, [sources.billing, sources.crm, sources.support])
+        await print_data_quality(store, list(sources.by_source.values()))
 
 
 def gateway_webhook_url(settings: Settings) -> str:
@@ -165,7 +189,8 @@ customerByEmail(email: "ada@analytical-engine.example") finds her:
     # The curl example's body is built as JSON, so quoting can never go wrong.
     query = (
         f'{{ customerByEmail(email: "{DEMO_CUSTOMER_EMAIL}") {{ displayName '
-        "billing { balance { amount currency } } support { openTicketCount } } }"
+        "billing { balance { amount currency } } support { openTicketCount } "
+        "orders { openOrderCount } } }"
     )
     body = json.dumps({"query": query})
     return f"""
@@ -212,7 +237,8 @@ class AnnouncingServer(uvicorn.Server):
 
 def run_demo(settings: Settings, *, sandbox_port: int, seed: int, customers: int) -> None:
     """Everything ``make run`` promises, in the foreground until Ctrl-C."""
-    sandbox = start_sandbox(sandbox_port, seed, customers, gateway_webhook_url(settings))
+    server = settings.database_url.get_secret_value() if settings.database_url else None
+    sandbox = start_sandbox(sandbox_port, seed, customers, gateway_webhook_url(settings), server)
     try:
         # Full: the sandbox was just started, perhaps with another seed or size, and its
         # generated records carry old times an incremental read would not pick up.

@@ -166,6 +166,7 @@ def filter_to_json(customer_filter: CustomerFilter) -> dict[str, Any]:
         "country_in": sorted(customer_filter.country_in),
         "linked_to": sorted(source.value for source in customer_filter.linked_to),
         "missing_from": sorted(source.value for source in customer_filter.missing_from),
+        "has_open_orders": customer_filter.has_open_orders,
     }
 
 
@@ -180,6 +181,8 @@ def filter_from_json(document: Mapping[str, Any]) -> CustomerFilter:
         country_in=frozenset(document["country_in"]),
         linked_to=frozenset(Source(value) for value in document["linked_to"]),
         missing_from=frozenset(Source(value) for value in document["missing_from"]),
+        # Absent from the jobs queued before the orders facts existed.
+        has_open_orders=document.get("has_open_orders"),
     )
 
 

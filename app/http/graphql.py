@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
-from cross_web import AsyncHTTPRequestAdapter
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,12 +18,24 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.base import BaseSchema
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.types import ExecutionResult
 
 from app.http.body_limit import CODE as BODY_TOO_LARGE
 from app.http.body_limit import limited_receive, too_large
 from app.http.graphiql import offline_graphiql_html
+from app.http.protocol import (
+    GRAPHQL_RESPONSE,
+    JSON,
+    content_type,
+    is_request_error,
+    negotiate,
+    request_error_status,
+    transport_refusal,
+    unknown_operation,
+)
 from app.http.responses import UNAUTHENTICATED_HEADERS, error_response
+from app.http.websocket import AuthenticatedTransportWS, ConnectionRefused, TextFrames
 from app.interactions.service import Interactions
 from app.interactions.tokens import InteractionTokenError
 from app.limits.checks import present_parse_refusal
@@ -30,7 +43,7 @@ from app.limits.persisted_queries import PersistedQueries, PersistedQueryError
 from app.observability.middleware import current_request
 from app.resilience.fair_share import Audience, admits, traffic_class, traffic_class_of
 from app.security.auth import AuthenticationError, TokenVerifier, bearer_token
-from kernel.access import AuditReader, AuditSink
+from kernel.access import ActiveInteraction, AuditReader, AuditSink, Principal
 from kernel.client_errors import BadUserInput
 from kernel.customer_facts import CustomerFactsReader
 from kernel.data_quality import DataQualityReader
@@ -38,6 +51,7 @@ from kernel.exports import ExportJobs
 from kernel.identity import IdentityStore
 from kernel.identity_evidence import IdentityEvidence
 from kernel.linking import IdentityDecisions, LiveLinker
+from kernel.live import LiveFeed
 from resolvers.context import RequestContext, Sources, new_context
 from resolvers.extensions.masking import stated_purpose
 from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY
@@ -80,6 +94,13 @@ class GatewayState:
     evidence: IdentityEvidence | None = None
     #: Builds the data-quality report (``dataQuality``); None where not wired.
     data_quality: DataQualityReader | None = None
+    #: Live changes for subscriptions; None where not wired (subscriptions are refused).
+    live: LiveFeed | None = None
+
+
+#: Who a WebSocket is until its ``connection_init`` names someone: a role that may do nothing
+#: (strawberry refuses every operation before the connection is acknowledged anyway).
+NOBODY = Principal(subject="", role="")
 
 
 class GatewayGraphQL(GraphQL[RequestContext, None]):
@@ -90,14 +111,70 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
         """strawberry's GraphiQL page, its assets served by the gateway (``/graphiql/``)."""
         return self._ide_html
 
+    graphql_transport_ws_handler_class = AuthenticatedTransportWS
+    websocket_adapter_class = TextFrames
+
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
+        # A WebSocket's principal comes with its connection_init (AuthenticatedTransportWS).
+        return self.context_for(
+            request,
+            principal=getattr(request.state, "principal", NOBODY),
+            interaction=getattr(request.state, "interaction", None),
+            purpose=getattr(request.state, "purpose", None),
+            token_expires_at=getattr(request.state, "token_expires_at", None),
+        )
+
+    async def open_connection(
+        self, websocket: WebSocket, params: Mapping[str, object]
+    ) -> RequestContext:
+        """A WebSocket's context from its ``connection_init`` (``app.http.websocket``): the
+        tokens it carries (or the handshake's headers) checked as a request's headers are."""
+        state: GatewayState = websocket.state.gateway
+
+        def param(name: str) -> str | None:
+            value = params.get(name, websocket.headers.get(name))
+            return value if isinstance(value, str) else None
+
+        try:
+            principal, expires_at = await state.verifier.verify_expiring(
+                bearer_token(param("authorization"))
+            )
+            if not admits(self._audience, principal.role):
+                raise ConnectionRefused(WRONG_PORT)
+            purpose = stated_purpose(param(PURPOSE_HEADER))
+            interaction_token = param(INTERACTION_TOKEN_HEADER)
+            interaction = (
+                await authorise_interaction(state, interaction_token, principal)
+                if interaction_token is not None
+                else None
+            )
+        except (AuthenticationError, InteractionTokenError, BadUserInput) as exc:
+            raise ConnectionRefused(str(exc)) from exc
+        return self.context_for(
+            websocket,
+            principal=principal,
+            interaction=interaction,
+            purpose=purpose,
+            token_expires_at=expires_at,
+        )
+
+    def context_for(
+        self,
+        request: Request | WebSocket,
+        *,
+        principal: Principal,
+        interaction: ActiveInteraction | None,
+        purpose: str | None,
+        token_expires_at: float | None,
+    ) -> RequestContext:
+        """The context of one request (or WebSocket connection) of ``principal``."""
         state: GatewayState = request.state.gateway
         return new_context(
-            principal=request.state.principal,
+            principal=principal,
             store=state.store,
             sources=state.sources,
             default_region=state.default_region,
-            interaction=getattr(request.state, "interaction", None),
+            interaction=interaction,
             interactions=state.interactions,
             live_linker=state.live_linker,
             identity_decisions=state.identity_decisions,
@@ -108,9 +185,11 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
             exports=state.exports,
             evidence=state.evidence,
             data_quality=state.data_quality,
-            purpose=getattr(request.state, "purpose", None),
+            purpose=purpose,
             request_id=record.request_id if (record := current_request.get()) else None,
             client_address=request.client.host if request.client else None,
+            live=state.live,
+            token_expires_at=token_expires_at,
         )
 
     def __init__(
@@ -119,9 +198,11 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
         *,
         persisted_queries: PersistedQueries | None = None,
         count_refusal: Callable[[str], None] | None = None,
+        audience: Audience = "all",
         **options: Any,
     ) -> None:
         super().__init__(schema, **options)
+        self._audience: Audience = audience
         self._persisted = persisted_queries
         self._count_refusal = count_refusal or (lambda code: None)
         # Made once, at start-up: a page naming an asset the gateway lacks stops it here.
@@ -139,7 +220,7 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
         """Resolves a persisted query (APQ, allow list) into its document, or refuses it
         before strawberry sees it; registers an APQ document once it ran."""
         if self._persisted is None:
-            return await super().execute_single(
+            return await self._execute(
                 request, request_adapter, sub_response, context, root_value, request_data
             )
         try:
@@ -149,7 +230,7 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
             return ExecutionResult(
                 data=None, errors=[GraphQLError(exc.message, extensions=exc.extensions())]
             )
-        result = await super().execute_single(
+        result = await self._execute(
             request,
             request_adapter,
             sub_response,
@@ -162,6 +243,30 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
             await self._persisted.register(resolved.register_as, resolved.query)
         return result
 
+    async def _execute(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: RequestContext,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """strawberry's execution; an ``operationName`` the document lacks is a request error
+        in GraphQL's shape, not a bare 400."""
+        try:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except HTTPException as exc:
+            name = request_data.operation_name
+            # A name that is not a string is a malformed request: the 400 stays.
+            if not isinstance(exc.__cause__, CannotGetOperationTypeError) or not isinstance(
+                name, str
+            ):
+                raise
+            return ExecutionResult(data=None, errors=[unknown_operation(name)])
+
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
@@ -170,10 +275,56 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
             for error in result.errors:
                 if (error.extensions or {}).get("code") == "TOO_MANY_TOKENS":
                     self._count_refusal("TOO_MANY_TOKENS")
-        return await super().process_result(request, result)
+        answer = await super().process_result(request, result)
+        sub_response: Response | None = getattr(request.state, "graphql_sub_response", None)
+        if (
+            sub_response is not None
+            and sub_response.media_type == GRAPHQL_RESPONSE
+            and is_request_error(result.data, result.errors)
+        ):
+            # Nothing executed: the spec's 4xx, and no data entry at all.
+            sub_response.status_code = request_error_status(result.errors or [])
+            answer.pop("data", None)
+        return answer
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = negotiate(request.headers.get("accept"))
+        # process_result sees the request only: the status it decides goes here.
+        request.state.graphql_sub_response = sub_response
+        return sub_response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        response.headers["content-type"] = content_type(sub_response.media_type or JSON)
+        return response
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """strawberry's view, its refusals of the HTTP request in GraphQL's error shape (it
+        answers them in plain text)."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            media_type = negotiate(request.headers.get("accept"))
+            response = transport_refusal(exc.status_code, exc.reason, media_type)
+        await response(scope, receive, send)
 
     def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+        try:
+            return orjson.dumps(data)
+        except orjson.JSONEncodeError:
+            # orjson stops at 64-bit integers; a measure can pass them (a query's cost, the
+            # product of its lists' sizes, when the limits allow deep documents). The
+            # standard library writes any integer, at its own pace, for these rare answers.
+            return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class AuthenticatedGraphQL:
@@ -199,6 +350,11 @@ class AuthenticatedGraphQL:
         self._audience: Audience = audience
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            # The token comes in the connection_init message (AuthenticatedTransportWS): a
+            # browser cannot set headers on a WebSocket.
+            await self._graphql(scope, receive, send)
+            return
         if scope["type"] != "http":
             await Response("not found", status_code=404)(scope, receive, send)
             return
@@ -217,7 +373,7 @@ class AuthenticatedGraphQL:
         state: GatewayState = request.state.gateway
         try:
             token = bearer_token(request.headers.get("authorization"))
-            principal = await state.verifier.verify(token)
+            principal, expires_at = await state.verifier.verify_expiring(token)
         except AuthenticationError as exc:
             await _unauthorized(str(exc))(scope, receive, send)
             return
@@ -226,6 +382,7 @@ class AuthenticatedGraphQL:
             await _wrong_port(self._audience)(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
+        scope["state"]["token_expires_at"] = expires_at
         try:
             scope["state"]["purpose"] = stated_purpose(request.headers.get(PURPOSE_HEADER))
         except BadUserInput as exc:
@@ -234,9 +391,7 @@ class AuthenticatedGraphQL:
         interaction_token = request.headers.get(INTERACTION_TOKEN_HEADER)
         if interaction_token is not None:
             try:
-                if state.interactions is None:
-                    raise InteractionTokenError("interactions are not enabled")
-                active = await state.interactions.authorise(interaction_token.strip(), principal)
+                active = await authorise_interaction(state, interaction_token, principal)
             except InteractionTokenError as exc:
                 # Refused outright rather than ignored: the desktop must learn that it no
                 # longer acts within the call (transferred, ended, expired).
@@ -262,6 +417,15 @@ class AuthenticatedGraphQL:
             and "text/html" in request.headers.get("accept", "")
             and "query" not in request.query_params
         )
+
+
+async def authorise_interaction(
+    state: GatewayState, token: str, principal: Principal
+) -> ActiveInteraction:
+    """The interaction ``token`` lets ``principal`` act within; ``InteractionTokenError``."""
+    if state.interactions is None:
+        raise InteractionTokenError("interactions are not enabled")
+    return await state.interactions.authorise(token.strip(), principal)
 
 
 def _bad_request(reason: str) -> Response:

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from app.http.graphql import GatewayState
 from app.http.responses import authenticate, error_response
 from app.observability.middleware import current_request
+from app.store.errors import store_outage
 from kernel.interactions import Actor, InteractionRefused, InteractionView
 
 #: A handoff is a few hundred bytes; anything much larger is not one.
@@ -82,4 +83,9 @@ async def post_handoff(request: Request) -> Response:
         view = await state.interactions.submit_handoff(actor, handoff)
     except InteractionRefused as exc:
         return error_response(exc.status, exc.code, exc.message)
+    except Exception as exc:
+        outage = store_outage(exc)
+        if outage is None:
+            raise
+        return error_response(503, outage.code, outage.message)
     return JSONResponse({"interaction": render_interaction(view)}, status_code=201)

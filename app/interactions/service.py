@@ -15,7 +15,7 @@ interaction's state allows, and why a step was refused, ``app.interactions.state
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -50,6 +50,10 @@ MAX_AGENT_ID = 200
 MAX_WAITING = 100
 
 
+#: Told of a step an interaction took (``HANDOFF``, ``CLAIM``, ...), with its state after it.
+StepListener = Callable[[InteractionView, str], Awaitable[None]]
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -82,8 +86,11 @@ class Interactions:
         audit: AuditSink | None = None,
         metrics: InteractionMetrics | None = None,
         clock: Callable[[], datetime] = utc_now,
+        on_step: StepListener | None = None,
     ) -> None:
+        """``on_step`` is told of every step taken, after it is stored (live changes)."""
         self._deps = deps
+        self._on_step = on_step
         self._store = deps.store
         self._settings = settings
         self._level_rules = level_rules
@@ -114,7 +121,7 @@ class Interactions:
             raise
         self._observe("handoff", "ok")
         await self._record(actor, "HANDOFF", "accepted", row=row)
-        return self._view(row)
+        return await self._announce(self._view(row), "HANDOFF")
 
     # -- the agent's side --------------------------------------------------------------------
 
@@ -137,7 +144,7 @@ class Interactions:
         )
         self._observe("claim", "ok")
         await self._record(actor, "CLAIM", "claimed", row=row)
-        return GrantView(interaction=self._view(row), token=token)
+        return GrantView(interaction=await self._announce(self._view(row), "CLAIM"), token=token)
 
     async def transfer(self, actor: Actor, contact_id: str, to_agent: str) -> InteractionView:
         """Give the actor's interaction (any, for a supervisor) to ``to_agent``."""
@@ -157,7 +164,7 @@ class Interactions:
         assert row is not None
         self._observe("transfer", "ok")
         await self._record(actor, "TRANSFER", "transferred", row=row, detail=f"to {target}")
-        return self._view(row)
+        return await self._announce(self._view(row), "TRANSFER")
 
     async def end(self, actor: Actor, contact_id: str) -> InteractionView:
         """End the actor's interaction (any, for a supervisor); its history stays."""
@@ -170,7 +177,7 @@ class Interactions:
         assert row is not None
         self._observe("end", "ok")
         await self._record(actor, "END", "ended", row=row)
-        return self._view(row)
+        return await self._announce(self._view(row), "END")
 
     async def verify_caller(
         self, actor: Actor, contact_id: str, answers: KnowledgeAnswers
@@ -207,7 +214,7 @@ class Interactions:
                 f"the answers do not match the records; {left} attempt(s) left",
                 status=400,
             )
-        return self._view(row)
+        return await self._announce(self._view(row), "VERIFY")
 
     async def get(self, actor: Actor, contact_id: str) -> InteractionView | None:
         """The interaction of an IVR contact, if there is one."""
@@ -252,6 +259,7 @@ class Interactions:
             agent=principal.subject,
             # The stored level, not the token's: a knowledge check may have raised it since.
             level=VerificationLevel(row.level),
+            expires_at=claims.expires_at,
         )
 
     # -- helpers -----------------------------------------------------------------------------
@@ -282,6 +290,12 @@ class Interactions:
             verified_at=row.verified_at,
             verified_by=row.verified_by,
         )
+
+    async def _announce(self, view: InteractionView, step: str) -> InteractionView:
+        """Tell ``on_step`` (which never raises: live changes log their own failures)."""
+        if self._on_step is not None:
+            await self._on_step(view, step)
+        return view
 
     def _observe(self, step: str, outcome: str) -> None:
         if self._metrics is not None:

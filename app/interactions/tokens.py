@@ -45,6 +45,8 @@ class InteractionClaims:
     customer_id: CustomerId
     agent: str
     level: VerificationLevel
+    #: The token's ``exp`` (epoch seconds); None for claims about to be minted.
+    expires_at: float | None = None
 
 
 class _Actor(BaseModel):
@@ -167,4 +169,5 @@ class InteractionTokens:
             customer_id=CustomerId(claims.sub),
             agent=claims.act.sub,
             level=level,
+            expires_at=float(claims.exp),
         )

@@ -11,6 +11,13 @@
   start of execution, and answers in place of executing.
 - Introspection off (``INTROSPECTION_DISABLED``): graphql-core's own rule; "Did you mean"
   suggestions are then cut from every message, since they too describe the schema.
+- Repetition (``TOO_MANY_DUPLICATE_FIELDS``, ``DIRECTIVE_REPEATED``): ``repetition.py``'s
+  rules, each answering once; the latter replaces graphql-core's rule, which answers once
+  per repeat.
+
+A document a limit refuses is answered with that refusal alone: the other validation errors
+of a document built to amplify (a field repeated 500 times with conflicting arguments) would
+make the answer as large as the attack.
 
 Every refusal is a ``QueryRefused`` (a ``GatewayError``), so that ``PresentErrors`` shows
 its code; ``GuardCost`` counts refusals by code for ``/metrics``. The parser's refusal is
@@ -33,7 +40,11 @@ from graphql import (
     OperationDefinitionNode,
     ValidationContext,
 )
-from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from graphql.validation import (
+    ASTValidationRule,
+    NoSchemaIntrospectionCustomRule,
+    UniqueDirectivesPerLocationRule,
+)
 from strawberry.extensions import (
     MaxAliasesLimiter,
     QueryDepthLimiter,
@@ -44,8 +55,9 @@ from strawberry.extensions.query_depth_limiter import determine_depth
 
 from app.limits.budget import CostBudget
 from app.limits.cost import OperationCost, OperationCosts, UnmeasurableOperation
+from app.limits.refusal import QueryRefused, refusal_error
+from app.limits.repetition import RepeatedDirectives, duplicate_fields_rule
 from app.limits.settings import QueryLimitSettings
-from kernel.client_errors import GatewayError
 
 #: graphql-core's message when the parser stops at ``max_tokens``.
 _TOO_MANY_TOKENS = re.compile(r"Document contains more than (\d+) tokens")
@@ -53,30 +65,6 @@ _TOO_MANY_TOKENS = re.compile(r"Document contains more than (\d+) tokens")
 _SUGGESTION = " Did you mean"
 
 CountRefusal = Callable[[str], None]
-
-
-class QueryRefused(GatewayError):
-    """A request over one of the limits: its code, the limit and what was measured."""
-
-    def __init__(
-        self, code: str, message: str, *, limit: int, measured: int | None = None, **more: object
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.limit = limit
-        self.measured = measured
-        self.more = more
-
-    def extensions(self) -> dict[str, object]:
-        found: dict[str, object] = {"code": self.code, "limit": self.limit}
-        if self.measured is not None:
-            found["measured"] = self.measured
-        return {**found, **self.more}
-
-
-def refusal_error(refused: QueryRefused, nodes: Any = None) -> GraphQLError:
-    """``refused`` as a GraphQL error (``PresentErrors`` shows its code and extensions)."""
-    return GraphQLError(refused.message, nodes, original_error=refused)
 
 
 # --- document rules (validation) -----------------------------------------------------------
@@ -172,6 +160,8 @@ def document_rules(
                 measured=measured_aliases(context),
             ),
         ),
+        duplicate_fields_rule(limits.max_duplicate_fields),
+        RepeatedDirectives,
     ]
     if not introspection:
         rules.append(
@@ -248,13 +238,18 @@ class GuardCost(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
         context.parse_options["max_tokens"] = self._limits.max_tokens
-        context.validation_rules = (*context.validation_rules, *self._rules)
+        # RepeatedDirectives answers once for what this rule answers once per repeat.
+        kept = (r for r in context.validation_rules if r is not UniqueDirectivesPerLocationRule)
+        # The limits first: graphql-core stops validating at 100 errors, and a document built
+        # to amplify must meet its refusal before it reaches them.
+        context.validation_rules = (*self._rules, *kept)
         yield
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
         if result is None or not errors:
             return
-        result.errors = [self._recoded(error) for error in errors]
+        refusals = [e for e in errors if isinstance(e.original_error, QueryRefused)]
+        result.errors = refusals or [self._recoded(error) for error in errors]
         for error in result.errors:
             if isinstance(error.original_error, QueryRefused):
                 self._count_refusal(error.original_error.code)

@@ -12,8 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 #: A query's cost, per role: an agent's whole customer costs about 140, an analyst's page of
 #: 100 customers with three panels about 3,800 (README, "Limits that protect the systems").
 DEFAULT_MAX_COST = {"agent": 1_000, "supervisor": 2_000, "analyst": 10_000, "ivr": 200}
-#: Cost a principal may spend per minute, per role; a token bucket refilled continuously.
-DEFAULT_BUDGET = {"agent": 20_000, "supervisor": 20_000, "analyst": 60_000, "ivr": 5_000}
+#: Cost a principal may spend per minute, per role; a token bucket refilled continuously. A
+#: guard against abuse, not the scheduler (fair share is): an analyst's is what one analyst
+#: paging back to back is served alone, measured by ``make bench-fair-share`` (docs/limits.md,
+#: "Budget"): 1,006 pages of cost 2,852 in 24 s for two analysts, 3.6 million a minute each.
+DEFAULT_BUDGET = {"agent": 20_000, "supervisor": 20_000, "analyst": 3_600_000, "ivr": 5_000}
 
 PersistedQueryMode = Literal["off", "apq", "allow_list"]
 
@@ -25,6 +28,12 @@ class QueryLimitSettings(BaseModel):
 
     max_depth: int = Field(default=10, ge=1, description="deepest nesting of selections")
     max_aliases: int = Field(default=15, ge=0, description="aliased fields per document")
+    max_duplicate_fields: int = Field(
+        default=5,
+        ge=1,
+        description="times one field (its response key) may be selected in one selection "
+        "set, counted through fragments; more is refused with TOO_MANY_DUPLICATE_FIELDS",
+    )
     max_tokens: int = Field(
         default=2000, ge=10, description="lexical tokens per document (the parser stops there)"
     )

@@ -33,8 +33,10 @@ from strawberry.extensions import SchemaExtension
 from adapters.http.context import (
     ABORTED,
     Deadline,
+    RequestFailures,
     outbound_headers,
     request_deadline,
+    request_failures,
     upstream_observer,
 )
 from app.observability.health import SourceHealth
@@ -184,12 +186,14 @@ class ObservabilityMiddleware:
             None if self._deadline_seconds is None else Deadline.after(self._deadline_seconds)
         )
         deadline_token = request_deadline.set(deadline)
+        failures_token = request_failures.set(RequestFailures())
         try:
             await self._app(scope, receive, send_with_id)
         finally:
             # Answered: whatever the request left running starts nothing more.
             if deadline is not None:
                 deadline.expire()
+            request_failures.reset(failures_token)
             request_deadline.reset(deadline_token)
             upstream_observer.reset(observer_token)
             outbound_headers.reset(headers_token)

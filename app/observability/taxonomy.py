@@ -1,4 +1,5 @@
-"""Unmapped vendor words in /metrics: what the taxonomies met that no setting maps."""
+"""Unmapped vendor words in /metrics: what the taxonomies met that no setting maps; and the
+records the adapters left out because a field could not be read (``adapters.unreadable``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from adapters.taxonomy import Taxonomy
+from adapters.unreadable import UnreadableRecords
 
 
 class TaxonomyCollector(Collector):
@@ -17,6 +19,7 @@ class TaxonomyCollector(Collector):
     def __init__(self) -> None:
         #: Filled by the lifespan once the adapters exist.
         self.taxonomies: list[Taxonomy[Any]] = []
+        self.unreadable: list[UnreadableRecords] = []
 
     def collect(self) -> Iterator[Metric]:
         """Two gauges: distinct unmapped words, and how often they were met."""
@@ -34,5 +37,14 @@ class TaxonomyCollector(Collector):
             labels = [taxonomy.source.value, taxonomy.field]
             words.add_metric(labels, len(taxonomy.unmapped))
             seen.add_metric(labels, sum(taxonomy.unmapped.values()))
+        left_out = GaugeMetricFamily(
+            "scv_source_unreadable_records",
+            "Records left out because a field could not be read, per source and field",
+            labels=["source", "field"],
+        )
+        for records in self.unreadable:
+            for field, count in records.by_field.items():
+                left_out.add_metric([records.source.value, field], count)
         yield words
         yield seen
+        yield left_out

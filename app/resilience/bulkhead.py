@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from adapters.http.context import time_left
-from adapters.settings import BulkheadSettings
+from adapters.settings import BulkheadSettings, FairShareSettings
+from app.resilience.analyst_lane import AnalystLane
+from app.resilience.events import Clock
 from app.resilience.fair_share import TrafficClass, traffic_class
 from kernel.errors import UpstreamBusy
 from kernel.models import Source
@@ -55,45 +58,50 @@ class Bulkhead:
     """Bounded calls to one source at once, in two lanes: analysts', and everyone else's.
 
     Everyone else (agents, supervisors, the IVR, the sync) has ``max_concurrent`` slots and
-    waits at most ``max_wait_seconds`` for one; analysts have ``analyst_max_concurrent``
-    slots of their own and wait at most ``analyst_max_wait_seconds`` (both never past the
-    request's deadline), then ``UpstreamBusy``. The lane is the request's
+    waits at most ``max_wait_seconds`` for one, never past the request's deadline, then
+    ``UpstreamBusy``. Analysts have a lane of their own (``app.resilience.analyst_lane``):
+    its limit adapts to the load, up to ``analyst_max_concurrent``, and its queue refuses a
+    call only when its wait would pass the deadline. The lane is the request's
     ``app.resilience.fair_share.traffic_class``. It keeps one slow source from taking every
     connection and task of the gateway while the others are fine. Two lanes rather than one
     pool with a cap for analysts: a slot an analyst could borrow is one an agent would wait
     for, and an agent on a call must never queue behind an analyst's page of customers.
     """
 
-    def __init__(self, source: Source, settings: BulkheadSettings) -> None:
+    def __init__(
+        self,
+        source: Source,
+        settings: BulkheadSettings,
+        fair_share: FairShareSettings | None = None,
+        *,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self.source = source
-        self._lanes = {
-            TrafficClass.INTERACTIVE: _Lane(
-                source, settings.max_concurrent, settings.max_wait_seconds
-            ),
-            TrafficClass.ANALYST: _Lane(
-                source, settings.analyst_max_concurrent, settings.analyst_max_wait_seconds
-            ),
-        }
+        self._agents = _Lane(source, settings.max_concurrent, settings.max_wait_seconds)
+        self.analysts = AnalystLane(
+            source, settings, fair_share or FairShareSettings(), clock=clock
+        )
         #: Slots of agents and everyone else (``/readyz``'s ``bulkhead_size``).
         self.size = settings.max_concurrent
 
     @property
     def in_use(self) -> int:
         """Slots taken now by everyone but analysts."""
-        return self._lanes[TrafficClass.INTERACTIVE].in_use
+        return self._agents.in_use
 
     @property
     def analyst_in_use(self) -> int:
         """Slots taken now by analysts."""
-        return self._lanes[TrafficClass.ANALYST].in_use
+        return self.analysts.in_use
 
     @property
     def analyst_size(self) -> int:
-        """The analysts' slots."""
-        return self._lanes[TrafficClass.ANALYST].size
+        """The analysts' slots now (their lane's adaptive limit)."""
+        return self.analysts.size
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Hold one slot of the request's lane for the body; ``UpstreamBusy`` if none frees up."""
-        async with self._lanes[traffic_class.get()].slot():
+        lane = self.analysts if traffic_class.get() is TrafficClass.ANALYST else self._agents
+        async with lane.slot():
             yield

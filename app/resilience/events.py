@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from kernel.models import Source
@@ -34,3 +35,22 @@ class ResilienceEvents(Protocol):
     def bulkhead_rejected(self, source: Source) -> None:
         """A call to ``source`` found no free bulkhead slot in time."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class SharingSnapshot:
+    """The analysts' lane and the call rate of one source now (``/metrics``, ``/readyz``)."""
+
+    #: The analysts' adaptive limit, and their calls waiting for it.
+    limit: int
+    queued: int
+    #: Latency over its baseline, as the limit last read it: the agents' to the source, and
+    #: the analysts' own (the source's).
+    agents_ratio: float
+    source_ratio: float
+    #: Analysts' calls that waited for the lane, and their waits' total seconds.
+    waits: int
+    wait_seconds: float
+    #: Calls refused UPSTREAM_BUSY by (traffic class, reason): ``queue`` (the analysts' wait
+    #: would pass the deadline) or ``rate`` (the source's call rate is spent).
+    refusals: dict[tuple[str, str], int]

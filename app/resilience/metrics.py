@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from app.resilience.sharing_metrics import SharingCollector, SharingGauges, SharingState
 from kernel.models import Source
 
 #: Every state a circuit breaker can be in, as ``app.resilience.policy.BreakerState`` spells them.
@@ -147,8 +148,11 @@ class ResilienceMetrics:
     breaker_transitions: Counter
     bulkhead_rejections: Counter
     collector: ResilienceCollector
+    #: Fair share's state per source (``app.resilience.sharing_metrics``).
+    sharing: SharingCollector
     #: In multi-process mode only: where this worker publishes its live state.
     worker_gauges: WorkerGauges | None = None
+    sharing_gauges: SharingGauges | None = None
 
     @classmethod
     def create(
@@ -158,11 +162,15 @@ class ResilienceMetrics:
         gauges' collector in ``scrape``, the registry a scrape reads (in multi-process mode,
         the workers' published gauges instead)."""
         collector = ResilienceCollector()
+        sharing = SharingCollector()
         worker_gauges: WorkerGauges | None = None
+        sharing_gauges: SharingGauges | None = None
         if registry is None:
             worker_gauges = WorkerGauges.create()
+            sharing_gauges = SharingGauges()
         else:
             scrape.register(collector)
+            scrape.register(sharing)
         return cls(
             retries=Counter(
                 "scv_upstream_retries",
@@ -183,7 +191,9 @@ class ResilienceMetrics:
                 registry=registry,
             ),
             collector=collector,
+            sharing=sharing,
             worker_gauges=worker_gauges,
+            sharing_gauges=sharing_gauges,
         )
 
     @property
@@ -195,6 +205,8 @@ class ResilienceMetrics:
         """Write this worker's breaker states and slots in use (multi-process mode only)."""
         if self.worker_gauges is not None:
             self.worker_gauges.publish(self.collector.states)
+        if self.sharing_gauges is not None:
+            self.sharing_gauges.publish(self.sharing.states, lanes=self.sharing.lanes)
 
     def retried(self, source: Source, error_code: str) -> None:
         """Count one retry of a call to ``source`` after ``error_code``."""
@@ -211,3 +223,9 @@ class ResilienceMetrics:
     def watch(self, states: Iterable[SourceResilienceState]) -> None:
         """Report these sources' breaker states and bulkhead occupancy from now on."""
         self.collector.states[:] = list(states)
+
+    def watch_sharing(self, states: Iterable[SharingState], *, lanes: bool = True) -> None:
+        """Report these sources' fair share (analysts' limit, queue, waits, refusals);
+        ``lanes`` off in a process that serves no analysts (refusals only)."""
+        self.sharing.states[:] = list(states)
+        self.sharing.lanes = lanes

@@ -17,6 +17,18 @@ shape is an answer: the source is up, so those count as successes. A cancelled a
 sibling panel failed, the client went away) says nothing about the source and counts as
 nothing. ``CircuitOpen`` and ``UpstreamBusy`` are never retried: they exist to shed load.
 
+Fair share: inside its bulkhead slot, a call takes a token of the source's call rate
+(``app.resilience.upstream_rate``, when the source has one), and its outcome is told to the
+sharing: an agent's answered call's latency to ``app.resilience.agent_latency``, an
+analyst's to their lane's adaptive limit (``app.resilience.analyst_lane``), and a 429 to the
+rate, which then pauses analysts first.
+
+The first failure tells the truth: a breaker that opened inside the request under way (its
+own retries or sibling panels failed often enough) would answer the rest of that request
+with ``CIRCUIT_OPEN``, hiding why. Within one request, a call the breaker refuses after
+the request has seen the source fail raises that failure instead
+(``adapters.http.context.request_failures``); later requests get ``CIRCUIT_OPEN``.
+
 The breaker is ``app.resilience.breaker``, the bulkhead ``app.resilience.bulkhead``; this
 module holds the policy that puts them and the retries around each call.
 """
@@ -32,13 +44,15 @@ from typing import Any, Protocol
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
 
 from adapters.http.client import Attempt
-from adapters.http.context import time_left
+from adapters.http.context import request_failures, time_left
 from adapters.registry import SOURCES
 from adapters.settings import RetrySettings, SourceSettings
+from app.resilience.agent_latency import AgentLatency
 from app.resilience.breaker import CircuitBreaker, Permit
 from app.resilience.bulkhead import Bulkhead
-from app.resilience.events import BreakerState, Clock, ResilienceEvents, Sleep
+from app.resilience.events import BreakerState, Clock, ResilienceEvents, SharingSnapshot, Sleep
 from app.resilience.fair_share import TrafficClass, traffic_class
+from app.resilience.upstream_rate import UpstreamRate
 from kernel.errors import (
     CircuitOpen,
     UpstreamBusy,
@@ -54,6 +68,20 @@ __all__ = ["Resilience", "SourceResilience", "SourceSections", "resilience_for"]
 logger = logging.getLogger(__name__)
 
 # --- the policy ----------------------------------------------------------------------------
+
+
+#: Seconds left before the deadline under which a timeout is the request's, not the source's.
+OUT_OF_TIME_SECONDS = 0.05
+
+
+def _out_of_time(error: UpstreamError) -> bool:
+    """A timeout that came because the request's deadline did: an analyst's call that queued
+    until little time was left times out whatever the source's load, and counting that as
+    overload would shrink the lane that made it queue (a spiral)."""
+    if not isinstance(error, UpstreamTimeout):
+        return False
+    left = time_left()
+    return left is not None and left <= OUT_OF_TIME_SECONDS
 
 
 def _is_retryable(error: BaseException) -> bool:
@@ -79,15 +107,29 @@ class SourceResilience:
         events: ResilienceEvents | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        agent_latency: AgentLatency | None = None,
+        processes: int = 1,
     ) -> None:
         self.source = source
         self._retry: RetrySettings = settings.retry
         self._events = events
         self._sleep = sleep
+        self._clock = clock
         self.breaker = CircuitBreaker(
             source, settings.breaker, clock=clock, on_change=self._breaker_changed
         )
-        self.bulkhead = Bulkhead(source, settings.bulkhead)
+        self.bulkhead = Bulkhead(source, settings.bulkhead, settings.fair_share, clock=clock)
+        self._quiet_seconds = settings.fair_share.agents_quiet_seconds
+        self.agent_latency = agent_latency or AgentLatency(
+            baseline_window_seconds=settings.fair_share.baseline_window_seconds, clock=clock
+        )
+        self.rate = (
+            None
+            if settings.rate_limit.per_second is None
+            else UpstreamRate(
+                source, settings.rate_limit, processes=processes, clock=clock, sleep=sleep
+            )
+        )
         self._backoff = wait_random_exponential(
             multiplier=self._retry.backoff_initial_seconds, max=self._retry.backoff_max_seconds
         )
@@ -145,17 +187,31 @@ class SourceResilience:
         if left is not None and left <= 0:
             # Out of time before calling: the source had no part in it, so no breaker count.
             raise UpstreamTimeout(self.source, "no time left before the request's deadline")
-        permit = self.breaker.admit()
+        analyst = traffic_class.get() is TrafficClass.ANALYST
+        try:
+            permit = self.breaker.admit()
+        except CircuitOpen:
+            seen = request_failures.get()
+            cause = seen.first(self.source) if seen is not None else None
+            if cause is not None:
+                # The failure as the source gave it, with its own cause kept.
+                raise cause from cause.__cause__
+            raise
         try:
             async with self.bulkhead.slot():
-                result = await attempt()
+                if self.rate is not None:
+                    await self.rate.take(analyst=analyst)
+                result = await self._timed(attempt, analyst=analyst)
         except UpstreamBusy:
             self.breaker.release(permit)
             if self._events is not None:
                 self._events.bulkhead_rejected(self.source)
             raise
-        except UpstreamUnavailable:
+        except UpstreamUnavailable as exc:
             self._outcome(permit, failed=True)
+            seen = request_failures.get()
+            if seen is not None:
+                seen.note(self.source, exc)
             raise
         except UpstreamError:
             self._outcome(permit, failed=False)
@@ -165,6 +221,46 @@ class SourceResilience:
             raise
         self._outcome(permit, failed=False)
         return result
+
+    async def _timed(self, attempt: Attempt, *, analyst: bool) -> Any:
+        """The attempt, its latency and outcome told to the sharing between classes."""
+        started = self._clock()
+        try:
+            result = await attempt()
+        except UpstreamError as exc:
+            if isinstance(exc, UpstreamRateLimited) and self.rate is not None:
+                self.rate.rate_limited(exc.retry_after)
+            if not _out_of_time(exc):
+                overloaded = isinstance(exc, UpstreamUnavailable)
+                self._shared(analyst, self._clock() - started, overloaded=overloaded)
+            raise
+        # Cancelled or failed otherwise: says nothing of the source's load; not told.
+        self._shared(analyst, self._clock() - started, overloaded=False)
+        return result
+
+    def _shared(self, analyst: bool, seconds: float, *, overloaded: bool) -> None:
+        if analyst:
+            ratio = self.agent_latency.ratio(self.source, self._quiet_seconds)
+            self.bulkhead.analysts.finished(seconds, overloaded=overloaded, agents_ratio=ratio)
+        elif not overloaded:
+            self.agent_latency.observe(self.source, seconds)
+
+    def sharing(self) -> SharingSnapshot:
+        """The analysts' lane and the call rate now, for metrics."""
+        lane = self.bulkhead.analysts
+        refusals = {("analyst", "queue"): lane.counts.refused}
+        if self.rate is not None:
+            for kind, count in self.rate.refused.items():
+                refusals[(kind, "rate")] = count
+        return SharingSnapshot(
+            limit=lane.size,
+            queued=lane.queued,
+            agents_ratio=round(lane.limit.agents_ratio, 3),
+            source_ratio=round(lane.limit.own.ratio, 3),
+            waits=lane.counts.waited,
+            wait_seconds=lane.counts.wait_seconds,
+            refusals=refusals,
+        )
 
     def _outcome(self, permit: Permit, *, failed: bool) -> None:
         """Tell the breaker how a call went; of an analyst's, only a probe that succeeded.
@@ -220,9 +316,20 @@ class Resilience:
         *,
         events: ResilienceEvents | None = None,
         clock: Clock = time.monotonic,
+        agent_latency: AgentLatency | None = None,
+        processes: int = 1,
     ) -> None:
+        #: One for every source: agents' latency to each, shared with other processes.
+        self.agent_latency = agent_latency or AgentLatency(clock=clock)
         self.sources = {
-            source: SourceResilience(source, section, events=events, clock=clock)
+            source: SourceResilience(
+                source,
+                section,
+                events=events,
+                clock=clock,
+                agent_latency=self.agent_latency,
+                processes=processes,
+            )
             for source, section in sections.items()
         }
 
@@ -239,6 +346,7 @@ class Resilience:
             "bulkhead_size": policy.bulkhead.size,
             "bulkhead_analyst_in_use": policy.bulkhead.analyst_in_use,
             "bulkhead_analyst_size": policy.bulkhead.analyst_size,
+            "analysts_queued": policy.bulkhead.analysts.queued,
         }
 
 
@@ -250,9 +358,21 @@ class SourceSections(Protocol):
         ...
 
 
-def resilience_for(settings: SourceSections, events: ResilienceEvents | None = None) -> Resilience:
-    """The policies of every registered source, from their sections of ``settings``."""
+def resilience_for(
+    settings: SourceSections,
+    events: ResilienceEvents | None = None,
+    *,
+    agent_latency: AgentLatency | None = None,
+    processes: int = 1,
+) -> Resilience:
+    """The policies of every registered source, from their sections of ``settings``.
+
+    ``agent_latency`` shares agents' latency with this instance's other processes;
+    ``processes`` is how many of them share each source's call rate.
+    """
     return Resilience(
         {spec.source: settings.source(spec.source) for spec in SOURCES},
         events=events,
+        agent_latency=agent_latency,
+        processes=processes,
     )

@@ -125,24 +125,30 @@ class TokenVerifier:
         self._settings = settings
         self._keys = keys
         self._clock = clock
-        # token -> (principal, until when it may be trusted without a check, epoch seconds)
-        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        # token -> (principal, until when it may be trusted without a check, its exp), epoch s
+        self._verified: OrderedDict[str, tuple[Principal, float, float]] = OrderedDict()
 
     async def verify(self, token: str) -> Principal:
         """The principal of a valid token; ``AuthenticationError`` for anything else."""
+        principal, _ = await self.verify_expiring(token)
+        return principal
+
+    async def verify_expiring(self, token: str) -> tuple[Principal, float]:
+        """The principal of a valid token and when the token expires (``exp``, epoch
+        seconds): a subscription, which outlives its request, ends then."""
         now = self._clock()
         remembered = self._verified.get(token)
         if remembered is not None:
-            principal, until = remembered
+            principal, until, expires_at = remembered
             if now < until:
                 self._verified.move_to_end(token)
-                return principal
+                return principal, expires_at
             del self._verified[token]
         principal, expires_at = await self._check(token)
-        self._verified[token] = (principal, min(expires_at, now + VERIFIED_FOR_SECONDS))
+        self._verified[token] = (principal, min(expires_at, now + VERIFIED_FOR_SECONDS), expires_at)
         if len(self._verified) > VERIFIED_TOKENS:
             self._verified.popitem(last=False)
-        return principal
+        return principal, expires_at
 
     async def _check(self, token: str) -> tuple[Principal, float]:
         """The principal of ``token`` and its ``exp``, from the signature and claims."""

@@ -55,7 +55,8 @@ _MISSING_KEY: dict[CustomerOrderField, str] = {
 _COLUMNS = """
 f.customer_id, c.display_name, f.created_at, f.linked_sources, f.balance, f.currency,
 f.delinquent, f.subscription_status, f.open_ticket_count, f.last_ticket_at,
-f.last_contact_at, f.country, f.billing_taken_at, f.support_taken_at, f.crm_taken_at
+f.last_contact_at, f.country, f.billing_taken_at, f.support_taken_at, f.crm_taken_at,
+f.order_count, f.open_order_count, f.last_order_at, f.orders_taken_at
 """
 
 
@@ -168,6 +169,11 @@ def _filtered(customer_filter: CustomerFilter) -> _Query:
     if f.missing_from:
         unwanted = sorted(s.value for s in f.missing_from)
         query.where(f"not (f.linked_sources && {query.param(unwanted)}::text[])")
+    if f.has_open_orders is True:
+        # Literally the partial index's predicate, so the planner can use it.
+        query.where("f.open_order_count > 0")
+    elif f.has_open_orders is False:
+        query.where("coalesce(f.open_order_count, 0) = 0")
     return query
 
 
@@ -188,6 +194,10 @@ def _facts(row: asyncpg.Record) -> CustomerFacts:
         billing_taken_at=row["billing_taken_at"],
         support_taken_at=row["support_taken_at"],
         crm_taken_at=row["crm_taken_at"],
+        order_count=row["order_count"],
+        open_order_count=row["open_order_count"],
+        last_order_at=row["last_order_at"],
+        orders_taken_at=row["orders_taken_at"],
     )
 
 

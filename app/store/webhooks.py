@@ -22,6 +22,9 @@ __all__ = ["KeyUpdate", "WebhookEventWrite", "WebhookLedger"]
 
 KeyUpdate = Literal["applied", "stale"]
 
+#: The version row of a record as a whole (migration 013), beside its key fields' rows.
+RECORD_FIELD = "record"
+
 _CLAIM_WEBHOOK_EVENT = """
 insert into webhook_events (source, event_id, event_type, occurred_at)
 values ($1, $2, $3, $4)
@@ -87,6 +90,14 @@ class WebhookEventWrite:
     def __init__(self, conn: PoolConnectionProxy[asyncpg.Record], source: Source) -> None:
         self._conn = conn
         self._source = source
+
+    async def advance_record(self, external_id: str, occurred_at: datetime) -> KeyUpdate:
+        """Make ``occurred_at`` the record's newest event time; "stale" (nothing changed)
+        when an event newer than it was applied already (live changes publish no older)."""
+        advanced = await self._conn.fetchval(
+            _ADVANCE_RECORD_VERSION, self._source.value, external_id, RECORD_FIELD, occurred_at
+        )
+        return "applied" if advanced else "stale"
 
     async def set_key(
         self, external_id: str, kind: KeyKind, value: str | None, occurred_at: datetime

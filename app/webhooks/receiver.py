@@ -25,6 +25,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from starlette.requests import Request
@@ -33,8 +34,9 @@ from starlette.routing import Route
 
 from adapters.registry import SourceSpec, WebhookSpec, with_webhooks
 from adapters.settings import SignedWebhooksSettings, SourceSettings
+from app.http.responses import error_response
 from app.store.customers import Store
-from app.store.webhooks import WebhookLedger
+from app.store.webhooks import KeyUpdate, WebhookLedger
 from app.webhooks.metrics import WebhookMetrics
 from app.webhooks.settings import WebhookSettings
 from kernel.models import Source
@@ -52,7 +54,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Outcome = Literal["processed", "duplicate"]
+#: The codes of a refused delivery, in the GraphQL error shape every endpoint answers in
+#: (``{"errors": [{"message", "extensions": {"code"}}]}``).
+TOO_LARGE = "WEBHOOK_TOO_LARGE"
+SIGNATURE_INVALID = "WEBHOOK_SIGNATURE_INVALID"
+MALFORMED = "WEBHOOK_MALFORMED"
+#: The store failed: the vendor retries the delivery later (503).
+UNAVAILABLE = "WEBHOOK_UNAVAILABLE"
+
+Outcome = Literal["processed", "stale", "duplicate"]
 
 
 class RecordInvalidator(Protocol):
@@ -60,6 +70,21 @@ class RecordInvalidator(Protocol):
 
     async def invalidate_record(self, source: Source, record_id: str) -> None:
         """Drop what is cached of ``record_id`` of ``source``; raise if that failed."""
+        ...
+
+
+class ChangeListener(Protocol):
+    """Told of each vendor event applied (live changes: ``app.live``), after it committed."""
+
+    async def record_changed(
+        self, source: Source, record_id: str, at: datetime, received_at: float
+    ) -> None:
+        """``record_id`` of ``source`` changed at ``at`` (the vendor's time); the gateway
+        heard it at ``received_at`` (epoch seconds). Never raises."""
+        ...
+
+    def out_of_order(self, source: Source) -> None:
+        """An event older than one already applied for its record: nothing is told of it."""
         ...
 
 
@@ -128,12 +153,13 @@ class WebhookReceiver:
 
     async def receive(self, request: Request, vendor: Vendor) -> Response:
         """Check, read and apply one delivery of ``vendor``."""
+        received_at = self._clock()
         source = vendor.source
         self._metrics.received.labels(source.value).inc()
         try:
             body = await _read_body(request, self._settings.max_body_bytes)
         except BodyTooLarge:
-            return self._reject(source, "too_large", 413, "body too large")
+            return self._reject(source, "too_large", 413, "body too large", TOO_LARGE)
         delivery = WebhookDelivery(
             method=request.method,
             uri=self._signed_uri(request),
@@ -148,18 +174,22 @@ class WebhookReceiver:
                 tolerance=self._settings.tolerance_seconds,
             )
         except SignatureRejected as exc:
-            return self._reject(source, exc.reason, 401, "invalid webhook signature")
+            return self._reject(
+                source, exc.reason, 401, "invalid webhook signature", SIGNATURE_INVALID
+            )
         try:
             events = vendor.webhooks.parse(body)
         except MalformedEvent:
-            return self._reject(source, "malformed", 400, "malformed webhook body")
+            return self._reject(source, "malformed", 400, "malformed webhook body", MALFORMED)
         store: Store = request.state.store
         ledger = WebhookLedger(store)
         invalidator = self._invalidator_for(request)
+        listener: ChangeListener | None = getattr(request.state, "live", None)
         outcomes: list[Outcome] = []
         for event in events:
             try:
-                outcomes.append(await self.apply(ledger, invalidator, event))
+                outcome = await self.apply(ledger, invalidator, event, listener)
+                outcomes.append(outcome)
             except Exception:
                 self._metrics.failed.labels(source.value).inc()
                 logger.warning(
@@ -167,22 +197,35 @@ class WebhookReceiver:
                     extra={"source": source.value, "event_id": event.event_id},
                     exc_info=True,
                 )
-                return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
+                return _unavailable()
+            if outcome == "processed" and listener is not None and event.record_id is not None:
+                # After the commit: a subscriber that re-queries finds the change.
+                await listener.record_changed(
+                    source, event.record_id, event.occurred_at, received_at
+                )
         if not await self._refresh_facts(request, events):
-            return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
+            return _unavailable()
         return JSONResponse(
             {
                 "received": len(events),
-                "processed": outcomes.count("processed"),
+                "processed": outcomes.count("processed") + outcomes.count("stale"),
                 "duplicates": outcomes.count("duplicate"),
             }
         )
 
     async def apply(
-        self, ledger: WebhookLedger, invalidator: RecordInvalidator, event: VendorEvent
+        self,
+        ledger: WebhookLedger,
+        invalidator: RecordInvalidator,
+        event: VendorEvent,
+        listener: ChangeListener | None = None,
     ) -> Outcome:
-        """Process ``event`` once: its key changes (unless out of date), then invalidation."""
+        """Process ``event`` once: its key changes (unless out of date), then invalidation.
+
+        "stale": older than an event already applied for its record (recorded, invalidated,
+        but no live change is told of it: it would take a subscriber back in time)."""
         source = event.source
+        newest: KeyUpdate = "applied"
         async with ledger.event(
             source, event.event_id, event.event_type, event.occurred_at
         ) as write:
@@ -197,6 +240,7 @@ class WebhookReceiver:
                     )
                     if update == "stale":
                         self._metrics.stale_updates.labels(source.value).inc()
+                newest = await write.advance_record(event.record_id, event.occurred_at)
                 # Inside the transaction: if it fails, the event is not recorded as processed
                 # and the vendor's retry invalidates again (invalidating twice is harmless).
                 await invalidator.invalidate_record(source, event.record_id)
@@ -210,6 +254,10 @@ class WebhookReceiver:
                 "record_id": event.record_id,
             },
         )
+        if newest == "stale":
+            if listener is not None:
+                listener.out_of_order(source)
+            return "stale"
         return "processed"
 
     async def _refresh_facts(self, request: Request, events: list[VendorEvent]) -> bool:
@@ -241,9 +289,11 @@ class WebhookReceiver:
             return normalize_email(change.value)
         return normalize_phone(change.value, self._default_region)
 
-    def _reject(self, source: Source, reason: str, status: int, message: str) -> Response:
+    def _reject(
+        self, source: Source, reason: str, status: int, message: str, code: str
+    ) -> Response:
         self._metrics.rejected.labels(source.value, reason).inc()
-        return JSONResponse({"error": message}, status_code=status)
+        return error_response(status, code, message)
 
     def _signed_uri(self, request: Request) -> str:
         """The URI the vendor called (HubSpot signs it): the public URL when configured,
@@ -300,3 +350,7 @@ def webhook_invalidator(
         return cache
 
     return for_request
+
+
+def _unavailable() -> Response:
+    return error_response(503, UNAVAILABLE, "temporarily unavailable; retry the delivery")

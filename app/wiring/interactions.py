@@ -11,7 +11,7 @@ import httpx
 
 from app.interactions.handoff import HandoffVerifier
 from app.interactions.metrics import InteractionMetrics
-from app.interactions.service import InteractionDependencies, Interactions
+from app.interactions.service import InteractionDependencies, Interactions, StepListener
 from app.interactions.tokens import InteractionTokens, load_signing_key
 from app.security.auth import KeyRing
 from app.settings import Settings
@@ -29,7 +29,7 @@ def ivr_jwks_url(settings: Settings) -> str:
     """Where the IVR's signing keys are published."""
     if settings.handoff.jwks_url is not None:
         return settings.handoff.jwks_url
-    return settings.source(Source.IVR).base_url.rstrip("/") + IVR_JWKS_PATH
+    return settings.http_source(Source.IVR).base_url.rstrip("/") + IVR_JWKS_PATH
 
 
 async def build_interactions(
@@ -42,6 +42,7 @@ async def build_interactions(
     metrics: InteractionMetrics | None = None,
     audit: AuditSink | None = None,
     live_linker: LiveLinker[Sources] | None = None,
+    on_step: StepListener | None = None,
 ) -> Interactions:
     """The service; ``sources`` should be uncached, so a handoff is confirmed at the source.
 
@@ -78,4 +79,5 @@ async def build_interactions(
         default_region=settings.identity.default_region,
         audit=audit,
         metrics=metrics,
+        on_step=on_step,
     )

@@ -30,6 +30,7 @@ from prometheus_client import (
 )
 
 from adapters.taxonomy import Taxonomy
+from adapters.unreadable import UnreadableRecords
 from app.analytics.metrics import FactsMetrics
 from app.cache.metrics import CacheMetrics
 from app.exports.metrics import ExportMetrics
@@ -37,6 +38,7 @@ from app.identity.linking_metrics import LinkingMetrics
 from app.identity.metrics import IdentityQualityCollector
 from app.identity.sync.metrics import SyncRunCollector
 from app.interactions.metrics import InteractionMetrics
+from app.live.metrics import LiveMetrics
 from app.observability.operations import operation_label
 from app.observability.taxonomy import TaxonomyCollector
 from app.resilience.metrics import ResilienceMetrics
@@ -76,6 +78,7 @@ class GatewayMetrics:
     identity: IdentityQualityCollector
     exports: ExportMetrics
     facts: FactsMetrics
+    live: LiveMetrics
     _operations: set[str] = field(default_factory=set)
 
     @classmethod
@@ -150,6 +153,7 @@ class GatewayMetrics:
             identity=identity,
             exports=ExportMetrics.create(own, scrape),
             facts=FactsMetrics.create(own),
+            live=LiveMetrics.create(own),
         )
 
     def observe_upstream(self, source: Source, seconds: float, error_code: str | None) -> None:
@@ -172,6 +176,10 @@ class GatewayMetrics:
     def watch_taxonomies(self, taxonomies: Iterable[Taxonomy[Any]]) -> None:
         """Report the unmapped words of ``taxonomies`` from now on."""
         self.taxonomy.taxonomies[:] = list(taxonomies)
+
+    def watch_unreadable(self, unreadable: Iterable[UnreadableRecords]) -> None:
+        """Report the records ``unreadable`` counts from now on."""
+        self.taxonomy.unreadable[:] = list(unreadable)
 
     def exposition(self) -> bytes:
         """The registry in Prometheus text format."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,8 @@ from prometheus_client import multiprocess
 
 from adapters.registry import fallback_order, record_nouns
 from adapters.taxonomy import taxonomies_of
+from adapters.unreadable import unreadable_of
+from app.analytics.order_facts import orders_of
 from app.analytics.refresh import FactsUpdater
 from app.cache.response_cache import ResponseCache
 from app.cache.sources import cached_adapters
@@ -27,6 +29,7 @@ from app.http.graphql import GatewayState
 from app.identity.data_quality import DataQuality
 from app.identity.decisions import IdentityDecisionService
 from app.identity.live_linking import LiveLinking
+from app.live.service import LiveChanges
 from app.resilience.policy import Resilience
 from app.security.audit import PostgresAuditSink
 from app.security.auth import KeyRing, TokenVerifier
@@ -40,9 +43,11 @@ from app.store.facts_writer import FactsWriter
 from app.store.identity_view import IdentityViewStore
 from app.wiring.exports import start_exports
 from app.wiring.interactions import build_interactions
+from app.wiring.live import start_live
 from app.wiring.metrics import GatewayMetrics
 from app.wiring.protection import QueryProtection
 from app.wiring.sources import build_adapters
+from kernel.identity import CustomerId
 from kernel.identity_evidence import IdentityEvidence
 from kernel.models import Source
 from resolvers.context import Sources
@@ -72,11 +77,13 @@ async def open_services(
         # A worker that stops cleanly takes its live gauges with it; one that dies
         # leaves its last published state until the directory is cleared.
         stack.callback(multiprocess.mark_process_dead, os.getpid())
-    store = await Store.connect(await database_url(settings), pool_size=settings.database_pool_size)
+    url = await database_url(settings)
+    store = await Store.connect(url, pool_size=settings.database_pool_size)
     stack.push_async_callback(store.close)
     if protection.redis is not None:
         stack.push_async_callback(protection.redis.aclose)
     await store.migrate()
+    live = await start_live(settings.live, stack, store, url, metrics.live)
     audit_trail = AuditTrailStore(store)
     adapters = await build_adapters(settings, stack, transports=transports, resilience=resilience)
     sources = Sources.from_adapters(adapters)
@@ -102,8 +109,10 @@ async def open_services(
         transports=transports,
         metrics=metrics.interactions,
         live_linker=live_linker,
+        on_step=live.interaction_changed if live is not None else None,
     )
     metrics.watch_taxonomies(taxonomies_of(list(adapters.values())))
+    metrics.watch_unreadable(unreadable_of(list(adapters.values())))
     # After the taxonomies are found: the cached adapters wrap the ones that hold them.
     cache = await ResponseCache.open(settings.cache, metrics.cache)
     if settings.cache.enabled and settings.cache.url is None and settings.workers > 1:
@@ -123,6 +132,7 @@ async def open_services(
         sources.billing,
         sources.crm,
         sources.support,
+        orders=orders_of(sources),
         updates=metrics.facts.updates,
     )
     # Last, so that its workers stop (handing their jobs back) before anything closes.
@@ -140,6 +150,8 @@ async def open_services(
         # For webhooks (``await cache.invalidate_record(source, id)``).
         "cache": cache,
         "facts_updater": facts_updater,
+        # For webhooks: the changes they carry, published to subscribers.
+        "live": live,
         "gateway": GatewayState(
             store=store,
             sources=sources,
@@ -150,7 +162,7 @@ async def open_services(
             identity_decisions=IdentityDecisionService(
                 store,
                 metrics=metrics.linking,
-                links_changed=facts_writer.ensure_customers,
+                links_changed=links_changed(facts_writer, live),
             ),
             audit=PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
             audit_trail=audit_trail,
@@ -165,8 +177,22 @@ async def open_services(
             ),
             # This process's taxonomies: the words its own adapters met.
             data_quality=DataQuality(store, lambda: metrics.taxonomy.taxonomies),
+            live=live,
         ),
     }
+
+
+def links_changed(
+    facts_writer: FactsWriter, live: LiveChanges | None
+) -> Callable[[Sequence[CustomerId]], Awaitable[None]]:
+    """What a person's link decision tells: the read model, and live subscribers."""
+
+    async def changed(customer_ids: Sequence[CustomerId]) -> None:
+        await facts_writer.ensure_customers(customer_ids)
+        if live is not None:
+            await live.links_changed(customer_ids)
+
+    return changed
 
 
 async def publish_every_second(publish: Callable[[], None]) -> None:

@@ -1,5 +1,5 @@
-"""Building every registered source's adapter: one HTTP client each, owned and closed by the
-caller's stack.
+"""Building every registered source's adapter, each opened by its registry entry (an HTTP
+client, a database engine: whatever it holds is owned and closed by the caller's stack).
 
 Every adapter's calls go through its source's ``app.resilience.policy.SourceResilience``
 (retries, circuit breaker, bulkhead). The adapters are built by iterating the source
@@ -13,7 +13,7 @@ from contextlib import AsyncExitStack
 
 import httpx
 
-from adapters.http.client import build_client
+from adapters.connection import Connection
 from adapters.registry import SOURCES
 from app.resilience.policy import Resilience, resilience_for
 from app.settings import Settings
@@ -28,7 +28,7 @@ async def build_adapters(
     transports: Mapping[Source, httpx.AsyncBaseTransport] | None = None,
     resilience: Resilience | None = None,
 ) -> dict[Source, object]:
-    """Each registered source's adapter; their clients close when ``stack`` closes.
+    """Each registered source's adapter; what they hold closes when ``stack`` closes.
 
     ``resilience`` holds the sources' policies (the app's, so that its metrics and
     ``/readyz`` see them); by default a new one from ``settings``.
@@ -38,10 +38,10 @@ async def build_adapters(
     adapters: dict[Source, object] = {}
     for spec in SOURCES:
         section = settings.source(spec.source)
-        client = await stack.enter_async_context(
-            build_client(section, spec.headers(section), transport=transports.get(spec.source))
+        connection = Connection(
+            policy=policies.policy(spec.source), http_transport=transports.get(spec.source)
         )
-        adapters[spec.source] = spec.build_adapter(section, client, policies.policy(spec.source))
+        adapters[spec.source] = await stack.enter_async_context(spec.connect(section, connection))
     return adapters
 
 

@@ -23,6 +23,8 @@ from typing import Any
 import strawberry
 from graphql import ExecutionResult, GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionResult as StrawberryResult
+from strawberry.types import StreamExecutionResult
 
 from kernel.access import AuditEntry, AuditTrailPage, RecordedAuditEntry
 from kernel.client_errors import BadUserInput, Forbidden, GatewayError, PersonalDataWithheld
@@ -94,18 +96,28 @@ def _withheld_detail(disclosure: CustomerDisclosure) -> str | None:
     return "withheld: " + ", ".join(parts)
 
 
-def withdraw_personal_values(result: ExecutionResult, paths: Sequence[ResponsePath]) -> None:
-    """Null every value at ``paths`` in ``result`` and say why, one error per path."""
+def withdraw_personal_values(
+    result: ExecutionResult | StrawberryResult,
+    paths: Sequence[ResponsePath],
+    *,
+    presented: bool = False,
+) -> None:
+    """Null every value at ``paths`` in ``result`` and say why, one error per path.
+
+    ``presented``: the errors carry their code already (a streamed result, which leaves
+    before the app's error presentation could see what is added here)."""
     errors = list(result.errors or [])
     for path in paths:
         if _null_at(result.data, path):
+            withheld = PersonalDataWithheld(
+                "personal data withheld: the audit trail is unavailable"
+            )
             errors.append(
                 GraphQLError(
-                    "personal data withheld: the audit trail is unavailable",
+                    withheld.message,
                     path=list(path),
-                    original_error=PersonalDataWithheld(
-                        "personal data withheld: the audit trail is unavailable"
-                    ),
+                    original_error=None if presented else withheld,
+                    extensions=withheld.extensions() if presented else None,
                 )
             )
     result.errors = errors or None
@@ -138,10 +150,24 @@ class RecordDisclosures(SchemaExtension):
 
     async def on_operation(self) -> AsyncIterator[None]:
         yield
+        await self._record(self.execution_context.result, presented=False)
+
+    async def on_stream_result(self, result: StreamExecutionResult) -> AsyncIterator[None]:
+        """Each result a subscription streams is a response of its own: audited before it
+        leaves, and the ledger emptied for the next (then ``on_operation`` finds nothing)."""
+        await self._record(result, presented=True)
+        ledger = getattr(self.execution_context.context, "disclosures", None)
+        if isinstance(ledger, DisclosureLedger):
+            ledger.reset()
+        yield
+
+    async def _record(self, result: object, *, presented: bool) -> None:
         context = self.execution_context.context
         ledger = getattr(context, "disclosures", None)
-        result = self.execution_context.result
-        if not isinstance(ledger, DisclosureLedger) or not isinstance(result, ExecutionResult):
+        # graphql-core's result for a query, strawberry's for each streamed one.
+        if not isinstance(ledger, DisclosureLedger) or not isinstance(
+            result, ExecutionResult | StrawberryResult
+        ):
             return
         sink = context.audit
         if sink is None:
@@ -158,7 +184,9 @@ class RecordDisclosures(SchemaExtension):
                 "audit trail not written; personal fields withheld",
                 extra={"error_type": type(exc).__name__, "entries": len(entries)},
             )
-            withdraw_personal_values(result, context.disclosures.served_paths())
+            withdraw_personal_values(
+                result, context.disclosures.served_paths(), presented=presented
+            )
 
 
 # --- reading -------------------------------------------------------------------------------

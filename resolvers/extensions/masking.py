@@ -9,13 +9,17 @@ value goes out. The decision (``decide_access``), made once per customer and req
   with ``VERIFICATION_REQUIRED`` and the level needed. Any other customer, or no interaction:
   masked.
 - ``supervisor``: as they are only with a stated purpose (``X-Purpose``, audited); else masked.
-- ``analyst``: always masked.
+- ``analyst``: always masked; free text (the customer's own words) masked whole.
 - ``ivr`` (a machine client that hands callers over) and any role not known here: no personal
   data at all, each field null with ``FORBIDDEN``. Masked values would still tell a machine
   client a first name and a domain it has no use for.
 
 Masking happens here, in the resolvers, after the cache and the adapters: whatever the cache
 holds is the real value, and every request decides afresh what its principal may see.
+
+Free text is personal by default (``free_text``): as it is for who may see the customer's
+personal data, redacted (``resolvers.redaction``) for an agent without a verified call and a
+supervisor without a purpose, masked whole for an analyst, withheld from the rest.
 
 Levels, chosen so that what a caller is asked to prove grows with what the agent would see:
 names, card last four and ticket subjects need ``LOW``; email, phone and the street address
@@ -26,7 +30,6 @@ fraud).
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -40,6 +43,7 @@ from kernel.client_errors import BadUserInput, Forbidden, VerificationRequired
 from kernel.disclosure import Access, Treatment
 from kernel.identity import CustomerId
 from resolvers.context import RequestContext
+from resolvers.redaction import redact
 
 # The shared vocabulary's enum, registered in place (as types.py does with the adapters'):
 # the @pii directive needs it whether or not the interaction types are in the schema. They
@@ -140,19 +144,14 @@ def withhold(value: object, region: str = "") -> None:
     return None
 
 
-_EMAIL_IN_TEXT = re.compile(r"[^\s@]+@[^\s@]+")
-# Six or more digits, whatever separates them: phone numbers, card numbers, account numbers.
-_NUMBER_IN_TEXT = re.compile(r"\+?\d(?:[\s\-./()]{0,3}\d){5,}")
-
-
 def redact_free_text(value: str, region: str = "") -> str:
-    """Free text (a ticket subject) with emails masked and long numbers withheld.
+    """Free text (a ticket subject) with emails masked and phones, cards, addresses and long
+    numbers withheld, however written (``resolvers.redaction``).
 
-    Customers type card numbers and phone numbers into tickets; a name in prose cannot be
-    found this way, which is why free text is still a personal field.
+    A name in prose cannot be found this way, which is why free text is still a personal
+    field, and masked whole for a role with no use for the customer's words.
     """
-    masked = _EMAIL_IN_TEXT.sub(lambda found: mask_email(found.group(0)), value)
-    return _NUMBER_IN_TEXT.sub(HIDDEN, masked)
+    return redact(value, region)
 
 
 def _digits(value: str) -> str:
@@ -174,11 +173,11 @@ def decide_access(context: RequestContext, customer_id: CustomerId) -> Access:
             and interaction.agent == principal.subject
         ):
             return Access(Treatment.UNMASKED, interaction.level)
-        return Access(Treatment.MASKED)
+        return Access(Treatment.MASKED, redacts_free_text=True)
     if principal.role == "supervisor":
         if context.purpose:
             return Access(Treatment.UNMASKED, VerificationLevel.HIGH)
-        return Access(Treatment.MASKED)
+        return Access(Treatment.MASKED, redacts_free_text=True)
     if principal.role == "analyst":
         return Access(Treatment.MASKED)
     return Access(Treatment.DENIED)
@@ -212,9 +211,10 @@ class PersonalField(FieldExtension):
     one call and, once per customer and request, the decision.
     """
 
-    def __init__(self, level: VerificationLevel, mask: Mask) -> None:
+    def __init__(self, level: VerificationLevel, mask: Mask, *, free_text: bool = False) -> None:
         self.level = level
         self.mask = mask
+        self.free_text = free_text
         self._coordinate: str | None = None
 
     def resolve(self, next_: Any, source: Any, info: strawberry.Info, **kwargs: Any) -> Any:
@@ -241,6 +241,9 @@ class PersonalField(FieldExtension):
             ledger.withheld(owner, coordinate, self.level)
             raise VerificationRequired(coordinate, self.level.name)
         if access.treatment is Treatment.MASKED:
+            if self.free_text and not access.redacts_free_text:
+                ledger.served(owner, coordinate, info.path.as_list(), masked=True)
+                return HIDDEN
             masked = self.mask(value, context.default_region)
             path = info.path.as_list() if masked is not None else None
             ledger.served(owner, coordinate, path, masked=True)
@@ -280,6 +283,20 @@ def personal(level: VerificationLevel, mask: Mask, *, description: str | None = 
         description=description,
         directives=[Pii(level=level)],
         extensions=[PersonalField(level, mask)],
+    )
+
+
+def free_text(level: VerificationLevel, *, description: str | None = None) -> Any:
+    """Free text a customer (or an agent about them) wrote: personal, whatever it holds.
+
+    As it is for who may see the customer's personal data at ``level``; redacted for a role
+    that sees them masked and works with the customer; masked whole (``***``) for a role
+    that sees them masked and has no use for their words; withheld from the rest.
+    """
+    return strawberry.field(
+        description=description,
+        directives=[Pii(level=level)],
+        extensions=[PersonalField(level, redact_free_text, free_text=True)],
     )
 
 

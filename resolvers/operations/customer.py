@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 import strawberry
 
 from kernel.client_errors import BadUserInput
+from kernel.errors import UpstreamNotFound
 from kernel.identity import CustomerId, CustomerRecord
 from kernel.linking import LiveAnswer, LiveLinker, LiveLookupIncomplete
 from kernel.models import IvrContactId
@@ -89,8 +90,15 @@ async def _live(
 
 
 async def _by_ivr_contact(info: Info, contact_id: str) -> Customer | None:
-    """The customer an IVR contact (call) refers to, by the reference the IVR recorded."""
-    contact = await info.context.sources.ivr.get_contact(IvrContactId(contact_id))
+    """The customer an IVR contact (call) refers to, by the reference the IVR recorded.
+
+    An unknown contact is a lookup that found nothing (null), like an unknown phone: the
+    IVR answered, so it is no outage of it.
+    """
+    try:
+        contact = await info.context.sources.ivr.get_contact(IvrContactId(contact_id))
+    except UpstreamNotFound:
+        return None
     ref_type, ref_value = contact.customer_ref_type, contact.customer_ref_value
     if ref_value is None:
         return None

@@ -68,6 +68,10 @@ class CustomerFilterInput:
     missing_from: list[Source] | None = strawberry.field(
         default=None, description="None of these systems knows the customer."
     )
+    has_open_orders: bool | None = strawberry.field(
+        default=None,
+        description="true: at least one order not delivered, cancelled or returned; false: none.",
+    )
 
     def to_filter(self) -> CustomerFilter:
         """The store's filter; ``BadUserInput`` for a condition that cannot be meant."""
@@ -92,6 +96,7 @@ class CustomerFilterInput:
             country_in=frozenset(self.country_in or ()),
             linked_to=linked_to,
             missing_from=missing_from,
+            has_open_orders=self.has_open_orders,
         )
 
 

@@ -26,8 +26,8 @@ from resolvers.types.common import (
 )
 
 
-@strawberry.type
-class Subscription:
+@strawberry.type(description="A billing subscription (a plan the customer pays for).")
+class BillingSubscription:
     id: strawberry.ID
     status: SubscriptionStatus
     source_status: str
@@ -39,7 +39,7 @@ class Subscription:
     created_at: datetime
 
     @classmethod
-    def from_model(cls, sub: models.Subscription) -> Subscription:
+    def from_model(cls, sub: models.Subscription) -> BillingSubscription:
         return cls(
             id=strawberry.ID(sub.id),
             status=sub.status,
@@ -115,9 +115,9 @@ class BillingAccount:
         return customer.delinquent
 
     @strawberry.field(description="Every subscription, canceled ones included.")
-    async def subscriptions(self, info: Info) -> list[Subscription]:
+    async def subscriptions(self, info: Info) -> list[BillingSubscription]:
         found = await info.context.loaders.subscriptions.load(self.billing_id)
-        return [Subscription.from_model(sub) for sub in found.items]
+        return [BillingSubscription.from_model(sub) for sub in found.items]
 
     @strawberry.field(description="The newest invoices first; `first` is 1..100.")
     async def invoices(self, info: Info, first: int | None = 10) -> list[Invoice]:

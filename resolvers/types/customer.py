@@ -11,6 +11,7 @@ the whole panel. Each panel's types live in their own module (``resolvers.types.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,6 +24,7 @@ from kernel.models import BillingCustomerId, CrmContactId, SupportUserId
 from resolvers.extensions.masking import customer_data, mask_name, personal
 from resolvers.types.billing import BillingAccount
 from resolvers.types.common import Info, Source, check_first
+from resolvers.types.orders import OrderHistory, resolve_orders
 from resolvers.types.profile import Profile
 from resolvers.types.support import SupportSummary
 
@@ -46,6 +48,26 @@ class IdentityLink:
         description="What made the link: sync, live (a lookup), webhook, or manual."
     )
     linked_at: datetime | None
+
+
+#: The panel (field of ``Customer``) each system fills, for live changes to name what to
+#: re-query; a new source's panel is added here with its field.
+PANEL_OF_SOURCE: dict[models.Source, str] = {
+    models.Source.CRM: "profile",
+    models.Source.BILLING: "billing",
+    models.Source.SUPPORT: "support",
+    models.Source.ORDERS: "orders",
+}
+#: Panels read across every linked system: any system's change may change them.
+CROSS_SOURCE_PANELS = ("contact", "conflicts", "facts")
+
+
+def panels_changed(sources: Iterable[models.Source], *, links_changed: bool) -> list[str]:
+    """The panels of a customer to re-query when ``sources`` (or its links) changed."""
+    if links_changed:
+        return ["links", *PANEL_OF_SOURCE.values(), *CROSS_SOURCE_PANELS]
+    own = [PANEL_OF_SOURCE[source] for source in sources if source in PANEL_OF_SOURCE]
+    return [*dict.fromkeys(own), *CROSS_SOURCE_PANELS]
 
 
 @strawberry.type(description="One customer, linked across every system that knows them.")
@@ -102,6 +124,10 @@ class Customer:
         found = await info.context.loaders.tickets.load(SupportUserId(link.external_id))
         return SupportSummary.from_model(found, self.record.id)
 
+    @customer_data(description="From the orders database; null when it has no record of them.")
+    async def orders(self, info: Info) -> OrderHistory | None:
+        return await resolve_orders(self.record, info)
+
     @customer_data(
         description="From the gateway's read model, not live: what analysts filter by, and "
         "when each fact was taken; null until the first facts refresh after linking."
@@ -116,10 +142,12 @@ class Customer:
         found = await info.context.loaders.customer_facts.load(self.record.id)
         return CustomerFactsView.from_facts(found) if found is not None else None
 
+    # The next three read the gateway's store: nullable, so that the store failing (null with
+    # STORE_UNAVAILABLE) costs only them, not the whole customer and every panel beside them.
     @customer_data(description="Every email and phone the linked records hold, across systems.")
     async def contact(
         self, info: Info
-    ) -> Annotated[ContactPoints, strawberry.lazy("resolvers.types.identity")]:
+    ) -> Annotated[ContactPoints, strawberry.lazy("resolvers.types.identity")] | None:
         from resolvers.types.identity import resolve_contact
 
         return await resolve_contact(self.record, info)
@@ -127,7 +155,7 @@ class Customer:
     @customer_data(description="Facts the linked records disagree on, and the value believed.")
     async def conflicts(
         self, info: Info
-    ) -> list[Annotated[FieldConflict, strawberry.lazy("resolvers.types.identity")]]:
+    ) -> list[Annotated[FieldConflict, strawberry.lazy("resolvers.types.identity")]] | None:
         from resolvers.types.identity import resolve_conflicts
 
         return await resolve_conflicts(self.record, info)
@@ -139,7 +167,7 @@ class Customer:
     )
     async def possible_duplicates(
         self, info: Info, first: int | None = 10
-    ) -> list[Annotated[DuplicateCandidate, strawberry.lazy("resolvers.types.identity")]]:
+    ) -> list[Annotated[DuplicateCandidate, strawberry.lazy("resolvers.types.identity")]] | None:
         from resolvers.types.identity import resolve_possible_duplicates
 
         limit = check_first(first, default=10)

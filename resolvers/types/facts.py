@@ -24,6 +24,7 @@ class FactsTakenAt:
     )
     support: datetime | None = strawberry.field(description="Ticket counts and times.")
     crm: datetime | None = strawberry.field(description="Country.")
+    orders: datetime | None = strawberry.field(description="Order counts and times.")
 
 
 @strawberry.type(
@@ -48,13 +49,19 @@ class CustomerFactsView:
     )
     country: str | None = strawberry.field(description="Of the CRM address, as the CRM writes it.")
     linked_sources: list[Source] = strawberry.field(description="The systems that know them.")
+    order_count: int | None = strawberry.field(description="Orders placed, in the orders database.")
+    open_order_count: int | None = strawberry.field(
+        description="Orders not delivered, cancelled or returned."
+    )
+    last_order_at: datetime | None = strawberry.field(description="When the newest was placed.")
     taken_at: FactsTakenAt
 
     @strawberry.field(
         description="Seconds since the oldest group of facts was taken (null: none was)."
     )
     def age_seconds(self) -> float | None:
-        taken = [t for t in (self.taken_at.billing, self.taken_at.support, self.taken_at.crm) if t]
+        groups = (self.taken_at.billing, self.taken_at.support, self.taken_at.crm)
+        taken = [t for t in (*groups, self.taken_at.orders) if t]
         if not taken:
             return None
         return max(0.0, (datetime.now(UTC) - min(taken)).total_seconds())
@@ -72,9 +79,13 @@ class CustomerFactsView:
             last_contact_at=facts.last_contact_at,
             country=facts.country,
             linked_sources=list(facts.linked_sources),
+            order_count=facts.order_count,
+            open_order_count=facts.open_order_count,
+            last_order_at=facts.last_order_at,
             taken_at=FactsTakenAt(
                 billing=facts.billing_taken_at,
                 support=facts.support_taken_at,
                 crm=facts.crm_taken_at,
+                orders=facts.orders_taken_at,
             ),
         )

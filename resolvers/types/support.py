@@ -14,7 +14,7 @@ from kernel import models
 from kernel.access import VerificationLevel
 from kernel.identity import CustomerId
 from kernel.models import FINISHED_TICKET_STATUSES
-from resolvers.extensions.masking import personal, redact_free_text
+from resolvers.extensions.masking import free_text
 from resolvers.types.common import PanelMeta, TicketStatus, check_first
 
 
@@ -22,10 +22,10 @@ from resolvers.types.common import PanelMeta, TicketStatus, check_first
 class Ticket:
     owner: strawberry.Private[CustomerId]
     id: strawberry.ID
-    subject: str | None = personal(
+    subject: str | None = free_text(
         VerificationLevel.LOW,
-        redact_free_text,
-        description="The customer's own words: masked, emails and long numbers are hidden.",
+        description="The customer's own words: redacted (emails, phones, cards, addresses, "
+        "long numbers) for an agent without a verified call, masked whole for analysts.",
     )
     status: TicketStatus
     source_status: str

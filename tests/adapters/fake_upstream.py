@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from adapters.http.client import build_client
-from adapters.settings import SourceSettings
+from adapters.settings import HttpSourceSettings
 
 #: The fixed clock of every adapter under test.
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -64,7 +64,7 @@ class FakeUpstream:
 
 @asynccontextmanager
 async def client_for(
-    settings: SourceSettings, auth_headers: Mapping[str, str], upstream: FakeUpstream
+    settings: HttpSourceSettings, auth_headers: Mapping[str, str], upstream: FakeUpstream
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The client the app would build for ``settings``, talking to ``upstream``."""
     async with build_client(settings, auth_headers, transport=upstream.transport) as client:

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from adapters.billing.settings import BillingSettings
+from adapters.connection import Connection
 from adapters.crm.settings import CrmSettings
 from adapters.ivr.client import HttpIvrAdapter, ivr_auth_headers
 from adapters.ivr.settings import IvrSettings
+from adapters.orders.settings import OrdersSettings
 from adapters.registry import (
     SOURCES,
     WebhookSpec,
+    http_source_spec,
     linked,
     linking_of,
-    source_spec,
     spec_of,
     with_webhooks,
 )
-from adapters.settings import SignedWebhooksSettings
+from adapters.settings import SandboxPlace, SignedWebhooksSettings
 from kernel.models import Source
 
 
@@ -42,21 +43,32 @@ def test_sources_with_webhooks_keep_their_signing_secret_in_their_own_section() 
         assert issubclass(spec.settings_model, SignedWebhooksSettings)
 
 
-async def test_an_entry_builds_its_adapter_from_its_own_section() -> None:
+async def test_an_entry_opens_its_adapter_from_its_own_section() -> None:
     spec = spec_of(Source.IVR)
-    async with httpx.AsyncClient() as client:
-        adapter = spec.build_adapter(IvrSettings(), client, None)
-
-    assert isinstance(adapter, HttpIvrAdapter)
-    assert spec.headers(IvrSettings()) == ivr_auth_headers(IvrSettings())
+    async with spec.connect(IvrSettings(), Connection()) as adapter:
+        assert isinstance(adapter, HttpIvrAdapter)
 
 
 def test_an_entry_refuses_another_sources_section() -> None:
     spec = spec_of(Source.BILLING)
 
     with pytest.raises(TypeError, match="billing: settings are a CrmSettings"):
-        spec.headers(CrmSettings())
-    assert spec.headers(BillingSettings())
+        spec.connect(CrmSettings(), Connection())
+    with pytest.raises(TypeError, match="billing: settings are a CrmSettings"):
+        spec.in_sandbox(CrmSettings(), SandboxPlace("http://sandbox"))
+    assert spec.connect(BillingSettings(), Connection())
+
+
+def test_an_entry_points_its_section_at_the_sandbox() -> None:
+    place = SandboxPlace("http://127.0.0.1:9", database_url="postgresql://postgres:@/postgres")
+    billing = spec_of(Source.BILLING).in_sandbox(BillingSettings(), place)
+    orders = spec_of(Source.ORDERS).in_sandbox(OrdersSettings(), place)
+
+    assert isinstance(billing, BillingSettings)
+    assert billing.base_url == "http://127.0.0.1:9/billing"
+    assert isinstance(orders, OrdersSettings)
+    assert orders.url is not None
+    assert orders.url.get_secret_value().startswith("postgresql+asyncpg://scv_orders_reader:")
 
 
 def test_webhooks_need_a_section_with_a_signing_secret() -> None:
@@ -64,7 +76,7 @@ def test_webhooks_need_a_section_with_a_signing_secret() -> None:
         raise AssertionError("not called")
 
     with pytest.raises(TypeError, match="webhooks need a SignedWebhooksSettings"):
-        source_spec(
+        http_source_spec(
             Source.IVR,
             system_of_record_for="calls",
             record_noun="IVR contact",

@@ -122,13 +122,25 @@ def test_every_registered_source_has_a_section_of_its_own_model() -> None:
 
 
 def test_a_source_section_is_set_by_its_registered_name(monkeypatch: pytest.MonkeyPatch) -> None:
-    for spec in SOURCES:
-        monkeypatch.setenv(f"SCV_{spec.name.upper()}__BASE_URL", f"https://{spec.name}.example")
+    # A setting every section has, however its source is reached.
+    for number, spec in enumerate(SOURCES, start=1):
+        monkeypatch.setenv(f"SCV_{spec.name.upper()}__BREAKER__OPEN_SECONDS", str(number))
 
     settings = Settings()
 
-    for spec in SOURCES:
-        assert settings.source(spec.source).base_url == f"https://{spec.name}.example"
+    for number, spec in enumerate(SOURCES, start=1):
+        assert settings.source(spec.source).breaker.open_seconds == number
+
+
+def test_an_http_section_is_set_by_its_registered_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCV_IVR__BASE_URL", "https://ivr.example")
+    monkeypatch.setenv("SCV_ORDERS__URL", "sqlite+aiosqlite:///orders.sqlite")
+
+    settings = Settings()
+
+    assert settings.http_source(Source.IVR).base_url == "https://ivr.example"
+    with pytest.raises(TypeError, match="ORDERS is not reached over HTTP"):
+        settings.http_source(Source.ORDERS)
 
 
 def test_a_webhook_secret_is_its_sources_own_setting(monkeypatch: pytest.MonkeyPatch) -> None:

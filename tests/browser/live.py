@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -17,15 +18,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import orjson
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
-from app.cli.commands import with_sandbox_port
+from app.cli.environment import with_sandbox_port
 from app.cli.ivr_call import play_ivr_call
 from app.main import create_app
 from app.security.demo_keys import DemoKeys, ensure_demo_keys, mint_token
 from app.settings import Settings
 from sandbox.server import create_sandbox_app
+from sandbox.webhooks import DEFAULT_SECRETS, signed_headers
 from tests.conftest import scratch_database
 from tests.e2e.harness import SYSTEMS, serve, stop, sync_store
 from tests.e2e.resilience_harness import for_shared_stack
@@ -79,6 +82,35 @@ class LiveStack:
             )
         )
         return played.contact_id
+
+    def crm_changed(self, contact: str, event_id: int) -> None:
+        """A signed HubSpot property change of ``contact`` posted to the gateway's webhook,
+        as the sandbox CRM sends them (it changes no data: only what the gateway hears)."""
+
+        async def post() -> None:
+            url = f"{self.gateway_url}/webhooks/crm"
+            body = orjson.dumps(
+                [
+                    {
+                        "eventId": event_id,
+                        "subscriptionId": 1,
+                        "portalId": 1,
+                        "appId": 1,
+                        "occurredAt": int(time.time() * 1000),
+                        "subscriptionType": "contact.propertyChange",
+                        "attemptNumber": 0,
+                        "objectId": int(contact),
+                        "propertyName": "jobtitle",
+                        "propertyValue": f"job {event_id}",
+                        "changeSource": "CRM_UI",
+                    }
+                ]
+            )
+            headers = signed_headers("crm", DEFAULT_SECRETS["crm"], url, body, time.time())
+            response = await self.http.post(url, content=body, headers=headers)
+            assert response.status_code == 200, response.text
+
+        self.loop.run(post())
 
     def set_faults(self, system: str, **faults: Any) -> None:
         async def post() -> None:

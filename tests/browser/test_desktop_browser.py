@@ -225,3 +225,24 @@ def test_find_customer_speed(stack: LiveStack, open_desk: OpenDesk) -> None:
         stack.reset()
         record_timing("cold", desk.find(ADA_EMAIL))
         record_timing("warm", desk.find(ADA_EMAIL))
+
+
+def test_the_desktop_follows_changes_live(stack: LiveStack, open_desk: OpenDesk) -> None:
+    desk = open_desk()
+    desk.sign_in_as("agent-1")
+    desk.wait(
+        lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-live") == "on",
+        "the live socket",
+    )
+    desk.find(ADA_EMAIL)
+
+    # Ada changes in the CRM: the screen queries her again, by itself.
+    stack.crm_changed("1001", event_id=77001)
+    desk.wait(
+        lambda d: desk.by_id("customer").get_attribute("data-updated-by") == "CRM",
+        "Ada's CRM change",
+    )
+
+    # A call handed over shows in the queue, pushed (incomingCalls).
+    contact_id = stack.ivr_call(customer="ada")
+    assert desk.queue_item(contact_id).is_displayed()

@@ -13,10 +13,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from app.cli.commands import with_sandbox_port
+from app.cli.environment import with_sandbox_port
 from app.main import create_app
 from app.security.demo_keys import ensure_demo_keys, mint_token
 from app.settings import Settings
+from sandbox.orders.postgres import create_legacy_database
 from sandbox.server import create_sandbox_app
 from tests.conftest import scratch_database
 from tests.e2e.harness import Stack, serve, stop, sync_store
@@ -27,9 +28,10 @@ from tests.e2e.resilience_harness import for_shared_stack
 async def stack(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
-    sandbox_server, sandbox_task, sandbox_port = await serve(
-        create_sandbox_app(seed=42, customers=300)
-    )
+    sandbox_app = create_sandbox_app(seed=42, customers=300)
+    sandbox_server, sandbox_task, sandbox_port = await serve(sandbox_app)
+    # The legacy orders database: its own database on the session's PostgreSQL server.
+    await create_legacy_database(database_url, sandbox_app.state.sandbox.dataset)
     data_dir: Path = tmp_path_factory.mktemp("scv")
     async with scratch_database(database_url, "e2e") as url:
         # Breakers and retries off: one test's injected fault must not leave a breaker open,
@@ -37,7 +39,9 @@ async def stack(
         # gateways of their own for those).
         settings = for_shared_stack(
             with_sandbox_port(
-                Settings(demo=True, data_dir=data_dir, database_url=SecretStr(url)), sandbox_port
+                Settings(demo=True, data_dir=data_dir, database_url=SecretStr(url)),
+                sandbox_port,
+                database_url=database_url,
             )
         )
         report = await sync_store(settings)

@@ -133,3 +133,20 @@ async def test_the_breaker_half_opens_and_closes_once_the_fault_clears(
 
 async def _state_is(gw: Gateway, state: str) -> bool:
     return await breaker_state(gw) == state
+
+
+async def test_the_first_failing_request_after_a_start_reports_the_cause(
+    clean_sandbox: Stack,
+) -> None:
+    # Retries on (three attempts) and a breaker that opens at the second failure: the
+    # breaker opens inside the very first request, whose panel still tells the real cause.
+    settings = fast_failing(
+        clean_sandbox.settings,
+        breaker=BreakerSettings(consecutive_failures=2, open_seconds=30.0),
+    )
+    [customer_id] = await fully_linked_customers(clean_sandbox, 1)
+    async with gateway(clean_sandbox, settings) as fresh:
+        await clean_sandbox.set_faults("billing", error_rate=1.0, error_status=503)
+        assert await billing_code(fresh, customer_id) == "UPSTREAM_UNAVAILABLE"
+        assert await breaker_state(fresh) == "open"
+        assert await billing_code(fresh, customer_id) == "CIRCUIT_OPEN"

@@ -36,7 +36,7 @@ async def test_ada_whole_view_has_every_panel(clean_sandbox: Stack) -> None:
     data = await clean_sandbox.data(WHOLE_VIEW_QUERY, email="ada.lovelace@example.com")
     ada = data["customerByEmail"]
     assert ada["displayName"] == "Ada L."
-    assert {link["source"] for link in ada["links"]} == {"CRM", "BILLING", "SUPPORT"}
+    assert {link["source"] for link in ada["links"]} == {"CRM", "BILLING", "SUPPORT", "ORDERS"}
     assert ada["profile"]["phone"]
     assert ada["profile"]["meta"]["source"] == "CRM"
     assert [s["status"] for s in ada["billing"]["subscriptions"]] == ["ACTIVE"]
@@ -44,6 +44,16 @@ async def test_ada_whole_view_has_every_panel(clean_sandbox: Stack) -> None:
     assert ada["billing"]["meta"]["source"] == "BILLING"
     assert ada["support"]["openTicketCount"] == 2
     assert {t["sourceStatus"] for t in ada["support"]["tickets"]} == {"open", "pending", "solved"}
+    # From the legacy orders database (PostgreSQL, through its read-only role).
+    orders = ada["orders"]
+    assert [(o["status"], o["sourceStatus"]) for o in orders["orders"]] == [
+        ("BACKORDERED", "BO"),
+        ("SHIPPED", "SHP"),
+    ]
+    assert orders["openOrderCount"] == 2
+    assert orders["orders"][1]["shipment"]["carrier"] == "Royal Mail"
+    assert orders["orders"][1]["total"] == {"amount": "101.97", "currency": "GBP"}
+    assert orders["meta"]["source"] == "ORDERS"
 
 
 async def test_ada_whole_view_makes_exactly_one_call_per_source_resource(
@@ -127,6 +137,12 @@ async def test_the_ivr_contact_finds_ada(stack: Stack) -> None:
     assert (await stack.data(query))["customerBySourceId"] == {"displayName": "Ada L."}
 
 
+async def test_an_unknown_ivr_contact_is_null_not_an_outage(stack: Stack) -> None:
+    query = '{ customerBySourceId(source: IVR, id: "contact-nobody-0000") { id } }'
+    response = await stack.query(query)
+    assert response.json() == {"data": {"customerBySourceId": None}}
+
+
 async def test_a_failing_billing_system_costs_only_the_billing_panel(clean_sandbox: Stack) -> None:
     await clean_sandbox.set_faults("billing", error_rate=1.0, error_status=503)
     response = await clean_sandbox.query(WHOLE_VIEW_QUERY, email="ada.lovelace@example.com")
@@ -147,15 +163,17 @@ async def test_a_failing_billing_system_costs_only_the_billing_panel(clean_sandb
 
 async def test_the_first_sync_accounts_for_every_record_it_saw(stack: Stack) -> None:
     report = stack.sync_report
-    crm, billing, support = (
-        report.for_source(s) for s in (Source.CRM, Source.BILLING, Source.SUPPORT)
+    crm, billing, support, orders = (
+        report.for_source(s) for s in (Source.CRM, Source.BILLING, Source.SUPPORT, Source.ORDERS)
     )
     # Every CRM contact anchors a customer; every other record links or creates one.
     assert crm.seen == crm.customers_created > 0
-    for counts in (billing, support):
+    for counts in (billing, support, orders):
         assert counts.seen == counts.linked_new + counts.customers_created > 0
         assert counts.already_linked == 0
-    created = crm.customers_created + billing.customers_created + support.customers_created
+    # The legacy database's orphans (twelve references of no one) are customers of their own.
+    assert orders.customers_created == 12
+    created = sum(c.customers_created for c in (crm, billing, support, orders))
     assert report.total_customers == created
     assert "CRM" in report.format_table()
 

@@ -97,6 +97,21 @@ async def test_delinquent_customers_with_3_open_tickets_cost_no_upstream_call(
         assert await requests_at(clean_sandbox, system) == {}, system
 
 
+async def test_a_facts_only_page_is_served_while_every_system_hangs(
+    facts_refreshed: FactsRefreshReport, clean_sandbox: Stack
+) -> None:
+    # Fair share shares only upstream calls: a page from the read model alone waits for no
+    # analysts' lane and no call rate, so systems that answer nobody cannot hold it up.
+    for system in ("billing", "crm", "support", "ivr"):
+        await clean_sandbox.set_faults(system, hang=True)
+
+    data = await analyst_data(clean_sandbox, DELINQUENT_WITH_TICKETS)
+
+    assert data["customers"]["edges"]
+    for system in ("billing", "crm", "support", "ivr"):
+        assert await requests_at(clean_sandbox, system) == {}, system
+
+
 async def test_a_page_of_100_with_panels_costs_one_crm_batch_and_one_call_per_record(
     facts_refreshed: FactsRefreshReport, clean_sandbox: Stack
 ) -> None:

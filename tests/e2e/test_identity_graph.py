@@ -22,7 +22,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from app.cli.commands import with_sandbox_port
+from app.cli.environment import with_sandbox_port
 from app.demo.runner import run_sync
 from app.main import create_app
 from app.settings import Settings
@@ -204,7 +204,9 @@ async def test_the_report_counts_what_the_sandbox_holds(graph: Graph) -> None:
     assert report["duplicateCandidates"] == expected.duplicate_pairs
     assert {c["field"]: c["customers"] for c in report["conflicts"]} == expected.conflicts
     by_source = {s["source"]: s for s in report["sources"]}
-    assert list(by_source) == ["CRM", "BILLING", "SUPPORT"]
+    # No orders database in this stack: its line is there, empty.
+    assert list(by_source) == ["CRM", "BILLING", "SUPPORT", "ORDERS"]
+    assert by_source["ORDERS"]["links"] == 0
     for source in (Source.CRM, Source.BILLING, Source.SUPPORT):
         quality = by_source[source.value]
         assert (quality["links"], quality["standalone"]) == (
@@ -316,7 +318,8 @@ async def test_scv_sync_ends_with_the_report_as_tables(graph: Graph) -> None:
         assert cells[:3] == [source.value, str(links), str(standalone)]
         # seen, linked (all new on a first sync), failed, outcome
         assert cells[4:] == [str(links), str(links), "0", "succeeded"]
-    assert report[5].startswith(f"{expected.customers} customers; ")
+    assert report[5].split()[:3] == ["ORDERS", "0", "0"]
+    assert report[6].startswith(f"{expected.customers} customers; ")
     assert "@" not in "\n".join(report)
 
 

@@ -208,7 +208,7 @@ async def test_status_reads_the_running_gateway(clean_sandbox: Stack) -> None:
     report = status_report(readyz, await metrics_text(clean_sandbox))
     assert report.ready
     rows = {row.source: row for row in report.sources}
-    assert set(rows) == {"BILLING", "CRM", "SUPPORT", "IVR"}
+    assert set(rows) == {"BILLING", "CRM", "SUPPORT", "IVR", "ORDERS"}
     assert rows["BILLING"].state == "degraded"
     assert rows["BILLING"].error_rate is not None
     assert rows["BILLING"].error_rate > 0

@@ -17,7 +17,7 @@ import pytest
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
-from app.cli.commands import with_sandbox_port
+from app.cli.environment import with_sandbox_port
 from app.main import create_app
 from app.security.demo_keys import ensure_demo_keys, mint_token
 from app.settings import Settings

@@ -9,7 +9,13 @@ from kernel.models import Source
 
 
 def test_the_registry_orders_sources_as_the_contact_details_trade_goes() -> None:
-    assert fallback_order() == (Source.CRM, Source.BILLING, Source.SUPPORT, Source.IVR)
+    assert fallback_order() == (
+        Source.CRM,
+        Source.BILLING,
+        Source.SUPPORT,
+        Source.ORDERS,
+        Source.IVR,
+    )
 
 
 def test_a_source_outside_the_fallback_order_comes_last_and_is_no_error() -> None:

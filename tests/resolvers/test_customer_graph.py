@@ -230,6 +230,15 @@ async def test_an_ivr_contact_id_finds_the_customer_the_ivr_verified(
     assert data["customerBySourceId"] == {"id": "ada"}
 
 
+async def test_an_unknown_ivr_contact_is_no_customer_and_no_outage(
+    schema: strawberry.Schema, systems: FakeSystems, store: MemoryStore
+) -> None:
+    query = '{ customerBySourceId(source: IVR, id: "contact-nobody-9999") { id } }'
+    data, errors = await run(schema, systems, store, query)
+    assert errors == []
+    assert data["customerBySourceId"] is None
+
+
 async def test_a_source_record_id_finds_its_customer(
     schema: strawberry.Schema, systems: FakeSystems, store: MemoryStore
 ) -> None:

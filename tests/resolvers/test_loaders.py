@@ -95,7 +95,10 @@ def test_a_missing_adapter_is_refused_by_name(source: Source) -> None:
     sources = Sources(
         billing=systems.billing, crm=systems.crm, support=systems.support, ivr=systems.ivr
     )
-    object.__setattr__(sources, source.value.lower(), None)
+    # A source of its own field is taken away; one reached only through ``by_source`` (a
+    # source's own panel) has none here to start with.
+    if hasattr(sources, source.value.lower()):
+        object.__setattr__(sources, source.value.lower(), None)
 
     with pytest.raises(LookupError, match=f"no adapter for the source {source.value}"):
         sources.port(source)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -74,7 +75,8 @@ def test_main_from_args_hands_every_flag_to_run_sandbox(monkeypatch: pytest.Monk
             "--jitter-ms", "2", "--fault-system", "crm", "--error-rate", "0.5",
             "--error-status", "503", "--rate-limit-retry-after", "3", "--hang",
             "--malformed-json", "--webhook-url", "http://127.0.0.1:8000/webhooks",
-            "--webhook-secret", "crm=s3cret",
+            "--webhook-secret", "crm=s3cret", "--orders-database", "postgresql://pg/admin",
+            "--orders-sqlite", "orders.sqlite",
         )
     )  # fmt: skip
 
@@ -95,6 +97,8 @@ def test_main_from_args_hands_every_flag_to_run_sandbox(monkeypatch: pytest.Monk
             "log_level": "warning",
             "webhook_url": "http://127.0.0.1:8000/webhooks",
             "webhook_secrets": {"crm": "s3cret"},
+            "orders_database": "postgresql://pg/admin",
+            "orders_sqlite": Path("orders.sqlite"),
         }
     ]
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from adapters.http.client import UpstreamHttp, build_client, gather_requests
 from adapters.http.context import outbound_headers
 from adapters.http.errors import parse_retry_after
-from adapters.settings import SourceSettings
+from adapters.settings import HttpSourceSettings
 from kernel.errors import (
     UpstreamContractError,
     UpstreamError,
@@ -29,7 +29,9 @@ from kernel.models import Source
 from tests.adapters.fake_upstream import NOW, FakeUpstream, client_for, json_response
 
 SECRET = "sk_live_do_not_leak"
-SETTINGS = SourceSettings(base_url="https://billing.internal.example:8443/stripe", api_key=SECRET)
+SETTINGS = HttpSourceSettings(
+    base_url="https://billing.internal.example:8443/stripe", api_key=SECRET
+)
 
 
 def describe(body: Any) -> str | None:
@@ -216,7 +218,7 @@ async def test_client_sends_the_auth_headers() -> None:
 
 
 async def test_client_timeouts_come_from_settings() -> None:
-    settings = SourceSettings(
+    settings = HttpSourceSettings(
         base_url="https://x.test", api_key="k", connect_timeout=0.5, read_timeout=3.0
     )
     async with build_client(settings, {}) as client:

@@ -14,12 +14,12 @@ from adapters.crm.client import HttpCrmAdapter
 from adapters.crm.settings import CrmSettings
 from adapters.http.client import Attempt, UpstreamHttp
 from adapters.http.context import Deadline, detached_context, request_deadline, upstream_observer
-from adapters.settings import SourceSettings
+from adapters.settings import HttpSourceSettings
 from kernel.errors import UpstreamTimeout
 from kernel.models import CrmContactId, Source
 from tests.adapters.fake_upstream import NOW, FakeUpstream, client_for, json_response
 
-SETTINGS = SourceSettings(
+SETTINGS = HttpSourceSettings(
     base_url="https://billing.example", api_key="sk_test", connect_timeout=1.0, read_timeout=3.0
 )
 

@@ -48,10 +48,14 @@ from tests.builders import (
     support_user,
     ticket,
 )
+from tests.fake_orders import FakeOrdersAdapter
 from tests.fakes import FakeBillingAdapter, FakeCrmAdapter, FakeIvrAdapter, FakeSupportAdapter
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 T1 = datetime(2025, 5, 1, tzinfo=UTC)
+
+#: The orders database knows no one here (tests/app/analytics/test_order_facts.py).
+NO_ORDERS = {Source.ORDERS: FakeOrdersAdapter()}
 
 
 def systems(
@@ -115,7 +119,7 @@ async def refreshed(store: Store, page_size: int = 2) -> dict[str, CustomerFacts
     billing, crm, support, ivr = systems(page_size)
     await sync_identities(
         store,
-        {Source.BILLING: billing, Source.CRM: crm, Source.SUPPORT: support},
+        {Source.BILLING: billing, Source.CRM: crm, Source.SUPPORT: support, **NO_ORDERS},
         IdentitySettings(),
     )
     await refresh_facts(
@@ -193,7 +197,7 @@ async def test_a_second_refresh_replaces_facts_that_changed(store: Store) -> Non
     billing, crm, support, ivr = systems()
     await sync_identities(
         store,
-        {Source.BILLING: billing, Source.CRM: crm, Source.SUPPORT: support},
+        {Source.BILLING: billing, Source.CRM: crm, Source.SUPPORT: support, **NO_ORDERS},
         IdentitySettings(),
     )
     writer = FactsWriter(store.pool)
@@ -212,7 +216,7 @@ async def test_a_record_gone_from_its_system_leaves_its_facts_empty(store: Store
     billing, crm, support, ivr = systems()
     await sync_identities(
         store,
-        {Source.BILLING: billing, Source.CRM: crm, Source.SUPPORT: support},
+        {Source.BILLING: billing, Source.CRM: crm, Source.SUPPORT: support, **NO_ORDERS},
         IdentitySettings(),
     )
     writer = FactsWriter(store.pool)
@@ -232,7 +236,7 @@ async def test_a_system_failing_during_the_refresh_fails_it_with_that_error(
     billing, crm, support, ivr = systems()
     await sync_identities(
         store,
-        {Source.BILLING: billing, Source.CRM: crm, Source.SUPPORT: support},
+        {Source.BILLING: billing, Source.CRM: crm, Source.SUPPORT: support, **NO_ORDERS},
         IdentitySettings(),
     )
     support.errors["iter_tickets"] = UpstreamUnavailable(Source.SUPPORT, "timeout")
@@ -250,7 +254,7 @@ async def test_the_refresh_reads_each_system_by_its_bulk_listing(store: Store) -
     billing, crm, support, ivr = systems(page_size=100)
     await sync_identities(
         store,
-        {Source.BILLING: billing, Source.CRM: crm, Source.SUPPORT: support},
+        {Source.BILLING: billing, Source.CRM: crm, Source.SUPPORT: support, **NO_ORDERS},
         IdentitySettings(),
     )
     for fake in (billing, crm, support):
@@ -285,7 +289,7 @@ async def updater_over(
     billing, crm, support, ivr = systems()
     await sync_identities(
         store,
-        {Source.BILLING: billing, Source.CRM: crm, Source.SUPPORT: support},
+        {Source.BILLING: billing, Source.CRM: crm, Source.SUPPORT: support, **NO_ORDERS},
         IdentitySettings(),
     )
     await refresh_facts(

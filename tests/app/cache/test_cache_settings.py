@@ -54,7 +54,7 @@ def test_a_bad_value_is_refused_naming_the_setting_not_the_value(
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError) as raised:
         Settings()
-    # What `scv` prints of a refusal (app/cli/commands.py): where, and why.
+    # What `scv` prints of a refusal (app/cli/environment.py): where, and why.
     message = "\n".join(f"{error['loc']}: {error['msg']}" for error in raised.value.errors())
     assert "cache" in message
     assert "hunter2" not in message

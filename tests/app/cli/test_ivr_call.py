@@ -19,6 +19,7 @@ async def test_token_of_each_role_is_accepted_by_the_gateway(
     role: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("SCV_DATA_DIR", str(tmp_path))
+    ensure_demo_keys(tmp_path)  # as the gateway does when it starts in demo mode
     main(["token", "--role", role, "--sub", f"{role}-7"])
     token = capsys.readouterr().out.strip()
     verifier = TokenVerifier(
@@ -42,11 +43,26 @@ def test_ivr_call_says_clearly_when_the_sandbox_is_unreachable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SCV_DATA_DIR", str(tmp_path))
+    ensure_demo_keys(tmp_path)
 
     with pytest.raises(SystemExit) as exited:
         main(["ivr-call", "--customer", "ada", "--ivr", "http://127.0.0.1:9/ivr"])
 
-    assert str(exited.value.code).startswith("ivr-call failed:")
+    message = str(exited.value.code)
+    assert message.startswith("ivr-call failed: cannot reach http://127.0.0.1:9/ivr/_sandbox/calls")
+    assert "\n" not in message
+
+
+def test_ivr_call_without_the_gateways_keys_refuses_and_creates_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCV_DATA_DIR", str(tmp_path / "elsewhere"))
+
+    with pytest.raises(SystemExit) as exited:
+        main(["ivr-call", "--customer", "ada"])
+
+    assert "no demo keys in" in str(exited.value.code)
+    assert not (tmp_path / "elsewhere").exists()
 
 
 async def test_refused_handoff_is_reported_with_the_gateway_answer() -> None:

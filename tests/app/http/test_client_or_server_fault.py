@@ -4,12 +4,14 @@ ERROR in the log; only the server's own faults are INTERNAL_SERVER_ERROR."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 import pytest
 from graphql import GraphQLError
 
 from app.http.errors import PresentErrors, present_error
+from app.store.customers import Store
 from resolvers.schema import build_schema
 
 SCHEMA = build_schema(extensions=[PresentErrors])
@@ -68,3 +70,44 @@ def test_a_value_a_field_could_not_serialise_is_the_servers_fault(
 
     assert presented.extensions == {"code": "INTERNAL_SERVER_ERROR"}
     assert any(r.levelno == logging.ERROR for r in caplog.records)
+
+
+async def _refusal_of(call: Awaitable[object]) -> BaseException:
+    try:
+        await call
+    except Exception as exc:
+        return exc
+    raise AssertionError("PostgreSQL accepted the value")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["ada\x00@example.com", 2**70],
+    ids=["nul-character", "integer-past-64-bits"],
+)
+async def test_a_value_postgresql_cannot_hold_is_the_clients_mistake(
+    store: Store, value: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Real PostgreSQL: which exception each refusal is, is asyncpg's and the server's to say.
+    if isinstance(value, str):
+        refused = await _refusal_of(store.find_by_email(value))
+    else:
+        refused = await _refusal_of(store.pool.fetchval("select $1::bigint", value))
+    error = GraphQLError("boom", path=["customerByEmail"], original_error=refused)
+
+    with caplog.at_level(logging.INFO):
+        presented = present_error(error)
+
+    assert presented.extensions == {"code": "BAD_USER_INPUT"}
+    assert "NUL character" in presented.message
+    assert "ada" not in presented.message
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_another_store_failure_stays_the_servers_fault(caplog: pytest.LogCaptureFixture) -> None:
+    error = GraphQLError("boom", path=["customer"], original_error=ConnectionResetError())
+
+    with caplog.at_level(logging.INFO):
+        presented = present_error(error)
+
+    assert presented.extensions == {"code": "INTERNAL_SERVER_ERROR"}

@@ -63,3 +63,15 @@ def test_the_presented_error_carries_no_stack_trace_nor_cause() -> None:
     assert presented.original_error is None
     assert "Traceback" not in presented.message
     assert set(presented.formatted) <= {"message", "locations", "path", "extensions"}
+
+
+def test_a_record_the_source_does_not_have_is_not_called_an_outage() -> None:
+    from kernel.errors import UpstreamNotFound
+
+    presented = present_error(failed(UpstreamNotFound(Source.BILLING, "customer is deleted")))
+    assert presented.message == "billing has no such record for this panel: customer is deleted"
+    assert presented.extensions == {
+        "code": "UPSTREAM_NOT_FOUND",
+        "source": "BILLING",
+        "retryable": False,
+    }

@@ -217,6 +217,7 @@ async def test_the_report_counts_the_named_customers_as_they_are(named: Store) -
         (C, 4, 2, 0),
         (B, 3, 1, 1),
         (S, 1, 0, 0),
+        (Source.ORDERS, 0, 0, 0),
     ]
     syncs = [q.last_sync for q in report.sources]
     assert [(s.run_id, s.outcome, s.mode, s.seen, s.linked, s.failed) for s in syncs if s] == [
@@ -235,7 +236,7 @@ async def test_the_report_counts_the_named_customers_as_they_are(named: Store) -
 async def test_before_any_sync_the_report_has_no_last_sync(store: Store) -> None:
     report = await DataQuality(store, list).data_quality_report()
     assert report.customers == 0
-    assert [q.last_sync for q in report.sources] == [None, None, None]
+    assert [q.last_sync for q in report.sources] == [None, None, None, None]
     assert report.duplicate_candidates == 0
 
 
@@ -248,7 +249,8 @@ async def test_the_table_for_the_command_line_shows_every_source_and_no_personal
         "source", "links", "standalone", "review", "seen", "linked", "failed", "outcome"
     ]  # fmt: skip
     assert lines[2].split() == ["CRM", "4", "2", "0", "-", "-", "-", "never", "synced"]
-    assert lines[5] == (
+    assert lines[5].split()[0] == "ORDERS"
+    assert lines[6] == (
         "5 customers; 1 with conflicting emails, 0 with conflicting phones; "
         "possible duplicates: 1 pair of customers"
     )

@@ -41,9 +41,7 @@ async def synced(store: Store) -> Sources:
     """The named customers, synced; the systems as Sources a request would carry."""
     systems = named_customers()
     await sync_identities(store, systems.by_source, IdentitySettings(), full=True)
-    return Sources(
-        billing=systems.billing, crm=systems.crm, support=systems.support, ivr=FakeIvrAdapter()
-    )
+    return Sources.from_adapters({**systems.by_source, Source.IVR: FakeIvrAdapter()})
 
 
 def linker(store: Store, clock: ManualClock, **settings: object) -> LiveLinking:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from adapters.http.context import Deadline, request_deadline
+from adapters.http.context import Deadline, RequestFailures, request_deadline, request_failures
 from adapters.settings import BreakerSettings, BulkheadSettings, RetrySettings, SourceSettings
 from app.resilience.events import BreakerState
 from app.resilience.policy import SourceResilience
@@ -88,8 +88,6 @@ def policy(
     sleeps: Sleeps | None = None,
 ) -> SourceResilience:
     settings = SourceSettings(
-        base_url="https://billing.example",
-        api_key="sk_test",
         retry=retry or RetrySettings(),
         breaker=breaker or BreakerSettings(),
         bulkhead=bulkhead or BulkheadSettings(),
@@ -521,3 +519,45 @@ async def test_busy_does_not_count_against_the_breaker() -> None:
     release.set()
     await first
     assert state(resilience) is BreakerState.CLOSED
+
+
+# --- the first failure of a request ----------------------------------------------------------
+
+
+@contextmanager
+def one_request() -> Iterator[None]:
+    token = request_failures.set(RequestFailures())
+    try:
+        yield
+    finally:
+        request_failures.reset(token)
+
+
+async def test_a_breaker_opened_by_the_request_itself_reports_the_real_cause() -> None:
+    # Three attempts (two retries) and a breaker that opens after two failures: the third
+    # attempt is refused by the breaker this very call opened.
+    resilience = policy(breaker=BreakerSettings(consecutive_failures=2))
+    upstream = Upstream(unavailable())
+    with one_request(), pytest.raises(UpstreamUnavailable) as caught:
+        await resilience.call(upstream, idempotent=True)
+    assert caught.value.code == "UPSTREAM_UNAVAILABLE"
+    assert state(resilience) is BreakerState.OPEN
+    assert upstream.calls == 2
+
+
+async def test_a_sibling_call_of_the_same_request_reports_the_cause_too() -> None:
+    resilience = policy(breaker=BreakerSettings(consecutive_failures=1), retry=NO_RETRIES)
+    with one_request():
+        await fail(resilience, UpstreamTimeout(SOURCE, "no answer"))
+        sibling = Upstream("ok")
+        with pytest.raises(UpstreamTimeout):
+            await resilience.call(sibling, idempotent=True)
+    assert sibling.calls == 0
+
+
+async def test_the_next_request_is_told_the_circuit_is_open() -> None:
+    resilience = policy(breaker=BreakerSettings(consecutive_failures=1), retry=NO_RETRIES)
+    with one_request():
+        await fail(resilience, unavailable())
+    with one_request(), pytest.raises(CircuitOpen):
+        await resilience.call(Upstream("ok"), idempotent=True)

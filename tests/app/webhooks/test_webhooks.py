@@ -292,7 +292,14 @@ async def test_a_wrong_secret_gets_401_and_changes_nothing(gateway: Gateway) -> 
     response = await gateway.deliver("crm", change, secret="not-the-secret")
 
     assert response.status_code == 401
-    assert response.json() == {"error": "invalid webhook signature"}
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "invalid webhook signature",
+                "extensions": {"code": "WEBHOOK_SIGNATURE_INVALID"},
+            }
+        ]
+    }
     assert gateway.invalidator.calls == []
     assert await gateway.store.find_by_email("mallory@evil.example") == []
     assert (
@@ -350,7 +357,11 @@ async def test_a_signed_body_of_the_wrong_shape_gets_400(gateway: Gateway) -> No
     response = await gateway.deliver("crm", {"not": "an array"})
 
     assert response.status_code == 400
-    assert response.json() == {"error": "malformed webhook body"}
+    assert response.json() == {
+        "errors": [
+            {"message": "malformed webhook body", "extensions": {"code": "WEBHOOK_MALFORMED"}}
+        ]
+    }
     assert gateway.invalidator.calls == []
 
 
@@ -362,6 +373,7 @@ async def test_a_body_over_the_limit_gets_413(store: Store) -> None:
         )
 
     assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"] == {"code": "WEBHOOK_TOO_LARGE"}
     assert gateway.invalidator.calls == []
 
 
@@ -376,6 +388,7 @@ async def test_a_failed_invalidation_gets_503_and_the_retry_processes_it(
     retried = await gateway.deliver("crm", change)
 
     assert failed.status_code == 503
+    assert failed.json()["errors"][0]["extensions"] == {"code": "WEBHOOK_UNAVAILABLE"}
     assert gateway.count("scv_webhook_events_failed_total", source="CRM") == 1
     assert retried.json()["processed"] == 1
     assert gateway.invalidator.calls == [(Source.CRM, "1001")]

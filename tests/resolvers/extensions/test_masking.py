@@ -187,7 +187,7 @@ def interaction_for(
 
 
 def test_an_agent_without_an_interaction_gets_masked_values() -> None:
-    assert decide_access(context("agent"), ADA) == Access(Treatment.MASKED)
+    assert decide_access(context("agent"), ADA) == Access(Treatment.MASKED, redacts_free_text=True)
 
 
 def test_an_agent_within_an_interaction_gets_that_customer_up_to_its_level() -> None:
@@ -199,12 +199,12 @@ def test_an_agent_within_an_interaction_gets_that_customer_up_to_its_level() -> 
 
 def test_an_agent_within_an_interaction_gets_other_customers_masked() -> None:
     ctx = context("agent", subject="agent-1", interaction=interaction_for(ADA))
-    assert decide_access(ctx, GRACE) == Access(Treatment.MASKED)
+    assert decide_access(ctx, GRACE) == Access(Treatment.MASKED, redacts_free_text=True)
 
 
 def test_an_interaction_of_another_agent_unlocks_nothing() -> None:
     ctx = context("agent", subject="agent-2", interaction=interaction_for(ADA, agent="agent-1"))
-    assert decide_access(ctx, ADA) == Access(Treatment.MASKED)
+    assert decide_access(ctx, ADA) == Access(Treatment.MASKED, redacts_free_text=True)
 
 
 def test_an_analyst_gets_masked_values_even_with_a_purpose() -> None:
@@ -212,7 +212,9 @@ def test_an_analyst_gets_masked_values_even_with_a_purpose() -> None:
 
 
 def test_a_supervisor_without_a_purpose_gets_masked_values() -> None:
-    assert decide_access(context("supervisor"), ADA) == Access(Treatment.MASKED)
+    assert decide_access(context("supervisor"), ADA) == Access(
+        Treatment.MASKED, redacts_free_text=True
+    )
 
 
 def test_a_supervisor_with_a_purpose_gets_values_as_they_are() -> None:

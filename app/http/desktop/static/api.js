@@ -30,7 +30,9 @@ export function claimsOf(token) {
   }
 }
 
-const SYSTEM_NAMES = { BILLING: "Billing", CRM: "The CRM", SUPPORT: "Support", IVR: "The IVR" };
+const SYSTEM_NAMES = {
+  BILLING: "Billing", CRM: "The CRM", SUPPORT: "Support", IVR: "The IVR", ORDERS: "Orders",
+};
 
 export function systemName(source) {
   return SYSTEM_NAMES[source] || "A system";

@@ -4,17 +4,23 @@
 import {
   RequestFailed, claimsOf, forgetToken, graphql, storeToken, storedToken,
 } from "./api.js";
+import { LiveSocket } from "./live.js";
 import * as Q from "./queries.js";
 import { el, renderCustomer } from "./render.js";
 
-// The queue is polled until the gateway pushes it (a subscription, in a later change).
+// The queue follows incomingCalls while the live socket is up (live.js); while it is down,
+// the queue is polled this often and the socket tried again after LIVE_RETRY_MS.
 const POLL_MS = 3000;
+const LIVE_RETRY_MS = 5000;
 const LEVELS = ["NONE", "LOW", "MEDIUM", "HIGH"];
 // Email and phone need MEDIUM: below it the agent is offered the knowledge check.
 const ENOUGH = "MEDIUM";
 
 const $ = (id) => document.getElementById(id);
-const state = { token: null, claims: null, call: null, lookup: null, poll: null, queueKey: "" };
+const state = {
+  token: null, claims: null, call: null, lookup: null, poll: null, queueKey: "",
+  live: null, liveRetry: null, followed: null,
+};
 
 function say(text, kind = "error") {
   const box = $("message");
@@ -83,10 +89,12 @@ function signIn(token) {
   say("");
   $("find-input").focus();
   pollQueue();
+  startLive();
 }
 
 function signOut(reason = "") {
   clearTimeout(state.poll);
+  stopLive();
   forgetToken();
   Object.assign(state, { token: null, claims: null, call: null, lookup: null, queueKey: "" });
   $("sign-in").hidden = false;
@@ -106,6 +114,69 @@ function failed(error) {
   else say(error.message);
 }
 
+// -- live changes --------------------------------------------------------------------------
+
+function startLive() {
+  clearTimeout(state.liveRetry);
+  if (!state.token || typeof WebSocket === "undefined") return;
+  const live = new LiveSocket(state.token, {
+    onReady: () => {
+      document.body.dataset.live = "on";
+      // Pushed from now on: one query catches up with what happened meanwhile.
+      pollQueue();
+    },
+    onDown: () => {
+      document.body.dataset.live = "off";
+      if (state.live !== live || !state.token) return;
+      state.live = null;
+      state.followed = null;
+      pollQueue();
+      state.liveRetry = setTimeout(startLive, LIVE_RETRY_MS);
+    },
+  });
+  state.live = live;
+  live.subscribe(Q.INCOMING_CALLS, {}, { next: () => pollQueue(), error: liveError });
+  if (state.lookup && state.lookup.customerId) follow(state.lookup.customerId);
+}
+
+function stopLive() {
+  clearTimeout(state.liveRetry);
+  if (state.live) state.live.close();
+  state.live = null;
+  state.followed = null;
+  document.body.dataset.live = "off";
+}
+
+// A subscription refused or ended: an expired sign-in signs out; anything else (events
+// dropped, a limit) is caught up by polling until the socket is made again.
+function liveError(error) {
+  const extensions = error.extensions || {};
+  if (extensions.code === "SUBSCRIPTION_ENDED" && extensions.reason === "TOKEN_EXPIRED") {
+    signOut("Your sign-in has expired. Sign in again.");
+    return;
+  }
+  stopLive();
+  pollQueue();
+  state.liveRetry = setTimeout(startLive, LIVE_RETRY_MS);
+}
+
+// Follow the customer on screen: a change in any system queries them again.
+function follow(customerId) {
+  const live = state.live;
+  if (!live || (state.followed && state.followed.customerId === customerId)) return;
+  if (state.followed) live.unsubscribe(state.followed.id);
+  const id = live.subscribe(Q.CUSTOMER_UPDATED, { id: customerId }, {
+    next: (data) => {
+      const lookup = state.lookup;
+      if (!lookup || lookup.customerId !== customerId) return;
+      $("customer").dataset.updatedBy = data.customerUpdated.sources.join(",");
+      find(lookup);
+    },
+    error: liveError,
+  });
+  state.followed = { customerId, id };
+}
+
 // -- the queue -----------------------------------------------------------------------------
 
 async function pollQueue() {
@@ -119,7 +190,8 @@ async function pollQueue() {
     $("queue-status").textContent = error instanceof RequestFailed
       ? `${error.message} The queue will try again.` : String(error);
   }
-  if (state.token) state.poll = setTimeout(pollQueue, POLL_MS);
+  // Pushed while the live socket is up: polled only while it is not.
+  if (state.token && !(state.live && state.live.ready)) state.poll = setTimeout(pollQueue, POLL_MS);
 }
 
 function verificationText(call) {
@@ -267,7 +339,8 @@ async function find(lookup, started = performance.now()) {
         : `No customer found for that ${lookup.kind}.`, "info");
       return;
     }
-    state.lookup = lookup;
+    state.lookup = { ...lookup, customerId: customer.id };
+    follow(customer.id);
     const verified = call && call.interaction.customer && call.interaction.customer.id === customer.id;
     const access = verified
       ? { masked: false, text: `Verified call: level ${lower(call.interaction.verification.level)}. ` +

@@ -26,6 +26,11 @@ fragment View on Customer {
     tickets(first: 5) { id subject status priority updatedAt }
     meta { ...Meta }
   }
+  orders {
+    openOrderCount
+    orders(first: 5) { number status placedAt total { amount currency } shipment { carrier status } }
+    meta { ...Meta }
+  }
 }`;
 
 export const BY_EMAIL = `query DesktopByEmail($v: String!) {
@@ -37,7 +42,8 @@ export const BY_CONTACT = `query DesktopByContact($v: ID!) {
 export const BY_ID = `query DesktopById($v: ID!) {
   customer(id: $v) { ...View } }${VIEW}`;
 
-// The queue names no customer: it is polled every few seconds by every desk, and each
+// The queue names no customer: it is read again on every incomingCalls event (or polled
+// every few seconds while the live socket is down) by every desk, and each
 // personal field read (a name too, masked or not) is a line of the audit trail. The caller's
 // name comes with the customer, once the call is claimed.
 const CALL = `contactId state agent verification { level method result verifiedAt by }`;
@@ -64,3 +70,9 @@ export function lookupFor(text) {
   }
   return { document: BY_CONTACT, value, kind: "IVR contact id" };
 }
+
+// Live changes (live.js): they name what changed, never a value; the desktop queries again.
+export const INCOMING_CALLS = `subscription DesktopIncomingCalls { incomingCalls { contactId state } }`;
+export const CUSTOMER_UPDATED = `subscription DesktopCustomerUpdated($id: ID!) {
+  customerUpdated(customerId: $id) { sources panels requery }
+}`;

@@ -13,6 +13,9 @@ export function el(tag, options = {}, children = []) {
   return node;
 }
 
+// The customer's panels, each filled from its field of the answer.
+const PANELS = ["profile", "billing", "support", "orders"];
+
 // Errors of one answer, sorted: fields withheld for want of verification (by path), and
 // failures of a panel (by panel name) or of anything else.
 export function sortErrors(errors) {
@@ -24,7 +27,7 @@ export function sortErrors(errors) {
     const code = codeOf(error);
     if (code === "VERIFICATION_REQUIRED" || code === "FORBIDDEN" || code === "AUDIT_UNAVAILABLE") {
       withheld.set(path.join("."), error);
-    } else if (path[0] === "customer" && ["profile", "billing", "support"].includes(path[1])) {
+    } else if (path[0] === "customer" && PANELS.includes(path[1])) {
       if (!panels.has(path[1])) panels.set(path[1], error);
     } else {
       other.push(error);
@@ -178,14 +181,29 @@ function supportBody(support, ctx) {
   ])];
 }
 
+function ordersBody(orders) {
+  const list = el("ul", { className: "items" });
+  for (const o of orders.orders) {
+    const shipped = o.shipment ? ` · ${o.shipment.carrier || "shipped"}${o.shipment.status ? `: ${o.shipment.status}` : ""}` : "";
+    list.append(el("li", {}, [
+      el("span", { text: `${o.number} ${money(o.total)}` }),
+      el("span", { className: "muted", text: ` · ${o.status.toLowerCase()} · placed ${day(o.placedAt)}${shipped}` }),
+    ]));
+  }
+  return [rows([
+    ["Open orders", el("span", { text: String(orders.openOrderCount) })],
+    ["Latest", list.children.length ? list : el("span", { className: "muted", text: "none" })],
+  ])];
+}
+
 function flags(customer, onOpen) {
   const items = [];
-  for (const c of customer.conflicts) {
+  for (const c of customer.conflicts ?? []) {
     const said = c.values.map((v) => `${systemName(v.source).replace(/^The /, "")}: ${v.value ?? "hidden"}`);
     items.push(el("li", { className: "flag", text: `Records disagree on ${c.field}. ${said.join("; ")}. ` +
       `Believed: ${systemName(c.chosen.source).replace(/^The /, "")}'s.` }));
   }
-  for (const d of customer.possibleDuplicates) {
+  for (const d of customer.possibleDuplicates ?? []) {
     const open = el("button", { text: `Open ${d.customer.displayName || "that customer"}`,
       attrs: { type: "button" } });
     open.addEventListener("click", () => onOpen(d.customer.id));
@@ -216,6 +234,7 @@ export function renderCustomer(section, customer, errors, access, onOpen) {
     profile: ["The CRM has no record of this customer.", profileBody],
     billing: ["Billing has no record of this customer.", billingBody],
     support: ["Support has no record of this customer.", supportBody],
+    orders: ["The orders database has no record of this customer.", ordersBody],
   };
   for (const [key, [none, build]] of Object.entries(sections)) {
     const panel = section.querySelector(`#panel-${key}`);

@@ -16,6 +16,8 @@ from adapters.billing.settings import BillingSettings
 from adapters.crm.client import HttpCrmAdapter, crm_auth_headers
 from adapters.crm.settings import CrmSettings
 from adapters.http.client import build_client
+from adapters.orders.client import SqlOrdersAdapter
+from adapters.orders.settings import OrdersSettings
 from adapters.support.client import HttpSupportAdapter, support_auth_headers
 from adapters.support.settings import SupportSettings
 from app.identity.settings import IdentitySettings
@@ -90,6 +92,7 @@ async def test_each_cursor_is_the_run_start_less_the_overlap(
         Source.CRM: RUN_1 - OVERLAP,
         Source.BILLING: RUN_1 - OVERLAP,
         Source.SUPPORT: RUN_1 - OVERLAP,
+        Source.ORDERS: RUN_1 - OVERLAP,
     }
 
 
@@ -311,7 +314,13 @@ class HttpSources:
     @property
     def by_source(self) -> dict[Source, object]:
         """The adapters by source, as ``sync_identities`` takes them."""
-        return {Source.BILLING: self.billing, Source.CRM: self.crm, Source.SUPPORT: self.support}
+        return {
+            Source.BILLING: self.billing,
+            Source.CRM: self.crm,
+            Source.SUPPORT: self.support,
+            # No orders database here: it reads nothing (tests/adapters/orders read one).
+            Source.ORDERS: SqlOrdersAdapter(OrdersSettings(), None),
+        }
 
     async def requests(self) -> dict[str, int]:
         """Requests each system answered since the last call (counts reset as read)."""

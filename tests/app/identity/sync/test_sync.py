@@ -475,7 +475,8 @@ async def test_the_report_table_has_a_row_per_source_and_the_total(
     assert lines[1].split() == ["CRM", "7", "0", "0", "7", "0", "0"]
     assert lines[2].split()[0] == "BILLING"
     assert lines[3].split()[0] == "SUPPORT"
-    assert lines[4].startswith("7 customers in total")
+    assert lines[4].split() == ["ORDERS", "0", "0", "0", "0", "0", "0"]
+    assert lines[5].startswith("7 customers in total")
 
 
 def test_the_report_has_no_counts_for_the_ivr() -> None:

@@ -25,7 +25,7 @@ def test_the_line_shows_each_sources_records_and_rate() -> None:
     line(Source.BILLING, 500)
 
     assert line.render(clock.now) == (
-        "sync    3.0 s  CRM 2,000 (1,000/s)  BILLING 500 (500/s)  SUPPORT -"
+        "sync    3.0 s  CRM 2,000 (1,000/s)  BILLING 500 (500/s)  SUPPORT -  ORDERS -"
     )
 
 

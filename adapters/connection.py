@@ -1,0 +1,20 @@
+"""What the app hands a source's ``connect`` (its registry entry), however it is reached."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from adapters.http.client import CallPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """The app's part in opening one source's adapter."""
+
+    #: Wraps every call of the adapter (``app.resilience``: retries, breaker, bulkhead).
+    policy: CallPolicy | None = None
+    #: An HTTP source's transport in place of the network (tests: ``httpx.MockTransport``);
+    #: a source reached otherwise ignores it.
+    http_transport: httpx.AsyncBaseTransport | None = None
