@@ -171,7 +171,13 @@ def test_the_gateway_is_probed_spread_and_stopped_gracefully() -> None:
     assert container["resources"]["requests"]["cpu"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert spec["securityContext"]["runAsNonRoot"] is True
-    assert spec["terminationGracePeriodSeconds"] > 5  # preStop's sleep, then the requests
+    # preStop's sleep, then the drain and the shutdown's grace, before the kubelet's SIGKILL.
+    (pre_stop_sleep,) = [int(a) for a in container["lifecycle"]["preStop"]["exec"]["command"][1:]]
+    defaults = Settings.model_fields
+    shutdown = (
+        defaults["shutdown_drain_seconds"].default + defaults["shutdown_grace_seconds"].default
+    )
+    assert spec["terminationGracePeriodSeconds"] > pre_stop_sleep + shutdown
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     for kind in ("Service", "PodDisruptionBudget"):
         resource = find(documents, kind, "scv-gateway")
@@ -222,6 +228,12 @@ def test_compose_runs_two_replicas_the_migration_and_the_sync_from_the_gateway_i
     services = gateway_services()
     assert {"gateway-1", "gateway-2", "migrate", "sync"} <= services.keys()
     assert services["migrate"]["command"] == ["migrate"]
+    defaults = Settings.model_fields
+    shutdown = (
+        defaults["shutdown_drain_seconds"].default + defaults["shutdown_grace_seconds"].default
+    )
+    for replica in ("gateway-1", "gateway-2"):
+        assert int(services[replica]["stop_grace_period"].removesuffix("s")) > shutdown
     lb = (DEPLOY / "haproxy" / "haproxy.cfg").read_text()
     targets = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     scraped = targets["scrape_configs"][0]["static_configs"][0]["targets"]
