@@ -40,11 +40,13 @@ TRACKED = ("status", "priority", "subject", "type")
 
 
 class Comment(BaseModel):
-    """A ticket comment: only its text matters here."""
+    """A ticket comment: its text, and whether the requester sees it (Zendesk's ``public``,
+    true unless said otherwise; a private comment is an internal note)."""
 
     model_config = ConfigDict(extra="ignore", strict=True)
 
     body: str = Field(min_length=1)
+    public: bool = True
 
 
 class NewTicket(BaseModel):
@@ -210,7 +212,7 @@ class SupportWrites:
             event = {"current": _event_value(value), "previous": _event_value(before[name])}
             self.outbox.emit("support", zendesk_event(f"ticket.{name}_changed", ticket, event))
         if change.comment is not None:
-            comment = {"comment": {"body": change.comment.body, "is_public": True}}
+            comment = {"comment": {"body": change.comment.body, "is_public": change.comment.public}}
             self.outbox.emit("support", zendesk_event("ticket.comment_added", ticket, comment))
         return JsonResponse({"ticket": self.render_ticket(ticket, system_base_url(request))})
 
