@@ -44,6 +44,7 @@ from app.observability.tracing import TracingSettings
 from app.resilience.fair_share import Audience
 from app.security.settings import AuditSettings, AuthSettings
 from app.webhooks.settings import WebhookSettings
+from app.writes.settings import WritesSettings
 from kernel.models import Source
 
 #: ``SCV_`` variables that are not settings: the config file's name, and the test suite's.
@@ -133,6 +134,11 @@ class GatewaySettings(BaseSettings):
     )
     exports: ExportSettings = Field(
         default_factory=ExportSettings, description="analysts' export jobs (app/exports/jobs.py)"
+    )
+    writes: WritesSettings = Field(
+        default_factory=WritesSettings,
+        description="writes to the systems of record: who may, limits, the outbox "
+        "(app/writes/, docs/writes.md)",
     )
     limits: QueryLimitSettings = Field(
         default_factory=QueryLimitSettings,

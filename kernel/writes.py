@@ -94,6 +94,9 @@ class SourceWrite:
     kind: WriteKind
     apply: Callable[[Any, WriteCommand], Awaitable[WriteApplied]]
     owns: Callable[[Any, str, str], Awaitable[bool]] | None = None
+    #: Raises ``RecordChanged`` if the record is no longer at the command's expected
+    #: version (``apply`` checks too); for a stale form to be refused before it is kept.
+    check: Callable[[Any, WriteCommand], Awaitable[None]] | None = None
 
 
 class RecordChanged(Exception):

@@ -25,6 +25,7 @@ from kernel.identity_evidence import IdentityEvidence
 from kernel.interactions import InteractionService
 from kernel.linking import IdentityDecisions, LiveLinker
 from kernel.models import Source
+from kernel.writes import WriteService
 from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY, IdentityEvidenceLoaders, Loaders
 
 
@@ -98,6 +99,8 @@ class RequestContext:
     evidence: IdentityEvidenceLoaders | None = None
     #: Builds the data-quality report (``dataQuality``); None where not wired.
     data_quality: DataQualityReader | None = None
+    #: Writes to the systems of record (the mutations, ``writeStatus``); None where not wired.
+    writes: WriteService | None = None
 
 
 def new_context(
@@ -120,6 +123,7 @@ def new_context(
     audit_trail: AuditReader | None = None,
     evidence: IdentityEvidence | None = None,
     data_quality: DataQualityReader | None = None,
+    writes: WriteService | None = None,
 ) -> RequestContext:
     """A context with fresh DataLoaders: loaders never outlive the request they batch for."""
     loaders = Loaders(
@@ -149,4 +153,5 @@ def new_context(
         audit_trail=audit_trail,
         evidence=IdentityEvidenceLoaders(evidence) if evidence is not None else None,
         data_quality=data_quality,
+        writes=writes,
     )

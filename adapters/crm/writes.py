@@ -31,19 +31,18 @@ async def add_note(adapter: CrmAdapter, command: WriteCommand) -> WriteApplied:
     return WriteApplied(record_id=note_id)
 
 
+async def check_version(adapter: CrmAdapter, command: WriteCommand) -> None:
+    """``RecordChanged`` unless the contact is at the version the agent read."""
+    await _contact_at_version(adapter, command)
+
+
 async def update_contact_details(adapter: CrmAdapter, command: WriteCommand) -> WriteApplied:
     """The details given, if the contact is still at the version the agent read.
 
     HubSpot takes no precondition on a contact's PATCH, so the contact is read first: a
     change between that read and the PATCH (milliseconds) is the window left.
     """
-    contact_id = CrmContactId(command.record_id)
-    contact = (await adapter.get_contacts([contact_id])).get(contact_id)
-    if contact is None:
-        raise UpstreamNotFound(Source.CRM, "no such contact")
-    version = contact_version(contact)
-    if command.expected_version != version:
-        raise RecordChanged(current_details(contact), version)
+    contact_id = await _contact_at_version(adapter, command)
     properties = {
         DETAIL_PROPERTIES[name]: value if isinstance(value, str) else None
         for name, value in command.values.items()
@@ -51,6 +50,17 @@ async def update_contact_details(adapter: CrmAdapter, command: WriteCommand) -> 
     }
     await adapter.update_contact(contact_id, properties)
     return WriteApplied(record_id=contact_id)
+
+
+async def _contact_at_version(adapter: CrmAdapter, command: WriteCommand) -> CrmContactId:
+    contact_id = CrmContactId(command.record_id)
+    contact = (await adapter.get_contacts([contact_id])).get(contact_id)
+    if contact is None:
+        raise UpstreamNotFound(Source.CRM, "no such contact")
+    version = contact_version(contact)
+    if command.expected_version != version:
+        raise RecordChanged(current_details(contact), version)
+    return contact_id
 
 
 def current_details(contact: CrmContact) -> dict[str, str | None]:
@@ -69,5 +79,5 @@ def current_details(contact: CrmContact) -> dict[str, str | None]:
 
 WRITES: tuple[SourceWrite, ...] = (
     SourceWrite(WriteKind.CUSTOMER_NOTE, add_note),
-    SourceWrite(WriteKind.CONTACT_DETAILS, update_contact_details),
+    SourceWrite(WriteKind.CONTACT_DETAILS, update_contact_details, check=check_version),
 )

@@ -38,6 +38,7 @@ from kernel.exports import ExportJobs
 from kernel.identity import IdentityStore
 from kernel.identity_evidence import IdentityEvidence
 from kernel.linking import IdentityDecisions, LiveLinker
+from kernel.writes import WriteService
 from resolvers.context import RequestContext, Sources, new_context
 from resolvers.extensions.masking import stated_purpose
 from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY
@@ -80,6 +81,8 @@ class GatewayState:
     evidence: IdentityEvidence | None = None
     #: Builds the data-quality report (``dataQuality``); None where not wired.
     data_quality: DataQualityReader | None = None
+    #: Writes to the systems of record (the mutations, ``writeStatus``); None where not wired.
+    writes: WriteService | None = None
 
 
 class GatewayGraphQL(GraphQL[RequestContext, None]):
@@ -108,6 +111,7 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
             exports=state.exports,
             evidence=state.evidence,
             data_quality=state.data_quality,
+            writes=state.writes,
             purpose=getattr(request.state, "purpose", None),
             request_id=record.request_id if (record := current_request.get()) else None,
             client_address=request.client.host if request.client else None,

@@ -42,6 +42,7 @@ from app.observability.taxonomy import TaxonomyCollector
 from app.resilience.metrics import ResilienceMetrics
 from app.security.audit_metrics import AuditMetrics
 from app.webhooks.metrics import WebhookMetrics
+from app.writes.metrics import WriteMetrics
 from kernel.models import Source
 
 __all__ = ["CONTENT_TYPE_LATEST", "GatewayMetrics"]
@@ -76,6 +77,7 @@ class GatewayMetrics:
     identity: IdentityQualityCollector
     exports: ExportMetrics
     facts: FactsMetrics
+    writes: WriteMetrics
     _operations: set[str] = field(default_factory=set)
 
     @classmethod
@@ -150,6 +152,7 @@ class GatewayMetrics:
             identity=identity,
             exports=ExportMetrics.create(own, scrape),
             facts=FactsMetrics.create(own),
+            writes=WriteMetrics.create(own, scrape),
         )
 
     def observe_upstream(self, source: Source, seconds: float, error_code: str | None) -> None:
