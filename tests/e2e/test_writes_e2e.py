@@ -274,3 +274,33 @@ async def test_a_cancellation_retried_reaches_billing_once(clean_sandbox: Stack)
         headers=BILLING_HEADERS,
     )
     assert read.json()["cancel_at_period_end"] is True
+
+
+AUDIT = """
+query($id: ID!) {
+  auditTrail(customerId: $id, first: 50) { events { kind outcome subject fields detail } }
+}
+"""
+
+
+async def test_a_write_is_audited_by_field_never_by_value(clean_sandbox: Stack) -> None:
+    stack = clean_sandbox
+    call = await claimed_call(stack, "alan", "MEDIUM")
+    body = "Caller mentioned secret-word-77"
+    ok(await in_call(stack, call, ADD_NOTE, id=call.customer_id, body=body, key=new_key()))
+    await graphql(
+        stack, ADD_NOTE, "analyst-1", role="analyst", id=call.customer_id, body=body, key=new_key()
+    )
+
+    trail = await graphql(stack, AUDIT, "sup-1", role="supervisor", id=call.customer_id)
+
+    events = [e for e in ok(trail)["auditTrail"]["events"] if e["kind"] == "WRITE"]
+    outcomes = {(e["subject"], e["outcome"]) for e in events}
+    assert {
+        ("agent-w", "ACCEPTED"),
+        ("agent-w", "APPLIED"),
+        ("analyst-1", "REFUSED: FORBIDDEN"),
+    } <= outcomes
+    assert {tuple(e["fields"]) for e in events if e["subject"] == "agent-w"} == {("body",)}
+    assert {e["detail"] for e in events} == {"addCustomerNote"}
+    assert "secret-word-77" not in trail.text
