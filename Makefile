@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-browser check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-ab bench-floor profile clean help
+.PHONY: install run test test-browser check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-writes bench-ab bench-floor profile clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ bench-fair-share: $(STAMP)  ## agent p99 alone and beside analysts' pages (fair 
 
 bench-facts: $(STAMP)  ## the read model's filters and pages over 100,000 customers (~30 s)
 	$(BIN)/python -m bench.facts_query
+
+bench-writes: $(STAMP)  ## notes per second with the outbox, and its drain after a CRM outage (~1 min)
+	$(BIN)/python -m bench.writes
 
 CUSTOMERS ?= 100000
 bench-sync: $(STAMP)  ## scv sync of CUSTOMERS (100000) into an empty store, vs 25000: time, RSS

@@ -36,7 +36,7 @@ class OutboxWorker:
         return len(rows)
 
     async def run_forever(self) -> None:
-        """Rounds back to back while there is work, else one every ``poll_seconds``."""
+        """Rounds back to back while writes are due, else one every ``poll_seconds``."""
         while True:
             try:
                 tried = await self.run_once()
@@ -44,7 +44,7 @@ class OutboxWorker:
                 # The store may be away for a moment: the outbox is there when it is back.
                 logger.warning("an outbox round failed", exc_info=True)
                 tried = 0
-            if tried < self._settings.batch_size:
+            if tried == 0:
                 await asyncio.sleep(self._settings.poll_seconds)
 
 
