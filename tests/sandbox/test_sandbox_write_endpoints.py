@@ -128,3 +128,27 @@ async def test_a_private_comment_is_sent_as_not_public(
     )
 
     assert answer.status_code == 200, answer.text
+
+
+async def test_a_ticket_created_twice_with_one_key_is_one_ticket(
+    own_app: Sandbox, clients: dict[str, httpx.AsyncClient]
+) -> None:
+    support = clients["support"]
+    requester = next(iter(own_app.dataset.support.users)).id
+    body = {"ticket": {"requester_id": requester, "comment": {"body": "It blinks"}}}
+    headers = {"Idempotency-Key": "ticket-key-1"}
+    before = len(own_app.dataset.support.tickets)
+
+    first = await support.post("/api/v2/tickets.json", json=body, headers=headers)
+    again = await support.post("/api/v2/tickets.json", json=body, headers=headers)
+    other = await support.post(
+        "/api/v2/tickets.json",
+        json={"ticket": {"requester_id": requester, "comment": {"body": "Other"}}},
+        headers=headers,
+    )
+
+    assert first.status_code == 201, first.text
+    assert again.json() == first.json()
+    assert again.headers["x-idempotency-lookup"] == "hit"
+    assert other.status_code == 400
+    assert len(own_app.dataset.support.tickets) == before + 1
