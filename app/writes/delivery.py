@@ -88,7 +88,11 @@ class Delivery:
             return await self._fail(row, source, f"{exc.code}: {exc.message}")
         except Exception as exc:
             # A defect must not lose the write: it stays in the outbox, tried with backoff.
-            logger.exception("write delivery failed unexpectedly", extra={"write_id": row.id})
+            # The type only: an exception's text could quote the values being written.
+            logger.error(
+                "write delivery failed unexpectedly",
+                extra={"write_id": row.id, "error_type": type(exc).__name__},
+            )
             return await self._retry(row, source, type(exc).__name__, None)
         if await self._store.mark_applied(row, applied.record_id):
             self._metrics.deliveries.labels(source.value, "applied").inc()
@@ -118,7 +122,7 @@ class Delivery:
         try:
             await self._invalidate(source, record_id)
         except Exception:
-            logger.warning("could not invalidate a written record", exc_info=True)
+            logger.warning("could not invalidate a written record", extra={"source": source.value})
 
     async def _audit_final(self, row: WriteRow, outcome: str) -> None:
         entry = AuditEntry(
