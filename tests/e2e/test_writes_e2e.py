@@ -3,6 +3,8 @@ refused to whoever may not write, and nothing written when refused."""
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.e2e.harness import Stack
 from tests.e2e.writes_kit import (
     ADD_NOTE,
@@ -304,3 +306,26 @@ async def test_a_write_is_audited_by_field_never_by_value(clean_sandbox: Stack) 
     assert {tuple(e["fields"]) for e in events if e["subject"] == "agent-w"} == {("body",)}
     assert {e["detail"] for e in events} == {"addCustomerNote"}
     assert "secret-word-77" not in trail.text
+
+
+async def test_a_writes_webhook_reaches_the_gateway_signed_and_accepted(
+    clean_sandbox: Stack,
+) -> None:
+    stack = clean_sandbox
+    target = f"{stack.sandbox_url}/_sandbox/webhooks"
+    pointed = await stack.http.post(target, json={"url": f"{stack.gateway_url}/webhooks"})
+    assert pointed.status_code == 200, pointed.text
+    try:
+        call = await claimed_call(stack, "ada", "MEDIUM")
+        ok(await in_call(stack, call, ADD_NOTE, id=call.customer_id, body="Hook", key=new_key()))
+        deliveries: dict[str, int] = {}
+        for _ in range(200):
+            deliveries = (await stack.stats("crm"))["webhooks"]
+            if deliveries["delivered"] + deliveries["failed"] >= 1:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await stack.http.post(target, json={"url": None})
+
+    assert deliveries["delivered"] == 1, deliveries
+    assert deliveries["failed"] == 0
