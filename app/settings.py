@@ -46,6 +46,7 @@ from app.resilience.fair_share import Audience
 from app.resilience.settings import InstanceSharingSettings
 from app.security.settings import AuditSettings, AuthSettings
 from app.webhooks.settings import WebhookSettings
+from app.writes.settings import WritesSettings
 from kernel.models import Source
 
 #: ``SCV_`` variables that are not settings: the config file's name, and the test suite's.
@@ -164,6 +165,11 @@ class GatewaySettings(BaseSettings):
     fair_share: InstanceSharingSettings = Field(
         default_factory=InstanceSharingSettings,
         description="how one instance's processes share agents' latency and sources' rates",
+    )
+    writes: WritesSettings = Field(
+        default_factory=WritesSettings,
+        description="writes to the systems of record: who may, limits, the outbox "
+        "(app/writes/, docs/writes.md)",
     )
     limits: QueryLimitSettings = Field(
         default_factory=QueryLimitSettings,

@@ -26,6 +26,7 @@ from kernel.interactions import InteractionService
 from kernel.linking import IdentityDecisions, LiveLinker
 from kernel.live import LiveFeed
 from kernel.models import Source
+from kernel.writes import WriteService
 from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY, IdentityEvidenceLoaders, Loaders
 
 
@@ -103,6 +104,8 @@ class RequestContext:
     live: LiveFeed | None = None
     #: When the bearer token expires (epoch seconds): a subscription ends then.
     token_expires_at: float | None = None
+    #: Writes to the systems of record (the mutations, ``writeStatus``); None where not wired.
+    writes: WriteService | None = None
 
 
 def new_context(
@@ -127,6 +130,7 @@ def new_context(
     data_quality: DataQualityReader | None = None,
     live: LiveFeed | None = None,
     token_expires_at: float | None = None,
+    writes: WriteService | None = None,
 ) -> RequestContext:
     """A context with fresh DataLoaders: loaders never outlive the request they batch for."""
     loaders = Loaders(
@@ -158,4 +162,5 @@ def new_context(
         data_quality=data_quality,
         live=live,
         token_expires_at=token_expires_at,
+        writes=writes,
     )

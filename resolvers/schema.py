@@ -18,11 +18,14 @@ from resolvers.operations.exports import ExportMutation
 from resolvers.operations.identity_decisions import IdentityMutation
 from resolvers.operations.interactions import InteractionMutation
 from resolvers.operations.live import Subscription
+from resolvers.operations.writes import WriteMutation
 
 logger = logging.getLogger(__name__)
 
 #: Every mutation of the graph: one class per feature, merged into one root type.
-Mutation = merge_types("Mutation", (InteractionMutation, ExportMutation, IdentityMutation))
+Mutation = merge_types(
+    "Mutation", (InteractionMutation, ExportMutation, IdentityMutation, WriteMutation)
+)
 
 
 class GatewaySchema(strawberry.Schema):

@@ -52,6 +52,7 @@ from kernel.identity import IdentityStore
 from kernel.identity_evidence import IdentityEvidence
 from kernel.linking import IdentityDecisions, LiveLinker
 from kernel.live import LiveFeed
+from kernel.writes import WriteService
 from resolvers.context import RequestContext, Sources, new_context
 from resolvers.extensions.masking import stated_purpose
 from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY
@@ -96,6 +97,8 @@ class GatewayState:
     data_quality: DataQualityReader | None = None
     #: Live changes for subscriptions; None where not wired (subscriptions are refused).
     live: LiveFeed | None = None
+    #: Writes to the systems of record (the mutations, ``writeStatus``); None where not wired.
+    writes: WriteService | None = None
 
 
 #: Who a WebSocket is until its ``connection_init`` names someone: a role that may do nothing
@@ -185,6 +188,7 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
             exports=state.exports,
             evidence=state.evidence,
             data_quality=state.data_quality,
+            writes=state.writes,
             purpose=purpose,
             request_id=record.request_id if (record := current_request.get()) else None,
             client_address=request.client.host if request.client else None,

@@ -44,6 +44,7 @@ from app.observability.taxonomy import TaxonomyCollector
 from app.resilience.metrics import ResilienceMetrics
 from app.security.audit_metrics import AuditMetrics
 from app.webhooks.metrics import WebhookMetrics
+from app.writes.metrics import WriteMetrics
 from kernel.models import Source
 
 __all__ = ["CONTENT_TYPE_LATEST", "GatewayMetrics"]
@@ -79,6 +80,7 @@ class GatewayMetrics:
     exports: ExportMetrics
     facts: FactsMetrics
     live: LiveMetrics
+    writes: WriteMetrics
     _operations: set[str] = field(default_factory=set)
 
     @classmethod
@@ -154,6 +156,7 @@ class GatewayMetrics:
             exports=ExportMetrics.create(own, scrape),
             facts=FactsMetrics.create(own),
             live=LiveMetrics.create(own),
+            writes=WriteMetrics.create(own, scrape),
         )
 
     def observe_upstream(self, source: Source, seconds: float, error_code: str | None) -> None:

@@ -15,6 +15,7 @@ from app.observability.health import SourceHealth
 from app.resilience.policy import Resilience
 from app.store.customers import Store
 from app.store.identity_view import IdentityViewStore
+from app.store.writes import WriteStore
 from app.wiring.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
 from kernel.models import Source
 
@@ -78,6 +79,13 @@ class Probes:
                 metrics.exports.jobs.by_state = await downloads.store.count_by_state()
         except Exception:
             logger.warning("could not read the export jobs for /metrics", exc_info=True)
+        try:
+            async with asyncio.timeout(STORE_PROBE_SECONDS):
+                writes = WriteStore(store)
+                metrics.writes.outbox.by_status = await writes.count_by_status()
+                metrics.writes.outbox.oldest_pending_seconds = await writes.oldest_pending_seconds()
+        except Exception:
+            logger.warning("could not read the writes' outbox for /metrics", exc_info=True)
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 

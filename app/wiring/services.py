@@ -2,8 +2,9 @@
 
 ``open_services`` connects the store (and migrates it), builds the sources through the
 registry, the token verifier, live linking, the interaction service, the response cache, the
-read model and the export workers, and returns the lifespan's state: what the endpoints find
-in ``request.state``. Everything it opens is pushed onto the caller's ``AsyncExitStack``.
+read model, the writes (and their outbox worker) and the export workers, and returns the
+lifespan's state: what the endpoints find in ``request.state``. Everything it opens is
+pushed onto the caller's ``AsyncExitStack``.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from app.wiring.live import start_live
 from app.wiring.metrics import GatewayMetrics
 from app.wiring.protection import QueryProtection
 from app.wiring.sources import build_adapters
+from app.wiring.writes import start_writes
 from kernel.identity import CustomerId
 from kernel.identity_evidence import IdentityEvidence
 from kernel.models import Source
@@ -135,6 +137,15 @@ async def open_services(
         orders=orders_of(sources),
         updates=metrics.facts.updates,
     )
+    writes = await start_writes(
+        settings,
+        stack,
+        store,
+        adapters,
+        PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
+        metrics.writes,
+        cache.invalidate_record,
+    )
     # Last, so that its workers stop (handing their jobs back) before anything closes.
     export_downloads = await start_exports(
         settings,
@@ -167,6 +178,7 @@ async def open_services(
             audit=PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
             audit_trail=audit_trail,
             exports=export_downloads.exports,
+            writes=writes,
             facts=facts,
             panel_concurrency=settings.customers.panel_concurrency,
             evidence=IdentityEvidence(
