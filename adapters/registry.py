@@ -206,6 +206,7 @@ def source_spec(
         webhooks=webhooks,
         cache=cache,
         linking=linking,
+        writes=writes,
     )
 
 
@@ -220,6 +221,7 @@ def http_source_spec(
     webhooks: WebhookSpec | None = None,
     cache: CacheSpec | None = None,
     linking: LinkingSpec | None = None,
+    writes: tuple[SourceWrite, ...] = (),
 ) -> SourceSpec:
     """The entry of a source reached over HTTP: its adapter over a client of its own
     (``adapters.http.client.build_client``) that authenticates with ``auth_headers``."""

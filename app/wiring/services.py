@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -144,7 +146,7 @@ async def open_services(
         adapters,
         PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
         metrics.writes,
-        cache.invalidate_record,
+        written(cache.invalidate_record, live),
     )
     # Last, so that its workers stop (handing their jobs back) before anything closes.
     export_downloads = await start_exports(
@@ -192,6 +194,21 @@ async def open_services(
             live=live,
         ),
     }
+
+
+def written(
+    invalidate: Callable[[Source, str], Awaitable[None]], live: LiveChanges | None
+) -> Callable[[Source, str], Awaitable[None]]:
+    """What a write applied to a system of record tells: the cache forgets the record, and
+    the customer's live subscribers hear of it at once (the vendor's webhook follows, and
+    tells them again: a second re-query, never a missed one)."""
+
+    async def changed(source: Source, record_id: str) -> None:
+        await invalidate(source, record_id)
+        if live is not None:
+            await live.record_changed(source, record_id, datetime.now(UTC), time.time())
+
+    return changed
 
 
 def links_changed(

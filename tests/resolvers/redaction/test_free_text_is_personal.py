@@ -23,6 +23,9 @@ NOT_PERSONAL = {
             "IdentityLink.matchedBy",
             "IdentityLink.linkedVia",
             "Invoice.sourceStatus",
+            "WriteResult.mutation",
+            # a code and the gateway's own words (app/writes/delivery.py), never a value
+            "WriteResult.reason",
             "Order.sourceStatus",
             "Shipment.status",
             "Shipment.carrier",
@@ -62,6 +65,7 @@ NOT_PERSONAL = {
             "InteractionGrant.token",
             "ExportJob.downloadPath",
             "Invoice.number",
+            "Profile.version",
             "OrderLine.sku",
         ],
         "an opaque id, cursor or token",
