@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from kernel.rollout import RolloutMode
 
 SANDBOX_URL = "http://127.0.0.1:8100"
 
@@ -190,6 +192,32 @@ class RateLimitSettings(BaseModel):
     )
 
 
+class SourceRolloutSettings(BaseModel):
+    """How far the source is rolled out (docs/rollout.md); a supervisor's change, kept in
+    PostgreSQL (``setSourceRollout``), wins over this on every instance."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: RolloutMode = Field(
+        default=RolloutMode.ON,
+        description="OFF: never read; SHADOW: read in the background and compared, never "
+        "served; PILOT: served to the pilot cohort only; ON: served to everyone",
+    )
+    pilot_subjects: frozenset[str] = Field(
+        default=frozenset(), description="PILOT: the token subjects it is served to"
+    )
+    pilot_queues: frozenset[str] = Field(
+        default=frozenset(),
+        description="PILOT: the queues it is served to (a token's `queue:<name>` scopes)",
+    )
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        # Operators write `shadow` as readily as `SHADOW`; the mode itself is one word.
+        return value.upper() if isinstance(value, str) else value
+
+
 class SourceSettings(BaseModel):
     """What every source needs, however it is reached: its resilience.
 
@@ -215,6 +243,10 @@ class SourceSettings(BaseModel):
     rate_limit: RateLimitSettings = Field(
         default_factory=RateLimitSettings,
         description="calls per second to the source, everyone's together",
+    )
+    rollout: SourceRolloutSettings = Field(
+        default_factory=SourceRolloutSettings,
+        description="how far the source is rolled out: off, shadow, pilot or on",
     )
 
 

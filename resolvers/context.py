@@ -25,7 +25,9 @@ from kernel.identity_evidence import IdentityEvidence
 from kernel.interactions import InteractionService
 from kernel.linking import IdentityDecisions, LiveLinker
 from kernel.models import Source
+from kernel.rollout import RolloutGate
 from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY, IdentityEvidenceLoaders, Loaders
+from resolvers.rollout import RequestRollout
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,10 @@ class RequestContext:
     evidence: IdentityEvidenceLoaders | None = None
     #: Builds the data-quality report (``dataQuality``); None where not wired.
     data_quality: DataQualityReader | None = None
+    #: The sources' rollout as this request sees it (every source ON where not wired).
+    rollout: RequestRollout = field(default_factory=RequestRollout)
+    #: Changes the sources' rollout (``setSourceRollout``); None where not wired.
+    rollout_gate: RolloutGate | None = None
 
 
 def new_context(
@@ -120,6 +126,7 @@ def new_context(
     audit_trail: AuditReader | None = None,
     evidence: IdentityEvidence | None = None,
     data_quality: DataQualityReader | None = None,
+    rollout: RolloutGate | None = None,
 ) -> RequestContext:
     """A context with fresh DataLoaders: loaders never outlive the request they batch for."""
     loaders = Loaders(
@@ -149,4 +156,6 @@ def new_context(
         audit_trail=audit_trail,
         evidence=IdentityEvidenceLoaders(evidence) if evidence is not None else None,
         data_quality=data_quality,
+        rollout=RequestRollout(rollout),
+        rollout_gate=rollout,
     )

@@ -50,6 +50,7 @@ from kernel.exports import ExportJobs
 from kernel.identity import IdentityStore
 from kernel.identity_evidence import IdentityEvidence
 from kernel.linking import IdentityDecisions, LiveLinker
+from kernel.rollout import RolloutGate
 from resolvers.context import RequestContext, Sources, new_context
 from resolvers.extensions.masking import stated_purpose
 from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY
@@ -92,6 +93,8 @@ class GatewayState:
     evidence: IdentityEvidence | None = None
     #: Builds the data-quality report (``dataQuality``); None where not wired.
     data_quality: DataQualityReader | None = None
+    #: The sources' rollout (modes, supervisors' changes, shadow reads); None: all ON.
+    rollout: RolloutGate | None = None
 
 
 class GatewayGraphQL(GraphQL[RequestContext, None]):
@@ -120,6 +123,7 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
             exports=state.exports,
             evidence=state.evidence,
             data_quality=state.data_quality,
+            rollout=state.rollout,
             purpose=getattr(request.state, "purpose", None),
             request_id=record.request_id if (record := current_request.get()) else None,
             client_address=request.client.host if request.client else None,

@@ -41,6 +41,7 @@ from app.interactions.metrics import InteractionMetrics
 from app.observability.operations import operation_label
 from app.observability.taxonomy import TaxonomyCollector
 from app.resilience.metrics import ResilienceMetrics
+from app.rollout.metrics import RolloutMetrics
 from app.security.audit_metrics import AuditMetrics
 from app.webhooks.metrics import WebhookMetrics
 from kernel.models import Source
@@ -77,6 +78,7 @@ class GatewayMetrics:
     identity: IdentityQualityCollector
     exports: ExportMetrics
     facts: FactsMetrics
+    rollout: RolloutMetrics
     _operations: set[str] = field(default_factory=set)
 
     @classmethod
@@ -151,6 +153,7 @@ class GatewayMetrics:
             identity=identity,
             exports=ExportMetrics.create(own, scrape),
             facts=FactsMetrics.create(own),
+            rollout=RolloutMetrics.create(own),
         )
 
     def observe_upstream(self, source: Source, seconds: float, error_code: str | None) -> None:

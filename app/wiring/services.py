@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from prometheus_client import multiprocess
 
-from adapters.registry import fallback_order, record_nouns
+from adapters.registry import SOURCES, fallback_order, record_nouns
 from adapters.taxonomy import taxonomies_of
 from adapters.unreadable import unreadable_of
 from app.analytics.order_facts import orders_of
@@ -30,6 +30,7 @@ from app.identity.data_quality import DataQuality
 from app.identity.decisions import IdentityDecisionService
 from app.identity.live_linking import LiveLinking
 from app.resilience.policy import Resilience
+from app.rollout.service import SourceRollouts, configured_rollouts
 from app.security.audit import PostgresAuditSink
 from app.security.auth import KeyRing, TokenVerifier
 from app.security.demo_keys import ensure_demo_keys
@@ -40,6 +41,7 @@ from app.store.embedded import start_embedded_postgres
 from app.store.facts import PostgresFactsStore
 from app.store.facts_writer import FactsWriter
 from app.store.identity_view import IdentityViewStore
+from app.store.rollout import PostgresRolloutStore
 from app.wiring.exports import start_exports
 from app.wiring.interactions import build_interactions
 from app.wiring.metrics import GatewayMetrics
@@ -129,6 +131,11 @@ async def open_services(
         orders=orders_of(sources),
         updates=metrics.facts.updates,
     )
+    rollout = build_rollout(
+        settings, store, PostgresAuditSink(audit_trail, settings.audit, metrics.audit), metrics
+    )
+    # Shadow reads under way finish (or are cancelled) before the sources close.
+    stack.push_async_callback(rollout.drain)
     # Last, so that its workers stop (handing their jobs back) before anything closes.
     export_downloads = await start_exports(
         settings,
@@ -169,8 +176,30 @@ async def open_services(
             ),
             # This process's taxonomies: the words its own adapters met.
             data_quality=DataQuality(store, lambda: metrics.taxonomy.taxonomies),
+            rollout=rollout,
         ),
+        "rollout": rollout,
     }
+
+
+def build_rollout(
+    settings: Settings, store: Store, audit: PostgresAuditSink, metrics: GatewayMetrics
+) -> SourceRollouts:
+    """Every registered source's rollout: its settings, supervisors' changes on top."""
+    sections = {spec.source: settings.source(spec.source).rollout for spec in SOURCES}
+    return SourceRollouts(
+        configured_rollouts(
+            {
+                source: (section.mode, section.pilot_subjects, section.pilot_queues)
+                for source, section in sections.items()
+            }
+        ),
+        PostgresRolloutStore(store),
+        refresh_seconds=settings.rollout.refresh_seconds,
+        max_shadow_reads=settings.rollout.max_shadow_reads,
+        audit=audit,
+        metrics=metrics.rollout,
+    )
 
 
 async def publish_every_second(publish: Callable[[], None]) -> None:
