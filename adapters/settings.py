@@ -192,6 +192,51 @@ class RateLimitSettings(BaseModel):
     )
 
 
+class RollbackSettings(BaseModel):
+    """When a source moves back one phase by itself: its KPIs over the window, checked by
+    ``app.rollout.rollback`` (docs/rollout.md#rollback-criteria)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(default=True, description="off: the source never moves back by itself")
+    window_seconds: float = Field(
+        default=300.0, gt=0, le=86_400, description="the KPIs are measured over this window"
+    )
+    minimum_calls: int = Field(
+        default=20, ge=1, description="calls the window needs before its rates count"
+    )
+    max_error_rate: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="share of failed calls to the source (cancelled "
+        "ones not counted) above which it moves back",
+    )
+    max_contract_errors: int = Field(
+        default=5,
+        ge=1,
+        description="answers not of the vendor's contract (UPSTREAM_CONTRACT) "
+        "in the window above which it moves back",
+    )
+    max_latency_p99_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="99th percentile of its calls' time above which it moves back",
+    )
+    max_disagreement_rate: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="SHADOW: share of shadow reads disagreeing with "
+        "the system of record above which it moves back to OFF",
+    )
+    minimum_comparisons: int = Field(
+        default=20,
+        ge=1,
+        description="SHADOW: comparisons the window needs before its disagreement rate counts",
+    )
+
+
 class SourceRolloutSettings(BaseModel):
     """How far the source is rolled out (docs/rollout.md); a supervisor's change, kept in
     PostgreSQL (``setSourceRollout``), wins over this on every instance."""
@@ -209,6 +254,11 @@ class SourceRolloutSettings(BaseModel):
     pilot_queues: frozenset[str] = Field(
         default=frozenset(),
         description="PILOT: the queues it is served to (a token's `queue:<name>` scopes)",
+    )
+
+    rollback: RollbackSettings = Field(
+        default_factory=RollbackSettings,
+        description="thresholds on the source's KPIs that move it back one phase",
     )
 
     @field_validator("mode", mode="before")

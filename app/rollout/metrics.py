@@ -13,6 +13,7 @@ class RolloutMetrics:
 
     shadow_comparisons: Counter
     mode_changes: Counter
+    rollbacks: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None) -> RolloutMetrics:
@@ -31,6 +32,13 @@ class RolloutMetrics:
                 "Rollout mode changes, by source, the mode moved to, and by whom "
                 "(supervisor, or rollback: the rollback criteria)",
                 ["source", "mode", "by"],
+                registry=registry,
+            ),
+            rollbacks=Counter(
+                "scv_rollout_rollbacks",
+                "Sources moved back one phase by their rollback criteria, by source, the mode "
+                "left and the mode entered, and the first criterion breached",
+                ["source", "from_mode", "to_mode", "criterion"],
                 registry=registry,
             ),
         )

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 
 from app.rollout.metrics import RolloutMetrics
+from app.rollout.window import SourceWindows
 from kernel.access import AuditEntry, AuditSink, AuditUnavailable, Principal
 from kernel.models import Source
 from kernel.rollout import RolloutMode, RolloutStore, ShadowOutcome, SourceRollout
@@ -40,7 +41,10 @@ class SourceRollouts:
         audit: AuditSink | None = None,
         metrics: RolloutMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,
+        windows: SourceWindows | None = None,
     ) -> None:
+        #: Where shadow comparisons go for the rollback criteria (``app.rollout.rollback``).
+        self.windows = windows
         self._configured = dict(configured)
         self._store = store
         self._refresh_seconds = refresh_seconds
@@ -54,9 +58,10 @@ class SourceRollouts:
         #: (source, outcome, reason) -> comparisons, since this process started.
         self.shadow_tally: Counter[tuple[Source, ShadowOutcome | None, str]] = Counter()
 
-    async def current(self) -> Mapping[Source, SourceRollout]:
+    async def current(self, *, fresh: bool = False) -> Mapping[Source, SourceRollout]:
         now = self._clock()
-        if self._read_at is None or now - self._read_at >= self._refresh_seconds:
+        due = self._read_at is None or now - self._read_at >= self._refresh_seconds
+        if fresh or due:
             try:
                 self._overrides = await self._store.rollout_overrides()
             except Exception:
@@ -163,6 +168,8 @@ class SourceRollouts:
 
     def _count(self, source: Source, outcome: ShadowOutcome | None, reason: str) -> None:
         self.shadow_tally[(source, outcome, reason)] += 1
+        if self.windows is not None and outcome is not None:
+            self.windows.observe_comparison(source, outcome is ShadowOutcome.AGREE)
         if self._metrics is not None:
             label = outcome.value if outcome is not None else "skipped"
             self._metrics.shadow_comparisons.labels(source.value, label, reason).inc()

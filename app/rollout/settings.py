@@ -25,3 +25,9 @@ class InstanceRolloutSettings(BaseModel):
         description="shadow comparisons under way at once per process; more are skipped "
         "(counted as skipped), so that shadow reads never crowd out served ones",
     )
+    check_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="how often each process checks every source's rollback criteria",
+    )

@@ -14,7 +14,7 @@ scraped process or the store sees, not a sum over workers.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +79,10 @@ class GatewayMetrics:
     exports: ExportMetrics
     facts: FactsMetrics
     rollout: RolloutMetrics
+    #: Told of every upstream call too (the rollout's KPI windows).
+    upstream_watchers: list[Callable[[Source, float, str | None], None]] = field(
+        default_factory=list
+    )
     _operations: set[str] = field(default_factory=set)
 
     @classmethod
@@ -160,6 +164,8 @@ class GatewayMetrics:
         """Count one upstream request and its time."""
         self.upstream_requests.labels(source.value, error_code or "ok").inc()
         self.upstream_seconds.labels(source.value).observe(seconds)
+        for watcher in self.upstream_watchers:
+            watcher(source, seconds, error_code)
 
     def count_refusal(self, code: str) -> None:
         """Count one request refused by a limit (codes are the gateway's own: bounded)."""

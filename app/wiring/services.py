@@ -30,7 +30,9 @@ from app.identity.data_quality import DataQuality
 from app.identity.decisions import IdentityDecisionService
 from app.identity.live_linking import LiveLinking
 from app.resilience.policy import Resilience
+from app.rollout.rollback import RollbackWatch
 from app.rollout.service import SourceRollouts, configured_rollouts
+from app.rollout.window import SourceWindows
 from app.security.audit import PostgresAuditSink
 from app.security.auth import KeyRing, TokenVerifier
 from app.security.demo_keys import ensure_demo_keys
@@ -136,6 +138,10 @@ async def open_services(
     )
     # Shadow reads under way finish (or are cancelled) before the sources close.
     stack.push_async_callback(rollout.drain)
+    watch = build_rollback_watch(settings, rollout, metrics)
+    stack.callback(metrics.upstream_watchers.remove, watch.windows.observe_call)
+    checks = asyncio.create_task(watch.run(settings.rollout.check_seconds))
+    stack.callback(checks.cancel)
     # Last, so that its workers stop (handing their jobs back) before anything closes.
     export_downloads = await start_exports(
         settings,
@@ -179,6 +185,7 @@ async def open_services(
             rollout=rollout,
         ),
         "rollout": rollout,
+        "rollback_watch": watch,
     }
 
 
@@ -199,7 +206,24 @@ def build_rollout(
         max_shadow_reads=settings.rollout.max_shadow_reads,
         audit=audit,
         metrics=metrics.rollout,
+        windows=SourceWindows(),
     )
+
+
+def build_rollback_watch(
+    settings: Settings, rollout: SourceRollouts, metrics: GatewayMetrics
+) -> RollbackWatch:
+    """Every source's rollback criteria over its KPI windows (told of every upstream call)."""
+    windows = rollout.windows
+    assert windows is not None  # build_rollout gives it one
+    metrics.upstream_watchers.append(windows.observe_call)
+    watch = RollbackWatch(
+        rollout,
+        windows,
+        {spec.source: settings.source(spec.source).rollout.rollback for spec in SOURCES},
+        metrics.rollout,
+    )
+    return watch
 
 
 async def publish_every_second(publish: Callable[[], None]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from app.rollout.rollback import RollbackWatch
 from app.rollout.service import SourceRollouts
 from app.security.demo_keys import mint_token
 from app.store.customers import Store
@@ -160,3 +161,51 @@ async def test_a_refused_change_changes_nothing(
     assert body["errors"][0]["extensions"]["code"] == code
     ada = (await rollout_stack.data(PANELS, e=ADA))["customerByEmail"]
     assert ada["profile"]["meta"]["rollout"] == "ON"
+
+
+async def test_an_error_rate_over_the_threshold_moves_a_source_from_on_to_pilot(
+    rollout_stack: Stack,
+) -> None:
+    # The shared stack checks only when told (for_shared_stack): this test runs the check.
+    watch: RollbackWatch = rollout_stack.gateway.state.rollback_watch
+    watch.windows.forget(Source.CRM)
+    await rollout_stack.set_faults("crm", error_rate=1.0, error_status=503)
+    limits = rollout_stack.settings.source(Source.CRM).rollout.rollback
+    for _ in range(limits.minimum_calls):
+        response = await rollout_stack.query(PANELS, e=ADA)
+        # A failing source costs only its panel.
+        assert response.json()["data"]["customerByEmail"]["profile"] is None
+
+    assert await watch.check() == {Source.CRM: RolloutMode.PILOT}
+
+    ada = (await rollout_stack.data(PANELS, e=ADA))["customerByEmail"]
+    assert ada["profile"] is None  # agent-1 is not in the pilot cohort
+    metrics = (await rollout_stack.http.get(f"{rollout_stack.gateway_url}/metrics")).text
+    assert (
+        'scv_rollout_rollbacks_total{criterion="error_rate",from_mode="ON",source="CRM",'
+        'to_mode="PILOT"} 1.0' in metrics
+    )
+    listed = await rollout_stack.query(
+        "{ sourceRollouts { source mode changedBy reason } }",
+        token=token(rollout_stack, "supervisor-1", "supervisor"),
+    )
+    crm = next(r for r in listed.json()["data"]["sourceRollouts"] if r["source"] == "CRM")
+    assert crm["mode"] == "PILOT"
+    assert crm["changedBy"] == "rollback"
+    assert crm["reason"].startswith("error_rate 1 > 0.2")
+    audit = await last_rollout_audit(rollout_stack)
+    assert (audit["subject"], audit["detail"]) == ("rollback", "CRM: ON -> PILOT")
+
+
+async def last_rollout_audit(stack: Stack) -> Any:
+    url = stack.settings.database_url
+    assert url is not None
+    store = await Store.connect(url.get_secret_value(), pool_size=1)
+    try:
+        async with store.pool.acquire() as conn:
+            return await conn.fetchrow(
+                "select subject, detail from audit_trail "
+                "where kind = 'ROLLOUT_CHANGE' order by id desc limit 1"
+            )
+    finally:
+        await store.close()

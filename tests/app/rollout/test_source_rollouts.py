@@ -5,39 +5,14 @@ is exercised end to end in tests/e2e/test_rollout_e2e.py)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 
 from app.rollout.service import SourceRollouts
 from kernel.access import Principal
 from kernel.models import Source
 from kernel.rollout import RolloutMode, ShadowOutcome, SourceRollout
+from tests.app.rollout.memory_rollout import Clock, MemoryRolloutStore
 
 SUPERVISOR = Principal("supervisor-1", "supervisor")
-
-
-class MemoryRolloutStore:
-    def __init__(self) -> None:
-        self.rows: dict[Source, SourceRollout] = {}
-        self.reads = 0
-        self.failing = False
-
-    async def rollout_overrides(self) -> Mapping[Source, SourceRollout]:
-        self.reads += 1
-        if self.failing:
-            raise OSError("store down")
-        return dict(self.rows)
-
-    async def save_rollout(self, rollout: SourceRollout) -> SourceRollout:
-        self.rows[rollout.source] = rollout
-        return rollout
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def rollouts(store: MemoryRolloutStore, clock: Clock, **options: int) -> SourceRollouts:
