@@ -22,6 +22,7 @@ from kernel.disclosure import DisclosureLedger
 from kernel.exports import ExportJobs
 from kernel.identity import IdentityStore
 from kernel.identity_evidence import IdentityEvidence
+from kernel.integration_kpis import IntegrationKpiReader
 from kernel.interactions import InteractionService
 from kernel.linking import IdentityDecisions, LiveLinker
 from kernel.models import Source
@@ -104,6 +105,8 @@ class RequestContext:
     rollout: RequestRollout = field(default_factory=RequestRollout)
     #: Changes the sources' rollout (``setSourceRollout``); None where not wired.
     rollout_gate: RolloutGate | None = None
+    #: The integration KPIs (``integrationKpis``); None where not wired.
+    kpis: IntegrationKpiReader | None = None
 
 
 def new_context(
@@ -127,6 +130,7 @@ def new_context(
     evidence: IdentityEvidence | None = None,
     data_quality: DataQualityReader | None = None,
     rollout: RolloutGate | None = None,
+    kpis: IntegrationKpiReader | None = None,
 ) -> RequestContext:
     """A context with fresh DataLoaders: loaders never outlive the request they batch for."""
     loaders = Loaders(
@@ -158,4 +162,5 @@ def new_context(
         data_quality=data_quality,
         rollout=RequestRollout(rollout),
         rollout_gate=rollout,
+        kpis=kpis,
     )

@@ -17,12 +17,13 @@ from resolvers.operations.customer import Query as CustomerQuery
 from resolvers.operations.exports import ExportMutation
 from resolvers.operations.identity_decisions import IdentityMutation
 from resolvers.operations.interactions import InteractionMutation
+from resolvers.operations.kpis import KpiQuery
 from resolvers.operations.rollout import RolloutMutation, RolloutQuery
 
 logger = logging.getLogger(__name__)
 
 #: Every root field of the graph: one class per feature, merged into one root type each.
-Query = merge_types("Query", (CustomerQuery, RolloutQuery))
+Query = merge_types("Query", (CustomerQuery, RolloutQuery, KpiQuery))
 Mutation = merge_types(
     "Mutation", (InteractionMutation, ExportMutation, IdentityMutation, RolloutMutation)
 )

@@ -49,6 +49,7 @@ from kernel.data_quality import DataQualityReader
 from kernel.exports import ExportJobs
 from kernel.identity import IdentityStore
 from kernel.identity_evidence import IdentityEvidence
+from kernel.integration_kpis import IntegrationKpiReader
 from kernel.linking import IdentityDecisions, LiveLinker
 from kernel.rollout import RolloutGate
 from resolvers.context import RequestContext, Sources, new_context
@@ -95,6 +96,8 @@ class GatewayState:
     data_quality: DataQualityReader | None = None
     #: The sources' rollout (modes, supervisors' changes, shadow reads); None: all ON.
     rollout: RolloutGate | None = None
+    #: The integration KPIs; None where not wired.
+    kpis: IntegrationKpiReader | None = None
 
 
 class GatewayGraphQL(GraphQL[RequestContext, None]):
@@ -124,6 +127,7 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
             evidence=state.evidence,
             data_quality=state.data_quality,
             rollout=state.rollout,
+            kpis=state.kpis,
             purpose=getattr(request.state, "purpose", None),
             request_id=record.request_id if (record := current_request.get()) else None,
             client_address=request.client.host if request.client else None,

@@ -19,6 +19,17 @@ from kernel.models import Source
 #: A call cancelled by the gateway (a deadline, a sibling's failure): no sign of the source.
 ABORTED = "ABORTED"
 CONTRACT = "UPSTREAM_CONTRACT"
+#: The codes of a source that could not be reached or did not answer in time (the kernel's
+#: ``UpstreamUnavailable`` family): what availability counts against.
+UNAVAILABLE = frozenset(
+    {
+        "UPSTREAM_UNAVAILABLE",
+        "UPSTREAM_TIMEOUT",
+        "UPSTREAM_RATE_LIMITED",
+        "CIRCUIT_OPEN",
+        "UPSTREAM_BUSY",
+    }
+)
 #: The most events kept per source; the oldest go first.
 MAX_EVENTS = 20_000
 
@@ -33,6 +44,12 @@ class WindowFigures:
     latency_p99_seconds: float | None
     comparisons: int
     disagreements: int
+    unavailable: int = 0
+
+    @property
+    def availability(self) -> float | None:
+        """The share of calls the source answered (None without calls)."""
+        return 1 - self.unavailable / self.calls if self.calls else None
 
     @property
     def error_rate(self) -> float:
@@ -80,6 +97,7 @@ class SourceWindows:
             latency_p99_seconds=p99([seconds for _, seconds, _ in calls]),
             comparisons=len(comparisons),
             disagreements=sum(1 for _, agreed in comparisons if not agreed),
+            unavailable=sum(1 for _, _, code in calls if code in UNAVAILABLE),
         )
 
 

@@ -29,6 +29,7 @@ from app.http.graphql import GatewayState
 from app.identity.data_quality import DataQuality
 from app.identity.decisions import IdentityDecisionService
 from app.identity.live_linking import LiveLinking
+from app.kpis.service import IntegrationKpiService
 from app.resilience.policy import Resilience
 from app.rollout.rollback import RollbackWatch
 from app.rollout.service import SourceRollouts, configured_rollouts
@@ -43,6 +44,7 @@ from app.store.embedded import start_embedded_postgres
 from app.store.facts import PostgresFactsStore
 from app.store.facts_writer import FactsWriter
 from app.store.identity_view import IdentityViewStore
+from app.store.kpis import KpiStore
 from app.store.rollout import PostgresRolloutStore
 from app.wiring.exports import start_exports
 from app.wiring.interactions import build_interactions
@@ -183,6 +185,7 @@ async def open_services(
             # This process's taxonomies: the words its own adapters met.
             data_quality=DataQuality(store, lambda: metrics.taxonomy.taxonomies),
             rollout=rollout,
+            kpis=IntegrationKpiService(KpiStore(store), rollout, watch.windows),
         ),
         "rollout": rollout,
         "rollback_watch": watch,

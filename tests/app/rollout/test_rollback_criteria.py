@@ -69,9 +69,9 @@ def test_the_window_forgets_what_is_older_and_cancelled_calls() -> None:
     windows.observe_call(Source.CRM, 0.2, "ABORTED")
     windows.observe_call(Source.CRM, 0.3, "UPSTREAM_CONTRACT")
 
-    assert windows.figures(Source.CRM, 60) == WindowFigures(3, 2, 1, 0.5, 0, 0)
+    assert windows.figures(Source.CRM, 60) == WindowFigures(3, 2, 1, 0.5, 0, 0, unavailable=1)
     clock.now = 61
-    assert windows.figures(Source.CRM, 60) == WindowFigures(2, 1, 1, 0.3, 0, 0)
+    assert windows.figures(Source.CRM, 60) == WindowFigures(2, 1, 1, 0.3, 0, 0, unavailable=0)
     assert windows.figures(Source.BILLING, 60) == WindowFigures(0, 0, 0, None, 0, 0)
 
 

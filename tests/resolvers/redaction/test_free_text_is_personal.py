@@ -27,6 +27,7 @@ NOT_PERSONAL = {
             "Ticket.priority",
             "LastSync.outcome",
             "LastSync.mode",
+            "SyncRunCount.outcome",
             "UnmappedWord.field",
             "UnmappedWord.word",
             "Verification.method",
