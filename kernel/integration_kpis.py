@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from kernel.models import Source
@@ -29,6 +29,16 @@ class SourceKpis:
 
 
 @dataclass(frozen=True, slots=True)
+class BacklogCount:
+    """Open tickets of one canonical status in one age bucket (on ``day``, for the trend)."""
+
+    status: str
+    age_bucket: str
+    tickets: int
+    day: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class IntegrationKpis:
     """The integration's KPIs since a time."""
 
@@ -36,6 +46,10 @@ class IntegrationKpis:
     #: Sync runs started since, by outcome (``succeeded``, ``failed``, ``running``).
     sync_runs: Mapping[str, int]
     sources: tuple[SourceKpis, ...]
+    #: Open tickets now, by canonical status and age bucket (as the last refresh found them).
+    backlog: tuple[BacklogCount, ...] = ()
+    #: The same, one set per day since ``since`` (``day`` set).
+    backlog_trend: tuple[BacklogCount, ...] = ()
 
     @property
     def sync_success_rate(self) -> float | None:

@@ -9,7 +9,8 @@ from typing import Protocol
 
 from app.rollout.service import SourceRollouts
 from app.rollout.window import SourceWindows
-from kernel.integration_kpis import IntegrationKpis, SourceKpis
+from app.store.backlog import TicketBacklogStore
+from kernel.integration_kpis import BacklogCount, IntegrationKpis, SourceKpis
 from kernel.models import Source
 
 
@@ -27,16 +28,19 @@ class IntegrationKpiService:
         store: SyncRunCounts,
         rollouts: SourceRollouts,
         windows: SourceWindows,
+        backlog: TicketBacklogStore,
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._store = store
         self._rollouts = rollouts
         self._windows = windows
+        self._backlog = backlog
         self._now = now
 
     async def integration_kpis(self, since: datetime) -> IntegrationKpis:
-        seconds = max(0.0, (self._now() - since).total_seconds())
+        now = self._now()
+        seconds = max(0.0, (now - since).total_seconds())
         current = await self._rollouts.current()
         sources = []
         for source in Source:
@@ -56,8 +60,14 @@ class IntegrationKpiService:
                     shadow_disagreed=figures.disagreements,
                 )
             )
+        backlog = await self._backlog.backlog(now)
+        trend = await self._backlog.daily(since.astimezone(UTC).date())
         return IntegrationKpis(
             since=since,
             sync_runs=await self._store.sync_runs_since(since),
             sources=tuple(sources),
+            backlog=tuple(BacklogCount(status, bucket, n) for status, bucket, n in backlog),
+            backlog_trend=tuple(
+                BacklogCount(status, bucket, n, day=day) for day, status, bucket, n in trend
+            ),
         )

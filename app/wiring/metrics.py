@@ -38,6 +38,7 @@ from app.identity.linking_metrics import LinkingMetrics
 from app.identity.metrics import IdentityQualityCollector
 from app.identity.sync.metrics import SyncRunCollector
 from app.interactions.metrics import InteractionMetrics
+from app.kpis.metrics import TicketBacklogCollector
 from app.observability.operations import operation_label
 from app.observability.taxonomy import TaxonomyCollector
 from app.resilience.metrics import ResilienceMetrics
@@ -79,6 +80,8 @@ class GatewayMetrics:
     exports: ExportMetrics
     facts: FactsMetrics
     rollout: RolloutMetrics
+    #: The open-ticket backlog, read from the store by the scrape handler.
+    backlog: TicketBacklogCollector
     #: Told of every upstream call too (the rollout's KPI windows).
     upstream_watchers: list[Callable[[Source, float, str | None], None]] = field(
         default_factory=list
@@ -111,6 +114,8 @@ class GatewayMetrics:
         scrape.register(sync_run)
         identity = IdentityQualityCollector()
         scrape.register(identity)
+        backlog = TicketBacklogCollector()
+        scrape.register(backlog)
         return cls(
             registry=scrape,
             upstream_requests=Counter(
@@ -158,6 +163,7 @@ class GatewayMetrics:
             exports=ExportMetrics.create(own, scrape),
             facts=FactsMetrics.create(own),
             rollout=RolloutMetrics.create(own),
+            backlog=backlog,
         )
 
     def observe_upstream(self, source: Source, seconds: float, error_code: str | None) -> None:

@@ -39,6 +39,7 @@ from app.security.auth import KeyRing, TokenVerifier
 from app.security.demo_keys import ensure_demo_keys
 from app.settings import Settings
 from app.store.audit import AuditTrailStore
+from app.store.backlog import TicketBacklogStore
 from app.store.customers import Store
 from app.store.embedded import start_embedded_postgres
 from app.store.facts import PostgresFactsStore
@@ -185,7 +186,9 @@ async def open_services(
             # This process's taxonomies: the words its own adapters met.
             data_quality=DataQuality(store, lambda: metrics.taxonomy.taxonomies),
             rollout=rollout,
-            kpis=IntegrationKpiService(KpiStore(store), rollout, watch.windows),
+            kpis=IntegrationKpiService(
+                KpiStore(store), rollout, watch.windows, TicketBacklogStore(store.pool)
+            ),
         ),
         "rollout": rollout,
         "rollback_watch": watch,

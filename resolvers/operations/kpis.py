@@ -3,14 +3,15 @@ and platform operators)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import strawberry
 
 from kernel.client_errors import BadUserInput, Forbidden, GatewayError
+from kernel.integration_kpis import BacklogCount
 from kernel.integration_kpis import IntegrationKpis as Kpis
 from kernel.rollout import RolloutMode
-from resolvers.types.common import Info, Source
+from resolvers.types.common import Info, Source, TicketStatus
 
 KPI_ROLES = frozenset({"supervisor", "operator"})
 #: Without ``since``: the last day.
@@ -23,7 +24,21 @@ class SyncRunCount:
     runs: int
 
 
-@strawberry.type(description="One source over the window (this gateway process's calls).")
+@strawberry.type(
+    name="BacklogCount",
+    description="Open tickets of one canonical status in one age bucket (UNDER_1D, D1_3, "
+    "D3_7, OVER_7D); `day` in the trend.",
+)
+class BacklogCountView:
+    status: TicketStatus
+    age_bucket: str
+    tickets: int
+    day: date | None
+
+
+@strawberry.type(
+    name="SourceKpis", description="One source over the window (this gateway process's calls)."
+)
 class SourceKpisView:
     source: Source
     mode: RolloutMode
@@ -46,6 +61,12 @@ class IntegrationKpisView:
         description="Succeeded over finished sync runs; null when none finished."
     )
     sources: list[SourceKpisView]
+    backlog: list[BacklogCountView] = strawberry.field(
+        description="Open tickets now by status and age, as the last facts refresh found them."
+    )
+    backlog_trend: list[BacklogCountView] = strawberry.field(
+        description="The backlog of each day since `since` (each day's last refresh)."
+    )
 
     @classmethod
     def from_kpis(cls, kpis: Kpis) -> IntegrationKpisView:
@@ -69,7 +90,18 @@ class IntegrationKpisView:
                 )
                 for s in kpis.sources
             ],
+            backlog=[_count(c) for c in kpis.backlog],
+            backlog_trend=[_count(c) for c in kpis.backlog_trend],
         )
+
+
+def _count(count: BacklogCount) -> BacklogCountView:
+    return BacklogCountView(
+        status=TicketStatus(count.status),
+        age_bucket=count.age_bucket,
+        tickets=count.tickets,
+        day=count.day,
+    )
 
 
 @strawberry.type

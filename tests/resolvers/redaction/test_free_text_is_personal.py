@@ -28,6 +28,7 @@ NOT_PERSONAL = {
             "LastSync.outcome",
             "LastSync.mode",
             "SyncRunCount.outcome",
+            "BacklogCount.ageBucket",
             "UnmappedWord.field",
             "UnmappedWord.word",
             "Verification.method",
