@@ -3,12 +3,15 @@ gateway's own traffic to the real sandbox, for supervisors and platform operator
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from adapters.registry import SOURCES
+from app.cli.commands import main
 from app.security.demo_keys import mint_token
 from app.store.backlog import BacklogPass, TicketBacklogStore
 from app.store.customers import Store
@@ -121,3 +124,24 @@ async def test_open_tickets_appear_by_status_and_age_and_in_the_trend(
     metrics = (await clean_sandbox.http.get(f"{clean_sandbox.gateway_url}/metrics")).text
     (status, age), count = expected.most_common(1)[0]
     assert f'scv_ticket_backlog{{age_bucket="{age}",status="{status}"}} {float(count)}' in metrics
+
+
+async def test_scv_readiness_against_the_running_gateway(
+    clean_sandbox: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await clean_sandbox.data(PROFILE)
+    # The command is synchronous; the gateway runs on this loop: run it beside it.
+    try:
+        await asyncio.to_thread(
+            main, ["readiness", "--url", clean_sandbox.gateway_url, "--min-link-rate", "0"]
+        )
+        code = 0
+    except SystemExit as exited:
+        code = int(exited.code or 0)
+    out = capsys.readouterr().out
+
+    for spec in SOURCES:
+        assert f"{spec.source.value:<10} link_rate" in out
+    crm_link = next(line for line in out.splitlines() if line.startswith("CRM        link_rate"))
+    assert crm_link.split()[2].endswith("%")  # measured from the stack's sync
+    assert code == (1 if "LAUNCH BLOCKER" in out else 0)
