@@ -13,12 +13,13 @@ create table source_rollout (
     reason          text not null
 );
 
--- A change of a source's rollout is an audit entry of its own kind. (A migration that adds
--- another kind re-lists these, ROLLOUT_CHANGE included.)
+-- A change of a source's rollout is an audit entry of its own kind. The list is every kind
+-- so far, WRITE (012_writes.sql, write-back) included; a migration that adds another kind
+-- re-lists these, ROLLOUT_CHANGE included.
 alter table audit_trail drop constraint audit_trail_kind_check;
 alter table audit_trail add constraint audit_trail_kind_check check (kind in (
     'READ', 'HANDOFF', 'CLAIM', 'TRANSFER', 'END', 'VERIFY', 'PURPOSE', 'LINK_CHANGE',
-    'ROLLOUT_CHANGE'));
+    'WRITE', 'ROLLOUT_CHANGE'));
 
 -- Open tickets as the last facts refresh found them (issue 24's integration KPIs): the
 -- backlog by canonical status and age is read from here, never by scanning the support
