@@ -44,6 +44,7 @@ from app.live.settings import LiveSettings
 from app.observability.tracing import TracingSettings
 from app.resilience.fair_share import Audience
 from app.resilience.settings import InstanceSharingSettings
+from app.rollout.settings import InstanceRolloutSettings
 from app.security.settings import AuditSettings, AuthSettings
 from app.webhooks.settings import WebhookSettings
 from app.writes.settings import WritesSettings
@@ -178,6 +179,11 @@ class GatewaySettings(BaseSettings):
     persisted_queries: PersistedQuerySettings = Field(
         default_factory=PersistedQuerySettings,
         description="automatic persisted queries (APQ) and the allow-list mode",
+    )
+    rollout: InstanceRolloutSettings = Field(
+        default_factory=InstanceRolloutSettings,
+        description="how often supervisors' rollout changes are read, and shadow reads' room "
+        "(each source's mode is its own section's `rollout`)",
     )
     tracing: TracingSettings = Field(
         default_factory=TracingSettings,

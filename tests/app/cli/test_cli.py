@@ -11,7 +11,17 @@ import pytest
 from app.cli.commands import main
 from app.security.demo_keys import ensure_demo_keys
 
-SUBCOMMANDS = ["demo", "serve", "sandbox", "sync", "token", "ivr-call", "schema", "status"]
+SUBCOMMANDS = [
+    "demo",
+    "serve",
+    "sandbox",
+    "sync",
+    "token",
+    "ivr-call",
+    "schema",
+    "status",
+    "readiness",
+]
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)
