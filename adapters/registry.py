@@ -27,12 +27,14 @@ import httpx
 
 from adapters.billing import linking as billing_linking
 from adapters.billing import webhooks as billing_webhooks
+from adapters.billing import writes as billing_writes
 from adapters.billing.cached import BillingLifetimes, CachedBillingAdapter
 from adapters.billing.client import HttpBillingAdapter, billing_auth_headers
 from adapters.billing.settings import BillingSettings
 from adapters.connection import Connection
 from adapters.crm import linking as crm_linking
 from adapters.crm import webhooks as crm_webhooks
+from adapters.crm import writes as crm_writes
 from adapters.crm.cached import CachedCrmAdapter, CrmLifetimes
 from adapters.crm.client import HttpCrmAdapter, crm_auth_headers
 from adapters.crm.settings import CrmSettings
@@ -51,6 +53,7 @@ from adapters.settings import (
 )
 from adapters.support import linking as support_linking
 from adapters.support import webhooks as support_webhooks
+from adapters.support import writes as support_writes
 from adapters.support.cached import CachedSupportAdapter, SupportLifetimes
 from adapters.support.client import HttpSupportAdapter, support_auth_headers
 from adapters.support.settings import SupportSettings
@@ -58,6 +61,7 @@ from kernel.cache import LifetimeSection, ReadThrough
 from kernel.linking import LinkPass, LinkRecord, SourceCursor
 from kernel.models import Source
 from kernel.webhooks import VendorEvent, WebhookDelivery
+from kernel.writes import SourceWrite, WriteKind
 
 SettingsT = TypeVar("SettingsT", bound=SourceSettings)
 HttpSettingsT = TypeVar("HttpSettingsT", bound=HttpSourceSettings)
@@ -154,6 +158,9 @@ class SourceSpec:
     cache: CacheSpec | None = None
     #: None: its records are not linked to customers (the IVR's contacts are calls).
     linking: LinkingSpec | None = None
+    #: The writes it takes, as the system of record of their facts (``adapters/<source>/
+    #: writes.py``); none: the gateway never writes to it.
+    writes: tuple[SourceWrite, ...] = ()
 
     @property
     def name(self) -> str:
@@ -183,6 +190,7 @@ def source_spec(
     webhooks: WebhookSpec | None = None,
     cache: CacheSpec | None = None,
     linking: LinkingSpec | None = None,
+    writes: tuple[SourceWrite, ...] = (),
 ) -> SourceSpec:
     """A registry entry of any kind of source, its parts type-checked together here, once."""
     if webhooks is not None and not issubclass(settings_model, SignedWebhooksSettings):
@@ -198,6 +206,7 @@ def source_spec(
         webhooks=webhooks,
         cache=cache,
         linking=linking,
+        writes=writes,
     )
 
 
@@ -212,6 +221,7 @@ def http_source_spec(
     webhooks: WebhookSpec | None = None,
     cache: CacheSpec | None = None,
     linking: LinkingSpec | None = None,
+    writes: tuple[SourceWrite, ...] = (),
 ) -> SourceSpec:
     """The entry of a source reached over HTTP: its adapter over a client of its own
     (``adapters.http.client.build_client``) that authenticates with ``auth_headers``."""
@@ -236,6 +246,7 @@ def http_source_spec(
         webhooks=webhooks,
         cache=cache,
         linking=linking,
+        writes=writes,
     )
 
 
@@ -258,6 +269,7 @@ SOURCES: tuple[SourceSpec, ...] = (
             search=billing_linking.search,
             get=billing_linking.get,
         ),
+        writes=billing_writes.WRITES,
     ),
     http_source_spec(
         Source.CRM,
@@ -276,6 +288,7 @@ SOURCES: tuple[SourceSpec, ...] = (
             search=crm_linking.search,
             get=crm_linking.get,
         ),
+        writes=crm_writes.WRITES,
     ),
     http_source_spec(
         Source.SUPPORT,
@@ -294,6 +307,7 @@ SOURCES: tuple[SourceSpec, ...] = (
             search=support_linking.search,
             get=support_linking.get,
         ),
+        writes=support_writes.WRITES,
     ),
     http_source_spec(
         Source.IVR,
@@ -367,3 +381,12 @@ def cached() -> tuple[SourceSpec, ...]:
 def with_webhooks() -> tuple[SourceSpec, ...]:
     """The sources that send signed webhooks, in registry order."""
     return tuple(spec for spec in SOURCES if spec.webhooks is not None)
+
+
+def writer_of(kind: WriteKind) -> tuple[Source, SourceWrite]:
+    """The system of record a kind of write goes to, and how it is written there."""
+    for spec in SOURCES:
+        for write in spec.writes:
+            if write.kind is kind:
+                return spec.source, write
+    raise LookupError(f"no source takes the write {kind.value}")

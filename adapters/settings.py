@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from kernel.rollout import RolloutMode
 
 SANDBOX_URL = "http://127.0.0.1:8100"
 
@@ -190,6 +192,82 @@ class RateLimitSettings(BaseModel):
     )
 
 
+class RollbackSettings(BaseModel):
+    """When a source moves back one phase by itself: its KPIs over the window, checked by
+    ``app.rollout.rollback`` (docs/rollout.md#rollback-criteria)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(default=True, description="off: the source never moves back by itself")
+    window_seconds: float = Field(
+        default=300.0, gt=0, le=86_400, description="the KPIs are measured over this window"
+    )
+    minimum_calls: int = Field(
+        default=20, ge=1, description="calls the window needs before its rates count"
+    )
+    max_error_rate: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="share of failed calls to the source (cancelled "
+        "ones not counted) above which it moves back",
+    )
+    max_contract_errors: int = Field(
+        default=5,
+        ge=1,
+        description="answers not of the vendor's contract (UPSTREAM_CONTRACT) "
+        "in the window above which it moves back",
+    )
+    max_latency_p99_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="99th percentile of its calls' time above which it moves back",
+    )
+    max_disagreement_rate: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="SHADOW: share of shadow reads disagreeing with "
+        "the system of record above which it moves back to OFF",
+    )
+    minimum_comparisons: int = Field(
+        default=20,
+        ge=1,
+        description="SHADOW: comparisons the window needs before its disagreement rate counts",
+    )
+
+
+class SourceRolloutSettings(BaseModel):
+    """How far the source is rolled out (docs/rollout.md); a supervisor's change, kept in
+    PostgreSQL (``setSourceRollout``), wins over this on every instance."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: RolloutMode = Field(
+        default=RolloutMode.ON,
+        description="OFF: never read; SHADOW: read in the background and compared, never "
+        "served; PILOT: served to the pilot cohort only; ON: served to everyone",
+    )
+    pilot_subjects: frozenset[str] = Field(
+        default=frozenset(), description="PILOT: the token subjects it is served to"
+    )
+    pilot_queues: frozenset[str] = Field(
+        default=frozenset(),
+        description="PILOT: the queues it is served to (a token's `queue:<name>` scopes)",
+    )
+
+    rollback: RollbackSettings = Field(
+        default_factory=RollbackSettings,
+        description="thresholds on the source's KPIs that move it back one phase",
+    )
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        # Operators write `shadow` as readily as `SHADOW`; the mode itself is one word.
+        return value.upper() if isinstance(value, str) else value
+
+
 class SourceSettings(BaseModel):
     """What every source needs, however it is reached: its resilience.
 
@@ -215,6 +293,10 @@ class SourceSettings(BaseModel):
     rate_limit: RateLimitSettings = Field(
         default_factory=RateLimitSettings,
         description="calls per second to the source, everyone's together",
+    )
+    rollout: SourceRolloutSettings = Field(
+        default_factory=SourceRolloutSettings,
+        description="how far the source is rolled out: off, shadow, pilot or on",
     )
 
 

@@ -144,6 +144,8 @@ def create_app(
             )
             # The app's too, not only each request's: tests and embedders reach the cache here.
             app.state.cache = state["cache"]
+            app.state.rollout = state["rollout"]
+            app.state.rollback_watch = state["rollback_watch"]
             yield state
 
     probes = Probes(metrics, health, resilience)

@@ -48,8 +48,10 @@ from app.live.settings import LiveSettings
 from app.observability.tracing import TracingSettings
 from app.resilience.fair_share import Audience
 from app.resilience.settings import InstanceSharingSettings
+from app.rollout.settings import InstanceRolloutSettings
 from app.security.settings import AuditSettings, AuthSettings
 from app.webhooks.settings import WebhookSettings
+from app.writes.settings import WritesSettings
 from kernel.models import Source
 
 #: ``SCV_`` variables that are not settings: the config file's and the secrets directory's
@@ -172,6 +174,11 @@ class GatewaySettings(BaseSettings):
         default_factory=InstanceSharingSettings,
         description="how one instance's processes share agents' latency and sources' rates",
     )
+    writes: WritesSettings = Field(
+        default_factory=WritesSettings,
+        description="writes to the systems of record: who may, limits, the outbox "
+        "(app/writes/, docs/writes.md)",
+    )
     limits: QueryLimitSettings = Field(
         default_factory=QueryLimitSettings,
         description="depth, aliases, tokens, body size, first, cost and budget of GraphQL requests",
@@ -179,6 +186,11 @@ class GatewaySettings(BaseSettings):
     persisted_queries: PersistedQuerySettings = Field(
         default_factory=PersistedQuerySettings,
         description="automatic persisted queries (APQ) and the allow-list mode",
+    )
+    rollout: InstanceRolloutSettings = Field(
+        default_factory=InstanceRolloutSettings,
+        description="how often supervisors' rollout changes are read, and shadow reads' room "
+        "(each source's mode is its own section's `rollout`)",
     )
     tracing: TracingSettings = Field(
         default_factory=TracingSettings,

@@ -22,11 +22,15 @@ from kernel.disclosure import DisclosureLedger
 from kernel.exports import ExportJobs
 from kernel.identity import IdentityStore
 from kernel.identity_evidence import IdentityEvidence
+from kernel.integration_kpis import IntegrationKpiReader
 from kernel.interactions import InteractionService
 from kernel.linking import IdentityDecisions, LiveLinker
 from kernel.live import LiveFeed
 from kernel.models import Source
+from kernel.rollout import RolloutGate
+from kernel.writes import WriteService
 from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY, IdentityEvidenceLoaders, Loaders
+from resolvers.rollout import RequestRollout
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +107,14 @@ class RequestContext:
     live: LiveFeed | None = None
     #: When the bearer token expires (epoch seconds): a subscription ends then.
     token_expires_at: float | None = None
+    #: Writes to the systems of record (the mutations, ``writeStatus``); None where not wired.
+    writes: WriteService | None = None
+    #: The sources' rollout as this request sees it (every source ON where not wired).
+    rollout: RequestRollout = field(default_factory=RequestRollout)
+    #: Changes the sources' rollout (``setSourceRollout``); None where not wired.
+    rollout_gate: RolloutGate | None = None
+    #: The integration KPIs (``integrationKpis``); None where not wired.
+    kpis: IntegrationKpiReader | None = None
 
 
 def new_context(
@@ -127,6 +139,9 @@ def new_context(
     data_quality: DataQualityReader | None = None,
     live: LiveFeed | None = None,
     token_expires_at: float | None = None,
+    writes: WriteService | None = None,
+    rollout: RolloutGate | None = None,
+    kpis: IntegrationKpiReader | None = None,
 ) -> RequestContext:
     """A context with fresh DataLoaders: loaders never outlive the request they batch for."""
     loaders = Loaders(
@@ -158,4 +173,8 @@ def new_context(
         data_quality=data_quality,
         live=live,
         token_expires_at=token_expires_at,
+        writes=writes,
+        rollout=RequestRollout(rollout),
+        rollout_gate=rollout,
+        kpis=kpis,
     )

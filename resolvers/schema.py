@@ -13,16 +13,23 @@ from strawberry.tools import merge_types
 
 from resolvers.extensions.audit import RecordDisclosures
 from resolvers.extensions.plain_fields import PlainFieldExecution, remember_plain_fields
-from resolvers.operations.customer import Query
+from resolvers.operations.customer import Query as CustomerQuery
 from resolvers.operations.exports import ExportMutation
 from resolvers.operations.identity_decisions import IdentityMutation
 from resolvers.operations.interactions import InteractionMutation
+from resolvers.operations.kpis import KpiQuery
 from resolvers.operations.live import Subscription
+from resolvers.operations.rollout import RolloutMutation, RolloutQuery
+from resolvers.operations.writes import WriteMutation
 
 logger = logging.getLogger(__name__)
 
-#: Every mutation of the graph: one class per feature, merged into one root type.
-Mutation = merge_types("Mutation", (InteractionMutation, ExportMutation, IdentityMutation))
+#: Every root field of the graph: one class per feature, merged into one root type each.
+Query = merge_types("Query", (CustomerQuery, RolloutQuery, KpiQuery))
+Mutation = merge_types(
+    "Mutation",
+    (InteractionMutation, ExportMutation, IdentityMutation, WriteMutation, RolloutMutation),
+)
 
 
 class GatewaySchema(strawberry.Schema):

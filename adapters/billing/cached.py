@@ -22,6 +22,7 @@ from kernel.models import (
     PaymentCardList,
     Source,
     Subscription,
+    SubscriptionId,
     SubscriptionList,
 )
 
@@ -101,6 +102,12 @@ class CachedBillingAdapter:
     def iter_subscriptions(self) -> AsyncIterator[list[tuple[BillingCustomerId, Subscription]]]:
         """Not cached: the facts refresh pages through the system itself."""
         return self._inner.iter_subscriptions()
+
+    async def cancel_subscription_at_period_end(
+        self, subscription_id: SubscriptionId, idempotency_key: str
+    ) -> None:
+        """Not cached: written to the system (the write service invalidates the customer)."""
+        await self._inner.cancel_subscription_at_period_end(subscription_id, idempotency_key)
 
 
 if TYPE_CHECKING:

@@ -35,6 +35,7 @@ from kernel.models import (
     PaymentCardList,
     Source,
     Subscription,
+    SubscriptionId,
     SubscriptionList,
     SubscriptionStatus,
 )
@@ -117,6 +118,24 @@ class HttpBillingAdapter:
             items.extend(to_subscription(s, self.subscription_status) for s in page)
         return SubscriptionList(
             customer_id=customer_id, items=tuple(items), fetched_at=self._clock()
+        )
+
+    async def cancel_subscription_at_period_end(
+        self, subscription_id: SubscriptionId, idempotency_key: str
+    ) -> None:
+        """``POST /v1/subscriptions/{id}`` with ``cancel_at_period_end=true`` and Stripe's
+        ``Idempotency-Key``: a retry with the key is answered the first result, so the
+        policy may repeat it (and the outbox may send it again) without a second change.
+
+        Sent as a JSON object of string values, which the sandbox reads as Stripe's form
+        keys; ``UpstreamHttp`` speaks JSON only.
+        """
+        await self._http.request_json(
+            "POST",
+            f"/v1/subscriptions/{self._http.segment(subscription_id)}",
+            json={"cancel_at_period_end": "true"},
+            headers={"Idempotency-Key": idempotency_key},
+            idempotent=True,
         )
 
     async def list_invoices(self, customer_id: BillingCustomerId, limit: int) -> InvoiceList:

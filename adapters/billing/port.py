@@ -14,12 +14,13 @@ from kernel.models import (
     InvoiceList,
     PaymentCardList,
     Subscription,
+    SubscriptionId,
     SubscriptionList,
 )
 
 
 class BillingAdapter(Protocol):
-    """Reads customers, subscriptions, invoices and cards from the billing system."""
+    """Reads customers, subscriptions, invoices and cards; cancels subscriptions (its facts)."""
 
     async def get_customer(self, customer_id: BillingCustomerId) -> BillingCustomer:
         """One customer; ``UpstreamNotFound`` if the system has none with this id."""
@@ -58,4 +59,11 @@ class BillingAdapter(Protocol):
     def iter_subscriptions(self) -> AsyncIterator[list[tuple[BillingCustomerId, Subscription]]]:
         """Every subscription of every customer (canceled too), with its customer, one page
         at a time, for the analysts' read model."""
+        ...
+
+    async def cancel_subscription_at_period_end(
+        self, subscription_id: SubscriptionId, idempotency_key: str
+    ) -> None:
+        """Have the subscription end when its period does; ``idempotency_key`` makes a
+        repeat of the call answer the first one's result."""
         ...

@@ -7,7 +7,7 @@ see the system as it is, and no record's invalidation could reach a search's ans
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -62,6 +62,16 @@ class CachedCrmAdapter:
     def iter_contacts_modified_since(self, since: datetime) -> AsyncIterator[list[CrmContact]]:
         """Not cached: the incremental sync pages through the system itself."""
         return self._inner.iter_contacts_modified_since(since)
+
+    async def update_contact(
+        self, contact_id: CrmContactId, properties: Mapping[str, str | None]
+    ) -> None:
+        """Not cached: written to the system (the write service invalidates the contact)."""
+        await self._inner.update_contact(contact_id, properties)
+
+    async def create_note(self, contact_id: CrmContactId, body: str, at: datetime) -> str:
+        """Not cached: written to the system."""
+        return await self._inner.create_note(contact_id, body, at)
 
 
 if TYPE_CHECKING:

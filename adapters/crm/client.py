@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -28,6 +28,8 @@ CONTACT_PROPERTIES = (
     # Not shown to anyone: a fact for checking a caller's knowledge answers.
     "date_of_birth",
 )
+#: HubSpot's association type of a note to a contact.
+NOTE_TO_CONTACT = 202
 #: HubSpot's most ids per batch read.
 BATCH_SIZE = 100
 #: HubSpot's search pages through at most this many results of one query.
@@ -63,6 +65,12 @@ class _HubSpotContact(WireModel):
     properties: dict[str, str | None]
     created_at: AwareDatetime = Field(alias="createdAt")
     updated_at: AwareDatetime = Field(alias="updatedAt")
+
+
+class _HubSpotObject(WireModel):
+    """Any CRM object as a write answers it: its id is all the gateway keeps."""
+
+    id: str
 
 
 class _HubSpotNext(WireModel):
@@ -210,6 +218,44 @@ class HttpCrmAdapter:
                 # A whole window modified in the same instant: there is no way forward.
                 raise UpstreamContractError(Source.CRM, "contact search window did not advance")
             window_start, after, read_in_window = contacts[-1].updated_at, "0", 0
+
+    async def update_contact(
+        self, contact_id: CrmContactId, properties: Mapping[str, str | None]
+    ) -> None:
+        """``PATCH /crm/v3/objects/contacts/{id}`` with the properties given (null clears)."""
+        await self._http.request_json(
+            "PATCH",
+            f"/crm/v3/objects/contacts/{self._http.segment(contact_id)}",
+            json={"properties": dict(properties)},
+        )
+
+    async def create_note(self, contact_id: CrmContactId, body: str, at: datetime) -> str:
+        """A note on the contact: HubSpot's notes object with its note-to-contact
+        association (type 202), in one ``POST /crm/v3/objects/notes``; the new note's id.
+
+        Never repeated by the policy (a POST): a second call would be a second note.
+        """
+        payload = {
+            "properties": {
+                "hs_note_body": body,
+                "hs_timestamp": at.isoformat().replace("+00:00", "Z"),
+            },
+            "associations": [
+                {
+                    "to": {"id": contact_id},
+                    "types": [
+                        {
+                            "associationCategory": "HUBSPOT_DEFINED",
+                            "associationTypeId": NOTE_TO_CONTACT,
+                        }
+                    ],
+                }
+            ],
+        }
+        created = await self._http.request_model(
+            _HubSpotObject, "POST", "/crm/v3/objects/notes", resource="note", json=payload
+        )
+        return created.id
 
     async def _search_modified(self, since: datetime, after: str) -> _HubSpotPage:
         since_filter = {

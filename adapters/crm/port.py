@@ -4,7 +4,8 @@ cache see, implemented over HTTP by ``adapters.crm.client.HttpCrmAdapter``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import hashlib
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -12,7 +13,7 @@ from kernel.models import CrmContact, CrmContactId
 
 
 class CrmAdapter(Protocol):
-    """Reads contacts from the CRM."""
+    """Reads contacts from the CRM, and writes contact details and notes (its facts)."""
 
     async def get_contacts(self, ids: Sequence[CrmContactId]) -> dict[CrmContactId, CrmContact]:
         """The contacts with these ids, in one batch read per 100 ids.
@@ -38,6 +39,38 @@ class CrmAdapter(Protocol):
         restarted past 10,000 results); reading a contact again is harmless to the sync.
         """
         ...
+
+    async def update_contact(
+        self, contact_id: CrmContactId, properties: Mapping[str, str | None]
+    ) -> None:
+        """Set (or clear, with None) the contact's properties, by their HubSpot names."""
+        ...
+
+    async def create_note(self, contact_id: CrmContactId, body: str, at: datetime) -> str:
+        """A note associated with the contact, timestamped ``at``; the new note's id."""
+        ...
+
+
+def contact_version(contact: CrmContact) -> str:
+    """The version of a contact's details as a read shows it, for ``expectedVersion``.
+
+    HubSpot's ``updatedAt`` alone is too coarse to tell two changes in one second apart (the
+    sandbox keeps whole seconds), so the version is a digest of it and of the values a
+    contact-details write may change: any change to them gives another version.
+    """
+    address = contact.address
+    parts = (
+        contact.updated_at.isoformat(),
+        contact.email,
+        contact.phone,
+        *(
+            (address.line1, address.city, address.region, address.postal_code, address.country)
+            if address is not None
+            else ()
+        ),
+    )
+    digest = hashlib.sha256("\x1f".join(part or "" for part in parts).encode()).hexdigest()
+    return f"{contact.updated_at.strftime('%Y%m%dT%H%M%SZ')}-{digest[:12]}"
 
 
 #: Contact properties the adapter asks for, besides the configured billing-id property.

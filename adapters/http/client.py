@@ -322,11 +322,12 @@ class UpstreamHttp:
         resource: str,
         params: Params | None = None,
         json: Any = None,
+        headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
     ) -> M:
         """``request_json`` then ``parse``: one request, one validated vendor model."""
         payload = await self.request_json(
-            method, path, params=params, json=json, idempotent=idempotent
+            method, path, params=params, json=json, headers=headers, idempotent=idempotent
         )
         return self.parse(model, payload, resource)
 

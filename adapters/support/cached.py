@@ -20,6 +20,7 @@ from kernel.models import (
     SupportUser,
     SupportUserId,
     Ticket,
+    TicketId,
     TicketList,
 )
 
@@ -69,6 +70,23 @@ class CachedSupportAdapter:
     def iter_tickets(self) -> AsyncIterator[list[tuple[SupportUserId, Ticket]]]:
         """Not cached: the facts refresh pages through the system itself."""
         return self._inner.iter_tickets()
+
+    async def create_ticket(
+        self,
+        requester_id: SupportUserId,
+        subject: str,
+        body: str,
+        priority: str | None,
+        idempotency_key: str,
+    ) -> TicketId:
+        """Not cached: written to the system (the write service invalidates the user)."""
+        return await self._inner.create_ticket(
+            requester_id, subject, body, priority, idempotency_key
+        )
+
+    async def comment_on_ticket(self, ticket_id: TicketId, body: str, public: bool) -> None:
+        """Not cached: written to the system."""
+        await self._inner.comment_on_ticket(ticket_id, body, public)
 
 
 if TYPE_CHECKING:

@@ -77,6 +77,12 @@ class _ZendeskTicket(WireModel):
     updated_at: AwareDatetime
 
 
+class _OneTicket(WireModel):
+    """A ticket write's answer: ``{"ticket": {...}}``."""
+
+    ticket: _ZendeskTicket
+
+
 class _CursorMeta(WireModel):
     has_more: bool
     after_cursor: str | None = None
@@ -160,6 +166,55 @@ class HttpSupportAdapter:
             user_id=user_id,
             items=tuple(self._to_ticket(t) for t in tickets),
             fetched_at=self._clock(),
+        )
+
+    async def create_ticket(
+        self,
+        requester_id: SupportUserId,
+        subject: str,
+        body: str,
+        priority: str | None,
+        idempotency_key: str,
+    ) -> TicketId:
+        """``POST /api/v2/tickets.json`` for the user, the body as its first comment.
+
+        Zendesk takes an ``Idempotency-Key`` on ticket creation: the same key answers the
+        ticket first created, so an outbox retry after a lost answer opens no second one.
+        """
+        wire_id = _zendesk_id(requester_id)
+        if wire_id is None:
+            raise UpstreamNotFound(Source.SUPPORT, "user id is not a support id")
+        ticket: dict[str, object] = {
+            "requester_id": wire_id,
+            "subject": subject,
+            "comment": {"body": body},
+        }
+        if priority is not None:
+            ticket["priority"] = priority
+        created = await self._http.request_model(
+            _OneTicket,
+            "POST",
+            "/api/v2/tickets.json",
+            resource="ticket",
+            json={"ticket": ticket},
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return TicketId(str(created.ticket.id))
+
+    async def comment_on_ticket(self, ticket_id: TicketId, body: str, public: bool) -> None:
+        """A comment on the ticket (``PUT /api/v2/tickets/{id}.json``); a private one
+        (``public: false``) is an internal note the requester never sees."""
+        wire_id = _zendesk_id(ticket_id)
+        if wire_id is None:
+            raise UpstreamNotFound(Source.SUPPORT, "ticket id is not a support id")
+        await self._http.request_model(
+            _OneTicket,
+            "PUT",
+            f"/api/v2/tickets/{wire_id}.json",
+            resource="ticket",
+            json={"ticket": {"comment": {"body": body, "public": public}}},
+            # A PUT, but adding a comment is not idempotent: never repeated by the policy.
+            idempotent=False,
         )
 
     async def search_users(

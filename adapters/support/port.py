@@ -13,12 +13,13 @@ from kernel.models import (
     SupportUser,
     SupportUserId,
     Ticket,
+    TicketId,
     TicketList,
 )
 
 
 class SupportAdapter(Protocol):
-    """Reads end users and their tickets from the support system."""
+    """Reads end users and their tickets; opens tickets and comments on them (its facts)."""
 
     async def get_users(self, ids: Sequence[SupportUserId]) -> dict[SupportUserId, SupportUser]:
         """The users with these ids (``show_many``, 100 ids a call); unknown ids are absent."""
@@ -48,6 +49,21 @@ class SupportAdapter(Protocol):
 
     def iter_tickets(self) -> AsyncIterator[list[tuple[SupportUserId, Ticket]]]:
         """Every ticket with its requester, one page at a time, for the analysts' read model."""
+        ...
+
+    async def create_ticket(
+        self,
+        requester_id: SupportUserId,
+        subject: str,
+        body: str,
+        priority: str | None,
+        idempotency_key: str,
+    ) -> TicketId:
+        """Open a ticket for the user, ``body`` as its first comment; the new ticket's id."""
+        ...
+
+    async def comment_on_ticket(self, ticket_id: TicketId, body: str, public: bool) -> None:
+        """Add a comment, public (the requester sees it) or private (an internal note)."""
         ...
 
 

@@ -49,6 +49,7 @@ from adapters.orders.port import OrdersAdapter, OrdersCustomerRef
 from adapters.support.port import SupportAdapter
 from app.analytics.order_facts import order_facts, orders_of, orders_pass
 from app.analytics.settings import CustomersSettings
+from app.store.backlog import NO_BACKLOG, BacklogPass, TicketBacklogStore
 from app.store.facts_writer import BillingFacts, CrmFacts, FactsRefreshSession, FactsWriter
 from kernel.errors import UpstreamError
 from kernel.identity import CustomerId, IdentityStore
@@ -160,6 +161,7 @@ async def refresh_facts_from(
         settings,
         default_region,
         orders=orders_of(sources),
+        backlog=BacklogPass(TicketBacklogStore(writer.pool), Source.SUPPORT),
     )
 
 
@@ -174,6 +176,7 @@ async def refresh_facts(
     clock: Clock = _utc_now,
     *,
     orders: OrdersAdapter | None = None,
+    backlog: BacklogPass = NO_BACKLOG,
 ) -> FactsRefreshReport:
     """Fill ``customer_facts`` for every customer, from every system, in bulk.
 
@@ -203,7 +206,7 @@ async def refresh_facts(
                 run(lambda s: _subscription_pass(s, billing.iter_subscriptions()))
             )
             ticket_count = passes.create_task(
-                run(lambda s: _ticket_pass(s, support.iter_tickets(), clock))
+                run(lambda s: _ticket_pass(s, support.iter_tickets(), clock, backlog))
             )
             call_count = passes.create_task(
                 run(lambda s: _call_pass(s, ivr, settings, default_region, clock))
@@ -273,11 +276,13 @@ async def _ticket_pass(
     session: FactsRefreshSession,
     pages: AsyncIterator[list[tuple[SupportUserId, Ticket]]],
     clock: Clock,
+    backlog: BacklogPass,
 ) -> int:
     taken_at, seen = clock(), 0
     async with session.staged("tickets"):
         async for page in pages:
             seen += len(page)
+            backlog.see(ticket for _, ticket in page)  # the KPIs' backlog, read here anyway
             by_requester: dict[SupportUserId, list[Ticket]] = defaultdict(list)
             for requester, ticket in page:
                 by_requester[requester].append(ticket)
@@ -288,6 +293,7 @@ async def _ticket_pass(
                     staged.append((requester, open_count, newest))
             await session.stage_tickets(staged)
         await session.apply_tickets(taken_at)
+    await backlog.apply(taken_at)
     return seen
 
 

@@ -24,6 +24,7 @@ from app.cli.environment import (
     with_sandbox_port,
     word,
 )
+from app.cli.readiness import Thresholds
 from app.cli.serve import cmd_serve
 from app.settings import Settings
 
@@ -172,6 +173,33 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     print(f"applied {len(applied)} migration(s){': ' if applied else ''}{', '.join(applied)}")
 
 
+def cmd_readiness(args: argparse.Namespace) -> None:
+    import httpx
+
+    from adapters.registry import SOURCES
+    from app.cli.readiness import readiness_report, render_readiness
+
+    url = (args.url or gateway_url(load_settings())).rstrip("/")
+    try:
+        with httpx.Client(timeout=args.timeout) as client:
+            metrics = client.get(f"{url}/metrics")
+    except httpx.HTTPError as exc:
+        sys.exit(f"cannot reach the gateway at {url}: {type(exc).__name__} {exc}")
+    if metrics.status_code != 200:
+        sys.exit(f"unexpected answer from the gateway at {url}: /metrics {metrics.status_code}")
+    limits = Thresholds(
+        min_mapping_coverage=args.min_mapping_coverage,
+        max_unmapped_words=args.max_unmapped_words,
+        min_link_rate=args.min_link_rate,
+        max_error_rate=args.max_error_rate,
+        min_shadow_agreement=args.min_shadow_agreement,
+    )
+    items = readiness_report(metrics.text, [spec.source.value for spec in SOURCES], limits)
+    print(render_readiness(items, url), end="")
+    if any(item.blocker for item in items):
+        sys.exit(1)
+
+
 def cmd_audit_prune(args: argparse.Namespace) -> None:
     from app.observability.logs import configure_logging
 
@@ -302,6 +330,50 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=positive_number, default=5.0, help="seconds to wait for each answer (5)"
     )
     status.set_defaults(func=cmd_status)
+    readiness = commands.add_parser(
+        "readiness",
+        help="each source's integration-readiness checklist from a running gateway; "
+        "exit 1 with a launch blocker",
+    )
+    readiness.add_argument("--url", type=http_url, default=None, help="the gateway (as status)")
+    readiness.add_argument(
+        "--timeout", type=positive_number, default=5.0, help="seconds to wait (5)"
+    )
+    defaults = Thresholds()
+    for flag, kind, default, meaning in (
+        (
+            "--min-mapping-coverage",
+            float,
+            defaults.min_mapping_coverage,
+            "share of a source's taxonomy fields with no unmapped word",
+        ),
+        (
+            "--max-unmapped-words",
+            int,
+            defaults.max_unmapped_words,
+            "distinct unmapped vendor words",
+        ),
+        (
+            "--min-link-rate",
+            float,
+            defaults.min_link_rate,
+            "share of the last sync's records linked to a customer",
+        ),
+        (
+            "--max-error-rate",
+            float,
+            defaults.max_error_rate,
+            "share of calls to the source that failed",
+        ),
+        (
+            "--min-shadow-agreement",
+            float,
+            defaults.min_shadow_agreement,
+            "share of shadow reads agreeing with the system of record",
+        ),
+    ):
+        readiness.add_argument(flag, type=kind, default=default, help=f"{meaning} ({default})")
+    readiness.set_defaults(func=cmd_readiness)
     audit_prune = commands.add_parser(
         "audit-prune",
         help="delete audit entries older than SCV_AUDIT__RETENTION_DAYS (the only way out)",

@@ -50,8 +50,11 @@ from kernel.data_quality import DataQualityReader
 from kernel.exports import ExportJobs
 from kernel.identity import IdentityStore
 from kernel.identity_evidence import IdentityEvidence
+from kernel.integration_kpis import IntegrationKpiReader
 from kernel.linking import IdentityDecisions, LiveLinker
 from kernel.live import LiveFeed
+from kernel.rollout import RolloutGate
+from kernel.writes import WriteService
 from resolvers.context import RequestContext, Sources, new_context
 from resolvers.extensions.masking import stated_purpose
 from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY
@@ -96,6 +99,12 @@ class GatewayState:
     data_quality: DataQualityReader | None = None
     #: Live changes for subscriptions; None where not wired (subscriptions are refused).
     live: LiveFeed | None = None
+    #: Writes to the systems of record (the mutations, ``writeStatus``); None where not wired.
+    writes: WriteService | None = None
+    #: The sources' rollout (modes, supervisors' changes, shadow reads); None: all ON.
+    rollout: RolloutGate | None = None
+    #: The integration KPIs; None where not wired.
+    kpis: IntegrationKpiReader | None = None
 
 
 #: Who a WebSocket is until its ``connection_init`` names someone: a role that may do nothing
@@ -185,6 +194,9 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
             exports=state.exports,
             evidence=state.evidence,
             data_quality=state.data_quality,
+            writes=state.writes,
+            rollout=state.rollout,
+            kpis=state.kpis,
             purpose=purpose,
             request_id=record.request_id if (record := current_request.get()) else None,
             client_address=request.client.host if request.client else None,

@@ -22,7 +22,7 @@ from app.security.settings import AuthSettings
 from kernel.access import Principal
 
 #: Roles the gateway knows; what each may see is decided in the resolvers.
-ROLES = frozenset({"agent", "supervisor", "analyst", "ivr"})
+ROLES = frozenset({"agent", "supervisor", "analyst", "ivr", "operator"})
 
 #: Header ``typ`` values accepted for bearer tokens. Handoff and interaction tokens carry
 #: their own ``typ``, so none of them can stand in for an access token.

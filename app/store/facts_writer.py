@@ -318,6 +318,11 @@ class FactsWriter:
         self._pool = pool
         self._apply_lock = asyncio.Lock()
 
+    @property
+    def pool(self) -> asyncpg.Pool[asyncpg.Record]:
+        """The pool it writes through (the facts refresh's other tables share it)."""
+        return self._pool
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[FactsRefreshSession]:
         """One connection for one pass (staging tables belong to a connection); as many

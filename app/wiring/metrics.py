@@ -14,7 +14,7 @@ scraped process or the store sees, not a sum over workers.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,12 +38,15 @@ from app.identity.linking_metrics import LinkingMetrics
 from app.identity.metrics import IdentityQualityCollector
 from app.identity.sync.metrics import SyncRunCollector
 from app.interactions.metrics import InteractionMetrics
+from app.kpis.metrics import TicketBacklogCollector
 from app.live.metrics import LiveMetrics
 from app.observability.operations import operation_label
 from app.observability.taxonomy import TaxonomyCollector
 from app.resilience.metrics import ResilienceMetrics
+from app.rollout.metrics import RolloutMetrics
 from app.security.audit_metrics import AuditMetrics
 from app.webhooks.metrics import WebhookMetrics
+from app.writes.metrics import WriteMetrics
 from kernel.models import Source
 
 __all__ = ["CONTENT_TYPE_LATEST", "GatewayMetrics"]
@@ -79,6 +82,14 @@ class GatewayMetrics:
     exports: ExportMetrics
     facts: FactsMetrics
     live: LiveMetrics
+    writes: WriteMetrics
+    rollout: RolloutMetrics
+    #: The open-ticket backlog, read from the store by the scrape handler.
+    backlog: TicketBacklogCollector
+    #: Told of every upstream call too (the rollout's KPI windows).
+    upstream_watchers: list[Callable[[Source, float, str | None], None]] = field(
+        default_factory=list
+    )
     _operations: set[str] = field(default_factory=set)
 
     @classmethod
@@ -107,6 +118,8 @@ class GatewayMetrics:
         scrape.register(sync_run)
         identity = IdentityQualityCollector()
         scrape.register(identity)
+        backlog = TicketBacklogCollector()
+        scrape.register(backlog)
         return cls(
             registry=scrape,
             upstream_requests=Counter(
@@ -154,12 +167,17 @@ class GatewayMetrics:
             exports=ExportMetrics.create(own, scrape),
             facts=FactsMetrics.create(own),
             live=LiveMetrics.create(own),
+            writes=WriteMetrics.create(own, scrape),
+            rollout=RolloutMetrics.create(own),
+            backlog=backlog,
         )
 
     def observe_upstream(self, source: Source, seconds: float, error_code: str | None) -> None:
         """Count one upstream request and its time."""
         self.upstream_requests.labels(source.value, error_code or "ok").inc()
         self.upstream_seconds.labels(source.value).observe(seconds)
+        for watcher in self.upstream_watchers:
+            watcher(source, seconds, error_code)
 
     def count_refusal(self, code: str) -> None:
         """Count one request refused by a limit (codes are the gateway's own: bounded)."""

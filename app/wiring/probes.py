@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -13,8 +14,10 @@ from app.exports.downloads import ExportDownloads
 from app.identity.metrics import IDENTITY_COUNTS_SECONDS
 from app.observability.health import SourceHealth
 from app.resilience.policy import Resilience
+from app.store.backlog import TicketBacklogStore
 from app.store.customers import Store
 from app.store.identity_view import IdentityViewStore
+from app.store.writes import WriteStore
 from app.wiring.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
 from kernel.models import Source
 
@@ -78,6 +81,19 @@ class Probes:
                 metrics.exports.jobs.by_state = await downloads.store.count_by_state()
         except Exception:
             logger.warning("could not read the export jobs for /metrics", exc_info=True)
+        try:
+            async with asyncio.timeout(STORE_PROBE_SECONDS):
+                writes = WriteStore(store)
+                metrics.writes.outbox.by_status = await writes.count_by_status()
+                metrics.writes.outbox.oldest_pending_seconds = await writes.oldest_pending_seconds()
+        except Exception:
+            logger.warning("could not read the writes' outbox for /metrics", exc_info=True)
+        try:
+            async with asyncio.timeout(STORE_PROBE_SECONDS):
+                backlog = TicketBacklogStore(store.pool)
+                metrics.backlog.reading = await backlog.backlog(datetime.now(UTC))
+        except Exception:
+            logger.warning("could not read the ticket backlog for /metrics", exc_info=True)
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -2,8 +2,9 @@
 
 ``open_services`` connects the store (and migrates it), builds the sources through the
 registry, the token verifier, live linking, the interaction service, the response cache, the
-read model and the export workers, and returns the lifespan's state: what the endpoints find
-in ``request.state``. Everything it opens is pushed onto the caller's ``AsyncExitStack``.
+read model, the writes (and their outbox worker) and the export workers, and returns the
+lifespan's state: what the endpoints find in ``request.state``. Everything it opens is
+pushed onto the caller's ``AsyncExitStack``.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
 from prometheus_client import multiprocess
 
-from adapters.registry import fallback_order, record_nouns
+from adapters.registry import SOURCES, fallback_order, record_nouns
 from adapters.taxonomy import taxonomies_of
 from adapters.unreadable import unreadable_of
 from app.analytics.order_facts import orders_of
@@ -29,24 +32,32 @@ from app.http.graphql import GatewayState
 from app.identity.data_quality import DataQuality
 from app.identity.decisions import IdentityDecisionService
 from app.identity.live_linking import LiveLinking
+from app.kpis.service import IntegrationKpiService
 from app.live.service import LiveChanges
 from app.resilience.policy import Resilience
+from app.rollout.rollback import RollbackWatch
+from app.rollout.service import SourceRollouts, configured_rollouts
+from app.rollout.window import SourceWindows
 from app.security.audit import PostgresAuditSink
 from app.security.auth import KeyRing, TokenVerifier
 from app.security.demo_keys import ensure_demo_keys
 from app.settings import Settings
 from app.store.audit import AuditTrailStore
+from app.store.backlog import TicketBacklogStore
 from app.store.customers import Store
 from app.store.embedded import start_embedded_postgres
 from app.store.facts import PostgresFactsStore
 from app.store.facts_writer import FactsWriter
 from app.store.identity_view import IdentityViewStore
+from app.store.kpis import KpiStore
+from app.store.rollout import PostgresRolloutStore
 from app.wiring.exports import start_exports
 from app.wiring.interactions import build_interactions
 from app.wiring.live import start_live
 from app.wiring.metrics import GatewayMetrics
 from app.wiring.protection import QueryProtection
 from app.wiring.sources import build_adapters
+from app.wiring.writes import start_writes
 from kernel.identity import CustomerId
 from kernel.identity_evidence import IdentityEvidence
 from kernel.models import Source
@@ -135,6 +146,24 @@ async def open_services(
         orders=orders_of(sources),
         updates=metrics.facts.updates,
     )
+    writes = await start_writes(
+        settings,
+        stack,
+        store,
+        adapters,
+        PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
+        metrics.writes,
+        written(cache.invalidate_record, live),
+    )
+    rollout = build_rollout(
+        settings, store, PostgresAuditSink(audit_trail, settings.audit, metrics.audit), metrics
+    )
+    # Shadow reads under way finish (or are cancelled) before the sources close.
+    stack.push_async_callback(rollout.drain)
+    watch = build_rollback_watch(settings, rollout, metrics)
+    stack.callback(metrics.upstream_watchers.remove, watch.windows.observe_call)
+    checks = asyncio.create_task(watch.run(settings.rollout.check_seconds))
+    stack.callback(checks.cancel)
     # Last, so that its workers stop (handing their jobs back) before anything closes.
     export_downloads = await start_exports(
         settings,
@@ -167,6 +196,7 @@ async def open_services(
             audit=PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
             audit_trail=audit_trail,
             exports=export_downloads.exports,
+            writes=writes,
             facts=facts,
             panel_concurrency=settings.customers.panel_concurrency,
             evidence=IdentityEvidence(
@@ -178,8 +208,29 @@ async def open_services(
             # This process's taxonomies: the words its own adapters met.
             data_quality=DataQuality(store, lambda: metrics.taxonomy.taxonomies),
             live=live,
+            rollout=rollout,
+            kpis=IntegrationKpiService(
+                KpiStore(store), rollout, watch.windows, TicketBacklogStore(store.pool)
+            ),
         ),
+        "rollout": rollout,
+        "rollback_watch": watch,
     }
+
+
+def written(
+    invalidate: Callable[[Source, str], Awaitable[None]], live: LiveChanges | None
+) -> Callable[[Source, str], Awaitable[None]]:
+    """What a write applied to a system of record tells: the cache forgets the record, and
+    the customer's live subscribers hear of it at once (the vendor's webhook follows, and
+    tells them again: a second re-query, never a missed one)."""
+
+    async def changed(source: Source, record_id: str) -> None:
+        await invalidate(source, record_id)
+        if live is not None:
+            await live.record_changed(source, record_id, datetime.now(UTC), time.time())
+
+    return changed
 
 
 def links_changed(
@@ -193,6 +244,43 @@ def links_changed(
             await live.links_changed(customer_ids)
 
     return changed
+
+
+def build_rollout(
+    settings: Settings, store: Store, audit: PostgresAuditSink, metrics: GatewayMetrics
+) -> SourceRollouts:
+    """Every registered source's rollout: its settings, supervisors' changes on top."""
+    sections = {spec.source: settings.source(spec.source).rollout for spec in SOURCES}
+    return SourceRollouts(
+        configured_rollouts(
+            {
+                source: (section.mode, section.pilot_subjects, section.pilot_queues)
+                for source, section in sections.items()
+            }
+        ),
+        PostgresRolloutStore(store),
+        refresh_seconds=settings.rollout.refresh_seconds,
+        max_shadow_reads=settings.rollout.max_shadow_reads,
+        audit=audit,
+        metrics=metrics.rollout,
+        windows=SourceWindows(),
+    )
+
+
+def build_rollback_watch(
+    settings: Settings, rollout: SourceRollouts, metrics: GatewayMetrics
+) -> RollbackWatch:
+    """Every source's rollback criteria over its KPI windows (told of every upstream call)."""
+    windows = rollout.windows
+    assert windows is not None  # build_rollout gives it one
+    metrics.upstream_watchers.append(windows.observe_call)
+    watch = RollbackWatch(
+        rollout,
+        windows,
+        {spec.source: settings.source(spec.source).rollout.rollback for spec in SOURCES},
+        metrics.rollout,
+    )
+    return watch
 
 
 async def publish_every_second(publish: Callable[[], None]) -> None:

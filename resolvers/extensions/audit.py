@@ -198,7 +198,8 @@ class AuditEvent:
     at: datetime | None
     kind: str = strawberry.field(
         description="READ, or an interaction step: HANDOFF, CLAIM, TRANSFER, END, VERIFY, "
-        "PURPOSE, LINK_CHANGE."
+        "PURPOSE, LINK_CHANGE; or WRITE, a write to a system of record (detail: the mutation; "
+        "fields: the input fields written; outcome: ACCEPTED, APPLIED, FAILED or REFUSED)."
     )
     outcome: str = strawberry.field(description="served, masked, denied, or the step's result.")
     subject: str = strawberry.field(description="The principal (token subject).")

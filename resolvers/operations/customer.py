@@ -18,8 +18,10 @@ from resolvers.operations.customers import CustomerConnection, customers
 from resolvers.operations.data_quality import DataQualityReportType, data_quality
 from resolvers.operations.exports import ExportJob, export_status
 from resolvers.operations.interactions import Interaction, interaction, waiting_calls
+from resolvers.operations.writes import write_status
 from resolvers.types.common import Info, Source
 from resolvers.types.customer import Customer
+from resolvers.types.writes import WriteResult
 
 #: How an IVR contact's ``CustomerRefType`` names the customer it verified.
 _IVR_REF_TO_SOURCE = {"ACCOUNT": Source.BILLING}
@@ -142,6 +144,12 @@ class Query:
         resolver=export_status,
         description="An export job (analysts and supervisors): null unless you started it or "
         "are a supervisor.",
+    )
+
+    write_status: WriteResult | None = strawberry.field(
+        resolver=write_status,
+        description="A write to a system of record, as it stands now: null unless you made "
+        "it or are a supervisor.",
     )
 
     data_quality: DataQualityReportType = strawberry.field(

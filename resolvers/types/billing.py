@@ -141,6 +141,11 @@ class BillingAccount:
             for card in found.items
         ]
 
+    async def shadow_record_id(self, info: Info) -> str:
+        """The billing record this panel found (a shadow read's comparison, not a field)."""
+        customer = await info.context.loaders.billing_customers.load(self.billing_id)
+        return str(customer.id)
+
     @strawberry.field
     async def meta(self, info: Info) -> PanelMeta:
         customer = await info.context.loaders.billing_customers.load(self.billing_id)

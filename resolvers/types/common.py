@@ -15,6 +15,7 @@ from kernel import models
 from kernel.access import VerificationLevel
 from kernel.client_errors import BadUserInput
 from kernel.identity import CustomerId
+from kernel.rollout import RolloutMode
 from resolvers.context import RequestContext
 from resolvers.extensions.masking import personal, withhold
 
@@ -30,6 +31,11 @@ TicketStatus = models.TicketStatus
 SubscriptionStatus = models.SubscriptionStatus
 InvoiceStatus = models.InvoiceStatus
 CacheState = models.CacheState
+strawberry.enum(
+    RolloutMode,
+    description="How far a source is rolled out: OFF, SHADOW (read and compared, never "
+    "served), PILOT (served to its pilot cohort only) or ON.",
+)
 
 Info = strawberry.Info[RequestContext, None]
 
@@ -89,6 +95,13 @@ class PanelMeta:
     @strawberry.field(description="Whether the values may be out of date (cache STALE).")
     def stale(self) -> bool:
         return self.cache is CacheState.STALE
+
+    @strawberry.field(
+        description="The rollout mode of its source that served this panel: ON, or PILOT "
+        "(served to the pilot cohort only)."
+    )
+    async def rollout(self, info: Info) -> RolloutMode:
+        return (await info.context.rollout.of(self.source)).mode
 
 
 def check_first(first: int | None, *, default: int) -> int:

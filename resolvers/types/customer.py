@@ -20,11 +20,13 @@ import strawberry
 from kernel import models
 from kernel.access import VerificationLevel
 from kernel.identity import CustomerId, CustomerRecord
+from kernel.identity import IdentityLink as KernelLink
 from kernel.models import BillingCustomerId, CrmContactId, SupportUserId
 from resolvers.extensions.masking import customer_data, mask_name, personal
 from resolvers.types.billing import BillingAccount
 from resolvers.types.common import Info, Source, check_first
 from resolvers.types.orders import OrderHistory, resolve_orders
+from resolvers.types.panels import serve_panel
 from resolvers.types.profile import Profile
 from resolvers.types.support import SupportSummary
 
@@ -101,32 +103,39 @@ class Customer:
             ],
         )
 
+    # Each source's panel is served as its rollout says (``serve_panel``): null when the
+    # source is off, in shadow, or in pilot for someone outside its cohort.
     @customer_data(description="From the CRM; null when the CRM has no record of them.")
     async def profile(self, info: Info) -> Profile | None:
-        link = self.record.link_for(models.Source.CRM)
-        if link is None:
-            return None
-        contact = await info.context.loaders.crm_contacts.load(CrmContactId(link.external_id))
-        return Profile.from_model(contact, self.record.id)
+        async def build(link: KernelLink) -> Profile:
+            contact = await info.context.loaders.crm_contacts.load(CrmContactId(link.external_id))
+            return Profile.from_model(contact, self.record.id)
+
+        return await serve_panel(info, self.record, models.Source.CRM, build)
 
     @customer_data(description="From billing; null when billing has no record of them.")
-    def billing(self) -> BillingAccount | None:
-        link = self.record.link_for(models.Source.BILLING)
-        if link is None:
-            return None
-        return BillingAccount(owner=self.record.id, billing_id=BillingCustomerId(link.external_id))
+    async def billing(self, info: Info) -> BillingAccount | None:
+        async def build(link: KernelLink) -> BillingAccount:
+            return BillingAccount(
+                owner=self.record.id, billing_id=BillingCustomerId(link.external_id)
+            )
+
+        return await serve_panel(info, self.record, models.Source.BILLING, build)
 
     @customer_data(description="From support; null when support has no record of them.")
     async def support(self, info: Info) -> SupportSummary | None:
-        link = self.record.link_for(models.Source.SUPPORT)
-        if link is None:
-            return None
-        found = await info.context.loaders.tickets.load(SupportUserId(link.external_id))
-        return SupportSummary.from_model(found, self.record.id)
+        async def build(link: KernelLink) -> SupportSummary:
+            found = await info.context.loaders.tickets.load(SupportUserId(link.external_id))
+            return SupportSummary.from_model(found, self.record.id)
+
+        return await serve_panel(info, self.record, models.Source.SUPPORT, build)
 
     @customer_data(description="From the orders database; null when it has no record of them.")
     async def orders(self, info: Info) -> OrderHistory | None:
-        return await resolve_orders(self.record, info)
+        async def build(link: KernelLink) -> OrderHistory | None:
+            return await resolve_orders(self.record, info)
+
+        return await serve_panel(info, self.record, models.Source.ORDERS, build)
 
     @customer_data(
         description="From the gateway's read model, not live: what analysts filter by, and "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import strawberry
 
+from adapters.crm.port import contact_version
 from kernel import models
 from kernel.access import VerificationLevel
 from kernel.identity import CustomerId
@@ -22,6 +23,10 @@ class Profile:
     email: str | None = personal(VerificationLevel.MEDIUM, mask_email)
     phone: str | None = personal(VerificationLevel.MEDIUM, mask_phone)
     address: Address | None
+    version: str = strawberry.field(
+        description="The contact details' version as read: send it as updateContactDetails' "
+        "expectedVersion, so that a change made since is refused, never overwritten."
+    )
     meta: PanelMeta
 
     @classmethod
@@ -32,6 +37,7 @@ class Profile:
             email=contact.email,
             phone=contact.phone,
             address=Address.from_model(contact.address, owner),
+            version=contact_version(contact),
             meta=PanelMeta(
                 source=models.Source.CRM,
                 source_record_id=strawberry.ID(contact.id),

@@ -15,7 +15,14 @@ from starlette.applications import Starlette
 
 from sandbox.billing.openapi import OPERATIONS, SCHEMAS
 from sandbox.billing.reads import BillingApi
-from sandbox.billing.shapes import render_customer, render_invoice, stripe_error
+from sandbox.billing.shapes import (
+    render_customer,
+    render_invoice,
+    render_subscription,
+    stripe_error,
+)
+from sandbox.billing.subscriptions import OPERATIONS as SUBSCRIPTION_OPERATIONS
+from sandbox.billing.subscriptions import SubscriptionWrites
 from sandbox.billing.writes import OPERATIONS as WRITE_OPERATIONS
 from sandbox.billing.writes import BillingWrites
 from sandbox.control import SystemControl
@@ -58,12 +65,15 @@ def create_billing_app(dataset: Dataset, control: SystemControl | None = None) -
     api = BillingApi(dataset.billing)
     control = control or SystemControl("billing", ERRORS)
     writes = BillingWrites(dataset.billing, control.outbox, render_customer, render_invoice)
+    subscriptions = SubscriptionWrites(
+        dataset.billing, lambda event: control.outbox.emit("billing", event), render_subscription
+    )
     spec = SystemSpec(
         name="billing",
         title="Sandbox billing (Stripe-shaped)",
         description="Customers, subscriptions, invoices and cards, as the Stripe API shapes them.",
-        routes=[*api.routes(), *writes.routes()],
-        operations=[*OPERATIONS, *WRITE_OPERATIONS],
+        routes=[*api.routes(), *writes.routes(), *subscriptions.routes()],
+        operations=[*OPERATIONS, *WRITE_OPERATIONS, *SUBSCRIPTION_OPERATIONS],
         schemas=SCHEMAS,
         security_scheme=BEARER_SCHEME,
         check_key=bearer(API_KEY),

@@ -14,6 +14,8 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 from sandbox.control import SystemControl
+from sandbox.crm.notes import NOTE_SCHEMA, CrmNotes
+from sandbox.crm.notes import OPERATIONS as NOTE_OPERATIONS
 from sandbox.crm.openapi import OPERATIONS, SCHEMAS
 from sandbox.crm.reads import CrmApi
 from sandbox.crm.shapes import (
@@ -63,13 +65,14 @@ def create_crm_app(dataset: Dataset, control: SystemControl | None = None) -> St
     writes = CrmWrites(
         dataset.crm, control.outbox, PROPERTIES, render_contact, validation_error, _not_found
     )
+    notes = CrmNotes(dataset.crm, control.outbox, validation_error, _not_found)
     spec = SystemSpec(
         name="crm",
         title="Sandbox CRM (HubSpot-shaped)",
         description="Contacts, as HubSpot's CRM v3 API shapes them.",
-        routes=[*api.routes(), *writes.routes()],
-        operations=[*OPERATIONS, *WRITE_OPERATIONS],
-        schemas=SCHEMAS,
+        routes=[*api.routes(), *writes.routes(), *notes.routes()],
+        operations=[*OPERATIONS, *WRITE_OPERATIONS, *NOTE_OPERATIONS],
+        schemas={**SCHEMAS, "Note": NOTE_SCHEMA},
         security_scheme=BEARER_SCHEME,
         check_key=bearer(API_KEY),
         errors=ERRORS,

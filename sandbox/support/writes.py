@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from typing import Literal, get_args
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -40,11 +41,13 @@ TRACKED = ("status", "priority", "subject", "type")
 
 
 class Comment(BaseModel):
-    """A ticket comment: only its text matters here."""
+    """A ticket comment: its text, and whether the requester sees it (Zendesk's ``public``,
+    true unless said otherwise; a private comment is an internal note)."""
 
     model_config = ConfigDict(extra="ignore", strict=True)
 
     body: str = Field(min_length=1)
+    public: bool = True
 
 
 class NewTicket(BaseModel):
@@ -149,6 +152,8 @@ class SupportWrites:
         self.outbox = outbox
         self.render_ticket = render_ticket
         self.not_found = not_found
+        #: Idempotency keys of ticket creations: the body sent and the ticket answered.
+        self.idempotency: dict[str, tuple[bytes, JSON]] = {}
 
     def routes(self) -> list[Route]:
         """The write routes, with and without Zendesk's ``.json`` suffix."""
@@ -160,9 +165,36 @@ class SupportWrites:
         ]
 
     async def create_ticket(self, request: Request) -> Response:
-        """Open a ticket for an existing end user; answers 201 with the ticket."""
+        """Open a ticket for an existing end user; answers 201 with the ticket.
+
+        With an ``Idempotency-Key``, as Zendesk takes it on ticket creation: the same key and
+        body answer the ticket first created (``x-idempotency-lookup: hit``) and open no
+        other; the same key with another body is refused (400, nothing created).
+        """
+        key = request.headers.get("idempotency-key")
+        raw = await request.body()
+        if key:
+            seen = self.idempotency.get(key)
+            if seen is not None:
+                if seen[0] != raw:
+                    raise VendorError(
+                        400,
+                        {
+                            "error": "IdempotentRequestError",
+                            "description": "The idempotency key was used with another body",
+                        },
+                    )
+                return JsonResponse(
+                    seen[1], status_code=201, headers={"x-idempotency-lookup": "hit"}
+                )
+        response = await self._create_ticket(request, raw)
+        if key:
+            self.idempotency[key] = (raw, orjson.loads(response.body))
+        return response
+
+    async def _create_ticket(self, request: Request, raw: bytes) -> Response:
         try:
-            body = CreateBody.model_validate_json(await request.body())
+            body = CreateBody.model_validate_json(raw)
         except ValidationError as exc:
             raise _parse_error(exc) from None
         new = body.ticket
@@ -210,7 +242,7 @@ class SupportWrites:
             event = {"current": _event_value(value), "previous": _event_value(before[name])}
             self.outbox.emit("support", zendesk_event(f"ticket.{name}_changed", ticket, event))
         if change.comment is not None:
-            comment = {"comment": {"body": change.comment.body, "is_public": True}}
+            comment = {"comment": {"body": change.comment.body, "is_public": change.comment.public}}
             self.outbox.emit("support", zendesk_event("ticket.comment_added", ticket, comment))
         return JsonResponse({"ticket": self.render_ticket(ticket, system_base_url(request))})
 

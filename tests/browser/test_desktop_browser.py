@@ -114,6 +114,35 @@ def test_a_verified_ivr_call_is_claimed_from_the_queue_and_ada_shows_whole(
     assert not desk.by_id("customer").is_displayed()
 
 
+def test_on_a_call_the_agent_adds_a_note_and_opens_a_ticket_from_the_act_area(
+    stack: LiveStack, open_desk: OpenDesk
+) -> None:
+    desk = open_desk()
+    desk.sign_in_as("agent-1")
+    assert not desk.by_id("act").is_displayed()
+    contact_id = stack.ivr_call(customer="ada")
+    desk.claim(contact_id)
+
+    desk.labelled("Add a note").send_keys("Asked about the last invoice")
+    desk.button("Add note").click()
+    note = desk.by_id("act-note")
+    desk.wait(lambda d: note.get_attribute("data-state") == "APPLIED", "the note to be saved")
+    desk.labelled("Ticket subject").send_keys("Router blinks")
+    desk.labelled("Ticket description").send_keys("Red light since Monday")
+    desk.button("Open ticket").click()
+    ticket = desk.by_id("act-ticket")
+    desk.wait(lambda d: ticket.get_attribute("data-state") == "APPLIED", "the ticket to open")
+    desk.shot("act")
+
+    assert note.text.endswith("Note saved.")
+    assert ticket.text.endswith("Ticket saved.")
+    desk.wait(
+        lambda d: "Router blinks" in desk.panel("support").text, "the new ticket in its panel"
+    )
+    desk.button("End call").click()
+    desk.wait(lambda d: not desk.by_id("act").is_displayed(), "the Act area to go with the call")
+
+
 def test_billing_down_shows_only_billings_panel_in_error(
     stack: LiveStack, open_desk: OpenDesk
 ) -> None:

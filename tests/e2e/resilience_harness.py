@@ -36,11 +36,12 @@ FIRST_SUPPORT_USER_ID = 20001
 
 
 def for_shared_stack(settings: Settings) -> Settings:
-    """``settings`` with every source's breaker off and no retries.
+    """``settings`` with every source's breaker off, no retries, no rollback in the background.
 
     For stacks shared by many tests: a fault one test injects must not leave a breaker open,
-    nor a (single-flight, shared) fetch still retrying, for the next test to meet. Breakers
-    and retries are tested on gateways of their own.
+    nor a (single-flight, shared) fetch still retrying, nor a source rolled back, for the next
+    test to meet. Breakers and retries are tested on gateways of their own; rollback by a test
+    that runs the check itself (tests/e2e/test_rollout_e2e.py).
     """
     update = {
         name: section.model_copy(
@@ -52,6 +53,7 @@ def for_shared_stack(settings: Settings) -> Settings:
         for name in ("billing", "crm", "support", "ivr")
         for section in [getattr(settings, name)]
     }
+    update["rollout"] = settings.rollout.model_copy(update={"check_seconds": 3600.0})
     return settings.model_copy(update=update)
 
 

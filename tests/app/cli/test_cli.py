@@ -12,8 +12,17 @@ from app.cli.commands import main
 from app.security.demo_keys import ensure_demo_keys
 
 SUBCOMMANDS = [
-    "demo", "serve", "sandbox", "sync", "token", "ivr-call", "schema", "status", "migrate"
-]  # fmt: skip
+    "demo",
+    "serve",
+    "sandbox",
+    "sync",
+    "token",
+    "ivr-call",
+    "schema",
+    "status",
+    "readiness",
+    "migrate",
+]
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)

@@ -69,6 +69,9 @@ const SENTENCES = {
     "The records hold nothing to check the caller against; details stay masked.",
   ANSWERS_INCOMPLETE: () => "Ask the caller for every answer the form asks for.",
   BAD_USER_INPUT: () => "The gateway did not accept what was entered.",
+  VERIFICATION_REQUIRED: () => "The caller is not verified strongly enough for this.",
+  CONFLICT: () => "The record changed since it was shown; read it again before changing it.",
+  IDEMPOTENCY_KEY_REUSED: () => "This form was already sent with other content; send it again.",
   RATE_LIMITED: () => "Too many requests from this desk; wait a few seconds.",
   QUERY_TOO_COSTLY: () => "The gateway refused a request as too large.",
   INTERNAL_SERVER_ERROR: () => "The gateway failed unexpectedly.",
@@ -79,6 +82,8 @@ const SENTENCES = {
 export function sentenceFor(error) {
   const extensions = (error && error.extensions) || {};
   const code = extensions.code || "INTERNAL_SERVER_ERROR";
+  // A write's refusal names the field at fault; its message says what is wrong with it.
+  if (code === "BAD_USER_INPUT" && extensions.field) return `${error.message}.`;
   const make = SENTENCES[code];
   if (make) return make(systemName(extensions.source));
   return error.message || "Something went wrong.";

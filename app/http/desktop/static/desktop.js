@@ -4,6 +4,7 @@
 import {
   RequestFailed, claimsOf, forgetToken, graphql, storeToken, storedToken,
 } from "./api.js";
+import { setupAct, showAct } from "./act.js";
 import { LiveSocket } from "./live.js";
 import * as Q from "./queries.js";
 import { el, renderCustomer } from "./render.js";
@@ -311,6 +312,7 @@ async function endCall() {
 function closeCall(message) {
   state.call = null;
   state.lookup = null;
+  showAct(null);
   $("transfer").reset();
   renderCall();
   $("customer").hidden = true;
@@ -332,6 +334,7 @@ async function find(lookup, started = performance.now()) {
     });
     const customer = data.customer;
     if (!customer) {
+      showAct(null);
       section.hidden = true;
       section.dataset.state = "empty";
       const refusal = errors.find((e) => e.extensions && e.extensions.code === "BAD_USER_INPUT");
@@ -349,6 +352,7 @@ async function find(lookup, started = performance.now()) {
           "Claim their call to see their details." };
     renderCustomer(section, customer, errors, access, (id) =>
       find({ document: Q.BY_ID, value: id, kind: "customer" }));
+    showAct(verified ? customer.id : null);
     if (verified) {
       call.name = customer.displayName;
       renderCall();
@@ -391,6 +395,12 @@ function start() {
   $("transfer").addEventListener("submit", transfer);
   $("end-call").addEventListener("click", endCall);
   $("call-title").tabIndex = -1;
+  setupAct(() => {
+    const call = state.call;
+    const customer = call && call.interaction.customer;
+    return customer ? { token: state.token, interactionToken: call.token, customerId: customer.id }
+      : null;
+  }, () => state.lookup && find(state.lookup));
   loadDemoAgents();
   const token = storedToken();
   if (token) signIn(token);

@@ -57,6 +57,14 @@ export const TRANSFER = `mutation DesktopTransfer($c: ID!, $to: ID!) {
   transferInteraction(contactId: $c, toAgent: $to) { state agent } }`;
 export const END = `mutation DesktopEnd($c: ID!) { endInteraction(contactId: $c) { state } }`;
 
+// Writes to the systems of record (the Act area); each carries the form's idempotency key.
+const WRITTEN = `id status reason record { source id }`;
+export const ADD_NOTE = `mutation DesktopAddNote($id: ID!, $body: String!, $key: String!) {
+  addCustomerNote(customerId: $id, body: $body, idempotencyKey: $key) { ${WRITTEN} } }`;
+export const CREATE_TICKET = `mutation DesktopCreateTicket($id: ID!, $input: TicketInput!,
+  $key: String!) { createTicket(customerId: $id, input: $input, idempotencyKey: $key) {
+  ${WRITTEN} } }`;
+
 // What the agent typed, as one lookup: an email has an @, a phone is digits and the
 // punctuation phones are written with (7 to 15 digits, E.164's range); anything else is
 // taken for an IVR contact id (a UUID has 32 hex digits, never a phone's 15).

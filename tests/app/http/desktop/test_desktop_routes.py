@@ -55,6 +55,7 @@ async def test_the_page_loads_nothing_from_elsewhere(production: httpx.AsyncClie
         ("api.js", "text/javascript"),
         ("queries.js", "text/javascript"),
         ("render.js", "text/javascript"),
+        ("act.js", "text/javascript"),
         ("desktop.css", "text/css"),
     ],
 )

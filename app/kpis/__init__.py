@@ -1,0 +1,1 @@
+"""Integration KPIs for operations leaders (``Query.integrationKpis``, docs/rollout.md)."""

@@ -1,0 +1,48 @@
+"""Writes in the app's lifespan: the service the mutations call, and this process's outbox
+worker."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
+
+from adapters.registry import record_nouns
+from app.settings import Settings
+from app.store.customers import Store
+from app.store.writes import WriteStore
+from app.writes.delivery import Delivery
+from app.writes.metrics import WriteMetrics
+from app.writes.service import Writes
+from app.writes.worker import OutboxWorker, running
+from kernel.access import AuditSink
+from kernel.models import Source
+
+
+async def start_writes(
+    settings: Settings,
+    stack: AsyncExitStack,
+    store: Store,
+    adapters: Mapping[Source, object],
+    audit: AuditSink,
+    metrics: WriteMetrics,
+    invalidate: Callable[[Source, str], Awaitable[None]],
+) -> Writes:
+    """The write service over the sources' own (uncached) ``adapters``; with
+    ``SCV_WRITES__WORKER_ENABLED`` (the default) this process also delivers the outbox until
+    ``stack`` closes. ``invalidate`` forgets a written record's cached reads."""
+    write_store = WriteStore(store)
+    delivery = Delivery(write_store, adapters, settings.writes, metrics, audit, invalidate)
+    if settings.writes.worker_enabled:
+        worker = OutboxWorker(write_store, delivery, settings.writes)
+        await stack.enter_async_context(running(worker))
+    return Writes(
+        write_store,
+        store,
+        adapters,
+        delivery,
+        settings.writes,
+        metrics,
+        audit,
+        default_region=settings.identity.default_region,
+        record_nouns=record_nouns(),
+    )

@@ -1,0 +1,64 @@
+"""Integration KPIs as data (``Query.integrationKpis``): what operations leaders read of the
+integration's health, beside the engineers' metrics. The app computes them
+(``app/kpis/``); resolvers see this port only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+from kernel.models import Source
+from kernel.rollout import RolloutMode
+
+
+@dataclass(frozen=True, slots=True)
+class SourceKpis:
+    """One source over the window: its mode, calls, availability, errors, latency, shadow."""
+
+    source: Source
+    mode: RolloutMode
+    calls: int
+    #: Share of calls the source answered (None: no calls).
+    availability: float | None
+    error_rate: float
+    latency_p99_seconds: float | None
+    shadow_agreed: int
+    shadow_disagreed: int
+
+
+@dataclass(frozen=True, slots=True)
+class BacklogCount:
+    """Open tickets of one canonical status in one age bucket (on ``day``, for the trend)."""
+
+    status: str
+    age_bucket: str
+    tickets: int
+    day: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationKpis:
+    """The integration's KPIs since a time."""
+
+    since: datetime
+    #: Sync runs started since, by outcome (``succeeded``, ``failed``, ``running``).
+    sync_runs: Mapping[str, int]
+    sources: tuple[SourceKpis, ...]
+    #: Open tickets now, by canonical status and age bucket (as the last refresh found them).
+    backlog: tuple[BacklogCount, ...] = ()
+    #: The same, one set per day since ``since`` (``day`` set).
+    backlog_trend: tuple[BacklogCount, ...] = ()
+
+    @property
+    def sync_success_rate(self) -> float | None:
+        """Succeeded over finished runs (None: none finished)."""
+        finished = self.sync_runs.get("succeeded", 0) + self.sync_runs.get("failed", 0)
+        return self.sync_runs.get("succeeded", 0) / finished if finished else None
+
+
+class IntegrationKpiReader(Protocol):
+    """Computes the KPIs since a time."""
+
+    async def integration_kpis(self, since: datetime) -> IntegrationKpis: ...

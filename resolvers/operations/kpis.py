@@ -1,0 +1,128 @@
+"""``integrationKpis``: the integration's health as operations leaders read it (supervisors
+and platform operators)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import strawberry
+
+from kernel.client_errors import BadUserInput, Forbidden, GatewayError
+from kernel.integration_kpis import BacklogCount
+from kernel.integration_kpis import IntegrationKpis as Kpis
+from kernel.rollout import RolloutMode
+from resolvers.types.common import Info, Source, TicketStatus
+
+KPI_ROLES = frozenset({"supervisor", "operator"})
+#: Without ``since``: the last day.
+DEFAULT_WINDOW = timedelta(days=1)
+
+
+@strawberry.type(description="Sync runs of one outcome.")
+class SyncRunCount:
+    outcome: str
+    runs: int
+
+
+@strawberry.type(
+    name="BacklogCount",
+    description="Open tickets of one canonical status in one age bucket (UNDER_1D, D1_3, "
+    "D3_7, OVER_7D); `day` in the trend.",
+)
+class BacklogCountView:
+    status: TicketStatus
+    age_bucket: str
+    tickets: int
+    day: date | None
+
+
+@strawberry.type(
+    name="SourceKpis", description="One source over the window (this gateway process's calls)."
+)
+class SourceKpisView:
+    source: Source
+    mode: RolloutMode
+    calls: int
+    availability: float | None = strawberry.field(
+        description="Share of calls the source answered (not unavailable, timed out, rate "
+        "limited, circuit open or busy); null without calls."
+    )
+    error_rate: float = strawberry.field(description="Share of calls that failed.")
+    latency_p99_seconds: float | None
+    shadow_agreed: int = strawberry.field(description="SHADOW: reads that agreed.")
+    shadow_disagreed: int = strawberry.field(description="SHADOW: reads that disagreed.")
+
+
+@strawberry.type(name="IntegrationKpis", description="The integration's KPIs since a time.")
+class IntegrationKpisView:
+    since: datetime
+    sync_runs: list[SyncRunCount] = strawberry.field(description="Sync runs started since.")
+    sync_success_rate: float | None = strawberry.field(
+        description="Succeeded over finished sync runs; null when none finished."
+    )
+    sources: list[SourceKpisView]
+    backlog: list[BacklogCountView] = strawberry.field(
+        description="Open tickets now by status and age, as the last facts refresh found them."
+    )
+    backlog_trend: list[BacklogCountView] = strawberry.field(
+        description="The backlog of each day since `since` (each day's last refresh)."
+    )
+
+    @classmethod
+    def from_kpis(cls, kpis: Kpis) -> IntegrationKpisView:
+        return cls(
+            since=kpis.since,
+            sync_runs=[
+                SyncRunCount(outcome=outcome, runs=runs)
+                for outcome, runs in sorted(kpis.sync_runs.items())
+            ],
+            sync_success_rate=kpis.sync_success_rate,
+            sources=[
+                SourceKpisView(
+                    source=s.source,
+                    mode=s.mode,
+                    calls=s.calls,
+                    availability=s.availability,
+                    error_rate=s.error_rate,
+                    latency_p99_seconds=s.latency_p99_seconds,
+                    shadow_agreed=s.shadow_agreed,
+                    shadow_disagreed=s.shadow_disagreed,
+                )
+                for s in kpis.sources
+            ],
+            backlog=[_count(c) for c in kpis.backlog],
+            backlog_trend=[_count(c) for c in kpis.backlog_trend],
+        )
+
+
+def _count(count: BacklogCount) -> BacklogCountView:
+    return BacklogCountView(
+        status=TicketStatus(count.status),
+        age_bucket=count.age_bucket,
+        tickets=count.tickets,
+        day=count.day,
+    )
+
+
+@strawberry.type
+class KpiQuery:
+    @strawberry.field(
+        description="The integration's KPIs since `since` (default: a day ago), for "
+        "supervisors and platform operators: sync runs by outcome, and per source its mode, "
+        "availability, error rate, p99 latency and shadow agreement."
+    )
+    async def integration_kpis(
+        self, info: Info, since: datetime | None = None
+    ) -> IntegrationKpisView:
+        context = info.context
+        if context.principal.role not in KPI_ROLES:
+            raise Forbidden(f"role {context.principal.role} may not read the KPIs")
+        if context.kpis is None:
+            raise GatewayError("the KPIs are not available")
+        now = datetime.now(UTC)
+        since = since or now - DEFAULT_WINDOW
+        if since.tzinfo is None:
+            raise BadUserInput("since must carry its time zone")
+        if since > now:
+            raise BadUserInput("since must not be in the future")
+        return IntegrationKpisView.from_kpis(await context.kpis.integration_kpis(since))
