@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-fuzz conformance test-browser check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-live bench-writes bench-ab bench-floor bench-pii-detectors profile clean help
+.PHONY: install run test test-fuzz conformance test-browser test-deploy up down check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-live bench-writes bench-ab bench-floor bench-pii-detectors profile clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -57,6 +57,23 @@ test-browser: $(BROWSER_STAMP)  ## the desktop page (/desktop) driven in headles
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver; \
 	fi
 	DESKTOP_BROWSER_TESTS=1 $(BIN)/python -m pytest tests/browser
+
+# The compose stack (deploy/compose.yaml) by deploy/stack.sh: docker compose where a Docker
+# engine answers, else podman (Debian's, apt-get as root, with deploy/podman/containers.conf)
+# and base images built from Debian's packages (mmdebstrap, cached by podman).
+DEPLOY_STAMP := $(VENV)/.deploy-stamp
+$(DEPLOY_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,deploy]'
+	@touch $(DEPLOY_STAMP)
+
+up: $(DEPLOY_STAMP)  ## the stack: 2 gateways behind a load balancer on :8080, PostgreSQL, Redis, sandbox
+	deploy/stack.sh up
+
+down: $(DEPLOY_STAMP)  ## stop the stack (its data stays; KEEP_DATA=0 removes it)
+	deploy/stack.sh down
+
+test-deploy: $(DEPLOY_STAMP)  ## build the images, start the stack, test it through the load balancer, tear down
+	deploy/stack.sh test
 
 check: $(STAMP)  ## ruff, ruff format --check, mypy --strict, import contracts, schema.graphql
 	$(BIN)/ruff check .

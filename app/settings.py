@@ -2,7 +2,10 @@
 
 Nested sections use ``__`` in environment names: ``SCV_BILLING__BASE_URL``,
 ``SCV_AUTH__ISSUER``. ``SCV_CONFIG_FILE`` names a TOML file with the same keys
-(``[billing] base_url = ...``); the environment wins over the file. Settings are built once,
+(``[billing] base_url = ...``). ``SCV_SECRETS_DIR`` names a directory of secret files, one
+setting a file named as its variable (``SCV_DATABASE_URL``, ``SCV_AUTH__PUBLIC_KEY_PEM``), as
+container platforms mount secrets. The environment wins over the secret files, and both over
+the TOML file. Settings are built once,
 in ``create_app`` or the CLI, and handed down: no module reads a global settings object.
 
 Each registered source (``adapters.registry.SOURCES``) has a section of its own model, named
@@ -26,6 +29,7 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    NestedSecretsSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -50,8 +54,11 @@ from app.webhooks.settings import WebhookSettings
 from app.writes.settings import WritesSettings
 from kernel.models import Source
 
-#: ``SCV_`` variables that are not settings: the config file's name, and the test suite's.
-NOT_SETTINGS = frozenset({"SCV_CONFIG_FILE", "SCV_TEST_DATABASE_URL", "SCV_TEST_REDIS_URL"})
+#: ``SCV_`` variables that are not settings: the config file's and the secrets directory's
+#: names, and the test suite's.
+NOT_SETTINGS = frozenset(
+    {"SCV_CONFIG_FILE", "SCV_SECRETS_DIR", "SCV_TEST_DATABASE_URL", "SCV_TEST_REDIS_URL"}
+)
 
 
 class GatewaySettings(BaseSettings):
@@ -216,6 +223,11 @@ class GatewaySettings(BaseSettings):
         unknown = unknown_environment_names(os.environ, type(self))
         if unknown:
             raise ValueError(f"unknown setting(s) in the environment: {', '.join(unknown)}")
+        secrets_dir = os.environ.get("SCV_SECRETS_DIR")
+        if secrets_dir:
+            unknown = unknown_environment_names(secret_file_names(Path(secrets_dir)), type(self))
+            if unknown:
+                raise ValueError(f"unknown setting(s) in SCV_SECRETS_DIR: {', '.join(unknown)}")
         return self
 
     @classmethod
@@ -228,6 +240,19 @@ class GatewaySettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        secrets_dir = os.environ.get("SCV_SECRETS_DIR")
+        if secrets_dir:
+            # pydantic-settings' own reader of secret files, nested sections by "__" as in
+            # the environment; a directory that is named but missing is an error, not a warning.
+            sources.append(
+                NestedSecretsSettingsSource(
+                    file_secret_settings,
+                    secrets_dir=Path(secrets_dir),
+                    secrets_dir_missing="error",
+                    secrets_prefix="SCV_",
+                    secrets_nested_delimiter="__",
+                )
+            )
         config_file = os.environ.get("SCV_CONFIG_FILE")
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
@@ -253,6 +278,21 @@ else:
             for spec in SOURCES
         },
     )
+
+
+def secret_file_names(directory: Path) -> dict[str, str]:
+    """The setting names a secrets directory gives, upper-cased as in the environment.
+
+    Hidden entries are skipped, as pydantic-settings skips them (a Kubernetes secret volume
+    keeps its ``..data`` links there).
+    """
+    if not directory.is_dir():
+        return {}
+    return {
+        entry.name.upper(): ""
+        for entry in directory.iterdir()
+        if not entry.name.startswith(".") and entry.is_file()
+    }
 
 
 def unknown_environment_names(environ: Mapping[str, str], model: type[BaseModel]) -> list[str]:

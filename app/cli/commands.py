@@ -163,6 +163,16 @@ def cmd_status(args: argparse.Namespace) -> None:
     print(render_status(status_report(body, metrics.text), url), end="")
 
 
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from app.cli.migrate import migrate_store
+    from app.observability.logs import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    applied = asyncio.run(migrate_store(settings))
+    print(f"applied {len(applied)} migration(s){': ' if applied else ''}{', '.join(applied)}")
+
+
 def cmd_readiness(args: argparse.Namespace) -> None:
     import httpx
 
@@ -247,9 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
     try:
         from sandbox.cli import add_sandbox_arguments
     except ModuleNotFoundError as exc:
-        if exc.name not in DEMO_EXTRA_MODULES:
+        if exc.name not in DEMO_EXTRA_MODULES | {"sandbox"}:
             raise
-        # A production install: the other commands work; this one says what it needs.
+        # A production install (the image has no sandbox package at all): the other
+        # commands work; this one says what it needs.
         missing = _demo_extra_missing(exc)
         sandbox.set_defaults(func=lambda _args: sandbox.exit(2, missing))
     else:
@@ -368,6 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="delete audit entries older than SCV_AUDIT__RETENTION_DAYS (the only way out)",
     )
     audit_prune.set_defaults(func=cmd_audit_prune)
+    migrate = commands.add_parser("migrate", help="apply the store's pending migrations and exit")
+    migrate.set_defaults(func=cmd_migrate)
     return parser
 
 

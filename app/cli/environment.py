@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from adapters.registry import SOURCES
 from adapters.settings import RateLimitSettings, SandboxPlace
@@ -33,6 +34,9 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = [f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         sys.exit("invalid settings:\n" + "\n".join(lines))
+    except SettingsError as exc:
+        # pydantic-settings' own refusals: a named SCV_SECRETS_DIR that does not exist.
+        sys.exit(f"invalid settings: {exc}")
 
 
 def gateway_url(settings: Settings) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from adapters.registry import SOURCES
 from adapters.taxonomy import Taxonomy
@@ -163,3 +164,35 @@ def test_an_old_webhook_secret_name_is_refused_saying_its_new_name(
     message = str(refused.value)
     assert "SCV_WEBHOOKS__BILLING_SECRET is now SCV_BILLING__WEBHOOK_SECRET" in message
     assert "whsec_live_value" not in message
+
+
+def test_secret_files_are_settings_and_the_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As a container platform mounts secrets: a file per setting, named as its variable.
+    (tmp_path / "SCV_DATABASE_URL").write_text("postgresql://scv:pw@db/scv\n")
+    (tmp_path / "SCV_AUTH__ISSUER").write_text("from-file")
+    (tmp_path / "SCV_CRM__API_KEY").write_text("crm-key-from-file\n")
+    (tmp_path / "interaction-signing-key.pem").write_text("not a setting: left alone")
+    monkeypatch.setenv("SCV_SECRETS_DIR", str(tmp_path))
+    monkeypatch.setenv("SCV_AUTH__ISSUER", "from-environment")
+    settings = Settings()
+    assert settings.database_url is not None
+    assert settings.database_url.get_secret_value() == "postgresql://scv:pw@db/scv"
+    assert settings.crm.api_key.get_secret_value() == "crm-key-from-file"
+    assert settings.auth.issuer == "from-environment"
+
+
+def test_a_misspelt_secret_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "SCV_DATABSE_URL").write_text("postgresql://scv:pw@db/scv")
+    monkeypatch.setenv("SCV_SECRETS_DIR", str(tmp_path))
+    with pytest.raises(ValidationError, match="SCV_DATABSE_URL"):
+        Settings()
+
+
+def test_a_secrets_dir_that_does_not_exist_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCV_SECRETS_DIR", str(tmp_path / "missing"))
+    with pytest.raises(SettingsError, match="does not exist"):
+        Settings()

@@ -21,6 +21,7 @@ SUBCOMMANDS = [
     "schema",
     "status",
     "readiness",
+    "migrate",
 ]
 
 
