@@ -12,7 +12,10 @@ read), keyed by source, record id, resource and variant (``CacheKey``):
   open, busy) and an entry up to ``max_stale_if_error_seconds`` old is present: that value is
   served, ``STALE`` (stale-if-error), and the failure is logged without personal data;
 - the system has no such record (``UpstreamNotFound``): remembered for ``not_found_seconds``
-  and raised again meanwhile without asking.
+  and raised again meanwhile without asking;
+- the fetch has not answered within the budget of the caller's role and an entry young
+  enough for stale-if-error is present: that value is served, ``STALE`` (stale-if-slow,
+  ``app.cache.stale_if_slow``), and the fetch finishes in the background to refresh it.
 
 Keys carry no personal data: the record id is hashed (SHA-256) into the key, and nothing
 else but fixed resource names and numbers (an invoice list's length) goes in
@@ -41,8 +44,17 @@ from pydantic import BaseModel
 from app.cache.codec import Entry
 from app.cache.fetcher import CacheFetcher, Clock
 from app.cache.keys import entry_lifetime, longest_entry_ttl, record_prefix
-from app.cache.metrics import HIT, MISS, NOT_FOUND, STALE, STALE_IF_ERROR, CacheMetrics
+from app.cache.metrics import (
+    HIT,
+    MISS,
+    NOT_FOUND,
+    STALE,
+    STALE_IF_ERROR,
+    STALE_IF_SLOW,
+    CacheMetrics,
+)
 from app.cache.settings import CacheSettings
+from app.cache.stale_if_slow import serving_role
 from app.cache.tiers import CacheTier, CacheUnavailable, MemoryTier, RedisTier
 from kernel.cache import CacheKey
 from kernel.errors import UpstreamNotFound, UpstreamUnavailable
@@ -119,8 +131,15 @@ class ResponseCache:
             cached = self._serve_cached(key, storage_key, entry, age, model, fetch)
             if cached is not None:
                 return cached
+        task = self._fetcher.fetch_once(key, storage_key, fetch)
+        slow_until = self._slow_until()
+        if slow_until is not None:
+            stale = self._stale_if_slow(key, entry, age, model)
+            if stale is not None and not await _answered_by(task, slow_until):
+                self._count(key, STALE_IF_SLOW)
+                return stale
         try:
-            value = await asyncio.shield(self._fetcher.fetch_once(key, storage_key, fetch))
+            value = await asyncio.shield(task)
         except UpstreamUnavailable as exc:
             fallback = self._stale_if_error(key, entry, age, model, exc)
             if fallback is None:
@@ -166,7 +185,13 @@ class ResponseCache:
         tasks = self._fetcher.fetch_batch_once(
             [(key, skey) for key, skey, _, _ in missing], fetch_many
         )
+        slow_until = self._slow_until()
         for key, storage_key, entry, age in missing:
+            stale = None if slow_until is None else self._stale_if_slow(key, entry, age, model)
+            if stale is not None and not await _answered_by(tasks[storage_key], slow_until):
+                self._count(key, STALE_IF_SLOW)
+                found[key.record_id] = stale
+                continue
             try:
                 value = await asyncio.shield(tasks[storage_key])
             except UpstreamNotFound:
@@ -258,6 +283,22 @@ class ResponseCache:
         self._count(key, STALE_IF_ERROR)
         return entry.value.model_copy(update={"cache_state": CacheState.STALE})
 
+    def _slow_until(self) -> float | None:
+        """The ``loop.time()`` until which this request waits for a fetch when a stale value
+        could answer instead; None: its role waits for the system (or there is no role)."""
+        budget = self._settings.stale_if_slow.budget(serving_role.get())
+        return None if budget is None else asyncio.get_running_loop().time() + budget
+
+    def _stale_if_slow(
+        self, key: CacheKey, entry: Entry | None, age: float, model: type[M]
+    ) -> M | None:
+        """``entry``'s value marked STALE, if young enough to be served instead of its system."""
+        if entry is None or not isinstance(entry.value, model):
+            return None
+        if age > self._settings.max_stale_if_error_seconds:
+            return None
+        return entry.value.model_copy(update={"cache_state": CacheState.STALE})
+
     # --- bookkeeping -------------------------------------------------------------------------
 
     async def _storage_key(self, key: CacheKey) -> str:
@@ -273,6 +314,16 @@ class ResponseCache:
         if counter is None:
             counter = self._counters[labels] = self._metrics.lookups.labels(*labels)
         counter.inc()
+
+
+async def _answered_by(task: asyncio.Task[Any], until: float | None) -> bool:
+    """Whether ``task`` is done by ``loop.time()`` ``until`` (None: no limit, so yes: the
+    caller awaits it); the task is never cancelled."""
+    if until is None:
+        return True
+    if not task.done():
+        await asyncio.wait((task,), timeout=max(0.0, until - asyncio.get_running_loop().time()))
+    return task.done()
 
 
 def _fetch_one(
