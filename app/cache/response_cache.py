@@ -54,7 +54,7 @@ from app.cache.metrics import (
     CacheMetrics,
 )
 from app.cache.settings import CacheSettings
-from app.cache.stale_if_slow import serving_role
+from app.cache.stale_if_slow import patience
 from app.cache.tiers import CacheTier, CacheUnavailable, MemoryTier, RedisTier
 from kernel.cache import CacheKey
 from kernel.errors import UpstreamNotFound, UpstreamUnavailable
@@ -284,10 +284,9 @@ class ResponseCache:
         return entry.value.model_copy(update={"cache_state": CacheState.STALE})
 
     def _slow_until(self) -> float | None:
-        """The ``loop.time()`` until which this request waits for a fetch when a stale value
-        could answer instead; None: its role waits for the system (or there is no role)."""
-        budget = self._settings.stale_if_slow.budget(serving_role.get())
-        return None if budget is None else asyncio.get_running_loop().time() + budget
+        """The ``time.monotonic()`` until which this request waits for a fetch when a stale
+        value could answer instead; None: its role waits for the system (or no request)."""
+        return self._settings.stale_if_slow.wait_until(patience.get())
 
     def _stale_if_slow(
         self, key: CacheKey, entry: Entry | None, age: float, model: type[M]
@@ -317,12 +316,12 @@ class ResponseCache:
 
 
 async def _answered_by(task: asyncio.Task[Any], until: float | None) -> bool:
-    """Whether ``task`` is done by ``loop.time()`` ``until`` (None: no limit, so yes: the
-    caller awaits it); the task is never cancelled."""
+    """Whether ``task`` is done by ``time.monotonic()`` ``until`` (None: no limit, so yes:
+    the caller awaits it); the task is never cancelled."""
     if until is None:
         return True
     if not task.done():
-        await asyncio.wait((task,), timeout=max(0.0, until - asyncio.get_running_loop().time()))
+        await asyncio.wait((task,), timeout=max(0.0, until - time.monotonic()))
     return task.done()
 
 

@@ -3,7 +3,9 @@
 When a read must go to its system (its cached value is past the fresh and stale-while-
 revalidate windows) but the cache still holds a value young enough to be served when the
 system fails (``max_stale_if_error_seconds``), a principal whose role has a budget here
-waits that long for the system at most. Past it, the cached value is served marked
+waits for the system until that long after the request arrived at most: the budget is the
+request's, not each read's, so that a panel made of reads one after another (a customer,
+then its invoices) still answers within it. Past it, the cached value is served marked
 ``STALE`` and the fetch goes on in the background: its answer refreshes the entry for the
 next view (the fetch keeps the request's deadline, so a hanging system is given up on as
 before, only without anyone waiting for it).
@@ -11,18 +13,29 @@ before, only without anyone waiting for it).
 Roles without a budget (analysts, by default) wait for fresh data as they always have, and
 so does work with no principal behind it (the identity sync, webhook re-reads; exports read
 the analysts' read model, not the cache). Whose request it is reaches the cache through
-``serving_role``, set by the GraphQL endpoint from the verified principal, the way the
+``patience``, set by the GraphQL endpoint from the verified principal, the way the
 bulkheads learn their traffic class, so the adapters' Protocols need not carry it.
 """
 
 from __future__ import annotations
 
+import time
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
-#: The role of the principal whose request is under way; None outside a request.
-serving_role: ContextVar[str | None] = ContextVar("cache_serving_role", default=None)
+
+@dataclass(frozen=True, slots=True)
+class Patience:
+    """Whose request is under way, and since when (``time.monotonic()``)."""
+
+    role: str
+    since: float = field(default_factory=time.monotonic)
+
+
+#: The request under way's ``Patience``; None outside a request (then reads wait).
+patience: ContextVar[Patience | None] = ContextVar("cache_patience", default=None)
 
 
 def _budget(default: float | None, who: str) -> float | None:
@@ -53,3 +66,9 @@ class StaleIfSlowSettings(BaseModel):
             return None
         value: float | None = getattr(self, role)
         return value
+
+    def wait_until(self, caller: Patience | None) -> float | None:
+        """The ``time.monotonic()`` until which ``caller``'s reads wait for a slow system
+        that the cache could stand in for; None: they wait for it (no budget, no caller)."""
+        budget = None if caller is None else self.budget(caller.role)
+        return None if caller is None or budget is None else caller.since + budget

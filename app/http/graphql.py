@@ -21,7 +21,7 @@ from strawberry.schema.base import BaseSchema
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.types import ExecutionResult
 
-from app.cache.stale_if_slow import serving_role
+from app.cache.stale_if_slow import Patience, patience
 from app.http.body_limit import CODE as BODY_TOO_LARGE
 from app.http.body_limit import limited_receive, too_large
 from app.http.graphiql import offline_graphiql_html
@@ -334,11 +334,11 @@ class AuthenticatedGraphQL:
         # Which lane of each source's bulkhead this request's upstream calls take.
         class_token = traffic_class.set(traffic_class_of(principal.role))
         # How long its cached reads wait for a slow system (app.cache.stale_if_slow).
-        role_token = serving_role.set(principal.role)
+        patience_token = patience.set(Patience(principal.role))
         try:
             await self._graphql(scope, receive, send)
         finally:
-            serving_role.reset(role_token)
+            patience.reset(patience_token)
             traffic_class.reset(class_token)
 
     @staticmethod

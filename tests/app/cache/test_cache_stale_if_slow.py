@@ -17,7 +17,7 @@ from adapters.billing.cached import BillingLifetimes
 from app.cache.metrics import STALE_IF_SLOW, CacheMetrics
 from app.cache.response_cache import ResponseCache
 from app.cache.settings import CacheSettings
-from app.cache.stale_if_slow import StaleIfSlowSettings, serving_role
+from app.cache.stale_if_slow import Patience, StaleIfSlowSettings, patience
 from kernel.cache import CacheKey, Lifetime
 from kernel.models import BillingCustomer, BillingCustomerId, CacheState, Source
 from tests.builders import billing_customer
@@ -73,9 +73,9 @@ async def cache(clock: ManualClock, metrics: CacheMetrics) -> AsyncIterator[Resp
 
 @pytest.fixture
 def as_agent() -> Iterator[None]:
-    token = serving_role.set("agent")
+    token = patience.set(Patience("agent"))
     yield
-    serving_role.reset(token)
+    patience.reset(token)
 
 
 async def a_slow_system_behind_an_old_entry(
@@ -124,14 +124,14 @@ async def test_analysts_and_work_without_a_principal_wait_for_the_system(
 ) -> None:
     fetch = HeldFetch()
     await a_slow_system_behind_an_old_entry(cache, fetch, clock)
-    token = serving_role.set(role)
+    token = patience.set(None if role is None else Patience(role))
     try:
         reading = asyncio.create_task(cache.get(KEY, BillingCustomer, fetch.one))
         await asyncio.sleep(0.05)  # well past the agents' budget: still waiting
         fetch.gate.set()
         served = await reading
     finally:
-        serving_role.reset(token)
+        patience.reset(token)
     assert (served.cache_state, served.balance.amount) == (CacheState.MISS, Decimal(99))
 
 
@@ -147,6 +147,13 @@ async def test_an_entry_too_old_for_stale_if_error_is_not_served_when_slow(
     fetch.gate.set()
     served = await reading
     assert (served.cache_state, served.balance.amount) == (CacheState.MISS, Decimal(99))
+
+
+def test_the_budget_runs_from_the_request_s_arrival() -> None:
+    budgets = StaleIfSlowSettings(agent=0.2)
+    assert budgets.wait_until(Patience("agent", since=100.0)) == 100.2
+    assert budgets.wait_until(Patience("analyst", since=100.0)) is None
+    assert budgets.wait_until(None) is None
 
 
 def test_the_budget_is_per_role_and_unknown_roles_wait() -> None:
