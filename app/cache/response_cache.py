@@ -53,6 +53,7 @@ from app.cache.metrics import (
     STALE_IF_SLOW,
     CacheMetrics,
 )
+from app.cache.read_log import read_log
 from app.cache.settings import CacheSettings
 from app.cache.stale_if_slow import patience
 from app.cache.tiers import CacheTier, CacheUnavailable, MemoryTier, RedisTier
@@ -93,6 +94,7 @@ class ResponseCache:
         self._fetcher = CacheFetcher(settings, tier, metrics, clock=clock)
         self._counters: dict[tuple[str, str, str], Any] = {}
         self._generation_ttl = longest_entry_ttl(settings) + GENERATION_MARGIN_SECONDS
+        self._dependents: list[Callable[[], None]] = []
 
     @classmethod
     async def open(
@@ -145,7 +147,7 @@ class ResponseCache:
             if fallback is None:
                 raise
             return fallback
-        self._count(key, MISS)
+        self._count(key, MISS, fresh_left=entry_lifetime(self._settings, key).fresh_seconds)
         return cast(M, value)
 
     async def get_many(
@@ -202,7 +204,7 @@ class ResponseCache:
                     raise
                 found[key.record_id] = fallback
                 continue
-            self._count(key, MISS)
+            self._count(key, MISS, fresh_left=entry_lifetime(self._settings, key).fresh_seconds)
             found[key.record_id] = cast(M, value)
         return found
 
@@ -217,8 +219,15 @@ class ResponseCache:
         prefix = record_prefix(source, record_id)
         await self._tier.bump_generation(prefix + "gen", self._generation_ttl, prefix)
 
+    def when_cleared(self, forget: Callable[[], None]) -> None:
+        """Have ``forget`` called by ``clear``: for what was built on these entries and
+        their generations (which a clear starts again from 0), such as kept answers."""
+        self._dependents.append(forget)
+
     async def clear(self) -> None:
         """Forget every entry (tests, and an operator who wants a cold cache)."""
+        for forget in self._dependents:
+            forget()
         await self._tier.clear()
 
     async def settle(self) -> None:
@@ -251,7 +260,7 @@ class ResponseCache:
             return None
         lifetime = entry_lifetime(self._settings, key)
         if age <= lifetime.fresh_seconds:
-            self._count(key, HIT)
+            self._count(key, HIT, fresh_left=lifetime.fresh_seconds - age)
             return entry.value.model_copy(update={"cache_state": CacheState.HIT})
         if age <= lifetime.fresh_seconds + lifetime.stale_seconds:
             self._count(key, STALE)
@@ -303,9 +312,17 @@ class ResponseCache:
     async def _storage_key(self, key: CacheKey) -> str:
         prefix = record_prefix(key.source, key.record_id)
         generation = await self._tier.generation(prefix + "gen")
+        log = read_log.get()
+        if log is not None:
+            log.read(prefix + "gen", generation)
         return f"{prefix}g{generation}:{key.resource}:{key.variant}"
 
-    def _count(self, key: CacheKey, result: str) -> None:
+    def _count(self, key: CacheKey, result: str, *, fresh_left: float = 0.0) -> None:
+        log = read_log.get()
+        if log is not None:
+            # A remembered not-found is as good as a fresh value; anything stale spoils it.
+            log.fresh_for(fresh_left if result in (HIT, MISS) else self._settings.not_found_seconds)
+            log.stale = log.stale or result not in (HIT, MISS, NOT_FOUND)
         # The labelled counters are few (source x resource x result) and looked up on every
         # read: prometheus_client's labels() takes a lock and builds a tuple each time.
         labels = (key.source.value, key.resource, result)
