@@ -101,6 +101,7 @@ def create_app(
         allow_queries_via_get=False,
         persisted_queries=protection.persisted_queries,
         count_refusal=metrics.count_refusal,
+        charge=protection.charge,
     )
 
     draining = Draining(settings.shutdown_drain_seconds)

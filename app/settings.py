@@ -45,6 +45,7 @@ from app.resilience.fair_share import Audience
 from app.resilience.settings import InstanceSharingSettings
 from app.security.settings import AuditSettings, AuthSettings
 from app.webhooks.settings import WebhookSettings
+from app.whole_response.settings import WholeResponseSettings
 from kernel.models import Source
 
 #: ``SCV_`` variables that are not settings: the config file's name, and the test suite's.
@@ -148,6 +149,10 @@ class GatewaySettings(BaseSettings):
     cache: CacheSettings = Field(
         default_factory=CacheSettings,
         description="the response cache (app/cache/response_cache.py)",
+    )
+    whole_response: WholeResponseSettings = Field(
+        default_factory=WholeResponseSettings,
+        description="answers kept per disclosure (app/whole_response/cache.py)",
     )
     audit: AuditSettings = Field(
         default_factory=AuditSettings, description="the PII audit trail (app/security/audit.py)"

@@ -40,9 +40,11 @@ from app.interactions.service import Interactions
 from app.interactions.tokens import InteractionTokenError
 from app.limits.checks import present_parse_refusal
 from app.limits.persisted_queries import PersistedQueries, PersistedQueryError
+from app.limits.refusal import QueryRefused
 from app.observability.middleware import current_request
 from app.resilience.fair_share import Audience, admits, traffic_class, traffic_class_of
 from app.security.auth import AuthenticationError, TokenVerifier, bearer_token
+from app.whole_response.cache import Charge, WholeResponseCache
 from kernel.access import AuditReader, AuditSink
 from kernel.client_errors import BadUserInput
 from kernel.customer_facts import CustomerFactsReader
@@ -93,6 +95,8 @@ class GatewayState:
     evidence: IdentityEvidence | None = None
     #: Builds the data-quality report (``dataQuality``); None where not wired.
     data_quality: DataQualityReader | None = None
+    #: Answers kept per disclosure (``app.whole_response``); None: every query executes.
+    whole_response: WholeResponseCache | None = None
 
 
 class GatewayGraphQL(GraphQL[RequestContext, None]):
@@ -132,10 +136,12 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
         *,
         persisted_queries: PersistedQueries | None = None,
         count_refusal: Callable[[str], None] | None = None,
+        charge: Charge | None = None,
         **options: Any,
     ) -> None:
         super().__init__(schema, **options)
         self._persisted = persisted_queries
+        self._charge: Charge = charge or _free
         self._count_refusal = count_refusal or (lambda code: None)
         # Made once, at start-up: a page naming an asset the gateway lacks stops it here.
         self._ide_html = offline_graphiql_html(super().graphql_ide_html) if self.graphql_ide else ""
@@ -152,7 +158,7 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
         """Resolves a persisted query (APQ, allow list) into its document, or refuses it
         before strawberry sees it; registers an APQ document once it ran."""
         if self._persisted is None:
-            return await self._execute(
+            return await self._answer(
                 request, request_adapter, sub_response, context, root_value, request_data
             )
         try:
@@ -162,7 +168,7 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
             return ExecutionResult(
                 data=None, errors=[GraphQLError(exc.message, extensions=exc.extensions())]
             )
-        result = await self._execute(
+        result = await self._answer(
             request,
             request_adapter,
             sub_response,
@@ -173,6 +179,45 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
         # Ran (data, even partial): it parses and validates, so it may be kept.
         if resolved.register_as is not None and resolved.query and result.data is not None:
             await self._persisted.register(resolved.register_as, resolved.query)
+        return result
+
+    async def _answer(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: RequestContext,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """A kept answer for the same disclosure (audited as this caller's), or the query
+        executed, and its answer kept when it may be (``app.whole_response``)."""
+        state: GatewayState = request.state.gateway
+        cache = state.whole_response
+        key = (
+            None
+            if cache is None
+            else cache.key_for(
+                request_data.query, request_data.operation_name, request_data.variables, context
+            )
+        )
+        if cache is None or key is None:
+            return await self._execute(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        data = await cache.reuse(key, context, self._charge)
+        if isinstance(data, QueryRefused):
+            self._count_refusal(data.code)
+            # Presented here: no extension runs for an answer served again.
+            refusal = GraphQLError(data.message, extensions=data.extensions())
+            return ExecutionResult(data=None, errors=[refusal])
+        if data is not None:
+            return ExecutionResult(data=data, errors=None)
+        with cache.filling(await cache.links_generation()) as filling:
+            result = await self._execute(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        cache.keep(key, filling, result, context)
         return result
 
     async def _execute(
@@ -348,6 +393,11 @@ class AuthenticatedGraphQL:
             and "text/html" in request.headers.get("accept", "")
             and "query" not in request.query_params
         )
+
+
+async def _free(role: str, subject: str, cost: int) -> QueryRefused | None:
+    """No budget: an answer served again is never refused."""
+    return None
 
 
 def _bad_request(reason: str) -> Response:

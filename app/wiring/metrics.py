@@ -43,6 +43,7 @@ from app.observability.taxonomy import TaxonomyCollector
 from app.resilience.metrics import ResilienceMetrics
 from app.security.audit_metrics import AuditMetrics
 from app.webhooks.metrics import WebhookMetrics
+from app.whole_response.metrics import WholeResponseMetrics
 from kernel.models import Source
 
 __all__ = ["CONTENT_TYPE_LATEST", "GatewayMetrics"]
@@ -68,6 +69,7 @@ class GatewayMetrics:
     sync_run: SyncRunCollector
     audit: AuditMetrics
     cache: CacheMetrics
+    whole_response: WholeResponseMetrics
     resilience: ResilienceMetrics
     interactions: InteractionMetrics
     #: Live lookups and supervisors' link decisions.
@@ -144,6 +146,7 @@ class GatewayMetrics:
             sync_run=sync_run,
             audit=AuditMetrics.create(own),
             cache=CacheMetrics.create(own),
+            whole_response=WholeResponseMetrics.create(own),
             resilience=ResilienceMetrics.create(own, scrape),
             interactions=InteractionMetrics.create(own),
             linking=LinkingMetrics.create(own),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
@@ -40,11 +40,13 @@ from app.store.embedded import start_embedded_postgres
 from app.store.facts import PostgresFactsStore
 from app.store.facts_writer import FactsWriter
 from app.store.identity_view import IdentityViewStore
+from app.whole_response.cache import WholeResponseCache
 from app.wiring.exports import start_exports
 from app.wiring.interactions import build_interactions
 from app.wiring.metrics import GatewayMetrics
 from app.wiring.protection import QueryProtection
 from app.wiring.sources import build_adapters
+from kernel.identity import CustomerId
 from kernel.identity_evidence import IdentityEvidence
 from kernel.models import Source
 from resolvers.context import Sources
@@ -85,12 +87,21 @@ async def open_services(
     verifier = TokenVerifier(settings.auth, await build_key_ring(settings, stack))
     # Customers whose links change between syncs are listed by ``customers`` at once.
     facts_writer = FactsWriter(store.pool)
+    # Made once the response cache is (its tier holds the generations it checks).
+    whole_response: WholeResponseCache | None = None
+
+    async def links_changed(customers: Sequence[CustomerId]) -> None:
+        # First: the read model's update may fail (the next sync repairs it), this must not.
+        if whole_response is not None:
+            await whole_response.links_changed(customers)
+        await facts_writer.ensure_customers(customers)
+
     live_linker = (
         LiveLinking(
             store,
             settings.identity,
             metrics=metrics.linking,
-            links_changed=facts_writer.ensure_customers,
+            links_changed=links_changed,
         )
         if settings.identity.live_linking
         else None
@@ -116,6 +127,8 @@ async def open_services(
             settings.workers,
         )
     stack.push_async_callback(cache.close)
+    whole_response = WholeResponseCache(settings.whole_response, cache.tier, metrics.whole_response)
+    cache.when_cleared(whole_response.clear)
     if settings.cache.enabled:
         sources = Sources.from_adapters(cached_adapters(adapters, cache))
     facts = PostgresFactsStore(store.pool)
@@ -154,7 +167,7 @@ async def open_services(
             identity_decisions=IdentityDecisionService(
                 store,
                 metrics=metrics.linking,
-                links_changed=facts_writer.ensure_customers,
+                links_changed=links_changed,
             ),
             audit=PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
             audit_trail=audit_trail,
@@ -169,6 +182,7 @@ async def open_services(
             ),
             # This process's taxonomies: the words its own adapters met.
             data_quality=DataQuality(store, lambda: metrics.taxonomy.taxonomies),
+            whole_response=whole_response if settings.cache.enabled else None,
         ),
     }
 
