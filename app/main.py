@@ -108,6 +108,7 @@ def create_app(
         persisted_queries=protection.persisted_queries,
         count_refusal=metrics.count_refusal,
         audience=settings.audience,
+        charge=protection.charge,
         # Over WebSocket graphql-transport-ws only (the legacy graphql-ws protocol has no
         # authenticated connection_init of ours: app/http/websocket.py); over HTTP, streamed
         # as multipart parts or server-sent events, the token in the headers as for a query.

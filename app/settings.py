@@ -51,6 +51,7 @@ from app.resilience.settings import InstanceSharingSettings
 from app.rollout.settings import InstanceRolloutSettings
 from app.security.settings import AuditSettings, AuthSettings
 from app.webhooks.settings import WebhookSettings
+from app.whole_response.settings import WholeResponseSettings
 from app.writes.settings import WritesSettings
 from kernel.models import Source
 
@@ -158,6 +159,10 @@ class GatewaySettings(BaseSettings):
     cache: CacheSettings = Field(
         default_factory=CacheSettings,
         description="the response cache (app/cache/response_cache.py)",
+    )
+    whole_response: WholeResponseSettings = Field(
+        default_factory=WholeResponseSettings,
+        description="answers kept per disclosure (app/whole_response/cache.py)",
     )
     audit: AuditSettings = Field(
         default_factory=AuditSettings, description="the PII audit trail (app/security/audit.py)"

@@ -28,7 +28,7 @@ from bench.scenarios import (
     linked_customers,
     whole_view_bodies,
 )
-from bench.stack import Stack, StackConfig, running_stack
+from bench.stack import Stack, StackConfig, own_gateway, running_stack
 from resolvers.schema import schema_sdl
 
 RESULTS = Path(__file__).parent / "results"
@@ -119,18 +119,31 @@ def run_scenario(
 ) -> list[dict[str, Any]]:
     if scenario.name == "call_flow":
         return [run_call_flow(stack, client, scenario, customers, args)]
+    if scenario.gateway_env:
+        with own_gateway(stack, scenario.gateway_env, f"{scenario.name}.log") as own:
+            return run_load(own, client, scenario, customers, args)
+    return run_load(stack, client, scenario, customers, args)
+
+
+def run_load(
+    stack: Stack,
+    client: httpx.Client,
+    scenario: Scenario,
+    customers: Customers,
+    args: argparse.Namespace,
+) -> list[dict[str, Any]]:
+    """The scenario's open loop, then its closed loop, each measured."""
     bodies = scenario.bodies(customers)
     # A scenario may ask for less load than the rest (analysts' pages are 100 calls each).
     rate = scenario.rate or args.rate
     concurrency = scenario.concurrency or args.concurrency
     open_count = int(rate * args.duration)
+    if scenario.warm_up:
+        warm_up = {"concurrency": 4, "requests": scenario.warm_up_requests, "bodies": bodies}
+        drive(stack, {"mode": "concurrency", **warm_up})
     for system, faults in scenario.faults.items():
         stack.set_faults(client, system, **faults)
     try:
-        if scenario.warm_up:
-            drive(
-                stack, {"mode": "concurrency", "concurrency": 4, "requests": 50, "bodies": bodies}
-            )
         print(f"  {scenario.name}: {open_count} requests at {rate:g}/s", flush=True)
         open_bodies = bodies[:open_count] if len(bodies) > open_count else bodies
         rows = [

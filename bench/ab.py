@@ -104,6 +104,15 @@ def _knows_orders(checkout: Path) -> bool:
     return "orders: OrderHistory" in (checkout / "schema.graphql").read_text()
 
 
+def _knows_rate_limits(checkout: Path) -> bool:
+    """Whether the gateway of ``checkout`` has per-source rate limits (its settings refuse
+    the ``SCV_<SOURCE>__RATE_LIMIT__...`` the stack lifts them with, when it has none)."""
+    found = subprocess.run(
+        ["git", "grep", "--quiet", "RateLimitSettings", "--", "*.py"], cwd=checkout, check=False
+    )
+    return found.returncode == 0
+
+
 def _own_store(server_url: str, name: str) -> str:
     """A new, empty database ``name`` on ``server_url``'s server; its URL."""
 
@@ -128,6 +137,8 @@ def compare(args: argparse.Namespace, tmp: Path, base: Path) -> None:
         (tmp / "metrics-base").mkdir()
         env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp / "metrics-base")
         views = {"A": WHOLE_VIEW, "B": WHOLE_VIEW}
+        if not _knows_rate_limits(base):
+            env = {k: v for k, v in env.items() if "__RATE_LIMIT__" not in k}
         with (tmp / "base.log").open("wb") as log:
             if not _knows_orders(base):
                 env = {k: v for k, v in env.items() if not k.startswith("SCV_ORDERS__")}

@@ -9,6 +9,8 @@ from typing import Any
 TARGETS = {
     "whole_view_cold": {"cpu_ms": 2.0, "overhead_p50_ms": 3.0, "overhead_p99_ms": 10.0},
     "whole_view_warm": {"cpu_ms": 0.8},
+    # Issue 22: one system hanging, the cache holding its panel (today about 2,050 ms).
+    "slow_source_stale_cache": {"p99_ms": 300.0},
 }
 RSS_TARGET_MB = 200.0
 #: "No growth", allowing for the allocator's noise.

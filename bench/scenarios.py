@@ -69,6 +69,14 @@ BY_PHONE = """query ByPhone($phone: String!) {
   customerByPhone(phone: $phone) { id displayName links { source externalId matchedBy } }
 }"""
 
+#: The billing resources of the whole view: with no fresh nor stale time, every view must
+#: ask billing again, while the value fetched last is kept for stale-if-error (an hour).
+BILLING_ALWAYS_DUE = {
+    f"SCV_CACHE__BILLING__{resource}__{half}_SECONDS": "0"
+    for resource in ("CUSTOMER", "SUBSCRIPTIONS", "INVOICES")
+    for half in ("FRESH", "STALE")
+}
+
 #: Upstream calls of one whole view of a customer known to all three systems: the CRM
 #: contact (one batch read), the billing customer, subscriptions and invoices, the tickets.
 WHOLE_VIEW_CALLS = 5
@@ -208,8 +216,13 @@ class Scenario:
     bodies: Callable[[Customers], list[dict[str, Any]]]
     #: Faults applied for the scenario's duration: system -> fault settings.
     faults: dict[str, dict[str, object]] = field(default_factory=dict)
-    #: Requests sent (and not measured) first, so that the cache is warm.
+    #: Requests sent (and not measured) first, before any fault, so that the cache is warm.
     warm_up: bool = False
+    #: How many: enough that every worker (each with its own cache) has seen every body.
+    warm_up_requests: int = 50
+    #: Settings of a gateway of the scenario's own (``bench.stack.own_gateway``), for
+    #: settings no other scenario should run with; empty: the stack's gateway.
+    gateway_env: dict[str, str] = field(default_factory=dict)
     #: A schema field the scenario needs; skipped with a line when the schema lacks it.
     requires: str | None = None
     #: Why the scenario is not measured yet although its feature exists, if it is not.
@@ -281,6 +294,24 @@ SCENARIOS = [
         expected_calls=None,
         bodies=lambda c: whole_view_bodies(c.source_down_emails()),
         faults={"support": {"error_rate": 1.0, "error_status": 503}},
+    ),
+    Scenario(
+        name="slow_source_stale_cache",
+        description=(
+            "whole view of 4 customers, cached, billing hanging and due for a fetch: agents "
+            "are served billing STALE after their stale-if-slow budget (one worker)"
+        ),
+        # Nothing to wait for upstream: CRM, support and orders are cached and fresh, and
+        # billing is waited for the agents' budget (0.15 s) at most.
+        rounds=0,
+        expected_calls=None,
+        bodies=lambda c: whole_view_bodies(c.emails[:4]),
+        faults={"billing": {"hang": True}},
+        warm_up=True,
+        warm_up_requests=200,
+        # One worker: each worker has a cache of its own, and the load's keep-alive
+        # connections may all reach one of them; the stale value must be in the one asked.
+        gateway_env={**BILLING_ALWAYS_DUE, "SCV_WORKERS": "1"},
     ),
     Scenario(
         name="call_flow",

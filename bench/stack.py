@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -251,3 +251,23 @@ def _run(config: StackConfig, log: IO[bytes]) -> Iterator[Stack]:
         if gateway is not None:
             stop_process(gateway)
         stop_process(sandbox)
+
+
+@contextmanager
+def own_gateway(stack: Stack, env: Mapping[str, str], log_name: str) -> Iterator[Stack]:
+    """``stack`` with a gateway of its own, run with ``env`` on top of the stack's settings
+    (on the same store and sandbox), for a scenario that needs settings the others must not
+    see; stopped on leaving."""
+    port = free_port()
+    config = replace(stack.config, gateway_env={**stack.config.gateway_env, **env})
+    gateway_env = gateway_environment(config, stack.database_url, stack.sandbox_url, port)
+    url = f"http://127.0.0.1:{port}"
+    with (stack.config.data_dir / log_name).open("ab") as log:
+        gateway = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve"], env=gateway_env, stdout=log, stderr=log
+        )
+        try:
+            wait_for(f"{url}/readyz", gateway, "the scenario's gateway")
+            yield replace(stack, config=config, gateway_url=url, gateway=gateway)
+        finally:
+            stop_process(gateway)

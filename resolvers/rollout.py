@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 
+from kernel.access import Principal
 from kernel.models import Source
 from kernel.rollout import RolloutGate, RolloutMode, ShadowOutcome, SourceRollout
 
@@ -27,6 +28,18 @@ class RequestRollout:
                 if self._modes is None:
                     self._modes = await self._gate.current()
         return self._modes.get(source) or SourceRollout(source, RolloutMode.ON)
+
+    async def served_to(self, principal: Principal) -> str:
+        """Each source's mode, and whether its panel is served to ``principal``, as one text:
+        what a whole answer kept for one caller must match to be served to another (a pilot
+        cohort's panel is not served outside it, nor a source's old mode after a change)."""
+        if self._gate is None:
+            return ""
+        modes = [await self.of(source) for source in sorted(Source, key=lambda s: s.value)]
+        return ",".join(
+            f"{rollout.source.value}:{rollout.mode.value}:{int(rollout.serves(principal))}"
+            for rollout in modes
+        )
 
     def shadow(
         self, source: Source, compare: Callable[[], Awaitable[tuple[ShadowOutcome, str]]]

@@ -13,6 +13,8 @@ MISS = "miss"
 STALE = "stale"
 #: Served stale because the system failed (stale-if-error), not because it is refreshing.
 STALE_IF_ERROR = "stale_if_error"
+#: Served stale because the system had not answered within the role's budget (stale-if-slow).
+STALE_IF_SLOW = "stale_if_slow"
 #: A remembered "no such record", answered without asking the system.
 NOT_FOUND = "not_found"
 
@@ -33,7 +35,7 @@ class CacheMetrics:
             lookups=Counter(
                 "scv_cache_lookups",
                 "Response cache lookups by source, resource and result "
-                "(hit, miss, stale, stale_if_error, not_found)",
+                "(hit, miss, stale, stale_if_error, stale_if_slow, not_found)",
                 ["source", "resource", "result"],
                 registry=registry,
             ),

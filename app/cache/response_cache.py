@@ -12,7 +12,10 @@ read), keyed by source, record id, resource and variant (``CacheKey``):
   open, busy) and an entry up to ``max_stale_if_error_seconds`` old is present: that value is
   served, ``STALE`` (stale-if-error), and the failure is logged without personal data;
 - the system has no such record (``UpstreamNotFound``): remembered for ``not_found_seconds``
-  and raised again meanwhile without asking.
+  and raised again meanwhile without asking;
+- the fetch has not answered within the budget of the caller's role and an entry young
+  enough for stale-if-error is present: that value is served, ``STALE`` (stale-if-slow,
+  ``app.cache.stale_if_slow``), and the fetch finishes in the background to refresh it.
 
 Keys carry no personal data: the record id is hashed (SHA-256) into the key, and nothing
 else but fixed resource names and numbers (an invoice list's length) goes in
@@ -41,8 +44,18 @@ from pydantic import BaseModel
 from app.cache.codec import Entry
 from app.cache.fetcher import CacheFetcher, Clock
 from app.cache.keys import entry_lifetime, longest_entry_ttl, record_prefix
-from app.cache.metrics import HIT, MISS, NOT_FOUND, STALE, STALE_IF_ERROR, CacheMetrics
+from app.cache.metrics import (
+    HIT,
+    MISS,
+    NOT_FOUND,
+    STALE,
+    STALE_IF_ERROR,
+    STALE_IF_SLOW,
+    CacheMetrics,
+)
+from app.cache.read_log import read_log
 from app.cache.settings import CacheSettings
+from app.cache.stale_if_slow import patience
 from app.cache.tiers import CacheTier, CacheUnavailable, MemoryTier, RedisTier
 from kernel.cache import CacheKey
 from kernel.errors import UpstreamNotFound, UpstreamUnavailable
@@ -81,6 +94,7 @@ class ResponseCache:
         self._fetcher = CacheFetcher(settings, tier, metrics, clock=clock)
         self._counters: dict[tuple[str, str, str], Any] = {}
         self._generation_ttl = longest_entry_ttl(settings) + GENERATION_MARGIN_SECONDS
+        self._dependents: list[Callable[[], None]] = []
 
     @classmethod
     async def open(
@@ -119,14 +133,21 @@ class ResponseCache:
             cached = self._serve_cached(key, storage_key, entry, age, model, fetch)
             if cached is not None:
                 return cached
+        task = self._fetcher.fetch_once(key, storage_key, fetch)
+        slow_until = self._slow_until()
+        if slow_until is not None:
+            stale = self._stale_if_slow(key, entry, age, model)
+            if stale is not None and not await _answered_by(task, slow_until):
+                self._count(key, STALE_IF_SLOW)
+                return stale
         try:
-            value = await asyncio.shield(self._fetcher.fetch_once(key, storage_key, fetch))
+            value = await asyncio.shield(task)
         except UpstreamUnavailable as exc:
             fallback = self._stale_if_error(key, entry, age, model, exc)
             if fallback is None:
                 raise
             return fallback
-        self._count(key, MISS)
+        self._count(key, MISS, fresh_left=entry_lifetime(self._settings, key).fresh_seconds)
         return cast(M, value)
 
     async def get_many(
@@ -166,7 +187,13 @@ class ResponseCache:
         tasks = self._fetcher.fetch_batch_once(
             [(key, skey) for key, skey, _, _ in missing], fetch_many
         )
+        slow_until = self._slow_until()
         for key, storage_key, entry, age in missing:
+            stale = None if slow_until is None else self._stale_if_slow(key, entry, age, model)
+            if stale is not None and not await _answered_by(tasks[storage_key], slow_until):
+                self._count(key, STALE_IF_SLOW)
+                found[key.record_id] = stale
+                continue
             try:
                 value = await asyncio.shield(tasks[storage_key])
             except UpstreamNotFound:
@@ -177,7 +204,7 @@ class ResponseCache:
                     raise
                 found[key.record_id] = fallback
                 continue
-            self._count(key, MISS)
+            self._count(key, MISS, fresh_left=entry_lifetime(self._settings, key).fresh_seconds)
             found[key.record_id] = cast(M, value)
         return found
 
@@ -192,8 +219,15 @@ class ResponseCache:
         prefix = record_prefix(source, record_id)
         await self._tier.bump_generation(prefix + "gen", self._generation_ttl, prefix)
 
+    def when_cleared(self, forget: Callable[[], None]) -> None:
+        """Have ``forget`` called by ``clear``: for what was built on these entries and
+        their generations (which a clear starts again from 0), such as kept answers."""
+        self._dependents.append(forget)
+
     async def clear(self) -> None:
         """Forget every entry (tests, and an operator who wants a cold cache)."""
+        for forget in self._dependents:
+            forget()
         await self._tier.clear()
 
     async def settle(self) -> None:
@@ -226,7 +260,7 @@ class ResponseCache:
             return None
         lifetime = entry_lifetime(self._settings, key)
         if age <= lifetime.fresh_seconds:
-            self._count(key, HIT)
+            self._count(key, HIT, fresh_left=lifetime.fresh_seconds - age)
             return entry.value.model_copy(update={"cache_state": CacheState.HIT})
         if age <= lifetime.fresh_seconds + lifetime.stale_seconds:
             self._count(key, STALE)
@@ -258,14 +292,37 @@ class ResponseCache:
         self._count(key, STALE_IF_ERROR)
         return entry.value.model_copy(update={"cache_state": CacheState.STALE})
 
+    def _slow_until(self) -> float | None:
+        """The ``time.monotonic()`` until which this request waits for a fetch when a stale
+        value could answer instead; None: its role waits for the system (or no request)."""
+        return self._settings.stale_if_slow.wait_until(patience.get())
+
+    def _stale_if_slow(
+        self, key: CacheKey, entry: Entry | None, age: float, model: type[M]
+    ) -> M | None:
+        """``entry``'s value marked STALE, if young enough to be served instead of its system."""
+        if entry is None or not isinstance(entry.value, model):
+            return None
+        if age > self._settings.max_stale_if_error_seconds:
+            return None
+        return entry.value.model_copy(update={"cache_state": CacheState.STALE})
+
     # --- bookkeeping -------------------------------------------------------------------------
 
     async def _storage_key(self, key: CacheKey) -> str:
         prefix = record_prefix(key.source, key.record_id)
         generation = await self._tier.generation(prefix + "gen")
+        log = read_log.get()
+        if log is not None:
+            log.read(prefix + "gen", generation)
         return f"{prefix}g{generation}:{key.resource}:{key.variant}"
 
-    def _count(self, key: CacheKey, result: str) -> None:
+    def _count(self, key: CacheKey, result: str, *, fresh_left: float = 0.0) -> None:
+        log = read_log.get()
+        if log is not None:
+            # A remembered not-found is as good as a fresh value; anything stale spoils it.
+            log.fresh_for(fresh_left if result in (HIT, MISS) else self._settings.not_found_seconds)
+            log.stale = log.stale or result not in (HIT, MISS, NOT_FOUND)
         # The labelled counters are few (source x resource x result) and looked up on every
         # read: prometheus_client's labels() takes a lock and builds a tuple each time.
         labels = (key.source.value, key.resource, result)
@@ -273,6 +330,16 @@ class ResponseCache:
         if counter is None:
             counter = self._counters[labels] = self._metrics.lookups.labels(*labels)
         counter.inc()
+
+
+async def _answered_by(task: asyncio.Task[Any], until: float | None) -> bool:
+    """Whether ``task`` is done by ``time.monotonic()`` ``until`` (None: no limit, so yes:
+    the caller awaits it); the task is never cancelled."""
+    if until is None:
+        return True
+    if not task.done():
+        await asyncio.wait((task,), timeout=max(0.0, until - time.monotonic()))
+    return task.done()
 
 
 def _fetch_one(

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model, field_validator
 
 from adapters.registry import cached
+from app.cache.stale_if_slow import StaleIfSlowSettings
 from kernel.cache import LifetimeSection
 from kernel.models import Source
 
@@ -71,6 +72,13 @@ class CacheSettingsBase(BaseModel):
         description=(
             "when a system fails, a cached value up to this old is served (STALE) instead of "
             "an error; also how long entries are kept"
+        ),
+    )
+    stale_if_slow: StaleIfSlowSettings = Field(
+        default_factory=StaleIfSlowSettings,
+        description=(
+            "per role, longest wait for a slow system when a value young enough for "
+            "stale-if-error is cached (app.cache.stale_if_slow)"
         ),
     )
     redis_connect_timeout_seconds: float = Field(

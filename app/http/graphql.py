@@ -21,6 +21,7 @@ from strawberry.schema.base import BaseSchema
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.types import ExecutionResult
 
+from app.cache.stale_if_slow import Patience, patience
 from app.http.body_limit import CODE as BODY_TOO_LARGE
 from app.http.body_limit import limited_receive, too_large
 from app.http.graphiql import offline_graphiql_html
@@ -40,9 +41,11 @@ from app.interactions.service import Interactions
 from app.interactions.tokens import InteractionTokenError
 from app.limits.checks import present_parse_refusal
 from app.limits.persisted_queries import PersistedQueries, PersistedQueryError
+from app.limits.refusal import QueryRefused
 from app.observability.middleware import current_request
 from app.resilience.fair_share import Audience, admits, traffic_class, traffic_class_of
 from app.security.auth import AuthenticationError, TokenVerifier, bearer_token
+from app.whole_response.cache import Charge, WholeResponseCache
 from kernel.access import ActiveInteraction, AuditReader, AuditSink, Principal
 from kernel.client_errors import BadUserInput
 from kernel.customer_facts import CustomerFactsReader
@@ -105,6 +108,8 @@ class GatewayState:
     rollout: RolloutGate | None = None
     #: The integration KPIs; None where not wired.
     kpis: IntegrationKpiReader | None = None
+    #: Answers kept per disclosure (``app.whole_response``); None: every query executes.
+    whole_response: WholeResponseCache | None = None
 
 
 #: Who a WebSocket is until its ``connection_init`` names someone: a role that may do nothing
@@ -211,11 +216,13 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
         persisted_queries: PersistedQueries | None = None,
         count_refusal: Callable[[str], None] | None = None,
         audience: Audience = "all",
+        charge: Charge | None = None,
         **options: Any,
     ) -> None:
         super().__init__(schema, **options)
         self._audience: Audience = audience
         self._persisted = persisted_queries
+        self._charge: Charge = charge or _free
         self._count_refusal = count_refusal or (lambda code: None)
         # Made once, at start-up: a page naming an asset the gateway lacks stops it here.
         self._ide_html = offline_graphiql_html(super().graphql_ide_html) if self.graphql_ide else ""
@@ -232,7 +239,7 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
         """Resolves a persisted query (APQ, allow list) into its document, or refuses it
         before strawberry sees it; registers an APQ document once it ran."""
         if self._persisted is None:
-            return await self._execute(
+            return await self._answer(
                 request, request_adapter, sub_response, context, root_value, request_data
             )
         try:
@@ -242,7 +249,7 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
             return ExecutionResult(
                 data=None, errors=[GraphQLError(exc.message, extensions=exc.extensions())]
             )
-        result = await self._execute(
+        result = await self._answer(
             request,
             request_adapter,
             sub_response,
@@ -253,6 +260,45 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
         # Ran (data, even partial): it parses and validates, so it may be kept.
         if resolved.register_as is not None and resolved.query and result.data is not None:
             await self._persisted.register(resolved.register_as, resolved.query)
+        return result
+
+    async def _answer(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: RequestContext,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """A kept answer for the same disclosure (audited as this caller's), or the query
+        executed, and its answer kept when it may be (``app.whole_response``)."""
+        state: GatewayState = request.state.gateway
+        cache = state.whole_response
+        key = (
+            None
+            if cache is None
+            else await cache.key_for(
+                request_data.query, request_data.operation_name, request_data.variables, context
+            )
+        )
+        if cache is None or key is None:
+            return await self._execute(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        data = await cache.reuse(key, context, self._charge)
+        if isinstance(data, QueryRefused):
+            self._count_refusal(data.code)
+            # Presented here: no extension runs for an answer served again.
+            refusal = GraphQLError(data.message, extensions=data.extensions())
+            return ExecutionResult(data=None, errors=[refusal])
+        if data is not None:
+            return ExecutionResult(data=data, errors=None)
+        with cache.filling(await cache.links_generation()) as filling:
+            result = await self._execute(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        cache.keep(key, filling, result, context)
         return result
 
     async def _execute(
@@ -417,9 +463,12 @@ class AuthenticatedGraphQL:
             record.role = principal.role
         # Which lane of each source's bulkhead this request's upstream calls take.
         class_token = traffic_class.set(traffic_class_of(principal.role))
+        # How long its cached reads wait for a slow system (app.cache.stale_if_slow).
+        patience_token = patience.set(Patience(principal.role))
         try:
             await self._graphql(scope, receive, send)
         finally:
+            patience.reset(patience_token)
             traffic_class.reset(class_token)
 
     @staticmethod
@@ -438,6 +487,11 @@ async def authorise_interaction(
     if state.interactions is None:
         raise InteractionTokenError("interactions are not enabled")
     return await state.interactions.authorise(token.strip(), principal)
+
+
+async def _free(role: str, subject: str, cost: int) -> QueryRefused | None:
+    """No budget: an answer served again is never refused."""
+    return None
 
 
 def _bad_request(reason: str) -> Response:

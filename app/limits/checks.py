@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextvars import ContextVar
 from typing import Any, cast
 
 from graphql import (
@@ -325,19 +326,43 @@ class GuardCost(SchemaExtension):
     async def _over_budget(
         self, measured: OperationCost, role: str, subject: str
     ) -> QueryRefused | None:
-        if self._budget is None or not self._limits.budget_enabled or measured.cost == 0:
-            return None
-        capacity = self._limits.budget_for(role)
-        charge = await self._budget.charge(f"{role}:{subject}", capacity, measured.cost)
-        if charge.allowed:
-            return None
-        return QueryRefused(
-            "RATE_LIMITED",
-            f"the cost budget of {capacity} per minute is spent; retry in {charge.retry_after} s",
-            limit=capacity,
-            measured=measured.cost,
-            retryAfter=charge.retry_after,
-        )
+        note = noted_cost.get()
+        if note is not None:
+            note.cost = measured.cost
+        return await budget_refusal(self._limits, self._budget, role, subject, measured.cost)
+
+
+class CostNote:
+    """Where ``GuardCost`` notes the cost it measured, for an answer served again later
+    (``app.whole_response``), which must be charged to its reader's budget as well."""
+
+    __slots__ = ("cost",)
+
+    def __init__(self) -> None:
+        self.cost = 0
+
+
+#: The note of the request under way, when its answer may be kept; None otherwise.
+noted_cost: ContextVar[CostNote | None] = ContextVar("noted_cost", default=None)
+
+
+async def budget_refusal(
+    limits: QueryLimitSettings, budget: CostBudget | None, role: str, subject: str, cost: int
+) -> QueryRefused | None:
+    """``cost`` charged to the principal's budget; the refusal when it is spent."""
+    if budget is None or not limits.budget_enabled or cost == 0:
+        return None
+    capacity = limits.budget_for(role)
+    charge = await budget.charge(f"{role}:{subject}", capacity, cost)
+    if charge.allowed:
+        return None
+    return QueryRefused(
+        "RATE_LIMITED",
+        f"the cost budget of {capacity} per minute is spent; retry in {charge.retry_after} s",
+        limit=capacity,
+        measured=cost,
+        retryAfter=charge.retry_after,
+    )
 
 
 def present_parse_refusal(error: GraphQLError) -> GraphQLError:

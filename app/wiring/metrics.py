@@ -46,6 +46,7 @@ from app.resilience.metrics import ResilienceMetrics
 from app.rollout.metrics import RolloutMetrics
 from app.security.audit_metrics import AuditMetrics
 from app.webhooks.metrics import WebhookMetrics
+from app.whole_response.metrics import WholeResponseMetrics
 from app.writes.metrics import WriteMetrics
 from kernel.models import Source
 
@@ -72,6 +73,7 @@ class GatewayMetrics:
     sync_run: SyncRunCollector
     audit: AuditMetrics
     cache: CacheMetrics
+    whole_response: WholeResponseMetrics
     resilience: ResilienceMetrics
     interactions: InteractionMetrics
     #: Live lookups and supervisors' link decisions.
@@ -159,6 +161,7 @@ class GatewayMetrics:
             sync_run=sync_run,
             audit=AuditMetrics.create(own),
             cache=CacheMetrics.create(own),
+            whole_response=WholeResponseMetrics.create(own),
             resilience=ResilienceMetrics.create(own, scrape),
             interactions=InteractionMetrics.create(own),
             linking=LinkingMetrics.create(own),

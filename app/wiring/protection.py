@@ -7,7 +7,8 @@ the Redis client (which connects only when first used).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import redis.asyncio as redis
@@ -17,8 +18,9 @@ from strawberry.extensions import SchemaExtension
 
 from app.cache.settings import CacheSettings
 from app.limits.budget import CostBudget, LocalCostBudget, RedisCostBudget
-from app.limits.checks import CountRefusal, limit_extensions
+from app.limits.checks import CountRefusal, budget_refusal, limit_extensions
 from app.limits.persisted_queries import PersistedQueries, persisted_queries_for
+from app.limits.refusal import QueryRefused
 from app.settings import Settings
 
 
@@ -32,6 +34,9 @@ class QueryProtection:
     graphiql: bool
     #: Shared by the budget and the APQ documents when ``SCV_CACHE__URL`` is set.
     redis: redis.Redis | None
+    #: Charges (role, subject, cost) to the budget, as ``GuardCost`` does: for answers
+    #: served again without executing.
+    charge: Callable[[str, str, int], Awaitable[QueryRefused | None]]
 
 
 def shared_redis(cache: CacheSettings) -> redis.Redis | None:
@@ -69,4 +74,5 @@ def build_query_protection(
         max_body_bytes=limits.max_body_bytes,
         graphiql=limits.graphiql_on(settings.demo),
         redis=client,
+        charge=functools.partial(budget_refusal, limits, budget),
     )

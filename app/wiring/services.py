@@ -51,6 +51,7 @@ from app.store.facts_writer import FactsWriter
 from app.store.identity_view import IdentityViewStore
 from app.store.kpis import KpiStore
 from app.store.rollout import PostgresRolloutStore
+from app.whole_response.cache import WholeResponseCache
 from app.wiring.exports import start_exports
 from app.wiring.interactions import build_interactions
 from app.wiring.live import start_live
@@ -101,12 +102,25 @@ async def open_services(
     verifier = TokenVerifier(settings.auth, await build_key_ring(settings, stack))
     # Customers whose links change between syncs are listed by ``customers`` at once.
     facts_writer = FactsWriter(store.pool)
+    # Made once the response cache is (its tier holds the generations it checks).
+    whole_response: WholeResponseCache | None = None
+
+    async def links_changed(customers: Sequence[CustomerId]) -> None:
+        """What a link decision (a person's, or live linking's) tells: kept answers retire,
+        the read model lists the customers, and their live subscribers re-query."""
+        # First: the read model's update may fail (the next sync repairs it), this must not.
+        if whole_response is not None:
+            await whole_response.links_changed(customers)
+        await facts_writer.ensure_customers(customers)
+        if live is not None:
+            await live.links_changed(customers)
+
     live_linker = (
         LiveLinking(
             store,
             settings.identity,
             metrics=metrics.linking,
-            links_changed=facts_writer.ensure_customers,
+            links_changed=links_changed,
         )
         if settings.identity.live_linking
         else None
@@ -133,6 +147,8 @@ async def open_services(
             settings.workers,
         )
     stack.push_async_callback(cache.close)
+    whole_response = WholeResponseCache(settings.whole_response, cache.tier, metrics.whole_response)
+    cache.when_cleared(whole_response.clear)
     if settings.cache.enabled:
         sources = Sources.from_adapters(cached_adapters(adapters, cache))
     facts = PostgresFactsStore(store.pool)
@@ -191,7 +207,7 @@ async def open_services(
             identity_decisions=IdentityDecisionService(
                 store,
                 metrics=metrics.linking,
-                links_changed=links_changed(facts_writer, live),
+                links_changed=links_changed,
             ),
             audit=PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
             audit_trail=audit_trail,
@@ -212,6 +228,7 @@ async def open_services(
             kpis=IntegrationKpiService(
                 KpiStore(store), rollout, watch.windows, TicketBacklogStore(store.pool)
             ),
+            whole_response=whole_response if settings.cache.enabled else None,
         ),
         "rollout": rollout,
         "rollback_watch": watch,
@@ -229,19 +246,6 @@ def written(
         await invalidate(source, record_id)
         if live is not None:
             await live.record_changed(source, record_id, datetime.now(UTC), time.time())
-
-    return changed
-
-
-def links_changed(
-    facts_writer: FactsWriter, live: LiveChanges | None
-) -> Callable[[Sequence[CustomerId]], Awaitable[None]]:
-    """What a person's link decision tells: the read model, and live subscribers."""
-
-    async def changed(customer_ids: Sequence[CustomerId]) -> None:
-        await facts_writer.ensure_customers(customer_ids)
-        if live is not None:
-            await live.links_changed(customer_ids)
 
     return changed
 

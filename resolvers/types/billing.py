@@ -153,5 +153,5 @@ class BillingAccount:
             source=models.Source.BILLING,
             source_record_id=strawberry.ID(customer.id),
             fetched_at=customer.fetched_at,
-            cache=customer.cache_state,
+            cache_state=customer.cache_state,
         )

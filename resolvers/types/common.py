@@ -6,6 +6,7 @@ that uses them is read; ``Info`` and the ``first`` check are the panels' common 
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -77,24 +78,45 @@ class Address:
         )
 
 
+#: Where in a response each panel meta's time-bound fields went: (path, field), where the
+#: field is ``cache``, ``stale`` or ``ageSeconds``. Set (to a list) only while a response
+#: that may be kept is built, so that whoever serves it again can make those fields true at
+#: that moment (``app.whole_response``); None the rest of the time: nothing is noted.
+served_meta: ContextVar[list[tuple[tuple[str | int, ...], str]] | None] = ContextVar(
+    "served_meta", default=None
+)
+
+
+def _noted(info: strawberry.Info, name: str) -> None:
+    noted = served_meta.get()
+    if noted is not None:
+        noted.append((tuple(info.path.as_list()), name))
+
+
 @strawberry.type(description="Where a panel's values came from, and when they were read.")
 class PanelMeta:
     source: Source
     source_record_id: strawberry.ID
     fetched_at: datetime
+    cache_state: strawberry.Private[CacheState]
 
-    @strawberry.field(description="Seconds from fetchedAt to when this answer was built.")
-    def age_seconds(self) -> float:
-        return max(0.0, (datetime.now(UTC) - self.fetched_at).total_seconds())
-
-    cache: CacheState = strawberry.field(
+    @strawberry.field(
         description="HIT: cached and fresh; MISS: fetched for this answer; STALE: cached, "
         "past its fresh lifetime (being refreshed, or its system is failing)."
     )
+    def cache(self, info: strawberry.Info) -> CacheState:
+        _noted(info, "cache")
+        return self.cache_state
+
+    @strawberry.field(description="Seconds from fetchedAt to when this answer was built.")
+    def age_seconds(self, info: strawberry.Info) -> float:
+        _noted(info, "ageSeconds")
+        return max(0.0, (datetime.now(UTC) - self.fetched_at).total_seconds())
 
     @strawberry.field(description="Whether the values may be out of date (cache STALE).")
-    def stale(self) -> bool:
-        return self.cache is CacheState.STALE
+    def stale(self, info: strawberry.Info) -> bool:
+        _noted(info, "stale")
+        return self.cache_state is CacheState.STALE
 
     @strawberry.field(
         description="The rollout mode of its source that served this panel: ON, or PILOT "

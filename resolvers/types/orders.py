@@ -104,7 +104,7 @@ class OrderHistory:
                 source=models.Source.ORDERS,
                 source_record_id=strawberry.ID(found.customer_ref),
                 fetched_at=found.fetched_at,
-                cache=found.cache_state,
+                cache_state=found.cache_state,
             ),
         )
 

@@ -42,6 +42,6 @@ class Profile:
                 source=models.Source.CRM,
                 source_record_id=strawberry.ID(contact.id),
                 fetched_at=contact.fetched_at,
-                cache=contact.cache_state,
+                cache_state=contact.cache_state,
             ),
         )

@@ -66,7 +66,7 @@ class SupportSummary:
                 source=models.Source.SUPPORT,
                 source_record_id=strawberry.ID(found.user_id),
                 fetched_at=found.fetched_at,
-                cache=found.cache_state,
+                cache_state=found.cache_state,
             ),
         )
 

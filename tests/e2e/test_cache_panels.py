@@ -7,6 +7,7 @@ session's, on the same sandbox and database.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -195,3 +196,53 @@ async def links(stack: Stack) -> list[dict[str, Any]]:
 def billing_id_of(found: list[dict[str, Any]]) -> str:
     [billing] = [link["externalId"] for link in found if link["source"] == "BILLING"]
     return str(billing)
+
+
+BILLING_QUERY = """
+query Billing($email: String!) {
+  customerByEmail(email: $email) { billing { meta { cache stale fetchedAt } } }
+}
+"""
+
+
+async def billing_meta(stack: Stack, url: str) -> dict[str, Any]:
+    response = await stack.http.post(
+        f"{url}/graphql",
+        json={"query": BILLING_QUERY, "variables": {"email": ADA}},
+        headers={"Authorization": f"Bearer {stack.token}"},
+    )
+    body = response.json()
+    assert "errors" not in body, body
+    meta: dict[str, Any] = body["data"]["customerByEmail"]["billing"]["meta"]
+    return meta
+
+
+async def test_a_hanging_system_costs_an_agent_a_stale_panel_which_its_fetch_then_refreshes(
+    clean_sandbox: Stack,
+) -> None:
+    # Billing's customer is due for a fetch on every read; the agent's budget is the default.
+    cache = CacheSettings(
+        billing=BillingLifetimes(customer=Lifetime(fresh_seconds=0, stale_seconds=0))
+    )
+    app = create_app(clean_sandbox.settings.model_copy(update={"cache": cache}))
+    server, task, port = await serve(app)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        filled = await billing_meta(clean_sandbox, url)
+        await clean_sandbox.set_faults("billing", hang=True)
+        while_hanging = await billing_meta(clean_sandbox, url)
+        # Released: the fetch left running behind the stale answer completes and stores.
+        await clean_sandbox.http.delete(f"{clean_sandbox.sandbox_url}/billing/_sandbox/faults")
+        await app.state.cache.settle()
+        await clean_sandbox.set_faults("billing", hang=True)
+        after_refresh = await billing_meta(clean_sandbox, url)
+    finally:
+        await clean_sandbox.reset_sandbox()
+        await stop(server, task)
+    assert (filled["cache"], filled["stale"]) == ("MISS", False)
+    assert (while_hanging["cache"], while_hanging["stale"]) == ("STALE", True)
+    assert while_hanging["fetchedAt"] == filled["fetchedAt"]
+    assert (after_refresh["cache"], after_refresh["stale"]) == ("STALE", True)
+    # Without stale-if-slow the request would have waited out its deadline, the fetch with it.
+    refreshed_at = datetime.fromisoformat(after_refresh["fetchedAt"])
+    assert refreshed_at > datetime.fromisoformat(filled["fetchedAt"])

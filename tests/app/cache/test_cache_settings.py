@@ -69,3 +69,16 @@ def test_every_cached_source_has_its_own_lifetimes_and_the_others_none() -> None
             assert lifetimes is None
         else:
             assert type(lifetimes) is spec.cache.lifetimes
+
+
+def test_stale_if_slow_budgets_are_set_per_role(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCV_CACHE__STALE_IF_SLOW__AGENT", "0.3")
+    monkeypatch.setenv("SCV_CACHE__STALE_IF_SLOW__ANALYST", "2")
+    budgets = Settings().cache.stale_if_slow
+    assert [budgets.budget(role) for role in ("agent", "analyst", "ivr")] == [0.3, 2, 0.15]
+
+
+def test_a_budget_that_is_not_positive_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCV_CACHE__STALE_IF_SLOW__AGENT", "0")
+    with pytest.raises(ValidationError, match=r"stale_if_slow\.agent"):
+        Settings()

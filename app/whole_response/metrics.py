@@ -1,0 +1,37 @@
+"""The whole-response cache's counter, registered by ``app.wiring.metrics.GatewayMetrics``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter
+
+#: ``result`` of a lookup.
+HIT = "hit"
+MISS = "miss"
+#: Found, but a record behind it (or a link) changed since: dropped, executed.
+INVALIDATED = "invalidated"
+#: Found, but its audit entries could not be written: executed instead (fails closed there).
+AUDIT_FAILED = "audit_failed"
+#: Executed and kept for the next caller with the same disclosure.
+KEPT = "kept"
+
+
+@dataclass(frozen=True)
+class WholeResponseMetrics:
+    """Lookups and stores by result."""
+
+    lookups: Counter
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry | None) -> WholeResponseMetrics:
+        """The counter, in ``registry`` (None: the multi-process directory only)."""
+        return cls(
+            lookups=Counter(
+                "scv_whole_response_lookups",
+                "Whole-response cache lookups and stores by result "
+                "(hit, miss, invalidated, audit_failed, kept)",
+                ["result"],
+                registry=registry,
+            )
+        )
