@@ -127,13 +127,12 @@ class HttpBillingAdapter:
         ``Idempotency-Key``: a retry with the key is answered the first result, so the
         policy may repeat it (and the outbox may send it again) without a second change.
 
-        Sent as a JSON object of string values, which the sandbox reads as Stripe's form
-        keys; ``UpstreamHttp`` speaks JSON only.
+        Sent as a form, as Stripe's API takes its parameters (it reads no JSON body).
         """
         await self._http.request_json(
             "POST",
             f"/v1/subscriptions/{self._http.segment(subscription_id)}",
-            json={"cancel_at_period_end": "true"},
+            form={"cancel_at_period_end": "true"},
             headers={"Idempotency-Key": idempotency_key},
             idempotent=True,
         )

@@ -160,10 +160,13 @@ class UpstreamHttp:
         *,
         params: Params | None = None,
         json: Any = None,
+        form: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
     ) -> Any:
         """The parsed JSON body of a 2xx answer; any other outcome raises ``UpstreamError``.
+
+        The body is ``json``, or ``form`` URL-encoded (the vendors that take forms: Stripe).
 
         ``idempotent`` (default: whether ``method`` is in ``IDEMPOTENT_METHODS``) tells the
         policy whether the call may be repeated. The ``upstream_observer`` of the context, if
@@ -171,7 +174,9 @@ class UpstreamHttp:
         """
 
         async def attempt() -> Any:
-            return await self._attempt(method, path, params=params, json=json, headers=headers)
+            return await self._attempt(
+                method, path, params=params, json=json, form=form, headers=headers
+            )
 
         if self._policy is None:
             return await attempt()
@@ -185,6 +190,7 @@ class UpstreamHttp:
         *,
         params: Params | None,
         json: Any,
+        form: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
     ) -> Any:
         left = time_left()
@@ -193,11 +199,15 @@ class UpstreamHttp:
             raise UpstreamTimeout(self.source, "no time left before the request's deadline")
         observer = upstream_observer.get()
         if observer is None:
-            return await self._send(method, path, params=params, json=json, headers=headers)
+            return await self._send(
+                method, path, params=params, json=json, form=form, headers=headers
+            )
         started = time.perf_counter()
         outcome: str | None = ABORTED
         try:
-            result = await self._send(method, path, params=params, json=json, headers=headers)
+            result = await self._send(
+                method, path, params=params, json=json, form=form, headers=headers
+            )
         except UpstreamError as exc:
             outcome = exc.code
             raise
@@ -214,6 +224,7 @@ class UpstreamHttp:
         *,
         params: Params | None,
         json: Any,
+        form: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
     ) -> Any:
         request_headers = {**(outbound_headers.get() or {}), **(headers or {})}
@@ -231,13 +242,14 @@ class UpstreamHttp:
                         path,
                         params=params,
                         json=json,
+                        data=form,
                         headers=request_headers,
                         timeout=timeout,
                     )
                     status, content = response.status_code, response.content
                 else:
                     raw = await self._send_direct(
-                        self._direct, method, path, params, json, request_headers, timeout
+                        self._direct, method, path, params, json, form, request_headers, timeout
                     )
                     status, content = raw.status, raw.content
         except (httpx.RequestError, TimeoutError) as exc:
@@ -259,11 +271,12 @@ class UpstreamHttp:
         path: str,
         params: Params | None,
         json: Any,
+        form: Mapping[str, str] | None,
         headers: Mapping[str, str],
         phases: httpx.Timeout,
     ) -> RawAnswer:
         """The call through aiohttp without httpx's client pipeline (``SourceClient``):
-        the URL merged as httpx merges it, the source's headers, the JSON body."""
+        the URL merged as httpx merges it, the source's headers, the JSON or form body."""
         url = path if "://" in path else f"{self._base_url}/{path.lstrip('/')}"
         if params:
             url = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
@@ -272,6 +285,9 @@ class UpstreamHttp:
         if json is not None:
             body = orjson.dumps(json)
             sent["Content-Type"] = "application/json"
+        elif form is not None:
+            body = urlencode(form).encode()
+            sent["Content-Type"] = "application/x-www-form-urlencoded"
         return await transport.send(
             method,
             url,
@@ -322,12 +338,19 @@ class UpstreamHttp:
         resource: str,
         params: Params | None = None,
         json: Any = None,
+        form: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
     ) -> M:
         """``request_json`` then ``parse``: one request, one validated vendor model."""
         payload = await self.request_json(
-            method, path, params=params, json=json, headers=headers, idempotent=idempotent
+            method,
+            path,
+            params=params,
+            json=json,
+            form=form,
+            headers=headers,
+            idempotent=idempotent,
         )
         return self.parse(model, payload, resource)
 

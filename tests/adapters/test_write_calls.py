@@ -5,6 +5,7 @@ comment, Stripe's cancellation with ``Idempotency-Key``."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -112,4 +113,6 @@ async def test_a_cancellation_carries_the_idempotency_key_and_a_refusal_is_rejec
     first = upstream.requests[0]
     assert (first.method, first.url.path) == ("POST", "/v1/subscriptions/sub_1")
     assert first.headers["Idempotency-Key"] == "scv-key-2"
-    assert upstream.body() == {"cancel_at_period_end": "true"}
+    # Stripe takes its parameters as a form and reads no JSON body.
+    assert first.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert parse_qs(first.content.decode()) == {"cancel_at_period_end": ["true"]}
