@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import argparse
 import errno
+import math
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
@@ -25,6 +28,8 @@ from adapters.registry import SOURCES
 from adapters.settings import RateLimitSettings, SandboxPlace
 from app.security.demo_keys import PRIVATE_KEY_FILE, DemoKeys, ensure_demo_keys
 from app.settings import Settings
+
+N = TypeVar("N", int, float)
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -92,59 +97,39 @@ def port_free_or_exit(host: str, port: int, setting: str) -> None:
             sys.exit(f"port {port} on {host} {reason}: choose another with {setting}")
 
 
-def positive_seconds(raw: str) -> int:
-    """An argument of whole seconds, at least one."""
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number of seconds: {raw}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 second, not {raw}")
-    return value
+def _argument(
+    convert: Callable[[str], N], kind: str, within: Callable[[N], bool], bounds: str
+) -> Callable[[str], N]:
+    """An argparse type: ``raw`` as ``convert`` reads it, refused unless ``within`` holds.
+
+    Refused as "not <kind>: <raw>" when it does not convert, as "must be <bounds>, not
+    <raw>" when it is out of bounds (argparse prints both as a usage error, exit 2).
+    """
+
+    def parse(raw: str) -> N:
+        try:
+            value = convert(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {kind}: {raw}") from None
+        if not within(value):
+            raise argparse.ArgumentTypeError(f"must be {bounds}, not {raw}")
+        return value
+
+    return parse
 
 
-def positive_number(raw: str) -> float:
-    """An argument of seconds that may be fractional, above zero."""
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {raw}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be above 0, not {raw}")
-    return value
-
-
-def share(raw: str) -> float:
-    """An argument between 0 and 1."""
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {raw}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {raw}")
-    return value
-
-
-def count(raw: str) -> int:
-    """A whole number, at least one."""
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {raw}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {raw}")
-    return value
-
-
-def port(raw: str) -> int:
-    """A TCP port, 1..65535."""
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {raw}") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 65535, not {raw}")
-    return value
+#: An argument of whole seconds, at least one.
+positive_seconds = _argument(
+    int, "a whole number of seconds", lambda v: v >= 1, "at least 1 second"
+)
+#: An argument of seconds that may be fractional, above zero.
+positive_number = _argument(float, "a number", lambda v: 0 < v < math.inf, "above 0")
+#: An argument between 0 and 1.
+share = _argument(float, "a number", lambda v: 0 <= v <= 1, "between 0 and 1")
+#: A whole number, at least one.
+count = _argument(int, "a whole number", lambda v: v >= 1, "at least 1")
+#: A TCP port, 1..65535.
+port = _argument(int, "a port number", lambda v: 1 <= v <= 65535, "between 1 and 65535")
 
 
 def http_url(raw: str) -> str:
