@@ -27,11 +27,12 @@ from strawberry.subscriptions import (
 
 from adapters.registry import SOURCES
 from app.exports.downloads import get_export_file
+from app.http.authenticated import AuthenticatedGraphQL
 from app.http.desktop.routes import desktop
 from app.http.draining import CloseWhenDraining, Draining, drain_on_sigterm
 from app.http.errors import PresentErrors
 from app.http.graphiql import graphiql_assets
-from app.http.graphql import AuthenticatedGraphQL, GatewayGraphQL
+from app.http.graphql import GatewayGraphQL
 from app.http.handoffs import post_handoff
 from app.http.protocol import SelectOperation, http_error, unexpected_error
 from app.limits.budget import CostBudget

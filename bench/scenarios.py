@@ -280,7 +280,7 @@ SCENARIOS = [
         bodies=page_bodies,
         requires="CustomerConnection",
         role="analyst",
-        # About 100 upstream calls a page: as bench/fair_share.py's analysts, not as agents.
+        # About 100 upstream calls a page: as bench/fair_share_loads.py's analysts, not as agents.
         rate=2.0,
         concurrency=2,
         # A page costs some 0.1 s of the gateway's CPU: 100 pages measure it well enough,

@@ -24,8 +24,8 @@ from starlette.responses import Response, StreamingResponse
 from app.exports.format import content_type, personal_coordinates
 from app.exports.jobs import Exports
 from app.exports.metrics import ExportMetrics
-from app.http.graphql import GatewayState
 from app.http.responses import authenticate, error_response
+from app.http.state import GatewayState
 from app.observability.middleware import current_request
 from app.store.exports import ExportStore
 from kernel.access import AuditEntry, AuditSink, AuditUnavailable

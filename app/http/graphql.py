@@ -1,11 +1,12 @@
-"""The GraphQL endpoint: the bearer check in front, strawberry behind, one context per request."""
+"""The GraphQL endpoint: strawberry behind the bearer check (``app.http.authenticated``), one
+context per request."""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -21,9 +22,6 @@ from strawberry.schema.base import BaseSchema
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.types import ExecutionResult
 
-from app.cache.stale_if_slow import Patience, patience
-from app.http.body_limit import CODE as BODY_TOO_LARGE
-from app.http.body_limit import limited_receive, too_large
 from app.http.graphiql import offline_graphiql_html
 from app.http.protocol import (
     GRAPHQL_RESPONSE,
@@ -35,82 +33,27 @@ from app.http.protocol import (
     transport_refusal,
     unknown_operation,
 )
-from app.http.responses import UNAUTHENTICATED_HEADERS, error_response
+from app.http.state import (
+    INTERACTION_TOKEN_HEADER,
+    PURPOSE_HEADER,
+    GatewayState,
+    authorise_interaction,
+)
 from app.http.websocket import AuthenticatedTransportWS, ConnectionRefused, TextFrames
-from app.interactions.service import Interactions
 from app.interactions.tokens import InteractionTokenError
 from app.limits.checks import present_parse_refusal
 from app.limits.persisted_queries import PersistedQueries, PersistedQueryError
 from app.limits.refusal import QueryRefused
 from app.observability.middleware import current_request
-from app.resilience.fair_share import Audience, admits, traffic_class, traffic_class_of
-from app.security.auth import AuthenticationError, TokenVerifier, bearer_token
-from app.whole_response.cache import Charge, WholeResponseCache
-from kernel.access import ActiveInteraction, AuditReader, AuditSink, Principal
+from app.resilience.fair_share import Audience, admits
+from app.security.auth import AuthenticationError, bearer_token
+from app.whole_response.cache import Charge
+from kernel.access import ActiveInteraction, Principal
 from kernel.client_errors import BadUserInput
-from kernel.customer_facts import CustomerFactsReader
-from kernel.data_quality import DataQualityReader
-from kernel.exports import ExportJobs
-from kernel.identity import IdentityStore
-from kernel.identity_evidence import IdentityEvidence
-from kernel.integration_kpis import IntegrationKpiReader
-from kernel.linking import IdentityDecisions, LiveLinker
-from kernel.live import LiveFeed
-from kernel.rollout import RolloutGate
-from kernel.writes import WriteService
-from resolvers.context import RequestContext, Sources, new_context
+from resolvers.context import RequestContext, new_context
 from resolvers.extensions.masking import stated_purpose
-from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY
 
 logger = logging.getLogger(__name__)
-
-#: The header in which a supervisor states why they read personal data (audited).
-PURPOSE_HEADER = "x-purpose"
-
-#: The header that carries an interaction grant's token, beside the bearer token.
-INTERACTION_TOKEN_HEADER = "x-interaction-token"
-
-
-@dataclass(frozen=True, slots=True)
-class GatewayState:
-    """What the lifespan builds once and every request reads: the wiring of the gateway."""
-
-    store: IdentityStore
-    sources: Sources
-    verifier: TokenVerifier
-    default_region: str
-    #: IVR handoffs and agents' interactions (``X-Interaction-Token``); None where not wired.
-    interactions: Interactions | None = None
-    #: Lookups the store cannot answer search the systems live; None: no live linking.
-    live_linker: LiveLinker[Sources] | None = None
-    #: Supervisors' link / unlink decisions; None where not wired.
-    identity_decisions: IdentityDecisions | None = None
-    #: Where reads of personal data are recorded, and read back; None where not wired (then
-    #: nothing is recorded: ``create_app`` always wires both).
-    audit: AuditSink | None = None
-    audit_trail: AuditReader | None = None
-    #: The analysts' read model (``customers``); None where not wired.
-    facts: CustomerFactsReader | None = None
-    #: Most calls at once per request to a system without a batch read.
-    panel_concurrency: int = DEFAULT_PANEL_CONCURRENCY
-    #: Analysts' export jobs; None where not wired.
-    exports: ExportJobs | None = None
-    #: The store's identity evidence and the systems of record (contact, conflicts,
-    #: possibleDuplicates); None where not wired.
-    evidence: IdentityEvidence | None = None
-    #: Builds the data-quality report (``dataQuality``); None where not wired.
-    data_quality: DataQualityReader | None = None
-    #: Live changes for subscriptions; None where not wired (subscriptions are refused).
-    live: LiveFeed | None = None
-    #: Writes to the systems of record (the mutations, ``writeStatus``); None where not wired.
-    writes: WriteService | None = None
-    #: The sources' rollout (modes, supervisors' changes, shadow reads); None: all ON.
-    rollout: RolloutGate | None = None
-    #: The integration KPIs; None where not wired.
-    kpis: IntegrationKpiReader | None = None
-    #: Answers kept per disclosure (``app.whole_response``); None: every query executes.
-    whole_response: WholeResponseCache | None = None
-
 
 #: Who a WebSocket is until its ``connection_init`` names someone: a role that may do nothing
 #: (strawberry refuses every operation before the connection is acknowledged anyway).
@@ -385,131 +328,10 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
             return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-class AuthenticatedGraphQL:
-    """Refuses a request without a valid bearer token (401) before GraphQL sees it.
-
-    The GraphiQL page itself (a GET asking for HTML) carries no data and is served without a
-    token when the IDE is on; every query it sends needs one like any other client's.
-    """
-
-    def __init__(
-        self,
-        graphql: GatewayGraphQL,
-        *,
-        ide_enabled: bool,
-        max_body_bytes: int | None = None,
-        count_refusal: Callable[[str], None] | None = None,
-        audience: Audience = "all",
-    ) -> None:
-        self._graphql = graphql
-        self._ide_enabled = ide_enabled
-        self._max_body_bytes = max_body_bytes
-        self._count_refusal = count_refusal or (lambda code: None)
-        self._audience: Audience = audience
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            # The token comes in the connection_init message (AuthenticatedTransportWS): a
-            # browser cannot set headers on a WebSocket.
-            await self._graphql(scope, receive, send)
-            return
-        if scope["type"] != "http":
-            await Response("not found", status_code=404)(scope, receive, send)
-            return
-        if self._max_body_bytes is not None:
-            # First: a body too large is refused before it is read whole, let alone parsed.
-            limited = await limited_receive(scope, receive, self._max_body_bytes)
-            if limited is None:
-                self._count_refusal(BODY_TOO_LARGE)
-                await too_large(self._max_body_bytes)(scope, receive, send)
-                return
-            receive = limited
-        request = Request(scope, receive)
-        if self._ide_enabled and self._is_ide_page(request):
-            await (await self._graphql.render_graphql_ide(request))(scope, receive, send)
-            return
-        state: GatewayState = request.state.gateway
-        try:
-            token = bearer_token(request.headers.get("authorization"))
-            principal, expires_at = await state.verifier.verify_expiring(token)
-        except AuthenticationError as exc:
-            await _unauthorized(str(exc))(scope, receive, send)
-            return
-        if not admits(self._audience, principal.role):
-            self._count_refusal(WRONG_PORT)
-            await _wrong_port(self._audience)(scope, receive, send)
-            return
-        scope.setdefault("state", {})["principal"] = principal
-        scope["state"]["token_expires_at"] = expires_at
-        try:
-            scope["state"]["purpose"] = stated_purpose(request.headers.get(PURPOSE_HEADER))
-        except BadUserInput as exc:
-            await _bad_request(exc.message)(scope, receive, send)
-            return
-        interaction_token = request.headers.get(INTERACTION_TOKEN_HEADER)
-        if interaction_token is not None:
-            try:
-                active = await authorise_interaction(state, interaction_token, principal)
-            except InteractionTokenError as exc:
-                # Refused outright rather than ignored: the desktop must learn that it no
-                # longer acts within the call (transferred, ended, expired).
-                await _unauthorized(str(exc), code="INTERACTION_TOKEN_INVALID")(
-                    scope, receive, send
-                )
-                return
-            scope["state"]["interaction"] = active
-        record = current_request.get()
-        if record is not None:
-            record.role = principal.role
-        # Which lane of each source's bulkhead this request's upstream calls take.
-        class_token = traffic_class.set(traffic_class_of(principal.role))
-        # How long its cached reads wait for a slow system (app.cache.stale_if_slow).
-        patience_token = patience.set(Patience(principal.role))
-        try:
-            await self._graphql(scope, receive, send)
-        finally:
-            patience.reset(patience_token)
-            traffic_class.reset(class_token)
-
-    @staticmethod
-    def _is_ide_page(request: Request) -> bool:
-        return (
-            request.method == "GET"
-            and "text/html" in request.headers.get("accept", "")
-            and "query" not in request.query_params
-        )
-
-
-async def authorise_interaction(
-    state: GatewayState, token: str, principal: Principal
-) -> ActiveInteraction:
-    """The interaction ``token`` lets ``principal`` act within; ``InteractionTokenError``."""
-    if state.interactions is None:
-        raise InteractionTokenError("interactions are not enabled")
-    return await state.interactions.authorise(token.strip(), principal)
-
-
 async def _free(role: str, subject: str, cost: int) -> QueryRefused | None:
     """No budget: an answer served again is never refused."""
     return None
 
 
-def _bad_request(reason: str) -> Response:
-    return error_response(400, "BAD_USER_INPUT", reason)
-
-
 #: The code of a request sent to the process group that does not serve its role.
 WRONG_PORT = "WRONG_PORT"
-
-
-def _wrong_port(audience: Audience) -> Response:
-    reason = (
-        "this port serves analysts only; other roles use the gateway's main port"
-        if audience == "analysts"
-        else "analysts are served on the analyst port (SCV_ANALYST_PORT), not this one"
-    )
-    return error_response(421, WRONG_PORT, reason)
-
-
-def _unauthorized(reason: str, code: str = "UNAUTHENTICATED") -> Response:
-    return error_response(401, code, reason, **UNAUTHENTICATED_HEADERS)

@@ -13,8 +13,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from app.http.graphql import GatewayState
 from app.http.responses import authenticate, error_response
+from app.http.state import GatewayState
 from app.observability.middleware import current_request
 from app.store.errors import store_outage
 from kernel.interactions import Actor, InteractionRefused, InteractionView

@@ -28,7 +28,7 @@ from app.analytics.order_facts import orders_of
 from app.analytics.refresh import FactsUpdater
 from app.cache.response_cache import ResponseCache
 from app.cache.sources import cached_adapters
-from app.http.graphql import GatewayState
+from app.http.state import GatewayState
 from app.identity.data_quality import DataQuality
 from app.identity.decisions import IdentityDecisionService
 from app.identity.live_linking import LiveLinking

@@ -19,8 +19,10 @@ from app.security.demo_keys import ensure_demo_keys, mint_token
 from app.settings import Settings
 from sandbox.orders.postgres import create_legacy_database
 from sandbox.server import create_sandbox_app
+from sandbox.webhooks import DeliveryPolicy
 from tests.conftest import scratch_database
 from tests.e2e.harness import Stack, serve, stop, sync_store
+from tests.e2e.live_kit import LiveStack
 from tests.e2e.resilience_harness import for_shared_stack
 
 
@@ -76,3 +78,41 @@ async def clean_sandbox(stack: Stack) -> AsyncIterator[Stack]:
     yield stack
     await stack.reset_sandbox()
     await stack.clear_gateway_cache()
+
+
+@pytest.fixture
+async def live_stack(database_url: str, tmp_path: Path) -> AsyncIterator[LiveStack]:
+    sandbox_server, sandbox_task, sandbox_port = await serve(
+        create_sandbox_app(
+            seed=42,
+            customers=0,
+            webhook_policy=DeliveryPolicy(attempts=5, wait_initial=0.05, wait_max=0.5),
+        )
+    )
+    async with scratch_database(database_url, "e2e_live") as url:
+        settings = with_sandbox_port(
+            Settings(demo=True, data_dir=tmp_path, database_url=SecretStr(url)), sandbox_port
+        )
+        await sync_store(settings)
+        server_a, task_a, port_a = await serve(create_app(settings))
+        server_b, task_b, port_b = await serve(create_app(settings))
+        try:
+            async with httpx.AsyncClient(timeout=10.0) as http:
+                stack = LiveStack(
+                    sandbox_url=f"http://127.0.0.1:{sandbox_port}",
+                    gateway_a=f"http://127.0.0.1:{port_a}",
+                    gateway_b=f"http://127.0.0.1:{port_b}",
+                    settings=settings,
+                    keys=ensure_demo_keys(tmp_path),
+                    http=http,
+                )
+                hooks = await http.post(
+                    f"{stack.sandbox_url}/_sandbox/webhooks",
+                    json={"url": f"{stack.gateway_a}/webhooks"},
+                )
+                assert hooks.status_code == 200
+                yield stack
+        finally:
+            await stop(server_b, task_b)
+            await stop(server_a, task_a)
+            await stop(sandbox_server, sandbox_task)

@@ -17,7 +17,7 @@ from tests.fake_systems import FakeSystems, named_customers
 from tests.resolvers.memory_store import MemoryStore, named_store
 
 # A supervisor with a stated purpose sees personal fields as they are: these tests are about
-# the graph, not masking (tests/resolvers/test_masking_roles.py is).
+# the graph, not masking (tests/resolvers/extensions/masking_roles/ is).
 READER = Principal(subject="supervisor-1", role="supervisor")
 PURPOSE = "resolver tests"
 

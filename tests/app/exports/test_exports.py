@@ -22,7 +22,7 @@ from app.exports.format import filter_from_json, filter_to_json
 from app.exports.jobs import CANNOT_RESUME, READ_MODEL_FAILED, Exports, ExportWorker
 from app.exports.metrics import ExportMetrics
 from app.exports.settings import ExportSettings
-from app.http.graphql import GatewayState
+from app.http.state import GatewayState
 from app.security.auth import KeyRing, TokenVerifier
 from app.security.demo_keys import ensure_demo_keys, mint_token
 from app.security.settings import AuthSettings

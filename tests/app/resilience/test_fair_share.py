@@ -14,7 +14,8 @@ from starlette.types import Receive, Scope, Send
 from adapters.billing.settings import BillingSettings
 from adapters.http.context import Deadline, request_deadline
 from adapters.settings import BreakerSettings, BulkheadSettings, RetrySettings
-from app.http.graphql import AuthenticatedGraphQL, GatewayState
+from app.http.authenticated import AuthenticatedGraphQL
+from app.http.state import GatewayState
 from app.resilience.bulkhead import Bulkhead
 from app.resilience.fair_share import (
     Audience,

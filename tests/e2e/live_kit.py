@@ -1,0 +1,76 @@
+"""What the live end-to-end tests share: the stack they run against (``LiveStack``), Ada and a
+subscription to her changes, and a change of her in the CRM.
+
+The stack: the sandbox's systems, one PostgreSQL, two gateway instances over loopback, and
+subscribers on real WebSockets (graphql-transport-ws). The sandbox sends its signed webhooks
+to gateway A; subscribers connect to A or to B. An event heard by A reaches B's subscribers
+only through PostgreSQL's LISTEN/NOTIFY: the two apps share nothing else but the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from app.security.demo_keys import DemoKeys, mint_token
+from app.settings import Settings
+
+ADA_EMAIL = "ada.lovelace@example.com"
+ADA_CRM_ID = "1001"
+
+CUSTOMER_UPDATED = """subscription($id: ID!) {
+  customerUpdated(customerId: $id) { customerId sources panels at requery }
+}"""
+
+
+@dataclass(frozen=True)
+class LiveStack:
+    sandbox_url: str
+    #: The instance the sandbox's webhooks go to.
+    gateway_a: str
+    #: Another instance over the same database.
+    gateway_b: str
+    settings: Settings
+    keys: DemoKeys
+    http: httpx.AsyncClient
+
+    def token(self, role: str = "agent", subject: str = "agent-1", ttl: int = 3600) -> str:
+        return mint_token(
+            self.keys, self.settings.auth, subject=subject, role=role, ttl_seconds=ttl
+        )
+
+    async def graphql(
+        self, gateway: str, document: str, token: str | None = None, **variables: Any
+    ) -> dict[str, Any]:
+        response = await self.http.post(
+            f"{gateway}/graphql",
+            json={"query": document, "variables": variables},
+            headers={"Authorization": f"Bearer {token or self.token()}"},
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    async def ada_id(self) -> str:
+        data = await self.graphql(
+            self.gateway_a,
+            "query($e: String!) { customerByEmail(email: $e) { id } }",
+            e=ADA_EMAIL,
+        )
+        customer_id: str = data["customerByEmail"]["id"]
+        return customer_id
+
+    async def metrics(self, gateway: str) -> str:
+        return (await self.http.get(f"{gateway}/metrics")).text
+
+
+async def change_ada_in_the_crm(stack: LiveStack, **properties: str) -> None:
+    changed = await stack.http.patch(
+        f"{stack.sandbox_url}/crm/crm/v3/objects/contacts/{ADA_CRM_ID}",
+        json={"properties": properties},
+        headers={"Authorization": "Bearer pat-sandbox-crm"},
+    )
+    assert changed.status_code == 200, changed.text
