@@ -79,10 +79,24 @@ class Stack:
         assert response.status_code == 200, response.text
 
 
+#: How long the test servers keep an idle connection open (above httpx's 5 s).
+KEEP_ALIVE_SECONDS = 30
+
+
 async def serve(app: ASGIApp) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
     """``app`` under uvicorn on an ephemeral loopback port, once it accepts connections."""
+    # Keep-alive longer than the tests' clients keep an idle connection (httpx: 5 s): with
+    # uvicorn's own 5 s the two expire together, and a client reusing a connection the
+    # server has just closed gets "Server disconnected without sending a response".
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="on",
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        )
     )
     # The test session owns signals; uvicorn must not take Ctrl-C away from pytest.
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
