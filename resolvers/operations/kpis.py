@@ -61,7 +61,8 @@ class RecordVolumeView:
 @strawberry.type(
     name="EventLatency",
     description="Webhook events of one source received in the window, from received to "
-    "applied (committed) in seconds; `day` in the trend.",
+    "applied (stamped in the transaction that applies it, before its commit) in seconds; "
+    "`day` in the trend.",
 )
 class EventLatencyView:
     source: Source
