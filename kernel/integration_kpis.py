@@ -39,6 +39,32 @@ class BacklogCount:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordVolume:
+    """Records of one source the sync runs could not use or found duplicate (on ``day``, for
+    the trend; None: the whole window)."""
+
+    source: Source
+    #: Emails and phones that did not normalise (the run's ``skipped_invalid``).
+    failed: int
+    #: Records whose match rules found several customers (the run's ``ambiguous``): possible
+    #: duplicates, for the data-quality review.
+    duplicates: int
+    day: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventLatency:
+    """Webhook events of one source, from received to applied (on ``day``, for the trend;
+    None: the whole window)."""
+
+    source: Source
+    events: int
+    p50_seconds: float | None
+    p99_seconds: float | None
+    day: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class IntegrationKpis:
     """The integration's KPIs since a time."""
 
@@ -50,6 +76,14 @@ class IntegrationKpis:
     backlog: tuple[BacklogCount, ...] = ()
     #: The same, one set per day since ``since`` (``day`` set).
     backlog_trend: tuple[BacklogCount, ...] = ()
+    #: Failed and duplicate records per source over the window (``day`` None).
+    record_volume: tuple[RecordVolume, ...] = ()
+    #: The same per day and source.
+    record_volume_trend: tuple[RecordVolume, ...] = ()
+    #: Webhook event latency per source over the window (``day`` None).
+    event_latency: tuple[EventLatency, ...] = ()
+    #: The same per day and source.
+    event_latency_trend: tuple[EventLatency, ...] = ()
 
     @property
     def sync_success_rate(self) -> float | None:

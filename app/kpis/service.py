@@ -1,23 +1,35 @@
 """``IntegrationKpiService``: the integration's KPIs since a time, from the store's sync runs
-and this process's KPI windows (``app.rollout.window``) and rollout modes."""
+and webhook events and this process's KPI windows (``app.rollout.window``) and rollout
+modes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Protocol
 
 from app.rollout.service import SourceRollouts
 from app.rollout.window import SourceWindows
 from app.store.backlog import TicketBacklogStore
-from kernel.integration_kpis import BacklogCount, IntegrationKpis, SourceKpis
+from kernel.integration_kpis import (
+    BacklogCount,
+    EventLatency,
+    IntegrationKpis,
+    RecordVolume,
+    SourceKpis,
+)
 from kernel.models import Source
 
 
-class SyncRunCounts(Protocol):
-    """Sync runs started since a time, by outcome (``app.store.kpis.KpiStore``)."""
+class KpiFigures(Protocol):
+    """What the store counts since a time (``app.store.kpis.KpiStore``)."""
 
     async def sync_runs_since(self, since: datetime) -> Mapping[str, int]: ...
+
+    async def record_volume_since(self, since: datetime) -> tuple[RecordVolume, ...]: ...
+
+    async def event_latency_since(self, since: datetime) -> tuple[EventLatency, ...]: ...
 
 
 class IntegrationKpiService:
@@ -25,7 +37,7 @@ class IntegrationKpiService:
 
     def __init__(
         self,
-        store: SyncRunCounts,
+        store: KpiFigures,
         rollouts: SourceRollouts,
         windows: SourceWindows,
         backlog: TicketBacklogStore,
@@ -62,6 +74,8 @@ class IntegrationKpiService:
             )
         backlog = await self._backlog.backlog(now)
         trend = await self._backlog.daily(since.astimezone(UTC).date())
+        volume = await self._store.record_volume_since(since)
+        latency = await self._store.event_latency_since(since)
         return IntegrationKpis(
             since=since,
             sync_runs=await self._store.sync_runs_since(since),
@@ -70,4 +84,20 @@ class IntegrationKpiService:
             backlog_trend=tuple(
                 BacklogCount(status, bucket, n, day=day) for day, status, bucket, n in trend
             ),
+            record_volume=_window_volume(volume),
+            record_volume_trend=volume,
+            event_latency=tuple(figure for figure in latency if figure.day is None),
+            event_latency_trend=tuple(figure for figure in latency if figure.day is not None),
         )
+
+
+def _window_volume(daily: Iterable[RecordVolume]) -> tuple[RecordVolume, ...]:
+    """The daily volumes summed per source (the window's)."""
+    totals: dict[Source, list[int]] = defaultdict(lambda: [0, 0])
+    for figure in daily:
+        totals[figure.source][0] += figure.failed
+        totals[figure.source][1] += figure.duplicates
+    return tuple(
+        RecordVolume(source, failed, duplicates)
+        for source, (failed, duplicates) in sorted(totals.items(), key=lambda i: i[0].value)
+    )

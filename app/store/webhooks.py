@@ -6,9 +6,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 import asyncpg
@@ -26,10 +26,15 @@ KeyUpdate = Literal["applied", "stale"]
 RECORD_FIELD = "record"
 
 _CLAIM_WEBHOOK_EVENT = """
-insert into webhook_events (source, event_id, event_type, occurred_at)
-values ($1, $2, $3, $4)
+insert into webhook_events (source, event_id, event_type, occurred_at, received_at)
+values ($1, $2, $3, $4, $5)
 on conflict (source, event_id) do nothing
 returning true
+"""
+# Last in the event's transaction (migration 015): the event latency KPI reads
+# applied_at - received_at. A statement of its own, as what the event changes comes between.
+_MARK_WEBHOOK_EVENT_APPLIED = """
+update webhook_events set applied_at = $3 where source = $1 and event_id = $2
 """
 # Moves the record's field to the event's time unless a newer event was applied already;
 # no row back means this event is older than what the keys hold.
@@ -69,19 +74,39 @@ class WebhookLedger:
     event or, if it raises, rolls back with it, so the vendor's retry gets another go.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self, store: Store, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        """``clock`` stamps when an event was applied (the receiver's clock, which also
+        stamped when it was received)."""
         self._pool = store.pool
+        self._clock = clock
 
     @asynccontextmanager
     async def event(
-        self, source: Source, event_id: str, event_type: str, occurred_at: datetime
+        self,
+        source: Source,
+        event_id: str,
+        event_type: str,
+        occurred_at: datetime,
+        *,
+        received_at: datetime | None = None,
     ) -> AsyncIterator[WebhookEventWrite | None]:
-        """A transaction for a new event, or None for one already processed."""
+        """A transaction for a new event, or None for one already processed.
+
+        The event's row keeps ``received_at`` (default: now) and, once the caller's changes
+        are made, when it was applied: the event latency of ``integrationKpis``.
+        """
+        received = received_at or self._clock()
         async with self._pool.acquire() as conn, conn.transaction():
             claimed = await conn.fetchval(
-                _CLAIM_WEBHOOK_EVENT, source.value, event_id, event_type, occurred_at
+                _CLAIM_WEBHOOK_EVENT, source.value, event_id, event_type, occurred_at, received
             )
             yield WebhookEventWrite(conn, source) if claimed else None
+            if claimed:
+                await conn.execute(
+                    _MARK_WEBHOOK_EVENT_APPLIED, source.value, event_id, self._clock()
+                )
 
 
 class WebhookEventWrite:

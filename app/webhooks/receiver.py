@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from starlette.requests import Request
@@ -182,13 +182,15 @@ class WebhookReceiver:
         except MalformedEvent:
             return self._reject(source, "malformed", 400, "malformed webhook body", MALFORMED)
         store: Store = request.state.store
-        ledger = WebhookLedger(store)
+        ledger = WebhookLedger(store, clock=self._now)
         invalidator = self._invalidator_for(request)
         listener: ChangeListener | None = getattr(request.state, "live", None)
         outcomes: list[Outcome] = []
         for event in events:
             try:
-                outcome = await self.apply(ledger, invalidator, event, listener)
+                outcome = await self.apply(
+                    ledger, invalidator, event, listener, received_at=received_at
+                )
                 outcomes.append(outcome)
             except Exception:
                 self._metrics.failed.labels(source.value).inc()
@@ -219,15 +221,25 @@ class WebhookReceiver:
         invalidator: RecordInvalidator,
         event: VendorEvent,
         listener: ChangeListener | None = None,
+        *,
+        received_at: float | None = None,
     ) -> Outcome:
         """Process ``event`` once: its key changes (unless out of date), then invalidation.
+
+        ``received_at`` (epoch seconds, default now): when its delivery arrived; the store
+        keeps it and when the event was applied (the event latency KPI).
 
         "stale": older than an event already applied for its record (recorded, invalidated,
         but no live change is told of it: it would take a subscriber back in time)."""
         source = event.source
         newest: KeyUpdate = "applied"
+        received = self._clock() if received_at is None else received_at
         async with ledger.event(
-            source, event.event_id, event.event_type, event.occurred_at
+            source,
+            event.event_id,
+            event.event_type,
+            event.occurred_at,
+            received_at=datetime.fromtimestamp(received, UTC),
         ) as write:
             if write is None:
                 self._metrics.duplicates.labels(source.value).inc()
@@ -244,7 +256,10 @@ class WebhookReceiver:
                 # Inside the transaction: if it fails, the event is not recorded as processed
                 # and the vendor's retry invalidates again (invalidating twice is harmless).
                 await invalidator.invalidate_record(source, event.record_id)
-        self._metrics.observe_processed(source, self._clock() - event.occurred_at.timestamp())
+        applied = self._clock()
+        self._metrics.observe_processed(
+            source, applied - event.occurred_at.timestamp(), applied_after=applied - received
+        )
         logger.info(
             "webhook event processed",
             extra={
@@ -283,6 +298,9 @@ class WebhookReceiver:
                 )
                 return False
         return True
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
 
     def _normalise(self, change: KeyChange) -> str | None:
         if change.kind == "email":

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import strawberry
 
 from kernel.client_errors import BadUserInput, Forbidden, GatewayError
-from kernel.integration_kpis import BacklogCount
+from kernel.integration_kpis import BacklogCount, EventLatency, RecordVolume
 from kernel.integration_kpis import IntegrationKpis as Kpis
 from kernel.rollout import RolloutMode
 from resolvers.types.common import Info, Source, TicketStatus
@@ -34,6 +34,52 @@ class BacklogCountView:
     age_bucket: str
     tickets: int
     day: date | None
+
+
+@strawberry.type(
+    name="RecordVolume",
+    description="Records of one source the identity sync runs started in the window could not "
+    "use (failed: emails and phones that did not normalise) or found duplicate (records whose "
+    "match rules found several customers); `day` in the trend.",
+)
+class RecordVolumeView:
+    source: Source
+    failed: int
+    duplicates: int
+    day: date | None
+
+    @classmethod
+    def of(cls, volume: RecordVolume) -> RecordVolumeView:
+        return cls(
+            source=volume.source,
+            failed=volume.failed,
+            duplicates=volume.duplicates,
+            day=volume.day,
+        )
+
+
+@strawberry.type(
+    name="EventLatency",
+    description="Webhook events of one source received in the window, from received to "
+    "applied (stamped in the transaction that applies it, before its commit) in seconds; "
+    "`day` in the trend.",
+)
+class EventLatencyView:
+    source: Source
+    events: int
+    p50_seconds: float | None
+    p99_seconds: float | None
+    day: date | None
+
+    @classmethod
+    def of(cls, latency: EventLatency) -> EventLatencyView:
+        return cls(
+            source=latency.source,
+            events=latency.events,
+            p50_seconds=latency.p50_seconds,
+            p99_seconds=latency.p99_seconds,
+            day=latency.day,
+        )
 
 
 @strawberry.type(
@@ -67,6 +113,18 @@ class IntegrationKpisView:
     backlog_trend: list[BacklogCountView] = strawberry.field(
         description="The backlog of each day since `since` (each day's last refresh)."
     )
+    record_volume: list[RecordVolumeView] = strawberry.field(
+        description="Failed and duplicate records per source, over the window."
+    )
+    record_volume_trend: list[RecordVolumeView] = strawberry.field(
+        description="The same per UTC day."
+    )
+    event_latency: list[EventLatencyView] = strawberry.field(
+        description="Webhook event latency (received to applied) per source, over the window."
+    )
+    event_latency_trend: list[EventLatencyView] = strawberry.field(
+        description="The same per UTC day."
+    )
 
     @classmethod
     def from_kpis(cls, kpis: Kpis) -> IntegrationKpisView:
@@ -92,6 +150,10 @@ class IntegrationKpisView:
             ],
             backlog=[_count(c) for c in kpis.backlog],
             backlog_trend=[_count(c) for c in kpis.backlog_trend],
+            record_volume=[RecordVolumeView.of(v) for v in kpis.record_volume],
+            record_volume_trend=[RecordVolumeView.of(v) for v in kpis.record_volume_trend],
+            event_latency=[EventLatencyView.of(e) for e in kpis.event_latency],
+            event_latency_trend=[EventLatencyView.of(e) for e in kpis.event_latency_trend],
         )
 
 
@@ -108,7 +170,8 @@ def _count(count: BacklogCount) -> BacklogCountView:
 class KpiQuery:
     @strawberry.field(
         description="The integration's KPIs since `since` (default: a day ago), for "
-        "supervisors and platform operators: sync runs by outcome, and per source its mode, "
+        "supervisors and platform operators: sync runs by outcome, failed and duplicate "
+        "records, webhook event latency, the ticket backlog, and per source its mode, "
         "availability, error rate, p99 latency and shadow agreement."
     )
     async def integration_kpis(

@@ -4,10 +4,12 @@ gateway's own traffic to the real sandbox, for supervisors and platform operator
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 
 from adapters.registry import SOURCES
@@ -17,6 +19,7 @@ from app.store.backlog import BacklogPass, TicketBacklogStore
 from app.store.customers import Store
 from app.wiring.sources import build_sources
 from kernel.models import FINISHED_TICKET_STATUSES, Source
+from sandbox.webhooks import DEFAULT_SECRETS, signed_headers
 from tests.e2e.harness import Stack
 
 pytestmark = pytest.mark.e2e
@@ -145,3 +148,64 @@ async def test_scv_readiness_against_the_running_gateway(
     crm_link = next(line for line in out.splitlines() if line.startswith("CRM        link_rate"))
     assert crm_link.split()[2].endswith("%")  # measured from the stack's sync
     assert code == (1 if "LAUNCH BLOCKER" in out else 0)
+
+
+FIGURES = """query($since: DateTime) { integrationKpis(since: $since) {
+  recordVolume { source failed duplicates day }
+  recordVolumeTrend { source failed duplicates day }
+  eventLatency { source events p50Seconds p99Seconds day }
+  eventLatencyTrend { source events p50Seconds p99Seconds day } } }"""
+
+
+async def test_signed_webhooks_show_their_latency_and_the_sync_its_record_volume(
+    clean_sandbox: Stack,
+) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    url = f"{clean_sandbox.gateway_url}/webhooks/crm"
+    for event_id in (910_001, 910_002):
+        body = orjson.dumps(
+            [
+                {
+                    "eventId": event_id,
+                    "subscriptionId": 1,
+                    "portalId": 2,
+                    "appId": 3,
+                    "occurredAt": int(time.time() * 1000),
+                    "subscriptionType": "contact.propertyChange",
+                    "attemptNumber": 0,
+                    "objectId": 1001,
+                    "propertyName": "firstname",
+                    "propertyValue": "Ada",
+                    "changeSource": "CRM_UI",
+                }
+            ]
+        )
+        headers = signed_headers("crm", DEFAULT_SECRETS["crm"], url, body, time.time())
+        response = await clean_sandbox.http.post(url, content=body, headers=headers)
+        assert response.status_code == 200, response.text
+
+    response = await clean_sandbox.query(
+        FIGURES, token=token(clean_sandbox, "supervisor"), since=since.isoformat()
+    )
+    kpis = response.json()["data"]["integrationKpis"]
+
+    (crm,) = [e for e in kpis["eventLatency"] if e["source"] == "CRM"]
+    assert crm["events"] == 2
+    assert 0 <= crm["p50Seconds"] <= crm["p99Seconds"]
+    assert crm["day"] is None
+    (crm_day,) = [e for e in kpis["eventLatencyTrend"] if e["source"] == "CRM"]
+    assert (crm_day["events"], crm_day["day"]) == (2, since.date().isoformat())
+    # The stack's sync runs: every source they read, its failed and duplicate records counted
+    # (the sandbox's may be none; tests/app/kpis makes some), the window's sum of its days.
+    response = await clean_sandbox.query(
+        FIGURES,
+        token=token(clean_sandbox, "supervisor"),
+        since=(since - timedelta(days=1)).isoformat(),
+    )
+    figures = response.json()["data"]["integrationKpis"]
+    volume = figures["recordVolume"]
+    assert {v["source"] for v in volume} >= {"CRM", "BILLING", "SUPPORT"}
+    for v in volume:
+        days = [d for d in figures["recordVolumeTrend"] if d["source"] == v["source"]]
+        assert v["failed"] == sum(d["failed"] for d in days)
+        assert v["duplicates"] == sum(d["duplicates"] for d in days)
