@@ -183,7 +183,13 @@ class WholeResponseCache:
         """The answer's key, or None when this request's answer is never kept."""
         if not self._settings.enabled or context.principal.role not in self._settings.roles:
             return None
-        if not query or not keepable(query, operation_name):
+        # A query or operation name that is no string (a JSON object or list): never kept,
+        # and refused as the client's mistake further on (app/http/protocol.py).
+        if not isinstance(query, str) or not query:
+            return None
+        if operation_name is not None and not isinstance(operation_name, str):
+            return None
+        if not keepable(query, operation_name):
             return None
         rollout = await context.rollout.served_to(context.principal)
         return disclosure_key(query, operation_name, variables, context, rollout)

@@ -339,3 +339,16 @@ async def test_a_pilot_cohorts_answer_is_never_served_outside_it(cache: WholeRes
     )
     # And a source's mode is part of the key: a change of mode retires what was kept.
     assert key != await cache.key_for(QUERY, "V", VARIABLES, context(subject="agent-1"))
+
+
+@pytest.mark.parametrize(
+    ("query", "operation_name"),
+    [({}, None), (["{ __typename }"], None), (42, None), (QUERY, {}), (QUERY, ["V"])],
+)
+async def test_a_query_or_operation_name_that_is_no_string_is_never_kept(
+    cache: WholeResponseCache, query: object, operation_name: object
+) -> None:
+    # Refused as the client's mistake further on (400), never a 500 from the key (the
+    # graphql-http audit sends an object and an array as operationName).
+    key = await cache.key_for(cast(Any, query), cast(Any, operation_name), VARIABLES, context())
+    assert key is None
