@@ -38,8 +38,8 @@ from kernel.errors import UpstreamUnavailable
 from kernel.identity import CustomerId
 from kernel.models import Address, Source, SubscriptionStatus, TicketStatus
 from sandbox.webhooks import DEFAULT_SECRETS, signed_headers
-from tests.app.webhooks.test_webhooks import ADA, BASE, RecordingInvalidator, link_ada, stripe_event
-from tests.app.webhooks.test_webhooks import NOW as WEBHOOK_NOW
+from tests.app.webhooks.webhooks_kit import ADA, BASE, RecordingInvalidator, link_ada, stripe_event
+from tests.app.webhooks.webhooks_kit import NOW as WEBHOOK_NOW
 from tests.builders import (
     billing_customer,
     crm_contact,
