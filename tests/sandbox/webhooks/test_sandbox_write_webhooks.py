@@ -1,85 +1,23 @@
 """The sandbox's write endpoints, and the signed webhooks their changes send.
 
 Each test has its own small dataset (the writes change it). Webhooks go to an in-process
-receiver (``httpx.MockTransport``) that records them; signatures are checked with the
-gateway's own verifiers, so the two sides are known to agree.
+receiver that records them; signatures are checked with the gateway's own verifiers, so the
+two sides are known to agree.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
-import orjson
 import pytest
-from starlette.applications import Starlette
 
 from adapters.billing.webhooks import verify_stripe
 from adapters.crm.webhooks import verify_hubspot
 from adapters.support.webhooks import verify_zendesk
-from sandbox.data.generate import generate_dataset
-from sandbox.server import Sandbox, create_sandbox_app
-from sandbox.webhooks import DEFAULT_SECRETS, DeliveryPolicy
-
-RECEIVER = "http://receiver.test/webhooks"
-FAST = DeliveryPolicy(attempts=3, wait_initial=0.001, wait_max=0.002, attempt_timeout=5.0)
-
-Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
-
-
-class Receiver:
-    """Records the webhooks it is sent; answers each with the next status of ``statuses``."""
-
-    def __init__(self) -> None:
-        self.requests: list[httpx.Request] = []
-        self.statuses: list[int] = []
-        self.release: asyncio.Event | None = None
-
-    async def handle(self, request: httpx.Request) -> httpx.Response:
-        if self.release is not None:
-            await self.release.wait()
-        self.requests.append(request)
-        return httpx.Response(self.statuses.pop(0) if self.statuses else 200)
-
-    def payloads(self) -> list[Any]:
-        return [orjson.loads(request.content) for request in self.requests]
-
-
-@pytest.fixture
-def app() -> Starlette:
-    """A sandbox of its own (named customers only): these tests change its data."""
-    return create_sandbox_app(
-        dataset=generate_dataset(seed=42, customers=0),
-        webhook_url=RECEIVER,
-        webhook_policy=FAST,
-    )
-
-
-@pytest.fixture
-def receiver(app: Starlette) -> Receiver:
-    receiver = Receiver()
-    sandbox: Sandbox = app.state.sandbox
-    sandbox.outbox.transport = httpx.MockTransport(receiver.handle)
-    return receiver
-
-
-@pytest.fixture
-async def outbox_drained(app: Starlette) -> AsyncIterator[Callable[[], Awaitable[None]]]:
-    sandbox: Sandbox = app.state.sandbox
-    yield sandbox.outbox.drain
-    await sandbox.outbox.aclose()
-
-
-# billing, crm and support clients come from tests/sandbox/conftest.py, over this app.
-
-
-Drain = Callable[[], Awaitable[None]]
-
-
-# --- billing (Stripe) -----------------------------------------------------------------------
+from sandbox.webhooks import DEFAULT_SECRETS
+from tests.sandbox.webhooks.sandbox_webhooks_kit import RECEIVER, Drain, Receiver
 
 
 async def test_updating_a_billing_customer_changes_what_reads_see(
@@ -345,127 +283,3 @@ async def test_updating_an_unknown_ticket_is_404(support: httpx.AsyncClient) -> 
     response = await support.put("/api/v2/tickets/1.json", json={"ticket": {"status": "open"}})
 
     assert response.status_code == 404
-
-
-# --- delivery -------------------------------------------------------------------------------
-
-
-async def test_the_write_answers_before_the_webhook_is_delivered(
-    crm: httpx.AsyncClient, receiver: Receiver, outbox_drained: Drain
-) -> None:
-    receiver.release = asyncio.Event()
-
-    response = await crm.patch(
-        "/crm/v3/objects/contacts/1001", json={"properties": {"phone": "+44 20 7946 0999"}}
-    )
-
-    assert response.status_code == 200
-    assert receiver.requests == []
-    receiver.release.set()
-    await outbox_drained()
-    assert len(receiver.requests) == 1
-
-
-async def test_a_refused_webhook_is_retried_until_accepted(
-    crm: httpx.AsyncClient, receiver: Receiver, outbox_drained: Drain
-) -> None:
-    receiver.statuses = [500, 503, 200]
-
-    await crm.patch("/crm/v3/objects/contacts/1001", json={"properties": {"city": "Bath"}})
-    await outbox_drained()
-
-    stats = (await crm.get("/_sandbox/stats")).json()["webhooks"]
-    assert stats == {"emitted": 1, "dropped": 0, "attempts": 3, "delivered": 1, "failed": 0}
-    bodies = {request.content for request in receiver.requests}
-    assert len(bodies) == 1
-
-
-async def test_a_webhook_is_given_up_after_the_last_attempt(
-    crm: httpx.AsyncClient, receiver: Receiver, outbox_drained: Drain
-) -> None:
-    receiver.statuses = [500] * FAST.attempts
-
-    await crm.patch("/crm/v3/objects/contacts/1001", json={"properties": {"city": "Bath"}})
-    await outbox_drained()
-
-    stats = (await crm.get("/_sandbox/stats")).json()["webhooks"]
-    assert (stats["attempts"], stats["delivered"], stats["failed"]) == (FAST.attempts, 0, 1)
-
-
-async def test_without_a_target_webhooks_are_counted_as_dropped(
-    crm: httpx.AsyncClient, app: Starlette, receiver: Receiver, outbox_drained: Drain
-) -> None:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://sandbox.test"
-    ) as root:
-        await root.post("/_sandbox/webhooks", json={"url": None})
-
-    await crm.patch("/crm/v3/objects/contacts/1001", json={"properties": {"city": "Bath"}})
-    await outbox_drained()
-
-    assert receiver.requests == []
-    stats = (await crm.get("/_sandbox/stats")).json()["webhooks"]
-    assert (stats["emitted"], stats["dropped"]) == (1, 1)
-
-
-# --- /_sandbox/webhooks ---------------------------------------------------------------------
-
-
-@pytest.fixture
-async def root(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://sandbox.test"
-    ) as client:
-        yield client
-
-
-async def test_the_webhook_target_can_be_set_at_run_time(root: httpx.AsyncClient) -> None:
-    response = await root.post(
-        "/_sandbox/webhooks",
-        json={"url": "http://127.0.0.1:9/hooks", "secrets": {"crm": "s3cret-xyz"}},
-    )
-
-    assert response.status_code == 200
-    shown = (await root.get("/_sandbox/webhooks")).json()
-    assert shown["systems"]["crm"]["target"] == "http://127.0.0.1:9/hooks/crm"
-    assert "s3cret-xyz" not in (await root.get("/_sandbox/webhooks")).text
-
-
-async def test_new_secrets_sign_the_next_webhooks(
-    root: httpx.AsyncClient, crm: httpx.AsyncClient, receiver: Receiver, outbox_drained: Drain
-) -> None:
-    await root.post("/_sandbox/webhooks", json={"url": RECEIVER, "secrets": {"crm": "rotated"}})
-
-    await crm.patch("/crm/v3/objects/contacts/1001", json={"properties": {"city": "Bath"}})
-    await outbox_drained()
-
-    (request,) = receiver.requests
-    verify_hubspot(
-        request.headers["x-hubspot-signature-v3"],
-        request.headers["x-hubspot-request-timestamp"],
-        method="POST",
-        uri=f"{RECEIVER}/crm",
-        body=request.content,
-        secret="rotated",
-        now=time.time(),
-        tolerance=300,
-    )
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        {"url": "ftp://x"},
-        {"url": "http://x", "colour": "red"},
-        {"url": "http://x", "secrets": {"ivr": "s"}},
-        {},
-    ],
-)
-async def test_a_bad_webhook_target_is_refused(
-    root: httpx.AsyncClient, body: dict[str, Any]
-) -> None:
-    response = await root.post("/_sandbox/webhooks", json=body)
-
-    assert response.status_code == 400
-    assert response.json()["error"] == "invalid webhook target"
-    assert (await root.get("/_sandbox/webhooks")).json()["url"] == RECEIVER
