@@ -45,6 +45,8 @@ class SourceRollouts:
     ) -> None:
         #: Where shadow comparisons go for the rollback criteria (``app.rollout.rollback``).
         self.windows = windows
+        #: Told of every shadow comparison too: (source, agreed) (the KPIs' daily counts).
+        self.comparison_watchers: list[Callable[[Source, bool], None]] = []
         self._configured = dict(configured)
         self._store = store
         self._refresh_seconds = refresh_seconds
@@ -168,8 +170,12 @@ class SourceRollouts:
 
     def _count(self, source: Source, outcome: ShadowOutcome | None, reason: str) -> None:
         self.shadow_tally[(source, outcome, reason)] += 1
-        if self.windows is not None and outcome is not None:
-            self.windows.observe_comparison(source, outcome is ShadowOutcome.AGREE)
+        if outcome is not None:
+            agreed = outcome is ShadowOutcome.AGREE
+            if self.windows is not None:
+                self.windows.observe_comparison(source, agreed)
+            for watcher in self.comparison_watchers:
+                watcher(source, agreed)
         if self._metrics is not None:
             label = outcome.value if outcome is not None else "skipped"
             self._metrics.shadow_comparisons.labels(source.value, label, reason).inc()
