@@ -1,5 +1,6 @@
 """Builds the integration KPIs for ``open_services``: each source's calls counted per day and
-flushed to the store in the background, and ``IntegrationKpiService`` over them."""
+flushed to the store in the background, ``IntegrationKpiService`` over them, and the ticket
+backlog's follower of webhooks."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import logging
 from contextlib import AsyncExitStack
 
+from app.kpis.backlog import TicketBacklogFollower
 from app.kpis.call_days import SourceCallTally
 from app.kpis.service import IntegrationKpiService
 from app.kpis.settings import KpiSettings
@@ -17,6 +19,8 @@ from app.store.customers import Store
 from app.store.kpis import KpiStore
 from app.store.source_calls import SourceCallDayStore
 from app.wiring.metrics import GatewayMetrics
+from kernel.models import Source
+from resolvers.context import Sources
 
 logger = logging.getLogger(__name__)
 
@@ -55,3 +59,9 @@ def start_kpis(
         store_days,
         pending=tally,
     )
+
+
+def backlog_follower(store: Store, sources: Sources) -> TicketBacklogFollower:
+    """The ticket backlog following the ticket system's webhooks (the facts refresh's ticket
+    pass, ``app.analytics.refresh``, reads the same source's tickets whole)."""
+    return TicketBacklogFollower(sources.support, TicketBacklogStore(store.pool), Source.SUPPORT)

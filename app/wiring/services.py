@@ -51,7 +51,7 @@ from app.store.rollout import PostgresRolloutStore
 from app.whole_response.cache import WholeResponseCache
 from app.wiring.exports import start_exports
 from app.wiring.interactions import build_interactions
-from app.wiring.kpis import start_kpis
+from app.wiring.kpis import backlog_follower, start_kpis
 from app.wiring.live import start_live
 from app.wiring.metrics import GatewayMetrics
 from app.wiring.protection import QueryProtection
@@ -194,6 +194,8 @@ async def open_services(
         # For webhooks (``await cache.invalidate_record(source, id)``).
         "cache": cache,
         "facts_updater": facts_updater,
+        # For webhooks: what else follows the events applied.
+        "event_followers": [backlog_follower(store, sources)],
         # For webhooks: the changes they carry, published to subscribers.
         "live": live,
         "gateway": GatewayState(
