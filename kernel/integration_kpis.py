@@ -92,6 +92,15 @@ class RecordVolume:
 
 
 @dataclass(frozen=True, slots=True)
+class DuplicateCandidates:
+    """The data-quality report's duplicate candidates (pairs of customers that may be one
+    person) as last counted on ``day``."""
+
+    day: date
+    candidates: int
+
+
+@dataclass(frozen=True, slots=True)
 class EventLatency:
     """Webhook events of one source, from received to applied (on ``day``, for the trend;
     None: the whole window)."""
@@ -121,6 +130,8 @@ class IntegrationKpis:
     record_volume: tuple[RecordVolume, ...] = ()
     #: The same per day and source.
     record_volume_trend: tuple[RecordVolume, ...] = ()
+    #: The duplicate candidates per day (each day's last count), since ``since``'s day.
+    duplicate_candidates_trend: tuple[DuplicateCandidates, ...] = ()
     #: Webhook event latency per source over the window (``day`` None).
     event_latency: tuple[EventLatency, ...] = ()
     #: The same per day and source.

@@ -15,6 +15,7 @@ from app.rollout.window import SourceWindows
 from app.store.backlog import TicketBacklogStore
 from kernel.integration_kpis import (
     BacklogCount,
+    DuplicateCandidates,
     EventLatency,
     IntegrationKpis,
     RecordVolume,
@@ -42,6 +43,12 @@ class CallDays(Protocol):
     async def days_since(self, since: date) -> tuple[SourceCallDay, ...]: ...
 
 
+class DuplicateDays(Protocol):
+    """The duplicate candidates per day (``app.store.duplicate_days.DuplicateCandidateDays``)."""
+
+    async def days_since(self, since: date) -> tuple[DuplicateCandidates, ...]: ...
+
+
 class Flushable(Protocol):
     """This process's counts not yet in the store (``app.kpis.call_days.SourceCallTally``)."""
 
@@ -60,6 +67,7 @@ class IntegrationKpiService:
         call_days: CallDays,
         *,
         pending: Flushable | None = None,
+        duplicate_days: DuplicateDays | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._store = store
@@ -68,6 +76,7 @@ class IntegrationKpiService:
         self._backlog = backlog
         self._call_days = call_days
         self._pending = pending
+        self._duplicate_days = duplicate_days
         self._now = now
 
     async def integration_kpis(self, since: datetime) -> IntegrationKpis:
@@ -112,6 +121,11 @@ class IntegrationKpiService:
             ),
             record_volume=_window_volume(volume),
             record_volume_trend=volume,
+            duplicate_candidates_trend=(
+                await self._duplicate_days.days_since(since.astimezone(UTC).date())
+                if self._duplicate_days is not None
+                else ()
+            ),
             event_latency=tuple(figure for figure in latency if figure.day is None),
             event_latency_trend=tuple(figure for figure in latency if figure.day is not None),
         )

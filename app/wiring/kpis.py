@@ -16,6 +16,7 @@ from app.rollout.rollback import RollbackWatch
 from app.rollout.service import SourceRollouts
 from app.store.backlog import TicketBacklogStore
 from app.store.customers import Store
+from app.store.duplicate_days import DuplicateCandidateDays
 from app.store.kpis import KpiStore
 from app.store.source_calls import SourceCallDayStore
 from app.wiring.metrics import GatewayMetrics
@@ -58,6 +59,7 @@ def start_kpis(
         TicketBacklogStore(store.pool),
         store_days,
         pending=tally,
+        duplicate_days=DuplicateCandidateDays(store.pool),
     )
 
 

@@ -59,6 +59,16 @@ class RecordVolumeView:
 
 
 @strawberry.type(
+    name="DuplicateCandidates",
+    description="The data-quality report's duplicate candidates (pairs of customers that may "
+    "be one person) as last counted on a UTC day.",
+)
+class DuplicateCandidatesView:
+    day: date
+    candidates: int
+
+
+@strawberry.type(
     name="EventLatency",
     description="Webhook events of one source received in the window, from received to "
     "applied (stamped in the transaction that applies it, before its commit) in seconds; "
@@ -162,6 +172,11 @@ class IntegrationKpisView:
     record_volume_trend: list[RecordVolumeView] = strawberry.field(
         description="The same per UTC day."
     )
+    duplicate_candidates_trend: list[DuplicateCandidatesView] = strawberry.field(
+        description="The data-quality duplicate candidates per UTC day (each day's last "
+        "count, taken by the dataQuality report or the /metrics scrape), from the day of "
+        "`since` on."
+    )
     event_latency: list[EventLatencyView] = strawberry.field(
         description="Webhook event latency (received to applied) per source, over the window."
     )
@@ -196,6 +211,10 @@ class IntegrationKpisView:
             backlog_trend=[_count(c) for c in kpis.backlog_trend],
             record_volume=[RecordVolumeView.of(v) for v in kpis.record_volume],
             record_volume_trend=[RecordVolumeView.of(v) for v in kpis.record_volume_trend],
+            duplicate_candidates_trend=[
+                DuplicateCandidatesView(day=d.day, candidates=d.candidates)
+                for d in kpis.duplicate_candidates_trend
+            ],
             event_latency=[EventLatencyView.of(e) for e in kpis.event_latency],
             event_latency_trend=[EventLatencyView.of(e) for e in kpis.event_latency_trend],
         )

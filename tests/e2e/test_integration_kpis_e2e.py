@@ -226,3 +226,21 @@ async def test_signed_webhooks_show_their_latency_and_the_sync_its_record_volume
         days = [d for d in figures["recordVolumeTrend"] if d["source"] == v["source"]]
         assert v["failed"] == sum(d["failed"] for d in days)
         assert v["duplicates"] == sum(d["duplicates"] for d in days)
+
+
+async def test_the_data_quality_duplicate_candidates_are_kept_per_day(stack: Stack) -> None:
+    report = await stack.query(
+        "{ dataQuality { duplicateCandidates } }", token=token(stack, "supervisor")
+    )
+    candidates = report.json()["data"]["dataQuality"]["duplicateCandidates"]
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+    response = await stack.query(
+        """query($since: DateTime) { integrationKpis(since: $since) {
+             duplicateCandidatesTrend { day candidates } } }""",
+        token=token(stack, "operator"),
+        since=(today - timedelta(days=2)).isoformat(),
+    )
+
+    trend = response.json()["data"]["integrationKpis"]["duplicateCandidatesTrend"]
+    assert trend[-1] == {"day": today.date().isoformat(), "candidates": candidates}

@@ -14,3 +14,13 @@ create table source_call_days (
     shadow_disagreed  bigint not null default 0 check (shadow_disagreed >= 0),
     primary key (day, source)
 );
+
+-- The data-quality report's duplicate candidates (pairs of customers that may be one
+-- person), one reading per UTC day: the last of the day, written where the count is taken
+-- anyway (the dataQuality report, the /metrics scrape's identity counts), so that
+-- integrationKpis shows their volume over time without counting again.
+create table duplicate_candidate_days (
+    day          date primary key,
+    candidates   integer not null check (candidates >= 0),
+    counted_at   timestamptz not null
+);
