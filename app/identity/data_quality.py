@@ -9,6 +9,7 @@ the gateway reports what its own adapters met and ``scv sync`` what the sync's m
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from adapters.registry import linked
 from adapters.taxonomy import Taxonomy, taxonomies_of
 from app.store.customers import Store
+from app.store.duplicate_days import DuplicateCandidateDays
 from app.store.identity_view import IdentityViewStore, SyncRunSummary
 from kernel.data_quality import (
     DataQualityReport,
@@ -26,6 +28,8 @@ from kernel.data_quality import (
 )
 from kernel.identity_evidence import CONTACT_FIELDS
 from kernel.models import Source
+
+logger = logging.getLogger(__name__)
 
 #: The systems whose records are linked into customers, in the order the sync reads them.
 LINKED_SOURCES = tuple(spec.source for spec in linked())
@@ -58,6 +62,7 @@ class DataQuality:
             self._view.duplicate_pair_count(),
             self._view.latest_sync_run(),
         )
+        await self._keep_duplicates(duplicates, generated_at)
         sources = tuple(
             SourceQuality(
                 source=source,
@@ -79,6 +84,14 @@ class DataQuality:
             duplicate_candidates=duplicates,
             unmapped_words=unmapped_words(self._taxonomies()),
         )
+
+    async def _keep_duplicates(self, candidates: int, counted_at: datetime) -> None:
+        """The count as its day's in the integration KPIs' trend; a failure costs the trend
+        this reading only, never the report."""
+        try:
+            await DuplicateCandidateDays(self._store.pool).record(candidates, counted_at)
+        except Exception:
+            logger.warning("could not keep the day's duplicate candidates", exc_info=True)
 
 
 def last_sync_of(run: SyncRunSummary | None, source: Source) -> LastSync | None:
