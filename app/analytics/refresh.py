@@ -11,8 +11,9 @@ statement at its end:
 - every ticket (Zendesk's List Tickets): open ticket count and the newest ticket's time;
 - IVR contacts of the last ``call_lookback_days``: each customer's last call, by the caller
   number's E.164 among the customer's phone lookup keys;
-- every order of the orders database: order count, open orders, last order
-  (``app.analytics.order_facts``).
+- every record of each source whose registry entry declares facts of its own (the orders
+  database: order count, open orders, last order), as the entry computes them
+  (``app.analytics.source_facts``).
 
 Rules, so that an analyst can say what a fact means:
 
@@ -33,22 +34,24 @@ and counted, and never fails the webhook.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from prometheus_client import Counter
 
 from adapters.billing.port import BillingAdapter
 from adapters.crm.port import CrmAdapter
 from adapters.ivr.port import IvrAdapter
-from adapters.orders.port import OrdersAdapter, OrdersCustomerRef
+from adapters.registry import SourceSpec
 from adapters.support.port import SupportAdapter
-from app.analytics.order_facts import order_facts, orders_of, orders_pass
 from app.analytics.settings import CustomersSettings
+from app.analytics.source_facts import facts_sources, source_facts_pass
 from app.store.backlog import NO_BACKLOG, BacklogPass, TicketBacklogStore
 from app.store.facts_writer import BillingFacts, CrmFacts, FactsRefreshSession, FactsWriter
 from kernel.errors import UpstreamError
@@ -137,14 +140,17 @@ class FactsRefreshReport:
     tickets: int
     calls: int
     duration_seconds: float
-    orders: int = 0
+    #: The records each source with facts of its own gave, by what they are called
+    #: (``orders``), in registry order.
+    source_records: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
     def format_line(self) -> str:
         """One line for the command line."""
+        others = "".join(f", {count} {noun}" for noun, count in self.source_records.items())
         return (
             f"customer facts: {self.crm_contacts} contacts, {self.billing_customers} billing "
             f"customers, {self.subscriptions} subscriptions, {self.tickets} tickets, "
-            f"{self.calls} calls, {self.orders} orders ({self.duration_seconds:.1f} s)"
+            f"{self.calls} calls{others} ({self.duration_seconds:.1f} s)"
         )
 
 
@@ -160,7 +166,7 @@ async def refresh_facts_from(
         sources.ivr,
         settings,
         default_region,
-        orders=orders_of(sources),
+        adapters=sources.by_source,
         backlog=BacklogPass(TicketBacklogStore(writer.pool), Source.SUPPORT),
     )
 
@@ -175,10 +181,14 @@ async def refresh_facts(
     default_region: str,
     clock: Clock = _utc_now,
     *,
-    orders: OrdersAdapter | None = None,
+    adapters: Mapping[Source, object] | None = None,
+    registry: Sequence[SourceSpec] | None = None,
     backlog: BacklogPass = NO_BACKLOG,
 ) -> FactsRefreshReport:
     """Fill ``customer_facts`` for every customer, from every system, in bulk.
+
+    ``adapters`` holds every source's adapter by source: of those, the sources whose entry
+    in ``registry`` (the source registry unless given) declares facts bring theirs.
 
     Run after the identity sync (facts follow the links it made). The passes run at once,
     as many as ``writer``'s pool has connections. The first upstream error propagates:
@@ -211,11 +221,13 @@ async def refresh_facts(
             call_count = passes.create_task(
                 run(lambda s: _call_pass(s, ivr, settings, default_region, clock))
             )
-            order_count = (
-                passes.create_task(run(lambda s: orders_pass(s, orders.iter_orders(), clock)))
-                if orders is not None
-                else None
-            )
+            own_facts = [
+                (
+                    found,
+                    passes.create_task(run(partial(source_facts_pass, source=found, clock=clock))),
+                )
+                for found in facts_sources(adapters or {}, registry)
+            ]
     except ExceptionGroup as failed:
         raise failed.exceptions[0]  # noqa: B904 - the group's only useful member
     report = FactsRefreshReport(
@@ -225,7 +237,7 @@ async def refresh_facts(
         tickets=ticket_count.result(),
         calls=call_count.result(),
         duration_seconds=time.monotonic() - started,
-        orders=order_count.result() if order_count is not None else 0,
+        source_records={found.spec.records: task.result() for found, task in own_facts},
     )
     _logger.debug("%s", report.format_line())
     return report
@@ -375,16 +387,19 @@ class FactsUpdater:
         crm: CrmAdapter,
         support: SupportAdapter,
         *,
-        orders: OrdersAdapter | None = None,
+        adapters: Mapping[Source, object] | None = None,
+        registry: Sequence[SourceSpec] | None = None,
         updates: Counter | None = None,
         clock: Clock = _utc_now,
     ) -> None:
+        """``adapters``: every source's adapter by source; those whose entry in ``registry``
+        (the source registry unless given) declares facts have theirs re-read."""
         self._store = store
         self._writer = writer
         self._billing = billing
         self._crm = crm
         self._support = support
-        self._orders = orders
+        self._own_facts = {found.source: found for found in facts_sources(adapters or {}, registry)}
         self._updates = updates
         self._clock = clock
 
@@ -440,10 +455,10 @@ class FactsUpdater:
             tickets = await self._support.list_requested_tickets(SupportUserId(record))
             open_count, newest = open_ticket_facts(tickets.items)
             await self._writer.set_support(customer_id, open_count, newest, taken_at)
-        elif source is Source.ORDERS and self._orders is not None:
-            history = await self._orders.list_orders(OrdersCustomerRef(record))
-            facts = order_facts(record, history.items)
-            await self._writer.set_orders(customer_id, facts, taken_at)
+        elif (own := self._own_facts.get(source)) is not None:
+            records = await own.spec.read_one(own.adapter, record)
+            values = own.spec.compute(records)
+            await self._writer.set_source_facts(customer_id, source, own.spec, values, taken_at)
 
     def _count(self, source: Source, outcome: str) -> None:
         if self._updates is not None:

@@ -166,7 +166,7 @@ def filter_to_json(customer_filter: CustomerFilter) -> dict[str, Any]:
         "country_in": sorted(customer_filter.country_in),
         "linked_to": sorted(source.value for source in customer_filter.linked_to),
         "missing_from": sorted(source.value for source in customer_filter.missing_from),
-        "has_open_orders": customer_filter.has_open_orders,
+        "source_flags": dict(sorted(customer_filter.source_flags)),
     }
 
 
@@ -181,9 +181,17 @@ def filter_from_json(document: Mapping[str, Any]) -> CustomerFilter:
         country_in=frozenset(document["country_in"]),
         linked_to=frozenset(Source(value) for value in document["linked_to"]),
         missing_from=frozenset(Source(value) for value in document["missing_from"]),
-        # Absent from the jobs queued before the orders facts existed.
-        has_open_orders=document.get("has_open_orders"),
+        # Absent from the jobs queued before the sources' own filters existed (migration
+        # 018 turned the one such condition into its flag).
+        source_flags=frozenset(_flags(document.get("source_flags") or {}).items()),
     )
+
+
+def _flags(document: Mapping[str, Any]) -> dict[str, bool]:
+    """The sources' flags a job's filter holds (``<SOURCE>.<flag name>``: true or false)."""
+    if not all(isinstance(key, str) and isinstance(v, bool) for key, v in document.items()):
+        raise ValueError("a source flag is a name and true or false")
+    return dict(document)
 
 
 def _iso(value: datetime | None) -> str | None:
