@@ -455,7 +455,8 @@ class FactsUpdater:
             tickets = await self._support.list_requested_tickets(SupportUserId(record))
             open_count, newest = open_ticket_facts(tickets.items)
             await self._writer.set_support(customer_id, open_count, newest, taken_at)
-        elif (own := self._own_facts.get(source)) is not None:
+        # A source's own facts (its entry's), beside any of the columns above.
+        if (own := self._own_facts.get(source)) is not None:
             records = await own.spec.read_one(own.adapter, record)
             values = own.spec.compute(records)
             await self._writer.set_source_facts(customer_id, source, own.spec, values, taken_at)
