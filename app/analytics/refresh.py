@@ -37,10 +37,9 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 
 from prometheus_client import Counter
@@ -50,25 +49,29 @@ from adapters.crm.port import CrmAdapter
 from adapters.ivr.port import IvrAdapter
 from adapters.registry import SourceSpec
 from adapters.support.port import SupportAdapter
+from app.analytics.bulk_passes import (
+    SUBSCRIPTION_RELEVANCE,
+    billing_facts,
+    billing_pass,
+    call_pass,
+    crm_pass,
+    most_relevant_status,
+    open_ticket_facts,
+    subscription_pass,
+    ticket_pass,
+)
 from app.analytics.settings import CustomersSettings
 from app.analytics.source_facts import facts_sources, source_facts_pass
 from app.store.backlog import NO_BACKLOG, BacklogPass, TicketBacklogStore
-from app.store.facts_writer import BillingFacts, CrmFacts, FactsRefreshSession, FactsWriter
+from app.store.facts_writer import FactsRefreshSession, FactsWriter
 from kernel.errors import UpstreamError
 from kernel.identity import CustomerId, IdentityStore
 from kernel.models import (
-    FINISHED_TICKET_STATUSES,
-    BillingCustomer,
     BillingCustomerId,
-    CrmContact,
     CrmContactId,
     Source,
-    Subscription,
-    SubscriptionStatus,
     SupportUserId,
-    Ticket,
 )
-from kernel.normalize import normalize_phone
 from resolvers.context import Sources
 
 __all__ = [
@@ -81,53 +84,11 @@ __all__ = [
 
 _logger = logging.getLogger(__name__)
 
-#: Most relevant first: the order that picks a customer's subscription status.
-SUBSCRIPTION_RELEVANCE: tuple[SubscriptionStatus, ...] = (
-    SubscriptionStatus.ACTIVE,
-    SubscriptionStatus.PAST_DUE,
-    SubscriptionStatus.UNPAID,
-    SubscriptionStatus.TRIALING,
-    SubscriptionStatus.PAUSED,
-    SubscriptionStatus.INCOMPLETE,
-    SubscriptionStatus.CANCELED,
-    SubscriptionStatus.UNKNOWN,
-)
-_RANK = {status: rank for rank, status in enumerate(SUBSCRIPTION_RELEVANCE)}
-
-#: IVR caller numbers are staged this many at a time.
-_CALL_BATCH = 1000
-
 Clock = Callable[[], datetime]
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def most_relevant_status(subscriptions: Iterable[Subscription]) -> SubscriptionStatus | None:
-    """The status of the most relevant subscription (``SUBSCRIPTION_RELEVANCE``), if any."""
-    return min((s.status for s in subscriptions), key=_RANK.__getitem__, default=None)
-
-
-def open_ticket_facts(tickets: Iterable[Ticket]) -> tuple[int, datetime | None]:
-    """How many tickets are open (not solved or closed), and when the newest was opened."""
-    open_count = 0
-    newest: datetime | None = None
-    for ticket in tickets:
-        if ticket.status not in FINISHED_TICKET_STATUSES:
-            open_count += 1
-        if newest is None or ticket.created_at > newest:
-            newest = ticket.created_at
-    return open_count, newest
-
-
-def _billing_facts(customer: BillingCustomer) -> BillingFacts:
-    return BillingFacts(
-        external_id=customer.id,
-        balance=customer.balance.amount,
-        currency=customer.balance.currency,
-        delinquent=customer.delinquent,
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,18 +169,18 @@ async def refresh_facts(
     # transactions, and its error is raised as it is (not as a group of one).
     try:
         async with asyncio.TaskGroup() as passes:
-            crm_count = passes.create_task(run(lambda s: _crm_pass(s, crm.iter_contacts(), clock)))
+            crm_count = passes.create_task(run(lambda s: crm_pass(s, crm.iter_contacts(), clock)))
             billing_count = passes.create_task(
-                run(lambda s: _billing_pass(s, billing.iter_customers(), clock))
+                run(lambda s: billing_pass(s, billing.iter_customers(), clock))
             )
             subscription_count = passes.create_task(
-                run(lambda s: _subscription_pass(s, billing.iter_subscriptions()))
+                run(lambda s: subscription_pass(s, billing.iter_subscriptions()))
             )
             ticket_count = passes.create_task(
-                run(lambda s: _ticket_pass(s, support.iter_tickets(), clock, backlog))
+                run(lambda s: ticket_pass(s, support.iter_tickets(), clock, backlog))
             )
             call_count = passes.create_task(
-                run(lambda s: _call_pass(s, ivr, settings, default_region, clock))
+                run(lambda s: call_pass(s, ivr, settings, default_region, clock))
             )
             own_facts = [
                 (
@@ -241,94 +202,6 @@ async def refresh_facts(
     )
     _logger.debug("%s", report.format_line())
     return report
-
-
-async def _crm_pass(
-    session: FactsRefreshSession, pages: AsyncIterator[list[CrmContact]], clock: Clock
-) -> int:
-    taken_at, seen = clock(), 0
-    async with session.staged("crm"):
-        async for page in pages:
-            seen += len(page)
-            await session.stage_crm(
-                [CrmFacts(c.id, c.address.country if c.address else None) for c in page]
-            )
-        await session.apply_crm(taken_at)
-    return seen
-
-
-async def _billing_pass(
-    session: FactsRefreshSession, pages: AsyncIterator[list[BillingCustomer]], clock: Clock
-) -> int:
-    taken_at, seen = clock(), 0
-    async with session.staged("billing"):
-        async for page in pages:
-            seen += len(page)
-            await session.stage_billing([_billing_facts(customer) for customer in page])
-        await session.apply_billing(taken_at)
-    return seen
-
-
-async def _subscription_pass(
-    session: FactsRefreshSession,
-    pages: AsyncIterator[list[tuple[BillingCustomerId, Subscription]]],
-) -> int:
-    seen = 0
-    async with session.staged("subscriptions"):
-        async for page in pages:
-            seen += len(page)
-            await session.stage_subscriptions(
-                [(customer, _RANK[sub.status], sub.status.value) for customer, sub in page]
-            )
-        await session.apply_subscriptions()
-    return seen
-
-
-async def _ticket_pass(
-    session: FactsRefreshSession,
-    pages: AsyncIterator[list[tuple[SupportUserId, Ticket]]],
-    clock: Clock,
-    backlog: BacklogPass,
-) -> int:
-    taken_at, seen = clock(), 0
-    async with session.staged("tickets"):
-        async for page in pages:
-            seen += len(page)
-            backlog.see(ticket for _, ticket in page)  # the KPIs' backlog, read here anyway
-            by_requester: dict[SupportUserId, list[Ticket]] = defaultdict(list)
-            for requester, ticket in page:
-                by_requester[requester].append(ticket)
-            staged = []
-            for requester, tickets in by_requester.items():
-                open_count, newest = open_ticket_facts(tickets)
-                if newest is not None:
-                    staged.append((requester, open_count, newest))
-            await session.stage_tickets(staged)
-        await session.apply_tickets(taken_at)
-    await backlog.apply(taken_at)
-    return seen
-
-
-async def _call_pass(
-    session: FactsRefreshSession,
-    ivr: IvrAdapter,
-    settings: CustomersSettings,
-    default_region: str,
-    clock: Clock,
-) -> int:
-    since = clock() - timedelta(days=settings.call_lookback_days)
-    contacts = await ivr.list_contacts(since)
-    calls = [
-        (e164, contact.initiated_at)
-        for contact in contacts
-        if contact.caller_number
-        and (e164 := normalize_phone(contact.caller_number, default_region)) is not None
-    ]
-    async with session.staged("calls"):
-        for start in range(0, len(calls), _CALL_BATCH):
-            await session.stage_calls(calls[start : start + _CALL_BATCH])
-        await session.apply_calls()
-    return len(contacts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,7 +315,7 @@ class FactsUpdater:
             status = most_relevant_status(subscriptions.items)
             await self._writer.set_billing(
                 customer_id,
-                _billing_facts(customer),
+                billing_facts(customer),
                 status.value if status is not None else None,
                 taken_at,
             )
