@@ -45,14 +45,8 @@ class CrmFacts:
     country: str | None
 
 
-# A record's facts belong to its customer only when it is the record the panels show: the
-# first linked of its source (``CustomerRecord.link_for``).
-_CHOSEN_LINK = """
-    not exists (
-        select 1 from identity_links as other
-         where other.customer_id = l.customer_id and other.source = l.source
-           and (other.linked_at, other.external_id) < (l.linked_at, l.external_id))
-"""
+# A record's facts belong to its customer only when it is the record the panels show.
+_CHOSEN_LINK = source_facts.CHOSEN_LINK
 
 _ENSURE_ROWS = """
 insert into customer_facts (customer_id, created_at, linked_sources)

@@ -28,6 +28,9 @@ from kernel.source_facts import (
 )
 
 __all__ = [
+    "CHOSEN_LINK",
+    "SET_CUSTOMER_SQL",
+    "STAGE_SQL",
     "STAGE_TABLE",
     "apply_sql",
     "decode_source_facts",
@@ -61,7 +64,7 @@ _POSITIVE: Mapping[FactKind, str] = {
 
 # A record's facts belong to its customer only when it is the record the panels show: the
 # first linked of its source (``CustomerRecord.link_for``), as for every other fact.
-_CHOSEN_LINK = """
+CHOSEN_LINK = """
     not exists (
         select 1 from identity_links as other
          where other.customer_id = l.customer_id and other.source = l.source
@@ -112,7 +115,7 @@ def apply_sql(source: Source, spec: FactsSpec, taken_at: datetime) -> tuple[str,
             from (select s.external_id, jsonb_build_object({combined}) as v
                     from facts_stage_source as s group by s.external_id) as agg
       ) as a on a.external_id = l.external_id
-     where l.source = $1 and f.customer_id = l.customer_id and {_CHOSEN_LINK}
+     where l.source = $1 and f.customer_id = l.customer_id and {CHOSEN_LINK}
     """  # noqa: S608 - fragments are fixed; every name and value is a parameter
     return sql, args
 

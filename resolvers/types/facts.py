@@ -26,8 +26,11 @@ import strawberry
 
 from adapters.registry import SourceSpec, with_facts
 from kernel import customer_facts
-from kernel.models import Source, SubscriptionStatus
 from kernel.source_facts import FactKind, FactsSpec, flag_key
+
+# The enums as the graph registers them: importing this module first must not make a second
+# definition of either.
+from resolvers.types.common import Source, SubscriptionStatus
 
 __all__ = [
     "DECLARED",
