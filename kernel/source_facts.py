@@ -37,6 +37,7 @@ __all__ = [
     "SourceFactsRow",
     "flag_holds",
     "flag_key",
+    "taken_at_column",
 ]
 
 #: One fact's value: a count, a time, or None (not known).
@@ -68,6 +69,12 @@ class SourceFact:
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise ValueError(f"a fact's name is snake_case: {self.name!r}")
+
+    @property
+    def column(self) -> str:
+        """Its name in the graph and in export files: ``orderCount`` for ``order_count``."""
+        head, *rest = self.name.split("_")
+        return head + "".join(part.capitalize() for part in rest)
 
     @property
     def empty(self) -> FactValue:
@@ -144,6 +151,12 @@ def flag_holds(value: FactValue) -> bool:
     if isinstance(value, datetime):
         return True
     return value > 0
+
+
+def taken_at_column(source: Source) -> str:
+    """The export column of when a source's facts were taken (``ordersTakenAt``), as the
+    read model's own ``billingTakenAt``."""
+    return f"{source.value.lower()}TakenAt"
 
 
 def flag_key(source: Source, flag: FactFlag) -> str:

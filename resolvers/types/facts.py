@@ -35,6 +35,7 @@ from resolvers.types.common import Source, SubscriptionStatus
 __all__ = [
     "DECLARED",
     "CustomerFactsView",
+    "Declared",
     "FactsTakenAt",
     "declared_facts",
     "source_fact_fields",
