@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from adapters.registry import SOURCES
 from app.exports.format import COLUMNS, header_chunk, render_batch, source_columns
-from app.exports.jobs import Exports
+from app.exports.jobs import CANNOT_RESUME, Exports, ExportWorker
 from app.exports.metrics import ExportMetrics
 from app.exports.settings import ExportSettings
 from app.store.customers import Store
@@ -20,10 +20,10 @@ from app.store.exports import ExportStore
 from kernel.access import Principal
 from kernel.client_errors import BadUserInput
 from kernel.customer_facts import CustomerFacts, CustomerFilter
-from kernel.exports import ExportField, ExportFormat
+from kernel.exports import ExportField, ExportFormat, ExportState
 from kernel.models import Source
 from kernel.source_facts import FactKind, FactsSpec, SourceFact, SourceFactsRow
-from tests.app.memory_facts import customer_facts
+from tests.app.memory_facts import MemoryFacts, customer_facts
 
 AT = datetime(2024, 5, 20, tzinfo=UTC)
 ORDER_COLUMNS = ["orderCount", "openOrderCount", "lastOrderAt", "ordersTakenAt"]
@@ -104,3 +104,29 @@ async def test_a_column_no_export_has_is_refused_and_queues_nothing(store: Store
 
     async with store.pool.acquire() as conn:
         assert await conn.fetchval("select count(*) from export_jobs") == 0
+
+
+async def test_a_queued_jobs_column_no_source_declares_any_more_fails_it_visibly(
+    store: Store,
+) -> None:
+    registry = CollectorRegistry()
+    metrics = ExportMetrics.create(registry, registry)
+    settings = ExportSettings()
+    analyst = Principal(subject="analyst-1", role="analyst")
+    job = await Exports(ExportStore(store), settings, metrics).start_export(
+        analyst, CustomerFilter(), ["customerId", "orderCount"], ExportFormat.NDJSON
+    )
+    # As if the orders entry had stopped declaring the fact while the job waited.
+    async with store.pool.acquire() as conn:
+        await conn.execute(
+            "update export_jobs set fields = '{customerId,escalationCount}' where id = $1", job.id
+        )
+
+    worker = ExportWorker(
+        ExportStore(store), MemoryFacts([]), settings, metrics, default_region="GB"
+    )
+    await worker.run_once()
+
+    failed = await Exports(ExportStore(store), settings, metrics).get_export(job.id)
+    assert failed is not None
+    assert (failed.state, failed.error) == (ExportState.FAILED, CANNOT_RESUME)
