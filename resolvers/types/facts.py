@@ -58,8 +58,17 @@ _FACT_TYPES: Mapping[FactKind, object] = {
 
 
 def declared_facts(entries: Sequence[SourceSpec]) -> Declared:
-    """The facts ``entries`` declare (the graph's: the registry's ``with_facts()``)."""
-    return tuple((entry.source, entry.facts) for entry in entries if entry.facts is not None)
+    """The facts ``entries`` declare (the graph's: the registry's ``with_facts()``);
+    ``ValueError`` for a fact or filter name two of them declare (one graph field each)."""
+    declared = tuple((entry.source, entry.facts) for entry in entries if entry.facts is not None)
+    for kind, names in (
+        ("fact", [fact.name for _, spec in declared for fact in spec.facts]),
+        ("filter", [flag.name for _, spec in declared for flag in spec.flags]),
+    ):
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"more than one source declares the {kind} {', '.join(twice)}")
+    return declared
 
 
 #: The registry's sources' own facts: the graph's fields and filters are made from these.

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import strawberry
 
 from adapters.registry import SOURCES, SourceSpec
@@ -241,3 +242,15 @@ def test_an_export_jobs_filter_keeps_a_sources_declared_filter() -> None:
     kept = CustomerFilter(delinquent=True, source_flags=frozenset({(FLAG, False)}))
 
     assert filter_from_json(filter_to_json(kept)) == kept
+
+
+def test_two_sources_declaring_one_fact_name_are_refused() -> None:
+    twice = tuple(
+        dataclasses.replace(spec, facts=URGENT)
+        if spec.source in (Source.SUPPORT, Source.BILLING)
+        else spec
+        for spec in SOURCES
+    )
+
+    with pytest.raises(ValueError, match="urgent_ticket_count"):
+        declared_facts(twice)
