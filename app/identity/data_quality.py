@@ -33,6 +33,13 @@ logger = logging.getLogger(__name__)
 
 #: The systems whose records are linked into customers, in the order the sync reads them.
 LINKED_SOURCES = tuple(spec.source for spec in linked())
+#: How the report names each joining source's records that match no customer: by its
+#: registry entry's record noun (a source whose records anchor customers has none).
+ORPHANS_LABELS: Mapping[Source, str] = {
+    spec.source: f"orphan {spec.record_noun}s"
+    for spec in linked()
+    if spec.linking is not None and not spec.linking.anchors
+}
 
 
 class DataQuality:
@@ -70,6 +77,7 @@ class DataQuality:
                 standalone=links[source].standalone if source in links else 0,
                 awaiting_review=reviews.get(source, 0),
                 last_sync=last_sync_of(latest, source),
+                orphans_label=ORPHANS_LABELS.get(source),
             )
             for source in LINKED_SOURCES
         )
@@ -158,6 +166,12 @@ def format_report_table(report: DataQualityReport) -> str:
         + ("pair" if report.duplicate_candidates == 1 else "pairs")
         + " of customers"
     )
+    orphans = [q for q in report.sources if q.orphans_label is not None]
+    if orphans:
+        lines.append(
+            "records that match no customer of another system: "
+            + "; ".join(f"{q.orphans_label}: {q.orphans}" for q in orphans)
+        )
     if report.unmapped_words:
         lines.append("unmapped taxonomy words:")
         lines.extend(

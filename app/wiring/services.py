@@ -24,7 +24,6 @@ from prometheus_client import multiprocess
 from adapters.registry import SOURCES, fallback_order, record_nouns
 from adapters.taxonomy import taxonomies_of
 from adapters.unreadable import unreadable_of
-from app.analytics.order_facts import orders_of
 from app.analytics.refresh import FactsUpdater
 from app.cache.response_cache import ResponseCache
 from app.cache.sources import cached_adapters
@@ -157,7 +156,7 @@ async def open_services(
         sources.billing,
         sources.crm,
         sources.support,
-        orders=orders_of(sources),
+        adapters=sources.by_source,
         updates=metrics.facts.updates,
     )
     writes = await start_writes(
