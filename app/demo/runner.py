@@ -20,6 +20,9 @@ from datetime import timedelta
 import httpx
 import uvicorn
 
+from adapters.billing.port import PORT as BILLING
+from adapters.crm.port import PORT as CRM
+from adapters.support.port import PORT as SUPPORT
 from app.analytics.order_facts import orders_of
 from app.analytics.refresh import (
     ChangedFactsReport,
@@ -140,9 +143,9 @@ async def run_sync(settings: Settings, *, full: bool = False, identity_only: boo
             updater = FactsUpdater(
                 store,
                 writer,
-                sources.billing,
-                sources.crm,
-                sources.support,
+                sources.port(BILLING),
+                sources.port(CRM),
+                sources.port(SUPPORT),
                 orders=orders_of(sources),
             )
             facts = await refresh_changed_facts(
