@@ -39,8 +39,9 @@ from app.security.demo_keys import ensure_demo_keys, mint_token
 from app.settings import Settings
 from app.store.customers import Store
 from app.store.facts_writer import FactsWriter
+from app.store.rollout import PostgresRolloutStore
 from app.wiring.services import database_url
-from app.wiring.sources import build_sources
+from app.wiring.sources import build_sources, connected
 
 DEMO_AGENT = "agent-1"
 DEMO_CUSTOMER_EMAIL = "ada.lovelace@example.com"
@@ -121,10 +122,15 @@ async def run_sync(settings: Settings, *, full: bool = False, identity_only: boo
         stack.push_async_callback(store.close)
         await store.migrate()
         sources = await build_sources(settings, stack)
+        overrides = await PostgresRolloutStore(store).rollout_overrides()
+        reading, why_not = connected(
+            settings, sources, {source: each.mode for source, each in overrides.items()}
+        )
         report = await sync_identities(
             store,
-            sources.by_source,
+            reading.by_source,
             settings.identity,
+            why_not=why_not,
             progress=progress,
             full=full,
             overlap=timedelta(seconds=settings.sync.overlap_seconds),

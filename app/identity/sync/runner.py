@@ -81,9 +81,15 @@ async def sync_identities(
     now: Callable[[], datetime] = utc_now,
     batch_records: int = 1,
     changed_limit: int = DEFAULT_CHANGED_LIMIT,
+    why_not: Mapping[Source, str] | None = None,
 ) -> SyncReport:
-    """Link every record of every linked source (``adapters``: each one's adapter) to a
-    customer.
+    """Link every record of every linked source in ``adapters`` (each one's adapter: what
+    the registry connected) to a customer.
+
+    A linked source with no adapter there is skipped, its cursor left as it was, and the
+    report names it with the reason ``why_not`` gives (``off``, ``not configured``); a
+    source whose records name a skipped one keeps its cursor too, so that its records are
+    read again once the named source is back.
 
     Reads each source page by page (anchors first: the CRM's contacts), writes each
     page in one transaction, and records the run in ``sync_runs``. A source with a saved
@@ -107,10 +113,12 @@ async def sync_identities(
     async with store.sync_session() as session:
         conn = session.connection
         cursors = {} if full else await load_cursors(conn)
-        passes = plan_passes(adapters, cursors, started=now(), overlap=overlap)
+        passes = plan_passes(adapters, cursors, started=now(), overlap=overlap, why_not=why_not)
         mode: SyncMode = "incremental" if passes.incremental else "full"
         run_id = await session.start_run(mode)
         _logger.info("identity sync %d: %s", run_id, passes.describe())
+        for source, why in passes.skipped.items():
+            _logger.warning("identity sync %d: %s is not read: %s", run_id, source.value, why)
         xrefs = TableXrefs(conn)
         await xrefs.reset()
         run = IdentitySync(session, identity_settings, progress, xrefs=xrefs)
@@ -158,6 +166,7 @@ async def sync_identities(
         duration_seconds=time.monotonic() - started,
         mode=mode,
         changed=changed.frozen(),
+        skipped=passes.skipped,
     )
     _logger.info("identity sync %d: %d customers, %.1f s", run_id, total, report.duration_seconds)
     return report
