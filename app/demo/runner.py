@@ -85,8 +85,9 @@ def start_sandbox(
     """The sandbox systems in a child process, once they answer.
 
     With ``webhook_url``, the sandbox posts its changes there as signed webhooks; with
-    ``database_url`` (a PostgreSQL server), it first creates its databases there (the
-    legacy orders database).
+    ``database_url`` (a PostgreSQL server), it first creates there every registered system
+    it keeps in a database (``sandbox/registry.py``; the gateway's registry points each
+    source's section there, ``in_sandbox``).
     """
     command = [
         sys.executable, "-m", "sandbox",
@@ -95,7 +96,7 @@ def start_sandbox(
     if webhook_url is not None:
         command += ["--webhook-url", webhook_url]
     if database_url is not None:
-        command += ["--orders-database", database_url]
+        command += ["--database-server", database_url]
     process = subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
     deadline = time.monotonic() + 30
     probe = f"http://127.0.0.1:{port}/billing/openapi.json"
