@@ -231,7 +231,7 @@ def _run(config: StackConfig, log: IO[bytes]) -> Iterator[Stack]:
     gateway: subprocess.Popen[bytes] | None = None
     try:
         try:
-            wait_for(f"{sandbox_url}/billing/openapi.json", sandbox, "the sandbox")
+            wait_for(f"{sandbox_url}/", sandbox, "the sandbox")
             print("syncing identities")
             subprocess.run(
                 [sys.executable, "-m", "app.cli", "sync"],

@@ -159,7 +159,7 @@ def measure(customers: int, seed: int, *, identity_only: bool) -> dict[str, Any]
                 stderr=log,
             )
         try:
-            wait_for(f"{sandbox_url}/billing/openapi.json", sandbox, "the sandbox", seconds=600)
+            wait_for(f"{sandbox_url}/", sandbox, "the sandbox", seconds=600)
             sandbox_start = time.monotonic() - started
             env = base_environment(data_dir, database_url, sandbox_url)
             print(f"{customers} customers: full sync into an empty store", flush=True)

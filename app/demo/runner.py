@@ -99,7 +99,8 @@ def start_sandbox(
         command += ["--database-server", database_url]
     process = subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
     deadline = time.monotonic() + 30
-    probe = f"http://127.0.0.1:{port}/billing/openapi.json"
+    # The index answers once every registered system is created and served.
+    probe = f"http://127.0.0.1:{port}/"
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the sandbox exited with code {process.returncode}")
