@@ -7,13 +7,12 @@ import pytest
 from adapters.billing.settings import BillingSettings
 from adapters.connection import Connection
 from adapters.crm.settings import CrmSettings
+from adapters.entry import WebhookSpec, http_source_spec
 from adapters.ivr.client import HttpIvrAdapter, ivr_auth_headers
 from adapters.ivr.settings import IvrSettings
 from adapters.orders.settings import OrdersSettings
 from adapters.registry import (
     SOURCES,
-    WebhookSpec,
-    http_source_spec,
     linked,
     linking_of,
     spec_of,
