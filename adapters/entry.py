@@ -103,6 +103,25 @@ class LinkingSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class DesktopPanel:
+    """How a source's panel shows on the agent desktop (``/desktop``): the page lays out one
+    panel per entry that has one, and asks for each what its entry says.
+
+    A source's own panel module (``adapters/<source>/desktop.py``) declares it.
+    """
+
+    #: Its field on ``Customer`` in the GraphQL schema (also the panel's id on the page).
+    field: str
+    title: str
+    #: What the panel says when the source has no record of the customer.
+    none: str
+    #: What the desktop asks of the panel: a GraphQL selection, its ``meta`` added.
+    selection: str
+    #: Where it shows among the panels, lowest first.
+    place: int
+
+
+@dataclass(frozen=True, slots=True)
 class SourceSpec:
     """One registered source: what the gateway builds for it, and from which settings.
 
@@ -116,6 +135,8 @@ class SourceSpec:
     system_of_record_for: str
     #: How a message names one of its records for a person (``billing customer``).
     record_noun: str
+    #: How a person names the system itself (``The CRM``): the desktop's messages.
+    display_name: str
     settings_model: type[SourceSettings]
     #: Opens its adapter (and closes what the adapter holds).
     connect: Connector
@@ -129,6 +150,8 @@ class SourceSpec:
     #: The writes it takes, as the system of record of their facts (``adapters/<source>/
     #: writes.py``); none: the gateway never writes to it.
     writes: tuple[SourceWrite, ...] = ()
+    #: None: it has no panel of its own on the agent desktop (the IVR's calls).
+    desktop: DesktopPanel | None = None
 
     @property
     def name(self) -> str:
@@ -152,6 +175,7 @@ def source_spec(
     *,
     system_of_record_for: str,
     record_noun: str,
+    display_name: str,
     settings_model: type[SettingsT],
     connect: Callable[[SettingsT, Connection], AbstractAsyncContextManager[object]],
     in_sandbox: Callable[[SettingsT, SandboxPlace], SettingsT],
@@ -159,6 +183,7 @@ def source_spec(
     cache: CacheSpec | None = None,
     linking: LinkingSpec | None = None,
     writes: tuple[SourceWrite, ...] = (),
+    desktop: DesktopPanel | None = None,
 ) -> SourceSpec:
     """A registry entry of any kind of source, its parts type-checked together here, once."""
     if webhooks is not None and not issubclass(settings_model, SignedWebhooksSettings):
@@ -168,6 +193,7 @@ def source_spec(
         source=source,
         system_of_record_for=system_of_record_for,
         record_noun=record_noun,
+        display_name=display_name,
         settings_model=settings_model,
         connect=lambda section, connection: connect(own(section), connection),
         in_sandbox=lambda section, place: in_sandbox(own(section), place),
@@ -175,6 +201,7 @@ def source_spec(
         cache=cache,
         linking=linking,
         writes=writes,
+        desktop=desktop,
     )
 
 
@@ -183,6 +210,7 @@ def http_source_spec(
     *,
     system_of_record_for: str,
     record_noun: str,
+    display_name: str,
     settings_model: type[HttpSettingsT],
     adapter: AdapterFactory[HttpSettingsT],
     auth_headers: Callable[[HttpSettingsT], dict[str, str]],
@@ -190,6 +218,7 @@ def http_source_spec(
     cache: CacheSpec | None = None,
     linking: LinkingSpec | None = None,
     writes: tuple[SourceWrite, ...] = (),
+    desktop: DesktopPanel | None = None,
 ) -> SourceSpec:
     """The entry of a source reached over HTTP: its adapter over a client of its own
     (``adapters.http.client.build_client``) that authenticates with ``auth_headers``."""
@@ -208,6 +237,7 @@ def http_source_spec(
         source,
         system_of_record_for=system_of_record_for,
         record_noun=record_noun,
+        display_name=display_name,
         settings_model=settings_model,
         connect=connect,
         in_sandbox=in_sandbox,
@@ -215,4 +245,5 @@ def http_source_spec(
         cache=cache,
         linking=linking,
         writes=writes,
+        desktop=desktop,
     )

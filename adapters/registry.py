@@ -19,12 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from adapters.billing import desktop as billing_desktop
 from adapters.billing import linking as billing_linking
 from adapters.billing import webhooks as billing_webhooks
 from adapters.billing import writes as billing_writes
 from adapters.billing.cached import BillingLifetimes, CachedBillingAdapter
 from adapters.billing.client import HttpBillingAdapter, billing_auth_headers
 from adapters.billing.settings import BillingSettings
+from adapters.crm import desktop as crm_desktop
 from adapters.crm import linking as crm_linking
 from adapters.crm import webhooks as crm_webhooks
 from adapters.crm import writes as crm_writes
@@ -33,6 +35,7 @@ from adapters.crm.client import HttpCrmAdapter, crm_auth_headers
 from adapters.crm.settings import CrmSettings
 from adapters.entry import (
     CacheSpec,
+    DesktopPanel,
     LinkingSpec,
     SourceSpec,
     WebhookSpec,
@@ -41,10 +44,12 @@ from adapters.entry import (
 )
 from adapters.ivr.client import HttpIvrAdapter, ivr_auth_headers
 from adapters.ivr.settings import IvrSettings
+from adapters.orders import desktop as orders_desktop
 from adapters.orders import linking as orders_linking
 from adapters.orders.cached import CachedOrdersAdapter, OrdersLifetimes
 from adapters.orders.client import open_orders_adapter
 from adapters.orders.settings import OrdersSettings, orders_in_sandbox
+from adapters.support import desktop as support_desktop
 from adapters.support import linking as support_linking
 from adapters.support import webhooks as support_webhooks
 from adapters.support import writes as support_writes
@@ -60,6 +65,8 @@ SOURCES: tuple[SourceSpec, ...] = (
         Source.BILLING,
         system_of_record_for="money: balance, subscriptions, invoices, cards",
         record_noun="billing customer",
+        display_name="Billing",
+        desktop=billing_desktop.PANEL,
         settings_model=BillingSettings,
         adapter=HttpBillingAdapter,
         auth_headers=billing_auth_headers,
@@ -79,6 +86,8 @@ SOURCES: tuple[SourceSpec, ...] = (
         Source.CRM,
         system_of_record_for="name and contact details",
         record_noun="CRM contact",
+        display_name="The CRM",
+        desktop=crm_desktop.PANEL,
         settings_model=CrmSettings,
         adapter=HttpCrmAdapter,
         auth_headers=crm_auth_headers,
@@ -98,6 +107,8 @@ SOURCES: tuple[SourceSpec, ...] = (
         Source.SUPPORT,
         system_of_record_for="tickets",
         record_noun="support user",
+        display_name="Support",
+        desktop=support_desktop.PANEL,
         settings_model=SupportSettings,
         adapter=HttpSupportAdapter,
         auth_headers=support_auth_headers,
@@ -117,6 +128,7 @@ SOURCES: tuple[SourceSpec, ...] = (
         Source.IVR,
         system_of_record_for="calls, and how each caller was verified",
         record_noun="IVR contact",
+        display_name="The IVR",
         settings_model=IvrSettings,
         adapter=HttpIvrAdapter,
         auth_headers=ivr_auth_headers,
@@ -125,6 +137,8 @@ SOURCES: tuple[SourceSpec, ...] = (
         Source.ORDERS,
         system_of_record_for="orders and shipments",
         record_noun="orders customer reference",
+        display_name="Orders",
+        desktop=orders_desktop.PANEL,
         settings_model=OrdersSettings,
         connect=open_orders_adapter,
         in_sandbox=orders_in_sandbox,
@@ -170,6 +184,17 @@ def fallback_order() -> tuple[Source, ...]:
     return tuple(spec.source for spec in linked()) + tuple(
         spec.source for spec in SOURCES if spec.linking is None
     )
+
+
+def on_desktop() -> tuple[DesktopPanel, ...]:
+    """The panels the agent desktop shows, in their place."""
+    panels = [spec.desktop for spec in SOURCES if spec.desktop is not None]
+    return tuple(sorted(panels, key=lambda panel: panel.place))
+
+
+def display_names() -> dict[Source, str]:
+    """How a person names each system (``The CRM``)."""
+    return {spec.source: spec.display_name for spec in SOURCES}
 
 
 def record_nouns() -> dict[Source, str]:
