@@ -26,7 +26,7 @@ from sandbox.control import FaultSettings, SystemControl
 from sandbox.data.generate import generate_dataset
 from sandbox.entry import HttpSystem, SandboxServers
 from sandbox.records import Dataset
-from sandbox.registry import HTTP_SYSTEMS, SANDBOX_SYSTEMS
+from sandbox.registry import HTTP_SYSTEMS, SANDBOX_SYSTEMS, gateway_environment
 from sandbox.responses import JsonResponse
 from sandbox.webhook_control import webhook_routes
 from sandbox.webhooks import DeliveryPolicy, WebhookOutbox
@@ -210,6 +210,21 @@ def print_urls(urls: dict[str, str]) -> None:
         print(f"{name:<8} {url}", flush=True)
 
 
+def announcer(servers: SandboxServers) -> Callable[[dict[str, str]], None]:
+    """What the sandbox prints once it serves: each HTTP system's URL (``print_urls``), then
+    the gateway's environment that points it at every registered system."""
+
+    def announce(urls: dict[str, str]) -> None:
+        print_urls(urls)
+        name, url = next(iter(urls.items()))
+        environment = gateway_environment(url.removesuffix(f"/{name}"), servers)
+        print("gateway environment (scv serve, scv sync):", flush=True)
+        for key, value in environment.items():
+            print(f"  {key}={value}", flush=True)
+
+    return announce
+
+
 async def prepare_systems(dataset: Dataset, servers: SandboxServers) -> None:
     """Create what each registered system keeps outside HTTP on ``servers``; print each."""
     for system in SANDBOX_SYSTEMS:
@@ -254,7 +269,8 @@ def run_sandbox(
         webhook_secrets=webhook_secrets,
     )
     dataset = app.state.sandbox.dataset
-    asyncio.run(prepare_systems(dataset, servers or SandboxServers()))
+    servers = servers or SandboxServers()
+    asyncio.run(prepare_systems(dataset, servers))
     tables = dataset.tables()
     # Sorted now rather than on the first request of a benchmark: the listings that walk a
     # whole system (identity sync, IVR polling). The others sort on first use.
@@ -264,4 +280,5 @@ def run_sandbox(
     # The dataset lives as long as the process: keep the collector from rescanning it.
     gc.collect()
     gc.freeze()
-    build_sandbox_server(app, host, port, log_level=log_level, on_started=print_urls).run()
+    announce = announcer(servers)
+    build_sandbox_server(app, host, port, log_level=log_level, on_started=announce).run()

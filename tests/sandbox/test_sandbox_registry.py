@@ -17,7 +17,7 @@ from kernel.models import Source
 from sandbox.entry import SandboxServers
 from sandbox.records import Dataset
 from sandbox.registry import HTTP_SYSTEMS, SANDBOX_SYSTEMS, gateway_environment
-from sandbox.server import prepare_systems
+from sandbox.server import announcer, prepare_systems
 
 ADA_REF = OrdersCustomerRef("020 7946 0018")
 
@@ -75,3 +75,16 @@ async def test_a_system_kept_as_a_file_is_made_there_and_the_gateway_reads_it(
 
     assert "orders in" in capsys.readouterr().out
     assert sorted(order.status.value for order in ada.items) == ["BACKORDERED", "SHIPPED"]
+
+
+def test_once_serving_the_sandbox_prints_the_gateway_s_environment(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    urls = {name: f"http://127.0.0.1:9/{name}" for name in HTTP_SYSTEMS}
+
+    announcer(SandboxServers(database_url="postgresql://admin@db:5432/postgres"))(urls)
+
+    out = capsys.readouterr().out
+    assert "billing  http://127.0.0.1:9/billing" in out
+    assert "  SCV_CRM__BASE_URL=http://127.0.0.1:9/crm" in out
+    assert "  SCV_ORDERS__URL=postgresql+asyncpg://scv_orders_reader:" in out
