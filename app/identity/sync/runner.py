@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping
 from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -151,14 +151,16 @@ async def sync_identities(
                         saved.add(each.source)
             total = await session.count_customers()
         except Exception:
-            await _record_failure(session, run_id, _with_durations(run, durations))
+            await _record_failure(session, run_id, _with_durations(run, durations, passes.skipped))
             raise
         finally:
             with suppress(Exception):
                 # A failed drop leaves the table to the connection's next sync, which drops
                 # it first; the run's own outcome is what matters here.
                 await xrefs.reset()
-        await session.finish_run(run_id, "succeeded", _with_durations(run, durations))
+        await session.finish_run(
+            run_id, "succeeded", _with_durations(run, durations, passes.skipped)
+        )
     report = SyncReport(
         run_id=run_id,
         counts={each.source: run.counts(each.source) for each in passes.passes},
@@ -210,10 +212,13 @@ class _ChangedRecords:
 
 
 def _with_durations(
-    run: IdentitySync, durations: Mapping[Source, float]
+    run: IdentitySync, durations: Mapping[Source, float], skipped: Collection[Source] = ()
 ) -> dict[str, dict[str, int]]:
-    """The run's counts per source, each with how long its pass took (``duration_ms``)."""
+    """The run's counts per source, each with how long its pass took (``duration_ms``); a
+    source it skipped has none (it was not read: zeros would say it was, and found nothing)."""
     counts = run.counts_by_source()
+    for source in skipped:
+        counts.pop(source.value, None)
     for source, seconds in durations.items():
         counts[source.value]["duration_ms"] = round(seconds * 1000)
     return counts

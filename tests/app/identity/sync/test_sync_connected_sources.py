@@ -35,6 +35,9 @@ async def test_a_source_with_no_adapter_is_skipped_and_the_others_are_read(
     assert systems.support.calls == {}
     assert await store.find_by_source_id(Source.BILLING, "cus_ada") is not None
     assert await store.find_by_source_id(Source.SUPPORT, "9001") is None
+    run = await store.latest_sync_run()
+    assert run is not None
+    assert set(run.counts) == {"CRM", "BILLING"}
 
 
 async def test_a_skipped_source_keeps_its_cursor_and_so_does_one_naming_it(
