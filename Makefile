@@ -118,8 +118,8 @@ bench-sync: $(STAMP)  ## scv sync of CUSTOMERS (100000) into an empty store, vs 
 	$(BIN)/python -m bench.sync --customers $(CUSTOMERS)
 
 SCENARIO ?= cold
-bench-ab: $(STAMP)  ## CPU per request of this checkout against BASE (a commit), side by side
-	$(BIN)/python -m bench.ab --base $(or $(BASE),HEAD~1)
+bench-ab: $(STAMP)  ## CPU per request of this checkout against BASE (a commit), side by side; WITHOUT=<panel>: A is asked the view without it
+	$(BIN)/python -m bench.ab --base $(or $(BASE),HEAD~1) $(if $(WITHOUT),--a-without $(WITHOUT))
 
 # presidio-analyzer and scrubadub in an environment of their own (some 660 MB, installed once):
 # no dependency of the gateway, only measured against resolvers/redaction on the tests' corpus.

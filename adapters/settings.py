@@ -299,6 +299,11 @@ class SourceSettings(BaseModel):
         description="how far the source is rolled out: off, shadow, pilot or on",
     )
 
+    def is_configured(self) -> bool:
+        """Whether the section says where the source is (a section that does not leaves
+        its panel null with an error, and the sync skips it)."""
+        return True
+
 
 class HttpSourceSettings(SourceSettings):
     """A source reached over HTTP: where it is, how to authenticate, how long to wait."""

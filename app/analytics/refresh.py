@@ -46,8 +46,8 @@ from prometheus_client import Counter
 
 from adapters.billing.port import BillingAdapter
 from adapters.crm.port import CrmAdapter
+from adapters.entry import SourceSpec
 from adapters.ivr.port import IvrAdapter
-from adapters.registry import SourceSpec
 from adapters.support.port import SupportAdapter
 from app.analytics.bulk_passes import (
     SUBSCRIPTION_RELEVANCE,

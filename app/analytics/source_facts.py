@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from adapters.registry import SourceSpec, with_facts
+from adapters.entry import SourceSpec
+from adapters.registry import with_facts
 from app.store.facts_writer import FactsRefreshSession
 from kernel.models import Source
 from kernel.source_facts import FactsSpec

@@ -41,7 +41,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     port_free_or_exit("127.0.0.1", sandbox_port, "SCV_SANDBOX_PORT (make run SANDBOX_PORT=)")
     port_free_or_exit(settings.host, settings.port, "SCV_PORT")
     configure_logging(settings.log_level)
-    # The sandbox's databases (the legacy orders) live on the demo's own PostgreSQL server.
+    # The sandbox's systems kept in a database live on the demo's own PostgreSQL server.
     server = demo_database_url(settings)
     settings = with_sandbox_port(
         settings.model_copy(update={"database_url": SecretStr(server)}),

@@ -20,6 +20,9 @@ from datetime import timedelta
 import httpx
 import uvicorn
 
+from adapters.billing.port import PORT as BILLING
+from adapters.crm.port import PORT as CRM
+from adapters.support.port import PORT as SUPPORT
 from app.analytics.refresh import (
     ChangedFactsReport,
     FactsRefreshReport,
@@ -35,8 +38,9 @@ from app.security.demo_keys import ensure_demo_keys, mint_token
 from app.settings import Settings
 from app.store.customers import Store
 from app.store.facts_writer import FactsWriter
+from app.store.rollout import PostgresRolloutStore
 from app.wiring.services import database_url
-from app.wiring.sources import build_sources
+from app.wiring.sources import build_sources, connected
 
 DEMO_AGENT = "agent-1"
 DEMO_CUSTOMER_EMAIL = "ada.lovelace@example.com"
@@ -80,8 +84,9 @@ def start_sandbox(
     """The sandbox systems in a child process, once they answer.
 
     With ``webhook_url``, the sandbox posts its changes there as signed webhooks; with
-    ``database_url`` (a PostgreSQL server), it first creates its databases there (the
-    legacy orders database).
+    ``database_url`` (a PostgreSQL server), it first creates there every registered system
+    it keeps in a database (``sandbox/registry.py``; the gateway's registry points each
+    source's section there, ``in_sandbox``).
     """
     command = [
         sys.executable, "-m", "sandbox",
@@ -90,10 +95,11 @@ def start_sandbox(
     if webhook_url is not None:
         command += ["--webhook-url", webhook_url]
     if database_url is not None:
-        command += ["--orders-database", database_url]
+        command += ["--database-server", database_url]
     process = subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
     deadline = time.monotonic() + 30
-    probe = f"http://127.0.0.1:{port}/billing/openapi.json"
+    # The index answers once every registered system is created and served.
+    probe = f"http://127.0.0.1:{port}/"
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the sandbox exited with code {process.returncode}")
@@ -117,10 +123,15 @@ async def run_sync(settings: Settings, *, full: bool = False, identity_only: boo
         stack.push_async_callback(store.close)
         await store.migrate()
         sources = await build_sources(settings, stack)
+        overrides = await PostgresRolloutStore(store).rollout_overrides()
+        reading, why_not = connected(
+            settings, sources, {source: each.mode for source, each in overrides.items()}
+        )
         report = await sync_identities(
             store,
-            sources.by_source,
+            reading.by_source,
             settings.identity,
+            why_not=why_not,
             progress=progress,
             full=full,
             overlap=timedelta(seconds=settings.sync.overlap_seconds),
@@ -139,9 +150,9 @@ async def run_sync(settings: Settings, *, full: bool = False, identity_only: boo
             updater = FactsUpdater(
                 store,
                 writer,
-                sources.billing,
-                sources.crm,
-                sources.support,
+                sources.port(BILLING),
+                sources.port(CRM),
+                sources.port(SUPPORT),
                 adapters=sources.by_source,
             )
             facts = await refresh_changed_facts(

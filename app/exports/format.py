@@ -26,7 +26,8 @@ from typing import Any
 
 import orjson
 
-from adapters.registry import SourceSpec, with_facts
+from adapters.entry import SourceSpec
+from adapters.registry import with_facts
 from kernel.customer_facts import CustomerFacts, CustomerFilter
 from kernel.exports import ExportColumn, ExportField, ExportFormat
 from kernel.models import Source

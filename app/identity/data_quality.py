@@ -155,7 +155,7 @@ def format_report_table(report: DataQualityReport) -> str:
                 str(sync.seen) if sync else "-",
                 str(sync.linked) if sync else "-",
                 str(sync.failed) if sync else "-",
-                sync.outcome if sync else "never synced",
+                sync.outcome if sync else "not in the last sync",
             ]
         )
     lines = ["data quality", *_table(header, rows)]

@@ -34,7 +34,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters.registry import SourceSpec, WebhookSpec, with_webhooks
+from adapters.entry import SourceSpec, WebhookSpec
+from adapters.registry import with_webhooks
 from adapters.settings import SignedWebhooksSettings, SourceSettings
 from app.http.responses import error_response
 from app.store.customers import Store

@@ -9,6 +9,8 @@ from contextlib import AsyncExitStack
 
 import httpx
 
+from adapters.crm.port import PORT as CRM
+from adapters.ivr.port import PORT as IVR
 from app.interactions.handoff import HandoffVerifier
 from app.interactions.metrics import InteractionMetrics
 from app.interactions.service import InteractionDependencies, Interactions, StepListener
@@ -67,8 +69,8 @@ async def build_interactions(
     return Interactions(
         InteractionDependencies(
             store=store,
-            ivr=sources.ivr,
-            crm=sources.crm,
+            ivr=sources.port(IVR),
+            crm=sources.port(CRM),
             handoffs=HandoffVerifier(settings.handoff, keys),
             tokens=InteractionTokens(key, settings.interactions),
             live_linker=live_linker,

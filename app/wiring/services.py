@@ -21,7 +21,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from prometheus_client import multiprocess
 
+from adapters.billing.port import PORT as BILLING
+from adapters.crm.port import PORT as CRM
 from adapters.registry import SOURCES, fallback_order, record_nouns
+from adapters.support.port import PORT as SUPPORT
 from adapters.taxonomy import taxonomies_of
 from adapters.unreadable import unreadable_of
 from app.analytics.refresh import FactsUpdater
@@ -153,9 +156,9 @@ async def open_services(
     facts_updater = FactsUpdater(
         store,
         facts_writer,
-        sources.billing,
-        sources.crm,
-        sources.support,
+        sources.port(BILLING),
+        sources.port(CRM),
+        sources.port(SUPPORT),
         adapters=sources.by_source,
         updates=metrics.facts.updates,
     )

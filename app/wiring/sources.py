@@ -18,6 +18,7 @@ from adapters.registry import SOURCES
 from app.resilience.policy import Resilience, resilience_for
 from app.settings import Settings
 from kernel.models import Source
+from kernel.rollout import RolloutMode
 from resolvers.context import Sources
 
 
@@ -55,3 +56,34 @@ async def build_sources(
     """The adapters for ``settings`` as the resolvers' ``Sources``; see ``build_adapters``."""
     adapters = await build_adapters(settings, stack, transports=transports, resilience=resilience)
     return Sources.from_adapters(adapters)
+
+
+#: Why a source is left out of what the registry connected (``connected``).
+OFF = "its rollout mode is OFF"
+NOT_CONFIGURED = "not configured"
+
+
+def connected(
+    settings: Settings,
+    sources: Sources,
+    modes: Mapping[Source, RolloutMode] | None = None,
+) -> tuple[Sources, dict[Source, str]]:
+    """Of ``sources``, those that are on and configured; and why each other one is not.
+
+    A source is off when its rollout mode is OFF (``modes``, a supervisor's changes, win
+    over its section's ``rollout.mode``); not configured when its section names no place
+    to reach it (``SourceSettings.is_configured``). What reads every source in bulk (the
+    identity sync) reads these and says which it skipped.
+    """
+    modes = modes or {}
+    kept: dict[Source, object] = {}
+    why_not: dict[Source, str] = {}
+    for source, adapter in sources.by_source.items():
+        section = settings.source(source)
+        if modes.get(source, section.rollout.mode) is RolloutMode.OFF:
+            why_not[source] = OFF
+        elif not section.is_configured():
+            why_not[source] = NOT_CONFIGURED
+        else:
+            kept[source] = adapter
+    return Sources.from_adapters(kept), why_not

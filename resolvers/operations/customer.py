@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 import strawberry
 
+from adapters.ivr.port import PORT as IVR
 from kernel.client_errors import BadUserInput
 from kernel.errors import UpstreamNotFound
 from kernel.identity import CustomerId, CustomerRecord
@@ -98,7 +99,7 @@ async def _by_ivr_contact(info: Info, contact_id: str) -> Customer | None:
     IVR answered, so it is no outage of it.
     """
     try:
-        contact = await info.context.sources.ivr.get_contact(IvrContactId(contact_id))
+        contact = await info.context.sources.port(IVR).get_contact(IvrContactId(contact_id))
     except UpstreamNotFound:
         return None
     ref_type, ref_value = contact.customer_ref_type, contact.customer_ref_value

@@ -20,17 +20,21 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import strawberry
 
-from adapters.registry import SourceSpec, with_facts
+from adapters.registry import with_facts
 from kernel import customer_facts
 from kernel.source_facts import FactKind, FactsSpec, flag_key
 
 # The enums as the graph registers them: importing this module first must not make a second
 # definition of either.
 from resolvers.types.common import Source, SubscriptionStatus
+
+if TYPE_CHECKING:
+    # Only as a type: the entry's module reaches httpx, which the graph never imports.
+    from adapters.entry import SourceSpec
 
 __all__ = [
     "DECLARED",

@@ -14,6 +14,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 from sandbox.control import SystemControl
+from sandbox.entry import HttpSystem, http_system
 from sandbox.records import Dataset
 from sandbox.responses import VendorError, VendorErrors
 from sandbox.support.incremental import OPERATIONS as EXPORT_OPERATIONS
@@ -77,3 +78,7 @@ def create_support_app(dataset: Dataset, control: SystemControl | None = None) -
         errors=ERRORS,
     )
     return build_system_app(spec, control)
+
+
+#: Its entry in the sandbox-system registry (``sandbox/registry.py``).
+SYSTEM = http_system("support", HttpSystem(create_support_app, ERRORS, listings=("support.users",)))

@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from adapters.registry import SOURCES
+from adapters.support.port import PORT as SUPPORT
 from app.cli.commands import main
 from app.security.demo_keys import mint_token
 from app.store.backlog import BacklogPass, TicketBacklogStore
@@ -119,7 +120,7 @@ async def test_open_tickets_appear_by_status_and_age_and_in_the_trend(
         resources.push_async_callback(store.close)
         sources = await build_sources(clean_sandbox.settings, resources)
         backlog = BacklogPass(TicketBacklogStore(store.pool), Source.SUPPORT)
-        async for page in sources.support.iter_tickets():
+        async for page in sources.port(SUPPORT).iter_tickets():
             tickets = [ticket for _, ticket in page]
             backlog.see(tickets)
             expected.update(

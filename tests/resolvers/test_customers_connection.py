@@ -159,9 +159,7 @@ async def run(
     **variables: Any,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     systems, store, facts, _ = world or many()
-    sources = Sources(
-        billing=systems.billing, crm=systems.crm, support=systems.support, ivr=systems.ivr
-    )
+    sources = Sources.from_adapters(systems.by_source)
     context = new_context(
         principal,
         store,
