@@ -28,6 +28,7 @@ from kernel.linking import IdentityDecisions, LiveLinker
 from kernel.live import LiveFeed
 from kernel.models import Source
 from kernel.rollout import RolloutGate
+from kernel.tenancy import TenantId
 from kernel.writes import WriteService
 from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY, IdentityEvidenceLoaders, Loaders
 from resolvers.rollout import RequestRollout
@@ -115,6 +116,9 @@ class RequestContext:
     rollout_gate: RolloutGate | None = None
     #: The integration KPIs (``integrationKpis``); None where not wired.
     kpis: IntegrationKpiReader | None = None
+    #: The tenant this request acts for (``app.tenancy``); None only for a platform
+    #: operator's request naming none, and in resolver unit tests.
+    tenant: TenantId | None = None
 
 
 def new_context(
@@ -142,6 +146,7 @@ def new_context(
     writes: WriteService | None = None,
     rollout: RolloutGate | None = None,
     kpis: IntegrationKpiReader | None = None,
+    tenant: TenantId | None = None,
 ) -> RequestContext:
     """A context with fresh DataLoaders: loaders never outlive the request they batch for."""
     loaders = Loaders(
@@ -177,4 +182,5 @@ def new_context(
         rollout=RequestRollout(rollout),
         rollout_gate=rollout,
         kpis=kpis,
+        tenant=tenant,
     )

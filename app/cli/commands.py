@@ -21,6 +21,7 @@ from app.cli.environment import (
     positive_number,
     positive_seconds,
     share,
+    tenant_name,
     with_sandbox_port,
     word,
 )
@@ -79,8 +80,21 @@ def cmd_token(args: argparse.Namespace) -> None:
     from app.security.demo_keys import mint_token
 
     settings = load_settings()
+    tenant = args.tenant or settings.tenancy.default_tenant
+    if tenant not in settings.tenancy.tenants:
+        served = ", ".join(settings.tenancy.tenants)
+        sys.exit(f"token: the gateway serves no tenant {tenant!r} (SCV_TENANCY__TENANTS: {served})")
     keys = existing_demo_keys(settings)
-    print(mint_token(keys, settings.auth, subject=args.sub, role=args.role, ttl_seconds=args.ttl))
+    print(
+        mint_token(
+            keys,
+            settings.auth,
+            subject=args.sub,
+            role=args.role,
+            ttl_seconds=args.ttl,
+            tenants=[tenant],
+        )
+    )
 
 
 def cmd_ivr_call(args: argparse.Namespace) -> None:
@@ -286,6 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--sub", type=word, default="agent-1", help="the token's subject (agent-1)")
     token.add_argument(
         "--ttl", type=positive_seconds, default=3600, help="seconds until it expires (3600)"
+    )
+    token.add_argument(
+        "--tenant",
+        type=tenant_name,
+        default=None,
+        help="the tenant it acts for (SCV_TENANCY__DEFAULT_TENANT: acme unless configured)",
     )
     token.set_defaults(func=cmd_token)
 

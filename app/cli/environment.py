@@ -28,6 +28,7 @@ from adapters.registry import SOURCES
 from adapters.settings import RateLimitSettings, SandboxPlace
 from app.security.demo_keys import PRIVATE_KEY_FILE, DemoKeys, ensure_demo_keys
 from app.settings import Settings
+from kernel.tenancy import tenant_id
 
 N = TypeVar("N", int, float)
 
@@ -145,3 +146,11 @@ def word(raw: str) -> str:
     if not raw or not raw.isprintable() or any(ch.isspace() for ch in raw):
         raise argparse.ArgumentTypeError(f"must be printable, with no spaces: {raw!r}")
     return raw
+
+
+def tenant_name(raw: str) -> str:
+    """A tenant's name (``kernel.tenancy``): lower-case letters, digits and ``_``."""
+    try:
+        return tenant_id(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}: {raw!r}") from exc

@@ -3,11 +3,12 @@ headers beside the bearer token, and an interaction token's check."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.interactions.service import Interactions
 from app.interactions.tokens import InteractionTokenError
 from app.security.auth import TokenVerifier
+from app.tenancy.settings import TenancySettings
 from app.whole_response.cache import WholeResponseCache
 from kernel.access import ActiveInteraction, AuditReader, AuditSink, Principal
 from kernel.customer_facts import CustomerFactsReader
@@ -69,6 +70,8 @@ class GatewayState:
     kpis: IntegrationKpiReader | None = None
     #: Answers kept per disclosure (``app.whole_response``); None: every query executes.
     whole_response: WholeResponseCache | None = None
+    #: The tenants served, and the header a request names its own in.
+    tenancy: TenancySettings = field(default_factory=TenancySettings)
 
 
 async def authorise_interaction(

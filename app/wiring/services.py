@@ -229,6 +229,7 @@ async def open_services(
                 KpiStore(store), rollout, watch.windows, TicketBacklogStore(store.pool)
             ),
             whole_response=whole_response if settings.cache.enabled else None,
+            tenancy=settings.tenancy,
         ),
         "rollout": rollout,
         "rollback_watch": watch,
