@@ -79,6 +79,8 @@ class AuditEntry:
     detail: str | None = None
     at: datetime | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    #: The tenant the entry is about; None: the writer's own (the default tenant's store).
+    tenant: TenantId | None = None
 
 
 class AuditUnavailable(Exception):

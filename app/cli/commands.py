@@ -229,7 +229,9 @@ async def _prune_audit_trail(settings: Settings) -> int:
     from app.store.customers import Store
     from app.wiring.services import database_url
 
-    store = await Store.connect(await database_url(settings), pool_size=1)
+    store = await Store.connect(
+        await database_url(settings), pool_size=1, tenant=settings.tenancy.default_tenant
+    )
     try:
         await store.migrate()
         return await prune_audit_trail(AuditTrailStore(store), settings.audit)

@@ -114,7 +114,9 @@ async def run_sync(settings: Settings, *, full: bool = False, identity_only: boo
     linking (``bench.identity_sync`` times it apart)."""
     progress = ProgressLine(sys.stderr, interval_seconds=settings.sync.progress_interval_seconds)
     async with AsyncExitStack() as stack:
-        store = await Store.connect(await database_url(settings), pool_size=2)
+        store = await Store.connect(
+            await database_url(settings), pool_size=2, tenant=settings.tenancy.default_tenant
+        )
         stack.push_async_callback(store.close)
         await store.migrate()
         sources = await build_sources(settings, stack)

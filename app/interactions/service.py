@@ -228,7 +228,7 @@ class Interactions:
                 "BAD_USER_INPUT", f"first must be 1..{MAX_WAITING}", status=400
             )
         rows = await waiting_interactions(
-            self._store.pool, actor.principal.subject, self._clock(), first
+            self._store.pool, self._store.tenant, actor.principal.subject, self._clock(), first
         )
         return [self._view(row) for row in rows]
 

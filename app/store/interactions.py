@@ -13,6 +13,7 @@ from typing import Any, Literal
 import asyncpg
 
 from kernel.identity import CustomerId
+from kernel.tenancy import TenantId
 
 __all__ = [
     "HandoffConflict",
@@ -90,35 +91,35 @@ returning jti
 """
 
 _INSERT_INTERACTION = """
-insert into interactions (id, contact_id, customer_id, state, level, method, result, score,
-                          verified_at, verified_by, created_at, updated_at, expires_at)
-values ($1, $2, $3, 'WAITING', $4, $5, $6, $7, $8, $9, $10, $10, $11)
-on conflict (contact_id) do nothing
+insert into interactions (tenant, id, contact_id, customer_id, state, level, method, result,
+                          score, verified_at, verified_by, created_at, updated_at, expires_at)
+values ($12, $1, $2, $3, 'WAITING', $4, $5, $6, $7, $8, $9, $10, $10, $11)
+on conflict (tenant, contact_id) do nothing
 returning *
 """
 
-_SELECT_INTERACTION_BY_CONTACT = "select * from interactions where contact_id = $1"
-_SELECT_INTERACTION_BY_ID = "select * from interactions where id = $1"
+_SELECT_INTERACTION_BY_CONTACT = "select * from interactions where contact_id = $1 and tenant = $2"
+_SELECT_INTERACTION_BY_ID = "select * from interactions where id = $1 and tenant = $2"
 
 # Each step is one conditional UPDATE: the condition is the rule (who may, in which state,
 # before expiry), so two agents racing for one call cannot both win it.
 _CLAIM_INTERACTION = """
 update interactions set state = 'ACTIVE', agent = $2, updated_at = $3
- where contact_id = $1 and expires_at > $3
+ where contact_id = $1 and expires_at > $3 and tenant = $4
    and (state = 'WAITING' or (state = 'ACTIVE' and agent = $2))
 returning *
 """
 
 _TRANSFER_INTERACTION = """
 update interactions set agent = $3, updated_at = $4
- where contact_id = $1 and state = 'ACTIVE' and expires_at > $4
+ where contact_id = $1 and state = 'ACTIVE' and expires_at > $4 and tenant = $5
    and ($2::text is null or agent = $2)
 returning *
 """
 
 _END_INTERACTION = """
 update interactions set state = 'ENDED', updated_at = $3
- where contact_id = $1 and state <> 'ENDED' and expires_at > $3
+ where contact_id = $1 and state <> 'ENDED' and expires_at > $3 and tenant = $4
    and ($2::text is null or agent = $2)
 returning *
 """
@@ -134,7 +135,7 @@ update interactions
        verified_by = case when $4 then $2 else verified_by end,
        updated_at = $3
  where contact_id = $1 and state = 'ACTIVE' and agent = $2 and expires_at > $3
-   and kba_attempts < $6
+   and kba_attempts < $6 and tenant = $7
 returning *
 """
 
@@ -144,7 +145,7 @@ returning *
 _SELECT_WAITING_INTERACTIONS = """
 select i.*
   from interactions as i
- where i.expires_at > $2
+ where i.expires_at > $2 and i.tenant = $4
    and (i.state = 'WAITING'
         or (i.state = 'ACTIVE' and i.agent = $1
             and (select e.kind from interaction_events as e
@@ -155,12 +156,14 @@ select i.*
 """
 
 _INSERT_INTERACTION_EVENT = """
-insert into interaction_events (interaction_id, kind, actor, detail, at)
-values ($1, $2, $3, $4::jsonb, $5)
+insert into interaction_events (tenant, interaction_id, kind, actor, detail, at)
+values ($6, $1, $2, $3, $4::jsonb, $5)
 """
 
 _SELECT_INTERACTION_EVENTS = """
-select kind, actor, detail, at from interaction_events where interaction_id = $1 order by id
+select kind, actor, detail, at from interaction_events
+ where interaction_id = $1 and tenant = $2
+ order by id
 """
 
 
@@ -188,10 +191,11 @@ def _interaction_row(row: asyncpg.Record) -> InteractionRow:
 
 
 async def waiting_interactions(
-    pool: asyncpg.Pool[asyncpg.Record], agent: str, now: datetime, limit: int
+    pool: asyncpg.Pool[asyncpg.Record], tenant: TenantId, agent: str, now: datetime, limit: int
 ) -> list[InteractionRow]:
-    """The calls ``agent`` could claim at ``now``, oldest first, at most ``limit``: every
-    unclaimed call, and those transferred to ``agent`` and not claimed by it since."""
+    """The calls of ``tenant`` ``agent`` could claim at ``now``, oldest first, at most
+    ``limit``: every unclaimed call, and those transferred to ``agent`` and not claimed by it
+    since."""
     async with pool.acquire() as conn:
-        rows = await conn.fetch(_SELECT_WAITING_INTERACTIONS, agent, now, limit)
+        rows = await conn.fetch(_SELECT_WAITING_INTERACTIONS, agent, now, limit, tenant)
     return [_interaction_row(row) for row in rows]

@@ -7,6 +7,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from kernel.tenancy import TenantId, tenant_id
 
+#: The tenant served unless configured otherwise (a single-client deployment's).
+DEFAULT_TENANT = TenantId("acme")
+
 
 class TenancySettings(BaseModel):
     """The tenants the gateway serves; one (``acme``) unless told otherwise.
@@ -18,13 +21,13 @@ class TenancySettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     tenants: tuple[TenantId, ...] = Field(
-        default=(TenantId("acme"),),
+        default=(DEFAULT_TENANT,),
         min_length=1,
         description="the tenants (clients) served, as a JSON list of names: lower-case "
         'letters, digits and "_" (`["acme", "globex"]`)',
     )
     default_tenant: TenantId = Field(
-        default=TenantId("acme"),
+        default=DEFAULT_TENANT,
         description="the tenant that rows stored before tenancy belong to (migration 016), "
         "and the one `scv token` and `scv sync` use unless told otherwise; one of `tenants`",
     )

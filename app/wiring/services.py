@@ -90,7 +90,9 @@ async def open_services(
         # leaves its last published state until the directory is cleared.
         stack.callback(multiprocess.mark_process_dead, os.getpid())
     url = await database_url(settings)
-    store = await Store.connect(url, pool_size=settings.database_pool_size)
+    store = await Store.connect(
+        url, pool_size=settings.database_pool_size, tenant=settings.tenancy.default_tenant
+    )
     stack.push_async_callback(store.close)
     if protection.redis is not None:
         stack.push_async_callback(protection.redis.aclose)
