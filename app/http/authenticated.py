@@ -104,7 +104,9 @@ class AuthenticatedGraphQL:
         interaction_token = request.headers.get(INTERACTION_TOKEN_HEADER)
         if interaction_token is not None:
             try:
-                active = await authorise_interaction(state, interaction_token, principal)
+                active = await authorise_interaction(
+                    state.for_tenant(tenant), interaction_token, principal
+                )
             except InteractionTokenError as exc:
                 # Refused outright rather than ignored: the desktop must learn that it no
                 # longer acts within the call (transferred, ended, expired).

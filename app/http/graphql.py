@@ -105,7 +105,7 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
             purpose = stated_purpose(param(PURPOSE_HEADER))
             interaction_token = param(INTERACTION_TOKEN_HEADER)
             interaction = (
-                await authorise_interaction(state, interaction_token, principal)
+                await authorise_interaction(state.for_tenant(tenant), interaction_token, principal)
                 if interaction_token is not None
                 else None
             )
@@ -136,8 +136,9 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
         purpose: str | None,
         token_expires_at: float | None,
     ) -> RequestContext:
-        """The context of one request (or WebSocket connection) of ``principal``."""
-        state: GatewayState = request.state.gateway
+        """The context of one request (or WebSocket connection) of ``principal``, acting
+        for ``tenant``: everything it reaches is that tenant's."""
+        state: GatewayState = request.state.gateway.for_tenant(tenant)
         return new_context(
             principal=principal,
             tenant=tenant,

@@ -3,6 +3,7 @@ headers beside the bearer token, and an interaction token's check."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from app.interactions.service import Interactions
@@ -20,6 +21,7 @@ from kernel.integration_kpis import IntegrationKpiReader
 from kernel.linking import IdentityDecisions, LiveLinker
 from kernel.live import LiveFeed
 from kernel.rollout import RolloutGate
+from kernel.tenancy import TenantId
 from kernel.writes import WriteService
 from resolvers.context import Sources
 from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY
@@ -72,6 +74,17 @@ class GatewayState:
     whole_response: WholeResponseCache | None = None
     #: The tenants served, and the header a request names its own in.
     tenancy: TenancySettings = field(default_factory=TenancySettings)
+    #: Each served tenant's own state: its store and what reads or writes it (its
+    #: customers, interactions, decisions, audit trail, read model, writes); this state is
+    #: the default tenant's. Empty where not wired: every tenant is served this one.
+    by_tenant: Mapping[TenantId, GatewayState] = field(default_factory=dict)
+
+    def for_tenant(self, tenant: TenantId | None) -> GatewayState:
+        """The state a request of ``tenant`` is served from (this one for the platform's
+        requests, which name no tenant, and where tenants are not wired)."""
+        if tenant is None:
+            return self
+        return self.by_tenant.get(tenant, self)
 
 
 async def authorise_interaction(

@@ -47,6 +47,7 @@ class InteractionRow:
     kba_attempts: int
     created_at: datetime
     expires_at: datetime
+    tenant: TenantId | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +188,7 @@ def _interaction_row(row: asyncpg.Record) -> InteractionRow:
         kba_attempts=row["kba_attempts"],
         created_at=row["created_at"],
         expires_at=row["expires_at"],
+        tenant=TenantId(row["tenant"]),
     )
 
 

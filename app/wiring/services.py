@@ -58,6 +58,7 @@ from app.wiring.live import start_live
 from app.wiring.metrics import GatewayMetrics
 from app.wiring.protection import QueryProtection
 from app.wiring.sources import build_adapters
+from app.wiring.tenants import with_tenants
 from app.wiring.writes import start_writes
 from kernel.identity import CustomerId
 from kernel.identity_evidence import IdentityEvidence
@@ -153,7 +154,7 @@ async def open_services(
     cache.when_cleared(whole_response.clear)
     if settings.cache.enabled:
         sources = Sources.from_adapters(cached_adapters(adapters, cache))
-    facts = PostgresFactsStore(store.pool)
+    facts = PostgresFactsStore(store.pool, store.tenant)
     # Webhooks re-read a changed record's facts through the (just invalidated) cache.
     facts_updater = FactsUpdater(
         store,
@@ -190,6 +191,7 @@ async def open_services(
         PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
         metrics.exports,
         facts,
+        facts_of=lambda tenant: PostgresFactsStore(store.pool, tenant),
     )
     return {
         "export_downloads": export_downloads,
@@ -199,39 +201,46 @@ async def open_services(
         "facts_updater": facts_updater,
         # For webhooks: the changes they carry, published to subscribers.
         "live": live,
-        "gateway": GatewayState(
-            store=store,
-            sources=sources,
-            verifier=verifier,
-            default_region=settings.identity.default_region,
-            interactions=interactions,
-            live_linker=live_linker,
-            identity_decisions=IdentityDecisionService(
-                store,
-                metrics=metrics.linking,
-                links_changed=links_changed,
+        "gateway": with_tenants(
+            GatewayState(
+                store=store,
+                sources=sources,
+                verifier=verifier,
+                default_region=settings.identity.default_region,
+                interactions=interactions,
+                live_linker=live_linker,
+                identity_decisions=IdentityDecisionService(
+                    store,
+                    metrics=metrics.linking,
+                    links_changed=links_changed,
+                ),
+                audit=PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
+                audit_trail=audit_trail,
+                exports=export_downloads.exports,
+                writes=writes,
+                facts=facts,
+                panel_concurrency=settings.customers.panel_concurrency,
+                evidence=IdentityEvidence(
+                    IdentityViewStore(store),
+                    settings.identity.system_of_record.as_mapping(),
+                    fallback_order=fallback_order(),
+                    record_nouns=record_nouns(),
+                ),
+                # This process's taxonomies: the words its own adapters met.
+                data_quality=DataQuality(store, lambda: metrics.taxonomy.taxonomies),
+                live=live,
+                rollout=rollout,
+                kpis=IntegrationKpiService(
+                    KpiStore(store), rollout, watch.windows, TicketBacklogStore(store.pool)
+                ),
+                whole_response=whole_response if settings.cache.enabled else None,
+                tenancy=settings.tenancy,
             ),
-            audit=PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
-            audit_trail=audit_trail,
-            exports=export_downloads.exports,
-            writes=writes,
-            facts=facts,
-            panel_concurrency=settings.customers.panel_concurrency,
-            evidence=IdentityEvidence(
-                IdentityViewStore(store),
-                settings.identity.system_of_record.as_mapping(),
-                fallback_order=fallback_order(),
-                record_nouns=record_nouns(),
-            ),
-            # This process's taxonomies: the words its own adapters met.
-            data_quality=DataQuality(store, lambda: metrics.taxonomy.taxonomies),
-            live=live,
-            rollout=rollout,
-            kpis=IntegrationKpiService(
-                KpiStore(store), rollout, watch.windows, TicketBacklogStore(store.pool)
-            ),
-            whole_response=whole_response if settings.cache.enabled else None,
-            tenancy=settings.tenancy,
+            store,
+            settings,
+            metrics,
+            links_changed,
+            lambda: metrics.taxonomy.taxonomies,
         ),
         "rollout": rollout,
         "rollback_watch": watch,

@@ -78,6 +78,21 @@ class Writes:
         self._default_region = default_region
         self._nouns = record_nouns
 
+    def for_tenant(self, store: WriteStore, identities: IdentityStore) -> Writes:
+        """The same service over another tenant's writes and customers (its idempotency
+        keys, its writes' status); the outbox delivers every tenant's."""
+        return Writes(
+            store,
+            identities,
+            self._adapters,
+            self._delivery,
+            self._settings,
+            self._metrics,
+            self._audit,
+            default_region=self._default_region,
+            record_nouns=self._nouns,
+        )
+
     async def submit(self, actor: WriteActor, request: WriteRequest) -> WriteOutcome:
         """See ``kernel.writes.WriteService.submit``."""
         kind = request.kind
