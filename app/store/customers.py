@@ -5,43 +5,24 @@ over an ``asyncpg`` pool, and owns its schema: ``migrate()`` applies the ``.sql`
 ``app/store/migrations`` (``app.store.migrations_runner``). The write side is for
 ``app.identity.sync.runner``: ``sync_session()`` holds one connection and the sync lock for a whole
 run (``app.store.sync.session.SyncSession``). The store also keeps the IVR interactions
-(their rows and SQL in ``app.store.interactions``) and reads back the sync runs.
+(``InteractionRows``, their rows and SQL in ``app.store.interactions``) and reads back the
+sync runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 import asyncpg
 
 from app.store import migrations_runner
-from app.store.interactions import (
-    _CLAIM_INTERACTION,
-    _END_INTERACTION,
-    _HANDOFF_SEEN,
-    _INSERT_HANDOFF_JTI,
-    _INSERT_INTERACTION,
-    _INSERT_INTERACTION_EVENT,
-    _RECORD_KBA_ATTEMPT,
-    _SELECT_INTERACTION_BY_CONTACT,
-    _SELECT_INTERACTION_BY_ID,
-    _SELECT_INTERACTION_EVENTS,
-    _TRANSFER_INTERACTION,
-    HandoffConflict,
-    InteractionEvent,
-    InteractionRow,
-    InteractionStep,
-    NewInteraction,
-    _ContactTaken,
-    _interaction_row,
-)
+from app.store.interactions import InteractionRows
 from app.store.session_state import _SYNC_LOCK, _changing_session_state, _session_state_unchanged
 from app.store.sync.session import _COUNT_CUSTOMERS, SyncSession
 from app.store.sync.values import KeyKind, SyncRun
@@ -134,7 +115,7 @@ def _records_from_rows(rows: Sequence[asyncpg.Record]) -> dict[CustomerId, Custo
     }
 
 
-class Store:
+class Store(InteractionRows):
     """Customers, identity links and lookup keys in PostgreSQL (an ``IdentityStore``), of one
     tenant.
 
@@ -285,164 +266,6 @@ class Store:
             counts=json.loads(row["counts"]),
             mode=row["mode"],
         )
-
-    # -- interactions ----------------------------------------------------------------------
-
-    async def handoff_seen(self, issuer: str, jti: str) -> bool:
-        """Whether a handoff with this ``(iss, jti)`` was already accepted (a cheap pre-check)."""
-        async with self._pool.acquire() as conn:
-            seen: bool = await conn.fetchval(_HANDOFF_SEEN, issuer, jti)
-        return seen
-
-    async def open_interaction(
-        self, new: NewInteraction, detail: Mapping[str, Any]
-    ) -> InteractionRow | HandoffConflict:
-        """Use the handoff's jti and open its interaction, both or neither.
-
-        ``replayed`` when the jti was used before (of two concurrent submissions, exactly
-        one gets past the primary key), ``contact_taken`` when the call already has one.
-        """
-        try:
-            return await self._open_interaction(new, detail)
-        except _ContactTaken:
-            return "contact_taken"
-
-    async def _open_interaction(
-        self, new: NewInteraction, detail: Mapping[str, Any]
-    ) -> InteractionRow | HandoffConflict:
-        async with self._pool.acquire() as conn, conn.transaction():
-            used = await conn.fetchval(
-                _INSERT_HANDOFF_JTI, new.issuer, new.jti, new.contact_id, new.created_at
-            )
-            if used is None:
-                return "replayed"
-            row = await conn.fetchrow(
-                _INSERT_INTERACTION,
-                new.id,
-                new.contact_id,
-                new.customer_id,
-                new.level,
-                new.method,
-                new.result,
-                new.score,
-                new.verified_at,
-                new.verified_by,
-                new.created_at,
-                new.expires_at,
-                self._tenant,
-            )
-            if row is None:
-                # Rolls the jti back too: the same handoff stays refused for the same reason.
-                raise _ContactTaken
-            await conn.execute(
-                _INSERT_INTERACTION_EVENT,
-                new.id,
-                "HANDOFF",
-                new.verified_by,
-                json.dumps(dict(detail)),
-                new.created_at,
-                self._tenant,
-            )
-            return _interaction_row(row)
-
-    async def get_interaction(self, contact_id: str) -> InteractionRow | None:
-        """The interaction of an IVR contact, in any state."""
-        async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(_SELECT_INTERACTION_BY_CONTACT, contact_id, self._tenant)
-        return None if row is None else _interaction_row(row)
-
-    async def get_interaction_by_id(self, interaction_id: str) -> InteractionRow | None:
-        """The interaction with this id, in any state."""
-        async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(_SELECT_INTERACTION_BY_ID, interaction_id, self._tenant)
-        return None if row is None else _interaction_row(row)
-
-    async def claim_interaction(
-        self, contact_id: str, agent: str, now: datetime
-    ) -> InteractionRow | None:
-        """Bind a waiting interaction to ``agent`` (or confirm it holds it); None if refused."""
-        return await self._step(
-            _CLAIM_INTERACTION, (contact_id, agent, now), "CLAIM", agent, now, {"agent": agent}
-        )
-
-    async def transfer_interaction(
-        self, contact_id: str, holder: str | None, to_agent: str, actor: str, now: datetime
-    ) -> InteractionRow | None:
-        """Hand an active interaction held by ``holder`` (None: whoever) to ``to_agent``."""
-        return await self._step(
-            _TRANSFER_INTERACTION,
-            (contact_id, holder, to_agent, now),
-            "TRANSFER",
-            actor,
-            now,
-            {"to_agent": to_agent},
-        )
-
-    async def end_interaction(
-        self, contact_id: str, holder: str | None, actor: str, now: datetime
-    ) -> InteractionRow | None:
-        """End an open interaction held by ``holder`` (None: whoever); None if refused."""
-        return await self._step(_END_INTERACTION, (contact_id, holder, now), "END", actor, now, {})
-
-    async def record_kba_attempt(
-        self,
-        contact_id: str,
-        agent: str,
-        now: datetime,
-        *,
-        passed: bool,
-        level: int,
-        max_attempts: int,
-    ) -> InteractionRow | None:
-        """Count one knowledge check by the holding agent; if it passed, raise the level.
-
-        None when the agent does not hold the open interaction or no attempt is left.
-        """
-        return await self._step(
-            _RECORD_KBA_ATTEMPT,
-            (contact_id, agent, now, passed, level, max_attempts),
-            "VERIFY",
-            agent,
-            now,
-            {"outcome": "passed" if passed else "failed"},
-        )
-
-    async def interaction_history(self, interaction_id: str) -> list[InteractionEvent]:
-        """Every step of an interaction, oldest first."""
-        async with self._pool.acquire() as conn:
-            rows = await conn.fetch(_SELECT_INTERACTION_EVENTS, interaction_id, self._tenant)
-        return [
-            InteractionEvent(
-                kind=row["kind"], actor=row["actor"], detail=json.loads(row["detail"]), at=row["at"]
-            )
-            for row in rows
-        ]
-
-    async def _step(
-        self,
-        update_sql: str,
-        args: Sequence[object],
-        kind: InteractionStep,
-        actor: str,
-        now: datetime,
-        detail: Mapping[str, Any],
-    ) -> InteractionRow | None:
-        """One conditional update and its history row, in one transaction."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            # Each step's statement takes the tenant last.
-            row = await conn.fetchrow(update_sql, *args, self._tenant)
-            if row is None:
-                return None
-            await conn.execute(
-                _INSERT_INTERACTION_EVENT,
-                row["id"],
-                kind,
-                actor,
-                json.dumps(dict(detail)),
-                now,
-                self._tenant,
-            )
-            return _interaction_row(row)
 
     @asynccontextmanager
     async def sync_session(self) -> AsyncIterator[SyncSession]:

@@ -1,11 +1,14 @@
 """The IVR interactions' rows and SQL: handoffs, claims, transfers, verification, history.
 
-``Store`` runs these statements on its pool (``open_interaction``, ``claim_interaction`` and
-the other steps), each step with its ``interaction_events`` row in one transaction.
+``InteractionRows`` (a part of ``Store``) runs these statements on the store's pool
+(``open_interaction``, ``claim_interaction`` and the other steps), each step with its
+``interaction_events`` row in one transaction.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -19,6 +22,7 @@ __all__ = [
     "HandoffConflict",
     "InteractionEvent",
     "InteractionRow",
+    "InteractionRows",
     "InteractionState",
     "NewInteraction",
     "waiting_interactions",
@@ -201,3 +205,167 @@ async def waiting_interactions(
     async with pool.acquire() as conn:
         rows = await conn.fetch(_SELECT_WAITING_INTERACTIONS, agent, now, limit, tenant)
     return [_interaction_row(row) for row in rows]
+
+
+class InteractionRows:
+    """The interactions' reads and steps, one tenant's, as ``Store`` runs them on its pool
+    (``Store`` is one: the interaction service reaches them through the store)."""
+
+    _pool: asyncpg.Pool[asyncpg.Record]
+    _tenant: TenantId
+
+    async def handoff_seen(self, issuer: str, jti: str) -> bool:
+        """Whether a handoff with this ``(iss, jti)`` was already accepted (a cheap pre-check)."""
+        async with self._pool.acquire() as conn:
+            seen: bool = await conn.fetchval(_HANDOFF_SEEN, issuer, jti)
+        return seen
+
+    async def open_interaction(
+        self, new: NewInteraction, detail: Mapping[str, Any]
+    ) -> InteractionRow | HandoffConflict:
+        """Use the handoff's jti and open its interaction, both or neither.
+
+        ``replayed`` when the jti was used before (of two concurrent submissions, exactly
+        one gets past the primary key), ``contact_taken`` when the call already has one.
+        """
+        try:
+            return await self._open_interaction(new, detail)
+        except _ContactTaken:
+            return "contact_taken"
+
+    async def _open_interaction(
+        self, new: NewInteraction, detail: Mapping[str, Any]
+    ) -> InteractionRow | HandoffConflict:
+        async with self._pool.acquire() as conn, conn.transaction():
+            used = await conn.fetchval(
+                _INSERT_HANDOFF_JTI, new.issuer, new.jti, new.contact_id, new.created_at
+            )
+            if used is None:
+                return "replayed"
+            row = await conn.fetchrow(
+                _INSERT_INTERACTION,
+                new.id,
+                new.contact_id,
+                new.customer_id,
+                new.level,
+                new.method,
+                new.result,
+                new.score,
+                new.verified_at,
+                new.verified_by,
+                new.created_at,
+                new.expires_at,
+                self._tenant,
+            )
+            if row is None:
+                # Rolls the jti back too: the same handoff stays refused for the same reason.
+                raise _ContactTaken
+            await conn.execute(
+                _INSERT_INTERACTION_EVENT,
+                new.id,
+                "HANDOFF",
+                new.verified_by,
+                json.dumps(dict(detail)),
+                new.created_at,
+                self._tenant,
+            )
+            return _interaction_row(row)
+
+    async def get_interaction(self, contact_id: str) -> InteractionRow | None:
+        """The interaction of an IVR contact, in any state."""
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(_SELECT_INTERACTION_BY_CONTACT, contact_id, self._tenant)
+        return None if row is None else _interaction_row(row)
+
+    async def get_interaction_by_id(self, interaction_id: str) -> InteractionRow | None:
+        """The interaction with this id, in any state."""
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(_SELECT_INTERACTION_BY_ID, interaction_id, self._tenant)
+        return None if row is None else _interaction_row(row)
+
+    async def claim_interaction(
+        self, contact_id: str, agent: str, now: datetime
+    ) -> InteractionRow | None:
+        """Bind a waiting interaction to ``agent`` (or confirm it holds it); None if refused."""
+        return await self._step(
+            _CLAIM_INTERACTION, (contact_id, agent, now), "CLAIM", agent, now, {"agent": agent}
+        )
+
+    async def transfer_interaction(
+        self, contact_id: str, holder: str | None, to_agent: str, actor: str, now: datetime
+    ) -> InteractionRow | None:
+        """Hand an active interaction held by ``holder`` (None: whoever) to ``to_agent``."""
+        return await self._step(
+            _TRANSFER_INTERACTION,
+            (contact_id, holder, to_agent, now),
+            "TRANSFER",
+            actor,
+            now,
+            {"to_agent": to_agent},
+        )
+
+    async def end_interaction(
+        self, contact_id: str, holder: str | None, actor: str, now: datetime
+    ) -> InteractionRow | None:
+        """End an open interaction held by ``holder`` (None: whoever); None if refused."""
+        return await self._step(_END_INTERACTION, (contact_id, holder, now), "END", actor, now, {})
+
+    async def record_kba_attempt(
+        self,
+        contact_id: str,
+        agent: str,
+        now: datetime,
+        *,
+        passed: bool,
+        level: int,
+        max_attempts: int,
+    ) -> InteractionRow | None:
+        """Count one knowledge check by the holding agent; if it passed, raise the level.
+
+        None when the agent does not hold the open interaction or no attempt is left.
+        """
+        return await self._step(
+            _RECORD_KBA_ATTEMPT,
+            (contact_id, agent, now, passed, level, max_attempts),
+            "VERIFY",
+            agent,
+            now,
+            {"outcome": "passed" if passed else "failed"},
+        )
+
+    async def interaction_history(self, interaction_id: str) -> list[InteractionEvent]:
+        """Every step of an interaction, oldest first."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(_SELECT_INTERACTION_EVENTS, interaction_id, self._tenant)
+        return [
+            InteractionEvent(
+                kind=row["kind"], actor=row["actor"], detail=json.loads(row["detail"]), at=row["at"]
+            )
+            for row in rows
+        ]
+
+    async def _step(
+        self,
+        update_sql: str,
+        args: Sequence[object],
+        kind: InteractionStep,
+        actor: str,
+        now: datetime,
+        detail: Mapping[str, Any],
+    ) -> InteractionRow | None:
+        """One conditional update and its history row, in one transaction."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            # Each step's statement takes the tenant last.
+            row = await conn.fetchrow(update_sql, *args, self._tenant)
+            if row is None:
+                return None
+            await conn.execute(
+                _INSERT_INTERACTION_EVENT,
+                row["id"],
+                kind,
+                actor,
+                json.dumps(dict(detail)),
+                now,
+                self._tenant,
+            )
+            return _interaction_row(row)
