@@ -11,10 +11,11 @@ every layer shares.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from typing import NewType
+from collections.abc import Iterable, Sequence
+from typing import Literal, NewType, Protocol
 
 from kernel.client_errors import GatewayError
+from kernel.identity import CustomerId
 
 TenantId = NewType("TenantId", str)
 
@@ -62,3 +63,20 @@ class TenantForbidden(GatewayError):
     """
 
     code = "TENANT_FORBIDDEN"
+
+
+#: How a lookup named the customer it did not find: by the gateway's id, a normalised
+#: email or E.164 phone, or a system's record id.
+CrossingKind = Literal["id", "email", "phone", "record"]
+
+
+class TenantBoundary(Protocol):
+    """Which other tenants' customers a lookup that found nothing would have found: the
+    lookup is answered as missing all the same, and the attempt goes on their audit trail."""
+
+    async def owners_elsewhere(
+        self, kind: CrossingKind, value: str, source: str | None = None
+    ) -> Sequence[tuple[TenantId, CustomerId]]:
+        """The (tenant, customer) pairs of other tenants this key names (``source`` for a
+        record id)."""
+        ...

@@ -28,7 +28,7 @@ from kernel.linking import IdentityDecisions, LiveLinker
 from kernel.live import LiveFeed
 from kernel.models import Source
 from kernel.rollout import RolloutGate
-from kernel.tenancy import TenantId
+from kernel.tenancy import TenantBoundary, TenantId
 from kernel.writes import WriteService
 from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY, IdentityEvidenceLoaders, Loaders
 from resolvers.rollout import RequestRollout
@@ -119,6 +119,9 @@ class RequestContext:
     #: The tenant this request acts for (``app.tenancy``); None only for a platform
     #: operator's request naming none, and in resolver unit tests.
     tenant: TenantId | None = None
+    #: Whether a key this tenant does not know names another tenant's customer (for the
+    #: audit of the attempt); None where not wired.
+    boundary: TenantBoundary | None = None
 
 
 def new_context(
@@ -147,6 +150,7 @@ def new_context(
     rollout: RolloutGate | None = None,
     kpis: IntegrationKpiReader | None = None,
     tenant: TenantId | None = None,
+    boundary: TenantBoundary | None = None,
 ) -> RequestContext:
     """A context with fresh DataLoaders: loaders never outlive the request they batch for."""
     loaders = Loaders(
@@ -183,4 +187,5 @@ def new_context(
         rollout_gate=rollout,
         kpis=kpis,
         tenant=tenant,
+        boundary=boundary,
     )

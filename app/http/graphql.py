@@ -142,6 +142,7 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
         return new_context(
             principal=principal,
             tenant=tenant,
+            boundary=state.boundary,
             store=state.store,
             sources=state.sources,
             default_region=state.default_region,

@@ -21,7 +21,7 @@ from kernel.integration_kpis import IntegrationKpiReader
 from kernel.linking import IdentityDecisions, LiveLinker
 from kernel.live import LiveFeed
 from kernel.rollout import RolloutGate
-from kernel.tenancy import TenantId
+from kernel.tenancy import TenantBoundary, TenantId
 from kernel.writes import WriteService
 from resolvers.context import Sources
 from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY
@@ -72,6 +72,8 @@ class GatewayState:
     kpis: IntegrationKpiReader | None = None
     #: Answers kept per disclosure (``app.whole_response``); None: every query executes.
     whole_response: WholeResponseCache | None = None
+    #: Other tenants' customers a missed lookup names (audited); None where not wired.
+    boundary: TenantBoundary | None = None
     #: The tenants served, and the header a request names its own in.
     tenancy: TenancySettings = field(default_factory=TenancySettings)
     #: Each served tenant's own state: its store and what reads or writes it (its

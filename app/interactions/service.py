@@ -341,6 +341,8 @@ class Interactions:
             client_address=actor.client_address,
             detail=detail,
             at=self._clock(),
+            # The step's tenant is the store's: each tenant's steps are on its own trail.
+            tenant=self._store.tenant,
         )
         try:
             await sink.record([entry])

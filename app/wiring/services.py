@@ -44,6 +44,7 @@ from app.security.demo_keys import ensure_demo_keys
 from app.settings import Settings
 from app.store.audit import AuditTrailStore
 from app.store.backlog import TicketBacklogStore
+from app.store.boundary import TenantBoundaryStore
 from app.store.customers import Store
 from app.store.embedded import start_embedded_postgres
 from app.store.facts import PostgresFactsStore
@@ -235,6 +236,7 @@ async def open_services(
                 ),
                 whole_response=whole_response if settings.cache.enabled else None,
                 tenancy=settings.tenancy,
+                boundary=TenantBoundaryStore(store),
             ),
             store,
             settings,

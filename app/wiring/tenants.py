@@ -25,12 +25,14 @@ from app.identity.live_linking import LiveLinking
 from app.interactions.service import Interactions
 from app.settings import Settings
 from app.store.audit import AuditTrailStore
+from app.store.boundary import TenantBoundaryStore
 from app.store.customers import Store
 from app.store.exports import ExportStore
 from app.store.facts import PostgresFactsStore
 from app.store.identity import LinksChanged
 from app.store.identity_view import IdentityViewStore
 from app.store.writes import WriteStore
+from app.tenancy.rollout import PlatformRolloutGate
 from app.wiring.metrics import GatewayMetrics
 from app.writes.service import Writes
 from kernel.identity_evidence import IdentityEvidence
@@ -47,6 +49,9 @@ def with_tenants(
 ) -> GatewayState:
     """``default`` (the default tenant's state, over ``store``) knowing every served
     tenant's own state (``GatewayState.for_tenant``)."""
+    served = frozenset(settings.tenancy.tenants)
+    if len(served) > 1 and default.rollout is not None:
+        default = replace(default, rollout=PlatformRolloutGate(default.rollout, served))
     states: dict[TenantId, GatewayState] = {}
     for tenant in settings.tenancy.tenants:
         if tenant == store.tenant:
@@ -66,6 +71,7 @@ def with_tenants(
         states[tenant] = replace(
             default,
             store=scoped,
+            boundary=TenantBoundaryStore(scoped),
             live_linker=live_linker,
             interactions=(
                 interactions.for_store(scoped, live_linker)
@@ -90,7 +96,7 @@ def with_tenants(
                 else None
             ),
             writes=(
-                writes.for_tenant(WriteStore(scoped), scoped)
+                writes.for_tenant(WriteStore(scoped), scoped, tenant)
                 if isinstance(writes, Writes)
                 else None
             ),

@@ -26,13 +26,15 @@ begin
 end
 $$;
 
+-- The tenant last: a tenant's lookups use the keys' leading columns, and so does the check
+-- that a key missing in one tenant is another's (app/store/boundary.py, audited).
 alter table identity_links drop constraint identity_links_pkey,
-    add primary key (tenant, source, external_id);
+    add primary key (source, external_id, tenant);
 
 alter table lookup_keys drop constraint lookup_keys_pkey,
-    add primary key (tenant, source, external_id, kind, value);
+    add primary key (source, external_id, kind, value, tenant);
 drop index lookup_keys_kind_value_idx;
-create index lookup_keys_kind_value_idx on lookup_keys (tenant, kind, value);
+create index lookup_keys_kind_value_idx on lookup_keys (kind, value, tenant);
 
 drop index identity_decisions_record_idx;
 create index identity_decisions_record_idx on identity_decisions (tenant, source, external_id);
