@@ -118,6 +118,7 @@ class AuthenticatedGraphQL:
         record = current_request.get()
         if record is not None:
             record.role = principal.role
+            record.tenant = tenant or "platform"
         # Which lane of each source's bulkhead this request's upstream calls take.
         class_token = traffic_class.set(traffic_class_of(principal.role))
         # How long its cached reads wait for a slow system (app.cache.stale_if_slow).

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 import pytest
 
+from app.security.demo_keys import mint_token
 from tests.e2e.live_client import live_client
 from tests.tenancy.conftest import (
     ACME,
@@ -230,3 +231,52 @@ async def test_nothing_of_another_tenant_comes_back_over_websocket(
                 await client_cm.__aexit__(None, None, None)
     assert unlike_missing == []
     assert leaks == []
+
+
+async def test_requests_are_counted_by_the_tenant_they_act_for(
+    tenants_stack: TenantsStack,
+) -> None:
+    stack = tenants_stack
+    query = "{ __typename }"
+    await stack.post(query, {}, stack.token("agent", GLOBEX))
+    both = mint_token(
+        stack.keys,
+        stack.settings.auth,
+        subject="agent-both",
+        role="agent",
+        tenants=["acme", "globex"],
+    )
+    refused = await stack.post(query, {}, both)
+    assert refused.status_code == 400
+    metrics = (await stack.http.get(f"{stack.gateway_url}/metrics")).text.splitlines()
+
+    def counted(tenant: str, outcome: str) -> bool:
+        prefix = f'scv_tenant_graphql_requests_total{{outcome="{outcome}",tenant="{tenant}"}}'
+        return any(line.startswith(prefix) for line in metrics)
+
+    assert counted("globex", "ok")
+    assert counted("none", "failed") or counted("none", "errors")
+
+
+async def test_the_ivr_of_another_tenant_cannot_hand_over_a_call_of_ours(
+    tenants_stack: TenantsStack,
+) -> None:
+    """The handoff endpoint (outside GraphQL) files a call in its IVR's tenant: globex's IVR
+    handing over a call of acme's caller finds no such customer, and acme has no new call."""
+    from app.cli.ivr_call import IvrCallError, play_ivr_call
+
+    stack = tenants_stack
+    before = await tenant_rows(stack.database_url, ACME)
+    with pytest.raises(IvrCallError):
+        await play_ivr_call(
+            stack.http,
+            ivr_url=f"{stack.sandbox_url}/ivr",
+            gateway_url=stack.gateway_url,
+            ivr_token=stack.token("ivr", GLOBEX),
+            call={"customer": "barbara"},
+        )
+    after = await tenant_rows(stack.database_url, ACME)
+    assert (after["interactions"], after["interaction_events"]) == (
+        before["interactions"],
+        before["interaction_events"],
+    )
