@@ -73,7 +73,11 @@ def cmd_sync(args: argparse.Namespace) -> None:
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    asyncio.run(run_sync(settings, full=args.full))
+    tenant = args.tenant or settings.tenancy.default_tenant
+    if tenant not in settings.tenancy.tenants:
+        served = ", ".join(settings.tenancy.tenants)
+        sys.exit(f"sync: the gateway serves no tenant {tenant!r} (SCV_TENANCY__TENANTS: {served})")
+    asyncio.run(run_sync(settings, full=args.full, tenant=tenant))
 
 
 def cmd_token(args: argparse.Namespace) -> None:
@@ -292,6 +296,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--full",
         action="store_true",
         help="read every source in full, ignoring the cursors of previous runs",
+    )
+    sync.add_argument(
+        "--tenant",
+        type=tenant_name,
+        default=None,
+        help="the tenant whose customers it links, from its own cursors "
+        "(SCV_TENANCY__DEFAULT_TENANT unless named)",
     )
     sync.set_defaults(func=cmd_sync)
 
