@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 
 from app.store.customers import Store
+from kernel.tenancy import TenantId
 
 __all__ = ["NewWrite", "WriteRow", "WriteStore"]
 
@@ -27,7 +28,7 @@ __all__ = ["NewWrite", "WriteRow", "WriteStore"]
 _COLUMNS = """
 id, principal, principal_role, idempotency_key, input_hash, kind, source, customer_id,
 target_record_id, input, fields, expected_version, vendor_key, status, record_id, reason,
-attempts, claim_token, last_error, interaction_id, created_at, finished_at
+attempts, claim_token, last_error, interaction_id, created_at, finished_at, tenant
 """
 
 _INSERT = f"""
@@ -129,6 +130,8 @@ class WriteRow:
     interaction_id: str | None
     created_at: datetime
     finished_at: datetime | None
+    #: Whose write it is (the tenant of the request that made it).
+    tenant: TenantId | None = None
 
 
 def _row(record: asyncpg.Record) -> WriteRow:
@@ -156,6 +159,7 @@ def _row(record: asyncpg.Record) -> WriteRow:
         interaction_id=record["interaction_id"],
         created_at=record["created_at"],
         finished_at=record["finished_at"],
+        tenant=TenantId(record["tenant"]),
     )
 
 
