@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from app.cli.environment import (
+    add_tenant_argument,
     count,
     existing_demo_keys,
     gateway_url,
@@ -20,8 +21,8 @@ from app.cli.environment import (
     port_free_or_exit,
     positive_number,
     positive_seconds,
+    served_tenant,
     share,
-    tenant_name,
     with_sandbox_port,
     word,
 )
@@ -73,10 +74,7 @@ def cmd_sync(args: argparse.Namespace) -> None:
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    tenant = args.tenant or settings.tenancy.default_tenant
-    if tenant not in settings.tenancy.tenants:
-        served = ", ".join(settings.tenancy.tenants)
-        sys.exit(f"sync: the gateway serves no tenant {tenant!r} (SCV_TENANCY__TENANTS: {served})")
+    tenant = served_tenant(settings, args.tenant, "sync")
     asyncio.run(run_sync(settings, full=args.full, tenant=tenant))
 
 
@@ -84,10 +82,7 @@ def cmd_token(args: argparse.Namespace) -> None:
     from app.security.demo_keys import mint_token
 
     settings = load_settings()
-    tenant = args.tenant or settings.tenancy.default_tenant
-    if tenant not in settings.tenancy.tenants:
-        served = ", ".join(settings.tenancy.tenants)
-        sys.exit(f"token: the gateway serves no tenant {tenant!r} (SCV_TENANCY__TENANTS: {served})")
+    tenants = [served_tenant(settings, args.tenant, "token")]
     keys = existing_demo_keys(settings)
     print(
         mint_token(
@@ -96,7 +91,7 @@ def cmd_token(args: argparse.Namespace) -> None:
             subject=args.sub,
             role=args.role,
             ttl_seconds=args.ttl,
-            tenants=[tenant],
+            tenants=tenants,
         )
     )
 
@@ -297,13 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read every source in full, ignoring the cursors of previous runs",
     )
-    sync.add_argument(
-        "--tenant",
-        type=tenant_name,
-        default=None,
-        help="the tenant whose customers it links, from its own cursors "
-        "(SCV_TENANCY__DEFAULT_TENANT unless named)",
-    )
+    add_tenant_argument(sync, "the tenant whose customers it links, from its own cursors")
     sync.set_defaults(func=cmd_sync)
 
     token = commands.add_parser(
@@ -314,12 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument(
         "--ttl", type=positive_seconds, default=3600, help="seconds until it expires (3600)"
     )
-    token.add_argument(
-        "--tenant",
-        type=tenant_name,
-        default=None,
-        help="the tenant it acts for (SCV_TENANCY__DEFAULT_TENANT: acme unless configured)",
-    )
+    add_tenant_argument(token, "the tenant it acts for")
     token.set_defaults(func=cmd_token)
 
     ivr_call = commands.add_parser(

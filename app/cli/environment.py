@@ -28,7 +28,7 @@ from adapters.registry import SOURCES
 from adapters.settings import RateLimitSettings, SandboxPlace
 from app.security.demo_keys import PRIVATE_KEY_FILE, DemoKeys, ensure_demo_keys
 from app.settings import Settings
-from kernel.tenancy import tenant_id
+from kernel.tenancy import TenantId, tenant_id
 
 N = TypeVar("N", int, float)
 
@@ -154,3 +154,24 @@ def tenant_name(raw: str) -> str:
         return tenant_id(raw)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{exc}: {raw!r}") from exc
+
+
+def add_tenant_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--tenant NAME`` on ``parser`` (``served_tenant`` reads it)."""
+    parser.add_argument(
+        "--tenant",
+        type=tenant_name,
+        default=None,
+        help=f"{what} (SCV_TENANCY__DEFAULT_TENANT, acme unless configured)",
+    )
+
+
+def served_tenant(settings: Settings, name: str | None, command: str) -> TenantId:
+    """``name`` (the default tenant when None), or exit naming the tenants served."""
+    tenant = tenant_id(name) if name else settings.tenancy.default_tenant
+    if tenant not in settings.tenancy.tenants:
+        served = ", ".join(settings.tenancy.tenants)
+        sys.exit(
+            f"{command}: the gateway serves no tenant {tenant!r} (SCV_TENANCY__TENANTS: {served})"
+        )
+    return tenant
