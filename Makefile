@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-fuzz conformance test-browser test-deploy up down check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-kpis bench-live bench-writes bench-ab bench-floor bench-pii-detectors profile clean help
+.PHONY: install run test test-isolation test-fuzz conformance test-browser test-deploy up down check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-kpis bench-live bench-writes bench-ab bench-floor bench-pii-detectors profile clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ test: $(STAMP)  ## the whole test suite (no outside services needed; not the bro
 	$(BIN)/python -m pytest --ignore=tests/browser
 
 FUZZ_EXAMPLES ?= 5000
+test-isolation: $(STAMP)  ## the tenant-isolation suite alone: every root field as another tenant's principal (~15 s)
+	$(BIN)/python -m pytest tests/tenancy
+
 test-fuzz: $(STAMP)  ## generated documents over the whole schema, FUZZ_EXAMPLES (5000) of them (~4 min)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/fuzz
 

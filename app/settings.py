@@ -51,6 +51,7 @@ from app.resilience.fair_share import Audience
 from app.resilience.settings import InstanceSharingSettings
 from app.rollout.settings import InstanceRolloutSettings
 from app.security.settings import AuditSettings, AuthSettings
+from app.tenancy.settings import TenancySettings
 from app.webhooks.settings import WebhookSettings
 from app.whole_response.settings import WholeResponseSettings
 from app.writes.settings import WritesSettings
@@ -149,6 +150,11 @@ class GatewaySettings(BaseSettings):
     )
 
     auth: AuthSettings = AuthSettings()
+    tenancy: TenancySettings = Field(
+        default_factory=TenancySettings,
+        description="the tenants (clients) served and how a request names its own "
+        "(app/tenancy, docs/tenancy.md)",
+    )
     identity: IdentitySettings = IdentitySettings()
     handoff: HandoffSettings = HandoffSettings()
     interactions: InteractionSettings = InteractionSettings()

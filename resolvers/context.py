@@ -33,6 +33,7 @@ from kernel.live import LiveFeed
 from kernel.models import Source
 from kernel.ports import SourcePort
 from kernel.rollout import RolloutGate
+from kernel.tenancy import TenantBoundary, TenantId
 from kernel.writes import WriteService
 from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY, IdentityEvidenceLoaders, Loaders
 from resolvers.rollout import RequestRollout
@@ -148,6 +149,12 @@ class RequestContext:
     rollout_gate: RolloutGate | None = None
     #: The integration KPIs (``integrationKpis``); None where not wired.
     kpis: IntegrationKpiReader | None = None
+    #: The tenant this request acts for (``app.tenancy``); None only for a platform
+    #: operator's request naming none, and in resolver unit tests.
+    tenant: TenantId | None = None
+    #: Whether a key this tenant does not know names another tenant's customer (for the
+    #: audit of the attempt); None where not wired.
+    boundary: TenantBoundary | None = None
 
 
 def new_context(
@@ -175,6 +182,8 @@ def new_context(
     writes: WriteService | None = None,
     rollout: RolloutGate | None = None,
     kpis: IntegrationKpiReader | None = None,
+    tenant: TenantId | None = None,
+    boundary: TenantBoundary | None = None,
 ) -> RequestContext:
     """A context with fresh DataLoaders: loaders never outlive the request they batch for."""
     loaders = Loaders(
@@ -208,4 +217,6 @@ def new_context(
         rollout=RequestRollout(rollout),
         rollout_gate=rollout,
         kpis=kpis,
+        tenant=tenant,
+        boundary=boundary,
     )

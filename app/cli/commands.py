@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from app.cli.environment import (
+    add_tenant_argument,
     count,
     existing_demo_keys,
     gateway_url,
@@ -20,6 +21,7 @@ from app.cli.environment import (
     port_free_or_exit,
     positive_number,
     positive_seconds,
+    served_tenant,
     share,
     with_sandbox_port,
     word,
@@ -72,15 +74,26 @@ def cmd_sync(args: argparse.Namespace) -> None:
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    asyncio.run(run_sync(settings, full=args.full))
+    tenant = served_tenant(settings, args.tenant, "sync")
+    asyncio.run(run_sync(settings, full=args.full, tenant=tenant))
 
 
 def cmd_token(args: argparse.Namespace) -> None:
     from app.security.demo_keys import mint_token
 
     settings = load_settings()
+    tenants = [served_tenant(settings, args.tenant, "token")]
     keys = existing_demo_keys(settings)
-    print(mint_token(keys, settings.auth, subject=args.sub, role=args.role, ttl_seconds=args.ttl))
+    print(
+        mint_token(
+            keys,
+            settings.auth,
+            subject=args.sub,
+            role=args.role,
+            ttl_seconds=args.ttl,
+            tenants=tenants,
+        )
+    )
 
 
 def cmd_ivr_call(args: argparse.Namespace) -> None:
@@ -215,7 +228,9 @@ async def _prune_audit_trail(settings: Settings) -> int:
     from app.store.customers import Store
     from app.wiring.services import database_url
 
-    store = await Store.connect(await database_url(settings), pool_size=1)
+    store = await Store.connect(
+        await database_url(settings), pool_size=1, tenant=settings.tenancy.default_tenant
+    )
     try:
         await store.migrate()
         return await prune_audit_trail(AuditTrailStore(store), settings.audit)
@@ -277,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read every source in full, ignoring the cursors of previous runs",
     )
+    add_tenant_argument(sync, "the tenant whose customers it links, from its own cursors")
     sync.set_defaults(func=cmd_sync)
 
     token = commands.add_parser(
@@ -287,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument(
         "--ttl", type=positive_seconds, default=3600, help="seconds until it expires (3600)"
     )
+    add_tenant_argument(token, "the tenant it acts for")
     token.set_defaults(func=cmd_token)
 
     ivr_call = commands.add_parser(

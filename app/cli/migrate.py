@@ -15,7 +15,9 @@ from app.wiring.services import database_url
 
 async def migrate_store(settings: Settings) -> list[str]:
     """The migrations applied now, in order (none when the store was up to date)."""
-    store = await Store.connect(await database_url(settings), pool_size=1)
+    store = await Store.connect(
+        await database_url(settings), pool_size=1, tenant=settings.tenancy.default_tenant
+    )
     try:
         return await store.migrate()
     finally:

@@ -41,6 +41,7 @@ from app.store.facts_writer import FactsWriter
 from app.store.rollout import PostgresRolloutStore
 from app.wiring.services import database_url
 from app.wiring.sources import build_sources, connected
+from kernel.tenancy import TenantId
 
 DEMO_AGENT = "agent-1"
 DEMO_CUSTOMER_EMAIL = "ada.lovelace@example.com"
@@ -113,15 +114,26 @@ def start_sandbox(
     raise RuntimeError(f"the sandbox did not answer on port {port} within 30 s")
 
 
-async def run_sync(settings: Settings, *, full: bool = False, identity_only: bool = False) -> None:
-    """One identity sync (incremental where cursors exist, unless ``full``), with a progress
-    line, then the read model's refresh and the report; ``identity_only`` stops after the
-    linking (``bench.identity_sync`` times it apart)."""
+async def run_sync(
+    settings: Settings,
+    *,
+    full: bool = False,
+    identity_only: bool = False,
+    tenant: TenantId | None = None,
+) -> None:
+    """One identity sync of ``tenant`` (the default tenant unless named; incremental where
+    its cursors exist, unless ``full``), with a progress line, then the read model's refresh
+    and the report; ``identity_only`` stops after the linking (``bench.identity_sync`` times
+    it apart)."""
     progress = ProgressLine(sys.stderr, interval_seconds=settings.sync.progress_interval_seconds)
     async with AsyncExitStack() as stack:
-        store = await Store.connect(await database_url(settings), pool_size=2)
+        store = await Store.connect(
+            await database_url(settings), pool_size=2, tenant=settings.tenancy.default_tenant
+        )
         stack.push_async_callback(store.close)
         await store.migrate()
+        # Migrated as the default tenant's (rows before tenancy are its), synced as the one asked.
+        store = store.for_tenant(tenant or settings.tenancy.default_tenant)
         sources = await build_sources(settings, stack)
         overrides = await PostgresRolloutStore(store).rollout_overrides()
         reading, why_not = connected(

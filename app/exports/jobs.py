@@ -56,6 +56,7 @@ from kernel.exports import (
     ExportLimitReached,
     ExportState,
 )
+from kernel.tenancy import TenantId
 
 __all__ = ["ExportWorker", "Exports", "job_view", "run_export_workers"]
 
@@ -169,9 +170,13 @@ class ExportWorker:
         default_region: str,
         wake: asyncio.Event | None = None,
         clock: Clock = lambda: datetime.now(UTC),
+        facts_of: Callable[[TenantId], CustomerFactsStore] | None = None,
     ) -> None:
+        """``facts_of`` is each tenant's read model: a job exports its own tenant's
+        customers (``facts`` where not given)."""
         self._store = store
         self._facts = facts
+        self._facts_of = facts_of
         self._settings = settings
         self._metrics = metrics
         self._region = default_region
@@ -257,11 +262,16 @@ class ExportWorker:
         except (KeyError, TypeError, ValueError):
             await self._fail(claim, CANNOT_RESUME)
             return
+        facts = (
+            self._facts_of(job.tenant)
+            if self._facts_of is not None and job.tenant is not None
+            else self._facts
+        )
         if job.total_rows is None:
-            total = await self._facts.count_customers_matching(customer_filter)
+            total = await facts.count_customers_matching(customer_filter)
             if not await self._store.set_total(claim, total, header_chunk(fields, export_format)):
                 raise _ClaimLost
-        stream = self._facts.stream_customers(
+        stream = facts.stream_customers(
             customer_filter, EXPORT_ORDER, batch_size=self._settings.batch_size, after=job.cursor
         )
         try:

@@ -2,10 +2,10 @@
 
 Tokens are JWTs signed with an asymmetric key (RS*/ES*/PS*/EdDSA): the key comes from a PEM
 public key in settings or from the issuer's JWKS. ``iss``, ``aud``, ``exp`` (required),
-``nbf`` and the header ``typ`` are checked with a small leeway; the role comes from the
-claim named in settings. PyJWT does the cryptography and claim checks; this module only
-chooses the key and turns every failure into one ``AuthenticationError`` whose message is
-safe to return.
+``nbf`` and the header ``typ`` are checked with a small leeway; the role and the tenants the
+token may act for come from the claims named in settings. PyJWT does the cryptography and
+claim checks; this module only chooses the key and turns every failure into one
+``AuthenticationError`` whose message is safe to return.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import jwt
 
 from app.security.settings import AuthSettings
 from kernel.access import Principal
+from kernel.tenancy import TenantId, tenant_ids
 
 #: Roles the gateway knows; what each may see is decided in the resolvers.
 ROLES = frozenset({"agent", "supervisor", "analyst", "ivr", "operator"})
@@ -182,8 +183,23 @@ class TokenVerifier:
         # OAuth 2.0 puts scopes in one space-separated string (RFC 8693 section 4.2).
         scope = claims.get("scope", "")
         scopes = frozenset(scope.split()) if isinstance(scope, str) else frozenset()
-        principal = Principal(subject=str(claims["sub"]), role=str(role), scopes=scopes)
+        principal = Principal(
+            subject=str(claims["sub"]),
+            role=str(role),
+            scopes=scopes,
+            tenants=claimed_tenants(claims.get(self._settings.tenants_claim)),
+        )
         return principal, float(claims["exp"])
+
+
+def claimed_tenants(claim: object) -> frozenset[TenantId]:
+    """The tenants of a tenants claim: a list of names, or one string of names separated by
+    spaces (as OAuth writes scopes); anything else grants none."""
+    if isinstance(claim, str):
+        return tenant_ids(claim.split())
+    if isinstance(claim, list):
+        return tenant_ids(name for name in claim if isinstance(name, str))
+    return frozenset()
 
 
 def bearer_token(authorization: str | None) -> str:

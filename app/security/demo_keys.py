@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,11 +52,18 @@ def ensure_demo_keys(data_dir: Path) -> DemoKeys:
 
 
 def mint_token(
-    keys: DemoKeys, auth: AuthSettings, *, subject: str, role: str, ttl_seconds: int = 3600
+    keys: DemoKeys,
+    auth: AuthSettings,
+    *,
+    subject: str,
+    role: str,
+    ttl_seconds: int = 3600,
+    tenants: Sequence[str] = (),
 ) -> str:
-    """A bearer token for ``subject`` in ``role``, valid for ``ttl_seconds``."""
+    """A bearer token for ``subject`` in ``role``, valid for ``ttl_seconds``, acting for
+    ``tenants`` (no tenants claim when empty: the single tenant of a single-client gateway)."""
     now = int(time.time())
-    claims = {
+    claims: dict[str, object] = {
         "iss": auth.issuer,
         "aud": auth.audience,
         "sub": subject,
@@ -65,6 +73,8 @@ def mint_token(
         "exp": now + ttl_seconds,
         "jti": uuid.uuid4().hex,
     }
+    if tenants:
+        claims[auth.tenants_claim] = list(tenants)
     return jwt.encode(
         claims,
         keys.private_pem,

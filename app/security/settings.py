@@ -43,4 +43,9 @@ class AuthSettings(BaseModel):
     public_key_file: Path | None = Field(default=None, description="file holding that PEM key")
     jwks_url: str | None = Field(default=None, description="JWKS URL of the token issuer")
     role_claim: str = Field(default="role", description="the claim that carries the role")
+    tenants_claim: str = Field(
+        default="tenants",
+        description="the claim that carries the tenants a token may act for: a list of "
+        "names, or one string of names separated by spaces",
+    )
     leeway_seconds: float = Field(default=30.0, ge=0, description="clock skew allowed")

@@ -23,6 +23,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from app.store.source_facts import decode_source_facts, flags_where
+from app.tenancy.settings import DEFAULT_TENANT
 from kernel.customer_facts import (
     CustomerFacts,
     CustomerFactsPage,
@@ -32,6 +33,7 @@ from kernel.customer_facts import (
 )
 from kernel.identity import CustomerId
 from kernel.models import Source
+from kernel.tenancy import TenantId
 
 __all__ = ["PostgresFactsStore"]
 
@@ -198,10 +200,20 @@ def _facts(row: asyncpg.Record) -> CustomerFacts:
 
 
 class PostgresFactsStore:
-    """``CustomerFactsStore`` over the ``customer_facts`` table."""
+    """``CustomerFactsStore`` over the ``customer_facts`` table, one tenant's rows (a row
+    takes its customer's tenant, ``facts_writer``)."""
 
-    def __init__(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool[asyncpg.Record], tenant: TenantId = DEFAULT_TENANT
+    ) -> None:
         self._pool = pool
+        self._tenant = tenant
+
+    def _filtered(self, customer_filter: CustomerFilter) -> _Query:
+        """The filter's conditions, within this store's tenant."""
+        query = _filtered(customer_filter)
+        query.where(f"f.tenant = {query.param(self._tenant)}")
+        return query
 
     async def page_customers(
         self,
@@ -234,7 +246,7 @@ class PostgresFactsStore:
 
     async def count_customers_matching(self, customer_filter: CustomerFilter) -> int:
         """How many customers the filter selects."""
-        query = _filtered(customer_filter)
+        query = self._filtered(customer_filter)
         sql = f"select count(*) from customer_facts as f where {query.where_sql()}"  # noqa: S608
         async with self._pool.acquire() as conn:
             count: int = await conn.fetchval(sql, *query.args)
@@ -265,10 +277,10 @@ class PostgresFactsStore:
             return {}
         sql = f"""
         select {_COLUMNS} from customer_facts as f join customers as c on c.id = f.customer_id
-         where f.customer_id = any($1::text[])
+         where f.customer_id = any($1::text[]) and f.tenant = $2
         """  # noqa: S608 - fixed column list
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch(sql, wanted)
+            rows = await conn.fetch(sql, wanted, self._tenant)
         return {CustomerId(row["customer_id"]): _facts(row) for row in rows}
 
     async def explain_page(
@@ -287,7 +299,7 @@ class PostgresFactsStore:
         limit: int,
         cursor: _Cursor | None,
     ) -> tuple[str, list[object]]:
-        query = _filtered(customer_filter)
+        query = self._filtered(customer_filter)
         expr, cast = _SORT_SQL[order.field]
         direction = "desc" if order.descending else "asc"
         if cursor is not None:
@@ -311,7 +323,7 @@ class PostgresFactsStore:
         cursor: _Cursor,
     ) -> bool:
         """Whether a selected customer comes at or before the cursor (``hasPreviousPage``)."""
-        query = _filtered(customer_filter)
+        query = self._filtered(customer_filter)
         expr, cast = _SORT_SQL[order.field]
         comparison = ">=" if order.descending else "<="
         key, customer = query.param(cursor.key), query.param(cursor.customer_id)

@@ -49,8 +49,8 @@ class CrmFacts:
 _CHOSEN_LINK = source_facts.CHOSEN_LINK
 
 _ENSURE_ROWS = """
-insert into customer_facts (customer_id, created_at, linked_sources)
-select c.id, c.created_at,
+insert into customer_facts (customer_id, tenant, created_at, linked_sources)
+select c.id, c.tenant, c.created_at,
        coalesce((select array_agg(distinct l.source order by l.source)
                    from identity_links as l where l.customer_id = c.id), '{}')
   from customers as c

@@ -30,6 +30,8 @@ create table if not exists schema_migrations (
 _SELECT_APPLIED = "select version from schema_migrations order by version"
 _INSERT_APPLIED = "insert into schema_migrations (version) values ($1)"
 _MIGRATIONS_TABLE_EXISTS = "select to_regclass('schema_migrations') is not null"
+# For this transaction only (``true``): the next migration sets it again.
+_SET_DEFAULT_TENANT = "select set_config('scv.default_tenant', $1, true)"
 
 
 def _read_migrations(directory: Path | Traversable) -> list[tuple[str, str]]:
@@ -42,9 +44,16 @@ def _read_migrations(directory: Path | Traversable) -> list[tuple[str, str]]:
 
 
 async def migrate(
-    pool: asyncpg.Pool[asyncpg.Record], directory: Path | Traversable | None = None
+    pool: asyncpg.Pool[asyncpg.Record],
+    directory: Path | Traversable | None = None,
+    *,
+    default_tenant: str,
 ) -> list[str]:
-    """Apply the migrations of ``directory`` not applied yet (``Store.migrate``)."""
+    """Apply the migrations of ``directory`` not applied yet (``Store.migrate``).
+
+    Each runs with the transaction's setting ``scv.default_tenant``: the tenant that rows
+    stored before tenancy belong to is configuration, never written in a migration.
+    """
     migrations = _read_migrations(directory or _MIGRATIONS)
     applied: list[str] = []
     async with _changing_session_state(pool) as conn:
@@ -56,6 +65,7 @@ async def migrate(
                 if version in done:
                     continue
                 async with conn.transaction():
+                    await conn.execute(_SET_DEFAULT_TENANT, default_tenant)
                     await conn.execute(sql)
                     await conn.execute(_INSERT_APPLIED, version)
                 applied.append(version)

@@ -44,6 +44,7 @@ from app.security.auth import KeyRing, TokenVerifier
 from app.security.demo_keys import ensure_demo_keys
 from app.settings import Settings
 from app.store.audit import AuditTrailStore
+from app.store.boundary import TenantBoundaryStore
 from app.store.customers import Store
 from app.store.embedded import start_embedded_postgres
 from app.store.facts import PostgresFactsStore
@@ -58,6 +59,7 @@ from app.wiring.live import start_live
 from app.wiring.metrics import GatewayMetrics
 from app.wiring.protection import QueryProtection
 from app.wiring.sources import build_adapters
+from app.wiring.tenants import with_tenants
 from app.wiring.writes import start_writes
 from kernel.identity import CustomerId
 from kernel.identity_evidence import IdentityEvidence
@@ -90,7 +92,9 @@ async def open_services(
         # leaves its last published state until the directory is cleared.
         stack.callback(multiprocess.mark_process_dead, os.getpid())
     url = await database_url(settings)
-    store = await Store.connect(url, pool_size=settings.database_pool_size)
+    store = await Store.connect(
+        url, pool_size=settings.database_pool_size, tenant=settings.tenancy.default_tenant
+    )
     stack.push_async_callback(store.close)
     if protection.redis is not None:
         stack.push_async_callback(protection.redis.aclose)
@@ -151,7 +155,7 @@ async def open_services(
     cache.when_cleared(whole_response.clear)
     if settings.cache.enabled:
         sources = Sources.from_adapters(cached_adapters(adapters, cache))
-    facts = PostgresFactsStore(store.pool)
+    facts = PostgresFactsStore(store.pool, store.tenant)
     # Webhooks re-read a changed record's facts through the (just invalidated) cache.
     facts_updater = FactsUpdater(
         store,
@@ -189,6 +193,7 @@ async def open_services(
         PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
         metrics.exports,
         facts,
+        facts_of=lambda tenant: PostgresFactsStore(store.pool, tenant),
     )
     return {
         "export_downloads": export_downloads,
@@ -200,36 +205,45 @@ async def open_services(
         "event_followers": [backlog_follower(store, sources)],
         # For webhooks: the changes they carry, published to subscribers.
         "live": live,
-        "gateway": GatewayState(
-            store=store,
-            sources=sources,
-            verifier=verifier,
-            default_region=settings.identity.default_region,
-            interactions=interactions,
-            live_linker=live_linker,
-            identity_decisions=IdentityDecisionService(
-                store,
-                metrics=metrics.linking,
-                links_changed=links_changed,
+        "gateway": with_tenants(
+            GatewayState(
+                store=store,
+                sources=sources,
+                verifier=verifier,
+                default_region=settings.identity.default_region,
+                interactions=interactions,
+                live_linker=live_linker,
+                identity_decisions=IdentityDecisionService(
+                    store,
+                    metrics=metrics.linking,
+                    links_changed=links_changed,
+                ),
+                audit=PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
+                audit_trail=audit_trail,
+                exports=export_downloads.exports,
+                writes=writes,
+                facts=facts,
+                panel_concurrency=settings.customers.panel_concurrency,
+                evidence=IdentityEvidence(
+                    IdentityViewStore(store),
+                    settings.identity.system_of_record.as_mapping(),
+                    fallback_order=fallback_order(),
+                    record_nouns=record_nouns(),
+                ),
+                # This process's taxonomies: the words its own adapters met.
+                data_quality=DataQuality(store, lambda: metrics.taxonomy.taxonomies),
+                live=live,
+                rollout=rollout,
+                kpis=kpis,
+                whole_response=whole_response if settings.cache.enabled else None,
+                tenancy=settings.tenancy,
+                boundary=TenantBoundaryStore(store),
             ),
-            audit=PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
-            audit_trail=audit_trail,
-            exports=export_downloads.exports,
-            writes=writes,
-            facts=facts,
-            panel_concurrency=settings.customers.panel_concurrency,
-            evidence=IdentityEvidence(
-                IdentityViewStore(store),
-                settings.identity.system_of_record.as_mapping(),
-                fallback_order=fallback_order(),
-                record_nouns=record_nouns(),
-            ),
-            # This process's taxonomies: the words its own adapters met.
-            data_quality=DataQuality(store, lambda: metrics.taxonomy.taxonomies),
-            live=live,
-            rollout=rollout,
-            kpis=kpis,
-            whole_response=whole_response if settings.cache.enabled else None,
+            store,
+            settings,
+            metrics,
+            links_changed,
+            lambda: metrics.taxonomy.taxonomies,
         ),
         "rollout": rollout,
         "rollback_watch": watch,

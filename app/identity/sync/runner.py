@@ -112,7 +112,7 @@ async def sync_identities(
     started = time.monotonic()
     async with store.sync_session() as session:
         conn = session.connection
-        cursors = {} if full else await load_cursors(conn)
+        cursors = {} if full else await load_cursors(conn, session.tenant)
         passes = plan_passes(adapters, cursors, started=now(), overlap=overlap, why_not=why_not)
         mode: SyncMode = "incremental" if passes.incremental else "full"
         run_id = await session.start_run(mode)
@@ -147,7 +147,7 @@ async def sync_identities(
                 read_sources.add(source_pass.source)
                 for each in passes.passes:
                     if each.source not in saved and _may_save(each.source, read_sources):
-                        await save_cursor(conn, each.source, each.next_cursor())
+                        await save_cursor(conn, session.tenant, each.source, each.next_cursor())
                         saved.add(each.source)
             total = await session.count_customers()
         except Exception:

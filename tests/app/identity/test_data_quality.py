@@ -78,7 +78,7 @@ async def named(store: Store) -> Store:
 async def record_review(store: Store, source: Source, row: ReviewRow) -> None:
     """A review row, as the linking engine records one beside the page that linked it."""
     async with store.pool.acquire() as conn:
-        await write_reviews(conn, source, [row])
+        await write_reviews(conn, store.tenant, source, [row])
 
 
 def placeholder(source: Source, external_id: str) -> tuple[str, int]:
