@@ -133,11 +133,16 @@ async def run_sync(
         stack.push_async_callback(store.close)
         await store.migrate()
         # Migrated as the default tenant's (rows before tenancy are its), synced as the one asked.
-        store = store.for_tenant(tenant or settings.tenancy.default_tenant)
-        sources = await build_sources(settings, stack)
+        tenant = tenant or settings.tenancy.default_tenant
+        store = store.for_tenant(tenant)
+        # The tenant's own sources: its accounts, never another tenant's.
+        sources = await build_sources(settings, stack, tenant=tenant)
         overrides = await PostgresRolloutStore(store).rollout_overrides()
         reading, why_not = connected(
-            settings, sources, {source: each.mode for source, each in overrides.items()}
+            settings,
+            sources,
+            {source: each.mode for source, each in overrides.items()},
+            tenant=tenant,
         )
         report = await sync_identities(
             store,

@@ -103,6 +103,14 @@ async def open_services(
     audit_trail = AuditTrailStore(store)
     adapters = await build_adapters(settings, stack, transports=transports, resilience=resilience)
     sources = Sources.from_adapters(adapters)
+    # Every other served tenant's own accounts: its sections, its clients, its policies.
+    tenant_adapters = {
+        tenant: await build_adapters(
+            settings, stack, transports=transports, resilience=resilience, tenant=tenant
+        )
+        for tenant in settings.tenancy.tenants
+        if tenant != store.tenant
+    }
     verifier = TokenVerifier(settings.auth, await build_key_ring(settings, stack))
     # Customers whose links change between syncs are listed by ``customers`` at once.
     facts_writer = FactsWriter(store.pool)
@@ -143,7 +151,8 @@ async def open_services(
     metrics.watch_taxonomies(taxonomies_of(list(adapters.values())))
     metrics.watch_unreadable(unreadable_of(list(adapters.values())))
     # After the taxonomies are found: the cached adapters wrap the ones that hold them.
-    cache = await ResponseCache.open(settings.cache, metrics.cache)
+    # The default tenant's view; each other tenant reads and invalidates its own keys.
+    cache = (await ResponseCache.open(settings.cache, metrics.cache)).for_tenant(store.tenant)
     if settings.cache.enabled and settings.cache.url is None and settings.workers > 1:
         logger.warning(
             "each of the %d workers caches on its own: a webhook invalidates only the "
@@ -155,6 +164,12 @@ async def open_services(
     cache.when_cleared(whole_response.clear)
     if settings.cache.enabled:
         sources = Sources.from_adapters(cached_adapters(adapters, cache))
+    tenant_sources = {
+        tenant: Sources.from_adapters(
+            cached_adapters(own, cache.for_tenant(tenant)) if settings.cache.enabled else own
+        )
+        for tenant, own in tenant_adapters.items()
+    }
     facts = PostgresFactsStore(store.pool, store.tenant)
     # Webhooks re-read a changed record's facts through the (just invalidated) cache.
     facts_updater = FactsUpdater(
@@ -244,6 +259,7 @@ async def open_services(
             metrics,
             links_changed,
             lambda: metrics.taxonomy.taxonomies,
+            tenant_sources,
         ),
         "rollout": rollout,
         "rollback_watch": watch,

@@ -4,17 +4,23 @@ A request acts for one tenant (``app.tenancy``). Its store, and every service th
 writes the store for it (lookups, live linking, interactions, people's decisions, the audit
 trail read back, the read model, identity evidence, data quality, writes' idempotency and
 status), are that tenant's: made here from the default tenant's state with the tenant's
-``Store`` (``Store.for_tenant``, the same pool). What holds no tenant's data (the token
+``Store`` (``Store.for_tenant``, the same pool), and its sources are its own accounts
+(``app.wiring.sources.build_adapters(..., tenant=...)``, read through its own namespace of
+the response cache). What holds no tenant's data (the token
 verifier, the limits, the sources' rollout, the KPIs, the live feed, which subscriptions
 reach through the tenant's store) is shared.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
+from adapters.crm.port import PORT as CRM
+from adapters.crm.port import CrmAdapter
+from adapters.ivr.port import PORT as IVR
+from adapters.ivr.port import IvrAdapter
 from adapters.registry import fallback_order, record_nouns
 from adapters.taxonomy import Taxonomy
 from app.exports.jobs import Exports
@@ -32,11 +38,13 @@ from app.store.facts import PostgresFactsStore
 from app.store.identity import LinksChanged
 from app.store.identity_view import IdentityViewStore
 from app.store.writes import WriteStore
+from app.tenancy.absent import AbsentSource
 from app.tenancy.rollout import PlatformRolloutGate
 from app.wiring.metrics import GatewayMetrics
 from app.writes.service import Writes
 from kernel.identity_evidence import IdentityEvidence
 from kernel.tenancy import TenantId
+from resolvers.context import Sources
 
 
 def with_tenants(
@@ -46,9 +54,11 @@ def with_tenants(
     metrics: GatewayMetrics,
     links_changed: LinksChanged,
     taxonomies: Callable[[], Iterable[Taxonomy[Any]]],
+    sources: Mapping[TenantId, Sources],
 ) -> GatewayState:
     """``default`` (the default tenant's state, over ``store``) knowing every served
-    tenant's own state (``GatewayState.for_tenant``)."""
+    tenant's own state (``GatewayState.for_tenant``), each with its own ``sources`` (a
+    tenant missing from them has none)."""
     served = frozenset(settings.tenancy.tenants)
     if len(served) > 1 and default.rollout is not None:
         default = replace(default, rollout=PlatformRolloutGate(default.rollout, served))
@@ -58,6 +68,7 @@ def with_tenants(
             states[tenant] = default
             continue
         scoped = store.for_tenant(tenant)
+        own = sources.get(tenant, Sources.from_adapters({}))
         live_linker = (
             LiveLinking(
                 scoped, settings.identity, metrics=metrics.linking, links_changed=links_changed
@@ -71,10 +82,21 @@ def with_tenants(
         states[tenant] = replace(
             default,
             store=scoped,
+            sources=own,
             boundary=TenantBoundaryStore(scoped),
             live_linker=live_linker,
             interactions=(
-                interactions.for_store(scoped, live_linker)
+                interactions.for_store(
+                    scoped,
+                    live_linker,
+                    sources=own,
+                    ivr=cast(
+                        IvrAdapter, own.by_source.get(IVR.source, AbsentSource(IVR.source, tenant))
+                    ),
+                    crm=cast(
+                        CrmAdapter, own.by_source.get(CRM.source, AbsentSource(CRM.source, tenant))
+                    ),
+                )
                 if isinstance(interactions, Interactions)
                 else None
             ),
