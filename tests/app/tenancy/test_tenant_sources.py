@@ -157,3 +157,20 @@ async def test_each_tenants_cache_entries_are_its_own() -> None:
         assert (again.cache_state, again.name) == (CacheState.MISS, "Globex's again")
     finally:
         await cache.close()
+
+
+def test_the_sandboxs_other_accounts_are_settings_the_gateway_takes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sandbox.accounts import GLOBEX_ACCOUNT, tenants_environment
+
+    for name, value in tenants_environment("http://127.0.0.1:9").items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.tenancy.tenants == (ACME, GLOBEX)
+    for source in (Source.BILLING, Source.CRM, Source.SUPPORT, Source.IVR):
+        section = settings.tenant_source(GLOBEX, source)
+        assert isinstance(section, HttpSourceSettings)
+        assert section.api_key.get_secret_value() == GLOBEX_ACCOUNT.api_keys[source.value.lower()]
+    # The account keeps no orders database: globex has no orders.
+    assert settings.tenant_source(GLOBEX, Source.ORDERS) is None
