@@ -59,7 +59,7 @@ from app.wiring.live import start_live
 from app.wiring.metrics import GatewayMetrics
 from app.wiring.protection import QueryProtection
 from app.wiring.sources import build_adapters
-from app.wiring.tenants import with_tenants
+from app.wiring.tenants import open_tenant_adapters, tenant_webhooks, tenants_sources, with_tenants
 from app.wiring.writes import start_writes
 from kernel.identity import CustomerId
 from kernel.identity_evidence import IdentityEvidence
@@ -104,13 +104,9 @@ async def open_services(
     adapters = await build_adapters(settings, stack, transports=transports, resilience=resilience)
     sources = Sources.from_adapters(adapters)
     # Every other served tenant's own accounts: its sections, its clients, its policies.
-    tenant_adapters = {
-        tenant: await build_adapters(
-            settings, stack, transports=transports, resilience=resilience, tenant=tenant
-        )
-        for tenant in settings.tenancy.tenants
-        if tenant != store.tenant
-    }
+    tenant_adapters = await open_tenant_adapters(
+        settings, stack, store.tenant, transports, resilience
+    )
     verifier = TokenVerifier(settings.auth, await build_key_ring(settings, stack))
     # Customers whose links change between syncs are listed by ``customers`` at once.
     facts_writer = FactsWriter(store.pool)
@@ -164,12 +160,7 @@ async def open_services(
     cache.when_cleared(whole_response.clear)
     if settings.cache.enabled:
         sources = Sources.from_adapters(cached_adapters(adapters, cache))
-    tenant_sources = {
-        tenant: Sources.from_adapters(
-            cached_adapters(own, cache.for_tenant(tenant)) if settings.cache.enabled else own
-        )
-        for tenant, own in tenant_adapters.items()
-    }
+    tenant_sources = tenants_sources(tenant_adapters, cache if settings.cache.enabled else None)
     facts = PostgresFactsStore(store.pool, store.tenant)
     # Webhooks re-read a changed record's facts through the (just invalidated) cache.
     facts_updater = FactsUpdater(
@@ -220,6 +211,18 @@ async def open_services(
         "event_followers": [backlog_follower(store, sources)],
         # For webhooks: the changes they carry, published to subscribers.
         "live": live,
+        # For each other tenant's webhooks (/webhooks/<tenant>/<source>): what they apply to.
+        "tenant_webhooks": {
+            tenant: tenant_webhooks(
+                store.for_tenant(tenant),
+                cache.for_tenant(tenant),
+                own,
+                facts_writer,
+                live,
+                metrics,
+            )
+            for tenant, own in tenant_sources.items()
+        },
         "gateway": with_tenants(
             GatewayState(
                 store=store,

@@ -14,35 +14,49 @@ reach through the tenant's store) is shared.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AsyncExitStack
 from dataclasses import replace
 from typing import Any, cast
 
+import httpx
+
+from adapters.billing.port import PORT as BILLING
 from adapters.crm.port import PORT as CRM
 from adapters.crm.port import CrmAdapter
 from adapters.ivr.port import PORT as IVR
 from adapters.ivr.port import IvrAdapter
 from adapters.registry import fallback_order, record_nouns
+from adapters.support.port import PORT as SUPPORT
 from adapters.taxonomy import Taxonomy
+from app.analytics.refresh import FactsUpdater
+from app.cache.response_cache import ResponseCache
+from app.cache.sources import cached_adapters
 from app.exports.jobs import Exports
 from app.http.state import GatewayState
 from app.identity.data_quality import DataQuality
 from app.identity.decisions import IdentityDecisionService
 from app.identity.live_linking import LiveLinking
 from app.interactions.service import Interactions
+from app.live.service import LiveChanges
+from app.resilience.policy import Resilience
 from app.settings import Settings
 from app.store.audit import AuditTrailStore
 from app.store.boundary import TenantBoundaryStore
 from app.store.customers import Store
 from app.store.exports import ExportStore
 from app.store.facts import PostgresFactsStore
+from app.store.facts_writer import FactsWriter
 from app.store.identity import LinksChanged
 from app.store.identity_view import IdentityViewStore
 from app.store.writes import WriteStore
 from app.tenancy.absent import AbsentSource
 from app.tenancy.rollout import PlatformRolloutGate
+from app.webhooks.tenants import TenantWebhooks
 from app.wiring.metrics import GatewayMetrics
+from app.wiring.sources import build_adapters
 from app.writes.service import Writes
 from kernel.identity_evidence import IdentityEvidence
+from kernel.models import Source
 from kernel.tenancy import TenantId
 from resolvers.context import Sources
 
@@ -124,3 +138,66 @@ def with_tenants(
             ),
         )
     return replace(default, by_tenant=states)
+
+
+async def open_tenant_adapters(
+    settings: Settings,
+    stack: AsyncExitStack,
+    default: TenantId,
+    transports: Mapping[Source, httpx.AsyncBaseTransport] | None,
+    resilience: Resilience,
+) -> dict[TenantId, dict[Source, object]]:
+    """Every served tenant but ``default``'s own adapters: its sections, its clients, its
+    policies (``build_adapters(..., tenant=...)``); closed with ``stack``."""
+    return {
+        tenant: await build_adapters(
+            settings, stack, transports=transports, resilience=resilience, tenant=tenant
+        )
+        for tenant in settings.tenancy.tenants
+        if tenant != default
+    }
+
+
+def tenants_sources(
+    adapters: Mapping[TenantId, Mapping[Source, object]], cache: ResponseCache | None
+) -> dict[TenantId, Sources]:
+    """Each tenant's adapters as its ``Sources``, read through its own namespace of
+    ``cache`` (None: the cache is off)."""
+    return {
+        tenant: Sources.from_adapters(
+            cached_adapters(own, cache.for_tenant(tenant)) if cache is not None else own
+        )
+        for tenant, own in adapters.items()
+    }
+
+
+def tenant_webhooks(
+    store: Store,
+    cache: ResponseCache,
+    sources: Sources,
+    facts_writer: FactsWriter,
+    live: LiveChanges | None,
+    metrics: GatewayMetrics,
+) -> TenantWebhooks:
+    """What one other tenant's webhooks apply to: its store, its cache namespace, its facts
+    re-read from its own sources (when it has the three the read model reads), its
+    customers' subscribers."""
+    has_facts = all(port.source in sources for port in (BILLING, CRM, SUPPORT))
+    return TenantWebhooks(
+        store=store,
+        cache=cache,
+        facts_updater=(
+            FactsUpdater(
+                store,
+                facts_writer,
+                sources.port(BILLING),
+                sources.port(CRM),
+                sources.port(SUPPORT),
+                adapters=sources.by_source,
+                updates=metrics.facts.updates,
+            )
+            if has_facts
+            else None
+        ),
+        live=live.for_store(store) if live is not None else None,
+    )
