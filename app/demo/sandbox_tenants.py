@@ -59,3 +59,17 @@ def with_sandbox_tenants(settings: Settings, environment: Mapping[str, str]) -> 
         header=settings.tenancy.header,
     )
     return settings.model_copy(update={"tenancy": tenancy, "tenants": tenants})
+
+
+#: Where ``scv demo`` has the sandbox write its other accounts' settings (under data_dir).
+SANDBOX_TENANTS_FILE = "sandbox-tenants.env"
+
+
+def with_demo_tenants(settings: Settings) -> Settings:
+    """``settings`` also serving the tenants of the demo's sandbox, when ``scv demo`` ran
+    with this data directory (``scv token --tenant globex`` mints for a tenant the demo
+    serves); as they are otherwise."""
+    written = settings.data_dir.resolve() / SANDBOX_TENANTS_FILE
+    if not written.is_file():
+        return settings
+    return with_sandbox_tenants(settings, read_environment_file(written))
