@@ -139,6 +139,11 @@ class GatewaySettings(BaseSettings):
     database_url: SecretStr | None = Field(
         default=None, description="PostgreSQL URL; unset: the embedded server under data_dir"
     )
+    database_migration_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL of the schema's owner, for `scv migrate` only (the gateway's "
+        "own role needs no DDL rights: docs/key-rotation.md); unset: SCV_DATABASE_URL",
+    )
     database_pool_size: int = Field(default=10, ge=1, description="asyncpg pool max size")
     log_level: str = Field(default="INFO", description="root log level")
     request_deadline_seconds: float = Field(

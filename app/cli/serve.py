@@ -57,9 +57,12 @@ def prepare_shared_state(settings: Settings) -> Settings:
         ensure_demo_keys(settings.data_dir)
         load_signing_key(settings.interactions, demo=True, data_dir=settings.data_dir)
     if settings.database_url is None:
-        from app.store.embedded import start_embedded_postgres
+        import asyncio
 
-        url = start_embedded_postgres(settings.data_dir)
+        from app.store.roles import embedded_store
+
+        # Migrated by its owner now; the workers connect as the run-time role (no DDL).
+        url = asyncio.run(embedded_store(settings.data_dir)).runtime_url
         os.environ["SCV_DATABASE_URL"] = url
         settings = settings.model_copy(update={"database_url": SecretStr(url)})
     return settings

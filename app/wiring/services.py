@@ -45,11 +45,11 @@ from app.settings import Settings
 from app.store.audit import AuditTrailStore
 from app.store.backlog import TicketBacklogStore
 from app.store.customers import Store
-from app.store.embedded import start_embedded_postgres
 from app.store.facts import PostgresFactsStore
 from app.store.facts_writer import FactsWriter
 from app.store.identity_view import IdentityViewStore
 from app.store.kpis import KpiStore
+from app.store.roles import embedded_store
 from app.store.rollout import PostgresRolloutStore
 from app.whole_response.cache import WholeResponseCache
 from app.wiring.exports import start_exports
@@ -300,10 +300,20 @@ async def publish_every_second(publish: Callable[[], None]) -> None:
 
 
 async def database_url(settings: Settings) -> str:
-    """The configured PostgreSQL, or the embedded one under ``data_dir`` when none is."""
+    """The configured PostgreSQL, or the embedded one under ``data_dir`` when none is (as
+    its run-time role, without DDL rights: migrated by its owner first)."""
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
-    return await asyncio.to_thread(start_embedded_postgres, settings.data_dir)
+    return (await embedded_store(settings.data_dir)).runtime_url
+
+
+async def migration_database_url(settings: Settings) -> str:
+    """The schema owner's PostgreSQL URL (``scv migrate``): ``database_migration_url``, else
+    ``database_url``, else the embedded server's owner."""
+    for url in (settings.database_migration_url, settings.database_url):
+        if url is not None:
+            return url.get_secret_value()
+    return (await embedded_store(settings.data_dir)).owner_url
 
 
 async def build_key_ring(settings: Settings, stack: AsyncExitStack) -> KeyRing:
