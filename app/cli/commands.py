@@ -24,6 +24,7 @@ from app.cli.environment import (
     with_sandbox_port,
     word,
 )
+from app.cli.keys import add_keys_command
 from app.cli.readiness import Thresholds
 from app.cli.serve import cmd_serve
 from app.settings import Settings
@@ -291,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--ttl", type=positive_seconds, default=3600, help="seconds until it expires (3600)"
     )
     token.set_defaults(func=cmd_token)
+    add_keys_command(commands)
 
     ivr_call = commands.add_parser(
         "ivr-call",

@@ -20,9 +20,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     settings = load_settings()
     auth = settings.auth
-    if not (settings.demo or auth.jwks_url or auth.public_key_pem or auth.public_key_file):
+    keys = (auth.jwks_url, auth.jwks_file, auth.public_key_pem, auth.public_key_file)
+    if not (settings.demo or any(key is not None for key in keys)):
         sys.exit(
-            "no key to check bearer tokens with: set SCV_AUTH__JWKS_URL, "
+            "no key to check bearer tokens with: set SCV_AUTH__JWKS_URL, SCV_AUTH__JWKS_FILE, "
             "SCV_AUTH__PUBLIC_KEY_PEM or SCV_AUTH__PUBLIC_KEY_FILE (or SCV_DEMO=true)"
         )
     if not settings.demo and settings.interactions.signing_key_file is None:

@@ -70,6 +70,11 @@ class InteractionSettings(BaseModel):
         default=None,
         description="PEM EC P-256 private key that signs interaction tokens; demo: generated",
     )
+    previous_signing_key_files: tuple[Path, ...] = Field(
+        default=(),
+        description="keys that signed before signing_key_file (oldest first): their tokens "
+        "still verify; drop one once token_ttl_seconds have passed since it stopped signing",
+    )
     issuer: str = Field(default="scv-gateway", description="`iss` of interaction tokens")
     audience: str = Field(default="scv-agent-desktop", description="`aud` of interaction tokens")
     token_ttl_seconds: int = Field(

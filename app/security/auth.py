@@ -18,6 +18,7 @@ from typing import Any
 
 import jwt
 
+from app.security.key_files import key_id, public_keys_of_pem
 from app.security.settings import AuthSettings
 from kernel.access import Principal
 
@@ -46,10 +47,16 @@ JwksFetcher = Callable[[], Awaitable[Mapping[str, Any]]]
 
 
 class KeyRing:
-    """The verification keys: one static PEM key, or a JWKS refetched on an unknown ``kid``.
+    """The verification keys: static PEM keys, or a JWKS refetched on an unknown ``kid``.
 
+    One PEM key verifies every token, whatever its ``kid`` (as before keys rotated);
+    several (a file holding one PEM block per key still valid, during a rotation) are told
+    apart by ``kid``, each key's RFC 7638 thumbprint (``app.security.key_files.key_id``).
+    A JWKS (the issuer's URL, a file, the demo's keys) is fetched again for a ``kid`` it
+    does not hold: a key added to it verifies with no restart, a key removed stops.
     Refetches are limited to one per ``refetch_interval`` so that tokens with made-up
-    ``kid`` values cannot turn the gateway into a load generator against the issuer.
+    ``kid`` values cannot turn the gateway into a load generator against the issuer (a
+    local file is read again only when it changed, so its interval may be 0).
     """
 
     def __init__(
@@ -62,6 +69,9 @@ class KeyRing:
         if (static_key is None) == (fetch_jwks is None):
             raise ValueError("configure exactly one of a PEM public key or a JWKS URL")
         self._static_key = static_key
+        self._static_by_kid: dict[str, Any] = {}
+        if static_key is not None and len(blocks := public_keys_of_pem(static_key)) > 1:
+            self._static_by_kid = {key_id(key): key for key in blocks}
         self._fetch_jwks = fetch_jwks
         self._refetch_interval = refetch_interval
         self._jwks: dict[str, jwt.PyJWK] = {}
@@ -70,6 +80,11 @@ class KeyRing:
 
     async def key_for(self, kid: str | None) -> Any:
         """The key that verifies a token with this ``kid``."""
+        if self._static_by_kid:
+            found_static = self._static_by_kid.get(kid or "")
+            if found_static is None:
+                raise AuthenticationError("token signed by an unknown key")
+            return found_static
         if self._static_key is not None:
             return self._static_key
         if kid is None:

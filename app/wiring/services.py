@@ -40,7 +40,9 @@ from app.rollout.service import SourceRollouts, configured_rollouts
 from app.rollout.window import SourceWindows
 from app.security.audit import PostgresAuditSink
 from app.security.auth import KeyRing, TokenVerifier
-from app.security.demo_keys import ensure_demo_keys
+from app.security.demo_keys import ALGORITHM as DEMO_ALGORITHM
+from app.security.demo_keys import demo_key_set, ensure_demo_keys
+from app.security.key_files import JwksFile
 from app.settings import Settings
 from app.store.audit import AuditTrailStore
 from app.store.backlog import TicketBacklogStore
@@ -317,7 +319,8 @@ async def migration_database_url(settings: Settings) -> str:
 
 
 async def build_key_ring(settings: Settings, stack: AsyncExitStack) -> KeyRing:
-    """Verification keys from settings; in demo mode with none set, the demo's own key."""
+    """Verification keys from settings; in demo mode with none set, the demo's own keys
+    (every key of its directory, read again when ``scv keys rotate`` adds one)."""
     auth = settings.auth
     if auth.jwks_url is not None:
         jwks_url = auth.jwks_url
@@ -329,15 +332,30 @@ async def build_key_ring(settings: Settings, stack: AsyncExitStack) -> KeyRing:
             document: dict[str, object] = response.json()
             return document
 
-        return KeyRing(fetch_jwks=fetch_jwks)
+        return KeyRing(fetch_jwks=fetch_jwks, refetch_interval=auth.jwks_refetch_seconds)
+    if auth.jwks_file is not None:
+        return KeyRing(fetch_jwks=local_jwks(JwksFile(auth.jwks_file).document), refetch_interval=0)
     if auth.public_key_pem is not None:
         return KeyRing(static_key=auth.public_key_pem.get_secret_value())
     if auth.public_key_file is not None:
         return KeyRing(static_key=auth.public_key_file.read_text())
     if settings.demo:
-        keys = await asyncio.to_thread(ensure_demo_keys, settings.data_dir)
-        return KeyRing(static_key=keys.public_pem)
+        await asyncio.to_thread(ensure_demo_keys, settings.data_dir)
+        demo_keys = demo_key_set(settings.data_dir)
+        return KeyRing(
+            fetch_jwks=local_jwks(lambda: demo_keys.jwks(DEMO_ALGORITHM)), refetch_interval=0
+        )
     raise ValueError(
-        "no token verification key: set SCV_AUTH__JWKS_URL, SCV_AUTH__PUBLIC_KEY_PEM or "
-        "SCV_AUTH__PUBLIC_KEY_FILE (or run in demo mode)"
+        "no token verification key: set SCV_AUTH__JWKS_URL, SCV_AUTH__JWKS_FILE, "
+        "SCV_AUTH__PUBLIC_KEY_PEM or SCV_AUTH__PUBLIC_KEY_FILE (or run in demo mode)"
     )
+
+
+def local_jwks(read: Callable[[], dict[str, Any]]) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """A ``KeyRing``'s fetch of a JWKS read from local files (off the event loop: a few
+    ``stat`` calls, and a read when they changed)."""
+
+    async def fetch() -> dict[str, Any]:
+        return await asyncio.to_thread(read)
+
+    return fetch
