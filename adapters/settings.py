@@ -319,6 +319,17 @@ class SignedWebhooksSettings(HttpSourceSettings):
     """
 
     webhook_secret: SecretStr
+    webhook_secret_previous: SecretStr | None = Field(
+        default=None,
+        description="the secret before webhook_secret, still accepted during a rotation "
+        "(docs/key-rotation.md); remove it once the vendor signs with the new one only",
+    )
+
+    def webhook_secrets(self) -> tuple[str, ...]:
+        """The secrets a delivery may be signed with: the current one, then the previous."""
+        previous = self.webhook_secret_previous
+        current = self.webhook_secret.get_secret_value()
+        return (current,) if previous is None else (current, previous.get_secret_value())
 
     def webhook_secret_is_default(self) -> bool:
         """Whether the signing secret is still the section's default (the sandbox's)."""

@@ -49,6 +49,7 @@ from app.observability.tracing import TracingSettings
 from app.resilience.fair_share import Audience
 from app.resilience.settings import InstanceSharingSettings
 from app.rollout.settings import InstanceRolloutSettings
+from app.secrets.settings import SecretsSettings
 from app.security.settings import AuditSettings, AuthSettings
 from app.webhooks.settings import WebhookSettings
 from app.whole_response.settings import WholeResponseSettings
@@ -211,6 +212,10 @@ class GatewaySettings(BaseSettings):
         description="GraphQL subscriptions and the engine carrying changes between "
         "instances (app/live)",
     )
+    secrets: SecretsSettings = Field(
+        default_factory=SecretsSettings,
+        description="secrets read again from SCV_SECRETS_DIR while the gateway runs (app/secrets)",
+    )
 
     def source(self, source: Source) -> SourceSettings:
         """The settings section of ``source`` (``SCV_<NAME>__...``), of its own model."""
@@ -288,6 +293,12 @@ else:
             for spec in SOURCES
         },
     )
+
+
+def secrets_directory() -> Path | None:
+    """``SCV_SECRETS_DIR``, the directory the settings' secret files were read from."""
+    named = os.environ.get("SCV_SECRETS_DIR")
+    return Path(named) if named else None
 
 
 def secret_file_names(directory: Path) -> dict[str, str]:

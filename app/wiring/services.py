@@ -38,6 +38,7 @@ from app.resilience.policy import Resilience
 from app.rollout.rollback import RollbackWatch
 from app.rollout.service import SourceRollouts, configured_rollouts
 from app.rollout.window import SourceWindows
+from app.secrets.files import SecretFiles
 from app.security.audit import PostgresAuditSink
 from app.security.auth import KeyRing, TokenVerifier
 from app.security.demo_keys import ALGORITHM as DEMO_ALGORITHM
@@ -81,8 +82,12 @@ async def open_services(
     protection: QueryProtection,
     tracer: RequestTracer | None = None,
     transports: Mapping[Source, httpx.AsyncBaseTransport] | None = None,
+    secret_files: SecretFiles | None = None,
 ) -> dict[str, Any]:
-    """Open what the app serves with; the lifespan state (``request.state``) it returns."""
+    """Open what the app serves with; the lifespan state (``request.state``) it returns.
+
+    ``secret_files`` (the app's) are checked every ``secrets.reload_seconds`` while it
+    runs; the sources' clients follow their credentials' files."""
     if tracer is not None:
         stack.callback(tracer.shutdown)
     if metrics.resilience.published:
@@ -99,7 +104,12 @@ async def open_services(
     await store.migrate()
     live = await start_live(settings.live, stack, store, url, metrics.live)
     audit_trail = AuditTrailStore(store)
-    adapters = await build_adapters(settings, stack, transports=transports, resilience=resilience)
+    adapters = await build_adapters(
+        settings, stack, transports=transports, resilience=resilience, secret_files=secret_files
+    )
+    if secret_files is not None and settings.secrets.reload_seconds > 0:
+        reloads = asyncio.create_task(secret_files.run(settings.secrets.reload_seconds))
+        stack.callback(reloads.cancel)
     sources = Sources.from_adapters(adapters)
     verifier = TokenVerifier(settings.auth, await build_key_ring(settings, stack))
     # Customers whose links change between syncs are listed by ``customers`` at once.
