@@ -4,9 +4,10 @@ A setting's file is named as its variable (``SCV_BILLING__API_KEY``), as pydanti
 reads it at start. Any settings section can be watched by its path of names (``("billing",)``,
 or a section nested deeper): every ``SecretStr`` field of it that has a file is watched, and
 when one of those files changes the watcher is called with the section as it is now (a copy
-with the new values). Checks compare each file's size and modification time (a ``stat``), so
-they are cheap enough to run every few seconds; a file's content is read only when it
-changed, and never logged: only the setting's name is.
+with the new values; an optional secret whose file is removed is unset). Checks compare each
+file's size and modification time (a ``stat``), so they are cheap enough to run every few
+seconds; a file's content is read only when it changed, and never logged: only the
+setting's name is.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ def secret_fields(model: type[BaseModel]) -> list[str]:
     return found
 
 
+def _optional(model: type[BaseModel], name: str) -> bool:
+    return type(None) in getattr(model.model_fields[name].annotation, "__args__", ())
+
+
 class SecretFiles:
     """Watched sections of settings and the secret files of their ``SecretStr`` fields."""
 
@@ -79,7 +84,7 @@ class SecretFiles:
         sections' watchers told)."""
         changed: list[str] = []
         for watch in self._watches.values():
-            update: dict[str, SecretStr] = {}
+            update: dict[str, SecretStr | None] = {}
             for name, before in watch.stamps.items():
                 stamp = self._stamp(watch.path, name)
                 if stamp == before:
@@ -87,11 +92,16 @@ class SecretFiles:
                 watch.stamps[name] = stamp
                 value = self._read(watch.path, name)
                 held = getattr(watch.section, name)
-                if value is None or (
-                    isinstance(held, SecretStr) and held.get_secret_value() == value
-                ):
+                if value is None:
+                    # A file removed: an optional secret is unset (a rotation's previous
+                    # secret withdrawn); a required one keeps the value it has.
+                    if held is None or not _optional(type(watch.section), name):
+                        continue
+                    update[name] = None
+                elif isinstance(held, SecretStr) and held.get_secret_value() == value:
                     continue
-                update[name] = SecretStr(value)
+                else:
+                    update[name] = SecretStr(value)
                 changed.append(self.variable(watch.path, name))
             if not update:
                 continue

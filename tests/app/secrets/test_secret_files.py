@@ -37,6 +37,18 @@ def test_a_changed_file_tells_the_sections_watchers_and_nothing_else(tmp_path: P
     assert files.check() == []
 
 
+def test_an_optional_secret_whose_file_is_removed_is_unset(tmp_path: Path) -> None:
+    files = SecretFiles(tmp_path)
+    seen: list[CrmSettings] = []
+    previous = tmp_path / "SCV_CRM__WEBHOOK_SECRET_PREVIOUS"
+    previous.write_text("old")
+    files.watch(("crm",), CrmSettings(webhook_secret_previous=SecretStr("old")), seen.append)
+    previous.unlink()
+    assert files.check() == ["SCV_CRM__WEBHOOK_SECRET_PREVIOUS"]
+    assert seen[-1].webhook_secret_previous is None
+    assert seen[-1].webhook_secrets() == (CrmSettings().webhook_secret.get_secret_value(),)
+
+
 def test_sections_nested_deeper_are_watched_by_their_path(tmp_path: Path) -> None:
     # The shape a per-tenant section would have: SCV_TENANTS__ACME__BILLING__API_KEY.
     files = SecretFiles(tmp_path)
