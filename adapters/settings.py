@@ -325,11 +325,10 @@ class SignedWebhooksSettings(HttpSourceSettings):
         "(docs/key-rotation.md); remove it once the vendor signs with the new one only",
     )
 
-    def webhook_secrets(self) -> tuple[str, ...]:
+    def webhook_secrets(self) -> tuple[SecretStr, ...]:
         """The secrets a delivery may be signed with: the current one, then the previous."""
         previous = self.webhook_secret_previous
-        current = self.webhook_secret.get_secret_value()
-        return (current,) if previous is None else (current, previous.get_secret_value())
+        return (self.webhook_secret,) if previous is None else (self.webhook_secret, previous)
 
     def webhook_secret_is_default(self) -> bool:
         """Whether the signing secret is still the section's default (the sandbox's)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jwt
@@ -33,7 +33,8 @@ ALGORITHM = "RS256"
 class DemoKeys:
     """The key the demo issuer signs with now."""
 
-    private_pem: str
+    #: Never in a repr: it signs every demo token.
+    private_pem: str = field(repr=False)
     public_pem: str
     kid: str
 

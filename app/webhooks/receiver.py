@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -100,7 +101,8 @@ class Vendor:
     source: Source
     path: str
     webhooks: WebhookSpec
-    secrets: tuple[str, ...]
+    #: Held as ``SecretStr``: a ``Vendor`` shown (a repr, a debugger) shows no secret.
+    secrets: tuple[SecretStr, ...]
 
 
 class WebhookReceiver:
@@ -309,7 +311,10 @@ class WebhookReceiver:
         for secret in self._secrets.get(vendor.source, vendor.secrets):
             try:
                 vendor.webhooks.verify(
-                    delivery, secret, now=self._clock(), tolerance=self._settings.tolerance_seconds
+                    delivery,
+                    secret.get_secret_value(),
+                    now=self._clock(),
+                    tolerance=self._settings.tolerance_seconds,
                 )
             except SignatureRejected as exc:
                 first = first or exc

@@ -46,7 +46,7 @@ def test_an_optional_secret_whose_file_is_removed_is_unset(tmp_path: Path) -> No
     previous.unlink()
     assert files.check() == ["SCV_CRM__WEBHOOK_SECRET_PREVIOUS"]
     assert seen[-1].webhook_secret_previous is None
-    assert seen[-1].webhook_secrets() == (CrmSettings().webhook_secret.get_secret_value(),)
+    assert seen[-1].webhook_secrets() == (CrmSettings().webhook_secret,)
 
 
 def test_sections_nested_deeper_are_watched_by_their_path(tmp_path: Path) -> None:
