@@ -21,6 +21,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,9 @@ from typing import Any, Protocol
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+#: How long a key set's files go unlooked-at while it only verifies (``KeySet.find``).
+RECHECK_SECONDS = 1.0
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
@@ -139,6 +143,7 @@ class KeySet:
         self._check = check
         self._seen: tuple[tuple[str, int, int], ...] | None = None
         self._keys: list[SigningKey] = []
+        self._checked_at = float("-inf")
         # Reloads may come from the event loop and from worker threads at once.
         self._lock = threading.Lock()
 
@@ -150,11 +155,19 @@ class KeySet:
         return keys[-1]
 
     def find(self, kid: str | None) -> SigningKey | None:
-        """The key with this ``kid``, if it is still in the set (the files read again first
-        when they changed: a key another process has just added is found)."""
-        for key in self._reloaded():
+        """The key with this ``kid``, if it is still in the set.
+
+        Verifying is every request's, signing a claim's: the files are looked at again
+        (a listing and a ``stat`` each) only for a ``kid`` not known yet (a key another
+        process has just added) or once ``RECHECK_SECONDS`` have passed (a key removed
+        stops verifying within that time), not on every call.
+        """
+        fresh = time.monotonic() - self._checked_at < RECHECK_SECONDS
+        for key in self._keys if fresh else self._reloaded():
             if key.kid == kid:
                 return key
+        if fresh:
+            return next((key for key in self._reloaded() if key.kid == kid), None)
         return None
 
     def keys(self) -> list[SigningKey]:
@@ -172,6 +185,7 @@ class KeySet:
 
     def _reloaded(self) -> list[SigningKey]:
         with self._lock:
+            self._checked_at = time.monotonic()
             paths = list(self._paths())
             seen = tuple(_stamp(path) for path in paths)
             if seen != self._seen:
