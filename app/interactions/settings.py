@@ -55,6 +55,12 @@ class HandoffSettings(BaseModel):
     jwks_refetch_seconds: float = Field(
         default=60.0, ge=0, description="at most one JWKS refetch per this many seconds"
     )
+    jwks_max_age_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="the IVR's keys are fetched again at the first handoff after they are "
+        "this old (the IVR publishes a new key this long before signing with it)",
+    )
     level_rules: tuple[LevelRule, ...] = Field(
         default=DEFAULT_LEVEL_RULES,
         description="verification table: the highest matching row wins; not AUTHENTICATED: NONE",

@@ -11,6 +11,7 @@ safe to return.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,6 +22,8 @@ import jwt
 from app.security.key_files import key_id, public_keys_of_pem
 from app.security.settings import AuthSettings
 from kernel.access import Principal
+
+logger = logging.getLogger(__name__)
 
 #: Roles the gateway knows; what each may see is decided in the resolvers.
 ROLES = frozenset({"agent", "supervisor", "analyst", "ivr", "operator"})
@@ -56,7 +59,12 @@ class KeyRing:
     does not hold: a key added to it verifies with no restart, a key removed stops.
     Refetches are limited to one per ``refetch_interval`` so that tokens with made-up
     ``kid`` values cannot turn the gateway into a load generator against the issuer (a
-    local file is read again only when it changed, so its interval may be 0).
+    local file is read again only when it changed, so its interval may be 0). So that such
+    tokens cannot keep it from ever learning a new key either, a JWKS older than
+    ``max_age`` is fetched again at the next lookup, whatever its ``kid``: an issuer that
+    publishes its next key ``max_age`` before signing with it is never refused (and a key
+    it withdraws stops verifying within ``max_age``). A failed refresh of that kind keeps
+    the keys it has.
     """
 
     def __init__(
@@ -65,6 +73,7 @@ class KeyRing:
         static_key: str | None = None,
         fetch_jwks: JwksFetcher | None = None,
         refetch_interval: float = 60.0,
+        max_age: float | None = None,
     ) -> None:
         if (static_key is None) == (fetch_jwks is None):
             raise ValueError("configure exactly one of a PEM public key or a JWKS URL")
@@ -78,6 +87,7 @@ class KeyRing:
         self._static: Any = blocks[0] if len(blocks) == 1 else static_key
         self._fetch_jwks = fetch_jwks
         self._refetch_interval = refetch_interval
+        self._max_age = max_age
         self._jwks: dict[str, jwt.PyJWK] = {}
         self._last_fetch = float("-inf")
         self._refresh_lock = asyncio.Lock()
@@ -93,6 +103,8 @@ class KeyRing:
             return self._static
         if kid is None:
             raise AuthenticationError("token has no key id")
+        if self._max_age is not None and time.monotonic() - self._last_fetch >= self._max_age:
+            await self._refresh_if_stale(self._max_age)
         if kid not in self._jwks:
             await self._refresh_if_due()
         found = self._jwks.get(kid)
@@ -110,6 +122,17 @@ class KeyRing:
         async with self._refresh_lock:
             if time.monotonic() - self._last_fetch >= self._refetch_interval:
                 await self._refresh()
+
+    async def _refresh_if_stale(self, max_age: float) -> None:
+        """Fetch the JWKS again when it is older than ``max_age``; on failure keep it."""
+        async with self._refresh_lock:
+            if time.monotonic() - self._last_fetch < max_age:
+                return  # another request refreshed it meanwhile
+            try:
+                await self._refresh()
+            except AuthenticationError:
+                # The keys held still verify; the next unknown kid or max_age tries again.
+                logger.warning("could not refresh the signing keys; keeping those held")
 
     async def _refresh(self) -> None:
         assert self._fetch_jwks is not None

@@ -57,5 +57,11 @@ class AuthSettings(BaseModel):
         description="at most one fetch of jwks_url per this many seconds (an unknown `kid` "
         "asks for one)",
     )
+    jwks_max_age_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="jwks_url's keys are fetched again at the first token after they are "
+        "this old (an issuer publishes a new key this long before signing with it)",
+    )
     role_claim: str = Field(default="role", description="the claim that carries the role")
     leeway_seconds: float = Field(default=30.0, ge=0, description="clock skew allowed")

@@ -60,7 +60,11 @@ async def build_interactions(
         document: dict[str, object] = response.json()
         return document
 
-    keys = KeyRing(fetch_jwks=fetch_jwks, refetch_interval=settings.handoff.jwks_refetch_seconds)
+    keys = KeyRing(
+        fetch_jwks=fetch_jwks,
+        refetch_interval=settings.handoff.jwks_refetch_seconds,
+        max_age=settings.handoff.jwks_max_age_seconds,
+    )
     signing_keys = await asyncio.to_thread(
         interaction_keys, settings.interactions, demo=settings.demo, data_dir=settings.data_dir
     )

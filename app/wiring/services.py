@@ -43,7 +43,7 @@ from app.security.audit import PostgresAuditSink
 from app.security.auth import KeyRing, TokenVerifier
 from app.security.demo_keys import ALGORITHM as DEMO_ALGORITHM
 from app.security.demo_keys import demo_key_set, ensure_demo_keys
-from app.security.key_files import JwksFile
+from app.security.key_files import RECHECK_SECONDS, JwksFile
 from app.settings import Settings
 from app.store.audit import AuditTrailStore
 from app.store.backlog import TicketBacklogStore
@@ -342,9 +342,17 @@ async def build_key_ring(settings: Settings, stack: AsyncExitStack) -> KeyRing:
             document: dict[str, object] = response.json()
             return document
 
-        return KeyRing(fetch_jwks=fetch_jwks, refetch_interval=auth.jwks_refetch_seconds)
+        return KeyRing(
+            fetch_jwks=fetch_jwks,
+            refetch_interval=auth.jwks_refetch_seconds,
+            max_age=auth.jwks_max_age_seconds,
+        )
     if auth.jwks_file is not None:
-        return KeyRing(fetch_jwks=local_jwks(JwksFile(auth.jwks_file).document), refetch_interval=0)
+        return KeyRing(
+            fetch_jwks=local_jwks(JwksFile(auth.jwks_file).document),
+            refetch_interval=0,
+            max_age=RECHECK_SECONDS,
+        )
     if auth.public_key_pem is not None:
         return KeyRing(static_key=auth.public_key_pem.get_secret_value())
     if auth.public_key_file is not None:
@@ -353,7 +361,10 @@ async def build_key_ring(settings: Settings, stack: AsyncExitStack) -> KeyRing:
         await asyncio.to_thread(ensure_demo_keys, settings.data_dir)
         demo_keys = demo_key_set(settings.data_dir)
         return KeyRing(
-            fetch_jwks=local_jwks(lambda: demo_keys.jwks(DEMO_ALGORITHM)), refetch_interval=0
+            fetch_jwks=local_jwks(lambda: demo_keys.jwks(DEMO_ALGORITHM)),
+            refetch_interval=0,
+            # A key removed (scv keys rotate, rollback) stops verifying within this.
+            max_age=RECHECK_SECONDS,
         )
     raise ValueError(
         "no token verification key: set SCV_AUTH__JWKS_URL, SCV_AUTH__JWKS_FILE, "

@@ -7,9 +7,11 @@ and a vendor posts webhooks. Meanwhile, one after the other, as an operator woul
 
 1. the demo issuer's key rotates (``scv keys rotate --kind bearer``'s function);
 2. the interaction-token key rotates, and a new call is claimed with the new key;
-3. the CRM's webhook secret rotates through ``SCV_SECRETS_DIR``: new and previous both
+3. the IVR platform publishes a new handoff key, and signs with it once the gateway has
+   fetched its keys again;
+4. the CRM's webhook secret rotates through ``SCV_SECRETS_DIR``: new and previous both
    valid, the vendor moves to the new one, the previous is withdrawn;
-4. billing's API key rotates through ``SCV_SECRETS_DIR``: billing (a key-checking proxy
+5. billing's API key rotates through ``SCV_SECRETS_DIR``: billing (a key-checking proxy
    in front of the sandbox, the boundary under test) accepts both keys, the gateway's file
    changes, and once the load is over billing revokes the old key.
 
@@ -28,17 +30,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import orjson
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.cli.ivr_call import play_ivr_call
+from app.interactions.handoff import HANDOFF_TYPE
 from app.interactions.tokens import demo_key_directory as interaction_key_directory
 from app.main import create_app
 from app.security.demo_keys import DemoKeys, ensure_demo_keys, mint_token, rotate_demo_keys
+from app.security.key_files import public_jwk
 from app.security.settings import AuthSettings
 from sandbox.billing.system import API_KEY as SANDBOX_BILLING_KEY
 from sandbox.webhooks import DEFAULT_SECRETS, signed_headers
@@ -80,16 +85,53 @@ class Credentials:
     webhook_secret: str = DEFAULT_SECRETS["crm"]
 
 
+class IvrKeys:
+    """The IVR platform's handoff signing keys: its JWKS lists every key published, the
+    newest of the signing ones signs. The sandbox IVR plays the calls; its handoffs are
+    signed again here, with these keys (the boundary under test)."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, ec.EllipticCurvePrivateKey]] = []
+        self.signing = 0
+        self.fetches = 0
+        self.publish()
+
+    def publish(self) -> None:
+        """A new key in the JWKS (not signing yet: the gateway learns it first)."""
+        self.published.append(
+            (f"ivr-{len(self.published)}", ec.generate_private_key(ec.SECP256R1()))
+        )
+
+    def sign(self, handoff: str) -> str:
+        claims = jwt.decode(handoff, options={"verify_signature": False})
+        kid, key = self.published[self.signing]
+        return jwt.encode(claims, key, algorithm="ES256", headers={"typ": HANDOFF_TYPE, "kid": kid})
+
+    async def jwks(self, request: Request) -> Response:
+        self.fetches += 1
+        keys = [
+            {**public_jwk(key.public_key()), "kid": kid, "alg": "ES256", "use": "sig"}
+            for kid, key in self.published
+        ]
+        return JSONResponse({"keys": keys})
+
+
 class Billing:
     """Billing as the vendor runs it: a key check (the keys it accepts now) in front of the
     sandbox's billing API."""
 
-    def __init__(self, sandbox_url: str, http: httpx.AsyncClient) -> None:
+    def __init__(self, sandbox_url: str, http: httpx.AsyncClient, ivr: IvrKeys) -> None:
         self.accepted = {SANDBOX_BILLING_KEY}
         self.seen: list[str] = []
         self._sandbox = f"{sandbox_url}/billing"
         self._http = http
-        self.app = Starlette(routes=[Route("/{path:path}", self.forward, methods=["GET", "POST"])])
+        self.app = Starlette(
+            routes=[
+                # The IVR platform's JWKS, served beside billing by the same test server.
+                Route("/ivr-jwks", ivr.jwks, methods=["GET"]),
+                Route("/{path:path}", self.forward, methods=["GET", "POST"]),
+            ]
+        )
 
     async def forward(self, request: Request) -> Response:
         key = request.headers.get("authorization", "").removeprefix("Bearer ")
@@ -210,24 +252,31 @@ async def progress(load: Load, requests: int = 10, webhooks: int = 0) -> None:
     await until(done, f"{requests} more requests answered")
 
 
-async def claim(stack: Stack, url: str, data_dir: Path) -> tuple[str, str]:
-    """A new call for Ada handed to the gateway at ``url``, claimed by agent-1: its grant."""
+async def claim(stack: Stack, url: str, data_dir: Path, ivr: IvrKeys) -> tuple[str, str]:
+    """A new call for Ada handed to the gateway at ``url`` (its handoff signed with the IVR's
+    key of the moment), claimed by agent-1: its contact and grant."""
     keys = ensure_demo_keys(data_dir)
-    call = await play_ivr_call(
-        stack.http,
-        ivr_url=f"{stack.sandbox_url}/ivr",
-        gateway_url=url,
-        ivr_token=mint_token(keys, stack.settings.auth, subject="ivr-sandbox", role="ivr"),
-        call={"customer": "ada", "auth_method": "PIN", "auth_result": "AUTHENTICATED"},
+    played = await stack.http.post(
+        f"{stack.sandbox_url}/ivr/_sandbox/calls",
+        json={"customer": "ada", "auth_method": "PIN", "auth_result": "AUTHENTICATED"},
     )
+    assert played.status_code == 201, played.text
+    ivr_token = mint_token(keys, stack.settings.auth, subject="ivr-sandbox", role="ivr")
+    posted = await stack.http.post(
+        f"{url}/ivr/handoffs",
+        json={"handoff": ivr.sign(played.json()["handoff"])},
+        headers={"Authorization": f"Bearer {ivr_token}"},
+    )
+    assert posted.status_code == 201, posted.text
+    contact = str(posted.json()["interaction"]["contactId"])
     agent_token = mint_token(keys, stack.settings.auth, subject="agent-1", role="agent")
     response = await stack.http.post(
         f"{url}/graphql",
-        json={"query": CLAIM, "variables": {"c": call.contact_id}},
+        json={"query": CLAIM, "variables": {"c": contact}},
         headers={"Authorization": f"Bearer {agent_token}"},
     )
     assert response.status_code == 200, response.text
-    return call.contact_id, response.json()["data"]["claimInteraction"]["token"]
+    return contact, response.json()["data"]["claimInteraction"]["token"]
 
 
 async def test_every_key_rotates_under_load_with_no_failed_request(
@@ -236,7 +285,8 @@ async def test_every_key_rotates_under_load_with_no_failed_request(
     data_dir, secrets_dir = tmp_path / "scv", tmp_path / "secrets"
     secrets_dir.mkdir()
     monkeypatch.setenv("SCV_SECRETS_DIR", str(secrets_dir))
-    billing = Billing(stack.sandbox_url, stack.http)
+    ivr = IvrKeys()
+    billing = Billing(stack.sandbox_url, stack.http, ivr)
     billing_server, billing_task, billing_port = await serve(billing.app)
     settings = stack.settings.model_copy(
         update={
@@ -246,13 +296,20 @@ async def test_every_key_rotates_under_load_with_no_failed_request(
             "billing": stack.settings.billing.model_copy(
                 update={"base_url": f"http://127.0.0.1:{billing_port}"}
             ),
+            # The IVR's keys are fetched again once this old, at the next handoff.
+            "handoff": stack.settings.handoff.model_copy(
+                update={
+                    "jwks_url": f"http://127.0.0.1:{billing_port}/ivr-jwks",
+                    "jwks_max_age_seconds": 0.5,
+                }
+            ),
         }
     )
     gateway_server, gateway_task, port = await serve(create_app(settings))
     url = f"http://127.0.0.1:{port}"
     try:
         first = ensure_demo_keys(data_dir)
-        grant = await claim(stack, url, data_dir)
+        grant = await claim(stack, url, data_dir, ivr)
         credentials = Credentials(first, first, grant, grant)
         load = Load()
         tasks = [
@@ -270,10 +327,23 @@ async def test_every_key_rotates_under_load_with_no_failed_request(
 
         # 2. The interaction-token key; the next claim is signed with the new one.
         interaction_key_directory(data_dir).rotate()
-        credentials.newest_grant = await claim(stack, url, data_dir)
+        credentials.newest_grant = await claim(stack, url, data_dir, ivr)
         await progress(load)
 
-        # 3. The CRM's webhook secret: both valid, the vendor moves, the previous withdrawn.
+        # 3. The IVR's handoff key: published, learned by the gateway, then signing.
+        ivr.publish()
+        fetched = ivr.fetches
+
+        async def learned() -> bool:
+            await claim(stack, url, data_dir, ivr)  # still signed with the first key
+            return ivr.fetches > fetched
+
+        await until(learned, "the gateway fetched the IVR's keys again")
+        ivr.signing = 1
+        credentials.newest_grant = await claim(stack, url, data_dir, ivr)
+        await progress(load)
+
+        # 4. The CRM's webhook secret: both valid, the vendor moves, the previous withdrawn.
         (secrets_dir / "SCV_CRM__WEBHOOK_SECRET").write_text(NEW_WEBHOOK_SECRET)
         (secrets_dir / "SCV_CRM__WEBHOOK_SECRET_PREVIOUS").write_text(DEFAULT_SECRETS["crm"])
         probe = itertools.count(1)
@@ -295,7 +365,7 @@ async def test_every_key_rotates_under_load_with_no_failed_request(
         await until(refuses_old, "the previous webhook secret withdrawn")
         await progress(load)
 
-        # 4. Billing's API key: billing takes both, the gateway's file changes.
+        # 5. Billing's API key: billing takes both, the gateway's file changes.
         billing.accepted.add(NEW_BILLING_KEY)
         (secrets_dir / "SCV_BILLING__API_KEY").write_text(NEW_BILLING_KEY)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
@@ -190,3 +191,31 @@ def test_scv_keys_rotate_and_rollback(
     main(["keys", "rollback", "--kind", "bearer"])
     assert "bearer: removed demo-signing-key.1.pem" in capsys.readouterr().out
     assert ensure_demo_keys(tmp_path) == first
+
+
+async def test_a_key_published_before_it_signs_is_learned_despite_the_refetch_limit(
+    tmp_path: Path,
+) -> None:
+    first = ensure_demo_keys(tmp_path)
+    published: dict[str, Any] = demo_key_set(tmp_path).jwks("RS256")
+    failing = False
+
+    async def fetch() -> dict[str, Any]:
+        if failing:
+            raise ConnectionError("issuer down")
+        return published
+
+    # Made-up kids may ask for a refetch once an hour; the keys are refreshed when stale.
+    learning = TokenVerifier(AUTH, KeyRing(fetch_jwks=fetch, refetch_interval=3600, max_age=0))
+    limited = TokenVerifier(AUTH, KeyRing(fetch_jwks=fetch, refetch_interval=3600))
+    for verifier in (learning, limited):
+        assert await verifier.verify(mint_token(first, AUTH, subject="a", role="agent"))
+    second, _ = rotate_demo_keys(tmp_path)
+    published = demo_key_set(tmp_path).jwks("RS256")  # the issuer publishes the next key
+    token = mint_token(second, AUTH, subject="b", role="agent")
+    assert (await learning.verify(token)).subject == "b"
+    with pytest.raises(AuthenticationError, match="unknown key"):
+        await limited.verify(token)
+    # The issuer down at a refresh: the keys held still verify.
+    failing = True
+    assert await learning.verify(mint_token(first, AUTH, subject="c", role="agent"))
