@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-fuzz conformance test-browser test-deploy up down check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-live bench-writes bench-ab bench-floor bench-pii-detectors bench-keys profile clean help
+.PHONY: install run test test-fuzz conformance test-browser test-deploy up down check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-kpis bench-live bench-writes bench-ab bench-floor bench-pii-detectors bench-keys profile clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -103,6 +103,9 @@ bench-fair-share: $(STAMP)  ## agents and analysts, each alone and beside the ot
 
 bench-facts: $(STAMP)  ## the read model's filters and pages over 100,000 customers (~30 s)
 	$(BIN)/python -m bench.facts_query
+
+bench-kpis: $(STAMP)  ## integration KPIs: counting a call, a flush, the backlog over 100,000 open tickets (~10 s)
+	$(BIN)/python -m bench.kpis
 
 bench-live: $(STAMP)  ## live changes: webhook to 100 subscribers p50/p99, memory per subscription (~1 min)
 	$(BIN)/python -m bench.live

@@ -41,6 +41,7 @@ from adapters.crm.settings import CrmSettings
 from adapters.http.client import CallPolicy, build_client
 from adapters.ivr.client import HttpIvrAdapter, ivr_auth_headers
 from adapters.ivr.settings import IvrSettings
+from adapters.orders import facts as orders_facts
 from adapters.orders import linking as orders_linking
 from adapters.orders.cached import CachedOrdersAdapter, OrdersLifetimes
 from adapters.orders.client import open_orders_adapter
@@ -60,6 +61,7 @@ from adapters.support.settings import SupportSettings
 from kernel.cache import LifetimeSection, ReadThrough
 from kernel.linking import LinkPass, LinkRecord, SourceCursor
 from kernel.models import Source
+from kernel.source_facts import FactsSpec
 from kernel.webhooks import VendorEvent, WebhookDelivery
 from kernel.writes import SourceWrite, WriteKind
 
@@ -161,6 +163,9 @@ class SourceSpec:
     #: The writes it takes, as the system of record of their facts (``adapters/<source>/
     #: writes.py``); none: the gateway never writes to it.
     writes: tuple[SourceWrite, ...] = ()
+    #: The facts its records bring to the analysts' read model (``kernel.source_facts``);
+    #: None: none of its own.
+    facts: FactsSpec | None = None
 
     @property
     def name(self) -> str:
@@ -191,6 +196,7 @@ def source_spec(
     cache: CacheSpec | None = None,
     linking: LinkingSpec | None = None,
     writes: tuple[SourceWrite, ...] = (),
+    facts: FactsSpec | None = None,
 ) -> SourceSpec:
     """A registry entry of any kind of source, its parts type-checked together here, once."""
     if webhooks is not None and not issubclass(settings_model, SignedWebhooksSettings):
@@ -207,6 +213,7 @@ def source_spec(
         cache=cache,
         linking=linking,
         writes=writes,
+        facts=facts,
     )
 
 
@@ -222,6 +229,7 @@ def http_source_spec(
     cache: CacheSpec | None = None,
     linking: LinkingSpec | None = None,
     writes: tuple[SourceWrite, ...] = (),
+    facts: FactsSpec | None = None,
 ) -> SourceSpec:
     """The entry of a source reached over HTTP: its adapter over a client of its own
     (``adapters.http.client.build_client``) that authenticates with ``auth_headers``."""
@@ -254,6 +262,7 @@ def http_source_spec(
         cache=cache,
         linking=linking,
         writes=writes,
+        facts=facts,
     )
 
 
@@ -340,6 +349,7 @@ SOURCES: tuple[SourceSpec, ...] = (
             search=orders_linking.search,
             get=orders_linking.get,
         ),
+        facts=orders_facts.FACTS,
     ),
 )
 
@@ -388,6 +398,12 @@ def cached() -> tuple[SourceSpec, ...]:
 def with_webhooks() -> tuple[SourceSpec, ...]:
     """The sources that send signed webhooks, in registry order."""
     return tuple(spec for spec in SOURCES if spec.webhooks is not None)
+
+
+def with_facts() -> tuple[SourceSpec, ...]:
+    """The sources whose records bring facts of their own to the read model, in registry
+    order."""
+    return tuple(spec for spec in SOURCES if spec.facts is not None)
 
 
 def writer_of(kind: WriteKind) -> tuple[Source, SourceWrite]:

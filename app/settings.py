@@ -43,6 +43,7 @@ from app.exports.settings import ExportSettings
 from app.identity.settings import IdentitySettings
 from app.identity.sync.settings import SyncSettings
 from app.interactions.settings import HandoffSettings, InteractionSettings
+from app.kpis.settings import KpiSettings
 from app.limits.settings import PersistedQuerySettings, QueryLimitSettings
 from app.live.settings import LiveSettings
 from app.observability.tracing import TracingSettings
@@ -197,6 +198,11 @@ class GatewaySettings(BaseSettings):
     persisted_queries: PersistedQuerySettings = Field(
         default_factory=PersistedQuerySettings,
         description="automatic persisted queries (APQ) and the allow-list mode",
+    )
+    kpis: KpiSettings = Field(
+        default_factory=KpiSettings,
+        description="how often each process adds its counted calls to the integration KPIs' "
+        "daily series (docs/rollout.md)",
     )
     rollout: InstanceRolloutSettings = Field(
         default_factory=InstanceRolloutSettings,

@@ -20,7 +20,6 @@ from datetime import timedelta
 import httpx
 import uvicorn
 
-from app.analytics.order_facts import orders_of
 from app.analytics.refresh import (
     ChangedFactsReport,
     FactsRefreshReport,
@@ -143,7 +142,7 @@ async def run_sync(settings: Settings, *, full: bool = False, identity_only: boo
                 sources.billing,
                 sources.crm,
                 sources.support,
-                orders=orders_of(sources),
+                adapters=sources.by_source,
             )
             facts = await refresh_changed_facts(
                 updater, writer, report.changed, settings.customers.panel_concurrency

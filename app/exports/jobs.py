@@ -36,13 +36,26 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-from app.exports.format import filter_from_json, filter_to_json, header_chunk, render_batch
+from app.exports.format import (
+    COLUMNS,
+    filter_from_json,
+    filter_to_json,
+    header_chunk,
+    render_batch,
+)
 from app.exports.metrics import ExportMetrics
 from app.exports.settings import ExportSettings
 from app.store.exports import ClaimedJob, ExportRow, ExportStore, NewExport
 from kernel.access import Principal
+from kernel.client_errors import BadUserInput
 from kernel.customer_facts import CustomerFactsStore, CustomerFilter, CustomerOrder
-from kernel.exports import ExportField, ExportFormat, ExportJobView, ExportLimitReached, ExportState
+from kernel.exports import (
+    ExportColumn,
+    ExportFormat,
+    ExportJobView,
+    ExportLimitReached,
+    ExportState,
+)
 
 __all__ = ["ExportWorker", "Exports", "job_view", "run_export_workers"]
 
@@ -70,7 +83,7 @@ def job_view(row: ExportRow) -> ExportJobView:
         owner=row.owner,
         state=ExportState(row.state),
         export_format=ExportFormat(row.format),
-        fields=tuple(ExportField(name) for name in row.fields),
+        fields=tuple(row.fields),
         rows_done=row.rows_done,
         total_rows=row.total_rows,
         created_at=row.created_at,
@@ -101,17 +114,21 @@ class Exports:
         self,
         owner: Principal,
         customer_filter: CustomerFilter,
-        fields: Sequence[ExportField],
+        fields: Sequence[ExportColumn],
         export_format: ExportFormat,
     ) -> ExportJobView:
-        """Queue a job; ``ExportLimitReached`` when the owner has too many under way."""
+        """Queue a job; ``ExportLimitReached`` when the owner has too many under way, and
+        ``BadUserInput`` for a column no export has."""
+        unknown = [str(field) for field in fields if field not in COLUMNS]
+        if unknown:
+            raise BadUserInput(f"no export has the column {unknown[0]}")
         row = await self._store.create(
             NewExport(
                 id=str(uuid.uuid4()),
                 owner=owner.subject,
                 owner_role=owner.role,
                 filter=filter_to_json(customer_filter),
-                fields=[field.value for field in fields],
+                fields=[str(field) for field in fields],
                 format=export_format.value,
             ),
             self._settings.max_active_per_owner,
@@ -230,10 +247,13 @@ class ExportWorker:
 
     async def _work(self, claim: ClaimedJob) -> None:
         job = claim.job
-        fields = [ExportField(name) for name in job.fields]
+        fields = list(job.fields)
         export_format = ExportFormat(job.format)
         try:
             customer_filter = filter_from_json(job.filter)
+            if any(field not in COLUMNS for field in fields):
+                # A source that declared the column no longer does.
+                raise ValueError("a column no export has")
         except (KeyError, TypeError, ValueError):
             await self._fail(claim, CANNOT_RESUME)
             return

@@ -2,7 +2,8 @@
 
 ``PostgresFactsStore`` implements ``kernel.customer_facts.CustomerFactsStore``: keyset
 pagination over one sort key and the customer id (stable cursors, no duplicates or gaps
-while paging, whatever is inserted meanwhile), filters as indexed SQL. The SQL text is put
+while paging, whatever is inserted meanwhile), filters as indexed SQL (the registered
+sources' own facts and filters through ``app.store.source_facts``). The SQL text is put
 together from fixed fragments chosen by the filter's fields; every value is a parameter.
 
 What the facts refresh writes goes through ``app.store.facts_writer.FactsWriter``.
@@ -21,6 +22,7 @@ from decimal import Decimal
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from app.store.source_facts import decode_source_facts, flags_where
 from kernel.customer_facts import (
     CustomerFacts,
     CustomerFactsPage,
@@ -56,7 +58,7 @@ _COLUMNS = """
 f.customer_id, c.display_name, f.created_at, f.linked_sources, f.balance, f.currency,
 f.delinquent, f.subscription_status, f.open_ticket_count, f.last_ticket_at,
 f.last_contact_at, f.country, f.billing_taken_at, f.support_taken_at, f.crm_taken_at,
-f.order_count, f.open_order_count, f.last_order_at, f.orders_taken_at
+f.source_facts
 """
 
 
@@ -169,11 +171,8 @@ def _filtered(customer_filter: CustomerFilter) -> _Query:
     if f.missing_from:
         unwanted = sorted(s.value for s in f.missing_from)
         query.where(f"not (f.linked_sources && {query.param(unwanted)}::text[])")
-    if f.has_open_orders is True:
-        # Literally the partial index's predicate, so the planner can use it.
-        query.where("f.open_order_count > 0")
-    elif f.has_open_orders is False:
-        query.where("coalesce(f.open_order_count, 0) = 0")
+    for condition in flags_where(f.source_flags, query.param):
+        query.where(condition)
     return query
 
 
@@ -194,10 +193,7 @@ def _facts(row: asyncpg.Record) -> CustomerFacts:
         billing_taken_at=row["billing_taken_at"],
         support_taken_at=row["support_taken_at"],
         crm_taken_at=row["crm_taken_at"],
-        order_count=row["order_count"],
-        open_order_count=row["open_order_count"],
-        last_order_at=row["last_order_at"],
-        orders_taken_at=row["orders_taken_at"],
+        source_facts=decode_source_facts(row["source_facts"]),
     )
 
 

@@ -16,14 +16,16 @@ with the secret of the source's own settings section). Per delivery:
    changes applied unless a newer event already set that field (out of order: skipped);
    then the record invalidated. A failure rolls the event back and answers 503, so the
    vendor's retry processes it.
-3. 200 with counts only. Bodies are never logged (they hold personal data).
+3. the analysts' read model re-read, then each follower of applied events told (the
+   ticket backlog: ``app.kpis.backlog``); a store failure there answers 503 too.
+4. 200 with counts only. Bodies are never logged (they hold personal data).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -86,6 +88,14 @@ class ChangeListener(Protocol):
 
     def out_of_order(self, source: Source) -> None:
         """An event older than one already applied for its record: nothing is told of it."""
+        ...
+
+
+class EventFollower(Protocol):
+    """Told of each delivery's events once applied (``request.state.event_followers``)."""
+
+    async def follow(self, events: Sequence[VendorEvent]) -> None:
+        """Bring what it keeps up to date; raises only if the vendor should retry."""
         ...
 
 
@@ -212,6 +222,17 @@ class WebhookReceiver:
                 )
         if not await self._refresh_facts(request, events):
             return _unavailable()
+        followers: Sequence[EventFollower] = getattr(request.state, "event_followers", ())
+        for follower in followers:
+            try:
+                await follower.follow(events)
+            except Exception as exc:
+                # The type only: a store error's text may quote the values it was given.
+                logger.warning(
+                    "a follower of webhook events failed; the vendor will retry",
+                    extra={"source": source.value, "error": type(exc).__name__},
+                )
+                return _unavailable()
         return JSONResponse(
             {
                 "received": len(events),

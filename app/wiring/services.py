@@ -24,7 +24,6 @@ from prometheus_client import multiprocess
 from adapters.registry import SOURCES, fallback_order, record_nouns
 from adapters.taxonomy import taxonomies_of
 from adapters.unreadable import unreadable_of
-from app.analytics.order_facts import orders_of
 from app.analytics.refresh import FactsUpdater
 from app.cache.response_cache import ResponseCache
 from app.cache.sources import cached_adapters
@@ -32,7 +31,6 @@ from app.http.state import GatewayState
 from app.identity.data_quality import DataQuality
 from app.identity.decisions import IdentityDecisionService
 from app.identity.live_linking import LiveLinking
-from app.kpis.service import IntegrationKpiService
 from app.live.service import LiveChanges
 from app.resilience.policy import Resilience
 from app.rollout.rollback import RollbackWatch
@@ -46,17 +44,16 @@ from app.security.demo_keys import demo_key_set, ensure_demo_keys
 from app.security.key_files import RECHECK_SECONDS, JwksFile
 from app.settings import Settings
 from app.store.audit import AuditTrailStore
-from app.store.backlog import TicketBacklogStore
 from app.store.customers import Store
 from app.store.facts import PostgresFactsStore
 from app.store.facts_writer import FactsWriter
 from app.store.identity_view import IdentityViewStore
-from app.store.kpis import KpiStore
 from app.store.roles import embedded_store
 from app.store.rollout import PostgresRolloutStore
 from app.whole_response.cache import WholeResponseCache
 from app.wiring.exports import start_exports
 from app.wiring.interactions import build_interactions
+from app.wiring.kpis import backlog_follower, start_kpis
 from app.wiring.live import start_live
 from app.wiring.metrics import GatewayMetrics
 from app.wiring.protection import QueryProtection
@@ -171,7 +168,7 @@ async def open_services(
         sources.billing,
         sources.crm,
         sources.support,
-        orders=orders_of(sources),
+        adapters=sources.by_source,
         updates=metrics.facts.updates,
     )
     writes = await start_writes(
@@ -192,6 +189,7 @@ async def open_services(
     stack.callback(metrics.upstream_watchers.remove, watch.windows.observe_call)
     checks = asyncio.create_task(watch.run(settings.rollout.check_seconds))
     stack.callback(checks.cancel)
+    kpis = start_kpis(settings.kpis, stack, store, metrics, rollout, watch)
     # Last, so that its workers stop (handing their jobs back) before anything closes.
     export_downloads = await start_exports(
         settings,
@@ -207,6 +205,8 @@ async def open_services(
         # For webhooks (``await cache.invalidate_record(source, id)``).
         "cache": cache,
         "facts_updater": facts_updater,
+        # For webhooks: what else follows the events applied.
+        "event_followers": [backlog_follower(store, sources)],
         # For webhooks: the changes they carry, published to subscribers.
         "live": live,
         "gateway": GatewayState(
@@ -237,9 +237,7 @@ async def open_services(
             data_quality=DataQuality(store, lambda: metrics.taxonomy.taxonomies),
             live=live,
             rollout=rollout,
-            kpis=IntegrationKpiService(
-                KpiStore(store), rollout, watch.windows, TicketBacklogStore(store.pool)
-            ),
+            kpis=kpis,
             whole_response=whole_response if settings.cache.enabled else None,
         ),
         "rollout": rollout,

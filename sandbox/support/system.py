@@ -60,7 +60,9 @@ def create_support_app(dataset: Dataset, control: SystemControl | None = None) -
     """The support system over ``dataset.support``; faults and stats through ``control``."""
     api = SupportApi(dataset.support)
     control = control or SystemControl("support", ERRORS)
-    writes = SupportWrites(dataset.support, control.outbox, render_ticket, _not_found)
+    writes = SupportWrites(
+        dataset.support, control.outbox, render_ticket, _not_found, clock=control.clock
+    )
     export = IncrementalUserExport(dataset.support, render_user, invalid_value, invalid_pagination)
     spec = SystemSpec(
         name="support",
