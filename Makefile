@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-isolation test-fuzz conformance test-browser test-deploy up down check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-kpis bench-live bench-writes bench-ab bench-floor bench-pii-detectors profile clean help
+.PHONY: install run test test-isolation test-fuzz conformance test-browser test-deploy up down check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-kpis bench-live bench-writes bench-ab bench-floor bench-pii-detectors bench-keys profile clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -115,6 +115,9 @@ bench-live: $(STAMP)  ## live changes: webhook to 100 subscribers p50/p99, memor
 
 bench-writes: $(STAMP)  ## notes per second with the outbox, and its drain after a CRM outage (~1 min)
 	$(BIN)/python -m bench.writes
+
+bench-keys: $(STAMP)  ## what keys that rotate without a restart cost per token and per secrets check (~10 s)
+	$(BIN)/python -m bench.key_rotation
 
 CUSTOMERS ?= 100000
 bench-sync: $(STAMP)  ## scv sync of CUSTOMERS (100000) into an empty store, vs 25000: time, RSS
