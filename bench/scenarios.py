@@ -78,8 +78,9 @@ BILLING_ALWAYS_DUE = {
 }
 
 #: Upstream calls of one whole view of a customer known to all three systems: the CRM
-#: contact (one batch read), the billing customer, subscriptions and invoices, the tickets.
-WHOLE_VIEW_CALLS = 5
+#: contact (one batch read), the billing customer with their subscriptions (one combined
+#: read; two for a customer without any subscription) and invoices, the tickets.
+WHOLE_VIEW_CALLS = 4
 
 
 @dataclass(frozen=True)
@@ -318,7 +319,7 @@ SCENARIOS = [
         description="IVR handoff, claim, whole view with the interaction token (timed as one)",
         # The handoff waits for the IVR's confirmation, the view for its panels.
         rounds=2,
-        # The IVR contact, then the whole view's five.
+        # The IVR contact, then the whole view's four.
         expected_calls=WHOLE_VIEW_CALLS + 1,
         bodies=lambda c: [],
         requires="claimInteraction",
