@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from adapters.registry import LinkingSpec, SourceSpec, linked, linking_of, spec_of
-from app.cache.tiers import LocalTier
+from app.cache.local import LocalTier
 from app.identity.linking_metrics import LinkingMetrics, LookupKind, LookupOutcome
 from app.identity.settings import IdentitySettings
 from app.identity.sync.linking import FoundRecords, link_found_records

@@ -47,8 +47,9 @@ from graphql import (
 )
 from strawberry.types import ExecutionResult
 
+from app.cache.local import LocalTier
 from app.cache.read_log import ReadLog, read_log
-from app.cache.tiers import KEY_PREFIX, CacheTier, LocalTier
+from app.cache.tiers import KEY_PREFIX, CacheTier
 from app.limits.checks import CostNote, noted_cost
 from app.limits.refusal import QueryRefused
 from app.whole_response.metrics import (
