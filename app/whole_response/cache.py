@@ -52,6 +52,7 @@ from app.cache.read_log import ReadLog, read_log
 from app.cache.tiers import KEY_PREFIX, CacheTier
 from app.limits.checks import CostNote, noted_cost
 from app.limits.refusal import QueryRefused
+from app.whole_response.kept import Kept, MetaPath
 from app.whole_response.metrics import (
     AUDIT_FAILED,
     HIT,
@@ -80,27 +81,8 @@ LINKS_GENERATION_TTL = 86_400.0
 #: Operations whose kind and root fields are remembered.
 REMEMBERED_DOCUMENTS = 512
 
-MetaPath = tuple[str | int, ...]
 #: Charges (role, subject, cost) to the budget: the refusal when it is spent.
 Charge = Callable[[str, str, int], Awaitable[QueryRefused | None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Kept:
-    """One kept answer."""
-
-    data: bytes
-    #: ``time.time()`` when it was built.
-    built_at: float
-    #: The response cache's generation key of every record read -> the generation read.
-    generations: tuple[tuple[str, int], ...]
-    links_generation: int
-    #: (path, field, value when built) of every panel meta field to make true again.
-    meta: tuple[tuple[MetaPath, str, Any], ...]
-    #: Its execution's audit entries, as that caller's.
-    audit: tuple[AuditEntry, ...]
-    #: What its execution cost (``GuardCost``): each reader's budget is charged as much.
-    cost: int
 
 
 @dataclass(slots=True)
