@@ -70,6 +70,16 @@ class CacheTier(Protocol):
         """The generation number under ``key`` (0 when none was ever set)."""
         ...
 
+    async def get_shared(self, key: str) -> bytes | None:
+        """The bytes every process shares under ``key`` (None: absent, unreadable, down, or
+        a tier of one process, which shares nothing); for the whole-response cache."""
+        ...
+
+    async def set_shared(self, key: str, value: bytes, ttl: float) -> None:
+        """Share ``value`` under ``key`` with every process for ``ttl`` seconds (best
+        effort; a tier of one process keeps nothing)."""
+        ...
+
     async def bump_generation(self, key: str, ttl: float, record_prefix: str) -> None:
         """Increase the generation under ``key`` and forget every entry under ``record_prefix``.
 
@@ -123,6 +133,12 @@ class MemoryTier:
 
     async def generation(self, key: str) -> int:
         return int(await self._cache.get(key, default=0))
+
+    async def get_shared(self, key: str) -> bytes | None:
+        return None
+
+    async def set_shared(self, key: str, value: bytes, ttl: float) -> None:
+        return None
 
     async def bump_generation(self, key: str, ttl: float, record_prefix: str) -> None:
         await self._cache.increment(key)
@@ -244,6 +260,20 @@ class RedisTier:
         if answered and seen == self.invalidations_received:
             self._local.put(key, number)
         return number
+
+    async def get_shared(self, key: str) -> bytes | None:
+        blob = await self._redis("get", self._cache.get(key))
+        if not isinstance(blob, bytes):
+            return None
+        try:
+            return self._codec.open(key, blob)
+        except UnreadableEntry as exc:
+            self._metrics.unreadable_entries.labels(exc.reason).inc()
+            logger.warning("unreadable shared value treated as a miss (%s)", exc.reason)
+            return None
+
+    async def set_shared(self, key: str, value: bytes, ttl: float) -> None:
+        await self._redis("set", self._cache.set(key, self._codec.seal(key, value), ttl=ttl))
 
     async def bump_generation(self, key: str, ttl: float, record_prefix: str) -> None:
         self._local.drop_prefix(record_prefix)
