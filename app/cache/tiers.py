@@ -70,6 +70,12 @@ class CacheTier(Protocol):
         """The generation number under ``key`` (0 when none was ever set)."""
         ...
 
+    @property
+    def shares(self) -> bool:
+        """Whether other processes see what ``set_shared`` keeps (Redis): when not, there
+        is no point making the bytes."""
+        ...
+
     async def get_shared(self, key: str) -> bytes | None:
         """The bytes every process shares under ``key`` (None: absent, unreadable, down, or
         a tier of one process, which shares nothing); for the whole-response cache."""
@@ -133,6 +139,10 @@ class MemoryTier:
 
     async def generation(self, key: str) -> int:
         return int(await self._cache.get(key, default=0))
+
+    @property
+    def shares(self) -> bool:
+        return False
 
     async def get_shared(self, key: str) -> bytes | None:
         return None
@@ -260,6 +270,10 @@ class RedisTier:
         if answered and seen == self.invalidations_received:
             self._local.put(key, number)
         return number
+
+    @property
+    def shares(self) -> bool:
+        return True
 
     async def get_shared(self, key: str) -> bytes | None:
         blob = await self._redis("get", self._cache.get(key))

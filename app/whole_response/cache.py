@@ -196,7 +196,7 @@ class WholeResponseCache:
         audited as this caller's; None: execute the query."""
         kept = self._kept.get(key)
         if not isinstance(kept, Kept):
-            kept = await self._shared(key)
+            kept = await self._shared(key) if self._tier.shares else None
         if kept is None:
             self._metrics.lookups.labels(MISS).inc()
             return None
@@ -263,6 +263,8 @@ class WholeResponseCache:
         )
         self._kept.put(key, kept, lifetime)
         self._metrics.lookups.labels(KEPT).inc()
+        if not self._tier.shares:
+            return
         await self._tier.set_shared(
             shared_key(key), to_bytes(kept, kept.built_at + lifetime), lifetime
         )
