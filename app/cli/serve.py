@@ -144,7 +144,6 @@ def serve_group(settings: Settings) -> None:
     """
     import uvicorn
 
-    from app.cli.coalesced_writes import CoalescingHttpToolsProtocol
     from app.main import create_app
     from app.observability.collector import settle_for_serving
 
@@ -155,7 +154,6 @@ def serve_group(settings: Settings) -> None:
             app,
             host=settings.host,
             port=settings.port,
-            http=CoalescingHttpToolsProtocol,
             log_level="warning",
             timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         )
@@ -171,7 +169,6 @@ def serve_group(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        http=CoalescingHttpToolsProtocol,
         log_level="warning",
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         timeout_worker_healthcheck=WORKER_READY_SECONDS,
