@@ -57,7 +57,8 @@ from bench.stack import free_port, stop_process, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
-#: Calls a cold whole view makes upstream (bench.scenarios.WHOLE_VIEW_CALLS).
+#: Calls a cold whole view makes upstream for a customer with a subscription (four; five
+#: without one: bench.scenarios.WHOLE_VIEW_CALLS).
 COLD_CALLS = 4
 #: Store round trips of any whole view: the customer with its links, the audit entry.
 STORE_TRIPS = 2
