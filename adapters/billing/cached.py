@@ -96,7 +96,9 @@ class CachedBillingAdapter:
         async def subscriptions() -> SubscriptionList:
             return (await both())[1]
 
-        return await asyncio.gather(
+        # Together, not one after the other: each waits at most its role's stale-if-slow
+        # budget, and the two budgets must not add up.
+        found_customer, found_subscriptions = await asyncio.gather(
             self._cache.get(
                 CacheKey(Source.BILLING, customer_id, "customer"), BillingCustomer, customer
             ),
@@ -106,6 +108,7 @@ class CachedBillingAdapter:
                 subscriptions,
             ),
         )
+        return found_customer, found_subscriptions
 
     async def list_invoices(self, customer_id: BillingCustomerId, limit: int) -> InvoiceList:
         """The newest ``limit`` invoices (cached as ``invoices``, one entry per limit)."""
