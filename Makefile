@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-fuzz conformance test-browser test-deploy up down check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-live bench-writes bench-ab bench-floor bench-soak bench-audit-group bench-pii-detectors profile clean help
+.PHONY: install run test test-isolation test-fuzz conformance test-browser test-deploy up down check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-kpis bench-live bench-writes bench-ab bench-floor bench-soak bench-audit-group bench-pii-detectors bench-keys profile clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ test: $(STAMP)  ## the whole test suite (no outside services needed; not the bro
 	$(BIN)/python -m pytest --ignore=tests/browser
 
 FUZZ_EXAMPLES ?= 5000
+test-isolation: $(STAMP)  ## the tenant-isolation suite alone: every root field as another tenant's principal (~15 s)
+	$(BIN)/python -m pytest tests/tenancy
+
 test-fuzz: $(STAMP)  ## generated documents over the whole schema, FUZZ_EXAMPLES (5000) of them (~4 min)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/fuzz
 
@@ -104,11 +107,17 @@ bench-fair-share: $(STAMP)  ## agents and analysts, each alone and beside the ot
 bench-facts: $(STAMP)  ## the read model's filters and pages over 100,000 customers (~30 s)
 	$(BIN)/python -m bench.facts_query
 
+bench-kpis: $(STAMP)  ## integration KPIs: counting a call, a flush, the backlog over 100,000 open tickets (~10 s)
+	$(BIN)/python -m bench.kpis
+
 bench-live: $(STAMP)  ## live changes: webhook to 100 subscribers p50/p99, memory per subscription (~1 min)
 	$(BIN)/python -m bench.live
 
 bench-writes: $(STAMP)  ## notes per second with the outbox, and its drain after a CRM outage (~1 min)
 	$(BIN)/python -m bench.writes
+
+bench-keys: $(STAMP)  ## what keys that rotate without a restart cost per token and per secrets check (~10 s)
+	$(BIN)/python -m bench.key_rotation
 
 CUSTOMERS ?= 100000
 bench-sync: $(STAMP)  ## scv sync of CUSTOMERS (100000) into an empty store, vs 25000: time, RSS
@@ -121,8 +130,8 @@ bench-audit-group: $(STAMP)  ## CPU per audited request, entries grouped in one 
 	$(BIN)/python -m bench.audit_group
 
 SCENARIO ?= cold
-bench-ab: $(STAMP)  ## CPU per request of this checkout against BASE (a commit), side by side
-	$(BIN)/python -m bench.ab --base $(or $(BASE),HEAD~1)
+bench-ab: $(STAMP)  ## CPU per request of this checkout against BASE (a commit), side by side; WITHOUT=<panel>: A is asked the view without it
+	$(BIN)/python -m bench.ab --base $(or $(BASE),HEAD~1) $(if $(WITHOUT),--a-without $(WITHOUT))
 
 # presidio-analyzer and scrubadub in an environment of their own (some 660 MB, installed once):
 # no dependency of the gateway, only measured against resolvers/redaction on the tests' corpus.

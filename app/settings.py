@@ -43,13 +43,16 @@ from app.exports.settings import ExportSettings
 from app.identity.settings import IdentitySettings
 from app.identity.sync.settings import SyncSettings
 from app.interactions.settings import HandoffSettings, InteractionSettings
+from app.kpis.settings import KpiSettings
 from app.limits.settings import PersistedQuerySettings, QueryLimitSettings
 from app.live.settings import LiveSettings
 from app.observability.tracing import TracingSettings
 from app.resilience.fair_share import Audience
 from app.resilience.settings import InstanceSharingSettings
 from app.rollout.settings import InstanceRolloutSettings
+from app.secrets.settings import SecretsSettings
 from app.security.settings import AuditSettings, AuthSettings
+from app.tenancy.settings import TenancySettings
 from app.webhooks.settings import WebhookSettings
 from app.whole_response.settings import WholeResponseSettings
 from app.writes.settings import WritesSettings
@@ -139,6 +142,11 @@ class GatewaySettings(BaseSettings):
     database_url: SecretStr | None = Field(
         default=None, description="PostgreSQL URL; unset: the embedded server under data_dir"
     )
+    database_migration_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL of the schema's owner, for `scv migrate` only (the gateway's "
+        "own role needs no DDL rights: docs/key-rotation.md); unset: SCV_DATABASE_URL",
+    )
     database_pool_size: int = Field(default=10, ge=1, description="asyncpg pool max size")
     log_level: str = Field(default="INFO", description="root log level")
     request_deadline_seconds: float = Field(
@@ -148,6 +156,11 @@ class GatewaySettings(BaseSettings):
     )
 
     auth: AuthSettings = AuthSettings()
+    tenancy: TenancySettings = Field(
+        default_factory=TenancySettings,
+        description="the tenants (clients) served and how a request names its own "
+        "(app/tenancy, docs/tenancy.md)",
+    )
     identity: IdentitySettings = IdentitySettings()
     handoff: HandoffSettings = HandoffSettings()
     interactions: InteractionSettings = InteractionSettings()
@@ -192,6 +205,11 @@ class GatewaySettings(BaseSettings):
         default_factory=PersistedQuerySettings,
         description="automatic persisted queries (APQ) and the allow-list mode",
     )
+    kpis: KpiSettings = Field(
+        default_factory=KpiSettings,
+        description="how often each process adds its counted calls to the integration KPIs' "
+        "daily series (docs/rollout.md)",
+    )
     rollout: InstanceRolloutSettings = Field(
         default_factory=InstanceRolloutSettings,
         description="how often supervisors' rollout changes are read, and shadow reads' room "
@@ -205,6 +223,10 @@ class GatewaySettings(BaseSettings):
         default_factory=LiveSettings,
         description="GraphQL subscriptions and the engine carrying changes between "
         "instances (app/live)",
+    )
+    secrets: SecretsSettings = Field(
+        default_factory=SecretsSettings,
+        description="secrets read again from SCV_SECRETS_DIR while the gateway runs (app/secrets)",
     )
 
     def source(self, source: Source) -> SourceSettings:
@@ -283,6 +305,12 @@ else:
             for spec in SOURCES
         },
     )
+
+
+def secrets_directory() -> Path | None:
+    """``SCV_SECRETS_DIR``, the directory the settings' secret files were read from."""
+    named = os.environ.get("SCV_SECRETS_DIR")
+    return Path(named) if named else None
 
 
 def secret_file_names(directory: Path) -> dict[str, str]:

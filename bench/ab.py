@@ -34,9 +34,9 @@ from bench.__main__ import drive
 from bench.scenarios import (
     BY_PHONE,
     WHOLE_VIEW,
-    WHOLE_VIEW_WITHOUT_ORDERS,
     Customers,
     linked_customers,
+    view_without,
     whole_view_bodies,
 )
 from bench.stack import (
@@ -73,6 +73,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, default=4, help="batches per gateway (4)")
     parser.add_argument("--customers", type=int, default=5000, help="sandbox customers (5000)")
+    parser.add_argument(
+        "--a-without",
+        action="append",
+        default=[],
+        metavar="PANEL",
+        help="ask A the whole view without this panel (a field of Customer; repeatable): "
+        "with --base HEAD, B - A is what the panel costs, e.g. one upstream round trip",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.cases.split(",")) - set(CASES)
     if unknown:
@@ -137,6 +145,8 @@ def compare(args: argparse.Namespace, tmp: Path, base: Path) -> None:
         (tmp / "metrics-base").mkdir()
         env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp / "metrics-base")
         views = {"A": WHOLE_VIEW, "B": WHOLE_VIEW}
+        for panel in args.a_without:
+            views["A"] = view_without(views["A"], panel)
         if not _knows_rate_limits(base):
             env = {k: v for k, v in env.items() if "__RATE_LIMIT__" not in k}
         with (tmp / "base.log").open("wb") as log:
@@ -152,7 +162,7 @@ def compare(args: argparse.Namespace, tmp: Path, base: Path) -> None:
                     stdout=log,
                     stderr=log,
                 )
-                views["A"] = WHOLE_VIEW_WITHOUT_ORDERS
+                views["A"] = view_without(views["A"], "orders")
             # Run from the worktree: ``python -m`` puts it first on the path.
             other = subprocess.Popen(
                 [sys.executable, "-m", "app.cli", "serve"],

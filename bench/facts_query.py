@@ -4,9 +4,10 @@ The issue's example, "delinquent customers with at least 3 open tickets", as
 ``Query.customers`` asks it of ``customer_facts`` (``app.store.facts.PostgresFactsStore``):
 the first page, the next page from its cursor, the total count, and a page sorted by open
 tickets, each timed over several runs in a fresh embedded PostgreSQL filled with generated
-rows (a third delinquent, 0 to 9 open tickets). No system is called: that is the point of
-the read model. Figures are printed and written to bench/results/facts-query-<time>.md;
-nothing is asserted.
+rows (a third delinquent, 0 to 9 open tickets); and "customers with open orders" (the
+orders database's facts: a fifth of the customers have some), its first page and its count.
+No system is called: that is the point of the read model. Figures are printed and written
+to bench/results/facts-query-<time>.md; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -40,6 +41,23 @@ select id, created_at, (substr(id, 2)::int % 3 = 0), substr(id, 2)::int % 10,
        '{BILLING,CRM,SUPPORT}'
   from customers
 """
+# A fifth of the customers have orders under way; the orders database knows half of them.
+# Its facts as its registry entry declares them (adapters/orders/facts.py), kept as the
+# store keeps a source's own facts (app/store/source_facts.py, migration 018).
+_ORDER_FACTS = """
+update customer_facts
+   set source_facts = jsonb_build_object('ORDERS', jsonb_build_object(
+           'values', jsonb_build_object(
+               'order_count', substr(customer_id, 2)::int % 4,
+               'open_order_count', (substr(customer_id, 2)::int % 5 = 0)::int,
+               'last_order_at', created_at),
+           'taken_at', created_at)),
+       fact_flags = case when substr(customer_id, 2)::int % 5 = 0
+                         then '{ORDERS.has_open_orders}'::text[] else '{}' end
+ where substr(customer_id, 2)::int % 2 = 0 or substr(customer_id, 2)::int % 5 = 0
+"""
+
+_OPEN_ORDERS = "ORDERS.has_open_orders"
 
 
 async def timed(runs: int, call: Callable[[], Awaitable[object]]) -> tuple[float, float]:
@@ -61,6 +79,7 @@ async def measure(customers: int, runs: int) -> list[tuple[str, float, float]]:
             async with store.pool.acquire() as conn:
                 await conn.execute(_CUSTOMERS, customers)
                 await conn.execute(_FACTS)
+                await conn.execute(_ORDER_FACTS)
                 await conn.execute("analyze customer_facts")
             facts = PostgresFactsStore(store.pool)
             selection = CustomerFilter(delinquent=True, min_open_tickets=3)
@@ -68,6 +87,8 @@ async def measure(customers: int, runs: int) -> list[tuple[str, float, float]]:
             first = await facts.page_customers(selection, order, 50, None)
             after = first.cursors[-1]
             by_tickets = CustomerOrder(CustomerOrderField.OPEN_TICKETS, descending=True)
+            open_orders = CustomerFilter(source_flags=frozenset({(_OPEN_ORDERS, True)}))
+            no_orders = CustomerFilter(source_flags=frozenset({(_OPEN_ORDERS, False)}))
             return [
                 (
                     "first page of 50",
@@ -86,6 +107,18 @@ async def measure(customers: int, runs: int) -> list[tuple[str, float, float]]:
                     *await timed(
                         runs, lambda: facts.page_customers(selection, by_tickets, 50, None)
                     ),
+                ),
+                (
+                    "first page of 50 with open orders",
+                    *await timed(runs, lambda: facts.page_customers(open_orders, order, 50, None)),
+                ),
+                (
+                    "totalCount with open orders",
+                    *await timed(runs, lambda: facts.count_customers_matching(open_orders)),
+                ),
+                (
+                    "first page of 50 without open orders",
+                    *await timed(runs, lambda: facts.page_customers(no_orders, order, 50, None)),
                 ),
             ]
         finally:

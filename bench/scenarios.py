@@ -56,9 +56,24 @@ WHOLE_VIEW = """query WholeView($email: String!) {
   }
 }"""
 
+
+def view_without(view: str, panel: str) -> str:
+    """``view`` without the customer's ``panel`` (its whole selection, braces matched):
+    ``bench.ab --a-without`` asks one gateway that, to measure what the panel costs."""
+    start = view.find(f"\n    {panel} {{")
+    if start < 0:
+        raise ValueError(f"the view has no {panel} panel")
+    depth = 0
+    for end in range(view.index("{", start), len(view)):
+        depth += {"{": 1, "}": -1}.get(view[end], 0)
+        if depth == 0:
+            return view[:start] + view[end + 1 :]
+    raise ValueError(f"the view's {panel} panel is not closed")
+
+
 #: The view without the orders panel: what a gateway from before the orders database
 #: answers (``bench.ab`` against such a commit).
-WHOLE_VIEW_WITHOUT_ORDERS = WHOLE_VIEW[: WHOLE_VIEW.index("    orders {")] + "  }\n}"
+WHOLE_VIEW_WITHOUT_ORDERS = view_without(WHOLE_VIEW, "orders")
 
 #: The same view, as the desktop asks for it once it holds the caller's interaction.
 WHOLE_VIEW_BY_ID = WHOLE_VIEW.replace("$email: String!", "$id: ID!").replace(

@@ -22,13 +22,16 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from adapters.orders.settings import sandbox_reader_url
 from app.security.demo_keys import PUBLIC_KEY_FILE, DemoKeys, ensure_demo_keys, mint_token
 from app.security.settings import AuthSettings
 from app.store.embedded import start_embedded_postgres
 from bench import procstat
+from sandbox.entry import SandboxServers
+from sandbox.registry import HTTP_SYSTEMS
+from sandbox.registry import gateway_environment as sandbox_environment
 
-SYSTEMS = ("billing", "crm", "support", "ivr")
+#: The sandbox's systems served over HTTP (their stats and faults are per system).
+SYSTEMS = HTTP_SYSTEMS
 INTERACTION_KEY_FILE = "interaction-signing-key.pem"
 
 
@@ -117,26 +120,26 @@ SANDBOX_CALLS_PER_SECOND = 100_000
 
 def base_environment(data_dir: Path, database_url: str, sandbox_url: str) -> dict[str, str]:
     """This process's environment without any ``SCV_`` setting, then production mode, the
-    store and the sandbox's systems: what the gateway and ``scv sync`` both run with.
+    store and every sandbox system (``sandbox.registry.gateway_environment``): what the
+    gateway and ``scv sync`` both run with.
 
-    The sandbox's legacy orders database is on the store's server (``orders_arguments``),
-    read through its read-only role.
+    The sandbox's databases are on the store's server (``sandbox_arguments``), read through
+    their read-only roles.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCV_")}
     env.update(SCV_DEMO="false", SCV_DATA_DIR=str(data_dir), SCV_DATABASE_URL=database_url)
+    env.update(sandbox_environment(sandbox_url, SandboxServers(database_url=database_url)))
     for system in SYSTEMS:
-        env[f"SCV_{system.upper()}__BASE_URL"] = f"{sandbox_url}/{system}"
         # The sandbox is no vendor and has no rate limit: the benchmarks measure the
         # gateway, not the vendors' published limits (docs/limits.md), so lift them.
         env[f"SCV_{system.upper()}__RATE_LIMIT__PER_SECOND"] = str(SANDBOX_CALLS_PER_SECOND)
-    env["SCV_ORDERS__URL"] = sandbox_reader_url(database_url)
     return env
 
 
-def orders_arguments(database_url: str) -> list[str]:
-    """The sandbox's flags that create its legacy orders database on ``database_url``'s
-    server (``base_environment`` points the gateway at it)."""
-    return ["--orders-database", database_url]
+def sandbox_arguments(database_url: str) -> list[str]:
+    """The sandbox's flags that create its systems kept in a database on ``database_url``'s
+    server (``base_environment`` points the gateway at them)."""
+    return ["--database-server", database_url]
 
 
 def gateway_environment(
@@ -220,7 +223,7 @@ def _run(config: StackConfig, log: IO[bytes]) -> Iterator[Stack]:
             str(config.customers),
             "--latency-ms",
             str(config.latency_ms),
-            *orders_arguments(database_url),
+            *sandbox_arguments(database_url),
         ],
         stdout=log,
         stderr=log,
@@ -228,7 +231,7 @@ def _run(config: StackConfig, log: IO[bytes]) -> Iterator[Stack]:
     gateway: subprocess.Popen[bytes] | None = None
     try:
         try:
-            wait_for(f"{sandbox_url}/billing/openapi.json", sandbox, "the sandbox")
+            wait_for(f"{sandbox_url}/", sandbox, "the sandbox")
             print("syncing identities")
             subprocess.run(
                 [sys.executable, "-m", "app.cli", "sync"],

@@ -31,7 +31,7 @@ import asyncpg
 
 from app.store.embedded import start_embedded_postgres
 from bench import procstat
-from bench.stack import base_environment, free_port, log_tail, orders_arguments, wait_for
+from bench.stack import base_environment, free_port, log_tail, sandbox_arguments, wait_for
 
 RESULTS = Path(__file__).parent / "results"
 #: The issue's target for 100,000 customers on the reference 2-core machine.
@@ -153,13 +153,13 @@ def measure(customers: int, seed: int, *, identity_only: bool) -> dict[str, Any]
                 [
                     *(sys.executable, "-m", "sandbox", "--port", str(port)),
                     *("--seed", str(seed), "--customers", str(customers)),
-                    *orders_arguments(database_url),
+                    *sandbox_arguments(database_url),
                 ],
                 stdout=log,
                 stderr=log,
             )
         try:
-            wait_for(f"{sandbox_url}/billing/openapi.json", sandbox, "the sandbox", seconds=600)
+            wait_for(f"{sandbox_url}/", sandbox, "the sandbox", seconds=600)
             sandbox_start = time.monotonic() - started
             env = base_environment(data_dir, database_url, sandbox_url)
             print(f"{customers} customers: full sync into an empty store", flush=True)

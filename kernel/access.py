@@ -16,15 +16,18 @@ from enum import IntEnum
 from typing import Protocol
 
 from kernel.identity import CustomerId
+from kernel.tenancy import TenantId
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is asking: the token's subject, role and OAuth scopes."""
+    """Who is asking: the token's subject, role, OAuth scopes and the tenants it may act for
+    (the tenants claim; empty when the token has none, see ``app.tenancy``)."""
 
     subject: str
     role: str
     scopes: frozenset[str] = frozenset()
+    tenants: frozenset[TenantId] = frozenset()
 
 
 class VerificationLevel(IntEnum):
@@ -76,6 +79,8 @@ class AuditEntry:
     detail: str | None = None
     at: datetime | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    #: The tenant the entry is about; None: the writer's own (the default tenant's store).
+    tenant: TenantId | None = None
 
 
 class AuditUnavailable(Exception):

@@ -1,7 +1,8 @@
 """Many customers at once: the filter, order and rows of the ``customer_facts`` read model.
 
 Analysts ask for pages of customers by facts (delinquent, open tickets, subscription
-status, last contact, country, linked sources). Those questions are answered by the store's
+status, last contact, country, linked sources, and the facts registered sources declare of
+their own: ``kernel.source_facts``). Those questions are answered by the store's
 read model, as indexed SQL, without one upstream call; ``CustomerFactsStore`` is what the
 resolvers (the ``customers`` connection) and the export jobs need from it, and
 ``app.store.facts`` implements it over PostgreSQL.
@@ -9,7 +10,8 @@ resolvers (the ``customers`` connection) and the export jobs need from it, and
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import dataclasses
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -18,6 +20,7 @@ from typing import Protocol
 
 from kernel.identity import CustomerId
 from kernel.models import Source
+from kernel.source_facts import SourceFactsRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +39,10 @@ class CustomerFilter:
     country_in: frozenset[str] = frozenset()
     linked_to: frozenset[Source] = frozenset()
     missing_from: frozenset[Source] = frozenset()
-    #: True: at least one order under way; False: none (or the orders database does not
-    #: know the customer).
-    has_open_orders: bool | None = None
+    #: The registered sources' own filters (``kernel.source_facts.FactFlag``): each flag's
+    #: store key (``flag_key``: ``<SOURCE>.<flag name>``) and whether it must hold (True)
+    #: or not (False: the fact is not positive, or the source does not know the customer).
+    source_flags: frozenset[tuple[str, bool]] = frozenset()
 
 
 class CustomerOrderField(Enum):
@@ -80,11 +84,9 @@ class CustomerFacts:
     billing_taken_at: datetime | None
     support_taken_at: datetime | None
     crm_taken_at: datetime | None
-    #: From the orders database: orders placed, orders under way, the newest one's time.
-    order_count: int | None = None
-    open_order_count: int | None = None
-    last_order_at: datetime | None = None
-    orders_taken_at: datetime | None = None
+    #: The facts registered sources declare (``kernel.source_facts``), by source; a source
+    #: that does not know the customer, or was not read yet, is absent.
+    source_facts: Mapping[Source, SourceFactsRow] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

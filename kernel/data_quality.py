@@ -48,6 +48,16 @@ class SourceQuality:
     standalone: int
     awaiting_review: int
     last_sync: LastSync | None
+    #: How the report names the source's orphans, from its registry entry's record noun
+    #: (``orphan billing customers``); None for a source whose records anchor customers
+    #: (a contact no other system knows is a customer, not an orphan).
+    orphans_label: str | None = None
+
+    @property
+    def orphans(self) -> int | None:
+        """Records that match no customer of another system (each a customer of its own:
+        its standalone records); None for a source whose records anchor customers."""
+        return None if self.orphans_label is None else self.standalone
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Protocol
 
 from kernel.access import Principal
@@ -40,8 +40,13 @@ class ExportState(Enum):
     FAILED = "FAILED"
 
 
-class ExportField(Enum):
-    """A column of an export: one fact of the ``customer_facts`` read model.
+#: A column of an export, by its name in the file (the GraphQL field name it mirrors): one of
+#: ``ExportField``, or a fact a registered source declares (``kernel.source_facts``).
+ExportColumn = str
+
+
+class ExportField(StrEnum):
+    """The read model's own columns of an export (a source's declared facts are others).
 
     The value is the column's name in the file (the GraphQL field name it mirrors).
     """
@@ -71,7 +76,7 @@ class ExportJobView:
     owner: str
     state: ExportState
     export_format: ExportFormat
-    fields: tuple[ExportField, ...]
+    fields: tuple[ExportColumn, ...]
     rows_done: int
     total_rows: int | None
     created_at: datetime
@@ -92,7 +97,7 @@ class ExportJobs(Protocol):
         self,
         owner: Principal,
         customer_filter: CustomerFilter,
-        fields: Sequence[ExportField],
+        fields: Sequence[ExportColumn],
         export_format: ExportFormat,
     ) -> ExportJobView:
         """Queue a job for ``owner``; ``ExportLimitReached`` when they have too many under way."""
@@ -113,7 +118,7 @@ def may_read(principal: Principal, job: ExportJobView) -> bool:
     return principal.role in EXPORT_ROLES and principal.subject == job.owner
 
 
-def checked_fields(fields: Sequence[ExportField]) -> tuple[ExportField, ...]:
+def checked_fields(fields: Sequence[ExportColumn]) -> tuple[ExportColumn, ...]:
     """The columns in the order asked, or ``BadUserInput`` for none or a repeated one."""
     if not fields:
         raise BadUserInput("fields must name at least one column")

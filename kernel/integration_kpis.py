@@ -29,6 +29,45 @@ class SourceKpis:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceCallDay:
+    """One source's calls on one UTC day (``day`` None: a sum over several), as every
+    gateway process counted them: the per-source KPIs' daily series."""
+
+    source: Source
+    day: date | None = None
+    calls: int = 0
+    #: Calls that failed, whatever the cause (cancelled ones are not counted at all).
+    errors: int = 0
+    #: Failures of a source that could not be reached or did not answer in time.
+    unavailable: int = 0
+    #: Answers not of the vendor's contract.
+    contract_errors: int = 0
+    shadow_agreed: int = 0
+    shadow_disagreed: int = 0
+
+    def __add__(self, other: SourceCallDay) -> SourceCallDay:
+        return SourceCallDay(
+            source=self.source,
+            day=self.day if self.day == other.day else None,
+            calls=self.calls + other.calls,
+            errors=self.errors + other.errors,
+            unavailable=self.unavailable + other.unavailable,
+            contract_errors=self.contract_errors + other.contract_errors,
+            shadow_agreed=self.shadow_agreed + other.shadow_agreed,
+            shadow_disagreed=self.shadow_disagreed + other.shadow_disagreed,
+        )
+
+    @property
+    def availability(self) -> float | None:
+        """The share of calls the source answered (None without calls)."""
+        return 1 - self.unavailable / self.calls if self.calls else None
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.calls if self.calls else 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class BacklogCount:
     """Open tickets of one canonical status in one age bucket (on ``day``, for the trend)."""
 
@@ -53,6 +92,15 @@ class RecordVolume:
 
 
 @dataclass(frozen=True, slots=True)
+class DuplicateCandidates:
+    """The data-quality report's duplicate candidates (pairs of customers that may be one
+    person) as last counted on ``day``."""
+
+    day: date
+    candidates: int
+
+
+@dataclass(frozen=True, slots=True)
 class EventLatency:
     """Webhook events of one source, from received to applied (on ``day``, for the trend;
     None: the whole window)."""
@@ -72,6 +120,8 @@ class IntegrationKpis:
     #: Sync runs started since, by outcome (``succeeded``, ``failed``, ``running``).
     sync_runs: Mapping[str, int]
     sources: tuple[SourceKpis, ...]
+    #: Each source's calls per UTC day since ``since``'s day (every instance's).
+    sources_trend: tuple[SourceCallDay, ...] = ()
     #: Open tickets now, by canonical status and age bucket (as the last refresh found them).
     backlog: tuple[BacklogCount, ...] = ()
     #: The same, one set per day since ``since`` (``day`` set).
@@ -80,6 +130,8 @@ class IntegrationKpis:
     record_volume: tuple[RecordVolume, ...] = ()
     #: The same per day and source.
     record_volume_trend: tuple[RecordVolume, ...] = ()
+    #: The duplicate candidates per day (each day's last count), since ``since``'s day.
+    duplicate_candidates_trend: tuple[DuplicateCandidates, ...] = ()
     #: Webhook event latency per source over the window (``day`` None).
     event_latency: tuple[EventLatency, ...] = ()
     #: The same per day and source.

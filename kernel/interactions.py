@@ -15,6 +15,7 @@ from typing import Protocol
 from kernel.access import AuditSink, Principal, VerificationLevel
 from kernel.client_errors import GatewayError
 from kernel.identity import CustomerId
+from kernel.tenancy import TenantId
 
 
 class InteractionState(StrEnum):
@@ -38,6 +39,8 @@ class InteractionView:
     result: str | None
     verified_at: datetime | None
     verified_by: str | None
+    #: The tenant whose call it is: live changes reach that tenant's subscribers only.
+    tenant: TenantId | None = None
 
 
 @dataclass(frozen=True, slots=True)

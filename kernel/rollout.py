@@ -76,6 +76,14 @@ class RolloutStore(Protocol):
         """Keep ``rollout`` (its ``changed_at`` the store's time); the row as kept."""
         ...
 
+    async def move_rollout(
+        self, rollout: SourceRollout, expected: RolloutMode
+    ) -> SourceRollout | None:
+        """Keep ``rollout`` only if its source is still in ``expected`` (a source with no
+        change kept is taken to be in it: its configured mode), in one atomic step; the row
+        as kept, or None when the source had already moved (another instance's step)."""
+        ...
+
 
 class ShadowOutcome(StrEnum):
     """What a shadow read found, compared with the system of record."""

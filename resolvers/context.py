@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, TypeVar, overload
 
+from adapters.billing.port import PORT as BILLING
 from adapters.billing.port import BillingAdapter
+from adapters.crm.port import PORT as CRM
 from adapters.crm.port import CrmAdapter
+from adapters.ivr.port import PORT as IVR
 from adapters.ivr.port import IvrAdapter
+from adapters.support.port import PORT as SUPPORT
 from adapters.support.port import SupportAdapter
 from kernel.access import ActiveInteraction, AuditReader, AuditSink, Principal
 from kernel.customer_facts import CustomerFactsReader
@@ -27,43 +31,73 @@ from kernel.interactions import InteractionService
 from kernel.linking import IdentityDecisions, LiveLinker
 from kernel.live import LiveFeed
 from kernel.models import Source
+from kernel.ports import SourcePort
 from kernel.rollout import RolloutGate
+from kernel.tenancy import TenantBoundary, TenantId
 from kernel.writes import WriteService
 from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY, IdentityEvidenceLoaders, Loaders
 from resolvers.rollout import RequestRollout
 
+PortT = TypeVar("PortT")
+
 
 @dataclass(frozen=True, slots=True)
 class Sources:
-    """One adapter per system of record (real, cached or fake: resolvers cannot tell)."""
+    """Every registered source's adapter, by source (real, cached or fake: resolvers cannot
+    tell); one value per set of adapters, so a tenant's are a ``Sources`` of their own.
 
-    billing: BillingAdapter
-    crm: CrmAdapter
-    support: SupportAdapter
-    ivr: IvrAdapter
-    #: Every registered source's adapter by source, those above included: a source's own
-    #: panel reaches its port with ``port`` and needs no field of its own here.
-    by_source: Mapping[Source, object] = field(default_factory=dict)
+    A panel reaches its source with ``port``: given the source's ``PORT`` key
+    (``adapters/<source>/port.py``) the adapter comes typed as its port; given a bare
+    ``Source`` (code that iterates the registry), as an ``object``.
+    """
 
-    def port(self, source: Source) -> object:
-        """The adapter of ``source`` (real, cached or fake), for its panel to cast to its port."""
-        found = self.by_source.get(source) or getattr(self, source.value.lower(), None)
+    by_source: Mapping[Source, object]
+
+    @overload
+    def port(self, key: SourcePort[PortT]) -> PortT: ...
+
+    @overload
+    def port(self, key: Source) -> object: ...
+
+    def port(self, key: SourcePort[Any] | Source) -> object:
+        """The adapter of ``key``'s source; ``LookupError`` when this set has none."""
+        source = key.source if isinstance(key, SourcePort) else key
+        found = self.by_source.get(source)
         if found is None:
             raise LookupError(f"no adapter for the source {source.value}")
         return found
 
+    def __contains__(self, source: object) -> bool:
+        """Whether this set has an adapter of ``source``."""
+        return source in self.by_source
+
     @classmethod
     def from_adapters(cls, adapters: Mapping[Source, object]) -> Sources:
-        """The registry's adapters (``app.wiring.sources.build_adapters``), each seen as its
-        port.
-        """
-        return cls(
-            billing=cast(BillingAdapter, adapters[Source.BILLING]),
-            crm=cast(CrmAdapter, adapters[Source.CRM]),
-            support=cast(SupportAdapter, adapters[Source.SUPPORT]),
-            ivr=cast(IvrAdapter, adapters[Source.IVR]),
-            by_source=dict(adapters),
-        )
+        """The registry's adapters (``app.wiring.sources.build_adapters``), by source."""
+        return cls(by_source=dict(adapters))
+
+    # The analysts' read model (``app/analytics``) still takes these four by name; nothing
+    # else may (docs/architecture.md): they go when it reads ``port`` too.
+
+    @property
+    def billing(self) -> BillingAdapter:
+        """Billing's adapter, for ``app/analytics`` only."""
+        return self.port(BILLING)
+
+    @property
+    def crm(self) -> CrmAdapter:
+        """The CRM's adapter, for ``app/analytics`` only."""
+        return self.port(CRM)
+
+    @property
+    def support(self) -> SupportAdapter:
+        """Support's adapter, for ``app/analytics`` only."""
+        return self.port(SUPPORT)
+
+    @property
+    def ivr(self) -> IvrAdapter:
+        """The IVR's adapter, for ``app/analytics`` only."""
+        return self.port(IVR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +149,12 @@ class RequestContext:
     rollout_gate: RolloutGate | None = None
     #: The integration KPIs (``integrationKpis``); None where not wired.
     kpis: IntegrationKpiReader | None = None
+    #: The tenant this request acts for (``app.tenancy``); None only for a platform
+    #: operator's request naming none, and in resolver unit tests.
+    tenant: TenantId | None = None
+    #: Whether a key this tenant does not know names another tenant's customer (for the
+    #: audit of the attempt); None where not wired.
+    boundary: TenantBoundary | None = None
 
 
 def new_context(
@@ -142,13 +182,13 @@ def new_context(
     writes: WriteService | None = None,
     rollout: RolloutGate | None = None,
     kpis: IntegrationKpiReader | None = None,
+    tenant: TenantId | None = None,
+    boundary: TenantBoundary | None = None,
 ) -> RequestContext:
     """A context with fresh DataLoaders: loaders never outlive the request they batch for."""
     loaders = Loaders(
         store=store,
-        billing=sources.billing,
-        crm=sources.crm,
-        support=sources.support,
+        sources=sources.by_source,
         facts=facts,
         panel_concurrency=panel_concurrency,
     )
@@ -177,4 +217,6 @@ def new_context(
         rollout=RequestRollout(rollout),
         rollout_gate=rollout,
         kpis=kpis,
+        tenant=tenant,
+        boundary=boundary,
     )

@@ -11,14 +11,17 @@ the resolvers that asked for it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import cached_property
 from typing import Any, TypeVar, cast
 
 from strawberry.dataloader import DataLoader
 
+from adapters.billing.port import PORT as BILLING
 from adapters.billing.port import BillingAdapter
+from adapters.crm.port import PORT as CRM
 from adapters.crm.port import CrmAdapter
+from adapters.support.port import PORT as SUPPORT
 from adapters.support.port import SupportAdapter
 from kernel.customer_facts import CustomerFacts, CustomerFactsLookup
 from kernel.errors import UpstreamNotFound
@@ -36,7 +39,9 @@ from kernel.models import (
     SupportUserId,
     TicketList,
 )
+from kernel.ports import SourcePort
 
+P = TypeVar("P")
 K = TypeVar("K")
 T = TypeVar("T")
 
@@ -77,19 +82,35 @@ class Loaders:
         self,
         *,
         store: IdentityStore,
-        billing: BillingAdapter,
-        crm: CrmAdapter,
-        support: SupportAdapter,
+        sources: Mapping[Source, object],
         facts: CustomerFactsLookup | None = None,
         panel_concurrency: int = DEFAULT_PANEL_CONCURRENCY,
     ) -> None:
         self._store = store
-        self._crm = crm
-        self._billing = billing
+        self._sources = sources
         self._facts = facts
-        self._support = support
         self._limit = panel_concurrency
         self._keyed: dict[str, DataLoader[Any, Any]] = {}
+
+    def _port(self, key: SourcePort[P]) -> P:
+        """The adapter of ``key``'s source, as its port; looked up when a loader is built,
+        so a set of sources without it fails only the panels that ask for it."""
+        found = self._sources.get(key.source)
+        if found is None:
+            raise LookupError(f"no adapter for the source {key.source.value}")
+        return cast(P, found)
+
+    @cached_property
+    def _billing(self) -> BillingAdapter:
+        return self._port(BILLING)
+
+    @cached_property
+    def _crm(self) -> CrmAdapter:
+        return self._port(CRM)
+
+    @cached_property
+    def _support(self) -> SupportAdapter:
+        return self._port(SUPPORT)
 
     # Each loader is built the first time a resolver asks for it: a request reads a few
     # of them (the agent desktop's whole view five), and a DataLoader is not free to build.

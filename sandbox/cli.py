@@ -10,6 +10,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from sandbox.entry import SandboxServers
 from sandbox.server import SYSTEMS, run_sandbox
 from sandbox.webhooks import WEBHOOK_SYSTEMS
 
@@ -86,22 +87,24 @@ def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
         default=2000,
         help="generated customers, in addition to the six named ones",
     )
-    orders = parser.add_argument_group(
-        "orders", "the legacy orders database (a database, not an API: sandbox/orders)"
+    places = parser.add_argument_group(
+        "systems kept outside HTTP",
+        "where the registered systems that are not APIs (a database: sandbox/orders) are "
+        "created at start; each is created on what it is given, and skipped without it",
     )
-    orders.add_argument(
-        "--orders-database",
+    places.add_argument(
+        "--database-server",
         default=None,
         metavar="URL",
-        help="PostgreSQL server (an admin's postgresql:// URL) to create the legacy_orders "
-        "database on, with its read-only role scv_orders_reader (recreated at each start)",
+        help="PostgreSQL server (an admin's postgresql:// URL) to create the systems kept in "
+        "a database on, each with its read-only role (recreated at each start)",
     )
-    orders.add_argument(
-        "--orders-sqlite",
+    places.add_argument(
+        "--files-dir",
         type=Path,
         default=None,
-        metavar="PATH",
-        help="write the same orders to a SQLite file in another naming scheme",
+        metavar="DIR",
+        help="folder to write the systems kept as files to (the legacy orders as SQLite)",
     )
     hooks = parser.add_argument_group(
         "webhooks", "changes made through the write endpoints, posted to the gateway"
@@ -195,8 +198,7 @@ def main_from_args(args: argparse.Namespace) -> None:
         log_level=args.log_level,
         webhook_url=args.webhook_url,
         webhook_secrets=dict(args.webhook_secret),
-        orders_database=args.orders_database,
-        orders_sqlite=args.orders_sqlite,
+        servers=SandboxServers(database_url=args.database_server, files_dir=args.files_dir),
     )
 
 
@@ -204,7 +206,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     """A stand-alone parser with the sandbox's flags."""
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Serve the sandbox billing, CRM, support and IVR systems on one port.",
+        description="Serve the sandbox's systems (sandbox/registry.py): its APIs on one port, "
+        "its databases created on a server and in a folder given.",
     )
     add_sandbox_arguments(parser)
     return parser

@@ -26,6 +26,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sandbox.clock import SandboxClock
 from sandbox.openapi import BOOLEAN, INTEGER, NUMBER, STRING, Operation, nullable, obj, ref
 from sandbox.responses import JSON, JsonResponse, VendorErrors
 from sandbox.routing import is_public, route_template
@@ -77,6 +78,8 @@ class SystemControl:
         outbox: WebhookOutbox | None = None,
     ) -> None:
         self.name = name
+        #: The system's own clock (its records' times), which ``/_sandbox/clock`` moves.
+        self.clock = SandboxClock()
         #: Where this system's changes are sent as webhooks (billing, CRM and support).
         self.outbox = outbox if outbox is not None else WebhookOutbox()
         self.errors = errors

@@ -1,4 +1,5 @@
-"""The sandbox process: the four systems mounted on one Starlette app, served by uvicorn.
+"""The sandbox process: the registered HTTP systems mounted on one Starlette app, served by
+uvicorn, and the others (a database) created at start.
 
 ``create_sandbox_app`` builds the app (in-process tests use it with httpx's ASGI transport);
 ``run_sandbox`` serves it; ``build_sandbox_server`` gives a uvicorn server to run inside an
@@ -14,7 +15,6 @@ import socket
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
@@ -22,33 +22,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from sandbox.billing import system as billing
 from sandbox.control import FaultSettings, SystemControl
-from sandbox.crm import system as crm
 from sandbox.data.generate import generate_dataset
-from sandbox.ivr import system as ivr
-from sandbox.orders.postgres import create_legacy_database
-from sandbox.orders.sqlite import write_legacy_sqlite
+from sandbox.entry import HttpSystem, SandboxServers
 from sandbox.records import Dataset
-from sandbox.responses import JsonResponse, VendorErrors
-from sandbox.support import system as support
+from sandbox.registry import HTTP_SYSTEMS, SANDBOX_SYSTEMS, gateway_environment
+from sandbox.responses import JsonResponse
 from sandbox.webhook_control import webhook_routes
 from sandbox.webhooks import DeliveryPolicy, WebhookOutbox
 
-SYSTEMS = ("billing", "crm", "support", "ivr")
-
-_ERRORS: dict[str, VendorErrors] = {
-    "billing": billing.ERRORS,
-    "crm": crm.ERRORS,
-    "support": support.ERRORS,
-    "ivr": ivr.ERRORS,
-}
-_FACTORIES: dict[str, Callable[[Dataset, SystemControl], Starlette]] = {
-    "billing": billing.create_billing_app,
-    "crm": crm.create_crm_app,
-    "support": support.create_support_app,
-    "ivr": ivr.create_ivr_app,
-}
+#: The systems served over HTTP, by name (the registry's, ``sandbox/registry.py``).
+SYSTEMS = HTTP_SYSTEMS
+_HTTP: dict[str, HttpSystem] = {each.name: each.http for each in SANDBOX_SYSTEMS if each.http}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +68,7 @@ def create_sandbox_app(
     webhook_secrets: Mapping[str, str] | None = None,
     webhook_policy: DeliveryPolicy | None = None,
 ) -> Starlette:
-    """The four systems under ``/billing``, ``/crm``, ``/support`` and ``/ivr``.
+    """Every registered HTTP system under ``/<name>`` (``/billing``, ``/crm``, ...).
 
     The fault arguments start ``fault_systems`` with those faults (the others with none);
     ``dataset`` reuses already generated data instead of generating it from ``seed`` and
@@ -115,7 +100,7 @@ def create_sandbox_app(
         controls={
             name: SystemControl(
                 name,
-                _ERRORS[name],
+                _HTTP[name].errors,
                 faults if name in faulted else None,
                 seed=data.seed,
                 outbox=outbox,
@@ -140,7 +125,7 @@ def create_sandbox_app(
             Route("/", index, methods=["GET"]),
             *webhook_routes(outbox),
             *(
-                Mount(f"/{name}", app=_FACTORIES[name](data, sandbox.controls[name]))
+                Mount(f"/{name}", app=_HTTP[name].create_app(data, sandbox.controls[name]))
                 for name in SYSTEMS
             ),
         ],
@@ -225,6 +210,28 @@ def print_urls(urls: dict[str, str]) -> None:
         print(f"{name:<8} {url}", flush=True)
 
 
+def announcer(servers: SandboxServers) -> Callable[[dict[str, str]], None]:
+    """What the sandbox prints once it serves: each HTTP system's URL (``print_urls``), then
+    the gateway's environment that points it at every registered system."""
+
+    def announce(urls: dict[str, str]) -> None:
+        print_urls(urls)
+        name, url = next(iter(urls.items()))
+        environment = gateway_environment(url.removesuffix(f"/{name}"), servers)
+        print("gateway environment (scv serve, scv sync):", flush=True)
+        for key, value in environment.items():
+            print(f"  {key}={value}", flush=True)
+
+    return announce
+
+
+async def prepare_systems(dataset: Dataset, servers: SandboxServers) -> None:
+    """Create what each registered system keeps outside HTTP on ``servers``; print each."""
+    for system in SANDBOX_SYSTEMS:
+        for line in await system.prepare(dataset, servers):
+            print(f"{system.name:<8} {line}", flush=True)
+
+
 def run_sandbox(
     host: str = "127.0.0.1",
     port: int = 8100,
@@ -242,14 +249,11 @@ def run_sandbox(
     log_level: str = "warning",
     webhook_url: str | None = None,
     webhook_secrets: Mapping[str, str] | None = None,
-    orders_database: str | None = None,
-    orders_sqlite: Path | None = None,
+    servers: SandboxServers | None = None,
 ) -> None:
-    """Generate the data, serve the four systems until interrupted, print their URLs.
-
-    With ``orders_database`` (a PostgreSQL server's admin URL) the legacy orders database is
-    created there first, and with ``orders_sqlite`` the same orders are written to that file.
-    """
+    """Generate the data, create every registered system that is not served over HTTP on
+    ``servers`` (a PostgreSQL server, a folder for files: those it is given), serve the
+    others until interrupted, and print where each is."""
     app = create_sandbox_app(
         seed,
         customers,
@@ -265,18 +269,16 @@ def run_sandbox(
         webhook_secrets=webhook_secrets,
     )
     dataset = app.state.sandbox.dataset
-    if orders_database is not None:
-        written = asyncio.run(create_legacy_database(orders_database, dataset))
-        print(f"orders    {written} orders in the database legacy_orders", flush=True)
-    if orders_sqlite is not None:
-        written = write_legacy_sqlite(orders_sqlite, dataset)
-        print(f"orders    {written} orders in {orders_sqlite}", flush=True)
+    servers = servers or SandboxServers()
+    asyncio.run(prepare_systems(dataset, servers))
     tables = dataset.tables()
     # Sorted now rather than on the first request of a benchmark: the listings that walk a
     # whole system (identity sync, IVR polling). The others sort on first use.
-    for name in ("billing.customers", "crm.contacts", "support.users", "ivr.contacts"):
-        tables[name].order()
+    for http in _HTTP.values():
+        for name in http.listings:
+            tables[name].order()
     # The dataset lives as long as the process: keep the collector from rescanning it.
     gc.collect()
     gc.freeze()
-    build_sandbox_server(app, host, port, log_level=log_level, on_started=print_urls).run()
+    announce = announcer(servers)
+    build_sandbox_server(app, host, port, log_level=log_level, on_started=announce).run()

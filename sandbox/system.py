@@ -22,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from sandbox.clock import CLOCK_OPERATIONS, CLOCK_SCHEMAS, clock_routes
 from sandbox.control import (
     CONTROL_OPERATIONS,
     CONTROL_SCHEMAS,
@@ -78,8 +79,8 @@ class KeyAuthMiddleware:
 
 def build_system_app(spec: SystemSpec, control: SystemControl) -> Starlette:
     """The Starlette app of one system, faulted and counted through ``control``."""
-    operations = [*spec.operations, *CONTROL_OPERATIONS]
-    schemas = {**spec.schemas, **CONTROL_SCHEMAS}
+    operations = [*spec.operations, *CONTROL_OPERATIONS, *CLOCK_OPERATIONS]
+    schemas = {**spec.schemas, **CONTROL_SCHEMAS, **CLOCK_SCHEMAS}
 
     async def openapi(request: Request) -> Response:
         return JsonResponse(
@@ -106,6 +107,7 @@ def build_system_app(spec: SystemSpec, control: SystemControl) -> Starlette:
         *spec.routes,
         Route(OPENAPI_PATH, openapi, methods=["GET"]),
         *control_routes(control),
+        *clock_routes(control.clock),
     ]
     return Starlette(
         routes=routes,

@@ -13,10 +13,12 @@ from kernel.models import (
     BillingCustomerId,
     InvoiceList,
     PaymentCardList,
+    Source,
     Subscription,
     SubscriptionId,
     SubscriptionList,
 )
+from kernel.ports import SourcePort
 
 
 class BillingAdapter(Protocol):
@@ -74,3 +76,7 @@ class BillingAdapter(Protocol):
         """Have the subscription end when its period does; ``idempotency_key`` makes a
         repeat of the call answer the first one's result."""
         ...
+
+
+#: Its adapter among the gateway's sources: ``sources.port(PORT)`` is typed ``BillingAdapter``.
+PORT: SourcePort[BillingAdapter] = SourcePort(Source.BILLING)

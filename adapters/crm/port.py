@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from kernel.models import CrmContact, CrmContactId
+from kernel.models import CrmContact, CrmContactId, Source
+from kernel.ports import SourcePort
 
 
 class CrmAdapter(Protocol):
@@ -74,3 +75,7 @@ def contact_version(contact: CrmContact) -> str:
 
 
 #: Contact properties the adapter asks for, besides the configured billing-id property.
+
+
+#: Its adapter among the gateway's sources: ``sources.port(PORT)`` is typed ``CrmAdapter``.
+PORT: SourcePort[CrmAdapter] = SourcePort(Source.CRM)

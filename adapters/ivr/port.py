@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from kernel.models import IvrContact, IvrContactId, IvrContactSummary
+from kernel.models import IvrContact, IvrContactId, IvrContactSummary, Source
+from kernel.ports import SourcePort
 
 
 class IvrAdapter(Protocol):
@@ -20,3 +21,7 @@ class IvrAdapter(Protocol):
     async def list_contacts(self, since: datetime) -> list[IvrContactSummary]:
         """Contacts initiated at or after ``since``, oldest first, every page."""
         ...
+
+
+#: Its adapter among the gateway's sources: ``sources.port(PORT)`` is typed ``IvrAdapter``.
+PORT: SourcePort[IvrAdapter] = SourcePort(Source.IVR)

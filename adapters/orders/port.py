@@ -13,7 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import NewType, Protocol
 
-from kernel.models import CacheState, Canonical, Money
+from kernel.models import CacheState, Canonical, Money, Source
+from kernel.ports import SourcePort
 
 #: How the orders database names a customer, as it spells it (a phone as written, an email,
 #: a legacy account number): the external id of the customer's ORDERS link.
@@ -111,3 +112,7 @@ class OrdersAdapter(Protocol):
         """Every order with its customer reference, a page at a time (the read model),
         without lines or shipments."""
         ...
+
+
+#: Its adapter among the gateway's sources: ``sources.port(PORT)`` is typed ``OrdersAdapter``.
+PORT: SourcePort[OrdersAdapter] = SourcePort(Source.ORDERS)

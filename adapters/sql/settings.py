@@ -36,3 +36,7 @@ class DatabaseSourceSettings(SourceSettings):
     page_size: int = Field(
         default=500, ge=1, le=10_000, description="rows per page when the sync lists records"
     )
+
+    def is_configured(self) -> bool:
+        """Whether a database is named (``url``)."""
+        return self.url is not None

@@ -10,12 +10,14 @@ from typing import Protocol
 
 from kernel.models import (
     Canonical,
+    Source,
     SupportUser,
     SupportUserId,
     Ticket,
     TicketId,
     TicketList,
 )
+from kernel.ports import SourcePort
 
 
 class SupportAdapter(Protocol):
@@ -72,3 +74,7 @@ class UserChanges(Canonical):
 
     users: tuple[SupportUser, ...]
     cursor: str
+
+
+#: Its adapter among the gateway's sources: ``sources.port(PORT)`` is typed ``SupportAdapter``.
+PORT: SourcePort[SupportAdapter] = SourcePort(Source.SUPPORT)

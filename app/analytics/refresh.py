@@ -11,8 +11,9 @@ statement at its end:
 - every ticket (Zendesk's List Tickets): open ticket count and the newest ticket's time;
 - IVR contacts of the last ``call_lookback_days``: each customer's last call, by the caller
   number's E.164 among the customer's phone lookup keys;
-- every order of the orders database: order count, open orders, last order
-  (``app.analytics.order_facts``).
+- every record of each source whose registry entry declares facts of its own (the orders
+  database: order count, open orders, last order), as the entry computes them
+  (``app.analytics.source_facts``).
 
 Rules, so that an analyst can say what a fact means:
 
@@ -33,39 +34,44 @@ and counted, and never fails the webhook.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
-from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from functools import partial
 
 from prometheus_client import Counter
 
 from adapters.billing.port import BillingAdapter
 from adapters.crm.port import CrmAdapter
+from adapters.entry import SourceSpec
 from adapters.ivr.port import IvrAdapter
-from adapters.orders.port import OrdersAdapter, OrdersCustomerRef
 from adapters.support.port import SupportAdapter
-from app.analytics.order_facts import order_facts, orders_of, orders_pass
+from app.analytics.bulk_passes import (
+    SUBSCRIPTION_RELEVANCE,
+    billing_facts,
+    billing_pass,
+    call_pass,
+    crm_pass,
+    most_relevant_status,
+    open_ticket_facts,
+    subscription_pass,
+    ticket_pass,
+)
 from app.analytics.settings import CustomersSettings
+from app.analytics.source_facts import facts_sources, source_facts_pass
 from app.store.backlog import NO_BACKLOG, BacklogPass, TicketBacklogStore
-from app.store.facts_writer import BillingFacts, CrmFacts, FactsRefreshSession, FactsWriter
+from app.store.facts_writer import FactsRefreshSession, FactsWriter
 from kernel.errors import UpstreamError
 from kernel.identity import CustomerId, IdentityStore
 from kernel.models import (
-    FINISHED_TICKET_STATUSES,
-    BillingCustomer,
     BillingCustomerId,
-    CrmContact,
     CrmContactId,
     Source,
-    Subscription,
-    SubscriptionStatus,
     SupportUserId,
-    Ticket,
 )
-from kernel.normalize import normalize_phone
 from resolvers.context import Sources
 
 __all__ = [
@@ -78,53 +84,11 @@ __all__ = [
 
 _logger = logging.getLogger(__name__)
 
-#: Most relevant first: the order that picks a customer's subscription status.
-SUBSCRIPTION_RELEVANCE: tuple[SubscriptionStatus, ...] = (
-    SubscriptionStatus.ACTIVE,
-    SubscriptionStatus.PAST_DUE,
-    SubscriptionStatus.UNPAID,
-    SubscriptionStatus.TRIALING,
-    SubscriptionStatus.PAUSED,
-    SubscriptionStatus.INCOMPLETE,
-    SubscriptionStatus.CANCELED,
-    SubscriptionStatus.UNKNOWN,
-)
-_RANK = {status: rank for rank, status in enumerate(SUBSCRIPTION_RELEVANCE)}
-
-#: IVR caller numbers are staged this many at a time.
-_CALL_BATCH = 1000
-
 Clock = Callable[[], datetime]
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def most_relevant_status(subscriptions: Iterable[Subscription]) -> SubscriptionStatus | None:
-    """The status of the most relevant subscription (``SUBSCRIPTION_RELEVANCE``), if any."""
-    return min((s.status for s in subscriptions), key=_RANK.__getitem__, default=None)
-
-
-def open_ticket_facts(tickets: Iterable[Ticket]) -> tuple[int, datetime | None]:
-    """How many tickets are open (not solved or closed), and when the newest was opened."""
-    open_count = 0
-    newest: datetime | None = None
-    for ticket in tickets:
-        if ticket.status not in FINISHED_TICKET_STATUSES:
-            open_count += 1
-        if newest is None or ticket.created_at > newest:
-            newest = ticket.created_at
-    return open_count, newest
-
-
-def _billing_facts(customer: BillingCustomer) -> BillingFacts:
-    return BillingFacts(
-        external_id=customer.id,
-        balance=customer.balance.amount,
-        currency=customer.balance.currency,
-        delinquent=customer.delinquent,
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,14 +101,17 @@ class FactsRefreshReport:
     tickets: int
     calls: int
     duration_seconds: float
-    orders: int = 0
+    #: The records each source with facts of its own gave, by what they are called
+    #: (``orders``), in registry order.
+    source_records: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
     def format_line(self) -> str:
         """One line for the command line."""
+        others = "".join(f", {count} {noun}" for noun, count in self.source_records.items())
         return (
             f"customer facts: {self.crm_contacts} contacts, {self.billing_customers} billing "
             f"customers, {self.subscriptions} subscriptions, {self.tickets} tickets, "
-            f"{self.calls} calls, {self.orders} orders ({self.duration_seconds:.1f} s)"
+            f"{self.calls} calls{others} ({self.duration_seconds:.1f} s)"
         )
 
 
@@ -160,7 +127,7 @@ async def refresh_facts_from(
         sources.ivr,
         settings,
         default_region,
-        orders=orders_of(sources),
+        adapters=sources.by_source,
         backlog=BacklogPass(TicketBacklogStore(writer.pool), Source.SUPPORT),
     )
 
@@ -175,10 +142,14 @@ async def refresh_facts(
     default_region: str,
     clock: Clock = _utc_now,
     *,
-    orders: OrdersAdapter | None = None,
+    adapters: Mapping[Source, object] | None = None,
+    registry: Sequence[SourceSpec] | None = None,
     backlog: BacklogPass = NO_BACKLOG,
 ) -> FactsRefreshReport:
     """Fill ``customer_facts`` for every customer, from every system, in bulk.
+
+    ``adapters`` holds every source's adapter by source: of those, the sources whose entry
+    in ``registry`` (the source registry unless given) declares facts bring theirs.
 
     Run after the identity sync (facts follow the links it made). The passes run at once,
     as many as ``writer``'s pool has connections. The first upstream error propagates:
@@ -198,24 +169,26 @@ async def refresh_facts(
     # transactions, and its error is raised as it is (not as a group of one).
     try:
         async with asyncio.TaskGroup() as passes:
-            crm_count = passes.create_task(run(lambda s: _crm_pass(s, crm.iter_contacts(), clock)))
+            crm_count = passes.create_task(run(lambda s: crm_pass(s, crm.iter_contacts(), clock)))
             billing_count = passes.create_task(
-                run(lambda s: _billing_pass(s, billing.iter_customers(), clock))
+                run(lambda s: billing_pass(s, billing.iter_customers(), clock))
             )
             subscription_count = passes.create_task(
-                run(lambda s: _subscription_pass(s, billing.iter_subscriptions()))
+                run(lambda s: subscription_pass(s, billing.iter_subscriptions()))
             )
             ticket_count = passes.create_task(
-                run(lambda s: _ticket_pass(s, support.iter_tickets(), clock, backlog))
+                run(lambda s: ticket_pass(s, support.iter_tickets(), clock, backlog))
             )
             call_count = passes.create_task(
-                run(lambda s: _call_pass(s, ivr, settings, default_region, clock))
+                run(lambda s: call_pass(s, ivr, settings, default_region, clock))
             )
-            order_count = (
-                passes.create_task(run(lambda s: orders_pass(s, orders.iter_orders(), clock)))
-                if orders is not None
-                else None
-            )
+            own_facts = [
+                (
+                    found,
+                    passes.create_task(run(partial(source_facts_pass, source=found, clock=clock))),
+                )
+                for found in facts_sources(adapters or {}, registry)
+            ]
     except ExceptionGroup as failed:
         raise failed.exceptions[0]  # noqa: B904 - the group's only useful member
     report = FactsRefreshReport(
@@ -225,98 +198,10 @@ async def refresh_facts(
         tickets=ticket_count.result(),
         calls=call_count.result(),
         duration_seconds=time.monotonic() - started,
-        orders=order_count.result() if order_count is not None else 0,
+        source_records={found.spec.records: task.result() for found, task in own_facts},
     )
     _logger.debug("%s", report.format_line())
     return report
-
-
-async def _crm_pass(
-    session: FactsRefreshSession, pages: AsyncIterator[list[CrmContact]], clock: Clock
-) -> int:
-    taken_at, seen = clock(), 0
-    async with session.staged("crm"):
-        async for page in pages:
-            seen += len(page)
-            await session.stage_crm(
-                [CrmFacts(c.id, c.address.country if c.address else None) for c in page]
-            )
-        await session.apply_crm(taken_at)
-    return seen
-
-
-async def _billing_pass(
-    session: FactsRefreshSession, pages: AsyncIterator[list[BillingCustomer]], clock: Clock
-) -> int:
-    taken_at, seen = clock(), 0
-    async with session.staged("billing"):
-        async for page in pages:
-            seen += len(page)
-            await session.stage_billing([_billing_facts(customer) for customer in page])
-        await session.apply_billing(taken_at)
-    return seen
-
-
-async def _subscription_pass(
-    session: FactsRefreshSession,
-    pages: AsyncIterator[list[tuple[BillingCustomerId, Subscription]]],
-) -> int:
-    seen = 0
-    async with session.staged("subscriptions"):
-        async for page in pages:
-            seen += len(page)
-            await session.stage_subscriptions(
-                [(customer, _RANK[sub.status], sub.status.value) for customer, sub in page]
-            )
-        await session.apply_subscriptions()
-    return seen
-
-
-async def _ticket_pass(
-    session: FactsRefreshSession,
-    pages: AsyncIterator[list[tuple[SupportUserId, Ticket]]],
-    clock: Clock,
-    backlog: BacklogPass,
-) -> int:
-    taken_at, seen = clock(), 0
-    async with session.staged("tickets"):
-        async for page in pages:
-            seen += len(page)
-            backlog.see(ticket for _, ticket in page)  # the KPIs' backlog, read here anyway
-            by_requester: dict[SupportUserId, list[Ticket]] = defaultdict(list)
-            for requester, ticket in page:
-                by_requester[requester].append(ticket)
-            staged = []
-            for requester, tickets in by_requester.items():
-                open_count, newest = open_ticket_facts(tickets)
-                if newest is not None:
-                    staged.append((requester, open_count, newest))
-            await session.stage_tickets(staged)
-        await session.apply_tickets(taken_at)
-    await backlog.apply(taken_at)
-    return seen
-
-
-async def _call_pass(
-    session: FactsRefreshSession,
-    ivr: IvrAdapter,
-    settings: CustomersSettings,
-    default_region: str,
-    clock: Clock,
-) -> int:
-    since = clock() - timedelta(days=settings.call_lookback_days)
-    contacts = await ivr.list_contacts(since)
-    calls = [
-        (e164, contact.initiated_at)
-        for contact in contacts
-        if contact.caller_number
-        and (e164 := normalize_phone(contact.caller_number, default_region)) is not None
-    ]
-    async with session.staged("calls"):
-        for start in range(0, len(calls), _CALL_BATCH):
-            await session.stage_calls(calls[start : start + _CALL_BATCH])
-        await session.apply_calls()
-    return len(contacts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,16 +260,19 @@ class FactsUpdater:
         crm: CrmAdapter,
         support: SupportAdapter,
         *,
-        orders: OrdersAdapter | None = None,
+        adapters: Mapping[Source, object] | None = None,
+        registry: Sequence[SourceSpec] | None = None,
         updates: Counter | None = None,
         clock: Clock = _utc_now,
     ) -> None:
+        """``adapters``: every source's adapter by source; those whose entry in ``registry``
+        (the source registry unless given) declares facts have theirs re-read."""
         self._store = store
         self._writer = writer
         self._billing = billing
         self._crm = crm
         self._support = support
-        self._orders = orders
+        self._own_facts = {found.source: found for found in facts_sources(adapters or {}, registry)}
         self._updates = updates
         self._clock = clock
 
@@ -427,7 +315,7 @@ class FactsUpdater:
             status = most_relevant_status(subscriptions.items)
             await self._writer.set_billing(
                 customer_id,
-                _billing_facts(customer),
+                billing_facts(customer),
                 status.value if status is not None else None,
                 taken_at,
             )
@@ -440,10 +328,11 @@ class FactsUpdater:
             tickets = await self._support.list_requested_tickets(SupportUserId(record))
             open_count, newest = open_ticket_facts(tickets.items)
             await self._writer.set_support(customer_id, open_count, newest, taken_at)
-        elif source is Source.ORDERS and self._orders is not None:
-            history = await self._orders.list_orders(OrdersCustomerRef(record))
-            facts = order_facts(record, history.items)
-            await self._writer.set_orders(customer_id, facts, taken_at)
+        # A source's own facts (its entry's), beside any of the columns above.
+        if (own := self._own_facts.get(source)) is not None:
+            records = await own.spec.read_one(own.adapter, record)
+            values = own.spec.compute(records)
+            await self._writer.set_source_facts(customer_id, source, own.spec, values, taken_at)
 
     def _count(self, source: Source, outcome: str) -> None:
         if self._updates is not None:

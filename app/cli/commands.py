@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from app.cli.environment import (
+    add_tenant_argument,
     count,
     existing_demo_keys,
     gateway_url,
@@ -20,10 +21,12 @@ from app.cli.environment import (
     port_free_or_exit,
     positive_number,
     positive_seconds,
+    served_tenant,
     share,
     with_sandbox_port,
     word,
 )
+from app.cli.keys import add_keys_command
 from app.cli.readiness import Thresholds
 from app.cli.serve import cmd_serve
 from app.settings import Settings
@@ -41,23 +44,28 @@ def cmd_demo(args: argparse.Namespace) -> None:
     port_free_or_exit("127.0.0.1", sandbox_port, "SCV_SANDBOX_PORT (make run SANDBOX_PORT=)")
     port_free_or_exit(settings.host, settings.port, "SCV_PORT")
     configure_logging(settings.log_level)
-    # The sandbox's databases (the legacy orders) live on the demo's own PostgreSQL server.
-    server = demo_database_url(settings)
+    # The sandbox's systems kept in a database live on the demo's own PostgreSQL server,
+    # made by its owner; the gateway and the sync connect as the run-time role (no DDL).
+    if settings.database_url is not None:
+        server = runtime = settings.database_url.get_secret_value()
+    else:
+        from app.store.roles import embedded_store
+
+        embedded = asyncio.run(
+            embedded_store(settings.data_dir, default_tenant=settings.tenancy.default_tenant)
+        )
+        server, runtime = embedded.owner_url, embedded.runtime_url
     settings = with_sandbox_port(
-        settings.model_copy(update={"database_url": SecretStr(server)}),
+        settings.model_copy(
+            update={
+                "database_url": SecretStr(runtime),
+                "database_migration_url": SecretStr(server),
+            }
+        ),
         sandbox_port,
         database_url=server,
     )
     run_demo(settings, sandbox_port=sandbox_port, seed=args.seed, customers=args.customers)
-
-
-def demo_database_url(settings: Settings) -> str:
-    """The configured PostgreSQL, or the embedded one under ``data_dir`` (started now)."""
-    if settings.database_url is not None:
-        return settings.database_url.get_secret_value()
-    from app.store.embedded import start_embedded_postgres
-
-    return start_embedded_postgres(settings.data_dir)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> None:
@@ -72,15 +80,26 @@ def cmd_sync(args: argparse.Namespace) -> None:
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    asyncio.run(run_sync(settings, full=args.full))
+    tenant = served_tenant(settings, args.tenant, "sync")
+    asyncio.run(run_sync(settings, full=args.full, tenant=tenant))
 
 
 def cmd_token(args: argparse.Namespace) -> None:
     from app.security.demo_keys import mint_token
 
     settings = load_settings()
+    tenants = [served_tenant(settings, args.tenant, "token")]
     keys = existing_demo_keys(settings)
-    print(mint_token(keys, settings.auth, subject=args.sub, role=args.role, ttl_seconds=args.ttl))
+    print(
+        mint_token(
+            keys,
+            settings.auth,
+            subject=args.sub,
+            role=args.role,
+            ttl_seconds=args.ttl,
+            tenants=tenants,
+        )
+    )
 
 
 def cmd_ivr_call(args: argparse.Namespace) -> None:
@@ -169,7 +188,7 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    applied = asyncio.run(migrate_store(settings))
+    applied = asyncio.run(migrate_store(settings, args.url))
     print(f"applied {len(applied)} migration(s){': ' if applied else ''}{', '.join(applied)}")
 
 
@@ -215,7 +234,9 @@ async def _prune_audit_trail(settings: Settings) -> int:
     from app.store.customers import Store
     from app.wiring.services import database_url
 
-    store = await Store.connect(await database_url(settings), pool_size=1)
+    store = await Store.connect(
+        await database_url(settings), pool_size=1, tenant=settings.tenancy.default_tenant
+    )
     try:
         await store.migrate()
         return await prune_audit_trail(AuditTrailStore(store), settings.audit)
@@ -277,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read every source in full, ignoring the cursors of previous runs",
     )
+    add_tenant_argument(sync, "the tenant whose customers it links, from its own cursors")
     sync.set_defaults(func=cmd_sync)
 
     token = commands.add_parser(
@@ -287,7 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument(
         "--ttl", type=positive_seconds, default=3600, help="seconds until it expires (3600)"
     )
+    add_tenant_argument(token, "the tenant it acts for")
     token.set_defaults(func=cmd_token)
+    add_keys_command(commands)
 
     ivr_call = commands.add_parser(
         "ivr-call",
@@ -380,6 +404,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit_prune.set_defaults(func=cmd_audit_prune)
     migrate = commands.add_parser("migrate", help="apply the store's pending migrations and exit")
+    migrate.add_argument(
+        "--url",
+        help="the schema owner's PostgreSQL URL (default: SCV_DATABASE_MIGRATION_URL, "
+        "else SCV_DATABASE_URL)",
+    )
     migrate.set_defaults(func=cmd_migrate)
     return parser
 

@@ -26,8 +26,9 @@ from pydantic_settings import SettingsError
 
 from adapters.registry import SOURCES
 from adapters.settings import RateLimitSettings, SandboxPlace
-from app.security.demo_keys import PRIVATE_KEY_FILE, DemoKeys, ensure_demo_keys
+from app.security.demo_keys import DemoKeys, demo_key_directory, ensure_demo_keys
 from app.settings import Settings
+from kernel.tenancy import TenantId, tenant_id
 
 N = TypeVar("N", int, float)
 
@@ -78,7 +79,7 @@ def data_dir(settings: Settings) -> Path:
 def existing_demo_keys(settings: Settings) -> DemoKeys:
     """The gateway's demo keys in the data directory, or a clear exit if there are none."""
     directory = data_dir(settings)
-    if not (directory / PRIVATE_KEY_FILE).is_file():
+    if not demo_key_directory(directory).paths():
         sys.exit(
             f"no demo keys in {directory}: the gateway makes them when it starts in demo mode "
             "(make run); run this from the project's folder, or set SCV_DATA_DIR to the "
@@ -145,3 +146,32 @@ def word(raw: str) -> str:
     if not raw or not raw.isprintable() or any(ch.isspace() for ch in raw):
         raise argparse.ArgumentTypeError(f"must be printable, with no spaces: {raw!r}")
     return raw
+
+
+def tenant_name(raw: str) -> str:
+    """A tenant's name (``kernel.tenancy``): lower-case letters, digits and ``_``."""
+    try:
+        return tenant_id(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}: {raw!r}") from exc
+
+
+def add_tenant_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--tenant NAME`` on ``parser`` (``served_tenant`` reads it)."""
+    parser.add_argument(
+        "--tenant",
+        type=tenant_name,
+        default=None,
+        help=f"{what} (SCV_TENANCY__DEFAULT_TENANT, acme unless configured)",
+    )
+
+
+def served_tenant(settings: Settings, name: str | None, command: str) -> TenantId:
+    """``name`` (the default tenant when None), or exit naming the tenants served."""
+    tenant = tenant_id(name) if name else settings.tenancy.default_tenant
+    if tenant not in settings.tenancy.tenants:
+        served = ", ".join(settings.tenancy.tenants)
+        sys.exit(
+            f"{command}: the gateway serves no tenant {tenant!r} (SCV_TENANCY__TENANTS: {served})"
+        )
+    return tenant

@@ -20,7 +20,9 @@ from datetime import timedelta
 import httpx
 import uvicorn
 
-from app.analytics.order_facts import orders_of
+from adapters.billing.port import PORT as BILLING
+from adapters.crm.port import PORT as CRM
+from adapters.support.port import PORT as SUPPORT
 from app.analytics.refresh import (
     ChangedFactsReport,
     FactsRefreshReport,
@@ -36,8 +38,10 @@ from app.security.demo_keys import ensure_demo_keys, mint_token
 from app.settings import Settings
 from app.store.customers import Store
 from app.store.facts_writer import FactsWriter
+from app.store.rollout import PostgresRolloutStore
 from app.wiring.services import database_url
-from app.wiring.sources import build_sources
+from app.wiring.sources import build_sources, connected
+from kernel.tenancy import TenantId
 
 DEMO_AGENT = "agent-1"
 DEMO_CUSTOMER_EMAIL = "ada.lovelace@example.com"
@@ -81,8 +85,9 @@ def start_sandbox(
     """The sandbox systems in a child process, once they answer.
 
     With ``webhook_url``, the sandbox posts its changes there as signed webhooks; with
-    ``database_url`` (a PostgreSQL server), it first creates its databases there (the
-    legacy orders database).
+    ``database_url`` (a PostgreSQL server), it first creates there every registered system
+    it keeps in a database (``sandbox/registry.py``; the gateway's registry points each
+    source's section there, ``in_sandbox``).
     """
     command = [
         sys.executable, "-m", "sandbox",
@@ -91,10 +96,11 @@ def start_sandbox(
     if webhook_url is not None:
         command += ["--webhook-url", webhook_url]
     if database_url is not None:
-        command += ["--orders-database", database_url]
+        command += ["--database-server", database_url]
     process = subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
     deadline = time.monotonic() + 30
-    probe = f"http://127.0.0.1:{port}/billing/openapi.json"
+    # The index answers once every registered system is created and served.
+    probe = f"http://127.0.0.1:{port}/"
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the sandbox exited with code {process.returncode}")
@@ -108,20 +114,36 @@ def start_sandbox(
     raise RuntimeError(f"the sandbox did not answer on port {port} within 30 s")
 
 
-async def run_sync(settings: Settings, *, full: bool = False, identity_only: bool = False) -> None:
-    """One identity sync (incremental where cursors exist, unless ``full``), with a progress
-    line, then the read model's refresh and the report; ``identity_only`` stops after the
-    linking (``bench.identity_sync`` times it apart)."""
+async def run_sync(
+    settings: Settings,
+    *,
+    full: bool = False,
+    identity_only: bool = False,
+    tenant: TenantId | None = None,
+) -> None:
+    """One identity sync of ``tenant`` (the default tenant unless named; incremental where
+    its cursors exist, unless ``full``), with a progress line, then the read model's refresh
+    and the report; ``identity_only`` stops after the linking (``bench.identity_sync`` times
+    it apart)."""
     progress = ProgressLine(sys.stderr, interval_seconds=settings.sync.progress_interval_seconds)
     async with AsyncExitStack() as stack:
-        store = await Store.connect(await database_url(settings), pool_size=2)
+        store = await Store.connect(
+            await database_url(settings), pool_size=2, tenant=settings.tenancy.default_tenant
+        )
         stack.push_async_callback(store.close)
         await store.migrate()
+        # Migrated as the default tenant's (rows before tenancy are its), synced as the one asked.
+        store = store.for_tenant(tenant or settings.tenancy.default_tenant)
         sources = await build_sources(settings, stack)
+        overrides = await PostgresRolloutStore(store).rollout_overrides()
+        reading, why_not = connected(
+            settings, sources, {source: each.mode for source, each in overrides.items()}
+        )
         report = await sync_identities(
             store,
-            sources.by_source,
+            reading.by_source,
             settings.identity,
+            why_not=why_not,
             progress=progress,
             full=full,
             overlap=timedelta(seconds=settings.sync.overlap_seconds),
@@ -140,10 +162,10 @@ async def run_sync(settings: Settings, *, full: bool = False, identity_only: boo
             updater = FactsUpdater(
                 store,
                 writer,
-                sources.billing,
-                sources.crm,
-                sources.support,
-                orders=orders_of(sources),
+                sources.port(BILLING),
+                sources.port(CRM),
+                sources.port(SUPPORT),
+                adapters=sources.by_source,
             )
             facts = await refresh_changed_facts(
                 updater, writer, report.changed, settings.customers.panel_concurrency
@@ -237,7 +259,8 @@ class AnnouncingServer(uvicorn.Server):
 
 def run_demo(settings: Settings, *, sandbox_port: int, seed: int, customers: int) -> None:
     """Everything ``make run`` promises, in the foreground until Ctrl-C."""
-    server = settings.database_url.get_secret_value() if settings.database_url else None
+    owner = settings.database_migration_url or settings.database_url
+    server = owner.get_secret_value() if owner else None
     sandbox = start_sandbox(sandbox_port, seed, customers, gateway_webhook_url(settings), server)
     try:
         # Full: the sandbox was just started, perhaps with another seed or size, and its

@@ -28,8 +28,10 @@ from app.http.responses import authenticate, error_response
 from app.http.state import GatewayState
 from app.observability.middleware import current_request
 from app.store.exports import ExportStore
+from app.tenancy.selection import choose_tenant, refusal_status
 from kernel.access import AuditEntry, AuditSink, AuditUnavailable
 from kernel.exports import EXPORT_ROLES, ExportFormat, ExportJobView, ExportState, may_read
+from kernel.tenancy import TenantForbidden, TenantRequired
 
 __all__ = ["ExportDownloads", "get_export_file"]
 
@@ -83,10 +85,18 @@ async def get_export_file(request: Request) -> Response:
     principal = await authenticate(request, state.verifier)
     if isinstance(principal, Response):
         return principal
+    try:
+        tenant = choose_tenant(principal, request.headers.get(state.tenancy.header), state.tenancy)
+    except (TenantRequired, TenantForbidden) as exc:
+        return error_response(refusal_status(exc), exc.code, exc.message)
+    scoped = state.for_tenant(tenant)
+    # The downloads' own jobs service is the default tenant's: only for that tenant's state.
+    exports = scoped.exports or (downloads.exports if scoped is state else None)
     if principal.role not in EXPORT_ROLES:
         downloads.metrics.downloads.labels("forbidden").inc()
         return error_response(403, "FORBIDDEN", f"the {principal.role} role may not read exports")
-    job = await downloads.exports.get_export(request.path_params["export_id"])
+    # The request's tenant's jobs only: another tenant's job is as unknown as a missing one.
+    job = await exports.get_export(request.path_params["export_id"]) if exports else None
     if job is None or not may_read(principal, job):
         downloads.metrics.downloads.labels("not_found").inc()
         return error_response(404, "NOT_FOUND", "no such export")

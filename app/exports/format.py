@@ -1,6 +1,8 @@
 """What an export file holds: its columns, how a batch of rows is written, masking included.
 
-Each ``ExportField`` is one fact of ``CustomerFacts``. Personal ones are masked with the very
+Each column is one fact of ``CustomerFacts``: the read model's own (``ExportField``), or one
+a registered source declares (its registry entry's ``facts``: ``orderCount``, and when they
+were taken, ``ordersTakenAt``), named as the graph names it. Personal ones are masked with the very
 masks the graph uses for an analyst (``resolvers.extensions.masking``), when the chunk is written:
 the
 file at rest holds no more than any reader of it may see, so it is served as it is stored.
@@ -24,9 +26,12 @@ from typing import Any
 
 import orjson
 
+from adapters.entry import SourceSpec
+from adapters.registry import with_facts
 from kernel.customer_facts import CustomerFacts, CustomerFilter
-from kernel.exports import ExportField, ExportFormat
+from kernel.exports import ExportColumn, ExportField, ExportFormat
 from kernel.models import Source
+from kernel.source_facts import taken_at_column
 from resolvers.extensions.masking import Mask, mask_name
 
 __all__ = [
@@ -53,7 +58,7 @@ class Column:
     coordinate: str | None = None
 
 
-COLUMNS: Mapping[ExportField, Column] = {
+_OWN_COLUMNS: Mapping[ExportColumn, Column] = {
     ExportField.CUSTOMER_ID: Column(lambda row: row.customer_id),
     ExportField.DISPLAY_NAME: Column(
         lambda row: row.display_name, mask=mask_name, coordinate="Customer.displayName"
@@ -74,7 +79,39 @@ COLUMNS: Mapping[ExportField, Column] = {
 }
 
 
-def personal_coordinates(fields: Sequence[ExportField]) -> tuple[str, ...]:
+def _fact(source: Source, name: str) -> Callable[[CustomerFacts], Any]:
+    def read(row: CustomerFacts) -> Any:
+        found = row.source_facts.get(source)
+        return found.values.get(name) if found is not None else None
+
+    return read
+
+
+def _taken_at(source: Source) -> Callable[[CustomerFacts], Any]:
+    def read(row: CustomerFacts) -> Any:
+        found = row.source_facts.get(source)
+        return found.taken_at if found is not None else None
+
+    return read
+
+
+def source_columns(entries: Sequence[SourceSpec]) -> dict[ExportColumn, Column]:
+    """The columns of the facts ``entries`` declare (none of them personal)."""
+    columns: dict[ExportColumn, Column] = {}
+    for entry in entries:
+        if entry.facts is None:
+            continue
+        for fact in entry.facts.facts:
+            columns[fact.column] = Column(_fact(entry.source, fact.name))
+        columns[taken_at_column(entry.source)] = Column(_taken_at(entry.source))
+    return columns
+
+
+#: Every column an export may have: the read model's own, then the registry's sources'.
+COLUMNS: Mapping[ExportColumn, Column] = {**_OWN_COLUMNS, **source_columns(with_facts())}
+
+
+def personal_coordinates(fields: Sequence[ExportColumn]) -> tuple[str, ...]:
     """The schema coordinates of the personal columns among ``fields`` (for the audit)."""
     return tuple(
         coordinate for field in fields if (coordinate := COLUMNS[field].coordinate) is not None
@@ -88,16 +125,16 @@ def content_type(export_format: ExportFormat) -> str:
     return "application/x-ndjson"
 
 
-def header_chunk(fields: Sequence[ExportField], export_format: ExportFormat) -> str | None:
+def header_chunk(fields: Sequence[ExportColumn], export_format: ExportFormat) -> str | None:
     """The file's first chunk before any row: the CSV header row; NDJSON has none."""
     if export_format is not ExportFormat.CSV:
         return None
-    return _csv_lines([[field.value for field in fields]])
+    return _csv_lines([[str(field) for field in fields]])
 
 
 def render_batch(
     rows: Sequence[CustomerFacts],
-    fields: Sequence[ExportField],
+    fields: Sequence[ExportColumn],
     export_format: ExportFormat,
     region: str,
 ) -> str:
@@ -105,7 +142,7 @@ def render_batch(
     values = [[_masked(COLUMNS[field], row, region) for field in fields] for row in rows]
     if export_format is ExportFormat.CSV:
         return _csv_lines([[_csv_cell(value) for value in line] for line in values])
-    names = [field.value for field in fields]
+    names = [str(field) for field in fields]
     return "".join(
         orjson.dumps(
             {name: _json_value(value) for name, value in zip(names, line, strict=True)}
@@ -166,7 +203,7 @@ def filter_to_json(customer_filter: CustomerFilter) -> dict[str, Any]:
         "country_in": sorted(customer_filter.country_in),
         "linked_to": sorted(source.value for source in customer_filter.linked_to),
         "missing_from": sorted(source.value for source in customer_filter.missing_from),
-        "has_open_orders": customer_filter.has_open_orders,
+        "source_flags": dict(sorted(customer_filter.source_flags)),
     }
 
 
@@ -181,9 +218,17 @@ def filter_from_json(document: Mapping[str, Any]) -> CustomerFilter:
         country_in=frozenset(document["country_in"]),
         linked_to=frozenset(Source(value) for value in document["linked_to"]),
         missing_from=frozenset(Source(value) for value in document["missing_from"]),
-        # Absent from the jobs queued before the orders facts existed.
-        has_open_orders=document.get("has_open_orders"),
+        # Absent from the jobs queued before the sources' own filters existed (migration
+        # 018 turned the one such condition into its flag).
+        source_flags=frozenset(_flags(document.get("source_flags") or {}).items()),
     )
+
+
+def _flags(document: Mapping[str, Any]) -> dict[str, bool]:
+    """The sources' flags a job's filter holds (``<SOURCE>.<flag name>``: true or false)."""
+    if not all(isinstance(key, str) and isinstance(v, bool) for key, v in document.items()):
+        raise ValueError("a source flag is a name and true or false")
+    return dict(document)
 
 
 def _iso(value: datetime | None) -> str | None:

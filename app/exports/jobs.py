@@ -36,13 +36,27 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-from app.exports.format import filter_from_json, filter_to_json, header_chunk, render_batch
+from app.exports.format import (
+    COLUMNS,
+    filter_from_json,
+    filter_to_json,
+    header_chunk,
+    render_batch,
+)
 from app.exports.metrics import ExportMetrics
 from app.exports.settings import ExportSettings
 from app.store.exports import ClaimedJob, ExportRow, ExportStore, NewExport
 from kernel.access import Principal
+from kernel.client_errors import BadUserInput
 from kernel.customer_facts import CustomerFactsStore, CustomerFilter, CustomerOrder
-from kernel.exports import ExportField, ExportFormat, ExportJobView, ExportLimitReached, ExportState
+from kernel.exports import (
+    ExportColumn,
+    ExportFormat,
+    ExportJobView,
+    ExportLimitReached,
+    ExportState,
+)
+from kernel.tenancy import TenantId
 
 __all__ = ["ExportWorker", "Exports", "job_view", "run_export_workers"]
 
@@ -70,7 +84,7 @@ def job_view(row: ExportRow) -> ExportJobView:
         owner=row.owner,
         state=ExportState(row.state),
         export_format=ExportFormat(row.format),
-        fields=tuple(ExportField(name) for name in row.fields),
+        fields=tuple(row.fields),
         rows_done=row.rows_done,
         total_rows=row.total_rows,
         created_at=row.created_at,
@@ -101,17 +115,21 @@ class Exports:
         self,
         owner: Principal,
         customer_filter: CustomerFilter,
-        fields: Sequence[ExportField],
+        fields: Sequence[ExportColumn],
         export_format: ExportFormat,
     ) -> ExportJobView:
-        """Queue a job; ``ExportLimitReached`` when the owner has too many under way."""
+        """Queue a job; ``ExportLimitReached`` when the owner has too many under way, and
+        ``BadUserInput`` for a column no export has."""
+        unknown = [str(field) for field in fields if field not in COLUMNS]
+        if unknown:
+            raise BadUserInput(f"no export has the column {unknown[0]}")
         row = await self._store.create(
             NewExport(
                 id=str(uuid.uuid4()),
                 owner=owner.subject,
                 owner_role=owner.role,
                 filter=filter_to_json(customer_filter),
-                fields=[field.value for field in fields],
+                fields=[str(field) for field in fields],
                 format=export_format.value,
             ),
             self._settings.max_active_per_owner,
@@ -152,9 +170,13 @@ class ExportWorker:
         default_region: str,
         wake: asyncio.Event | None = None,
         clock: Clock = lambda: datetime.now(UTC),
+        facts_of: Callable[[TenantId], CustomerFactsStore] | None = None,
     ) -> None:
+        """``facts_of`` is each tenant's read model: a job exports its own tenant's
+        customers (``facts`` where not given)."""
         self._store = store
         self._facts = facts
+        self._facts_of = facts_of
         self._settings = settings
         self._metrics = metrics
         self._region = default_region
@@ -230,18 +252,26 @@ class ExportWorker:
 
     async def _work(self, claim: ClaimedJob) -> None:
         job = claim.job
-        fields = [ExportField(name) for name in job.fields]
+        fields = list(job.fields)
         export_format = ExportFormat(job.format)
         try:
             customer_filter = filter_from_json(job.filter)
+            if any(field not in COLUMNS for field in fields):
+                # A source that declared the column no longer does.
+                raise ValueError("a column no export has")
         except (KeyError, TypeError, ValueError):
             await self._fail(claim, CANNOT_RESUME)
             return
+        facts = (
+            self._facts_of(job.tenant)
+            if self._facts_of is not None and job.tenant is not None
+            else self._facts
+        )
         if job.total_rows is None:
-            total = await self._facts.count_customers_matching(customer_filter)
+            total = await facts.count_customers_matching(customer_filter)
             if not await self._store.set_total(claim, total, header_chunk(fields, export_format)):
                 raise _ClaimLost
-        stream = self._facts.stream_customers(
+        stream = facts.stream_customers(
             customer_filter, EXPORT_ORDER, batch_size=self._settings.batch_size, after=job.cursor
         )
         try:

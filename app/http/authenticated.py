@@ -1,5 +1,6 @@
 """The bearer check in front of the GraphQL endpoint: a request without a valid token, on the
-wrong port or with a bad interaction token is refused before GraphQL sees it."""
+wrong port, for a tenant it may not act for or with a bad interaction token is refused before
+GraphQL sees it."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ from app.interactions.tokens import InteractionTokenError
 from app.observability.middleware import current_request
 from app.resilience.fair_share import Audience, admits, traffic_class, traffic_class_of
 from app.security.auth import AuthenticationError, bearer_token
+from app.tenancy.selection import choose_tenant, refusal_status
 from kernel.client_errors import BadUserInput
+from kernel.tenancy import TenantForbidden, TenantRequired
 from resolvers.extensions.masking import stated_purpose
 
 
@@ -82,7 +85,16 @@ class AuthenticatedGraphQL:
             self._count_refusal(WRONG_PORT)
             await _wrong_port(self._audience)(scope, receive, send)
             return
+        try:
+            tenant = choose_tenant(
+                principal, request.headers.get(state.tenancy.header), state.tenancy
+            )
+        except (TenantRequired, TenantForbidden) as exc:
+            self._count_refusal(exc.code)
+            await error_response(refusal_status(exc), exc.code, exc.message)(scope, receive, send)
+            return
         scope.setdefault("state", {})["principal"] = principal
+        scope["state"]["tenant"] = tenant
         scope["state"]["token_expires_at"] = expires_at
         try:
             scope["state"]["purpose"] = stated_purpose(request.headers.get(PURPOSE_HEADER))
@@ -92,7 +104,9 @@ class AuthenticatedGraphQL:
         interaction_token = request.headers.get(INTERACTION_TOKEN_HEADER)
         if interaction_token is not None:
             try:
-                active = await authorise_interaction(state, interaction_token, principal)
+                active = await authorise_interaction(
+                    state.for_tenant(tenant), interaction_token, principal
+                )
             except InteractionTokenError as exc:
                 # Refused outright rather than ignored: the desktop must learn that it no
                 # longer acts within the call (transferred, ended, expired).
@@ -104,6 +118,7 @@ class AuthenticatedGraphQL:
         record = current_request.get()
         if record is not None:
             record.role = principal.role
+            record.tenant = tenant or "platform"
         # Which lane of each source's bulkhead this request's upstream calls take.
         class_token = traffic_class.set(traffic_class_of(principal.role))
         # How long its cached reads wait for a slow system (app.cache.stale_if_slow).

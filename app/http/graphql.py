@@ -47,9 +47,11 @@ from app.limits.refusal import QueryRefused
 from app.observability.middleware import current_request
 from app.resilience.fair_share import Audience, admits
 from app.security.auth import AuthenticationError, bearer_token
+from app.tenancy.selection import choose_tenant
 from app.whole_response.cache import Charge
 from kernel.access import ActiveInteraction, Principal
 from kernel.client_errors import BadUserInput
+from kernel.tenancy import TenantForbidden, TenantId, TenantRequired
 from resolvers.context import RequestContext, new_context
 from resolvers.extensions.masking import stated_purpose
 
@@ -76,6 +78,7 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
         return self.context_for(
             request,
             principal=getattr(request.state, "principal", NOBODY),
+            tenant=getattr(request.state, "tenant", None),
             interaction=getattr(request.state, "interaction", None),
             purpose=getattr(request.state, "purpose", None),
             token_expires_at=getattr(request.state, "token_expires_at", None),
@@ -98,18 +101,26 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
             )
             if not admits(self._audience, principal.role):
                 raise ConnectionRefused(WRONG_PORT)
+            tenant = choose_tenant(principal, param(state.tenancy.header), state.tenancy)
             purpose = stated_purpose(param(PURPOSE_HEADER))
             interaction_token = param(INTERACTION_TOKEN_HEADER)
             interaction = (
-                await authorise_interaction(state, interaction_token, principal)
+                await authorise_interaction(state.for_tenant(tenant), interaction_token, principal)
                 if interaction_token is not None
                 else None
             )
-        except (AuthenticationError, InteractionTokenError, BadUserInput) as exc:
+        except (
+            AuthenticationError,
+            InteractionTokenError,
+            BadUserInput,
+            TenantRequired,
+            TenantForbidden,
+        ) as exc:
             raise ConnectionRefused(str(exc)) from exc
         return self.context_for(
             websocket,
             principal=principal,
+            tenant=tenant,
             interaction=interaction,
             purpose=purpose,
             token_expires_at=expires_at,
@@ -120,14 +131,18 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
         request: Request | WebSocket,
         *,
         principal: Principal,
+        tenant: TenantId | None,
         interaction: ActiveInteraction | None,
         purpose: str | None,
         token_expires_at: float | None,
     ) -> RequestContext:
-        """The context of one request (or WebSocket connection) of ``principal``."""
-        state: GatewayState = request.state.gateway
+        """The context of one request (or WebSocket connection) of ``principal``, acting
+        for ``tenant``: everything it reaches is that tenant's."""
+        state: GatewayState = request.state.gateway.for_tenant(tenant)
         return new_context(
             principal=principal,
+            tenant=tenant,
+            boundary=state.boundary,
             store=state.store,
             sources=state.sources,
             default_region=state.default_region,

@@ -3,7 +3,8 @@
 The body is ``{"handoff": "<compact JWS>"}`` or the JWS itself (``application/jose`` or
 text); the caller needs a bearer token with role ``ivr``. 201 with the interaction, or the
 refusal's status (400 malformed or ill-typed, 401 not authentic, 403 not the IVR or not what
-the IVR platform recorded, 409 replayed or already handed off, 503 IVR platform down) and
+the IVR platform recorded, or a tenant its token may not act for, 409 replayed or already
+handed off, 503 IVR platform down) and
 ``{"errors": [{"message", "extensions": {"code"}}]}`` as GraphQL shapes its errors.
 """
 
@@ -17,7 +18,9 @@ from app.http.responses import authenticate, error_response
 from app.http.state import GatewayState
 from app.observability.middleware import current_request
 from app.store.errors import store_outage
+from app.tenancy.selection import choose_tenant, refusal_status
 from kernel.interactions import Actor, InteractionRefused, InteractionView
+from kernel.tenancy import TenantForbidden, TenantRequired
 
 #: A handoff is a few hundred bytes; anything much larger is not one.
 MAX_BODY_BYTES = 16 * 1024
@@ -56,12 +59,20 @@ def render_interaction(view: InteractionView) -> dict[str, object]:
 
 async def post_handoff(request: Request) -> Response:
     """POST /ivr/handoffs."""
-    state: GatewayState = request.state.gateway
-    principal = await authenticate(request, state.verifier)
+    gateway: GatewayState = request.state.gateway
+    principal = await authenticate(request, gateway.verifier)
     if isinstance(principal, Response):
         return principal
     if principal.role != "ivr":
         return error_response(403, "FORBIDDEN", "only the IVR hands calls over")
+    try:
+        tenant = choose_tenant(
+            principal, request.headers.get(gateway.tenancy.header), gateway.tenancy
+        )
+    except (TenantRequired, TenantForbidden) as exc:
+        return error_response(refusal_status(exc), exc.code, exc.message)
+    # The call is the tenant's: its interaction is in that tenant's store.
+    state = gateway.for_tenant(tenant)
     if state.interactions is None:
         return error_response(503, "UNAVAILABLE", "interactions are not enabled")
     body = await request.body()

@@ -3,11 +3,13 @@ headers beside the bearer token, and an interaction token's check."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from app.interactions.service import Interactions
 from app.interactions.tokens import InteractionTokenError
 from app.security.auth import TokenVerifier
+from app.tenancy.settings import TenancySettings
 from app.whole_response.cache import WholeResponseCache
 from kernel.access import ActiveInteraction, AuditReader, AuditSink, Principal
 from kernel.customer_facts import CustomerFactsReader
@@ -19,6 +21,7 @@ from kernel.integration_kpis import IntegrationKpiReader
 from kernel.linking import IdentityDecisions, LiveLinker
 from kernel.live import LiveFeed
 from kernel.rollout import RolloutGate
+from kernel.tenancy import TenantBoundary, TenantId
 from kernel.writes import WriteService
 from resolvers.context import Sources
 from resolvers.loaders import DEFAULT_PANEL_CONCURRENCY
@@ -69,6 +72,21 @@ class GatewayState:
     kpis: IntegrationKpiReader | None = None
     #: Answers kept per disclosure (``app.whole_response``); None: every query executes.
     whole_response: WholeResponseCache | None = None
+    #: Other tenants' customers a missed lookup names (audited); None where not wired.
+    boundary: TenantBoundary | None = None
+    #: The tenants served, and the header a request names its own in.
+    tenancy: TenancySettings = field(default_factory=TenancySettings)
+    #: Each served tenant's own state: its store and what reads or writes it (its
+    #: customers, interactions, decisions, audit trail, read model, writes); this state is
+    #: the default tenant's. Empty where not wired: every tenant is served this one.
+    by_tenant: Mapping[TenantId, GatewayState] = field(default_factory=dict)
+
+    def for_tenant(self, tenant: TenantId | None) -> GatewayState:
+        """The state a request of ``tenant`` is served from (this one for the platform's
+        requests, which name no tenant, and where tenants are not wired)."""
+        if tenant is None:
+            return self
+        return self.by_tenant.get(tenant, self)
 
 
 async def authorise_interaction(

@@ -9,6 +9,7 @@ the gateway reports what its own adapters met and ``scv sync`` what the sync's m
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from adapters.registry import linked
 from adapters.taxonomy import Taxonomy, taxonomies_of
 from app.store.customers import Store
+from app.store.duplicate_days import DuplicateCandidateDays
 from app.store.identity_view import IdentityViewStore, SyncRunSummary
 from kernel.data_quality import (
     DataQualityReport,
@@ -27,8 +29,17 @@ from kernel.data_quality import (
 from kernel.identity_evidence import CONTACT_FIELDS
 from kernel.models import Source
 
+logger = logging.getLogger(__name__)
+
 #: The systems whose records are linked into customers, in the order the sync reads them.
 LINKED_SOURCES = tuple(spec.source for spec in linked())
+#: How the report names each joining source's records that match no customer: by its
+#: registry entry's record noun (a source whose records anchor customers has none).
+ORPHANS_LABELS: Mapping[Source, str] = {
+    spec.source: f"orphan {spec.record_noun}s"
+    for spec in linked()
+    if spec.linking is not None and not spec.linking.anchors
+}
 
 
 class DataQuality:
@@ -58,6 +69,7 @@ class DataQuality:
             self._view.duplicate_pair_count(),
             self._view.latest_sync_run(),
         )
+        await self._keep_duplicates(duplicates, generated_at)
         sources = tuple(
             SourceQuality(
                 source=source,
@@ -65,6 +77,7 @@ class DataQuality:
                 standalone=links[source].standalone if source in links else 0,
                 awaiting_review=reviews.get(source, 0),
                 last_sync=last_sync_of(latest, source),
+                orphans_label=ORPHANS_LABELS.get(source),
             )
             for source in LINKED_SOURCES
         )
@@ -79,6 +92,14 @@ class DataQuality:
             duplicate_candidates=duplicates,
             unmapped_words=unmapped_words(self._taxonomies()),
         )
+
+    async def _keep_duplicates(self, candidates: int, counted_at: datetime) -> None:
+        """The count as its day's in the integration KPIs' trend; a failure costs the trend
+        this reading only, never the report."""
+        try:
+            await DuplicateCandidateDays(self._store.pool).record(candidates, counted_at)
+        except Exception:
+            logger.warning("could not keep the day's duplicate candidates", exc_info=True)
 
 
 def last_sync_of(run: SyncRunSummary | None, source: Source) -> LastSync | None:
@@ -134,7 +155,7 @@ def format_report_table(report: DataQualityReport) -> str:
                 str(sync.seen) if sync else "-",
                 str(sync.linked) if sync else "-",
                 str(sync.failed) if sync else "-",
-                sync.outcome if sync else "never synced",
+                sync.outcome if sync else "not in the last sync",
             ]
         )
     lines = ["data quality", *_table(header, rows)]
@@ -145,6 +166,12 @@ def format_report_table(report: DataQualityReport) -> str:
         + ("pair" if report.duplicate_candidates == 1 else "pairs")
         + " of customers"
     )
+    orphans = [q for q in report.sources if q.orphans_label is not None]
+    if orphans:
+        lines.append(
+            "records that match no customer of another system: "
+            + "; ".join(f"{q.orphans_label}: {q.orphans}" for q in orphans)
+        )
     if report.unmapped_words:
         lines.append("unmapped taxonomy words:")
         lines.extend(

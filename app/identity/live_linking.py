@@ -32,7 +32,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from adapters.registry import LinkingSpec, SourceSpec, linked, linking_of, spec_of
+from adapters.entry import LinkingSpec, SourceSpec
+from adapters.registry import linked, linking_of, spec_of
 from app.cache.local import LocalTier
 from app.identity.linking_metrics import LinkingMetrics, LookupKind, LookupOutcome
 from app.identity.settings import IdentitySettings

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from adapters.crm.port import CrmAdapter
@@ -107,6 +107,22 @@ class Interactions:
             live_linker=deps.live_linker,
             sources=deps.sources,
             clock=clock,
+        )
+
+    def for_store(
+        self, store: Store, live_linker: LiveLinker[Sources] | None = None
+    ) -> Interactions:
+        """The same service over ``store`` (and its live linking): another tenant's
+        interactions (``Store.tenant``)."""
+        return Interactions(
+            replace(self._deps, store=store, live_linker=live_linker),
+            self._settings,
+            self._level_rules,
+            default_region=self._default_region,
+            audit=self._audit,
+            metrics=self._metrics,
+            clock=self._clock,
+            on_step=self._on_step,
         )
 
     # -- the IVR's side ----------------------------------------------------------------------
@@ -228,7 +244,7 @@ class Interactions:
                 "BAD_USER_INPUT", f"first must be 1..{MAX_WAITING}", status=400
             )
         rows = await waiting_interactions(
-            self._store.pool, actor.principal.subject, self._clock(), first
+            self._store.pool, self._store.tenant, actor.principal.subject, self._clock(), first
         )
         return [self._view(row) for row in rows]
 
@@ -289,6 +305,7 @@ class Interactions:
             result=row.result,
             verified_at=row.verified_at,
             verified_by=row.verified_by,
+            tenant=row.tenant,
         )
 
     async def _announce(self, view: InteractionView, step: str) -> InteractionView:
@@ -324,6 +341,8 @@ class Interactions:
             client_address=actor.client_address,
             detail=detail,
             at=self._clock(),
+            # The step's tenant is the store's: each tenant's steps are on its own trail.
+            tenant=self._store.tenant,
         )
         try:
             await sink.record([entry])

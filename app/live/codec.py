@@ -16,6 +16,7 @@ from kernel.identity import CustomerId
 from kernel.interactions import InteractionState, InteractionView
 from kernel.live import CustomerChanged, InteractionChanged, LiveEvent
 from kernel.models import Source
+from kernel.tenancy import TenantId
 
 
 class UnreadableEvent(Exception):
@@ -47,6 +48,7 @@ def encode(event: LiveEvent) -> str:
             "result": view.result,
             "verified_at": view.verified_at.isoformat() if view.verified_at else None,
             "verified_by": view.verified_by,
+            "tenant": view.tenant,
             "step": event.step,
             "at": event.at.isoformat(),
             "received_at": event.received_at,
@@ -79,6 +81,7 @@ def decode(payload: str | bytes) -> LiveEvent:
                 result=_optional(body["result"]),
                 verified_at=datetime.fromisoformat(verified_at) if verified_at else None,
                 verified_by=_optional(body["verified_by"]),
+                tenant=_tenant(body.get("tenant")),
             )
             return InteractionChanged(
                 view=view,
@@ -93,3 +96,7 @@ def decode(payload: str | bytes) -> LiveEvent:
 
 def _optional(value: object) -> str | None:
     return str(value) if value is not None else None
+
+
+def _tenant(value: object) -> TenantId | None:
+    return TenantId(str(value)) if value is not None else None

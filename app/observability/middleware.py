@@ -89,6 +89,8 @@ class RequestRecord:
     trace_id: str | None = None
     operation: str | None = None
     role: str | None = None
+    #: The tenant the request acts for (``platform`` for an operator's naming none).
+    tenant: str | None = None
     error_codes: list[str] = field(default_factory=list)
     upstream: dict[Source, SourceTally] = field(default_factory=dict)
 
@@ -116,9 +118,14 @@ class RequestMetrics(Protocol):
         ...
 
     def observe_graphql(
-        self, operation: str | None, role: str, outcome: str, seconds: float
+        self,
+        operation: str | None,
+        role: str,
+        outcome: str,
+        seconds: float,
+        tenant: str | None = None,
     ) -> None:
-        """Count one GraphQL request and its time."""
+        """Count one GraphQL request and its time (and its tenant's)."""
         ...
 
 
@@ -244,7 +251,9 @@ class ObservabilityMiddleware:
 
     def _finish(self, record: RequestRecord, status: int, seconds: float) -> None:
         role = record.role or "none"
-        self._metrics.observe_graphql(record.operation, role, _outcome(status, record), seconds)
+        self._metrics.observe_graphql(
+            record.operation, role, _outcome(status, record), seconds, tenant=record.tenant
+        )
         access_logger.info(
             "graphql request",
             extra={
@@ -252,6 +261,7 @@ class ObservabilityMiddleware:
                 "trace_id": record.trace_id,
                 "operation": record.operation,
                 "role": role,
+                "tenant": record.tenant,
                 "status": status,
                 "duration_ms": round(seconds * 1000, 1),
                 "error_codes": sorted(set(record.error_codes)),

@@ -3,10 +3,16 @@
 ``RollbackWatch`` checks every source every ``SCV_ROLLOUT__CHECK_SECONDS``: ``ON`` and
 ``PILOT`` are judged on their calls (error rate, contract errors, p99 latency), ``SHADOW`` on
 its comparisons (disagreement rate) and its calls; ``OFF`` has nothing to judge. A breach
-moves the source back one phase through ``SourceRollouts.change`` (kept in PostgreSQL,
+moves the source back one phase through ``SourceRollouts.move_back`` (kept in PostgreSQL,
 audited as ``ROLLOUT_CHANGE`` by the principal ``rollback``), counts
 ``scv_rollout_rollbacks_total`` (the alert ``ScvSourceRolledBack``) and starts the source's
 window afresh, so that the next phase is judged on its own traffic.
+
+Every instance judges its own traffic, so several may breach at once. The step is atomic in
+the store (moved only if still in the mode judged), so two instances breaching together move
+the source back one phase, not two; and an instance that finds the source moved since its
+last check (another instance's step, a supervisor's change), or sees it for the first time,
+starts its window afresh instead of judging a phase on another one's traffic.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from adapters.settings import RollbackSettings
 from app.rollout.metrics import RolloutMetrics
@@ -77,6 +84,8 @@ class RollbackWatch:
         self.windows = windows
         self._limits = dict(limits)
         self._metrics = metrics
+        #: Each source's rollout (mode, when changed) as the last check found it.
+        self._seen: dict[Source, tuple[RolloutMode, datetime | None]] = {}
 
     async def check(self) -> dict[Source, RolloutMode]:
         """One round: every source that moved back, and the mode it moved to."""
@@ -86,15 +95,27 @@ class RollbackWatch:
             rollout = current.get(source)
             if rollout is None:
                 continue
+            state = (rollout.mode, rollout.changed_at)
+            seen, self._seen[source] = self._seen.get(source), state
+            if seen != state:
+                # First seen, or moved since the last check: the window may hold the traffic
+                # of another phase (another instance may have just moved it). The first check
+                # runs as the process starts, with nothing in its windows to lose.
+                self.windows.forget(source)
+                continue
             figures = self.windows.figures(source, limits.window_seconds)
             found = breaches(rollout.mode, figures, limits)
             if not found:
                 continue
-            to = rollout.mode.one_back()
-            await self._rollouts.change(
-                source, to, changed_by=ROLLBACK, reason="; ".join(str(b) for b in found)
+            kept = await self._rollouts.move_back(
+                source, rollout.mode, changed_by=ROLLBACK, reason="; ".join(str(b) for b in found)
             )
             self.windows.forget(source)
+            if kept is None:
+                logger.info("%s was moved back by another instance first", source.value)
+                continue
+            self._seen[source] = (kept.mode, kept.changed_at)
+            to = kept.mode
             logger.warning(
                 "rolled %s back from %s to %s: %s",
                 source.value,

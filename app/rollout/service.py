@@ -45,6 +45,8 @@ class SourceRollouts:
     ) -> None:
         #: Where shadow comparisons go for the rollback criteria (``app.rollout.rollback``).
         self.windows = windows
+        #: Told of every shadow comparison too: (source, agreed) (the KPIs' daily counts).
+        self.comparison_watchers: list[Callable[[Source, bool], None]] = []
         self._configured = dict(configured)
         self._store = store
         self._refresh_seconds = refresh_seconds
@@ -126,11 +128,40 @@ class SourceRollouts:
             reason=reason,
         )
         kept = await self._store.save_rollout(wanted)
-        self._overrides = {**self._overrides, source: kept}
-        if self._metrics is not None:
-            self._metrics.mode_changes.labels(source.value, mode.value, changed_by.role).inc()
-        await self._record_change(before.mode, kept, changed_by, request_id)
+        await self._changed(before.mode, kept, changed_by, request_id)
         return kept
+
+    async def move_back(
+        self, source: Source, expected: RolloutMode, *, changed_by: Principal, reason: str
+    ) -> SourceRollout | None:
+        """Move ``source`` from ``expected`` one phase back, in one atomic step of the store:
+        None (and nothing recorded) when it was no longer in ``expected``, another instance
+        having moved it first; the modes are then read afresh."""
+        before = (await self.current()).get(source) or SourceRollout(source, expected)
+        wanted = replace(
+            before, mode=expected.one_back(), changed_by=changed_by.subject, reason=reason
+        )
+        kept = await self._store.move_rollout(wanted, expected)
+        if kept is None:
+            await self.current(fresh=True)
+            return None
+        await self._changed(expected, kept, changed_by, None)
+        return kept
+
+    async def _changed(
+        self,
+        before: RolloutMode,
+        kept: SourceRollout,
+        changed_by: Principal,
+        request_id: str | None,
+    ) -> None:
+        """A change kept: this instance serves it at once; counted and audited."""
+        self._overrides = {**self._overrides, kept.source: kept}
+        if self._metrics is not None:
+            self._metrics.mode_changes.labels(
+                kept.source.value, kept.mode.value, changed_by.role
+            ).inc()
+        await self._record_change(before, kept, changed_by, request_id)
 
     async def _record_change(
         self,
@@ -168,8 +199,12 @@ class SourceRollouts:
 
     def _count(self, source: Source, outcome: ShadowOutcome | None, reason: str) -> None:
         self.shadow_tally[(source, outcome, reason)] += 1
-        if self.windows is not None and outcome is not None:
-            self.windows.observe_comparison(source, outcome is ShadowOutcome.AGREE)
+        if outcome is not None:
+            agreed = outcome is ShadowOutcome.AGREE
+            if self.windows is not None:
+                self.windows.observe_comparison(source, agreed)
+            for watcher in self.comparison_watchers:
+                watcher(source, agreed)
         if self._metrics is not None:
             label = outcome.value if outcome is not None else "skipped"
             self._metrics.shadow_comparisons.labels(source.value, label, reason).inc()

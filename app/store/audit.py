@@ -19,20 +19,21 @@ __all__ = ["AuditTrailStore", "check_entries"]
 # comma-joined text per row (schema coordinates hold no commas) because PostgreSQL arrays
 # cannot be ragged. The time is the server's: a caller cannot date an entry.
 _INSERT_AUDIT_ENTRIES = """
-insert into audit_trail (kind, request_id, subject, role, interaction_id, customer_id, fields,
-                         masked, purpose, outcome, client_address, detail)
-select kind, request_id, subject, role, interaction_id, customer_id,
+insert into audit_trail (tenant, kind, request_id, subject, role, interaction_id, customer_id,
+                         fields, masked, purpose, outcome, client_address, detail)
+select tenant, kind, request_id, subject, role, interaction_id, customer_id,
        string_to_array(fields, ','), masked, purpose, outcome, client_address, detail
   from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-              $7::text[], $8::boolean[], $9::text[], $10::text[], $11::text[], $12::text[])
+              $7::text[], $8::boolean[], $9::text[], $10::text[], $11::text[], $12::text[],
+              $13::text[])
        as new (kind, request_id, subject, role, interaction_id, customer_id, fields, masked,
-               purpose, outcome, client_address, detail)
+               purpose, outcome, client_address, detail, tenant)
 """
 _SELECT_AUDIT_TRAIL = """
 select id, at, kind, request_id, subject, role, interaction_id, customer_id, fields, masked,
        purpose, outcome, client_address, detail
   from audit_trail
- where customer_id = $1 and ($2::bigint is null or id < $2)
+ where customer_id = $1 and ($2::bigint is null or id < $2) and tenant = $4
  order by id desc
  limit $3
 """
@@ -49,12 +50,16 @@ def check_entries(entries: Sequence[AuditEntry]) -> None:
 class AuditTrailStore:
     """The ``audit_trail`` table: append a batch, read one customer's page, prune by age.
 
+    An entry is its own tenant's (``AuditEntry.tenant``), or this store's when it names none;
+    a page is read from this store's tenant's entries only.
+
     Implements ``kernel.access.AuditReader``; ``app.security.audit.PostgresAuditSink`` writes
     through it with its own timeout and metrics.
     """
 
     def __init__(self, store: Store) -> None:
         self._pool = store.pool
+        self._tenant = store.tenant
 
     async def append(self, entries: Sequence[AuditEntry]) -> None:
         """Insert ``entries`` in one statement; durable (committed) when it returns."""
@@ -76,6 +81,7 @@ class AuditTrailStore:
                 [e.outcome for e in entries],
                 [e.client_address for e in entries],
                 [e.detail for e in entries],
+                [e.tenant or self._tenant for e in entries],
             )
 
     async def read_audit_trail(
@@ -83,7 +89,9 @@ class AuditTrailStore:
     ) -> AuditTrailPage:
         """Up to ``first`` entries about ``customer_id`` older than ``before_id``, newest first."""
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch(_SELECT_AUDIT_TRAIL, customer_id, before_id, first + 1)
+            rows = await conn.fetch(
+                _SELECT_AUDIT_TRAIL, customer_id, before_id, first + 1, self._tenant
+            )
         entries = tuple(
             RecordedAuditEntry(
                 id=row["id"],

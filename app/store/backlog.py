@@ -29,14 +29,22 @@ select status, ticket_age_bucket($1::timestamptz - created_at) as age_bucket,
   from ticket_backlog
  group by 1, 2
 """
-# The day's row is the whole backlog's, whichever source refreshed last.
+# The day's row is the whole backlog's at $1, whichever source changed it last; a ticket
+# opened after $1 (by its system's clock) was not open then.
 _UPSERT_DAY = """
 insert into ticket_backlog_daily (day, status, age_bucket, tickets)
 select ($1::timestamptz at time zone 'UTC')::date, status,
        ticket_age_bucket($1::timestamptz - created_at), count(*)::int
   from ticket_backlog
+ where created_at <= $1::timestamptz
  group by 2, 3
 on conflict (day, status, age_bucket) do update set tickets = excluded.tickets
+"""
+# Rewriting a day's rows is delete then insert: two at once (a refresh and a webhook, or two
+# webhooks) would each write the rows their own snapshot saw. One at a time, for this table.
+_LOCK_DAYS = "select pg_advisory_xact_lock(hashtext('ticket_backlog_daily'))"
+_FORGET = """
+delete from ticket_backlog where source = $1 and ticket_id = any($2::text[])
 """
 _CLEAR_DAY = (
     "delete from ticket_backlog_daily where day = ($1::timestamptz at time zone 'UTC')::date"
@@ -48,7 +56,8 @@ select day, status, age_bucket, tickets from ticket_backlog_daily
 
 
 class TicketBacklogStore:
-    """Replaces a source's open tickets after a refresh; reads the backlog and its trend."""
+    """Replaces a source's open tickets after a refresh, or follows some that changed; reads
+    the backlog and its trend."""
 
     def __init__(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
         self._pool = pool
@@ -70,6 +79,31 @@ class TicketBacklogStore:
                 [status for _, status, _ in open_tickets],
                 [created for _, _, created in open_tickets],
             )
+            await conn.execute(_LOCK_DAYS)
+            await conn.execute(_CLEAR_DAY, taken_at)
+            await conn.execute(_UPSERT_DAY, taken_at)
+
+    async def follow(
+        self,
+        source: str,
+        open_tickets: Sequence[tuple[str, str, datetime]],
+        finished: Sequence[str],
+        taken_at: datetime,
+    ) -> None:
+        """Some of ``source``'s tickets changed (a webhook): the open ones (id, canonical
+        status, created) are kept or updated, the ``finished`` ids leave the backlog, and the
+        row of ``taken_at``'s day is written anew, with ages at ``taken_at``: the rest of the
+        backlog stays as it was."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                _INSERT,
+                source,
+                [ticket_id for ticket_id, _, _ in open_tickets],
+                [status for _, status, _ in open_tickets],
+                [created for _, _, created in open_tickets],
+            )
+            await conn.execute(_FORGET, source, list(finished))
+            await conn.execute(_LOCK_DAYS)
             await conn.execute(_CLEAR_DAY, taken_at)
             await conn.execute(_UPSERT_DAY, taken_at)
 

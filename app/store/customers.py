@@ -5,48 +5,31 @@ over an ``asyncpg`` pool, and owns its schema: ``migrate()`` applies the ``.sql`
 ``app/store/migrations`` (``app.store.migrations_runner``). The write side is for
 ``app.identity.sync.runner``: ``sync_session()`` holds one connection and the sync lock for a whole
 run (``app.store.sync.session.SyncSession``). The store also keeps the IVR interactions
-(their rows and SQL in ``app.store.interactions``) and reads back the sync runs.
+(``InteractionRows``, their rows and SQL in ``app.store.interactions``) and reads back the
+sync runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 import asyncpg
 
 from app.store import migrations_runner
-from app.store.interactions import (
-    _CLAIM_INTERACTION,
-    _END_INTERACTION,
-    _HANDOFF_SEEN,
-    _INSERT_HANDOFF_JTI,
-    _INSERT_INTERACTION,
-    _INSERT_INTERACTION_EVENT,
-    _RECORD_KBA_ATTEMPT,
-    _SELECT_INTERACTION_BY_CONTACT,
-    _SELECT_INTERACTION_BY_ID,
-    _SELECT_INTERACTION_EVENTS,
-    _TRANSFER_INTERACTION,
-    HandoffConflict,
-    InteractionEvent,
-    InteractionRow,
-    InteractionStep,
-    NewInteraction,
-    _ContactTaken,
-    _interaction_row,
-)
+from app.store.interactions import InteractionRows
 from app.store.session_state import _SYNC_LOCK, _changing_session_state, _session_state_unchanged
 from app.store.sync.session import _COUNT_CUSTOMERS, SyncSession
 from app.store.sync.values import KeyKind, SyncRun
+from app.tenancy.settings import DEFAULT_TENANT
 from kernel.identity import CustomerId, CustomerRecord, IdentityLink
 from kernel.models import Source
+from kernel.tenancy import TenantId
 
 __all__ = ["Store"]
 
@@ -58,7 +41,7 @@ select c.id, c.display_name,
        l.source, l.external_id, l.matched_by, l.confidence, l.linked_via, l.linked_at
   from customers as c
   left join identity_links as l on l.customer_id = c.id
- where c.id = any($1::text[])
+ where c.id = any($1::text[]) and c.tenant = $2
  order by c.id, l.linked_at, l.source, l.external_id
 """
 _FIND_BY_KEY = """
@@ -66,7 +49,8 @@ select c.id
   from customers as c
  where exists (
         select 1 from lookup_keys as k
-         where k.kind = $1 and k.value = $2 and k.customer_id = c.id)
+         where k.tenant = $3 and k.kind = $1 and k.value = $2 and k.customer_id = c.id)
+   and c.tenant = $3
  order by c.created_at, c.id
 """
 # The oldest customer with a key and its links, in one round trip (a row per link).
@@ -76,7 +60,8 @@ with first as (
       from customers as c
      where exists (
             select 1 from lookup_keys as k
-             where k.kind = $1 and k.value = $2 and k.customer_id = c.id)
+             where k.tenant = $3 and k.kind = $1 and k.value = $2 and k.customer_id = c.id)
+       and c.tenant = $3
      order by c.created_at, c.id
      limit 1)
 select first.id, first.display_name,
@@ -86,14 +71,15 @@ select first.id, first.display_name,
  order by l.linked_at, l.source, l.external_id
 """
 _FIND_BY_SOURCE_ID = """
-select customer_id from identity_links where source = $1 and external_id = $2
+select customer_id from identity_links where tenant = $3 and source = $1 and external_id = $2
 """
 _COUNT_SYNC_RUNS = """
-select outcome, count(*) as runs from sync_runs group by outcome
+select outcome, count(*) as runs from sync_runs where tenant = $1 group by outcome
 """
 _SELECT_LATEST_SYNC_RUN = """
 select id, started_at, finished_at, outcome, counts::text as counts, mode
   from sync_runs
+ where tenant = $1
  order by id desc
  limit 1
 """
@@ -129,19 +115,42 @@ def _records_from_rows(rows: Sequence[asyncpg.Record]) -> dict[CustomerId, Custo
     }
 
 
-class Store:
-    """Customers, identity links and lookup keys in PostgreSQL (an ``IdentityStore``)."""
+class Store(InteractionRows):
+    """Customers, identity links and lookup keys in PostgreSQL (an ``IdentityStore``), of one
+    tenant.
 
-    def __init__(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
+    Every read and write of the store is its tenant's (``tenant``): another tenant's
+    customer is as absent as one that does not exist. ``for_tenant`` gives the same pool
+    seen as another tenant's store; the store a process connects is its default tenant's
+    (``SCV_TENANCY__DEFAULT_TENANT``), and migrations run through it (rows stored before
+    tenancy are that tenant's, migration 016).
+    """
+
+    def __init__(
+        self, pool: asyncpg.Pool[asyncpg.Record], tenant: TenantId = DEFAULT_TENANT
+    ) -> None:
         self._pool = pool
+        self._tenant = tenant
 
     @classmethod
-    async def connect(cls, url: str, pool_size: int = 10) -> Self:
-        """A store over a new pool of at most ``pool_size`` connections to ``url``."""
+    async def connect(
+        cls, url: str, pool_size: int = 10, tenant: TenantId = DEFAULT_TENANT
+    ) -> Self:
+        """A store of ``tenant`` over a new pool of at most ``pool_size`` connections to
+        ``url``."""
         pool = await asyncpg.create_pool(
             url, min_size=1, max_size=pool_size, reset=_session_state_unchanged
         )
-        return cls(pool)
+        return cls(pool, tenant)
+
+    @property
+    def tenant(self) -> TenantId:
+        """The tenant whose rows this store reads and writes."""
+        return self._tenant
+
+    def for_tenant(self, tenant: TenantId) -> Self:
+        """The store of ``tenant``, on this store's pool (closing either closes both)."""
+        return self if tenant == self._tenant else type(self)(self._pool, tenant)
 
     @property
     def pool(self) -> asyncpg.Pool[asyncpg.Record]:
@@ -162,7 +171,7 @@ class Store:
         an advisory lock keeps a second process starting at the same time waiting rather than
         applying them twice. Running it again applies nothing.
         """
-        return await migrations_runner.migrate(self._pool, directory)
+        return await migrations_runner.migrate(self._pool, directory, default_tenant=self._tenant)
 
     async def applied_migrations(self) -> list[str]:
         """The names of the migrations applied to this database, in filename order."""
@@ -193,7 +202,7 @@ class Store:
         if not wanted:
             return {}
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch(_SELECT_CUSTOMERS_WITH_LINKS, wanted)
+            rows = await conn.fetch(_SELECT_CUSTOMERS_WITH_LINKS, wanted, self._tenant)
         return _records_from_rows(rows)
 
     async def first_by_phone(self, e164: str) -> CustomerRecord | None:
@@ -206,7 +215,7 @@ class Store:
 
     async def _first_by_key(self, kind: KeyKind, value: str) -> CustomerRecord | None:
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch(_FIRST_BY_KEY_WITH_LINKS, kind, value)
+            rows = await conn.fetch(_FIRST_BY_KEY_WITH_LINKS, kind, value, self._tenant)
         return next(iter(_records_from_rows(rows).values()), None)
 
     async def find_by_phone(self, e164: str) -> list[CustomerId]:
@@ -220,12 +229,14 @@ class Store:
     async def find_by_source_id(self, source: Source, external_id: str) -> CustomerId | None:
         """The customer linked to this record of ``source``, if any."""
         async with self._pool.acquire() as conn:
-            found: str | None = await conn.fetchval(_FIND_BY_SOURCE_ID, source.value, external_id)
+            found: str | None = await conn.fetchval(
+                _FIND_BY_SOURCE_ID, source.value, external_id, self._tenant
+            )
         return None if found is None else CustomerId(found)
 
     async def _find_by_key(self, kind: KeyKind, value: str) -> list[CustomerId]:
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch(_FIND_BY_KEY, kind, value)
+            rows = await conn.fetch(_FIND_BY_KEY, kind, value, self._tenant)
         return [CustomerId(row["id"]) for row in rows]
 
     # -- operations ------------------------------------------------------------------------
@@ -233,18 +244,18 @@ class Store:
     async def count_customers(self) -> int:
         """How many customers there are."""
         async with self._pool.acquire() as conn:
-            count: int = await conn.fetchval(_COUNT_CUSTOMERS)
+            count: int = await conn.fetchval(_COUNT_CUSTOMERS, self._tenant)
         return count
 
     async def count_sync_runs(self) -> dict[str, int]:
         """How many identity sync runs the store records, by outcome."""
-        rows = await self._pool.fetch(_COUNT_SYNC_RUNS)
+        rows = await self._pool.fetch(_COUNT_SYNC_RUNS, self._tenant)
         return {row["outcome"]: row["runs"] for row in rows}
 
     async def latest_sync_run(self) -> SyncRun | None:
         """The most recently started identity sync, finished or not."""
         async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(_SELECT_LATEST_SYNC_RUN)
+            row = await conn.fetchrow(_SELECT_LATEST_SYNC_RUN, self._tenant)
         if row is None:
             return None
         return SyncRun(
@@ -255,155 +266,6 @@ class Store:
             counts=json.loads(row["counts"]),
             mode=row["mode"],
         )
-
-    # -- interactions ----------------------------------------------------------------------
-
-    async def handoff_seen(self, issuer: str, jti: str) -> bool:
-        """Whether a handoff with this ``(iss, jti)`` was already accepted (a cheap pre-check)."""
-        async with self._pool.acquire() as conn:
-            seen: bool = await conn.fetchval(_HANDOFF_SEEN, issuer, jti)
-        return seen
-
-    async def open_interaction(
-        self, new: NewInteraction, detail: Mapping[str, Any]
-    ) -> InteractionRow | HandoffConflict:
-        """Use the handoff's jti and open its interaction, both or neither.
-
-        ``replayed`` when the jti was used before (of two concurrent submissions, exactly
-        one gets past the primary key), ``contact_taken`` when the call already has one.
-        """
-        try:
-            return await self._open_interaction(new, detail)
-        except _ContactTaken:
-            return "contact_taken"
-
-    async def _open_interaction(
-        self, new: NewInteraction, detail: Mapping[str, Any]
-    ) -> InteractionRow | HandoffConflict:
-        async with self._pool.acquire() as conn, conn.transaction():
-            used = await conn.fetchval(
-                _INSERT_HANDOFF_JTI, new.issuer, new.jti, new.contact_id, new.created_at
-            )
-            if used is None:
-                return "replayed"
-            row = await conn.fetchrow(
-                _INSERT_INTERACTION,
-                new.id,
-                new.contact_id,
-                new.customer_id,
-                new.level,
-                new.method,
-                new.result,
-                new.score,
-                new.verified_at,
-                new.verified_by,
-                new.created_at,
-                new.expires_at,
-            )
-            if row is None:
-                # Rolls the jti back too: the same handoff stays refused for the same reason.
-                raise _ContactTaken
-            await conn.execute(
-                _INSERT_INTERACTION_EVENT,
-                new.id,
-                "HANDOFF",
-                new.verified_by,
-                json.dumps(dict(detail)),
-                new.created_at,
-            )
-            return _interaction_row(row)
-
-    async def get_interaction(self, contact_id: str) -> InteractionRow | None:
-        """The interaction of an IVR contact, in any state."""
-        async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(_SELECT_INTERACTION_BY_CONTACT, contact_id)
-        return None if row is None else _interaction_row(row)
-
-    async def get_interaction_by_id(self, interaction_id: str) -> InteractionRow | None:
-        """The interaction with this id, in any state."""
-        async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(_SELECT_INTERACTION_BY_ID, interaction_id)
-        return None if row is None else _interaction_row(row)
-
-    async def claim_interaction(
-        self, contact_id: str, agent: str, now: datetime
-    ) -> InteractionRow | None:
-        """Bind a waiting interaction to ``agent`` (or confirm it holds it); None if refused."""
-        return await self._step(
-            _CLAIM_INTERACTION, (contact_id, agent, now), "CLAIM", agent, now, {"agent": agent}
-        )
-
-    async def transfer_interaction(
-        self, contact_id: str, holder: str | None, to_agent: str, actor: str, now: datetime
-    ) -> InteractionRow | None:
-        """Hand an active interaction held by ``holder`` (None: whoever) to ``to_agent``."""
-        return await self._step(
-            _TRANSFER_INTERACTION,
-            (contact_id, holder, to_agent, now),
-            "TRANSFER",
-            actor,
-            now,
-            {"to_agent": to_agent},
-        )
-
-    async def end_interaction(
-        self, contact_id: str, holder: str | None, actor: str, now: datetime
-    ) -> InteractionRow | None:
-        """End an open interaction held by ``holder`` (None: whoever); None if refused."""
-        return await self._step(_END_INTERACTION, (contact_id, holder, now), "END", actor, now, {})
-
-    async def record_kba_attempt(
-        self,
-        contact_id: str,
-        agent: str,
-        now: datetime,
-        *,
-        passed: bool,
-        level: int,
-        max_attempts: int,
-    ) -> InteractionRow | None:
-        """Count one knowledge check by the holding agent; if it passed, raise the level.
-
-        None when the agent does not hold the open interaction or no attempt is left.
-        """
-        return await self._step(
-            _RECORD_KBA_ATTEMPT,
-            (contact_id, agent, now, passed, level, max_attempts),
-            "VERIFY",
-            agent,
-            now,
-            {"outcome": "passed" if passed else "failed"},
-        )
-
-    async def interaction_history(self, interaction_id: str) -> list[InteractionEvent]:
-        """Every step of an interaction, oldest first."""
-        async with self._pool.acquire() as conn:
-            rows = await conn.fetch(_SELECT_INTERACTION_EVENTS, interaction_id)
-        return [
-            InteractionEvent(
-                kind=row["kind"], actor=row["actor"], detail=json.loads(row["detail"]), at=row["at"]
-            )
-            for row in rows
-        ]
-
-    async def _step(
-        self,
-        update_sql: str,
-        args: Sequence[object],
-        kind: InteractionStep,
-        actor: str,
-        now: datetime,
-        detail: Mapping[str, Any],
-    ) -> InteractionRow | None:
-        """One conditional update and its history row, in one transaction."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(update_sql, *args)
-            if row is None:
-                return None
-            await conn.execute(
-                _INSERT_INTERACTION_EVENT, row["id"], kind, actor, json.dumps(dict(detail)), now
-            )
-            return _interaction_row(row)
 
     @asynccontextmanager
     async def sync_session(self) -> AsyncIterator[SyncSession]:
@@ -419,6 +281,6 @@ class Store:
             # tables were empty would go on scanning them as they grow to full size.
             await conn.execute("set plan_cache_mode = force_custom_plan")
             try:
-                yield SyncSession(conn)
+                yield SyncSession(conn, self._tenant)
             finally:
                 await conn.execute("select pg_advisory_unlock($1)", _SYNC_LOCK)

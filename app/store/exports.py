@@ -20,23 +20,24 @@ from typing import Any
 import asyncpg
 
 from app.store.customers import Store
+from kernel.tenancy import TenantId
 
 __all__ = ["ClaimedJob", "ExportRow", "ExportStore", "NewExport"]
 
 # One statement, so that the owner's count and the insert see the same jobs (a race of two
 # concurrent starts by one owner may let one more through: a bound, not an invariant).
 _INSERT_JOB = """
-insert into export_jobs (id, owner, owner_role, filter, fields, format)
-select $1, $2, $3, $4::jsonb, $5::text[], $6
+insert into export_jobs (tenant, id, owner, owner_role, filter, fields, format)
+select $8, $1, $2, $3, $4::jsonb, $5::text[], $6
  where (select count(*) from export_jobs
-         where owner = $2 and state in ('QUEUED', 'RUNNING')) < $7
+         where owner = $2 and tenant = $8 and state in ('QUEUED', 'RUNNING')) < $7
 returning id, owner, owner_role, filter, fields, format, state, rows_done, total_rows, cursor,
-       chunks, attempts, error, created_at, finished_at
+       chunks, attempts, error, created_at, finished_at, tenant
 """
 _SELECT_JOB = """
 select id, owner, owner_role, filter, fields, format, state, rows_done, total_rows, cursor,
-       chunks, attempts, error, created_at, finished_at
-  from export_jobs where id = $1
+       chunks, attempts, error, created_at, finished_at, tenant
+  from export_jobs where id = $1 and tenant = $2
 """
 
 # Queued jobs, oldest first; then running jobs whose worker stopped beating.
@@ -55,7 +56,7 @@ update export_jobs as job
          limit 1
            for update skip locked)
 returning id, owner, owner_role, filter, fields, format, state, rows_done, total_rows, cursor,
-       chunks, attempts, error, created_at, finished_at
+       chunks, attempts, error, created_at, finished_at, tenant
 """
 _SET_TOTAL = """
 update export_jobs set total_rows = $3, heartbeat_at = now()
@@ -131,6 +132,8 @@ class ExportRow:
     error: str | None
     created_at: datetime
     finished_at: datetime | None
+    #: Whose customers the job exports (the tenant of the request that started it).
+    tenant: TenantId | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,14 +161,17 @@ def _row(record: asyncpg.Record) -> ExportRow:
         error=record["error"],
         created_at=record["created_at"],
         finished_at=record["finished_at"],
+        tenant=TenantId(record["tenant"]),
     )
 
 
 class ExportStore:
-    """Export jobs and their chunks over the store's pool."""
+    """Export jobs and their chunks over the store's pool: a request starts and reads its
+    own tenant's jobs; the workers claim every tenant's (each job names its tenant)."""
 
     def __init__(self, store: Store) -> None:
         self._pool = store.pool
+        self._tenant = store.tenant
 
     async def create(self, job: NewExport, max_active_per_owner: int) -> ExportRow | None:
         """Queue ``job``; None when its owner already has ``max_active_per_owner`` under way."""
@@ -179,13 +185,14 @@ class ExportStore:
                 list(job.fields),
                 job.format,
                 max_active_per_owner,
+                self._tenant,
             )
         return _row(record) if record is not None else None
 
     async def get(self, job_id: str) -> ExportRow | None:
         """The job with this id, if any."""
         async with self._pool.acquire() as conn:
-            record = await conn.fetchrow(_SELECT_JOB, job_id)
+            record = await conn.fetchrow(_SELECT_JOB, job_id, self._tenant)
         return _row(record) if record is not None else None
 
     async def claim(self, token: str, stale_after_seconds: float) -> ClaimedJob | None:

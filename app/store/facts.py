@@ -2,7 +2,8 @@
 
 ``PostgresFactsStore`` implements ``kernel.customer_facts.CustomerFactsStore``: keyset
 pagination over one sort key and the customer id (stable cursors, no duplicates or gaps
-while paging, whatever is inserted meanwhile), filters as indexed SQL. The SQL text is put
+while paging, whatever is inserted meanwhile), filters as indexed SQL (the registered
+sources' own facts and filters through ``app.store.source_facts``). The SQL text is put
 together from fixed fragments chosen by the filter's fields; every value is a parameter.
 
 What the facts refresh writes goes through ``app.store.facts_writer.FactsWriter``.
@@ -21,6 +22,8 @@ from decimal import Decimal
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from app.store.source_facts import decode_source_facts, flags_where
+from app.tenancy.settings import DEFAULT_TENANT
 from kernel.customer_facts import (
     CustomerFacts,
     CustomerFactsPage,
@@ -30,6 +33,7 @@ from kernel.customer_facts import (
 )
 from kernel.identity import CustomerId
 from kernel.models import Source
+from kernel.tenancy import TenantId
 
 __all__ = ["PostgresFactsStore"]
 
@@ -56,7 +60,7 @@ _COLUMNS = """
 f.customer_id, c.display_name, f.created_at, f.linked_sources, f.balance, f.currency,
 f.delinquent, f.subscription_status, f.open_ticket_count, f.last_ticket_at,
 f.last_contact_at, f.country, f.billing_taken_at, f.support_taken_at, f.crm_taken_at,
-f.order_count, f.open_order_count, f.last_order_at, f.orders_taken_at
+f.source_facts
 """
 
 
@@ -169,11 +173,8 @@ def _filtered(customer_filter: CustomerFilter) -> _Query:
     if f.missing_from:
         unwanted = sorted(s.value for s in f.missing_from)
         query.where(f"not (f.linked_sources && {query.param(unwanted)}::text[])")
-    if f.has_open_orders is True:
-        # Literally the partial index's predicate, so the planner can use it.
-        query.where("f.open_order_count > 0")
-    elif f.has_open_orders is False:
-        query.where("coalesce(f.open_order_count, 0) = 0")
+    for condition in flags_where(f.source_flags, query.param):
+        query.where(condition)
     return query
 
 
@@ -194,18 +195,25 @@ def _facts(row: asyncpg.Record) -> CustomerFacts:
         billing_taken_at=row["billing_taken_at"],
         support_taken_at=row["support_taken_at"],
         crm_taken_at=row["crm_taken_at"],
-        order_count=row["order_count"],
-        open_order_count=row["open_order_count"],
-        last_order_at=row["last_order_at"],
-        orders_taken_at=row["orders_taken_at"],
+        source_facts=decode_source_facts(row["source_facts"]),
     )
 
 
 class PostgresFactsStore:
-    """``CustomerFactsStore`` over the ``customer_facts`` table."""
+    """``CustomerFactsStore`` over the ``customer_facts`` table, one tenant's rows (a row
+    takes its customer's tenant, ``facts_writer``)."""
 
-    def __init__(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool[asyncpg.Record], tenant: TenantId = DEFAULT_TENANT
+    ) -> None:
         self._pool = pool
+        self._tenant = tenant
+
+    def _filtered(self, customer_filter: CustomerFilter) -> _Query:
+        """The filter's conditions, within this store's tenant."""
+        query = _filtered(customer_filter)
+        query.where(f"f.tenant = {query.param(self._tenant)}")
+        return query
 
     async def page_customers(
         self,
@@ -238,7 +246,7 @@ class PostgresFactsStore:
 
     async def count_customers_matching(self, customer_filter: CustomerFilter) -> int:
         """How many customers the filter selects."""
-        query = _filtered(customer_filter)
+        query = self._filtered(customer_filter)
         sql = f"select count(*) from customer_facts as f where {query.where_sql()}"  # noqa: S608
         async with self._pool.acquire() as conn:
             count: int = await conn.fetchval(sql, *query.args)
@@ -269,10 +277,10 @@ class PostgresFactsStore:
             return {}
         sql = f"""
         select {_COLUMNS} from customer_facts as f join customers as c on c.id = f.customer_id
-         where f.customer_id = any($1::text[])
+         where f.customer_id = any($1::text[]) and f.tenant = $2
         """  # noqa: S608 - fixed column list
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch(sql, wanted)
+            rows = await conn.fetch(sql, wanted, self._tenant)
         return {CustomerId(row["customer_id"]): _facts(row) for row in rows}
 
     async def explain_page(
@@ -291,7 +299,7 @@ class PostgresFactsStore:
         limit: int,
         cursor: _Cursor | None,
     ) -> tuple[str, list[object]]:
-        query = _filtered(customer_filter)
+        query = self._filtered(customer_filter)
         expr, cast = _SORT_SQL[order.field]
         direction = "desc" if order.descending else "asc"
         if cursor is not None:
@@ -315,7 +323,7 @@ class PostgresFactsStore:
         cursor: _Cursor,
     ) -> bool:
         """Whether a selected customer comes at or before the cursor (``hasPreviousPage``)."""
-        query = _filtered(customer_filter)
+        query = self._filtered(customer_filter)
         expr, cast = _SORT_SQL[order.field]
         comparison = ">=" if order.descending else "<="
         key, customer = query.param(cursor.key), query.param(cursor.customer_id)

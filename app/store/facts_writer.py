@@ -2,7 +2,8 @@
 
 ``FactsWriter`` is what the facts refresh (``app.analytics.refresh``) writes through: a
 ``FactsRefreshSession`` stages the pages of one pass and applies them to the read model in
-one statement; ``ensure_customers`` and the ``set_*`` methods write one customer's rows.
+one statement; ``ensure_customers`` and the ``set_*`` methods write one customer's rows. The
+registered sources' own facts are written by the statements of ``app.store.source_facts``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from typing import Literal
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from app.store import source_facts
 from kernel.identity import CustomerId
+from kernel.models import Source
+from kernel.source_facts import FactsSpec, FactValues
 
 __all__ = ["BillingFacts", "CrmFacts", "FactsRefreshSession", "FactsWriter"]
 
@@ -41,29 +45,12 @@ class CrmFacts:
     country: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class OrderFacts:
-    """The order facts of one customer reference of the orders database."""
-
-    external_id: str
-    order_count: int
-    open_order_count: int
-    #: When the newest order was placed (None only for a reference with no orders).
-    last_order_at: datetime | None
-
-
-# A record's facts belong to its customer only when it is the record the panels show: the
-# first linked of its source (``CustomerRecord.link_for``).
-_CHOSEN_LINK = """
-    not exists (
-        select 1 from identity_links as other
-         where other.customer_id = l.customer_id and other.source = l.source
-           and (other.linked_at, other.external_id) < (l.linked_at, l.external_id))
-"""
+# A record's facts belong to its customer only when it is the record the panels show.
+_CHOSEN_LINK = source_facts.CHOSEN_LINK
 
 _ENSURE_ROWS = """
-insert into customer_facts (customer_id, created_at, linked_sources)
-select c.id, c.created_at,
+insert into customer_facts (customer_id, tenant, created_at, linked_sources)
+select c.id, c.tenant, c.created_at,
        coalesce((select array_agg(distinct l.source order by l.source)
                    from identity_links as l where l.customer_id = c.id), '{}')
   from customers as c
@@ -75,7 +62,7 @@ on conflict (customer_id) do update set linked_sources = excluded.linked_sources
 # read model in one statement, so readers never see a pass half done (and one hash join
 # over the whole pass is much cheaper than an update per page: 5 s against 0.5 s for
 # 10,000 customers).
-StageKind = Literal["crm", "billing", "subscriptions", "tickets", "calls", "orders"]
+StageKind = Literal["crm", "billing", "subscriptions", "tickets", "calls", "source"]
 
 _STAGE_TABLES: dict[StageKind, str] = {
     "crm": """
@@ -98,11 +85,7 @@ _STAGE_TABLES: dict[StageKind, str] = {
     "calls": """
         create temp table facts_stage_calls (phone text not null, at timestamptz not null)
             on commit drop""",
-    "orders": """
-        create temp table facts_stage_orders (
-            external_id text not null, order_count integer not null,
-            open_count integer not null, last_order_at timestamptz not null
-        ) on commit drop""",
+    "source": source_facts.STAGE_TABLE,
 }
 _STAGE_CRM = """
 insert into facts_stage_crm (external_id, country) select * from unnest($1::text[], $2::text[])
@@ -118,10 +101,6 @@ select * from unnest($1::text[], $2::smallint[], $3::text[])
 _STAGE_TICKETS = """
 insert into facts_stage_tickets (external_id, open_count, last_ticket_at)
 select * from unnest($1::text[], $2::integer[], $3::timestamptz[])
-"""
-_STAGE_ORDERS = """
-insert into facts_stage_orders (external_id, order_count, open_count, last_order_at)
-select * from unnest($1::text[], $2::integer[], $3::integer[], $4::timestamptz[])
 """
 _STAGE_CALLS = """
 insert into facts_stage_calls (phone, at) select * from unnest($1::text[], $2::timestamptz[])
@@ -166,17 +145,6 @@ update customer_facts as f
         from facts_stage_tickets group by external_id) as t on t.external_id = l.external_id
  where l.source = 'SUPPORT' and f.customer_id = l.customer_id and {_CHOSEN_LINK}
 """  # noqa: S608 - a fixed fragment
-_APPLY_ORDERS = f"""
-update customer_facts as f
-   set order_count = coalesce(o.order_count, 0), open_order_count = coalesce(o.open_count, 0),
-       last_order_at = o.last_order_at, orders_taken_at = $1
-  from identity_links as l
-  left join (
-      select external_id, sum(order_count)::integer as order_count,
-             sum(open_count)::integer as open_count, max(last_order_at) as last_order_at
-        from facts_stage_orders group by external_id) as o on o.external_id = l.external_id
- where l.source = 'ORDERS' and f.customer_id = l.customer_id and {_CHOSEN_LINK}
-"""  # noqa: S608 - a fixed fragment
 _APPLY_CALLS = """
 update customer_facts as f
    set last_call_at = calls.at
@@ -196,11 +164,6 @@ update customer_facts
 _SET_CUSTOMER_SUPPORT = """
 update customer_facts
    set open_ticket_count = $2, last_ticket_at = $3, support_taken_at = $4
- where customer_id = $1
-"""
-_SET_CUSTOMER_ORDERS = """
-update customer_facts
-   set order_count = $2, open_order_count = $3, last_order_at = $4, orders_taken_at = $5
  where customer_id = $1
 """
 _SET_CUSTOMER_CRM = (
@@ -234,7 +197,9 @@ class FactsRefreshSession:
         ids = None if customer_ids is None else list(customer_ids)
         await self._conn.execute(_ENSURE_ROWS, ids)
         if ids is None:
-            await self._conn.execute("analyze customer_facts")
+            # Through the owner's function: the run-time role may not ANALYZE a table it
+            # does not own (migration 019).
+            await self._conn.execute("select analyze_customer_facts()")
 
     async def stage_crm(self, page: Sequence[CrmFacts]) -> None:
         """The CRM facts of one page of contacts."""
@@ -263,7 +228,7 @@ class FactsRefreshSession:
     @asynccontextmanager
     async def staged(self, kind: StageKind) -> AsyncIterator[None]:
         """A transaction with the staging table of ``kind`` (crm, billing, subscriptions,
-        tickets, calls)."""
+        tickets, calls; source: a registered source's own facts)."""
         async with self._conn.transaction():
             await self._conn.execute(_STAGE_TABLES[kind])
             yield
@@ -288,19 +253,15 @@ class FactsRefreshSession:
         """Each support-linked customer's staged counts (0 and NULL when none)."""
         await self._apply("facts_stage_tickets", _APPLY_TICKETS, taken_at)
 
-    async def stage_orders(self, rows: Sequence[OrderFacts]) -> None:
-        """One page of orders' facts, per customer reference."""
-        await self._conn.execute(
-            _STAGE_ORDERS,
-            [r.external_id for r in rows],
-            [r.order_count for r in rows],
-            [r.open_order_count for r in rows],
-            [r.last_order_at for r in rows],
-        )
+    async def stage_source_facts(self, rows: Sequence[tuple[str, FactValues]]) -> None:
+        """One page of a registered source's facts, per customer reference (``source``)."""
+        await self._conn.execute(source_facts.STAGE_SQL, *source_facts.stage_rows(rows))
 
-    async def apply_orders(self, taken_at: datetime) -> None:
-        """Each orders-linked customer's staged counts (0 and NULL when none)."""
-        await self._apply("facts_stage_orders", _APPLY_ORDERS, taken_at)
+    async def apply_source_facts(self, source: Source, spec: FactsSpec, taken_at: datetime) -> None:
+        """Each of ``source``'s linked customers' staged facts, added up per reference
+        (0 and NULL for a reference with none), and its flags."""
+        sql, args = source_facts.apply_sql(source, spec, taken_at)
+        await self._apply("facts_stage_source", sql, *args)
 
     async def stage_calls(self, rows: Sequence[tuple[str, datetime]]) -> None:
         """(caller E.164, initiated at) of IVR contacts."""
@@ -376,19 +337,18 @@ class FactsWriter:
                 _SET_CUSTOMER_SUPPORT, customer_id, open_ticket_count, last_ticket_at, taken_at
             )
 
-    async def set_orders(
-        self, customer_id: CustomerId, facts: OrderFacts, taken_at: datetime
+    async def set_source_facts(
+        self,
+        customer_id: CustomerId,
+        source: Source,
+        spec: FactsSpec,
+        values: FactValues,
+        taken_at: datetime,
     ) -> None:
-        """One customer's order facts, read from the orders database just now."""
+        """One customer's facts of a registered source, read from it just now."""
+        sql, args = source_facts.set_customer_sql(customer_id, source, spec, values, taken_at)
         async with self._pool.acquire() as conn:
-            await conn.execute(
-                _SET_CUSTOMER_ORDERS,
-                customer_id,
-                facts.order_count,
-                facts.open_order_count,
-                facts.last_order_at,
-                taken_at,
-            )
+            await conn.execute(sql, *args)
 
     async def set_crm(
         self, customer_id: CustomerId, country: str | None, taken_at: datetime

@@ -24,6 +24,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from kernel.identity import CustomerId
 from kernel.models import Source
+from kernel.tenancy import TenantId
 
 
 class PooledStore(Protocol):
@@ -32,6 +33,11 @@ class PooledStore(Protocol):
     @property
     def pool(self) -> asyncpg.Pool[asyncpg.Record]:
         """The pool the store runs on."""
+        ...
+
+    @property
+    def tenant(self) -> TenantId:
+        """The tenant whose rows the store reads and writes."""
         ...
 
 
@@ -95,12 +101,12 @@ class DecisionOutcome:
 
 # Re-detection refreshes the row and reopens it: the rules found the same thing again.
 _UPSERT_REVIEWS = """
-insert into identity_review (kind, source, external_id, customer_ids, rules)
-select new.kind, $1, new.external_id, string_to_array(new.customer_ids, ','),
+insert into identity_review (tenant, kind, source, external_id, customer_ids, rules)
+select $6, new.kind, $1, new.external_id, string_to_array(new.customer_ids, ','),
        string_to_array(new.rules, ',')
   from unnest($2::text[], $3::text[], $4::text[], $5::text[])
        as new (external_id, kind, customer_ids, rules)
-on conflict (source, external_id, kind) do update
+on conflict (tenant, source, external_id, kind) do update
    set customer_ids = excluded.customer_ids, rules = excluded.rules,
        detected_at = now(), resolved_at = null
 """
@@ -109,49 +115,58 @@ _SELECT_UNLINKED_FROM = """
 select external_id, customer_id
   from (select distinct on (external_id, customer_id) external_id, customer_id, decision
           from identity_decisions
-         where source = $1 and external_id = any($2::text[])
+         where tenant = $3 and source = $1 and external_id = any($2::text[])
          order by external_id, customer_id, id desc) as latest
  where decision = 'unlink'
 """
 _LOCK_LINK = """
-select customer_id from identity_links where source = $1 and external_id = $2 for update
+select customer_id from identity_links
+ where tenant = $3 and source = $1 and external_id = $2
+   for update
 """
 _LOCK_CUSTOMER = """
-select id, display_name, display_rank, display_ref from customers where id = $1 for update
+select id, display_name, display_rank, display_ref from customers
+ where id = $1 and tenant = $2
+   for update
 """
 _OTHER_LINKS = """
 select source, external_id from identity_links
- where customer_id = $1 and not (source = $2 and external_id = $3)
+ where customer_id = $1 and not (source = $2 and external_id = $3) and tenant = $4
 """
 _INSERT_CUSTOMER = """
-insert into customers (id, display_name, display_rank, display_ref, created_at, updated_at)
-values ($1, $2, $3, $4, now(), now())
+insert into customers (tenant, id, display_name, display_rank, display_ref, created_at,
+                       updated_at)
+values ($5, $1, $2, $3, $4, now(), now())
 """
 _RENAME_CUSTOMER = """
 update customers set display_name = $2, display_rank = $3, display_ref = $4, updated_at = now()
- where id = $1
+ where id = $1 and tenant = $5
 """
 _MOVE_LINK = """
 update identity_links
    set customer_id = $3, matched_by = 'manual', confidence = 1.0, linked_via = 'manual',
        linked_at = now()
- where source = $1 and external_id = $2
+ where source = $1 and external_id = $2 and tenant = $4
 """
-_MOVE_KEYS = "update lookup_keys set customer_id = $3 where source = $1 and external_id = $2"
+_MOVE_KEYS = """
+update lookup_keys set customer_id = $3 where source = $1 and external_id = $2 and tenant = $4
+"""
 _DELETE_EMPTY_CUSTOMER = """
 delete from customers as c
- where c.id = $1 and not exists (select 1 from identity_links where customer_id = c.id)
+ where c.id = $1 and c.tenant = $2
+   and not exists (select 1 from identity_links where customer_id = c.id)
 returning c.id
 """
 _INSERT_DECISION = """
-insert into identity_decisions (decision, source, external_id, customer_id, reason, decided_by)
-values ($1, $2, $3, $4, $5, $6)
+insert into identity_decisions (tenant, decision, source, external_id, customer_id, reason,
+                                decided_by)
+values ($7, $1, $2, $3, $4, $5, $6)
 returning id
 """
 # A person has now decided about the record: what the rules left for one is settled.
 _RESOLVE_REVIEWS = """
 update identity_review set resolved_at = now()
- where source = $1 and external_id = $2 and resolved_at is null
+ where source = $1 and external_id = $2 and resolved_at is null and tenant = $3
 """
 
 
@@ -159,9 +174,12 @@ update identity_review set resolved_at = now()
 
 
 async def write_reviews(
-    conn: PoolConnectionProxy[asyncpg.Record], source: Source, rows: Sequence[ReviewRow]
+    conn: PoolConnectionProxy[asyncpg.Record],
+    tenant: TenantId,
+    source: Source,
+    rows: Sequence[ReviewRow],
 ) -> None:
-    """Record ``rows`` of ``source`` (within the caller's transaction)."""
+    """Record ``rows`` of ``tenant``'s ``source`` (within the caller's transaction)."""
     if not rows:
         return
     # Ids and rule names hold no commas (customer ids are url-safe tokens), so each array
@@ -173,16 +191,21 @@ async def write_reviews(
         [row.kind for row in rows],
         [",".join(row.customer_ids) for row in rows],
         [",".join(row.rules) for row in rows],
+        tenant,
     )
 
 
 async def unlinked_from(
-    conn: PoolConnectionProxy[asyncpg.Record], source: Source, external_ids: Collection[str]
+    conn: PoolConnectionProxy[asyncpg.Record],
+    tenant: TenantId,
+    source: Source,
+    external_ids: Collection[str],
 ) -> dict[str, frozenset[CustomerId]]:
-    """For each record that has them, the customers a person unlinked it from."""
+    """For each of ``tenant``'s records that has them, the customers a person unlinked it
+    from."""
     if not external_ids:
         return {}
-    rows = await conn.fetch(_SELECT_UNLINKED_FROM, source.value, list(external_ids))
+    rows = await conn.fetch(_SELECT_UNLINKED_FROM, source.value, list(external_ids), tenant)
     found: dict[str, set[CustomerId]] = {}
     for row in rows:
         found.setdefault(row["external_id"], set()).add(CustomerId(row["customer_id"]))
@@ -204,6 +227,7 @@ class IdentityDecisionStore:
 
     def __init__(self, store: PooledStore, placeholder: PlaceholderName) -> None:
         self._pool = store.pool
+        self._tenant = store.tenant
         self._placeholder = placeholder
 
     async def unlink(
@@ -217,13 +241,15 @@ class IdentityDecisionStore:
     ) -> DecisionOutcome | DecisionRefusal:
         """Move the record from ``customer_id`` to a new customer of its own."""
         async with self._pool.acquire() as conn, conn.transaction():
-            current = await conn.fetchval(_LOCK_LINK, source.value, external_id)
+            current = await conn.fetchval(_LOCK_LINK, source.value, external_id, self._tenant)
             if current is None:
                 return "unknown_record"
             if current != customer_id:
                 return "not_linked_there"
-            old = await conn.fetchrow(_LOCK_CUSTOMER, customer_id)
-            others = await conn.fetch(_OTHER_LINKS, customer_id, source.value, external_id)
+            old = await conn.fetchrow(_LOCK_CUSTOMER, customer_id, self._tenant)
+            others = await conn.fetch(
+                _OTHER_LINKS, customer_id, source.value, external_id, self._tenant
+            )
             if old is None or not others:
                 return "only_link"
             ref = f"{source.value}:{external_id}"
@@ -233,10 +259,10 @@ class IdentityDecisionStore:
                 await self._rename_from(conn, customer_id, others)
             else:
                 name, rank = self._placeholder(source, external_id)
-            await conn.execute(_INSERT_CUSTOMER, new_customer_id, name, rank, ref)
-            await self._move(conn, source, external_id, new_customer_id)
+            await conn.execute(_INSERT_CUSTOMER, new_customer_id, name, rank, ref, self._tenant)
+            await self._move(conn, self._tenant, source, external_id, new_customer_id)
             decision_id = await self._decide(
-                conn, "unlink", source, external_id, customer_id, reason, decided_by
+                conn, self._tenant, "unlink", source, external_id, customer_id, reason, decided_by
             )
         return DecisionOutcome(decision_id, customer_id, new_customer_id, None)
 
@@ -250,17 +276,19 @@ class IdentityDecisionStore:
     ) -> DecisionOutcome | DecisionRefusal:
         """Move the record to ``customer_id`` (or confirm it there, as a person's link)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            target = await conn.fetchrow(_LOCK_CUSTOMER, customer_id)
+            target = await conn.fetchrow(_LOCK_CUSTOMER, customer_id, self._tenant)
             if target is None:
                 return "unknown_customer"
-            current = await conn.fetchval(_LOCK_LINK, source.value, external_id)
+            current = await conn.fetchval(_LOCK_LINK, source.value, external_id, self._tenant)
             if current is None:
                 return "unknown_record"
             previous = CustomerId(current)
             deleted: CustomerId | None = None
             if previous != customer_id:
-                old = await conn.fetchrow(_LOCK_CUSTOMER, previous)
-                others = await conn.fetch(_OTHER_LINKS, previous, source.value, external_id)
+                old = await conn.fetchrow(_LOCK_CUSTOMER, previous, self._tenant)
+                others = await conn.fetch(
+                    _OTHER_LINKS, previous, source.value, external_id, self._tenant
+                )
                 ref = f"{source.value}:{external_id}"
                 if old is not None and old["display_ref"] == ref:
                     if old["display_rank"] < target["display_rank"]:
@@ -270,15 +298,16 @@ class IdentityDecisionStore:
                             old["display_name"],
                             old["display_rank"],
                             ref,
+                            self._tenant,
                         )
                     if others:
                         await self._rename_from(conn, previous, others)
-            await self._move(conn, source, external_id, customer_id)
+            await self._move(conn, self._tenant, source, external_id, customer_id)
             if previous != customer_id:
-                gone = await conn.fetchval(_DELETE_EMPTY_CUSTOMER, previous)
+                gone = await conn.fetchval(_DELETE_EMPTY_CUSTOMER, previous, self._tenant)
                 deleted = None if gone is None else CustomerId(gone)
             decision_id = await self._decide(
-                conn, "link", source, external_id, customer_id, reason, decided_by
+                conn, self._tenant, "link", source, external_id, customer_id, reason, decided_by
             )
         return DecisionOutcome(decision_id, previous, customer_id, deleted)
 
@@ -298,22 +327,29 @@ class IdentityDecisionStore:
         ]
         name, rank, row = min(named, key=lambda item: (item[1], item[0]))
         await conn.execute(
-            _RENAME_CUSTOMER, customer_id, name, rank, f"{row['source']}:{row['external_id']}"
+            _RENAME_CUSTOMER,
+            customer_id,
+            name,
+            rank,
+            f"{row['source']}:{row['external_id']}",
+            self._tenant,
         )
 
     @staticmethod
     async def _move(
         conn: PoolConnectionProxy[asyncpg.Record],
+        tenant: TenantId,
         source: Source,
         external_id: str,
         customer_id: CustomerId,
     ) -> None:
-        await conn.execute(_MOVE_LINK, source.value, external_id, customer_id)
-        await conn.execute(_MOVE_KEYS, source.value, external_id, customer_id)
+        await conn.execute(_MOVE_LINK, source.value, external_id, customer_id, tenant)
+        await conn.execute(_MOVE_KEYS, source.value, external_id, customer_id, tenant)
 
     @staticmethod
     async def _decide(
         conn: PoolConnectionProxy[asyncpg.Record],
+        tenant: TenantId,
         decision: Literal["link", "unlink"],
         source: Source,
         external_id: str,
@@ -322,7 +358,14 @@ class IdentityDecisionStore:
         decided_by: str,
     ) -> int:
         decision_id: int = await conn.fetchval(
-            _INSERT_DECISION, decision, source.value, external_id, customer_id, reason, decided_by
+            _INSERT_DECISION,
+            decision,
+            source.value,
+            external_id,
+            customer_id,
+            reason,
+            decided_by,
+            tenant,
         )
-        await conn.execute(_RESOLVE_REVIEWS, source.value, external_id)
+        await conn.execute(_RESOLVE_REVIEWS, source.value, external_id, tenant)
         return decision_id

@@ -34,8 +34,9 @@ from kernel.models import Source
 _SELECT_CONTACT_KEYS = """
 select l.customer_id, k.kind, k.value, l.source, l.external_id
   from identity_links as l
-  join lookup_keys as k on k.source = l.source and k.external_id = l.external_id
- where l.customer_id = any($1::text[])
+  join lookup_keys as k
+    on k.tenant = l.tenant and k.source = l.source and k.external_id = l.external_id
+ where l.customer_id = any($1::text[]) and l.tenant = $2
  order by l.customer_id, l.linked_at, l.source, l.external_id, k.kind, k.value
 """
 
@@ -46,13 +47,14 @@ _SELECT_SHARED_KEY_LEADS = """
 with mine as (
     select l.customer_id, k.kind, k.value
       from identity_links as l
-      join lookup_keys as k on k.source = l.source and k.external_id = l.external_id
-     where l.customer_id = any($1::text[])
+      join lookup_keys as k
+        on k.tenant = l.tenant and k.source = l.source and k.external_id = l.external_id
+     where l.customer_id = any($1::text[]) and l.tenant = $3
 ), leads as (
     select distinct m.customer_id, o.customer_id as other, m.kind, o.source, o.external_id,
            c.created_at
       from mine as m
-      join lookup_keys as o on o.kind = m.kind and o.value = m.value
+      join lookup_keys as o on o.tenant = $3 and o.kind = m.kind and o.value = m.value
       join customers as c on c.id = o.customer_id
      where o.customer_id <> m.customer_id
        and not exists (select 1 from decided_apart as d
@@ -78,19 +80,22 @@ with leads as (
       -- Rows naming the customer (the GIN index), and rows about its own records.
       join lateral (
             select id from identity_review
-             where customer_ids @> array[me.id] and resolved_at is null
+             where customer_ids @> array[me.id] and resolved_at is null and tenant = $3
             union
             select review.id
               from identity_links as mine
               join identity_review as review
-                on review.source = mine.source and review.external_id = mine.external_id
-             where mine.customer_id = me.id and review.resolved_at is null) as about on true
+                on review.tenant = mine.tenant and review.source = mine.source
+               and review.external_id = mine.external_id
+             where mine.customer_id = me.id and mine.tenant = $3
+               and review.resolved_at is null) as about on true
       join identity_review as r on r.id = about.id
       cross join lateral (
             select unnest(r.customer_ids) as id
             union
             select customer_id from identity_links
-             where source = r.source and external_id = r.external_id) as named
+             where tenant = r.tenant and source = r.source
+               and external_id = r.external_id) as named
       join customers as c on c.id = named.id
      where named.id <> me.id
        and not exists (select 1 from decided_apart as d
@@ -110,6 +115,7 @@ _COUNT_CONFLICTS = """
 select kind, count(*) as customers
   from (select customer_id, kind
           from lookup_keys
+         where tenant = $1
          group by customer_id, kind
         having min(value) <> max(value)) as disagreeing
  group by kind
@@ -120,14 +126,17 @@ with pairs as (
     select a.customer_id as one, b.customer_id as other
       from lookup_keys as a
       join lookup_keys as b
-        on b.kind = a.kind and b.value = a.value and b.customer_id > a.customer_id
+        on b.tenant = a.tenant and b.kind = a.kind and b.value = a.value
+       and b.customer_id > a.customer_id
+     where a.tenant = $1
     union
     select x.id, y.id
       from identity_review as r
-      left join identity_links as l on l.source = r.source and l.external_id = r.external_id
+      left join identity_links as l
+        on l.tenant = r.tenant and l.source = r.source and l.external_id = r.external_id
       cross join lateral unnest(array_append(r.customer_ids, l.customer_id)) as x (id)
       cross join lateral unnest(array_append(r.customer_ids, l.customer_id)) as y (id)
-     where r.resolved_at is null and x.id < y.id
+     where r.resolved_at is null and x.id < y.id and r.tenant = $1
 )
 select count(*)
   from pairs as p
@@ -142,19 +151,24 @@ select l.source, count(*) as links, count(*) filter (where per.links = 1) as sta
   from identity_links as l
   join (select customer_id, count(*) as links
           from identity_links
+         where tenant = $1
          group by customer_id) as per on per.customer_id = l.customer_id
+ where l.tenant = $1
  group by l.source
 """
 
 _SELECT_LATEST_SYNC_RUN = """
 select id, started_at, finished_at, outcome, mode, counts::text as counts
   from sync_runs
+ where tenant = $1
  order by id desc
  limit 1
 """
 
 _COUNT_OPEN_REVIEWS = """
-select source, count(*) as records from identity_review where resolved_at is null group by source
+select source, count(*) as records from identity_review
+ where resolved_at is null and tenant = $1
+ group by source
 """
 
 
@@ -180,10 +194,12 @@ class SyncRunSummary:
 
 
 class IdentityViewStore:
-    """Reads the identity tables for the graph, the report and /metrics (no writes)."""
+    """Reads one tenant's identity tables for the graph, the report and /metrics (no
+    writes)."""
 
     def __init__(self, store: Store) -> None:
         self._pool = store.pool
+        self._tenant = store.tenant
 
     async def contact_keys(
         self, ids: Sequence[CustomerId]
@@ -192,7 +208,7 @@ class IdentityViewStore:
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return {}
-        rows = await self._pool.fetch(_SELECT_CONTACT_KEYS, wanted)
+        rows = await self._pool.fetch(_SELECT_CONTACT_KEYS, wanted, self._tenant)
         found: dict[CustomerId, list[ContactKey]] = {}
         for row in rows:
             found.setdefault(CustomerId(row["customer_id"]), []).append(
@@ -214,8 +230,10 @@ class IdentityViewStore:
         if not wanted:
             return {}
         async with self._pool.acquire() as conn:
-            shared = await conn.fetch(_SELECT_SHARED_KEY_LEADS, wanted, MAX_CANDIDATES)
-            reviews = await conn.fetch(_SELECT_REVIEW_LEADS, wanted, MAX_CANDIDATES)
+            shared = await conn.fetch(
+                _SELECT_SHARED_KEY_LEADS, wanted, MAX_CANDIDATES, self._tenant
+            )
+            reviews = await conn.fetch(_SELECT_REVIEW_LEADS, wanted, MAX_CANDIDATES, self._tenant)
         ordered: list[tuple[CustomerId, datetime, DuplicateLead]] = []
         for row in shared:
             lead: DuplicateLead = SharedKeyLead(
@@ -243,17 +261,17 @@ class IdentityViewStore:
 
     async def conflict_counts(self) -> dict[str, int]:
         """Customers whose records hold different values, by key kind (kinds with none absent)."""
-        rows = await self._pool.fetch(_COUNT_CONFLICTS)
+        rows = await self._pool.fetch(_COUNT_CONFLICTS, self._tenant)
         return {row["kind"]: row["customers"] for row in rows}
 
     async def duplicate_pair_count(self) -> int:
         """Pairs of customers that are leads of each other, each pair once."""
-        count: int = await self._pool.fetchval(_COUNT_DUPLICATE_PAIRS)
+        count: int = await self._pool.fetchval(_COUNT_DUPLICATE_PAIRS, self._tenant)
         return count
 
     async def link_counts(self) -> dict[Source, LinkCounts]:
         """Links per source, and how many are their customer's only link."""
-        rows = await self._pool.fetch(_COUNT_LINKS)
+        rows = await self._pool.fetch(_COUNT_LINKS, self._tenant)
         return {
             Source(row["source"]): LinkCounts(links=row["links"], standalone=row["standalone"])
             for row in rows
@@ -261,7 +279,7 @@ class IdentityViewStore:
 
     async def latest_sync_run(self) -> SyncRunSummary | None:
         """The most recently started identity sync, finished or not."""
-        row = await self._pool.fetchrow(_SELECT_LATEST_SYNC_RUN)
+        row = await self._pool.fetchrow(_SELECT_LATEST_SYNC_RUN, self._tenant)
         if row is None:
             return None
         return SyncRunSummary(
@@ -275,5 +293,5 @@ class IdentityViewStore:
 
     async def open_review_counts(self) -> dict[Source, int]:
         """Records left for review (open ``identity_review`` rows), per source."""
-        rows = await self._pool.fetch(_COUNT_OPEN_REVIEWS)
+        rows = await self._pool.fetch(_COUNT_OPEN_REVIEWS, self._tenant)
         return {Source(row["source"]): row["records"] for row in rows}

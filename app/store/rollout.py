@@ -28,6 +28,32 @@ on conflict (source) do update
 returning source, mode, pilot_subjects, pilot_queues, changed_by, changed_at, reason
 """
 
+# The rollback's step: atomic, so that two instances breaching at once move a source back one
+# phase, not two. With no row, the source is at its configured mode, which the caller read
+# as ``$7``; two such inserts at once conflict, and the second finds the first's mode.
+_MOVE = """
+insert into source_rollout as r (source, mode, pilot_subjects, pilot_queues, changed_by, reason)
+values ($1, $2, $3, $4, $5, $6)
+on conflict (source) do update
+   set mode = excluded.mode, pilot_subjects = excluded.pilot_subjects,
+       pilot_queues = excluded.pilot_queues, changed_by = excluded.changed_by,
+       changed_at = now(), reason = excluded.reason
+ where r.mode = $7
+returning source, mode, pilot_subjects, pilot_queues, changed_by, changed_at, reason
+"""
+
+
+def _values(rollout: SourceRollout) -> tuple[object, ...]:
+    """The statements' first six parameters."""
+    return (
+        rollout.source.value,
+        rollout.mode.value,
+        sorted(rollout.pilot_subjects),
+        sorted(rollout.pilot_queues),
+        rollout.changed_by or "",
+        rollout.reason or "",
+    )
+
 
 def _rollout(row: asyncpg.Record) -> SourceRollout:
     return SourceRollout(
@@ -59,14 +85,13 @@ class PostgresRolloutStore:
 
     async def save_rollout(self, rollout: SourceRollout) -> SourceRollout:
         async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(
-                _UPSERT,
-                rollout.source.value,
-                rollout.mode.value,
-                sorted(rollout.pilot_subjects),
-                sorted(rollout.pilot_queues),
-                rollout.changed_by or "",
-                rollout.reason or "",
-            )
+            row = await conn.fetchrow(_UPSERT, *_values(rollout))
         assert row is not None  # an upsert with RETURNING always returns its row
         return _rollout(row)
+
+    async def move_rollout(
+        self, rollout: SourceRollout, expected: RolloutMode
+    ) -> SourceRollout | None:
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(_MOVE, *_values(rollout), expected.value)
+        return _rollout(row) if row is not None else None

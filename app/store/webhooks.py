@@ -17,6 +17,7 @@ from asyncpg.pool import PoolConnectionProxy
 from app.store.customers import Store
 from app.store.sync.values import KeyKind
 from kernel.models import Source
+from kernel.tenancy import TenantId
 
 __all__ = ["KeyUpdate", "WebhookEventWrite", "WebhookLedger"]
 
@@ -26,41 +27,41 @@ KeyUpdate = Literal["applied", "stale"]
 RECORD_FIELD = "record"
 
 _CLAIM_WEBHOOK_EVENT = """
-insert into webhook_events (source, event_id, event_type, occurred_at, received_at)
-values ($1, $2, $3, $4, $5)
-on conflict (source, event_id) do nothing
+insert into webhook_events (tenant, source, event_id, event_type, occurred_at, received_at)
+values ($6, $1, $2, $3, $4, $5)
+on conflict (tenant, source, event_id) do nothing
 returning true
 """
 # Last in the event's transaction (migration 015): the event latency KPI reads
 # applied_at - received_at. A statement of its own, as what the event changes comes between.
 _MARK_WEBHOOK_EVENT_APPLIED = """
-update webhook_events set applied_at = $3 where source = $1 and event_id = $2
+update webhook_events set applied_at = $3 where source = $1 and event_id = $2 and tenant = $4
 """
 # Moves the record's field to the event's time unless a newer event was applied already;
 # no row back means this event is older than what the keys hold.
 _ADVANCE_RECORD_VERSION = """
-insert into webhook_record_versions (source, external_id, field, occurred_at)
-values ($1, $2, $3, $4)
-on conflict (source, external_id, field) do update
+insert into webhook_record_versions (tenant, source, external_id, field, occurred_at)
+values ($5, $1, $2, $3, $4)
+on conflict (tenant, source, external_id, field) do update
    set occurred_at = excluded.occurred_at
  where webhook_record_versions.occurred_at <= excluded.occurred_at
 returning true
 """
 _DELETE_RECORD_KEYS = """
-delete from lookup_keys where source = $1 and external_id = $2 and kind = $3
+delete from lookup_keys where source = $1 and external_id = $2 and kind = $3 and tenant = $4
 """
 # Only a linked record has keys; an unlinked one is linked (with its keys) by the next sync.
 _AUDIT_KEY_CHANGE = """
-insert into audit_trail (kind, subject, role, customer_id, fields, outcome, detail)
-select 'LINK_CHANGE', $1, 'system', customer_id, array[$2], 'applied', $3
-  from identity_links where source = $4 and external_id = $5
+insert into audit_trail (tenant, kind, subject, role, customer_id, fields, outcome, detail)
+select $6, 'LINK_CHANGE', $1, 'system', customer_id, array[$2], 'applied', $3
+  from identity_links where source = $4 and external_id = $5 and tenant = $6
 """
 _INSERT_RECORD_KEY = """
-insert into lookup_keys (source, external_id, kind, value, customer_id)
-select source, external_id, $3, $4, customer_id
+insert into lookup_keys (tenant, source, external_id, kind, value, customer_id)
+select tenant, source, external_id, $3, $4, customer_id
   from identity_links
- where source = $1 and external_id = $2
-on conflict (source, external_id, kind, value) do nothing
+ where source = $1 and external_id = $2 and tenant = $5
+on conflict (tenant, source, external_id, kind, value) do nothing
 """
 
 
@@ -80,6 +81,7 @@ class WebhookLedger:
         """``clock`` stamps when an event was applied (the receiver's clock, which also
         stamped when it was received)."""
         self._pool = store.pool
+        self._tenant = store.tenant
         self._clock = clock
 
     @asynccontextmanager
@@ -100,27 +102,42 @@ class WebhookLedger:
         received = received_at or self._clock()
         async with self._pool.acquire() as conn, conn.transaction():
             claimed = await conn.fetchval(
-                _CLAIM_WEBHOOK_EVENT, source.value, event_id, event_type, occurred_at, received
+                _CLAIM_WEBHOOK_EVENT,
+                source.value,
+                event_id,
+                event_type,
+                occurred_at,
+                received,
+                self._tenant,
             )
-            yield WebhookEventWrite(conn, source) if claimed else None
+            yield WebhookEventWrite(conn, self._tenant, source) if claimed else None
             if claimed:
                 await conn.execute(
-                    _MARK_WEBHOOK_EVENT_APPLIED, source.value, event_id, self._clock()
+                    _MARK_WEBHOOK_EVENT_APPLIED, source.value, event_id, self._clock(), self._tenant
                 )
 
 
 class WebhookEventWrite:
-    """What one event changes in the identity store, inside the event's transaction."""
+    """What one event changes in one tenant's identity store, inside the event's
+    transaction."""
 
-    def __init__(self, conn: PoolConnectionProxy[asyncpg.Record], source: Source) -> None:
+    def __init__(
+        self, conn: PoolConnectionProxy[asyncpg.Record], tenant: TenantId, source: Source
+    ) -> None:
         self._conn = conn
+        self._tenant = tenant
         self._source = source
 
     async def advance_record(self, external_id: str, occurred_at: datetime) -> KeyUpdate:
         """Make ``occurred_at`` the record's newest event time; "stale" (nothing changed)
         when an event newer than it was applied already (live changes publish no older)."""
         advanced = await self._conn.fetchval(
-            _ADVANCE_RECORD_VERSION, self._source.value, external_id, RECORD_FIELD, occurred_at
+            _ADVANCE_RECORD_VERSION,
+            self._source.value,
+            external_id,
+            RECORD_FIELD,
+            occurred_at,
+            self._tenant,
         )
         return "applied" if advanced else "stale"
 
@@ -133,13 +150,15 @@ class WebhookEventWrite:
         """
         source = self._source.value
         advanced = await self._conn.fetchval(
-            _ADVANCE_RECORD_VERSION, source, external_id, kind, occurred_at
+            _ADVANCE_RECORD_VERSION, source, external_id, kind, occurred_at, self._tenant
         )
         if not advanced:
             return "stale"
-        await self._conn.execute(_DELETE_RECORD_KEYS, source, external_id, kind)
+        await self._conn.execute(_DELETE_RECORD_KEYS, source, external_id, kind, self._tenant)
         if value is not None:
-            await self._conn.execute(_INSERT_RECORD_KEY, source, external_id, kind, value)
+            await self._conn.execute(
+                _INSERT_RECORD_KEY, source, external_id, kind, value, self._tenant
+            )
         # On the audit trail of the customer the record is linked to, in this transaction:
         # a key that moved changes who a lookup finds, so it is a link change. No values.
         await self._conn.execute(
@@ -150,5 +169,6 @@ class WebhookEventWrite:
             + ("replaced" if value is not None else "removed"),
             source,
             external_id,
+            self._tenant,
         )
         return "applied"

@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 
 from app.store.customers import Store
+from kernel.tenancy import TenantId
 
 __all__ = ["NewWrite", "WriteRow", "WriteStore"]
 
@@ -27,21 +28,23 @@ __all__ = ["NewWrite", "WriteRow", "WriteStore"]
 _COLUMNS = """
 id, principal, principal_role, idempotency_key, input_hash, kind, source, customer_id,
 target_record_id, input, fields, expected_version, vendor_key, status, record_id, reason,
-attempts, claim_token, last_error, interaction_id, created_at, finished_at
+attempts, claim_token, last_error, interaction_id, created_at, finished_at, tenant
 """
 
 _INSERT = f"""
-insert into writes (id, principal, principal_role, idempotency_key, input_hash, kind, source,
-                    customer_id, target_record_id, input, fields, expected_version,
+insert into writes (tenant, id, principal, principal_role, idempotency_key, input_hash, kind,
+                    source, customer_id, target_record_id, input, fields, expected_version,
                     vendor_key, status, attempts, next_attempt_at, claim_token,
                     interaction_id)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::text[], $12, $13, 'PENDING', 1,
-        now() + make_interval(secs => $14), $15, $16)
-on conflict (principal, idempotency_key) do nothing
+values ($17, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::text[], $12, $13, 'PENDING',
+        1, now() + make_interval(secs => $14), $15, $16)
+on conflict (tenant, principal, idempotency_key) do nothing
 returning {_COLUMNS}
 """  # noqa: S608
-_SELECT_BY_KEY = f"select {_COLUMNS} from writes where principal = $1 and idempotency_key = $2"  # noqa: S608
-_SELECT = f"select {_COLUMNS} from writes where id = $1"  # noqa: S608
+_SELECT_BY_KEY = f"""
+select {_COLUMNS} from writes where principal = $1 and idempotency_key = $2 and tenant = $3
+"""  # noqa: S608
+_SELECT = f"select {_COLUMNS} from writes where id = $1 and tenant = $2"  # noqa: S608
 
 _CLAIM = f"""
 update writes as w
@@ -127,6 +130,8 @@ class WriteRow:
     interaction_id: str | None
     created_at: datetime
     finished_at: datetime | None
+    #: Whose write it is (the tenant of the request that made it).
+    tenant: TenantId | None = None
 
 
 def _row(record: asyncpg.Record) -> WriteRow:
@@ -154,14 +159,17 @@ def _row(record: asyncpg.Record) -> WriteRow:
         interaction_id=record["interaction_id"],
         created_at=record["created_at"],
         finished_at=record["finished_at"],
+        tenant=TenantId(record["tenant"]),
     )
 
 
 class WriteStore:
-    """The writes' rows over the gateway's pool."""
+    """The writes' rows over the gateway's pool: a request's (``accept``, ``get``) are its
+    tenant's, an idempotency key unique within it; the outbox worker claims every tenant's."""
 
     def __init__(self, store: Store) -> None:
         self._pool = store.pool
+        self._tenant = store.tenant
 
     async def accept(self, new: NewWrite, lease_seconds: float) -> tuple[WriteRow, bool]:
         """The key's row: a new one, claimed by the caller for ``lease_seconds`` (True), or
@@ -186,10 +194,13 @@ class WriteStore:
                 lease_seconds,
                 token,
                 new.interaction_id,
+                self._tenant,
             )
             if inserted is not None:
                 return _row(inserted), True
-            existing = await connection.fetchrow(_SELECT_BY_KEY, new.principal, new.idempotency_key)
+            existing = await connection.fetchrow(
+                _SELECT_BY_KEY, new.principal, new.idempotency_key, self._tenant
+            )
         if existing is None:
             # The key's row cannot vanish (rows are never deleted): only a defect gets here.
             raise RuntimeError("the idempotency key's write is missing")
@@ -201,7 +212,7 @@ class WriteStore:
             parsed = uuid.UUID(write_id)
         except ValueError:
             return None
-        record = await self._pool.fetchrow(_SELECT, parsed)
+        record = await self._pool.fetchrow(_SELECT, parsed, self._tenant)
         return _row(record) if record is not None else None
 
     async def claim_due(self, limit: int, lease_seconds: float) -> list[WriteRow]:

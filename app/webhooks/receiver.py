@@ -16,23 +16,27 @@ with the secret of the source's own settings section). Per delivery:
    changes applied unless a newer event already set that field (out of order: skipped);
    then the record invalidated. A failure rolls the event back and answers 503, so the
    vendor's retry processes it.
-3. 200 with counts only. Bodies are never logged (they hold personal data).
+3. the analysts' read model re-read, then each follower of applied events told (the
+   ticket backlog: ``app.kpis.backlog``); a store failure there answers 503 too.
+4. 200 with counts only. Bodies are never logged (they hold personal data).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters.registry import SourceSpec, WebhookSpec, with_webhooks
+from adapters.entry import SourceSpec, WebhookSpec
+from adapters.registry import with_webhooks
 from adapters.settings import SignedWebhooksSettings, SourceSettings
 from app.http.responses import error_response
 from app.store.customers import Store
@@ -88,18 +92,28 @@ class ChangeListener(Protocol):
         ...
 
 
+class EventFollower(Protocol):
+    """Told of each delivery's events once applied (``request.state.event_followers``)."""
+
+    async def follow(self, events: Sequence[VendorEvent]) -> None:
+        """Bring what it keeps up to date; raises only if the vendor should retry."""
+        ...
+
+
 class BodyTooLarge(Exception):
     """The body is over the limit; reading stopped there."""
 
 
 @dataclass(frozen=True, slots=True)
 class Vendor:
-    """How one source's webhooks are checked and read, with the secret they are signed with."""
+    """How one source's webhooks are checked and read, with the secrets they may be signed
+    with (the current one, then during a rotation the previous one)."""
 
     source: Source
     path: str
     webhooks: WebhookSpec
-    secret: str
+    #: Held as ``SecretStr``: a ``Vendor`` shown (a repr, a debugger) shows no secret.
+    secrets: tuple[SecretStr, ...]
 
 
 class WebhookReceiver:
@@ -133,11 +147,19 @@ class WebhookReceiver:
                     ]
                 },
             )
+        # Each source's secrets as they are now: a secret file replaced changes them
+        # (``use_section``) while the routes, made once, keep their vendor.
+        self._secrets = {v.vendor.source: v.vendor.secrets for v in self._vendors}
         self._settings = settings
         self._default_region = default_region
         self._metrics = metrics
         self._invalidator_for = invalidator_for
         self._clock = clock
+
+    def use_section(self, source: Source, section: SourceSettings) -> None:
+        """Check ``source``'s deliveries with the secrets of ``section`` from now on."""
+        if isinstance(section, SignedWebhooksSettings) and source in self._secrets:
+            self._secrets[source] = section.webhook_secrets()
 
     def routes(self) -> list[Route]:
         """``POST /webhooks/<source>`` for each source whose registry entry has webhooks."""
@@ -166,16 +188,10 @@ class WebhookReceiver:
             headers=request.headers,
             body=body,
         )
-        try:
-            vendor.webhooks.verify(
-                delivery,
-                vendor.secret,
-                now=self._clock(),
-                tolerance=self._settings.tolerance_seconds,
-            )
-        except SignatureRejected as exc:
+        rejected = self._verify(delivery, vendor)
+        if rejected is not None:
             return self._reject(
-                source, exc.reason, 401, "invalid webhook signature", SIGNATURE_INVALID
+                source, rejected.reason, 401, "invalid webhook signature", SIGNATURE_INVALID
             )
         try:
             events = vendor.webhooks.parse(body)
@@ -207,6 +223,17 @@ class WebhookReceiver:
                 )
         if not await self._refresh_facts(request, events):
             return _unavailable()
+        followers: Sequence[EventFollower] = getattr(request.state, "event_followers", ())
+        for follower in followers:
+            try:
+                await follower.follow(events)
+            except Exception as exc:
+                # The type only: a store error's text may quote the values it was given.
+                logger.warning(
+                    "a follower of webhook events failed; the vendor will retry",
+                    extra={"source": source.value, "error": type(exc).__name__},
+                )
+                return _unavailable()
         return JSONResponse(
             {
                 "received": len(events),
@@ -299,6 +326,24 @@ class WebhookReceiver:
                 return False
         return True
 
+    def _verify(self, delivery: WebhookDelivery, vendor: Vendor) -> SignatureRejected | None:
+        """None when one of the source's secrets signed ``delivery``; else the first
+        secret's refusal (the current secret's reason is the one worth counting)."""
+        first: SignatureRejected | None = None
+        for secret in self._secrets.get(vendor.source, vendor.secrets):
+            try:
+                vendor.webhooks.verify(
+                    delivery,
+                    secret.get_secret_value(),
+                    now=self._clock(),
+                    tolerance=self._settings.tolerance_seconds,
+                )
+            except SignatureRejected as exc:
+                first = first or exc
+            else:
+                return None
+        return first
+
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
 
@@ -335,9 +380,7 @@ def _vendor(spec: SourceSpec, section: SourceSettings | None) -> _ConfiguredVend
     own = section if section is not None else spec.settings_model.model_validate({})
     if not isinstance(own, SignedWebhooksSettings):
         raise TypeError(f"{spec.name}: webhooks need a SignedWebhooksSettings section")
-    vendor = Vendor(
-        spec.source, f"/webhooks/{spec.name}", spec.webhooks, own.webhook_secret.get_secret_value()
-    )
+    vendor = Vendor(spec.source, f"/webhooks/{spec.name}", spec.webhooks, own.webhook_secrets())
     return _ConfiguredVendor(vendor, own.webhook_secret_is_default())
 
 

@@ -2,9 +2,9 @@
 
 Keyed by what decides the answer and what the caller may see of it: the operation's text
 (after persisted queries are resolved), its name and variables, the principal's role, the
-verified interaction's customer and level (and whether the principal is its agent), and the
-stated purpose; the gateway has no tenants yet (a tenant would join the key here). Two
-callers share an entry only when all of that is equal, so a masked answer is never handed
+verified interaction's customer and level (and whether the principal is its agent), the
+stated purpose and the tenant the request acts for (``app.tenancy``). Two callers share an
+entry only when all of that is equal, so a masked answer is never handed
 to whoever may see it whole, nor the other way round (``disclosure_key``).
 
 Only a query whose root fields are customer views (``KEPT_ROOTS``) is kept, for a role in
@@ -114,6 +114,8 @@ def disclosure_key(
     interaction = ctx.interaction
     principal = ctx.principal
     parts = [
+        # First: one tenant's answer is never another's, whatever else is equal.
+        str(getattr(ctx, "tenant", None) or ""),
         query,
         operation_name or "",
         orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS).decode(),
@@ -326,6 +328,7 @@ def _as_caller(entry: AuditEntry, context: RequestContext) -> AuditEntry:
         request_id=context.request_id,
         purpose=context.purpose,
         client_address=context.client_address,
+        tenant=context.tenant,
         at=None,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 
 from app.exports.downloads import ExportDownloads
@@ -12,6 +13,7 @@ from app.store.customers import Store
 from app.store.exports import ExportStore
 from kernel.access import AuditSink
 from kernel.customer_facts import CustomerFactsStore
+from kernel.tenancy import TenantId
 
 
 async def start_exports(
@@ -21,10 +23,12 @@ async def start_exports(
     audit: AuditSink,
     metrics: ExportMetrics,
     facts: CustomerFactsStore,
+    facts_of: Callable[[TenantId], CustomerFactsStore] | None = None,
 ) -> ExportDownloads:
     """Exports for this app; its workers run until ``stack`` closes (jobs handed back then).
 
-    ``facts`` is the read model the jobs stream their rows from.
+    ``facts`` is the read model the jobs stream their rows from (``facts_of`` each
+    tenant's, for a job of that tenant).
 
     With ``SCV_EXPORTS__ENABLED=false`` this process starts and serves exports but works
     none: another process (with workers) does.
@@ -40,6 +44,7 @@ async def start_exports(
                 metrics,
                 default_region=settings.identity.default_region,
                 wake=exports.wake,
+                facts_of=facts_of,
             )
             for _ in range(settings.exports.workers)
         ]

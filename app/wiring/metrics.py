@@ -67,6 +67,8 @@ class GatewayMetrics:
     upstream_seconds: Histogram
     graphql_requests: Counter
     graphql_seconds: Histogram
+    #: GraphQL requests by tenant and outcome (a label of bounded values: the tenants served).
+    tenant_requests: Counter
     #: Requests refused by a limit before anything executed (app/limits/checks.py), by code.
     graphql_refused: Counter
     taxonomy: TaxonomyCollector
@@ -150,6 +152,13 @@ class GatewayMetrics:
                 buckets=GRAPHQL_BUCKETS,
                 registry=own,
             ),
+            tenant_requests=Counter(
+                "scv_tenant_graphql_requests",
+                "GraphQL requests by the tenant they act for (none: refused before one was "
+                "chosen) and outcome",
+                ["tenant", "outcome"],
+                registry=own,
+            ),
             graphql_refused=Counter(
                 "scv_graphql_refused",
                 "GraphQL requests refused by a limit before executing, by code "
@@ -187,12 +196,19 @@ class GatewayMetrics:
         self.graphql_refused.labels(code).inc()
 
     def observe_graphql(
-        self, operation: str | None, role: str, outcome: str, seconds: float
+        self,
+        operation: str | None,
+        role: str,
+        outcome: str,
+        seconds: float,
+        tenant: str | None = None,
     ) -> None:
-        """Count one GraphQL request and its time."""
+        """Count one GraphQL request and its time, and its tenant's (a served tenant,
+        ``platform`` or ``none``: as many values as tenants are configured, plus two)."""
         label = operation_label(operation, self._operations)
         self.graphql_requests.labels(label, role, outcome).inc()
         self.graphql_seconds.labels(label, role).observe(seconds)
+        self.tenant_requests.labels(tenant or "none", outcome).inc()
 
     def watch_taxonomies(self, taxonomies: Iterable[Taxonomy[Any]]) -> None:
         """Report the unmapped words of ``taxonomies`` from now on."""

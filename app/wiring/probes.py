@@ -16,6 +16,7 @@ from app.observability.health import SourceHealth
 from app.resilience.policy import Resilience
 from app.store.backlog import TicketBacklogStore
 from app.store.customers import Store
+from app.store.duplicate_days import DuplicateCandidateDays
 from app.store.identity_view import IdentityViewStore
 from app.store.writes import WriteStore
 from app.wiring.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
@@ -72,7 +73,14 @@ class Probes:
             logger.warning("could not read the latest sync run for /metrics", exc_info=True)
         try:
             async with asyncio.timeout(IDENTITY_COUNTS_SECONDS):
+                before = metrics.identity.reading
                 await metrics.identity.refresh(IdentityViewStore(store))
+                reading = metrics.identity.reading
+                if reading is not None and reading is not before:
+                    # A fresh count: the day's in the integration KPIs' trend too.
+                    await DuplicateCandidateDays(store.pool).record(
+                        reading.duplicate_candidates, datetime.now(UTC)
+                    )
         except Exception:
             logger.warning("could not read the identity counts for /metrics", exc_info=True)
         try:

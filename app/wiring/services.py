@@ -21,10 +21,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from prometheus_client import multiprocess
 
+from adapters.billing.port import PORT as BILLING
+from adapters.crm.port import PORT as CRM
 from adapters.registry import SOURCES, fallback_order, record_nouns
+from adapters.support.port import PORT as SUPPORT
 from adapters.taxonomy import taxonomies_of
 from adapters.unreadable import unreadable_of
-from app.analytics.order_facts import orders_of
 from app.analytics.refresh import FactsUpdater
 from app.cache.response_cache import ResponseCache
 from app.cache.sources import cached_adapters
@@ -32,32 +34,35 @@ from app.http.state import GatewayState
 from app.identity.data_quality import DataQuality
 from app.identity.decisions import IdentityDecisionService
 from app.identity.live_linking import LiveLinking
-from app.kpis.service import IntegrationKpiService
 from app.live.service import LiveChanges
 from app.resilience.policy import Resilience
 from app.rollout.rollback import RollbackWatch
 from app.rollout.service import SourceRollouts, configured_rollouts
 from app.rollout.window import SourceWindows
+from app.secrets.files import SecretFiles
 from app.security.audit import PostgresAuditSink
 from app.security.auth import KeyRing, TokenVerifier
-from app.security.demo_keys import ensure_demo_keys
+from app.security.demo_keys import ALGORITHM as DEMO_ALGORITHM
+from app.security.demo_keys import demo_key_set, ensure_demo_keys
+from app.security.key_files import RECHECK_SECONDS, JwksFile
 from app.settings import Settings
 from app.store.audit import AuditTrailStore
-from app.store.backlog import TicketBacklogStore
+from app.store.boundary import TenantBoundaryStore
 from app.store.customers import Store
-from app.store.embedded import start_embedded_postgres
 from app.store.facts import PostgresFactsStore
 from app.store.facts_writer import FactsWriter
 from app.store.identity_view import IdentityViewStore
-from app.store.kpis import KpiStore
+from app.store.roles import embedded_store
 from app.store.rollout import PostgresRolloutStore
 from app.whole_response.cache import WholeResponseCache
 from app.wiring.exports import start_exports
 from app.wiring.interactions import build_interactions
+from app.wiring.kpis import backlog_follower, start_kpis
 from app.wiring.live import start_live
 from app.wiring.metrics import GatewayMetrics
 from app.wiring.protection import QueryProtection
 from app.wiring.sources import build_adapters
+from app.wiring.tenants import with_tenants
 from app.wiring.writes import start_writes
 from kernel.identity import CustomerId
 from kernel.identity_evidence import IdentityEvidence
@@ -79,8 +84,12 @@ async def open_services(
     protection: QueryProtection,
     tracer: RequestTracer | None = None,
     transports: Mapping[Source, httpx.AsyncBaseTransport] | None = None,
+    secret_files: SecretFiles | None = None,
 ) -> dict[str, Any]:
-    """Open what the app serves with; the lifespan state (``request.state``) it returns."""
+    """Open what the app serves with; the lifespan state (``request.state``) it returns.
+
+    ``secret_files`` (the app's) are checked every ``secrets.reload_seconds`` while it
+    runs; the sources' clients follow their credentials' files."""
     if tracer is not None:
         stack.callback(tracer.shutdown)
     if metrics.resilience.published:
@@ -90,14 +99,21 @@ async def open_services(
         # leaves its last published state until the directory is cleared.
         stack.callback(multiprocess.mark_process_dead, os.getpid())
     url = await database_url(settings)
-    store = await Store.connect(url, pool_size=settings.database_pool_size)
+    store = await Store.connect(
+        url, pool_size=settings.database_pool_size, tenant=settings.tenancy.default_tenant
+    )
     stack.push_async_callback(store.close)
     if protection.redis is not None:
         stack.push_async_callback(protection.redis.aclose)
     await store.migrate()
     live = await start_live(settings.live, stack, store, url, metrics.live)
     audit_trail = AuditTrailStore(store)
-    adapters = await build_adapters(settings, stack, transports=transports, resilience=resilience)
+    adapters = await build_adapters(
+        settings, stack, transports=transports, resilience=resilience, secret_files=secret_files
+    )
+    if secret_files is not None and settings.secrets.reload_seconds > 0:
+        reloads = asyncio.create_task(secret_files.run(settings.secrets.reload_seconds))
+        stack.callback(reloads.cancel)
     sources = Sources.from_adapters(adapters)
     verifier = TokenVerifier(settings.auth, await build_key_ring(settings, stack))
     # Customers whose links change between syncs are listed by ``customers`` at once.
@@ -151,15 +167,15 @@ async def open_services(
     cache.when_cleared(whole_response.clear)
     if settings.cache.enabled:
         sources = Sources.from_adapters(cached_adapters(adapters, cache))
-    facts = PostgresFactsStore(store.pool)
+    facts = PostgresFactsStore(store.pool, store.tenant)
     # Webhooks re-read a changed record's facts through the (just invalidated) cache.
     facts_updater = FactsUpdater(
         store,
         facts_writer,
-        sources.billing,
-        sources.crm,
-        sources.support,
-        orders=orders_of(sources),
+        sources.port(BILLING),
+        sources.port(CRM),
+        sources.port(SUPPORT),
+        adapters=sources.by_source,
         updates=metrics.facts.updates,
     )
     writes = await start_writes(
@@ -180,6 +196,7 @@ async def open_services(
     stack.callback(metrics.upstream_watchers.remove, watch.windows.observe_call)
     checks = asyncio.create_task(watch.run(settings.rollout.check_seconds))
     stack.callback(checks.cancel)
+    kpis = start_kpis(settings.kpis, stack, store, metrics, rollout, watch)
     # Last, so that its workers stop (handing their jobs back) before anything closes.
     export_downloads = await start_exports(
         settings,
@@ -188,6 +205,7 @@ async def open_services(
         PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
         metrics.exports,
         facts,
+        facts_of=lambda tenant: PostgresFactsStore(store.pool, tenant),
     )
     return {
         "export_downloads": export_downloads,
@@ -195,40 +213,49 @@ async def open_services(
         # For webhooks (``await cache.invalidate_record(source, id)``).
         "cache": cache,
         "facts_updater": facts_updater,
+        # For webhooks: what else follows the events applied.
+        "event_followers": [backlog_follower(store, sources)],
         # For webhooks: the changes they carry, published to subscribers.
         "live": live,
-        "gateway": GatewayState(
-            store=store,
-            sources=sources,
-            verifier=verifier,
-            default_region=settings.identity.default_region,
-            interactions=interactions,
-            live_linker=live_linker,
-            identity_decisions=IdentityDecisionService(
-                store,
-                metrics=metrics.linking,
-                links_changed=links_changed,
+        "gateway": with_tenants(
+            GatewayState(
+                store=store,
+                sources=sources,
+                verifier=verifier,
+                default_region=settings.identity.default_region,
+                interactions=interactions,
+                live_linker=live_linker,
+                identity_decisions=IdentityDecisionService(
+                    store,
+                    metrics=metrics.linking,
+                    links_changed=links_changed,
+                ),
+                audit=PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
+                audit_trail=audit_trail,
+                exports=export_downloads.exports,
+                writes=writes,
+                facts=facts,
+                panel_concurrency=settings.customers.panel_concurrency,
+                evidence=IdentityEvidence(
+                    IdentityViewStore(store),
+                    settings.identity.system_of_record.as_mapping(),
+                    fallback_order=fallback_order(),
+                    record_nouns=record_nouns(),
+                ),
+                # This process's taxonomies: the words its own adapters met.
+                data_quality=DataQuality(store, lambda: metrics.taxonomy.taxonomies),
+                live=live,
+                rollout=rollout,
+                kpis=kpis,
+                whole_response=whole_response if settings.cache.enabled else None,
+                tenancy=settings.tenancy,
+                boundary=TenantBoundaryStore(store),
             ),
-            audit=PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
-            audit_trail=audit_trail,
-            exports=export_downloads.exports,
-            writes=writes,
-            facts=facts,
-            panel_concurrency=settings.customers.panel_concurrency,
-            evidence=IdentityEvidence(
-                IdentityViewStore(store),
-                settings.identity.system_of_record.as_mapping(),
-                fallback_order=fallback_order(),
-                record_nouns=record_nouns(),
-            ),
-            # This process's taxonomies: the words its own adapters met.
-            data_quality=DataQuality(store, lambda: metrics.taxonomy.taxonomies),
-            live=live,
-            rollout=rollout,
-            kpis=IntegrationKpiService(
-                KpiStore(store), rollout, watch.windows, TicketBacklogStore(store.pool)
-            ),
-            whole_response=whole_response if settings.cache.enabled else None,
+            store,
+            settings,
+            metrics,
+            links_changed,
+            lambda: metrics.taxonomy.taxonomies,
         ),
         "rollout": rollout,
         "rollback_watch": watch,
@@ -300,14 +327,29 @@ async def publish_every_second(publish: Callable[[], None]) -> None:
 
 
 async def database_url(settings: Settings) -> str:
-    """The configured PostgreSQL, or the embedded one under ``data_dir`` when none is."""
+    """The configured PostgreSQL, or the embedded one under ``data_dir`` when none is (as
+    its run-time role, without DDL rights: migrated by its owner first)."""
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
-    return await asyncio.to_thread(start_embedded_postgres, settings.data_dir)
+    return (
+        await embedded_store(settings.data_dir, default_tenant=settings.tenancy.default_tenant)
+    ).runtime_url
+
+
+async def migration_database_url(settings: Settings) -> str:
+    """The schema owner's PostgreSQL URL (``scv migrate``): ``database_migration_url``, else
+    ``database_url``, else the embedded server's owner."""
+    for url in (settings.database_migration_url, settings.database_url):
+        if url is not None:
+            return url.get_secret_value()
+    return (
+        await embedded_store(settings.data_dir, default_tenant=settings.tenancy.default_tenant)
+    ).owner_url
 
 
 async def build_key_ring(settings: Settings, stack: AsyncExitStack) -> KeyRing:
-    """Verification keys from settings; in demo mode with none set, the demo's own key."""
+    """Verification keys from settings; in demo mode with none set, the demo's own keys
+    (every key of its directory, read again when ``scv keys rotate`` adds one)."""
     auth = settings.auth
     if auth.jwks_url is not None:
         jwks_url = auth.jwks_url
@@ -319,15 +361,41 @@ async def build_key_ring(settings: Settings, stack: AsyncExitStack) -> KeyRing:
             document: dict[str, object] = response.json()
             return document
 
-        return KeyRing(fetch_jwks=fetch_jwks)
+        return KeyRing(
+            fetch_jwks=fetch_jwks,
+            refetch_interval=auth.jwks_refetch_seconds,
+            max_age=auth.jwks_max_age_seconds,
+        )
+    if auth.jwks_file is not None:
+        return KeyRing(
+            fetch_jwks=local_jwks(JwksFile(auth.jwks_file).document),
+            refetch_interval=0,
+            max_age=RECHECK_SECONDS,
+        )
     if auth.public_key_pem is not None:
         return KeyRing(static_key=auth.public_key_pem.get_secret_value())
     if auth.public_key_file is not None:
         return KeyRing(static_key=auth.public_key_file.read_text())
     if settings.demo:
-        keys = await asyncio.to_thread(ensure_demo_keys, settings.data_dir)
-        return KeyRing(static_key=keys.public_pem)
+        await asyncio.to_thread(ensure_demo_keys, settings.data_dir)
+        demo_keys = demo_key_set(settings.data_dir)
+        return KeyRing(
+            fetch_jwks=local_jwks(lambda: demo_keys.jwks(DEMO_ALGORITHM)),
+            refetch_interval=0,
+            # A key removed (scv keys rotate, rollback) stops verifying within this.
+            max_age=RECHECK_SECONDS,
+        )
     raise ValueError(
-        "no token verification key: set SCV_AUTH__JWKS_URL, SCV_AUTH__PUBLIC_KEY_PEM or "
-        "SCV_AUTH__PUBLIC_KEY_FILE (or run in demo mode)"
+        "no token verification key: set SCV_AUTH__JWKS_URL, SCV_AUTH__JWKS_FILE, "
+        "SCV_AUTH__PUBLIC_KEY_PEM or SCV_AUTH__PUBLIC_KEY_FILE (or run in demo mode)"
     )
+
+
+def local_jwks(read: Callable[[], dict[str, Any]]) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """A ``KeyRing``'s fetch of a JWKS read from local files (off the event loop: a few
+    ``stat`` calls, and a read when they changed)."""
+
+    async def fetch() -> dict[str, Any]:
+        return await asyncio.to_thread(read)
+
+    return fetch

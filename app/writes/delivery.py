@@ -135,6 +135,8 @@ class Delivery:
             fields=row.fields,
             detail=row.kind,
             extra={"write_id": row.id},
+            # The outbox delivers every tenant's writes: each outcome on its own tenant's trail.
+            tenant=row.tenant,
         )
         try:
             await self._audit.record([entry])

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 
 from adapters.registry import writer_of
 from app.store.writes import NewWrite, WriteRow, WriteStore
+from app.tenancy.audit import TenantAuditSink
 from app.writes.access import SUPERVISOR, authorize
 from app.writes.delivery import Delivery
 from app.writes.metrics import WriteMetrics
@@ -28,6 +29,7 @@ from kernel.client_errors import GatewayError, PersonalDataWithheld
 from kernel.errors import UpstreamError, UpstreamUnavailable
 from kernel.identity import CustomerId, IdentityStore
 from kernel.models import Source
+from kernel.tenancy import TenantId
 from kernel.writes import (
     IdempotencyKeyReused,
     RecordChanged,
@@ -77,6 +79,22 @@ class Writes:
         self._audit = audit
         self._default_region = default_region
         self._nouns = record_nouns
+
+    def for_tenant(self, store: WriteStore, identities: IdentityStore, tenant: TenantId) -> Writes:
+        """The same service over another tenant's writes and customers (its idempotency
+        keys, its writes' status), its entries on that tenant's trail; the outbox delivers
+        every tenant's."""
+        return Writes(
+            store,
+            identities,
+            self._adapters,
+            self._delivery,
+            self._settings,
+            self._metrics,
+            TenantAuditSink(self._audit, tenant),
+            default_region=self._default_region,
+            record_nouns=self._nouns,
+        )
 
     async def submit(self, actor: WriteActor, request: WriteRequest) -> WriteOutcome:
         """See ``kernel.writes.WriteService.submit``."""

@@ -58,6 +58,7 @@ def audit_entries(context: RequestContext) -> list[AuditEntry]:
             "request_id": context.request_id,
             "purpose": context.purpose,
             "client_address": context.client_address,
+            "tenant": context.tenant,
         }
         entries.append(
             AuditEntry(

@@ -6,12 +6,14 @@ from collections.abc import Awaitable, Callable
 
 import strawberry
 
+from adapters.ivr.port import PORT as IVR
 from kernel.client_errors import BadUserInput
 from kernel.errors import UpstreamNotFound
 from kernel.identity import CustomerId, CustomerRecord
 from kernel.linking import LiveAnswer, LiveLinker, LiveLookupIncomplete
 from kernel.models import IvrContactId
 from kernel.normalize import normalize_email, normalize_phone
+from kernel.tenancy import CrossingKind
 from resolvers.context import Sources
 from resolvers.extensions.audit import AuditTrailConnection, audit_trail
 from resolvers.operations.customers import CustomerConnection, customers
@@ -19,6 +21,7 @@ from resolvers.operations.data_quality import DataQualityReportType, data_qualit
 from resolvers.operations.exports import ExportJob, export_status
 from resolvers.operations.interactions import Interaction, interaction, waiting_calls
 from resolvers.operations.writes import write_status
+from resolvers.tenant_boundary import audit_crossing
 from resolvers.types.common import Info, Source
 from resolvers.types.customer import Customer
 from resolvers.types.writes import WriteResult
@@ -32,6 +35,14 @@ async def _load(info: Info, customer_id: CustomerId | None) -> Customer | None:
         return None
     record = await info.context.loaders.customers.load(customer_id)
     return Customer.from_record(record) if record is not None else None
+
+
+async def _missing(
+    info: Info, kind: CrossingKind, value: str, source: Source | None = None
+) -> None:
+    """Nothing found: if the key is another tenant's customer's, the attempt is audited
+    there (the answer stays null, exactly as for a key nobody has)."""
+    await audit_crossing(info.context, kind, value, source.value if source else None)
 
 
 def _found(info: Info, record: CustomerRecord) -> Customer:
@@ -50,6 +61,8 @@ async def _by_phone(info: Info, raw: str) -> Customer | None:
     if record is not None:
         return _found(info, record)
     found = await _live(info, lambda linker: linker.by_phone(e164, info.context.sources))
+    if not found:
+        await _missing(info, "phone", e164)
     return await _load(info, found[0] if found else None)
 
 
@@ -61,6 +74,8 @@ async def _by_email(info: Info, raw: str) -> Customer | None:
     if record is not None:
         return _found(info, record)
     found = await _live(info, lambda linker: linker.by_email(email, info.context.sources))
+    if not found:
+        await _missing(info, "email", email)
     return await _load(info, found[0] if found else None)
 
 
@@ -71,6 +86,8 @@ async def _by_source_id(info: Info, source: Source, external_id: str) -> Custome
             info, lambda linker: linker.by_source_id(source, external_id, info.context.sources)
         )
         found = live[0] if live else None
+    if found is None:
+        await _missing(info, "record", external_id, source)
     return await _load(info, found)
 
 
@@ -98,7 +115,7 @@ async def _by_ivr_contact(info: Info, contact_id: str) -> Customer | None:
     IVR answered, so it is no outage of it.
     """
     try:
-        contact = await info.context.sources.ivr.get_contact(IvrContactId(contact_id))
+        contact = await info.context.sources.port(IVR).get_contact(IvrContactId(contact_id))
     except UpstreamNotFound:
         return None
     ref_type, ref_value = contact.customer_ref_type, contact.customer_ref_value
@@ -159,7 +176,10 @@ class Query:
 
     @strawberry.field(description="A customer by the gateway's own id.")
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
-        return await _load(info, CustomerId(str(id)))
+        found = await _load(info, CustomerId(str(id)))
+        if found is None:
+            await _missing(info, "id", str(id))
+        return found
 
     @strawberry.field(description="A customer by phone, in any format any system uses.")
     async def customer_by_phone(self, info: Info, phone: str) -> Customer | None:

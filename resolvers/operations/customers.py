@@ -24,6 +24,7 @@ from kernel.identity import CustomerId
 from kernel.models import Source, SubscriptionStatus
 from resolvers.types.common import Info
 from resolvers.types.customer import Customer
+from resolvers.types.facts import DECLARED, source_flag_fields, source_flags_of
 
 #: Who may list customers.
 LIST_ROLES = frozenset({"analyst", "supervisor"})
@@ -43,6 +44,7 @@ class SortDirection(Enum):
     name="CustomerFilter",
     description="Which customers: every condition given must hold (null or absent: none).",
 )
+@source_flag_fields(DECLARED)
 class CustomerFilterInput:
     delinquent: bool | None = strawberry.field(
         default=None, description="Billing's delinquency flag is this."
@@ -68,10 +70,6 @@ class CustomerFilterInput:
     missing_from: list[Source] | None = strawberry.field(
         default=None, description="None of these systems knows the customer."
     )
-    has_open_orders: bool | None = strawberry.field(
-        default=None,
-        description="true: at least one order not delivered, cancelled or returned; false: none.",
-    )
 
     def to_filter(self) -> CustomerFilter:
         """The store's filter; ``BadUserInput`` for a condition that cannot be meant."""
@@ -96,7 +94,7 @@ class CustomerFilterInput:
             country_in=frozenset(self.country_in or ()),
             linked_to=linked_to,
             missing_from=missing_from,
-            has_open_orders=self.has_open_orders,
+            source_flags=source_flags_of(DECLARED, self),
         )
 
 

@@ -77,6 +77,14 @@ class SourceQualityType:
     last_sync: LastSyncType | None = strawberry.field(
         description="This system in the latest sync run; null before the first."
     )
+    orphans: int | None = strawberry.field(
+        description="Records that match no customer of another system (each a customer of "
+        "its own); null for a system whose records anchor customers (CRM contacts)."
+    )
+    orphans_label: str | None = strawberry.field(
+        description="How the report names them, by the system's records: `orphan billing "
+        "customers`; null with `orphans`."
+    )
 
     @classmethod
     def of(cls, found: SourceQuality) -> SourceQualityType:
@@ -86,6 +94,8 @@ class SourceQualityType:
             standalone=found.standalone,
             awaiting_review=found.awaiting_review,
             last_sync=LastSyncType.of(found.last_sync) if found.last_sync else None,
+            orphans=found.orphans,
+            orphans_label=found.orphans_label,
         )
 
 

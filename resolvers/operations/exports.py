@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, cast
 
 import strawberry
 
@@ -27,15 +29,38 @@ from kernel.exports import (
     checked_fields,
     may_read,
 )
+from kernel.source_facts import taken_at_column
 from resolvers.operations.customers import CustomerFilterInput
 from resolvers.types.common import Info
+from resolvers.types.facts import DECLARED, Declared
 
 strawberry.enum(ExportFormat, description="How an export's rows are written.")
 strawberry.enum(ExportState, description="Where an export job is in its life.")
-strawberry.enum(
-    ExportField,
-    description="A column of an export (a fact of the read model); DISPLAY_NAME is masked.",
-)
+
+
+def export_columns(declared: Declared) -> type[Enum]:
+    """The columns an export may have: the read model's own (``ExportField``), then each
+    fact the sources declare (``ORDER_COUNT``: ``orderCount``) and when they were taken
+    (``ORDERS_TAKEN_AT``), named as the graph names them."""
+    members = {field.name: field.value for field in ExportField}
+    for source, spec in declared:
+        for fact in spec.facts:
+            members[fact.name.upper()] = fact.column
+        members[f"{source.value}_TAKEN_AT"] = taken_at_column(source)
+    # The functional API: mypy cannot follow members that are data.
+    return cast(type[Enum], Enum("ExportField", members))
+
+
+# mypy sees the read model's own columns; the graph, every column (made from the registry's
+# declarations, so a source's facts are columns without a member written here).
+if TYPE_CHECKING:
+    ExportColumnEnum = ExportField
+else:
+    ExportColumnEnum = strawberry.enum(
+        export_columns(DECLARED),
+        name="ExportField",
+        description="A column of an export (a fact of the read model); DISPLAY_NAME is masked.",
+    )
 
 
 # --- GraphQL types ------------------------------------------------------------------------
@@ -46,7 +71,7 @@ class ExportJob:
     id: strawberry.ID
     state: ExportState
     format: ExportFormat
-    fields: list[ExportField]
+    fields: list[ExportColumnEnum]
     rows_done: int = strawberry.field(description="Rows written so far.")
     total_rows: int | None = strawberry.field(
         description="Rows the filter selected when the job started (null until then); once it "
@@ -65,7 +90,7 @@ class ExportJob:
             id=strawberry.ID(view.id),
             state=view.state,
             format=view.export_format,
-            fields=list(view.fields),
+            fields=[ExportColumnEnum(name) for name in view.fields],
             rows_done=view.rows_done,
             total_rows=view.total_rows,
             created_at=view.created_at,
@@ -102,13 +127,16 @@ async def export_status(info: Info, id: strawberry.ID) -> ExportJob | None:
 async def start_export_for(
     info: Info,
     customer_filter: CustomerFilter,
-    fields: Sequence[ExportField],
+    fields: Sequence[ExportColumnEnum],
     export_format: ExportFormat,
 ) -> ExportJob:
     """``Mutation.startExport`` once the filter is in the read model's vocabulary."""
     jobs = _jobs(info)
     view = await jobs.start_export(
-        info.context.principal, customer_filter, checked_fields(fields), export_format
+        info.context.principal,
+        customer_filter,
+        checked_fields([field.value for field in fields]),
+        export_format,
     )
     return ExportJob.from_view(view)
 
@@ -123,7 +151,7 @@ class ExportMutation:
     async def start_export(
         self,
         info: Info,
-        fields: list[ExportField],
+        fields: list[ExportColumnEnum],
         format: ExportFormat = ExportFormat.NDJSON,
         filter: CustomerFilterInput | None = None,
     ) -> ExportJob:

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import strawberry
 
 from kernel.client_errors import BadUserInput, Forbidden, GatewayError
-from kernel.integration_kpis import BacklogCount, EventLatency, RecordVolume
+from kernel.integration_kpis import BacklogCount, EventLatency, RecordVolume, SourceCallDay
 from kernel.integration_kpis import IntegrationKpis as Kpis
 from kernel.rollout import RolloutMode
 from resolvers.types.common import Info, Source, TicketStatus
@@ -59,6 +59,16 @@ class RecordVolumeView:
 
 
 @strawberry.type(
+    name="DuplicateCandidates",
+    description="The data-quality report's duplicate candidates (pairs of customers that may "
+    "be one person) as last counted on a UTC day.",
+)
+class DuplicateCandidatesView:
+    day: date
+    candidates: int
+
+
+@strawberry.type(
     name="EventLatency",
     description="Webhook events of one source received in the window, from received to "
     "applied (stamped in the transaction that applies it, before its commit) in seconds; "
@@ -83,7 +93,10 @@ class EventLatencyView:
 
 
 @strawberry.type(
-    name="SourceKpis", description="One source over the window (this gateway process's calls)."
+    name="SourceKpis",
+    description="One source over the window: its calls from every gateway instance, counted "
+    "per UTC day (the window's days, from the day of `since`); its p99 latency this "
+    "process's own calls.",
 )
 class SourceKpisView:
     source: Source
@@ -94,9 +107,46 @@ class SourceKpisView:
         "limited, circuit open or busy); null without calls."
     )
     error_rate: float = strawberry.field(description="Share of calls that failed.")
-    latency_p99_seconds: float | None
+    latency_p99_seconds: float | None = strawberry.field(
+        description="99th percentile of this process's calls' time over the window (at most "
+        "its last 20,000); null without calls."
+    )
     shadow_agreed: int = strawberry.field(description="SHADOW: reads that agreed.")
     shadow_disagreed: int = strawberry.field(description="SHADOW: reads that disagreed.")
+
+
+@strawberry.type(
+    name="SourceCallDay",
+    description="One source's calls on one UTC day, from every gateway instance: the "
+    "per-source KPIs' trend.",
+)
+class SourceCallDayView:
+    day: date
+    source: Source
+    calls: int
+    availability: float | None = strawberry.field(
+        description="Share of the day's calls the source answered; null without calls."
+    )
+    error_rate: float = strawberry.field(description="Share of the day's calls that failed.")
+    contract_errors: int = strawberry.field(
+        description="Answers not of the vendor's contract (UPSTREAM_CONTRACT)."
+    )
+    shadow_agreed: int
+    shadow_disagreed: int
+
+    @classmethod
+    def of(cls, day: SourceCallDay) -> SourceCallDayView:
+        assert day.day is not None  # the trend's figures are each one day's
+        return cls(
+            day=day.day,
+            source=day.source,
+            calls=day.calls,
+            availability=day.availability,
+            error_rate=day.error_rate,
+            contract_errors=day.contract_errors,
+            shadow_agreed=day.shadow_agreed,
+            shadow_disagreed=day.shadow_disagreed,
+        )
 
 
 @strawberry.type(name="IntegrationKpis", description="The integration's KPIs since a time.")
@@ -107,6 +157,9 @@ class IntegrationKpisView:
         description="Succeeded over finished sync runs; null when none finished."
     )
     sources: list[SourceKpisView]
+    sources_trend: list[SourceCallDayView] = strawberry.field(
+        description="Each source's calls per UTC day, from the day of `since` on."
+    )
     backlog: list[BacklogCountView] = strawberry.field(
         description="Open tickets now by status and age, as the last facts refresh found them."
     )
@@ -118,6 +171,11 @@ class IntegrationKpisView:
     )
     record_volume_trend: list[RecordVolumeView] = strawberry.field(
         description="The same per UTC day."
+    )
+    duplicate_candidates_trend: list[DuplicateCandidatesView] = strawberry.field(
+        description="The data-quality duplicate candidates per UTC day (each day's last "
+        "count, taken by the dataQuality report or the /metrics scrape), from the day of "
+        "`since` on."
     )
     event_latency: list[EventLatencyView] = strawberry.field(
         description="Webhook event latency (received to applied) per source, over the window."
@@ -148,10 +206,15 @@ class IntegrationKpisView:
                 )
                 for s in kpis.sources
             ],
+            sources_trend=[SourceCallDayView.of(day) for day in kpis.sources_trend],
             backlog=[_count(c) for c in kpis.backlog],
             backlog_trend=[_count(c) for c in kpis.backlog_trend],
             record_volume=[RecordVolumeView.of(v) for v in kpis.record_volume],
             record_volume_trend=[RecordVolumeView.of(v) for v in kpis.record_volume_trend],
+            duplicate_candidates_trend=[
+                DuplicateCandidatesView(day=d.day, candidates=d.candidates)
+                for d in kpis.duplicate_candidates_trend
+            ],
             event_latency=[EventLatencyView.of(e) for e in kpis.event_latency],
             event_latency_trend=[EventLatencyView.of(e) for e in kpis.event_latency_trend],
         )

@@ -156,7 +156,8 @@ async def interaction_updated(info: Info, contact_id: strawberry.ID) -> AsyncIte
     async for item in _events(info, [interaction_topic(str(contact_id))], "interactionUpdated"):
         if isinstance(item, Dropped):
             raise EventsDropped("steps were dropped: query interaction(contactId) again")
-        if not isinstance(item, InteractionChanged):
+        if not isinstance(item, InteractionChanged) or item.view.tenant != info.context.tenant:
+            # Another tenant's call with the same contact id is none of this one's.
             continue
         # One channel keeps its order, but a step is never shown after a newer one.
         if newest is not None and item.at < newest:
@@ -175,7 +176,8 @@ async def incoming_calls(info: Info) -> AsyncIterator[Interaction]:
     async for item in _events(info, [CALLS_TOPIC], "incomingCalls"):
         if isinstance(item, Dropped):
             raise EventsDropped("calls were dropped: query waitingCalls again")
-        if not isinstance(item, InteractionChanged):
+        if not isinstance(item, InteractionChanged) or item.view.tenant != info.context.tenant:
+            # Another tenant's calls never reach this tenant's desks.
             continue
         view = item.view
         # A call transferred to another agent waits for that agent only.

@@ -8,7 +8,6 @@ from it, so ``orders`` and ``openOrderCount`` need no further I/O.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -16,9 +15,9 @@ from strawberry.dataloader import DataLoader
 from adapters.orders.port import (
     FINISHED_ORDER_STATUSES,
     OrderList,
-    OrdersAdapter,
     OrdersCustomerRef,
 )
+from adapters.orders.port import PORT as ORDERS
 from adapters.orders.port import Order as OrderModel
 from adapters.orders.port import OrderStatus as OrderStatusModel
 from kernel import models
@@ -120,7 +119,7 @@ async def resolve_orders(record: CustomerRecord, info: Info) -> OrderHistory | N
     if link is None:
         return None
     loaders = info.context.loaders
-    adapter = cast(OrdersAdapter, info.context.sources.port(models.Source.ORDERS))
+    adapter = info.context.sources.port(ORDERS)
 
     def build() -> DataLoader[OrdersCustomerRef, OrderList]:
         return DataLoader(each_concurrently(adapter.list_orders, loaders.panel_concurrency))

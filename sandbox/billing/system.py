@@ -26,6 +26,7 @@ from sandbox.billing.subscriptions import SubscriptionWrites
 from sandbox.billing.writes import OPERATIONS as WRITE_OPERATIONS
 from sandbox.billing.writes import BillingWrites
 from sandbox.control import SystemControl
+from sandbox.entry import HttpSystem, http_system
 from sandbox.records import Dataset
 from sandbox.responses import VendorError, VendorErrors
 from sandbox.system import BEARER_SCHEME, SystemSpec, bearer, build_system_app
@@ -80,3 +81,9 @@ def create_billing_app(dataset: Dataset, control: SystemControl | None = None) -
         errors=ERRORS,
     )
     return build_system_app(spec, control)
+
+
+#: Its entry in the sandbox-system registry (``sandbox/registry.py``).
+SYSTEM = http_system(
+    "billing", HttpSystem(create_billing_app, ERRORS, listings=("billing.customers",))
+)

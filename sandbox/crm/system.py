@@ -27,6 +27,7 @@ from sandbox.crm.shapes import (
 )
 from sandbox.crm.writes import OPERATIONS as WRITE_OPERATIONS
 from sandbox.crm.writes import CrmWrites
+from sandbox.entry import HttpSystem, http_system
 from sandbox.records import Dataset
 from sandbox.responses import VendorError, VendorErrors
 from sandbox.system import BEARER_SCHEME, SystemSpec, bearer, build_system_app
@@ -78,3 +79,7 @@ def create_crm_app(dataset: Dataset, control: SystemControl | None = None) -> St
         errors=ERRORS,
     )
     return build_system_app(spec, control)
+
+
+#: Its entry in the sandbox-system registry (``sandbox/registry.py``).
+SYSTEM = http_system("crm", HttpSystem(create_crm_app, ERRORS, listings=("crm.contacts",)))

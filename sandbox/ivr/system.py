@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sandbox.control import SystemControl
+from sandbox.entry import HttpSystem, http_system
 from sandbox.ivr.handoff import HandoffIssuer
 from sandbox.openapi import INTEGER, STRING, Operation, Param, nullable, obj, ref
 from sandbox.records import Dataset, IvrContact, IvrStore
@@ -226,3 +227,7 @@ def create_ivr_app(dataset: Dataset, control: SystemControl | None = None) -> St
         errors=ERRORS,
     )
     return build_system_app(spec, control or SystemControl("ivr", ERRORS))
+
+
+#: Its entry in the sandbox-system registry (``sandbox/registry.py``).
+SYSTEM = http_system("ivr", HttpSystem(create_ivr_app, ERRORS, listings=("ivr.contacts",)))

@@ -14,6 +14,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 from sandbox.control import SystemControl
+from sandbox.entry import HttpSystem, http_system
 from sandbox.records import Dataset
 from sandbox.responses import VendorError, VendorErrors
 from sandbox.support.incremental import OPERATIONS as EXPORT_OPERATIONS
@@ -60,7 +61,9 @@ def create_support_app(dataset: Dataset, control: SystemControl | None = None) -
     """The support system over ``dataset.support``; faults and stats through ``control``."""
     api = SupportApi(dataset.support)
     control = control or SystemControl("support", ERRORS)
-    writes = SupportWrites(dataset.support, control.outbox, render_ticket, _not_found)
+    writes = SupportWrites(
+        dataset.support, control.outbox, render_ticket, _not_found, clock=control.clock
+    )
     export = IncrementalUserExport(dataset.support, render_user, invalid_value, invalid_pagination)
     spec = SystemSpec(
         name="support",
@@ -75,3 +78,7 @@ def create_support_app(dataset: Dataset, control: SystemControl | None = None) -
         errors=ERRORS,
     )
     return build_system_app(spec, control)
+
+
+#: Its entry in the sandbox-system registry (``sandbox/registry.py``).
+SYSTEM = http_system("support", HttpSystem(create_support_app, ERRORS, listings=("support.users",)))

@@ -110,12 +110,13 @@ def _parse_error(exc: ValidationError) -> VendorError:
     return VendorError(400, {"error": "InvalidValue", "description": f"Invalid fields: {fields}"})
 
 
-def zendesk_event(event_type: str, ticket: Ticket, event: JSON) -> JSON:
-    """A Zendesk ticket event (``detail`` is the ticket as events write it)."""
+def zendesk_event(event_type: str, ticket: Ticket, event: JSON, at: float | None = None) -> JSON:
+    """A Zendesk ticket event (``detail`` is the ticket as events write it) that happened
+    ``at`` (epoch seconds; default the real now)."""
     return {
         "account_id": ACCOUNT_ID,
         "id": str(uuid.uuid4()),
-        "time": iso(int(time.time())),
+        "time": iso(int(time.time() if at is None else at)),
         "type": f"zen:event-type:{event_type}",
         "zendesk_event_version": EVENT_VERSION,
         "subject": f"zen:ticket:{ticket.id}",
@@ -145,9 +146,12 @@ class SupportWrites:
         outbox: WebhookOutbox,
         render_ticket: Callable[[Ticket, str], JSON],
         not_found: Callable[[], VendorError],
+        clock: Callable[[], float] = time.time,
     ) -> None:
         # Rendering and errors live in ``sandbox.support.shapes``; ``sandbox.support.system``, which
         # imports this module, passes them in.
+        #: The system's clock (``/_sandbox/clock``): tickets' times and their events' follow it.
+        self.clock = clock
         self.store = store
         self.outbox = outbox
         self.render_ticket = render_ticket
@@ -200,7 +204,7 @@ class SupportWrites:
         new = body.ticket
         if self.store.users.get(new.requester_id) is None:
             raise record_invalid("Requester: is invalid")
-        now = int(time.time())
+        now = int(self.clock())
         ticket = self.store.tickets.add(
             Ticket(
                 id=self._next_id(),
@@ -214,7 +218,7 @@ class SupportWrites:
                 updated=now,
             )
         )
-        self.outbox.emit("support", zendesk_event("ticket.created", ticket, {}))
+        self.outbox.emit("support", zendesk_event("ticket.created", ticket, {}, now))
         rendered = self.render_ticket(ticket, system_base_url(request))
         return JsonResponse({"ticket": rendered}, status_code=201)
 
@@ -236,14 +240,15 @@ class SupportWrites:
             for name in TRACKED
             if (value := getattr(change, name)) is not None and value != before[name]
         }
+        now = int(self.clock())
         if wanted or change.comment is not None:
-            self.store.tickets.update(ticket_id, lambda row: _apply(row, wanted))
+            self.store.tickets.update(ticket_id, lambda row: _apply(row, wanted, now))
         for name, value in wanted.items():
             event = {"current": _event_value(value), "previous": _event_value(before[name])}
-            self.outbox.emit("support", zendesk_event(f"ticket.{name}_changed", ticket, event))
+            self.outbox.emit("support", zendesk_event(f"ticket.{name}_changed", ticket, event, now))
         if change.comment is not None:
             comment = {"comment": {"body": change.comment.body, "is_public": change.comment.public}}
-            self.outbox.emit("support", zendesk_event("ticket.comment_added", ticket, comment))
+            self.outbox.emit("support", zendesk_event("ticket.comment_added", ticket, comment, now))
         return JsonResponse({"ticket": self.render_ticket(ticket, system_base_url(request))})
 
     def _next_id(self) -> int:
@@ -255,10 +260,10 @@ def _event_value(value: str | None) -> str | None:
     return value.upper() if value is not None and value in ENUM_WORDS else value
 
 
-def _apply(ticket: Ticket, changes: dict[str, str]) -> None:
+def _apply(ticket: Ticket, changes: dict[str, str], now: int) -> None:
     for name, value in changes.items():
         setattr(ticket, name, value)
-    ticket.updated = int(time.time())
+    ticket.updated = now
 
 
 _TICKET = ("The ticket", ref("OneTicket"))

@@ -7,15 +7,15 @@ import pytest
 from adapters.billing.settings import BillingSettings
 from adapters.connection import Connection
 from adapters.crm.settings import CrmSettings
+from adapters.entry import WebhookSpec, http_source_spec
 from adapters.ivr.client import HttpIvrAdapter, ivr_auth_headers
 from adapters.ivr.settings import IvrSettings
 from adapters.orders.settings import OrdersSettings
 from adapters.registry import (
     SOURCES,
-    WebhookSpec,
-    http_source_spec,
     linked,
     linking_of,
+    on_desktop,
     spec_of,
     with_webhooks,
 )
@@ -80,11 +80,20 @@ def test_webhooks_need_a_section_with_a_signing_secret() -> None:
             Source.IVR,
             system_of_record_for="calls",
             record_noun="IVR contact",
+            display_name="The IVR",
             settings_model=IvrSettings,
             adapter=HttpIvrAdapter,
             auth_headers=ivr_auth_headers,
             webhooks=WebhookSpec(verify=never, parse=lambda body: []),
         )
+
+
+def test_desktop_panels_have_fields_and_places_of_their_own() -> None:
+    panels = on_desktop()
+
+    assert len({panel.field for panel in panels}) == len(panels)
+    assert [panel.place for panel in panels] == sorted({panel.place for panel in panels})
+    assert all(panel.selection.strip() and panel.none for panel in panels)
 
 
 def test_linked_sources_are_read_anchors_first_and_name_only_linked_sources() -> None:

@@ -179,7 +179,7 @@ async def build_kit(
             handoffs=HandoffVerifier(HANDOFF, key.key_ring()),
             tokens=tokens,
             live_linker=live_linker,
-            sources=Sources(systems.billing, systems.crm, systems.support, systems.ivr),
+            sources=Sources.from_adapters(systems.by_source),
         ),
         settings,
         HANDOFF.level_rules,

@@ -66,6 +66,19 @@ class LiveClient:
     async def ping(self) -> None:
         await self._send({"type": "ping"})
 
+    async def round_trip(self) -> None:
+        """A ping answered: the server has sent this connection everything it sent before."""
+        pongs = self.pongs
+        await self.ping()
+        async with asyncio.timeout(WAIT_SECONDS):
+            while self.pongs == pongs:  # noqa: ASYNC110 - the reader task counts the pongs
+                await asyncio.sleep(0.01)
+
+    def pending(self, operation: str) -> list[dict[str, Any]]:
+        """The messages of ``operation`` received and not read yet (none waited for)."""
+        inbox = self._inbox[operation]
+        return [inbox.get_nowait() for _ in range(inbox.qsize())]
+
     async def complete(self, operation: str) -> None:
         await self._send({"id": operation, "type": "complete"})
 

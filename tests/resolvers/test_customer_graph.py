@@ -44,9 +44,7 @@ async def run(
     query: str,
     **variables: Any,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    sources = Sources(
-        billing=systems.billing, crm=systems.crm, support=systems.support, ivr=systems.ivr
-    )
+    sources = Sources.from_adapters(systems.by_source)
     context = new_context(READER, store, sources, default_region="US", purpose=PURPOSE)
     result = await schema.execute(query, variable_values=variables, context_value=context)
     errors = [e.formatted for e in result.errors or []]

@@ -8,6 +8,7 @@ read model is a list, so that what is tested is the graph.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -26,6 +27,7 @@ from kernel.customer_facts import (
 )
 from kernel.identity import CustomerId
 from kernel.models import BillingCustomer, BillingCustomerId, Source
+from kernel.source_facts import SourceFactsRow
 from resolvers.context import Sources, new_context
 from resolvers.schema import build_schema
 from tests.builders import billing_customer, crm_contact, support_user
@@ -157,9 +159,7 @@ async def run(
     **variables: Any,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     systems, store, facts, _ = world or many()
-    sources = Sources(
-        billing=systems.billing, crm=systems.crm, support=systems.support, ivr=systems.ivr
-    )
+    sources = Sources.from_adapters(systems.by_source)
     context = new_context(
         principal,
         store,
@@ -319,3 +319,47 @@ async def test_calls_to_a_system_without_a_batch_read_are_bounded_per_request(
 
     assert errors == []
     assert world[3].most == 3
+
+
+ORDERS_PAGE = """query($filter: CustomerFilter) {
+  customers(first: 2, filter: $filter) {
+    edges { node { facts { orderCount openOrderCount lastOrderAt takenAt { orders } } } }
+  }
+}"""
+
+
+async def test_the_orders_entrys_facts_and_filter_are_served_as_before(
+    schema: strawberry.Schema,
+) -> None:
+    world = many()
+    facts = world[2]
+    facts.rows[0] = dataclasses.replace(
+        facts.rows[0],
+        source_facts={
+            Source.ORDERS: SourceFactsRow(
+                {"order_count": 2, "open_order_count": 1, "last_order_at": T0}, T0
+            )
+        },
+    )
+
+    data, errors = await run(
+        schema, ORDERS_PAGE, world=world, filter={"hasOpenOrders": True, "delinquent": True}
+    )
+
+    assert errors == []
+    # The orders database's filter reaches the store as its registry entry's flag.
+    assert facts.asked[-1][0].source_flags == frozenset({("ORDERS.has_open_orders", True)})
+    first, second = (edge["node"]["facts"] for edge in data["customers"]["edges"])
+    assert first == {
+        "orderCount": 2,
+        "openOrderCount": 1,
+        "lastOrderAt": T0.isoformat(),
+        "takenAt": {"orders": T0.isoformat()},
+    }
+    # Not known to the orders database: null, not zero.
+    assert second == {
+        "orderCount": None,
+        "openOrderCount": None,
+        "lastOrderAt": None,
+        "takenAt": {"orders": None},
+    }

@@ -21,9 +21,7 @@ async def execute(query: str, variables: dict[str, object], failing: Exception |
     systems = named_customers()
     if failing is not None:
         systems.crm.errors["get_contacts"] = failing  # type: ignore[assignment]
-    sources = Sources(
-        billing=systems.billing, crm=systems.crm, support=systems.support, ivr=systems.ivr
-    )
+    sources = Sources.from_adapters(systems.by_source)
     context = new_context(
         Principal(subject="supervisor-1", role="supervisor"),
         named_store(),

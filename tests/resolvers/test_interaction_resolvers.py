@@ -89,9 +89,7 @@ async def run(
     **variables: Any,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     systems = named_customers()
-    sources = Sources(
-        billing=systems.billing, crm=systems.crm, support=systems.support, ivr=systems.ivr
-    )
+    sources = Sources.from_adapters(systems.by_source)
     context = new_context(
         Principal(subject=f"{role}-1", role=role),
         named_store(),

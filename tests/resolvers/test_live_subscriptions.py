@@ -51,9 +51,7 @@ def context(
     interaction: ActiveInteraction | None = None,
 ) -> RequestContext:
     systems = named_customers()
-    sources = Sources(
-        billing=systems.billing, crm=systems.crm, support=systems.support, ivr=systems.ivr
-    )
+    sources = Sources.from_adapters(systems.by_source)
     return new_context(principal, named_store(), sources, "US", live=live, interaction=interaction)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from sandbox import cli
+from sandbox.entry import SandboxServers
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -75,8 +76,8 @@ def test_main_from_args_hands_every_flag_to_run_sandbox(monkeypatch: pytest.Monk
             "--jitter-ms", "2", "--fault-system", "crm", "--error-rate", "0.5",
             "--error-status", "503", "--rate-limit-retry-after", "3", "--hang",
             "--malformed-json", "--webhook-url", "http://127.0.0.1:8000/webhooks",
-            "--webhook-secret", "crm=s3cret", "--orders-database", "postgresql://pg/admin",
-            "--orders-sqlite", "orders.sqlite",
+            "--webhook-secret", "crm=s3cret", "--database-server", "postgresql://pg/admin",
+            "--files-dir", "files",
         )
     )  # fmt: skip
 
@@ -97,8 +98,9 @@ def test_main_from_args_hands_every_flag_to_run_sandbox(monkeypatch: pytest.Monk
             "log_level": "warning",
             "webhook_url": "http://127.0.0.1:8000/webhooks",
             "webhook_secrets": {"crm": "s3cret"},
-            "orders_database": "postgresql://pg/admin",
-            "orders_sqlite": Path("orders.sqlite"),
+            "servers": SandboxServers(
+                database_url="postgresql://pg/admin", files_dir=Path("files")
+            ),
         }
     ]
 

@@ -1,8 +1,9 @@
 """``/desktop``: the agent's one screen, and in demo mode the demo agents' tokens.
 
 The page is static package data (``static/``): no CDN and no build step, so it loads on a
-network without internet access. It speaks to the gateway only through ``/graphql``, with
-the bearer token the agent gives it, as a contact centre's own desktop would.
+network without internet access. Its panels are the source registry's (``page.py``). It
+speaks to the gateway only through ``/graphql``, with the bearer token the agent gives it,
+as a contact centre's own desktop would.
 
 ``POST /desktop/demo-token`` mints a demo agent's token with the demo key pair, so that the
 page can sign in with one click; outside demo mode it answers 404, as if it did not exist.
@@ -23,6 +24,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from adapters.registry import display_names, on_desktop
+from app.http.desktop.page import render_page
 from app.http.responses import error_response
 from app.security.demo_keys import ensure_demo_keys, mint_token
 from app.security.settings import AuthSettings
@@ -65,7 +68,8 @@ def desktop(*, demo: bool, data_dir: Path, auth: AuthSettings) -> Mount:
     """The ``/desktop`` mount: the page, its assets, and (demo mode only) demo sign-in."""
     issuer = DemoIssuer(data_dir, auth) if demo else None
     static = files("app.http.desktop") / "static"
-    page = static.joinpath("index.html").read_bytes()
+    template = static.joinpath("index.html").read_text(encoding="utf-8")
+    page = render_page(template, on_desktop(), display_names())
 
     async def index(request: Request) -> Response:
         return Response(page, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)

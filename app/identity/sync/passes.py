@@ -5,7 +5,9 @@ Each linked source says how (its registry entry's ``LinkingSpec.plan_pass``, in
 customers created since a time (Stripe lists nothing by update time: changes to existing
 customers arrive by webhook), support its incremental user export from Zendesk's own cursor.
 
-A source without a cursor, or every source with ``full``, is read in full. Whichever way a
+A linked source the caller has no adapter for (it is off, or not configured) is skipped and
+named in the run's report with the reason; the others are read. A source without a cursor,
+or every source with ``full``, is read in full. Whichever way a
 source is read, its pass ends with the cursor its next pass starts from: the vendor's own
 where the source keeps one, else the time this run started less the overlap (taken before
 anything was read, so that a change made during the run is read again next time rather
@@ -15,14 +17,17 @@ than missed).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from adapters.registry import linked
 from kernel.linking import LinkRecord, SourceCursor
 from kernel.models import Source
 
-__all__ = ["SourcePass", "SyncPasses", "plan_passes"]
+__all__ = ["NOT_CONNECTED", "SourcePass", "SyncPasses", "plan_passes"]
+
+#: Why a linked source is skipped when the caller gives no reason: it has no adapter.
+NOT_CONNECTED = "not connected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,8 @@ class SyncPasses:
     """The passes of a run, in the order they run (the registry's linking rank)."""
 
     passes: tuple[SourcePass, ...]
+    #: Linked sources this run does not read, and why (not connected: off, not configured).
+    skipped: Mapping[Source, str] = field(default_factory=dict)
 
     @property
     def incremental(self) -> bool:
@@ -49,10 +56,12 @@ class SyncPasses:
 
     def describe(self) -> str:
         """How each source is read, for a log line (no cursor values)."""
-        return ", ".join(
+        read = (
             f"{each.source.value} {'incremental' if each.incremental else 'full'}"
             for each in self.passes
         )
+        skipped = (f"{source.value} skipped ({why})" for source, why in self.skipped.items())
+        return ", ".join([*read, *skipped])
 
 
 def plan_passes(
@@ -61,17 +70,24 @@ def plan_passes(
     *,
     started: datetime,
     overlap: timedelta,
+    why_not: Mapping[Source, str] | None = None,
 ) -> SyncPasses:
     """The passes for a run that started at ``started``; ``cursors`` empty reads all in full.
 
-    ``adapters`` holds each linked source's adapter (its port), by source.
+    ``adapters`` holds the adapter (its port) of each linked source the run may read, by
+    source: whatever the registry connected. A linked source without one is skipped, for the
+    reason ``why_not`` gives (by default: none is connected), and its cursor stays as it was.
     """
     next_time = started - overlap
     passes = []
+    skipped: dict[Source, str] = {}
     for spec in linked():
         assert spec.linking is not None
+        if spec.source not in adapters:
+            skipped[spec.source] = (why_not or {}).get(spec.source, NOT_CONNECTED)
+            continue
         planned = spec.linking.plan_pass(adapters[spec.source], cursors.get(spec.source), next_time)
         passes.append(
             SourcePass(spec.source, planned.pages, planned.incremental, planned.next_cursor)
         )
-    return SyncPasses(tuple(passes))
+    return SyncPasses(tuple(passes), skipped)

@@ -4,7 +4,7 @@ the run's outcome (its id, mode, duration, the customers there are now)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from app.store.sync.values import SyncMode
 from kernel.models import Source
@@ -44,6 +44,8 @@ class SyncReport:
     #: The records an incremental run read, by source (what changed since the cursors);
     #: None after a full run, or when more than ``changed_limit`` were read.
     changed: Mapping[Source, frozenset[str]] | None = None
+    #: Linked sources the run did not read, and why (``off``, ``not configured``).
+    skipped: Mapping[Source, str] = field(default_factory=dict)
 
     def for_source(self, source: Source) -> SourceCounts:
         """The counts of ``source`` (none for a source the sync does not read: the IVR)."""
@@ -51,7 +53,7 @@ class SyncReport:
 
     def format_table(self) -> str:
         """A plain-text table of the counts, one row per source, for the command line."""
-        columns = [field.name for field in fields(SourceCounts)]
+        columns = [each.name for each in fields(SourceCounts)]
         rows = [
             [source.value, *(str(getattr(self.for_source(source), name)) for name in columns)]
             for source in self.counts
@@ -68,4 +70,5 @@ class SyncReport:
             f"{self.total_customers} customers in total "
             f"(sync run {self.run_id}, {self.mode}, {self.duration_seconds:.1f} s)"
         )
-        return "\n".join([line(header), *(line(row) for row in rows), footer])
+        skipped = [f"{source.value} not read: {why}" for source, why in self.skipped.items()]
+        return "\n".join([line(header), *(line(row) for row in rows), *skipped, footer])

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping
 from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -81,9 +81,15 @@ async def sync_identities(
     now: Callable[[], datetime] = utc_now,
     batch_records: int = 1,
     changed_limit: int = DEFAULT_CHANGED_LIMIT,
+    why_not: Mapping[Source, str] | None = None,
 ) -> SyncReport:
-    """Link every record of every linked source (``adapters``: each one's adapter) to a
-    customer.
+    """Link every record of every linked source in ``adapters`` (each one's adapter: what
+    the registry connected) to a customer.
+
+    A linked source with no adapter there is skipped, its cursor left as it was, and the
+    report names it with the reason ``why_not`` gives (``off``, ``not configured``); a
+    source whose records name a skipped one keeps its cursor too, so that its records are
+    read again once the named source is back.
 
     Reads each source page by page (anchors first: the CRM's contacts), writes each
     page in one transaction, and records the run in ``sync_runs``. A source with a saved
@@ -106,11 +112,13 @@ async def sync_identities(
     started = time.monotonic()
     async with store.sync_session() as session:
         conn = session.connection
-        cursors = {} if full else await load_cursors(conn)
-        passes = plan_passes(adapters, cursors, started=now(), overlap=overlap)
+        cursors = {} if full else await load_cursors(conn, session.tenant)
+        passes = plan_passes(adapters, cursors, started=now(), overlap=overlap, why_not=why_not)
         mode: SyncMode = "incremental" if passes.incremental else "full"
         run_id = await session.start_run(mode)
         _logger.info("identity sync %d: %s", run_id, passes.describe())
+        for source, why in passes.skipped.items():
+            _logger.warning("identity sync %d: %s is not read: %s", run_id, source.value, why)
         xrefs = TableXrefs(conn)
         await xrefs.reset()
         run = IdentitySync(session, identity_settings, progress, xrefs=xrefs)
@@ -139,18 +147,20 @@ async def sync_identities(
                 read_sources.add(source_pass.source)
                 for each in passes.passes:
                     if each.source not in saved and _may_save(each.source, read_sources):
-                        await save_cursor(conn, each.source, each.next_cursor())
+                        await save_cursor(conn, session.tenant, each.source, each.next_cursor())
                         saved.add(each.source)
             total = await session.count_customers()
         except Exception:
-            await _record_failure(session, run_id, _with_durations(run, durations))
+            await _record_failure(session, run_id, _with_durations(run, durations, passes.skipped))
             raise
         finally:
             with suppress(Exception):
                 # A failed drop leaves the table to the connection's next sync, which drops
                 # it first; the run's own outcome is what matters here.
                 await xrefs.reset()
-        await session.finish_run(run_id, "succeeded", _with_durations(run, durations))
+        await session.finish_run(
+            run_id, "succeeded", _with_durations(run, durations, passes.skipped)
+        )
     report = SyncReport(
         run_id=run_id,
         counts={each.source: run.counts(each.source) for each in passes.passes},
@@ -158,6 +168,7 @@ async def sync_identities(
         duration_seconds=time.monotonic() - started,
         mode=mode,
         changed=changed.frozen(),
+        skipped=passes.skipped,
     )
     _logger.info("identity sync %d: %d customers, %.1f s", run_id, total, report.duration_seconds)
     return report
@@ -201,10 +212,13 @@ class _ChangedRecords:
 
 
 def _with_durations(
-    run: IdentitySync, durations: Mapping[Source, float]
+    run: IdentitySync, durations: Mapping[Source, float], skipped: Collection[Source] = ()
 ) -> dict[str, dict[str, int]]:
-    """The run's counts per source, each with how long its pass took (``duration_ms``)."""
+    """The run's counts per source, each with how long its pass took (``duration_ms``); a
+    source it skipped has none (it was not read: zeros would say it was, and found nothing)."""
     counts = run.counts_by_source()
+    for source in skipped:
+        counts.pop(source.value, None)
     for source, seconds in durations.items():
         counts[source.value]["duration_ms"] = round(seconds * 1000)
     return counts

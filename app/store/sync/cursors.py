@@ -20,16 +20,18 @@ from asyncpg.pool import PoolConnectionProxy
 
 from kernel.linking import SourceCursor
 from kernel.models import Source
+from kernel.tenancy import TenantId
 
 __all__ = ["SourceCursor", "decode_cursor", "encode_cursor", "load_cursors", "save_cursor"]
 
 _TIME_PREFIX = "time:"
 _VENDOR_PREFIX = "cursor:"
 
-_SELECT_CURSORS = "select source, cursor from sync_cursors"
+_SELECT_CURSORS = "select source, cursor from sync_cursors where tenant = $1"
 _UPSERT_CURSOR = """
-insert into sync_cursors (source, cursor, updated_at) values ($1, $2, now())
-on conflict (source) do update set cursor = excluded.cursor, updated_at = excluded.updated_at
+insert into sync_cursors (tenant, source, cursor, updated_at) values ($3, $1, $2, now())
+on conflict (tenant, source) do update
+   set cursor = excluded.cursor, updated_at = excluded.updated_at
 """
 
 
@@ -56,14 +58,17 @@ def decode_cursor(text: str) -> SourceCursor:
     raise ValueError("not a sync cursor")
 
 
-async def load_cursors(conn: PoolConnectionProxy[asyncpg.Record]) -> dict[Source, SourceCursor]:
-    """Every source's saved cursor; one that cannot be read is left out (a full pass).
+async def load_cursors(
+    conn: PoolConnectionProxy[asyncpg.Record], tenant: TenantId
+) -> dict[Source, SourceCursor]:
+    """Every source's saved cursor of ``tenant``'s sync; one that cannot be read is left out
+    (a full pass).
 
     A cursor is only ever written by ``save_cursor``: one that does not decode was changed
     by hand, and reading that source in full is the safe answer to it.
     """
     cursors: dict[Source, SourceCursor] = {}
-    for row in await conn.fetch(_SELECT_CURSORS):
+    for row in await conn.fetch(_SELECT_CURSORS, tenant):
         try:
             cursors[Source(row["source"])] = decode_cursor(row["cursor"])
         except ValueError:
@@ -72,7 +77,10 @@ async def load_cursors(conn: PoolConnectionProxy[asyncpg.Record]) -> dict[Source
 
 
 async def save_cursor(
-    conn: PoolConnectionProxy[asyncpg.Record], source: Source, cursor: SourceCursor
+    conn: PoolConnectionProxy[asyncpg.Record],
+    tenant: TenantId,
+    source: Source,
+    cursor: SourceCursor,
 ) -> None:
-    """Where ``source``'s next incremental pass starts."""
-    await conn.execute(_UPSERT_CURSOR, source.value, encode_cursor(cursor))
+    """Where ``source``'s next incremental pass of ``tenant``'s sync starts."""
+    await conn.execute(_UPSERT_CURSOR, source.value, encode_cursor(cursor), tenant)

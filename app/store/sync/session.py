@@ -25,11 +25,12 @@ from app.store.sync.values import (
 )
 from kernel.identity import CustomerId
 from kernel.models import Source
+from kernel.tenancy import TenantId
 
 __all__ = ["SyncSession", "live_session"]
 
 # Shared with ``Store.count_customers`` (``app.store.customers`` imports it from here).
-_COUNT_CUSTOMERS = "select count(*) from customers"
+_COUNT_CUSTOMERS = "select count(*) from customers where tenant = $1"
 
 # The sync's lookups probe the primary keys once per id of the page, in lateral subqueries
 # the planner cannot turn into joins (``limit``/``offset``): a first sync grows the tables
@@ -40,7 +41,7 @@ select wanted.external_id, link.customer_id
   from unnest($2::text[]) as wanted (external_id)
   join lateral (
         select customer_id from identity_links
-         where source = $1 and external_id = wanted.external_id
+         where tenant = $3 and source = $1 and external_id = wanted.external_id
          limit 1) as link on true
 """
 _SELECT_LINKED_RECORDS = """
@@ -51,11 +52,11 @@ select wanted.external_id, link.customer_id, link.display_name, link.display_ran
         select l.customer_id, c.display_name, c.display_rank, c.display_ref
           from identity_links as l
           join customers as c on c.id = l.customer_id
-         where l.source = $1 and l.external_id = wanted.external_id
+         where l.tenant = $3 and l.source = $1 and l.external_id = wanted.external_id
          limit 1) as link on true
   left join lateral (
         select kind, value from lookup_keys
-         where source = $1 and external_id = wanted.external_id
+         where tenant = $3 and source = $1 and external_id = wanted.external_id
         offset 0) as key on true
 """
 _SELECT_CUSTOMERS_BY_KEYS = """
@@ -63,10 +64,12 @@ select distinct k.kind, k.value, k.customer_id
   from lookup_keys as k
   join unnest($1::text[], $2::text[]) as wanted (kind, value)
     on k.kind = wanted.kind and k.value = wanted.value
+ where k.tenant = $3
 """
 _INSERT_CUSTOMERS = """
-insert into customers (id, display_name, display_rank, display_ref, created_at, updated_at)
-select id, display_name, display_rank, display_ref, created_at, created_at
+insert into customers (tenant, id, display_name, display_rank, display_ref, created_at,
+                       updated_at)
+select $6, id, display_name, display_rank, display_ref, created_at, created_at
   from unnest($1::text[], $2::text[], $3::smallint[], $4::text[], $5::timestamptz[])
        as new (id, display_name, display_rank, display_ref, created_at)
 """
@@ -80,21 +83,23 @@ update customers as c
    -- Redundant with the join, but it lets the planner reach customers by primary key
    -- rather than scanning the table for every page.
    and c.id = any($1::text[])
+   and c.tenant = $5
    and (p.rank < c.display_rank
         or (p.ref = c.display_ref
             and (p.name, p.rank) is distinct from (c.display_name, c.display_rank)))
 """
 _INSERT_LINKS = """
-insert into identity_links (source, external_id, customer_id, matched_by, linked_at, confidence,
-                            linked_via)
-select $1, external_id, customer_id, matched_by, linked_at, confidence, linked_via
+insert into identity_links (tenant, source, external_id, customer_id, matched_by, linked_at,
+                            confidence, linked_via)
+select $8, $1, external_id, customer_id, matched_by, linked_at, confidence, linked_via
   from unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::real[], $7::text[])
        as new (external_id, customer_id, matched_by, linked_at, confidence, linked_via)
 """
 _DELETE_KEYS = """
 delete from lookup_keys as k
  using unnest($2::text[], $3::text[], $4::text[]) as gone (external_id, kind, value)
- where k.source = $1
+ where k.tenant = $5
+   and k.source = $1
    and k.external_id = gone.external_id
    and k.kind = gone.kind
    and k.value = gone.value
@@ -102,27 +107,35 @@ delete from lookup_keys as k
 # A conflict means the key was stored for another customer, which only a change of link
 # outside the sync could cause: the key then follows the record's current customer.
 _INSERT_KEYS = """
-insert into lookup_keys (source, external_id, kind, value, customer_id)
-select $1, external_id, kind, value, customer_id
+insert into lookup_keys (tenant, source, external_id, kind, value, customer_id)
+select $6, $1, external_id, kind, value, customer_id
   from unnest($2::text[], $3::text[], $4::text[], $5::text[])
        as new (external_id, kind, value, customer_id)
-on conflict (source, external_id, kind, value) do update
+on conflict (tenant, source, external_id, kind, value) do update
    set customer_id = excluded.customer_id
 """
-_INSERT_SYNC_RUN = "insert into sync_runs (mode) values ($1) returning id"
+_INSERT_SYNC_RUN = "insert into sync_runs (tenant, mode) values ($2, $1) returning id"
 _FINISH_SYNC_RUN = """
-update sync_runs set finished_at = now(), outcome = $2, counts = $3::jsonb where id = $1
+update sync_runs set finished_at = now(), outcome = $2, counts = $3::jsonb
+ where id = $1 and tenant = $4
 """
 
 
 class SyncSession:
-    """The reads and batch writes of one identity sync, on the connection that holds its lock.
+    """The reads and batch writes of one identity sync of one tenant, on the connection that
+    holds its lock.
 
     Obtained from ``Store.sync_session()``; not to be used after that block ends.
     """
 
-    def __init__(self, conn: PoolConnectionProxy[asyncpg.Record]) -> None:
+    def __init__(self, conn: PoolConnectionProxy[asyncpg.Record], tenant: TenantId) -> None:
         self._conn = conn
+        self._tenant = tenant
+
+    @property
+    def tenant(self) -> TenantId:
+        """The tenant whose customers this session reads and writes."""
+        return self._tenant
 
     @property
     def connection(self) -> PoolConnectionProxy[asyncpg.Record]:
@@ -131,14 +144,16 @@ class SyncSession:
 
     async def start_run(self, mode: SyncMode = "full") -> int:
         """Record that a sync started, and how (``mode``); return its ``sync_runs`` id."""
-        run_id: int = await self._conn.fetchval(_INSERT_SYNC_RUN, mode)
+        run_id: int = await self._conn.fetchval(_INSERT_SYNC_RUN, mode, self._tenant)
         return run_id
 
     async def finish_run(
         self, run_id: int, outcome: SyncOutcome, counts: Mapping[str, Mapping[str, int]]
     ) -> None:
         """Record how the sync ended, with its per-source counts."""
-        await self._conn.execute(_FINISH_SYNC_RUN, run_id, outcome, json.dumps(counts))
+        await self._conn.execute(
+            _FINISH_SYNC_RUN, run_id, outcome, json.dumps(counts), self._tenant
+        )
 
     async def links_for(
         self, source: Source, external_ids: Collection[str]
@@ -146,7 +161,9 @@ class SyncSession:
         """The customers the given records of ``source`` are linked to; unlinked ones absent."""
         if not external_ids:
             return {}
-        rows = await self._conn.fetch(_SELECT_LINKS_OF_RECORDS, source.value, list(external_ids))
+        rows = await self._conn.fetch(
+            _SELECT_LINKS_OF_RECORDS, source.value, list(external_ids), self._tenant
+        )
         return {row["external_id"]: CustomerId(row["customer_id"]) for row in rows}
 
     async def linked_records(
@@ -155,7 +172,9 @@ class SyncSession:
         """The given records of ``source`` that are linked, with their stored keys."""
         if not external_ids:
             return {}
-        rows = await self._conn.fetch(_SELECT_LINKED_RECORDS, source.value, list(external_ids))
+        rows = await self._conn.fetch(
+            _SELECT_LINKED_RECORDS, source.value, list(external_ids), self._tenant
+        )
         names: dict[str, DisplayName] = {}
         keys: dict[str, set[LookupKey]] = {}
         for row in rows:
@@ -183,7 +202,7 @@ class SyncSession:
             return {}
         kinds = [key.kind for key in keys]
         values = [key.value for key in keys]
-        rows = await self._conn.fetch(_SELECT_CUSTOMERS_BY_KEYS, kinds, values)
+        rows = await self._conn.fetch(_SELECT_CUSTOMERS_BY_KEYS, kinds, values, self._tenant)
         found: dict[LookupKey, set[CustomerId]] = {}
         for row in rows:
             key = LookupKey(kind=row["kind"], value=row["value"])
@@ -192,14 +211,14 @@ class SyncSession:
 
     async def count_customers(self) -> int:
         """How many customers there are."""
-        count: int = await self._conn.fetchval(_COUNT_CUSTOMERS)
+        count: int = await self._conn.fetchval(_COUNT_CUSTOMERS, self._tenant)
         return count
 
     async def unlinked_from(
         self, source: Source, external_ids: Collection[str]
     ) -> dict[str, frozenset[CustomerId]]:
         """For each of these records that has any, the customers a person unlinked it from."""
-        return await unlinked_from(self._conn, source, external_ids)
+        return await unlinked_from(self._conn, self._tenant, source, external_ids)
 
     async def write_page(self, page: PageWrite) -> None:
         """Write one page's customers, names, links, keys and review rows, all or nothing."""
@@ -223,6 +242,7 @@ class SyncSession:
                     [customer.display_rank for customer in page.customers],
                     [customer.display_ref for customer in page.customers],
                     [customer.created_at for customer in page.customers],
+                    self._tenant,
                 )
             if page.names:
                 await conn.execute(
@@ -231,6 +251,7 @@ class SyncSession:
                     [name.name for name in page.names],
                     [name.rank for name in page.names],
                     [name.ref for name in page.names],
+                    self._tenant,
                 )
             if page.links:
                 try:
@@ -243,13 +264,14 @@ class SyncSession:
                         [link.linked_at for link in page.links],
                         [link.confidence for link in page.links],
                         [link.linked_via for link in page.links],
+                        self._tenant,
                     )
                 except asyncpg.UniqueViolationError as exc:
                     # Linked meanwhile by a live lookup (which takes no sync lock): the
                     # caller reads the page again and keeps that link.
                     raise LinkConflict(f"a {source} record was linked meanwhile") from exc
             if page.reviews:
-                await write_reviews(conn, page.source, page.reviews)
+                await write_reviews(conn, self._tenant, page.source, page.reviews)
             if page.keys_removed:
                 await conn.execute(
                     _DELETE_KEYS,
@@ -257,6 +279,7 @@ class SyncSession:
                     [row.external_id for row in page.keys_removed],
                     [row.key.kind for row in page.keys_removed],
                     [row.key.value for row in page.keys_removed],
+                    self._tenant,
                 )
             if page.keys_added:
                 await conn.execute(
@@ -266,6 +289,7 @@ class SyncSession:
                     [row.key.kind for row in page.keys_added],
                     [row.key.value for row in page.keys_added],
                     [row.customer_id for row in page.keys_added],
+                    self._tenant,
                 )
 
 
@@ -277,4 +301,4 @@ async def live_session(store: PooledStore) -> AsyncIterator[SyncSession]:
     another lookup surfaces as ``LinkConflict`` rather than as a wait.
     """
     async with store.pool.acquire() as conn:
-        yield SyncSession(conn)
+        yield SyncSession(conn, store.tenant)

@@ -20,6 +20,8 @@ from tests.fake_systems import FakeSystems, named_customers
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 ADA_REF = "020 7946 0018"
 ORPHAN_REF = "01632 960000"
+#: The orders database's filter, as its registry entry declares it (adapters/orders/facts.py).
+OPEN_ORDERS = "ORDERS.has_open_orders"
 
 
 def systems() -> FakeSystems:
@@ -48,7 +50,7 @@ async def refreshed(store: Store, systems: FakeSystems) -> None:
         CustomersSettings(),
         "GB",
         clock=lambda: NOW,
-        orders=systems.orders,
+        adapters=systems.by_source,
     )
 
 
@@ -64,12 +66,17 @@ async def test_order_facts_are_counted_per_customer(store: Store) -> None:
     ada = await facts_of(store, Source.CRM, "1001")
     barbara = await facts_of(store, Source.CRM, "1007")
     grace = await facts_of(store, Source.CRM, "1002")
-    assert (ada.order_count, ada.open_order_count) == (2, 2)
-    assert ada.last_order_at == datetime(2024, 5, 20, tzinfo=UTC)
-    assert ada.orders_taken_at == NOW
-    assert (barbara.order_count, barbara.open_order_count) == (1, 0)
+    ada_orders = ada.source_facts[Source.ORDERS]
+    assert ada_orders.values == {
+        "order_count": 2,
+        "open_order_count": 2,
+        "last_order_at": datetime(2024, 5, 20, tzinfo=UTC),
+    }
+    assert ada_orders.taken_at == NOW
+    barbara_orders = barbara.source_facts[Source.ORDERS].values
+    assert (barbara_orders["order_count"], barbara_orders["open_order_count"]) == (1, 0)
     # Not known to the orders database: no facts, not zero.
-    assert (grace.order_count, grace.open_order_count, grace.last_order_at) == (None, None, None)
+    assert Source.ORDERS not in grace.source_facts
 
 
 async def test_analysts_filter_customers_with_open_orders(store: Store) -> None:
@@ -77,7 +84,7 @@ async def test_analysts_filter_customers_with_open_orders(store: Store) -> None:
     facts = PostgresFactsStore(store.pool)
 
     page = await facts.page_customers(
-        CustomerFilter(has_open_orders=True), CustomerOrder(), 50, None
+        CustomerFilter(source_flags=frozenset({(OPEN_ORDERS, True)})), CustomerOrder(), 50, None
     )
     with_open = {row.customer_id for row in page.rows}
 
@@ -85,7 +92,7 @@ async def test_analysts_filter_customers_with_open_orders(store: Store) -> None:
     orphan = await store.find_by_source_id(Source.ORDERS, ORPHAN_REF)
     assert with_open == {ada, orphan}
     none_open = await facts.page_customers(
-        CustomerFilter(has_open_orders=False), CustomerOrder(), 50, None
+        CustomerFilter(source_flags=frozenset({(OPEN_ORDERS, False)})), CustomerOrder(), 50, None
     )
     assert ada not in {row.customer_id for row in none_open.rows}
     assert await store.find_by_source_id(Source.CRM, "1007") in {
@@ -101,11 +108,12 @@ async def test_one_customers_order_facts_are_reread_when_their_record_changed(
     fakes.orders.orders["cus_barbara"].append(order("SO8", OrderStatus.PLACED, 28))
     writer = FactsWriter(store.pool)
     updater = FactsUpdater(
-        store, writer, fakes.billing, fakes.crm, fakes.support, orders=fakes.orders
+        store, writer, fakes.billing, fakes.crm, fakes.support, adapters=fakes.by_source
     )
 
     assert await updater.refresh_record(Source.ORDERS, "cus_barbara")
 
     barbara = await facts_of(store, Source.ORDERS, "cus_barbara")
-    assert (barbara.order_count, barbara.open_order_count) == (2, 1)
+    orders = barbara.source_facts[Source.ORDERS].values
+    assert (orders["order_count"], orders["open_order_count"]) == (2, 1)
     assert barbara.customer_id == await store.find_by_source_id(Source.CRM, "1007")

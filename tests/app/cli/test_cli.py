@@ -210,3 +210,29 @@ def _free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def test_token_acts_for_the_default_tenant_unless_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SCV_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SCV_TENANCY__TENANTS", '["acme", "globex"]')
+    public = ensure_demo_keys(tmp_path).public_pem
+    main(["token", "--role", "agent"])
+    main(["token", "--role", "agent", "--tenant", "globex"])
+    first, second = capsys.readouterr().out.split()
+    decoded = [
+        jwt.decode(token, public, algorithms=["RS256"], audience="scv-gateway")
+        for token in (first, second)
+    ]
+    assert [claims["tenants"] for claims in decoded] == [["acme"], ["globex"]]
+
+
+def test_token_refuses_a_tenant_the_gateway_does_not_serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCV_DATA_DIR", str(tmp_path))
+    ensure_demo_keys(tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        main(["token", "--role", "agent", "--tenant", "globex"])
+    assert "serves no tenant 'globex'" in str(exited.value.code)

@@ -78,7 +78,7 @@ async def named(store: Store) -> Store:
 async def record_review(store: Store, source: Source, row: ReviewRow) -> None:
     """A review row, as the linking engine records one beside the page that linked it."""
     async with store.pool.acquire() as conn:
-        await write_reviews(conn, source, [row])
+        await write_reviews(conn, store.tenant, source, [row])
 
 
 def placeholder(source: Source, external_id: str) -> tuple[str, int]:
@@ -248,13 +248,45 @@ async def test_the_table_for_the_command_line_shows_every_source_and_no_personal
     assert lines[1].split() == [
         "source", "links", "standalone", "review", "seen", "linked", "failed", "outcome"
     ]  # fmt: skip
-    assert lines[2].split() == ["CRM", "4", "2", "0", "-", "-", "-", "never", "synced"]
+    assert lines[2].split()[:7] == ["CRM", "4", "2", "0", "-", "-", "-"]
+    assert lines[2].endswith("not in the last sync")
     assert lines[5].split()[0] == "ORDERS"
     assert lines[6] == (
         "5 customers; 1 with conflicting emails, 0 with conflicting phones; "
         "possible duplicates: 1 pair of customers"
     )
     assert "@" not in table
+
+
+async def test_orphans_are_a_joining_sources_standalone_records_named_by_its_record_noun(
+    named: Store,
+) -> None:
+    # An order that matches no one: its reference becomes a customer of its own.
+    orphan = CustomerId("cust_orphan")
+    async with named.sync_session() as session:
+        await session.write_page(
+            PageWrite(
+                source=Source.ORDERS,
+                customers=[NewCustomer(orphan, "01632 960000", 0, "ORDERS:01632 960000", T0)],
+                links=[NewLink("01632 960000", orphan, "anchor", T0)],
+                keys_added=[],
+            )
+        )
+
+    report = await DataQuality(named, list).data_quality_report()
+
+    labels = {q.source: (q.orphans_label, q.orphans) for q in report.sources}
+    assert labels == {
+        # CRM contacts anchor customers: one no other system knows is no orphan.
+        C: (None, None),
+        B: ("orphan billing customers", 1),
+        S: ("orphan support users", 0),
+        Source.ORDERS: ("orphan orders customer references", 1),
+    }
+    assert format_report_table(report).splitlines()[-2] == (
+        "records that match no customer of another system: orphan billing customers: 1; "
+        "orphan support users: 0; orphan orders customer references: 1"
+    )
 
 
 # --- metrics -------------------------------------------------------------------------------------

@@ -49,18 +49,21 @@ def linker(store: Store, clock: ManualClock, **settings: object) -> LiveLinking:
 
 
 def crm(sources: Sources) -> FakeCrmAdapter:
-    assert isinstance(sources.crm, FakeCrmAdapter)
-    return sources.crm
+    adapter = sources.port(Source.CRM)
+    assert isinstance(adapter, FakeCrmAdapter)
+    return adapter
 
 
 def billing(sources: Sources) -> FakeBillingAdapter:
-    assert isinstance(sources.billing, FakeBillingAdapter)
-    return sources.billing
+    adapter = sources.port(Source.BILLING)
+    assert isinstance(adapter, FakeBillingAdapter)
+    return adapter
 
 
 def support(sources: Sources) -> FakeSupportAdapter:
-    assert isinstance(sources.support, FakeSupportAdapter)
-    return sources.support
+    adapter = sources.port(Source.SUPPORT)
+    assert isinstance(adapter, FakeSupportAdapter)
+    return adapter
 
 
 def searches(sources: Sources) -> tuple[int, int, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from kernel.models import Source
-from kernel.rollout import SourceRollout
+from kernel.rollout import RolloutMode, SourceRollout
 
 
 class MemoryRolloutStore:
@@ -21,6 +21,15 @@ class MemoryRolloutStore:
         return dict(self.rows)
 
     async def save_rollout(self, rollout: SourceRollout) -> SourceRollout:
+        self.rows[rollout.source] = rollout
+        return rollout
+
+    async def move_rollout(
+        self, rollout: SourceRollout, expected: RolloutMode
+    ) -> SourceRollout | None:
+        kept = self.rows.get(rollout.source)
+        if kept is not None and kept.mode is not expected:
+            return None
         self.rows[rollout.source] = rollout
         return rollout
 

@@ -93,6 +93,9 @@ async def test_a_breach_moves_the_source_back_one_phase_once_and_is_counted() ->
     registry = CollectorRegistry()
     metrics = RolloutMetrics.create(registry)
     watch = RollbackWatch(rollouts, windows, dict.fromkeys(Source, LIMITS), metrics)
+    # The first check (as the process starts) sees each source's rollout; it judges none.
+    windows.observe_call(Source.ORDERS, 0.1, "UPSTREAM_UNAVAILABLE")
+    assert await watch.check() == {}
     for n in range(10):
         windows.observe_call(Source.ORDERS, 0.1, "UPSTREAM_UNAVAILABLE" if n < 3 else None)
 

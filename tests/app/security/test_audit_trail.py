@@ -238,9 +238,7 @@ async def query(
     document: str = WHOLE,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     systems = named_customers()
-    sources = Sources(
-        billing=systems.billing, crm=systems.crm, support=systems.support, ivr=systems.ivr
-    )
+    sources = Sources.from_adapters(systems.by_source)
     context = new_context(
         principal,
         named_store(),

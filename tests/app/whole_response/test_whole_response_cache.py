@@ -32,6 +32,7 @@ from kernel.disclosure import DisclosureLedger
 from kernel.identity import CustomerId
 from kernel.models import Source
 from kernel.rollout import RolloutMode, SourceRollout
+from kernel.tenancy import TenantId
 from resolvers.context import RequestContext
 from resolvers.extensions.masking import decide_access
 from resolvers.rollout import RequestRollout
@@ -58,6 +59,9 @@ async def free(role: str, subject: str, cost: int) -> QueryRefused | None:
     return None
 
 
+ACME = TenantId("acme")
+
+
 class Trail:
     """An audit sink that keeps what it is given, or fails when told to."""
 
@@ -79,6 +83,7 @@ def context(
     audit: Trail | None = None,
     request_id: str = "req-1",
     rollout: RequestRollout | None = None,
+    tenant: TenantId | None = ACME,
 ) -> RequestContext:
     ledger = DisclosureLedger()
     ledger.served(ADA, "Profile.email", ("customerByEmail", "profile", "email"), masked=True)
@@ -93,6 +98,7 @@ def context(
             client_address="10.0.0.1",
             disclosures=ledger,
             rollout=rollout or RequestRollout(),
+            tenant=tenant,
         ),
     )
 
@@ -251,18 +257,20 @@ interactions = st.none() | st.builds(
     level=st.sampled_from(list(VerificationLevel)),
 )
 callers = st.builds(
-    lambda principal, interaction, purpose: cast(
+    lambda principal, interaction, purpose, tenant: cast(
         RequestContext,
         SimpleNamespace(
             principal=principal,
             interaction=interaction,
             purpose=purpose,
             rollout=RequestRollout(),
+            tenant=tenant,
         ),
     ),
     principals,
     interactions,
     st.sampled_from([None, "fraud review", "complaint"]),
+    st.sampled_from([TenantId("acme"), TenantId("globex")]),
 )
 
 
@@ -278,6 +286,8 @@ def test_callers_sharing_a_key_see_every_customer_alike(
             assert decide_access(first, customer) == decide_access(second, customer)
         # What the trail says of the reader's purpose is theirs too.
         assert first.purpose == second.purpose
+        # One tenant's answer never reaches another tenant's reader.
+        assert first.tenant == second.tenant
 
 
 @given(callers, callers)
@@ -300,6 +310,7 @@ async def test_a_kept_answer_reaches_only_callers_of_the_same_disclosure(
     if await cache.reuse(other, second, free) is not None:
         for customer in CUSTOMERS:
             assert decide_access(first, customer) == decide_access(second, customer)
+        assert first.tenant == second.tenant
 
 
 def test_the_roles_are_a_json_list_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

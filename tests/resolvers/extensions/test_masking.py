@@ -161,9 +161,7 @@ def context(
     purpose: str | None = None,
 ) -> RequestContext:
     systems = named_customers()
-    sources = Sources(
-        billing=systems.billing, crm=systems.crm, support=systems.support, ivr=systems.ivr
-    )
+    sources = Sources.from_adapters(systems.by_source)
     return new_context(
         Principal(subject=subject, role=role),
         named_store(),

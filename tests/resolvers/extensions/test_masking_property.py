@@ -141,7 +141,14 @@ def systems_with(found: Secrets, card_written: str, phone_written: str) -> Sourc
         [support_user("9501", "Gen Erated", email=found.email, external_id="5001")],
         tickets={"9501": [ticket("80001", subject), ticket("80002", found.email)]},
     )
-    return Sources(billing=billing, crm=crm, support=support, ivr=FakeIvrAdapter())
+    return Sources.from_adapters(
+        {
+            Source.BILLING: billing,
+            Source.CRM: crm,
+            Source.SUPPORT: support,
+            Source.IVR: FakeIvrAdapter(),
+        }
+    )
 
 
 def strings_in(value: Any) -> Iterator[str]:

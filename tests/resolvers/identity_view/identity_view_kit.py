@@ -77,9 +77,7 @@ async def run(
     report: DataQualityReport | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     systems: FakeSystems = named_customers()
-    sources = Sources(
-        billing=systems.billing, crm=systems.crm, support=systems.support, ivr=systems.ivr
-    )
+    sources = Sources.from_adapters(systems.by_source)
     context = new_context(
         principal,
         store,

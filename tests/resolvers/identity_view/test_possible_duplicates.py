@@ -120,9 +120,7 @@ async def test_a_page_of_customers_costs_one_evidence_read_of_each_kind(
 
 def _no_sources() -> Sources:
     systems = named_customers()
-    return Sources(
-        billing=systems.billing, crm=systems.crm, support=systems.support, ivr=systems.ivr
-    )
+    return Sources.from_adapters(systems.by_source)
 
 
 async def _run_duplicates(

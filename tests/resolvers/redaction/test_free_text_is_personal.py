@@ -35,6 +35,8 @@ NOT_PERSONAL = {
             "LastSync.mode",
             "SyncRunCount.outcome",
             "BacklogCount.ageBucket",
+            # "orphan <the registry entry's record noun>s"
+            "SourceQuality.orphansLabel",
             "UnmappedWord.field",
             "UnmappedWord.word",
             "Verification.method",

@@ -30,9 +30,8 @@ export function claimsOf(token) {
   }
 }
 
-const SYSTEM_NAMES = {
-  BILLING: "Billing", CRM: "The CRM", SUPPORT: "Support", IVR: "The IVR", ORDERS: "Orders",
-};
+// Each registered system's name for people ("The CRM"), as the page was served with it.
+const SYSTEM_NAMES = JSON.parse(document.body.dataset.systemNames || "{}");
 
 export function systemName(source) {
   return SYSTEM_NAMES[source] || "A system";

@@ -2,6 +2,12 @@
 // them parsed). The customer is always aliased `customer`, so error paths read the same
 // whichever lookup found them.
 
+// The customer's panels are the page's (one section per registered source with a desktop
+// panel: app/http/desktop/page.py), each asking what its section's data-selection says.
+const PANEL_FIELDS = [...document.querySelectorAll("[data-panel]")]
+  .map((panel) => `  ${panel.dataset.panel} {\n    ${panel.dataset.selection}\n    meta { ...Meta }\n  }`)
+  .join("\n");
+
 const VIEW = `
 fragment Meta on PanelMeta { source fetchedAt cache ageSeconds stale }
 fragment View on Customer {
@@ -9,28 +15,7 @@ fragment View on Customer {
   links { source externalId }
   conflicts { field values { value source } chosen { value source } }
   possibleDuplicates(first: 5) { reason customer { id displayName } }
-  profile {
-    name email phone
-    address { line1 line2 city region postalCode country }
-    meta { ...Meta }
-  }
-  billing {
-    balance { amount currency } delinquent
-    subscriptions { status planName interval currentPeriodEnd amount { amount currency } }
-    invoices(first: 3) { number status overdue dueDate amountDue { amount currency } }
-    paymentCards { brand last4 expMonth expYear }
-    meta { ...Meta }
-  }
-  support {
-    openTicketCount
-    tickets(first: 5) { id subject status priority updatedAt }
-    meta { ...Meta }
-  }
-  orders {
-    openOrderCount
-    orders(first: 5) { number status placedAt total { amount currency } shipment { carrier status } }
-    meta { ...Meta }
-  }
+${PANEL_FIELDS}
 }`;
 
 export const BY_EMAIL = `query DesktopByEmail($v: String!) {

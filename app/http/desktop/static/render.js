@@ -13,8 +13,9 @@ export function el(tag, options = {}, children = []) {
   return node;
 }
 
-// The customer's panels, each filled from its field of the answer.
-const PANELS = ["profile", "billing", "support", "orders"];
+// The customer's panels, each filled from its field of the answer: the page's sections, one
+// per registered source with a desktop panel (app/http/desktop/page.py).
+const PANELS = [...document.querySelectorAll("[data-panel]")].map((panel) => panel.dataset.panel);
 
 // Errors of one answer, sorted: fields withheld for want of verification (by path), and
 // failures of a panel (by panel name) or of anything else.
@@ -196,6 +197,36 @@ function ordersBody(orders) {
   ])];
 }
 
+// A panel's words, from its field names: openOrderCount -> "Open order count".
+function labelOf(name) {
+  const words = name.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+function shown(item) {
+  if (item === null || item === undefined || item === "") return "—";
+  if (Array.isArray(item)) return item.map(shown).join("; ") || "none";
+  if (typeof item === "object") {
+    if ("amount" in item && "currency" in item) return money(item);
+    return Object.values(item).filter((v) => v !== null && typeof v !== "object").join(" ") || "—";
+  }
+  return String(item);
+}
+
+// The panel of a source with no body of its own below: each field the page asked for, as
+// words, so that a newly registered source shows without a change here.
+function fieldsBody(data) {
+  const pairs = Object.entries(data)
+    .filter(([key]) => key !== "meta" && key !== "__typename")
+    .map(([key, item]) => [labelOf(key), el("span", { text: shown(item) })]);
+  return [rows(pairs)];
+}
+
+// Bodies of their own, by panel; any other panel is shown by fieldsBody.
+const BODIES = {
+  profile: profileBody, billing: billingBody, support: supportBody, orders: ordersBody,
+};
+
 function flags(customer, onOpen) {
   const items = [];
   for (const c of customer.conflicts ?? []) {
@@ -230,16 +261,11 @@ export function renderCustomer(section, customer, errors, access, onOpen) {
   accessLine.textContent = access.text;
   accessLine.classList.toggle("masked", access.masked);
   section.querySelector("#customer-flags").replaceChildren(...flags(customer, onOpen));
-  const sections = {
-    profile: ["The CRM has no record of this customer.", profileBody],
-    billing: ["Billing has no record of this customer.", billingBody],
-    support: ["Support has no record of this customer.", supportBody],
-    orders: ["The orders database has no record of this customer.", ordersBody],
-  };
-  for (const [key, [none, build]] of Object.entries(sections)) {
+  for (const key of PANELS) {
     const panel = section.querySelector(`#panel-${key}`);
+    const build = BODIES[key] || fieldsBody;
     if (panels.has(key)) panelError(panel, panels.get(key));
-    else fill(panel, customer[key], none, (data) => build(data, ctx));
+    else fill(panel, customer[key], panel.dataset.none, (data) => build(data, ctx));
   }
   section.dataset.state = "ready";
 }

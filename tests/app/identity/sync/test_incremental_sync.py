@@ -61,7 +61,7 @@ async def sync(
 
 async def cursors(store: Store) -> dict[Source, SourceCursor]:
     async with store.pool.acquire() as conn:
-        return await load_cursors(conn)
+        return await load_cursors(conn, store.tenant)
 
 
 def change_crm_email(systems: FakeSystems, contact_id: str, email: str, at: datetime) -> None:

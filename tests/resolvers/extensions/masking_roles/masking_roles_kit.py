@@ -56,9 +56,7 @@ async def run(
     reader: MemoryAuditReader | None = None,
     **variables: Any,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    sources = Sources(
-        billing=systems.billing, crm=systems.crm, support=systems.support, ivr=systems.ivr
-    )
+    sources = Sources.from_adapters(systems.by_source)
     context = new_context(
         principal,
         store,

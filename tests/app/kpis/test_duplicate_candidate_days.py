@@ -1,0 +1,26 @@
+"""The duplicate candidates per day in a real PostgreSQL: each day keeps its last reading."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from app.store.customers import Store
+from app.store.duplicate_days import DuplicateCandidateDays
+from kernel.integration_kpis import DuplicateCandidates
+
+NOON = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+async def test_each_day_keeps_its_last_reading(store: Store) -> None:
+    days = DuplicateCandidateDays(store.pool)
+    await days.record(7, NOON - timedelta(days=1))
+    await days.record(9, NOON)
+    await days.record(4, NOON + timedelta(hours=2))
+    # A reading older than the day's kept one (another process, late) does not replace it.
+    await days.record(11, NOON + timedelta(hours=1))
+
+    assert await days.days_since(date(2026, 2, 28)) == (
+        DuplicateCandidates(date(2026, 2, 28), 7),
+        DuplicateCandidates(date(2026, 3, 1), 4),
+    )
+    assert await days.days_since(date(2026, 3, 1)) == (DuplicateCandidates(date(2026, 3, 1), 4),)
