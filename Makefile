@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-isolation test-fuzz conformance test-browser test-deploy up down check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-kpis bench-live bench-writes bench-ab bench-floor bench-pii-detectors bench-keys profile clean help
+.PHONY: install run test test-isolation test-fuzz conformance test-browser test-deploy up down check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-kpis bench-live bench-writes bench-ab bench-floor bench-soak bench-audit-group bench-pii-detectors bench-keys profile clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -122,6 +122,12 @@ bench-keys: $(STAMP)  ## what keys that rotate without a restart cost per token 
 CUSTOMERS ?= 100000
 bench-sync: $(STAMP)  ## scv sync of CUSTOMERS (100000) into an empty store, vs 25000: time, RSS
 	$(BIN)/python -m bench.sync --customers $(CUSTOMERS)
+
+bench-soak: $(STAMP)  ## one worker's RSS over 100,000 requests, response caches on (not in make test)
+	$(BIN)/python -m bench.soak
+
+bench-audit-group: $(STAMP)  ## CPU per audited request, entries grouped in one INSERT or not (~1 min)
+	$(BIN)/python -m bench.audit_group
 
 SCENARIO ?= cold
 bench-ab: $(STAMP)  ## CPU per request of this checkout against BASE (a commit), side by side; WITHOUT=<panel>: A is asked the view without it

@@ -20,6 +20,11 @@ class AuditSettings(BaseModel):
         description="longest wait for a request's audit batch; past it personal fields are "
         "withheld (AUDIT_UNAVAILABLE)",
     )
+    group_writes: bool = Field(
+        default=True,
+        description="concurrent requests' entries written in one INSERT, each request still "
+        "waiting for its own rows to commit (and failing closed with its group)",
+    )
     retention_days: int = Field(
         default=400,
         ge=1,
