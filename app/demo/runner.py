@@ -281,7 +281,8 @@ def run_demo(settings: Settings, *, sandbox_port: int, seed: int, customers: int
     """Everything ``make run`` promises, in the foreground until Ctrl-C: the sandbox's
     default account as the default tenant (acme), each of its other accounts as a tenant of
     its own (globex), each synced from its own accounts."""
-    server = settings.database_url.get_secret_value() if settings.database_url else None
+    owner = settings.database_migration_url or settings.database_url
+    server = owner.get_secret_value() if owner else None
     tenants_file = settings.data_dir.resolve() / SANDBOX_TENANTS_FILE
     sandbox = start_sandbox(
         sandbox_port, seed, customers, gateway_webhook_url(settings), server, tenants_file

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from starlette.requests import Request
@@ -24,6 +25,7 @@ from starlette.routing import Route
 
 from adapters.settings import SourceSettings
 from app.analytics.refresh import FactsUpdater
+from app.secrets.files import SecretFiles
 from app.store.customers import Store
 from app.webhooks.metrics import WebhookMetrics
 from app.webhooks.receiver import (
@@ -57,13 +59,15 @@ def tenant_webhook_routes(
     default_region: str,
     metrics: WebhookMetrics,
     invalidator: RecordInvalidator | None = None,
+    secret_files: SecretFiles | None = None,
 ) -> list[Route]:
     """``POST /webhooks/<tenant>/<source>`` for each tenant in ``sections`` (its own source
     sections) and each of its sources that sends webhooks. ``invalidator`` replaces each
-    tenant's cache (tests)."""
+    tenant's cache (tests). With ``secret_files``, a tenant's webhook secrets follow their
+    files (``SCV_TENANTS__<TENANT>__<SOURCE>__WEBHOOK_SECRET``), as the default tenant's do."""
     routes: list[Route] = []
     for tenant, own in sections.items():
-        routes += WebhookReceiver(
+        receiver = WebhookReceiver(
             settings,
             default_region=default_region,
             metrics=metrics,
@@ -71,7 +75,12 @@ def tenant_webhook_routes(
             sections=own,
             tenant=tenant,
             scope_of=_scope(tenant),
-        ).routes()
+        )
+        if secret_files is not None:
+            for source, section in own.items():
+                path = ("tenants", tenant, source.value.lower())
+                secret_files.watch(path, section, partial(receiver.use_section, source))
+        routes += receiver.routes()
     return routes
 
 

@@ -13,8 +13,9 @@ has no section for is not in its set.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
+from typing import Any
 
 import httpx
 
@@ -22,6 +23,7 @@ from adapters.connection import Connection
 from adapters.registry import SOURCES
 from adapters.settings import SourceSettings
 from app.resilience.policy import Resilience, resilience_for
+from app.secrets.files import SecretFiles
 from app.settings import Settings
 from kernel.models import Source
 from kernel.rollout import RolloutMode
@@ -46,13 +48,16 @@ async def build_adapters(
     transports: Mapping[Source, httpx.AsyncBaseTransport] | None = None,
     resilience: Resilience | None = None,
     tenant: TenantId | None = None,
+    secret_files: SecretFiles | None = None,
 ) -> dict[Source, object]:
     """Each registered source's adapter of ``tenant`` (the default tenant unless named);
     what they hold closes when ``stack`` closes.
 
     ``resilience`` holds the default tenant's policies (the app's, so that its metrics and
     ``/readyz`` see them); by default a new one from ``settings``. Another tenant's
-    adapters get policies of their own, from its sections.
+    adapters get policies of their own, from its sections. With ``secret_files``, each
+    adapter is told of its section's secrets when their files change (another tenant's
+    section by its path, ``SCV_TENANTS__<TENANT>__<SOURCE>__API_KEY``).
     """
     transports = transports or {}
     tenant = tenant or settings.tenancy.default_tenant
@@ -66,10 +71,35 @@ async def build_adapters(
         if section is None:
             continue
         connection = Connection(
-            policy=policies.policy(spec.source), http_transport=transports.get(spec.source)
+            policy=policies.policy(spec.source),
+            http_transport=transports.get(spec.source),
+            watch_section=section_watch(
+                secret_files, section_path(settings, tenant, spec.name), section
+            ),
         )
         adapters[spec.source] = await stack.enter_async_context(spec.connect(section, connection))
     return adapters
+
+
+def section_path(settings: Settings, tenant: TenantId, name: str) -> tuple[str, ...]:
+    """Where ``tenant``'s section of the source ``name`` is in the settings (its secret
+    files' names): ``("billing",)``, or ``("tenants", "globex", "billing")``."""
+    if tenant == settings.tenancy.default_tenant:
+        return (name,)
+    return ("tenants", tenant, name)
+
+
+def section_watch(
+    secret_files: SecretFiles | None, path: tuple[str, ...], section: SourceSettings
+) -> Callable[[Callable[[Any], None]], None] | None:
+    """How an adapter registers for its section's changed secrets (None: without files)."""
+    if secret_files is None:
+        return None
+
+    def watch(listener: Callable[[Any], None]) -> None:
+        secret_files.watch(path, section, listener)
+
+    return watch
 
 
 async def build_sources(

@@ -39,6 +39,7 @@ from app.identity.live_linking import LiveLinking
 from app.interactions.service import Interactions
 from app.live.service import LiveChanges
 from app.resilience.policy import Resilience
+from app.secrets.files import SecretFiles
 from app.settings import Settings
 from app.store.audit import AuditTrailStore
 from app.store.boundary import TenantBoundaryStore
@@ -146,12 +147,19 @@ async def open_tenant_adapters(
     default: TenantId,
     transports: Mapping[Source, httpx.AsyncBaseTransport] | None,
     resilience: Resilience,
+    secret_files: SecretFiles | None = None,
 ) -> dict[TenantId, dict[Source, object]]:
     """Every served tenant but ``default``'s own adapters: its sections, its clients, its
-    policies (``build_adapters(..., tenant=...)``); closed with ``stack``."""
+    policies (``build_adapters(..., tenant=...)``), its secrets followed from their files;
+    closed with ``stack``."""
     return {
         tenant: await build_adapters(
-            settings, stack, transports=transports, resilience=resilience, tenant=tenant
+            settings,
+            stack,
+            transports=transports,
+            resilience=resilience,
+            tenant=tenant,
+            secret_files=secret_files,
         )
         for tenant in settings.tenancy.tenants
         if tenant != default
