@@ -9,9 +9,12 @@ keys never reach globex's account.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from kernel.tenancy import TenantId
+from sandbox.accounts import GLOBEX_ACCOUNT
+from sandbox.webhooks import DEFAULT_SECRETS, signed_headers
 from tests.tenancy.conftest import ACME, GLOBEX, SHARED_EMAIL, TenantsStack
 
 HEDY = "hedy.lamarr@example.com"
@@ -98,3 +101,24 @@ async def test_acme_keys_never_reach_globex_account(tenants_stack: TenantsStack)
         # globex's sync read every system of its account, each time with globex's key.
         assert statuses, system
         assert 401 not in statuses, system
+
+
+async def test_globex_webhook_endpoints_take_globex_secrets_only(
+    tenants_stack: TenantsStack,
+) -> None:
+    stack = tenants_stack
+    body = b'{"not": "an event"}'
+
+    async def deliver(path: str, secret: str) -> int:
+        url = f"{stack.gateway_url}{path}"
+        headers = signed_headers("billing", secret, url, body, time.time())
+        return (await stack.http.post(url, content=body, headers=headers)).status_code
+
+    # acme's (the default account's) secret never signs globex's events.
+    assert await deliver("/webhooks/globex/billing", DEFAULT_SECRETS["billing"]) == 401
+    # globex's own passes the signature (and this body is then refused as malformed).
+    assert (
+        await deliver("/webhooks/globex/billing", GLOBEX_ACCOUNT.webhook_secrets["billing"]) == 400
+    )
+    # A tenant the gateway does not serve has no endpoints.
+    assert await deliver("/webhooks/initech/billing", DEFAULT_SECRETS["billing"]) == 404

@@ -7,7 +7,9 @@ import os
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from decimal import Decimal
+from pathlib import Path
 
+import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
@@ -16,10 +18,12 @@ from adapters.settings import HttpSourceSettings
 from app.cache.metrics import CacheMetrics
 from app.cache.response_cache import ResponseCache
 from app.cache.settings import CacheSettings
+from app.secrets.files import SecretFiles
 from app.settings import Settings
 from app.wiring.sources import NOT_THE_TENANTS, build_adapters, build_sources, connected
 from kernel.cache import CacheKey
-from kernel.models import BillingCustomer, CacheState, Source
+from kernel.errors import UpstreamNotFound
+from kernel.models import BillingCustomer, BillingCustomerId, CacheState, Source
 from kernel.tenancy import TenantId
 from tests.builders import billing_customer
 
@@ -174,3 +178,36 @@ def test_the_sandboxs_other_accounts_are_settings_the_gateway_takes(
         assert section.api_key.get_secret_value() == GLOBEX_ACCOUNT.api_keys[source.value.lower()]
     # The account keeps no orders database: globex has no orders.
     assert settings.tenant_source(GLOBEX, Source.ORDERS) is None
+
+
+async def test_a_tenants_api_key_reloads_from_its_own_secret_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    sent: list[str] = []
+
+    def billing(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers["authorization"])
+        return httpx.Response(404, json={"error": {"type": "invalid_request_error"}})
+
+    configure(monkeypatch)
+    settings = Settings()
+    files = SecretFiles(tmp_path)
+    own_file = tmp_path / "SCV_TENANTS__GLOBEX__BILLING__API_KEY"
+    async with AsyncExitStack() as stack:
+        adapters = await build_adapters(
+            settings,
+            stack,
+            transports={Source.BILLING: httpx.MockTransport(billing)},
+            secret_files=files,
+            tenant=GLOBEX,
+        )
+        adapter = adapters[Source.BILLING]
+        with pytest.raises(UpstreamNotFound):
+            await adapter.get_customer(BillingCustomerId("cus_1"))  # type: ignore[attr-defined]
+        # The default tenant's file changes nothing of globex's; its own file does.
+        (tmp_path / "SCV_BILLING__API_KEY").write_text("sk_test_acme_rotated")
+        own_file.write_text("sk_test_globex_rotated")
+        assert files.check() == ["SCV_TENANTS__GLOBEX__BILLING__API_KEY"]
+        with pytest.raises(UpstreamNotFound):
+            await adapter.get_customer(BillingCustomerId("cus_1"))  # type: ignore[attr-defined]
+    assert sent == ["Bearer sk_test_globex", "Bearer sk_test_globex_rotated"]
