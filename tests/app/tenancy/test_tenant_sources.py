@@ -211,3 +211,15 @@ async def test_a_tenants_api_key_reloads_from_its_own_secret_file(
         with pytest.raises(UpstreamNotFound):
             await adapter.get_customer(BillingCustomerId("cus_1"))  # type: ignore[attr-defined]
     assert sent == ["Bearer sk_test_globex", "Bearer sk_test_globex_rotated"]
+
+
+async def test_a_system_the_tenant_has_no_account_of_is_refused_not_borrowed() -> None:
+    from app.tenancy.absent import AbsentSource
+    from kernel.errors import SourceNotConnected
+
+    ivr = AbsentSource(Source.IVR, GLOBEX)
+    with pytest.raises(SourceNotConnected) as refused:
+        await ivr.get_contact("contact-ada-0001")
+    assert refused.value.source is Source.IVR
+    assert refused.value.code == "SOURCE_NOT_CONNECTED"
+    assert "globex" in str(refused.value)
