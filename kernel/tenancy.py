@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Literal, NewType, Protocol
 
-from kernel.client_errors import GatewayError
+from kernel.client_errors import Forbidden, GatewayError
 from kernel.identity import CustomerId
 
 TenantId = NewType("TenantId", str)
@@ -63,6 +63,11 @@ class TenantForbidden(GatewayError):
     """
 
     code = "TENANT_FORBIDDEN"
+
+
+class CustomerDataRefused(Forbidden):
+    """A platform operator asked for customer data: it sees health, metrics and the
+    integration KPIs of every tenant, never a customer (nor a lookup of one)."""
 
 
 #: How a lookup named the customer it did not find: by the gateway's id, a normalised
