@@ -237,7 +237,7 @@ async def open_services(
                 kpis=kpis,
                 whole_response=whole_response if settings.cache.enabled else None,
                 tenancy=settings.tenancy,
-                boundary=TenantBoundaryStore(store),
+                boundary=TenantBoundaryStore(store, settings.tenancy.tenants),
             ),
             store,
             settings,

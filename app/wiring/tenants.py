@@ -71,7 +71,7 @@ def with_tenants(
         states[tenant] = replace(
             default,
             store=scoped,
-            boundary=TenantBoundaryStore(scoped),
+            boundary=TenantBoundaryStore(scoped, settings.tenancy.tenants),
             live_linker=live_linker,
             interactions=(
                 interactions.for_store(scoped, live_linker)
