@@ -60,7 +60,7 @@ from app.wiring.metrics import GatewayMetrics
 from app.wiring.protection import QueryProtection
 from app.wiring.sources import build_adapters
 from app.wiring.tenants import with_tenants
-from app.wiring.writes import start_writes
+from app.wiring.writes import shared_sources, start_writes
 from kernel.identity import CustomerId
 from kernel.identity_evidence import IdentityEvidence
 from kernel.models import Source
@@ -170,7 +170,7 @@ async def open_services(
         settings,
         stack,
         store,
-        adapters,
+        shared_sources(adapters, settings.tenancy.tenants),
         PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
         metrics.writes,
         written(cache.invalidate_record, live),
