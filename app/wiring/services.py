@@ -105,7 +105,7 @@ async def open_services(
     sources = Sources.from_adapters(adapters)
     verifier = TokenVerifier(settings.auth, await build_key_ring(settings, stack))
     # Customers whose links change between syncs are listed by ``customers`` at once.
-    facts_writer = FactsWriter(store.pool)
+    facts_writer = FactsWriter(store.pool, store.tenant)
     # Made once the response cache is (its tier holds the generations it checks).
     whole_response: WholeResponseCache | None = None
 
