@@ -184,7 +184,9 @@ async def open_services(
     stack.callback(metrics.upstream_watchers.remove, watch.windows.observe_call)
     checks = asyncio.create_task(watch.run(settings.rollout.check_seconds))
     stack.callback(checks.cancel)
-    kpis = start_kpis(settings.kpis, stack, store, metrics, rollout, watch)
+    kpis = start_kpis(
+        settings.kpis, stack, store, metrics, rollout, watch, settings.tenancy.tenants
+    )
     # Last, so that its workers stop (handing their jobs back) before anything closes.
     export_downloads = await start_exports(
         settings,
