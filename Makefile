@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-isolation test-fuzz conformance test-browser test-deploy up down check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-kpis bench-live bench-writes bench-ab bench-floor bench-pii-detectors profile clean help
+.PHONY: install run test test-isolation test-fuzz conformance test-browser test-deploy up down check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-kpis bench-live bench-writes bench-ab bench-floor bench-soak bench-audit-group bench-pii-detectors bench-keys profile clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -116,9 +116,18 @@ bench-live: $(STAMP)  ## live changes: webhook to 100 subscribers p50/p99, memor
 bench-writes: $(STAMP)  ## notes per second with the outbox, and its drain after a CRM outage (~1 min)
 	$(BIN)/python -m bench.writes
 
+bench-keys: $(STAMP)  ## what keys that rotate without a restart cost per token and per secrets check (~10 s)
+	$(BIN)/python -m bench.key_rotation
+
 CUSTOMERS ?= 100000
 bench-sync: $(STAMP)  ## scv sync of CUSTOMERS (100000) into an empty store, vs 25000: time, RSS
 	$(BIN)/python -m bench.sync --customers $(CUSTOMERS)
+
+bench-soak: $(STAMP)  ## one worker's RSS over 100,000 requests, response caches on (not in make test)
+	$(BIN)/python -m bench.soak
+
+bench-audit-group: $(STAMP)  ## CPU per audited request, entries grouped in one INSERT or not (~1 min)
+	$(BIN)/python -m bench.audit_group
 
 SCENARIO ?= cold
 bench-ab: $(STAMP)  ## CPU per request of this checkout against BASE (a commit), side by side; WITHOUT=<panel>: A is asked the view without it

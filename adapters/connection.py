@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -18,3 +20,7 @@ class Connection:
     #: An HTTP source's transport in place of the network (tests: ``httpx.MockTransport``);
     #: a source reached otherwise ignores it.
     http_transport: httpx.AsyncBaseTransport | None = None
+    #: Registers a listener told of the source's section each time a secret in it changes
+    #: (``app.secrets``: a credential's file replaced): an HTTP source sends the new key
+    #: from its next call. None: its secrets never change while it runs.
+    watch_section: Callable[[Callable[[Any], None]], None] | None = None

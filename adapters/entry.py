@@ -235,6 +235,13 @@ def http_source_spec(
     async def connect(section: HttpSettingsT, connection: Connection) -> AsyncIterator[object]:
         headers = auth_headers(section)
         async with build_client(section, headers, transport=connection.http_transport) as client:
+            if connection.watch_section is not None:
+
+                def use_credentials(changed: object) -> None:
+                    if isinstance(changed, settings_model):
+                        client.use_headers(auth_headers(changed))
+
+                connection.watch_section(use_credentials)
             yield adapter(section, client, policy=connection.policy)
 
     def in_sandbox(section: HttpSettingsT, place: SandboxPlace) -> HttpSettingsT:

@@ -324,6 +324,16 @@ class SignedWebhooksSettings(HttpSourceSettings):
     """
 
     webhook_secret: SecretStr
+    webhook_secret_previous: SecretStr | None = Field(
+        default=None,
+        description="the secret before webhook_secret, still accepted during a rotation "
+        "(docs/key-rotation.md); remove it once the vendor signs with the new one only",
+    )
+
+    def webhook_secrets(self) -> tuple[SecretStr, ...]:
+        """The secrets a delivery may be signed with: the current one, then the previous."""
+        previous = self.webhook_secret_previous
+        return (self.webhook_secret,) if previous is None else (self.webhook_secret, previous)
 
     def webhook_secret_is_default(self) -> bool:
         """Whether the signing secret is still the section's default (the sandbox's)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -39,7 +40,8 @@ from app.limits.budget import CostBudget
 from app.observability.health import SourceHealth
 from app.observability.middleware import ObservabilityMiddleware, ObserveOperation
 from app.observability.tracing import build_tracer
-from app.settings import Settings
+from app.secrets.files import SecretFiles
+from app.settings import Settings, secrets_directory
 from app.webhooks.receiver import RecordInvalidator, WebhookReceiver, webhook_invalidator
 from app.wiring.metrics import GatewayMetrics
 from app.wiring.probes import Probes
@@ -130,6 +132,21 @@ def create_app(
     )
 
     draining = Draining(settings.shutdown_drain_seconds)
+    # Secret files read again while the app runs: the sources' credentials (their clients,
+    # opened in the lifespan) and webhook secrets (the receiver, made now) follow them.
+    secret_files = SecretFiles(secrets_directory())
+    webhooks = WebhookReceiver(
+        settings.webhooks,
+        default_region=settings.identity.default_region,
+        metrics=metrics.webhooks,
+        invalidator_for=webhook_invalidator(invalidator),
+        sections={spec.source: settings.source(spec.source) for spec in SOURCES},
+        demo=settings.demo,
+    )
+    for spec in SOURCES:
+        secret_files.watch(
+            (spec.name,), settings.source(spec.source), partial(webhooks.use_section, spec.source)
+        )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -143,6 +160,7 @@ def create_app(
                 protection=protection,
                 tracer=tracer,
                 transports=transports,
+                secret_files=secret_files,
             )
             # The app's too, not only each request's: tests and embedders reach the cache here.
             app.state.cache = state["cache"]
@@ -165,14 +183,7 @@ def create_app(
             Route("/readyz", probes.readyz, methods=["GET"]),
             Route("/metrics", probes.metrics, methods=["GET"]),
             # Not behind the bearer token: each vendor's signature authenticates its webhooks.
-            *WebhookReceiver(
-                settings.webhooks,
-                default_region=settings.identity.default_region,
-                metrics=metrics.webhooks,
-                invalidator_for=webhook_invalidator(invalidator),
-                sections={spec.source: settings.source(spec.source) for spec in SOURCES},
-                demo=settings.demo,
-            ).routes(),
+            *webhooks.routes(),
         ],
         # The outermost of ours: the id is on every response, a 401 or a 404 included
         # (Starlette's own 500 page, outside it, goes without).

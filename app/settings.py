@@ -50,6 +50,7 @@ from app.observability.tracing import TracingSettings
 from app.resilience.fair_share import Audience
 from app.resilience.settings import InstanceSharingSettings
 from app.rollout.settings import InstanceRolloutSettings
+from app.secrets.settings import SecretsSettings
 from app.security.settings import AuditSettings, AuthSettings
 from app.tenancy.settings import TenancySettings
 from app.webhooks.settings import WebhookSettings
@@ -141,6 +142,11 @@ class GatewaySettings(BaseSettings):
     database_url: SecretStr | None = Field(
         default=None, description="PostgreSQL URL; unset: the embedded server under data_dir"
     )
+    database_migration_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL of the schema's owner, for `scv migrate` only (the gateway's "
+        "own role needs no DDL rights: docs/key-rotation.md); unset: SCV_DATABASE_URL",
+    )
     database_pool_size: int = Field(default=10, ge=1, description="asyncpg pool max size")
     log_level: str = Field(default="INFO", description="root log level")
     request_deadline_seconds: float = Field(
@@ -217,6 +223,10 @@ class GatewaySettings(BaseSettings):
         default_factory=LiveSettings,
         description="GraphQL subscriptions and the engine carrying changes between "
         "instances (app/live)",
+    )
+    secrets: SecretsSettings = Field(
+        default_factory=SecretsSettings,
+        description="secrets read again from SCV_SECRETS_DIR while the gateway runs (app/secrets)",
     )
 
     def source(self, source: Source) -> SourceSettings:
@@ -295,6 +305,12 @@ else:
             for spec in SOURCES
         },
     )
+
+
+def secrets_directory() -> Path | None:
+    """``SCV_SECRETS_DIR``, the directory the settings' secret files were read from."""
+    named = os.environ.get("SCV_SECRETS_DIR")
+    return Path(named) if named else None
 
 
 def secret_file_names(directory: Path) -> dict[str, str]:

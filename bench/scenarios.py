@@ -93,8 +93,10 @@ BILLING_ALWAYS_DUE = {
 }
 
 #: Upstream calls of one whole view of a customer known to all three systems: the CRM
-#: contact (one batch read), the billing customer, subscriptions and invoices, the tickets.
-WHOLE_VIEW_CALLS = 5
+#: contact (one batch read), the billing customer with their subscriptions (one combined
+#: read; two for a customer without any subscription, about a quarter of the sandbox's)
+#: and invoices, the tickets. Per query, then, between four and five.
+WHOLE_VIEW_CALLS = (4.0, 5.0)
 
 
 @dataclass(frozen=True)
@@ -227,7 +229,8 @@ class Scenario:
     name: str
     description: str
     rounds: int
-    expected_calls: float | None
+    #: Upstream calls per query: exactly, or a (low, high) range.
+    expected_calls: float | tuple[float, float] | None
     bodies: Callable[[Customers], list[dict[str, Any]]]
     #: Faults applied for the scenario's duration: system -> fault settings.
     faults: dict[str, dict[str, object]] = field(default_factory=dict)
@@ -333,8 +336,8 @@ SCENARIOS = [
         description="IVR handoff, claim, whole view with the interaction token (timed as one)",
         # The handoff waits for the IVR's confirmation, the view for its panels.
         rounds=2,
-        # The IVR contact, then the whole view's five.
-        expected_calls=WHOLE_VIEW_CALLS + 1,
+        # The IVR contact, then the whole view's four.
+        expected_calls=(WHOLE_VIEW_CALLS[0] + 1, WHOLE_VIEW_CALLS[1] + 1),
         bodies=lambda c: [],
         requires="claimInteraction",
     ),

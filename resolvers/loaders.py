@@ -146,6 +146,15 @@ class Loaders:
         return DataLoader(each_concurrently(self._billing.get_customer, self._limit))
 
     @cached_property
+    def billing_customers_with_subscriptions(
+        self,
+    ) -> DataLoader[BillingCustomerId, tuple[BillingCustomer, SubscriptionList]]:
+        """The customer and their subscriptions in one read (a panel asking for both)."""
+        return DataLoader(
+            each_concurrently(self._billing.get_customer_with_subscriptions, self._limit)
+        )
+
+    @cached_property
     def subscriptions(self) -> DataLoader[BillingCustomerId, SubscriptionList]:
         return DataLoader(each_concurrently(self._billing.list_subscriptions, self._limit))
 

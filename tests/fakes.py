@@ -174,6 +174,18 @@ class FakeBillingAdapter(_FakeAdapter):
             fetched_at=self._clock(),
         )
 
+    async def get_customer_with_subscriptions(
+        self, customer_id: BillingCustomerId
+    ) -> tuple[BillingCustomer, SubscriptionList]:
+        """The customer and every subscription of theirs, as one call."""
+        await self._called("get_customer_with_subscriptions", customer_id)
+        self._known(customer_id)
+        return self.customers[customer_id], SubscriptionList(
+            customer_id=customer_id,
+            items=tuple(self.subscriptions.get(customer_id, ())),
+            fetched_at=self._clock(),
+        )
+
     async def list_invoices(self, customer_id: BillingCustomerId, limit: int) -> InvoiceList:
         """The newest ``limit`` invoices; a limit outside 1..100 is rejected, as Stripe does."""
         await self._called("list_invoices", customer_id, limit)

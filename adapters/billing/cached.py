@@ -7,6 +7,7 @@ see the system as it is, and no record's invalidation could reach a search's ans
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -68,6 +69,46 @@ class CachedBillingAdapter:
             SubscriptionList,
             lambda: self._inner.list_subscriptions(customer_id),
         )
+
+    async def get_customer_with_subscriptions(
+        self, customer_id: BillingCustomerId
+    ) -> tuple[BillingCustomer, SubscriptionList]:
+        """The customer and their subscriptions, each its own entry (``customer``,
+        ``subscriptions``, with their own lifetimes), both filled by one call to billing.
+
+        Each entry fetched (missing, or refreshed when stale) asks the one combined read:
+        the first to ask starts it, the other awaits the same call, so two missing entries
+        cost one upstream call, and an entry still fresh costs none.
+        """
+        combined: asyncio.Future[tuple[BillingCustomer, SubscriptionList]] | None = None
+
+        def both() -> asyncio.Future[tuple[BillingCustomer, SubscriptionList]]:
+            nonlocal combined
+            if combined is None:
+                combined = asyncio.ensure_future(
+                    self._inner.get_customer_with_subscriptions(customer_id)
+                )
+            return combined
+
+        async def customer() -> BillingCustomer:
+            return (await both())[0]
+
+        async def subscriptions() -> SubscriptionList:
+            return (await both())[1]
+
+        # Together, not one after the other: each waits at most its role's stale-if-slow
+        # budget, and the two budgets must not add up.
+        found_customer, found_subscriptions = await asyncio.gather(
+            self._cache.get(
+                CacheKey(Source.BILLING, customer_id, "customer"), BillingCustomer, customer
+            ),
+            self._cache.get(
+                CacheKey(Source.BILLING, customer_id, "subscriptions"),
+                SubscriptionList,
+                subscriptions,
+            ),
+        )
+        return found_customer, found_subscriptions
 
     async def list_invoices(self, customer_id: BillingCustomerId, limit: int) -> InvoiceList:
         """The newest ``limit`` invoices (cached as ``invoices``, one entry per limit)."""

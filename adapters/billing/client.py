@@ -13,6 +13,7 @@ from adapters.billing.wire import (
     StripeCustomer,
     StripeCustomerList,
     StripeCustomerSearch,
+    StripeExpandedSubscriptionList,
     StripeInvoiceList,
     StripeList,
     StripePaymentMethodList,
@@ -118,6 +119,55 @@ class HttpBillingAdapter:
             items.extend(to_subscription(s, self.subscription_status) for s in page)
         return SubscriptionList(
             customer_id=customer_id, items=tuple(items), fetched_at=self._clock()
+        )
+
+    async def get_customer_with_subscriptions(
+        self, customer_id: BillingCustomerId
+    ) -> tuple[BillingCustomer, SubscriptionList]:
+        """The customer and every subscription of theirs, in one call where Stripe allows.
+
+        ``GET /v1/subscriptions?customer=..&status=all&expand[]=data.customer``: each
+        subscription comes with its customer whole, canceled ones too. Stripe's other way,
+        the customer with ``expand[]=subscriptions``, was not taken: that embedded list holds
+        the customer's *current* subscriptions only (canceled ones left out) and ten at most,
+        where the panel shows every one. A customer without any subscription has no
+        customer in the list, so then the customer is read on its own (a second call);
+        more than a page of subscriptions is paged through as ``list_subscriptions`` does.
+        """
+        params: dict[str, str | int] = {
+            "customer": customer_id,
+            "status": "all",
+            "limit": self._settings.page_size,
+            "expand[]": "data.customer",
+        }
+        page = await self._http.request_model(
+            StripeExpandedSubscriptionList,
+            "GET",
+            "/v1/subscriptions",
+            resource="subscription list",
+            params=params,
+        )
+        if not page.data:
+            customer = await self.get_customer(customer_id)
+            return customer, SubscriptionList(
+                customer_id=customer_id, items=(), fetched_at=customer.fetched_at
+            )
+        fetched_at = self._clock()
+        owner = page.data[0].customer
+        if owner.id != customer_id:
+            raise UpstreamContractError(Source.BILLING, "subscription of another customer")
+        customer = to_customer(owner, fetched_at)
+        items = [to_subscription(s, self.subscription_status) for s in page.data]
+        if page.has_more:
+            # Rare (a page holds ``page_size``): the rest without their customer again.
+            rest = {"customer": customer_id, "status": "all"}
+            after = page.data[-1].id
+            async for more in self._pages(
+                StripeSubscriptionList, "/v1/subscriptions", rest, "subscription list", after
+            ):
+                items.extend(to_subscription(s, self.subscription_status) for s in more)
+        return customer, SubscriptionList(
+            customer_id=customer_id, items=tuple(items), fetched_at=fetched_at
         )
 
     async def cancel_subscription_at_period_end(
@@ -232,9 +282,10 @@ class HttpBillingAdapter:
         path: str,
         params: Mapping[str, str],
         resource: str,
+        cursor: str | None = None,
     ) -> AsyncIterator[list[ObjectT]]:
-        """Each page of a Stripe list, following ``has_more`` with ``starting_after``."""
-        cursor: str | None = None
+        """Each page of a Stripe list, following ``has_more`` with ``starting_after``
+        (from after ``cursor`` when given)."""
         while True:
             page_params: dict[str, str | int] = {**params, "limit": self._settings.page_size}
             if cursor is not None:

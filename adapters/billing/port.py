@@ -32,6 +32,13 @@ class BillingAdapter(Protocol):
         """Every subscription of the customer, canceled ones included."""
         ...
 
+    async def get_customer_with_subscriptions(
+        self, customer_id: BillingCustomerId
+    ) -> tuple[BillingCustomer, SubscriptionList]:
+        """The customer and every subscription of theirs (canceled too), in as few calls
+        as the system allows (one, for a customer with any subscription)."""
+        ...
+
     async def list_invoices(self, customer_id: BillingCustomerId, limit: int) -> InvoiceList:
         """The customer's newest ``limit`` invoices (1..100), newest first."""
         ...

@@ -143,15 +143,26 @@ class StripeSubscriptionItems(WireModel):
     data: list[StripeSubscriptionItem] = Field(min_length=1)
 
 
-class StripeSubscription(StripeObject):
-    # Optional: the per-customer list is read by customer already; the list of every
-    # subscription (the facts refresh) needs it, and skips a subscription without one.
-    customer: str | None = None
+class StripeSubscriptionFields(StripeObject):
+    """What a subscription says of itself, whatever its ``customer`` holds."""
+
     status: str
     cancel_at_period_end: bool = False
     current_period_end: UnixTime | None = None
     created: UnixTime
     items: StripeSubscriptionItems
+
+
+class StripeSubscription(StripeSubscriptionFields):
+    # Optional: the per-customer list is read by customer already; the list of every
+    # subscription (the facts refresh) needs it, and skips a subscription without one.
+    customer: str | None = None
+
+
+class StripeExpandedSubscription(StripeSubscriptionFields):
+    """A subscription listed with ``expand[]=data.customer``: its customer whole."""
+
+    customer: StripeCustomer
 
 
 class StripeStatusTransitions(WireModel):
@@ -189,6 +200,7 @@ class StripePaymentMethod(StripeObject):
 StripeCustomerList = StripeList[StripeCustomer]
 StripeCustomerSearch = StripeSearchResult[StripeCustomer]
 StripeSubscriptionList = StripeList[StripeSubscription]
+StripeExpandedSubscriptionList = StripeList[StripeExpandedSubscription]
 StripeInvoiceList = StripeList[StripeInvoice]
 StripePaymentMethodList = StripeList[StripePaymentMethod]
 
@@ -217,7 +229,7 @@ def to_customer(wire: StripeCustomer, fetched_at: datetime) -> BillingCustomer:
 
 
 def to_subscription(
-    wire: StripeSubscription, statuses: Taxonomy[SubscriptionStatus]
+    wire: StripeSubscriptionFields, statuses: Taxonomy[SubscriptionStatus]
 ) -> Subscription:
     """The canonical subscription of a Stripe one.
 

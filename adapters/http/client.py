@@ -99,6 +99,12 @@ class SourceClient(httpx.AsyncClient):
         self.direct = direct
         self.source_headers = dict(source_headers)
 
+    def use_headers(self, headers: Mapping[str, str]) -> None:
+        """Send ``headers`` (new credentials) from the next call on; a call under way keeps
+        the ones it started with. Changed in place: ``UpstreamHttp`` holds this dict."""
+        self.headers.update(headers)
+        self.source_headers.update(headers)
+
 
 def build_client(
     settings: HttpSourceSettings,

@@ -63,7 +63,11 @@ class EntryCodec:
             else entry.value.model_dump_json(exclude={"cache_state"}),
             "not_found": entry.not_found_message,
         }
-        plain = json.dumps(envelope, separators=(",", ":")).encode()
+        return self.seal(storage_key, json.dumps(envelope, separators=(",", ":")).encode())
+
+    def seal(self, storage_key: str, plain: bytes) -> bytes:
+        """``plain`` as stored under ``storage_key``: encrypted when keyed (any value the
+        tier keeps, entries and kept answers alike)."""
         if self._aead is None:
             return PLAIN + plain
         nonce = os.urandom(NONCE_BYTES)
@@ -71,7 +75,7 @@ class EntryCodec:
 
     def decode(self, storage_key: str, blob: bytes, model: type[BaseModel]) -> Entry:
         """The entry in ``blob``; ``UnreadableEntry`` when it cannot be read with our key."""
-        plain = self._open(storage_key, blob)
+        plain = self.open(storage_key, blob)
         try:
             envelope = json.loads(plain)
             fetched_at = float(envelope["fetched_at"])
@@ -82,7 +86,8 @@ class EntryCodec:
             raise UnreadableEntry("format") from None
         return Entry(fetched_at=fetched_at, value=value, not_found_message=message)
 
-    def _open(self, storage_key: str, blob: bytes) -> bytes:
+    def open(self, storage_key: str, blob: bytes) -> bytes:
+        """What ``seal`` sealed under ``storage_key``; ``UnreadableEntry`` if it cannot be."""
         kind, rest = blob[:1], blob[1:]
         if kind not in (PLAIN, ENCRYPTED):
             raise UnreadableEntry("format")

@@ -24,7 +24,6 @@ import contextlib
 import inspect
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -37,6 +36,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from app.cache.codec import Entry, EntryCodec, UnreadableEntry
+from app.cache.local import LocalTier
 from app.cache.metrics import CacheMetrics
 from app.cache.settings import CacheSettings
 
@@ -68,6 +68,22 @@ class CacheTier(Protocol):
 
     async def generation(self, key: str) -> int:
         """The generation number under ``key`` (0 when none was ever set)."""
+        ...
+
+    @property
+    def shares(self) -> bool:
+        """Whether other processes see what ``set_shared`` keeps (Redis): when not, there
+        is no point making the bytes."""
+        ...
+
+    async def get_shared(self, key: str) -> bytes | None:
+        """The bytes every process shares under ``key`` (None: absent, unreadable, down, or
+        a tier of one process, which shares nothing); for the whole-response cache."""
+        ...
+
+    async def set_shared(self, key: str, value: bytes, ttl: float) -> None:
+        """Share ``value`` under ``key`` with every process for ``ttl`` seconds (best
+        effort; a tier of one process keeps nothing)."""
         ...
 
     async def bump_generation(self, key: str, ttl: float, record_prefix: str) -> None:
@@ -124,6 +140,16 @@ class MemoryTier:
     async def generation(self, key: str) -> int:
         return int(await self._cache.get(key, default=0))
 
+    @property
+    def shares(self) -> bool:
+        return False
+
+    async def get_shared(self, key: str) -> bytes | None:
+        return None
+
+    async def set_shared(self, key: str, value: bytes, ttl: float) -> None:
+        return None
+
     async def bump_generation(self, key: str, ttl: float, record_prefix: str) -> None:
         await self._cache.increment(key)
         await self._cache.expire(key, ttl)
@@ -147,53 +173,6 @@ class MemoryTier:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-
-class LocalTier:
-    """A bounded, short-lived in-process map in front of Redis (least recently used goes).
-
-    Hand-written because aiocache's memory backend has no size bound, and this tier must
-    have one: it holds whatever the process read lately, for ``lifetime`` seconds at most.
-    """
-
-    def __init__(
-        self, max_entries: int, lifetime: float, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._max_entries = max_entries
-        self._lifetime = lifetime
-        self._clock = clock
-        self._items: OrderedDict[str, tuple[float, object]] = OrderedDict()
-
-    def get(self, key: str) -> object | None:
-        """The value under ``key`` if it is younger than the lifetime, else None."""
-        item = self._items.get(key)
-        if item is None:
-            return None
-        expires_at, value = item
-        if expires_at <= self._clock():
-            del self._items[key]
-            return None
-        self._items.move_to_end(key)
-        return value
-
-    def put(self, key: str, value: object, ttl: float | None = None) -> None:
-        """Keep ``value`` for the lifetime (or ``ttl``, if shorter), evicting the oldest."""
-        lifetime = self._lifetime if ttl is None else min(ttl, self._lifetime)
-        self._items[key] = (self._clock() + lifetime, value)
-        self._items.move_to_end(key)
-        while len(self._items) > self._max_entries:
-            self._items.popitem(last=False)
-
-    def drop_prefix(self, prefix: str) -> None:
-        """Forget every key starting with ``prefix`` (a scan: the tier is small)."""
-        for key in [key for key in self._items if key.startswith(prefix)]:
-            del self._items[key]
-
-    def clear(self) -> None:
-        self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 class _RawBytes(BaseSerializer):  # type: ignore[misc]
@@ -291,6 +270,24 @@ class RedisTier:
         if answered and seen == self.invalidations_received:
             self._local.put(key, number)
         return number
+
+    @property
+    def shares(self) -> bool:
+        return True
+
+    async def get_shared(self, key: str) -> bytes | None:
+        blob = await self._redis("get", self._cache.get(key))
+        if not isinstance(blob, bytes):
+            return None
+        try:
+            return self._codec.open(key, blob)
+        except UnreadableEntry as exc:
+            self._metrics.unreadable_entries.labels(exc.reason).inc()
+            logger.warning("unreadable shared value treated as a miss (%s)", exc.reason)
+            return None
+
+    async def set_shared(self, key: str, value: bytes, ttl: float) -> None:
+        await self._redis("set", self._cache.set(key, self._codec.seal(key, value), ttl=ttl))
 
     async def bump_generation(self, key: str, ttl: float, record_prefix: str) -> None:
         self._local.drop_prefix(record_prefix)

@@ -26,6 +26,7 @@ from app.cli.environment import (
     with_sandbox_port,
     word,
 )
+from app.cli.keys import add_keys_command
 from app.cli.readiness import Thresholds
 from app.cli.serve import cmd_serve
 from app.settings import Settings
@@ -43,23 +44,28 @@ def cmd_demo(args: argparse.Namespace) -> None:
     port_free_or_exit("127.0.0.1", sandbox_port, "SCV_SANDBOX_PORT (make run SANDBOX_PORT=)")
     port_free_or_exit(settings.host, settings.port, "SCV_PORT")
     configure_logging(settings.log_level)
-    # The sandbox's systems kept in a database live on the demo's own PostgreSQL server.
-    server = demo_database_url(settings)
+    # The sandbox's systems kept in a database live on the demo's own PostgreSQL server,
+    # made by its owner; the gateway and the sync connect as the run-time role (no DDL).
+    if settings.database_url is not None:
+        server = runtime = settings.database_url.get_secret_value()
+    else:
+        from app.store.roles import embedded_store
+
+        embedded = asyncio.run(
+            embedded_store(settings.data_dir, default_tenant=settings.tenancy.default_tenant)
+        )
+        server, runtime = embedded.owner_url, embedded.runtime_url
     settings = with_sandbox_port(
-        settings.model_copy(update={"database_url": SecretStr(server)}),
+        settings.model_copy(
+            update={
+                "database_url": SecretStr(runtime),
+                "database_migration_url": SecretStr(server),
+            }
+        ),
         sandbox_port,
         database_url=server,
     )
     run_demo(settings, sandbox_port=sandbox_port, seed=args.seed, customers=args.customers)
-
-
-def demo_database_url(settings: Settings) -> str:
-    """The configured PostgreSQL, or the embedded one under ``data_dir`` (started now)."""
-    if settings.database_url is not None:
-        return settings.database_url.get_secret_value()
-    from app.store.embedded import start_embedded_postgres
-
-    return start_embedded_postgres(settings.data_dir)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> None:
@@ -182,7 +188,7 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    applied = asyncio.run(migrate_store(settings))
+    applied = asyncio.run(migrate_store(settings, args.url))
     print(f"applied {len(applied)} migration(s){': ' if applied else ''}{', '.join(applied)}")
 
 
@@ -305,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_tenant_argument(token, "the tenant it acts for")
     token.set_defaults(func=cmd_token)
+    add_keys_command(commands)
 
     ivr_call = commands.add_parser(
         "ivr-call",
@@ -397,6 +404,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit_prune.set_defaults(func=cmd_audit_prune)
     migrate = commands.add_parser("migrate", help="apply the store's pending migrations and exit")
+    migrate.add_argument(
+        "--url",
+        help="the schema owner's PostgreSQL URL (default: SCV_DATABASE_MIGRATION_URL, "
+        "else SCV_DATABASE_URL)",
+    )
     migrate.set_defaults(func=cmd_migrate)
     return parser
 

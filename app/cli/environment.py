@@ -26,7 +26,7 @@ from pydantic_settings import SettingsError
 
 from adapters.registry import SOURCES
 from adapters.settings import RateLimitSettings, SandboxPlace
-from app.security.demo_keys import PRIVATE_KEY_FILE, DemoKeys, ensure_demo_keys
+from app.security.demo_keys import DemoKeys, demo_key_directory, ensure_demo_keys
 from app.settings import Settings
 from kernel.tenancy import TenantId, tenant_id
 
@@ -79,7 +79,7 @@ def data_dir(settings: Settings) -> Path:
 def existing_demo_keys(settings: Settings) -> DemoKeys:
     """The gateway's demo keys in the data directory, or a clear exit if there are none."""
     directory = data_dir(settings)
-    if not (directory / PRIVATE_KEY_FILE).is_file():
+    if not demo_key_directory(directory).paths():
         sys.exit(
             f"no demo keys in {directory}: the gateway makes them when it starts in demo mode "
             "(make run); run this from the project's folder, or set SCV_DATA_DIR to the "

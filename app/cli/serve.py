@@ -20,9 +20,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     settings = load_settings()
     auth = settings.auth
-    if not (settings.demo or auth.jwks_url or auth.public_key_pem or auth.public_key_file):
+    keys = (auth.jwks_url, auth.jwks_file, auth.public_key_pem, auth.public_key_file)
+    if not (settings.demo or any(key is not None for key in keys)):
         sys.exit(
-            "no key to check bearer tokens with: set SCV_AUTH__JWKS_URL, "
+            "no key to check bearer tokens with: set SCV_AUTH__JWKS_URL, SCV_AUTH__JWKS_FILE, "
             "SCV_AUTH__PUBLIC_KEY_PEM or SCV_AUTH__PUBLIC_KEY_FILE (or SCV_DEMO=true)"
         )
     if not settings.demo and settings.interactions.signing_key_file is None:
@@ -57,9 +58,14 @@ def prepare_shared_state(settings: Settings) -> Settings:
         ensure_demo_keys(settings.data_dir)
         load_signing_key(settings.interactions, demo=True, data_dir=settings.data_dir)
     if settings.database_url is None:
-        from app.store.embedded import start_embedded_postgres
+        import asyncio
 
-        url = start_embedded_postgres(settings.data_dir)
+        from app.store.roles import embedded_store
+
+        # Migrated by its owner now; the workers connect as the run-time role (no DDL).
+        url = asyncio.run(
+            embedded_store(settings.data_dir, default_tenant=settings.tenancy.default_tenant)
+        ).runtime_url
         os.environ["SCV_DATABASE_URL"] = url
         settings = settings.model_copy(update={"database_url": SecretStr(url)})
     return settings

@@ -259,7 +259,8 @@ class AnnouncingServer(uvicorn.Server):
 
 def run_demo(settings: Settings, *, sandbox_port: int, seed: int, customers: int) -> None:
     """Everything ``make run`` promises, in the foreground until Ctrl-C."""
-    server = settings.database_url.get_secret_value() if settings.database_url else None
+    owner = settings.database_migration_url or settings.database_url
+    server = owner.get_secret_value() if owner else None
     sandbox = start_sandbox(sandbox_port, seed, customers, gateway_webhook_url(settings), server)
     try:
         # Full: the sandbox was just started, perhaps with another seed or size, and its

@@ -256,7 +256,7 @@ class GatewayGraphQL(GraphQL[RequestContext, None]):
             result = await self._execute(
                 request, request_adapter, sub_response, context, root_value, request_data
             )
-        cache.keep(key, filling, result, context)
+        await cache.keep(key, filling, result, context)
         return result
 
     async def _execute(

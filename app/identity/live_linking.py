@@ -34,7 +34,7 @@ from typing import TypeVar
 
 from adapters.entry import LinkingSpec, SourceSpec
 from adapters.registry import linked, linking_of, spec_of
-from app.cache.tiers import LocalTier
+from app.cache.local import LocalTier
 from app.identity.linking_metrics import LinkingMetrics, LookupKind, LookupOutcome
 from app.identity.settings import IdentitySettings
 from app.identity.sync.linking import FoundRecords, link_found_records

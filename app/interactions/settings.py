@@ -55,6 +55,12 @@ class HandoffSettings(BaseModel):
     jwks_refetch_seconds: float = Field(
         default=60.0, ge=0, description="at most one JWKS refetch per this many seconds"
     )
+    jwks_max_age_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="the IVR's keys are fetched again at the first handoff after they are "
+        "this old (the IVR publishes a new key this long before signing with it)",
+    )
     level_rules: tuple[LevelRule, ...] = Field(
         default=DEFAULT_LEVEL_RULES,
         description="verification table: the highest matching row wins; not AUTHENTICATED: NONE",
@@ -69,6 +75,11 @@ class InteractionSettings(BaseModel):
     signing_key_file: Path | None = Field(
         default=None,
         description="PEM EC P-256 private key that signs interaction tokens; demo: generated",
+    )
+    previous_signing_key_files: tuple[Path, ...] = Field(
+        default=(),
+        description="keys that signed before signing_key_file (oldest first): their tokens "
+        "still verify; drop one once token_ttl_seconds have passed since it stopped signing",
     )
     issuer: str = Field(default="scv-gateway", description="`iss` of interaction tokens")
     audience: str = Field(default="scv-agent-desktop", description="`aud` of interaction tokens")

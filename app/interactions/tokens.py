@@ -18,18 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from app.interactions.settings import InteractionSettings
+from app.security.key_files import FixedKeys, KeyDirectory, KeySet, SigningKey, SigningKeys, key_id
 from kernel.access import VerificationLevel
 from kernel.identity import CustomerId
 
 INTERACTION_TOKEN_TYPE = "interaction+jwt"
 ALGORITHM = "ES256"
-#: Where demo mode keeps the generated key (beside the demo's bearer-token key).
-DEMO_KEY_FILE = "interaction-signing-key.pem"
+#: Where demo mode keeps the generated keys (beside the demo's bearer-token keys): this
+#: file first, then ``interaction-signing-key.<n>.pem`` for each rotation.
+DEMO_KEY_STEM = "interaction-signing-key"
+DEMO_KEY_FILE = f"{DEMO_KEY_STEM}.pem"
 
 
 class InteractionTokenError(Exception):
@@ -66,10 +68,10 @@ class _Claims(BaseModel):
     exp: StrictInt
 
 
-def load_signing_key(
-    settings: InteractionSettings, *, demo: bool, data_dir: Path
-) -> ec.EllipticCurvePrivateKey:
-    """The configured key file; in demo mode with none set, one generated under ``data_dir``."""
+def interaction_keys(settings: InteractionSettings, *, demo: bool, data_dir: Path) -> SigningKeys:
+    """The keys of interaction tokens: ``signing_key_file`` signs, it and
+    ``previous_signing_key_files`` verify; in demo mode with none set, the keys generated
+    under ``data_dir`` (``scv keys rotate`` adds one). Re-read when their files change."""
     path = settings.signing_key_file
     if path is None:
         if not demo:
@@ -77,40 +79,51 @@ def load_signing_key(
                 "no interaction signing key: set SCV_INTERACTIONS__SIGNING_KEY_FILE to a PEM "
                 "EC P-256 private key (or run in demo mode)"
             )
-        path = data_dir / DEMO_KEY_FILE
-        if not path.exists():
-            _write_new_key(path)
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
-        raise ValueError(f"{path} is not a PEM EC P-256 private key")
+        directory = demo_key_directory(data_dir)
+        directory.ensure()
+        keys = directory.key_set(check=_p256)
+    else:
+        configured = (*settings.previous_signing_key_files, path)
+        keys = KeySet(lambda: configured, check=_p256)
+    keys.current()  # a file that is no P-256 key stops the start, not the first claim
+    return keys
+
+
+def demo_key_directory(data_dir: Path) -> KeyDirectory:
+    """Where demo mode keeps the interaction-token keys (beside the demo's bearer keys)."""
+    return KeyDirectory(data_dir, DEMO_KEY_STEM, lambda: ec.generate_private_key(ec.SECP256R1()))
+
+
+def load_signing_key(
+    settings: InteractionSettings, *, demo: bool, data_dir: Path
+) -> ec.EllipticCurvePrivateKey:
+    """The key that signs interaction tokens now (``interaction_keys``' newest)."""
+    key = interaction_keys(settings, demo=demo, data_dir=data_dir).current().private_key
+    assert isinstance(key, ec.EllipticCurvePrivateKey)  # _p256 checked it
     return key
 
 
-def _write_new_key(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    # Owner-only before the key is written: it signs every grant.
-    path.touch(mode=0o600)
-    path.write_bytes(pem)
+def _p256(key: SigningKey) -> None:
+    private = key.private_key
+    if not isinstance(private, ec.EllipticCurvePrivateKey) or private.curve.name != "secp256r1":
+        raise ValueError("an interaction signing key is not a PEM EC P-256 private key")
 
 
 class InteractionTokens:
-    """Mints and checks interaction tokens with one key."""
+    """Mints interaction tokens with the newest key (its ``kid`` in the header), and checks
+    them with whichever key of the set signed them: after a rotation the previous key's
+    tokens verify until they expire (the key stays in the set that long)."""
 
     def __init__(
         self,
-        key: ec.EllipticCurvePrivateKey,
+        keys: ec.EllipticCurvePrivateKey | SigningKeys,
         settings: InteractionSettings,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._key = key
-        self._public = key.public_key()
+        if isinstance(keys, ec.EllipticCurvePrivateKey):
+            keys = FixedKeys([SigningKey(kid=key_id(keys.public_key()), private_key=keys)])
+        self._keys = keys
         self._settings = settings
         self._clock = clock
 
@@ -130,8 +143,12 @@ class InteractionTokens:
             "exp": now + self._settings.token_ttl_seconds,
             "jti": uuid.uuid4().hex,
         }
+        key = self._keys.current()
         return jwt.encode(
-            payload, self._key, algorithm=ALGORITHM, headers={"typ": INTERACTION_TOKEN_TYPE}
+            payload,
+            key.private_key,
+            algorithm=ALGORITHM,
+            headers={"typ": INTERACTION_TOKEN_TYPE, "kid": key.kid},
         )
 
     def verify(self, token: str) -> InteractionClaims:
@@ -144,10 +161,15 @@ class InteractionTokens:
             raise InteractionTokenError("not an interaction token")
         if header.get("alg") != ALGORITHM:
             raise InteractionTokenError("interaction token algorithm not allowed")
+        kid = header.get("kid")
+        # Tokens minted before keys had ids carry none: the current key may have signed them.
+        key = self._keys.find(kid) if kid is not None else self._keys.current()
+        if key is None:
+            raise InteractionTokenError("invalid interaction token")
         try:
             raw = jwt.decode(
                 token,
-                self._public,
+                key.public_key,
                 algorithms=[ALGORITHM],
                 audience=self._settings.audience,
                 issuer=self._settings.issuer,

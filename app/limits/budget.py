@@ -26,7 +26,7 @@ from typing import Protocol
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from app.cache.tiers import LocalTier
+from app.cache.local import LocalTier
 
 logger = logging.getLogger(__name__)
 

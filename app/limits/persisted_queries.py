@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from app.cache.tiers import LocalTier
+from app.cache.local import LocalTier
 from app.limits.settings import PersistedQuerySettings
 from kernel.client_errors import GatewayError
 

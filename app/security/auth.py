@@ -11,6 +11,7 @@ claim checks; this module only chooses the key and turns every failure into one
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -18,9 +19,12 @@ from typing import Any
 
 import jwt
 
+from app.security.key_files import key_id, public_keys_of_pem
 from app.security.settings import AuthSettings
 from kernel.access import Principal
 from kernel.tenancy import TenantId, tenant_ids
+
+logger = logging.getLogger(__name__)
 
 #: Roles the gateway knows; what each may see is decided in the resolvers.
 ROLES = frozenset({"agent", "supervisor", "analyst", "ivr", "operator"})
@@ -47,10 +51,21 @@ JwksFetcher = Callable[[], Awaitable[Mapping[str, Any]]]
 
 
 class KeyRing:
-    """The verification keys: one static PEM key, or a JWKS refetched on an unknown ``kid``.
+    """The verification keys: static PEM keys, or a JWKS refetched on an unknown ``kid``.
 
+    One PEM key verifies every token, whatever its ``kid`` (as before keys rotated);
+    several (a file holding one PEM block per key still valid, during a rotation) are told
+    apart by ``kid``, each key's RFC 7638 thumbprint (``app.security.key_files.key_id``).
+    A JWKS (the issuer's URL, a file, the demo's keys) is fetched again for a ``kid`` it
+    does not hold: a key added to it verifies with no restart, a key removed stops.
     Refetches are limited to one per ``refetch_interval`` so that tokens with made-up
-    ``kid`` values cannot turn the gateway into a load generator against the issuer.
+    ``kid`` values cannot turn the gateway into a load generator against the issuer (a
+    local file is read again only when it changed, so its interval may be 0). So that such
+    tokens cannot keep it from ever learning a new key either, a JWKS older than
+    ``max_age`` is fetched again at the next lookup, whatever its ``kid``: an issuer that
+    publishes its next key ``max_age`` before signing with it is never refused (and a key
+    it withdraws stops verifying within ``max_age``). A failed refresh of that kind keeps
+    the keys it has.
     """
 
     def __init__(
@@ -59,22 +74,38 @@ class KeyRing:
         static_key: str | None = None,
         fetch_jwks: JwksFetcher | None = None,
         refetch_interval: float = 60.0,
+        max_age: float | None = None,
     ) -> None:
         if (static_key is None) == (fetch_jwks is None):
             raise ValueError("configure exactly one of a PEM public key or a JWKS URL")
         self._static_key = static_key
+        self._static_by_kid: dict[str, Any] = {}
+        blocks = public_keys_of_pem(static_key) if static_key is not None else []
+        if len(blocks) > 1:
+            self._static_by_kid = {key_id(key): key for key in blocks}
+        # One key: held parsed, so that no verification parses the PEM again (PyJWT would,
+        # on every call: some 35 µs of CPU each).
+        self._static: Any = blocks[0] if len(blocks) == 1 else static_key
         self._fetch_jwks = fetch_jwks
         self._refetch_interval = refetch_interval
+        self._max_age = max_age
         self._jwks: dict[str, jwt.PyJWK] = {}
         self._last_fetch = float("-inf")
         self._refresh_lock = asyncio.Lock()
 
     async def key_for(self, kid: str | None) -> Any:
         """The key that verifies a token with this ``kid``."""
+        if self._static_by_kid:
+            found_static = self._static_by_kid.get(kid or "")
+            if found_static is None:
+                raise AuthenticationError("token signed by an unknown key")
+            return found_static
         if self._static_key is not None:
-            return self._static_key
+            return self._static
         if kid is None:
             raise AuthenticationError("token has no key id")
+        if self._max_age is not None and time.monotonic() - self._last_fetch >= self._max_age:
+            await self._refresh_if_stale(self._max_age)
         if kid not in self._jwks:
             await self._refresh_if_due()
         found = self._jwks.get(kid)
@@ -92,6 +123,17 @@ class KeyRing:
         async with self._refresh_lock:
             if time.monotonic() - self._last_fetch >= self._refetch_interval:
                 await self._refresh()
+
+    async def _refresh_if_stale(self, max_age: float) -> None:
+        """Fetch the JWKS again when it is older than ``max_age``; on failure keep it."""
+        async with self._refresh_lock:
+            if time.monotonic() - self._last_fetch < max_age:
+                return  # another request refreshed it meanwhile
+            try:
+                await self._refresh()
+            except AuthenticationError:
+                # The keys held still verify; the next unknown kid or max_age tries again.
+                logger.warning("could not refresh the signing keys; keeping those held")
 
     async def _refresh(self) -> None:
         assert self._fetch_jwks is not None

@@ -12,7 +12,7 @@ from app.store.customers import Store
 from kernel.access import AuditEntry, AuditTrailPage, RecordedAuditEntry
 from kernel.identity import CustomerId
 
-__all__ = ["AuditTrailStore"]
+__all__ = ["AuditTrailStore", "check_entries"]
 
 # One statement per request's batch: the rows are parameters as arrays, so a request that
 # touched three customers costs one round trip, not three. ``fields`` travel as one
@@ -40,6 +40,13 @@ select id, at, kind, request_id, subject, role, interaction_id, customer_id, fie
 _PRUNE_AUDIT_TRAIL = "select audit_prune($1)"
 
 
+def check_entries(entries: Sequence[AuditEntry]) -> None:
+    """``ValueError`` if an entry cannot be written (a field name holding a comma)."""
+    for entry in entries:
+        if any("," in name for name in entry.fields):
+            raise ValueError("audit field names must not contain commas")
+
+
 class AuditTrailStore:
     """The ``audit_trail`` table: append a batch, read one customer's page, prune by age.
 
@@ -58,9 +65,7 @@ class AuditTrailStore:
         """Insert ``entries`` in one statement; durable (committed) when it returns."""
         if not entries:
             return
-        for entry in entries:
-            if any("," in name for name in entry.fields):
-                raise ValueError("audit field names must not contain commas")
+        check_entries(entries)
         async with self._pool.acquire() as conn:
             await conn.execute(
                 _INSERT_AUDIT_ENTRIES,

@@ -15,7 +15,7 @@ import asyncpg
 
 from app.store.session_state import _MIGRATIONS_LOCK, _changing_session_state
 
-__all__ = ["applied_migrations", "migrate", "pending_migrations"]
+__all__ = ["MigrationsRefused", "applied_migrations", "migrate", "pending_migrations"]
 
 # Found next to this module rather than by package name: under pytest, ``tests/app`` can
 # pass for a namespace package ``app`` and would be searched instead.
@@ -32,6 +32,11 @@ _INSERT_APPLIED = "insert into schema_migrations (version) values ($1)"
 _MIGRATIONS_TABLE_EXISTS = "select to_regclass('schema_migrations') is not null"
 # For this transaction only (``true``): the next migration sets it again.
 _SET_DEFAULT_TENANT = "select set_config('scv.default_tenant', $1, true)"
+
+
+class MigrationsRefused(RuntimeError):
+    """Migrations are pending and this role may not apply them (the run-time role has no
+    DDL rights): ``scv migrate`` applies them with the owner's URL."""
 
 
 def _read_migrations(directory: Path | Traversable) -> list[tuple[str, str]]:
@@ -53,8 +58,28 @@ async def migrate(
 
     Each runs with the transaction's setting ``scv.default_tenant``: the tenant that rows
     stored before tenancy belong to is configuration, never written in a migration.
+
+    Nothing pending: no statement but a read, so the run-time role (no DDL rights,
+    ``app.store.roles``) starts against an up-to-date schema. Pending, under a role that
+    may not apply them: ``MigrationsRefused``, naming the first one and what to run.
     """
     migrations = _read_migrations(directory or _MIGRATIONS)
+    pending = await pending_migrations(pool, directory)
+    if not pending:
+        return []
+    try:
+        return await _apply(pool, migrations, default_tenant)
+    except asyncpg.InsufficientPrivilegeError as exc:
+        raise MigrationsRefused(
+            f"{len(pending)} migration(s) pending, from {pending[0]}, and the database role "
+            "may not apply them: run `scv migrate` with the schema owner's URL "
+            "(SCV_DATABASE_MIGRATION_URL or --url) first"
+        ) from exc
+
+
+async def _apply(
+    pool: asyncpg.Pool[asyncpg.Record], migrations: list[tuple[str, str]], default_tenant: str
+) -> list[str]:
     applied: list[str] = []
     async with _changing_session_state(pool) as conn:
         await conn.execute("select pg_advisory_lock($1)", _MIGRATIONS_LOCK)

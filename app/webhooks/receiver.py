@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -105,12 +106,14 @@ class BodyTooLarge(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Vendor:
-    """How one source's webhooks are checked and read, with the secret they are signed with."""
+    """How one source's webhooks are checked and read, with the secrets they may be signed
+    with (the current one, then during a rotation the previous one)."""
 
     source: Source
     path: str
     webhooks: WebhookSpec
-    secret: str
+    #: Held as ``SecretStr``: a ``Vendor`` shown (a repr, a debugger) shows no secret.
+    secrets: tuple[SecretStr, ...]
 
 
 class WebhookReceiver:
@@ -144,11 +147,19 @@ class WebhookReceiver:
                     ]
                 },
             )
+        # Each source's secrets as they are now: a secret file replaced changes them
+        # (``use_section``) while the routes, made once, keep their vendor.
+        self._secrets = {v.vendor.source: v.vendor.secrets for v in self._vendors}
         self._settings = settings
         self._default_region = default_region
         self._metrics = metrics
         self._invalidator_for = invalidator_for
         self._clock = clock
+
+    def use_section(self, source: Source, section: SourceSettings) -> None:
+        """Check ``source``'s deliveries with the secrets of ``section`` from now on."""
+        if isinstance(section, SignedWebhooksSettings) and source in self._secrets:
+            self._secrets[source] = section.webhook_secrets()
 
     def routes(self) -> list[Route]:
         """``POST /webhooks/<source>`` for each source whose registry entry has webhooks."""
@@ -177,16 +188,10 @@ class WebhookReceiver:
             headers=request.headers,
             body=body,
         )
-        try:
-            vendor.webhooks.verify(
-                delivery,
-                vendor.secret,
-                now=self._clock(),
-                tolerance=self._settings.tolerance_seconds,
-            )
-        except SignatureRejected as exc:
+        rejected = self._verify(delivery, vendor)
+        if rejected is not None:
             return self._reject(
-                source, exc.reason, 401, "invalid webhook signature", SIGNATURE_INVALID
+                source, rejected.reason, 401, "invalid webhook signature", SIGNATURE_INVALID
             )
         try:
             events = vendor.webhooks.parse(body)
@@ -321,6 +326,24 @@ class WebhookReceiver:
                 return False
         return True
 
+    def _verify(self, delivery: WebhookDelivery, vendor: Vendor) -> SignatureRejected | None:
+        """None when one of the source's secrets signed ``delivery``; else the first
+        secret's refusal (the current secret's reason is the one worth counting)."""
+        first: SignatureRejected | None = None
+        for secret in self._secrets.get(vendor.source, vendor.secrets):
+            try:
+                vendor.webhooks.verify(
+                    delivery,
+                    secret.get_secret_value(),
+                    now=self._clock(),
+                    tolerance=self._settings.tolerance_seconds,
+                )
+            except SignatureRejected as exc:
+                first = first or exc
+            else:
+                return None
+        return first
+
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
 
@@ -357,9 +380,7 @@ def _vendor(spec: SourceSpec, section: SourceSettings | None) -> _ConfiguredVend
     own = section if section is not None else spec.settings_model.model_validate({})
     if not isinstance(own, SignedWebhooksSettings):
         raise TypeError(f"{spec.name}: webhooks need a SignedWebhooksSettings section")
-    vendor = Vendor(
-        spec.source, f"/webhooks/{spec.name}", spec.webhooks, own.webhook_secret.get_secret_value()
-    )
+    vendor = Vendor(spec.source, f"/webhooks/{spec.name}", spec.webhooks, own.webhook_secrets())
     return _ConfiguredVendor(vendor, own.webhook_secret_is_default())
 
 

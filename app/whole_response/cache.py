@@ -14,8 +14,12 @@ it would stop being fresh (at most ``max_seconds``), and is dropped as soon as a
 read changes (each record's generation in the response cache, bumped by webhooks, writes
 and every other ``invalidate_record``) or any link does (``links_changed``: supervisors'
 decisions and live linking bump one generation): both are read from the response cache's
-tier, so with Redis every process sees them. The entries themselves are per process, in a
-bounded least-recently-used map (``LocalTier``).
+tier, so with Redis every process sees them. Answers are kept in process first, in a
+bounded least-recently-used map (``LocalTier``), and, when the response cache has Redis
+(``SCV_CACHE__URL``), in Redis too (sealed as its entries are, for as long as the local
+copy lives), so that every instance serves what one has built; an answer found there is
+checked against the generations as a local one is, so an invalidation on any instance is
+honoured by all.
 
 Every hit is charged to its reader's cost budget as much as its execution was (a refusal
 is answered as ``GuardCost`` answers it), then writes the audit entries its execution
@@ -47,16 +51,19 @@ from graphql import (
 )
 from strawberry.types import ExecutionResult
 
+from app.cache.local import LocalTier
 from app.cache.read_log import ReadLog, read_log
-from app.cache.tiers import KEY_PREFIX, CacheTier, LocalTier
+from app.cache.tiers import KEY_PREFIX, CacheTier
 from app.limits.checks import CostNote, noted_cost
 from app.limits.refusal import QueryRefused
+from app.whole_response.kept import Kept, MetaPath, from_bytes, to_bytes
 from app.whole_response.metrics import (
     AUDIT_FAILED,
     HIT,
     INVALIDATED,
     KEPT,
     MISS,
+    SHARED,
     WholeResponseMetrics,
 )
 from app.whole_response.settings import WholeResponseSettings
@@ -76,30 +83,13 @@ LINKS_GENERATION = f"{KEY_PREFIX}:links:gen"
 #: Kept far longer than any entry lives: were it to expire (and restart at 0) while an entry
 #: read under 0 lived, that entry could be served after a link changed.
 LINKS_GENERATION_TTL = 86_400.0
+#: Where a kept answer is shared (in Redis), after its disclosure key.
+SHARED_PREFIX = f"{KEY_PREFIX}:answer:"
 #: Operations whose kind and root fields are remembered.
 REMEMBERED_DOCUMENTS = 512
 
-MetaPath = tuple[str | int, ...]
 #: Charges (role, subject, cost) to the budget: the refusal when it is spent.
 Charge = Callable[[str, str, int], Awaitable[QueryRefused | None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Kept:
-    """One kept answer."""
-
-    data: bytes
-    #: ``time.time()`` when it was built.
-    built_at: float
-    #: The response cache's generation key of every record read -> the generation read.
-    generations: tuple[tuple[str, int], ...]
-    links_generation: int
-    #: (path, field, value when built) of every panel meta field to make true again.
-    meta: tuple[tuple[MetaPath, str, Any], ...]
-    #: Its execution's audit entries, as that caller's.
-    audit: tuple[AuditEntry, ...]
-    #: What its execution cost (``GuardCost``): each reader's budget is charged as much.
-    cost: int
 
 
 @dataclass(slots=True)
@@ -137,6 +127,11 @@ def disclosure_key(
         rollout,
     ]
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+def shared_key(key: str) -> str:
+    """Where the answer of disclosure key ``key`` is shared (``disclosure_key`` made it)."""
+    return SHARED_PREFIX + key
 
 
 @functools.lru_cache(maxsize=REMEMBERED_DOCUMENTS)
@@ -203,6 +198,8 @@ class WholeResponseCache:
         audited as this caller's; None: execute the query."""
         kept = self._kept.get(key)
         if not isinstance(kept, Kept):
+            kept = await self._shared(key) if self._tier.shares else None
+        if kept is None:
             self._metrics.lookups.labels(MISS).inc()
             return None
         if not await self._still_true(kept):
@@ -246,7 +243,7 @@ class WholeResponseCache:
         execution leaves the answer under an old one)."""
         return await self._tier.generation(LINKS_GENERATION)
 
-    def keep(
+    async def keep(
         self, key: str, filling: Filling, result: ExecutionResult, context: RequestContext
     ) -> None:
         """Keep ``result`` if it is whole and every read behind it fresh."""
@@ -268,6 +265,11 @@ class WholeResponseCache:
         )
         self._kept.put(key, kept, lifetime)
         self._metrics.lookups.labels(KEPT).inc()
+        if not self._tier.shares:
+            return
+        await self._tier.set_shared(
+            shared_key(key), to_bytes(kept, kept.built_at + lifetime), lifetime
+        )
 
     async def links_changed(self, customers: Sequence[CustomerId]) -> None:
         """Links of ``customers`` changed: no answer kept before is served again (any
@@ -277,6 +279,21 @@ class WholeResponseCache:
     def clear(self) -> None:
         """Forget every kept answer (tests, and an operator who wants a cold cache)."""
         self._kept.clear()
+
+    async def _shared(self, key: str) -> Kept | None:
+        """The answer another process (or this one) shared under ``key``, kept locally
+        for what is left of its lifetime; None when there is none (or no Redis)."""
+        blob = await self._tier.get_shared(shared_key(key))
+        found = None if blob is None else from_bytes(blob)
+        if found is None:
+            return None
+        kept, expires_at = found
+        left = expires_at - self._clock()
+        if left <= 0:
+            return None
+        self._kept.put(key, kept, left)
+        self._metrics.lookups.labels(SHARED).inc()
+        return kept
 
     async def _still_true(self, kept: Kept) -> bool:
         if await self._tier.generation(LINKS_GENERATION) != kept.links_generation:

@@ -15,6 +15,9 @@ INVALIDATED = "invalidated"
 AUDIT_FAILED = "audit_failed"
 #: Executed and kept for the next caller with the same disclosure.
 KEPT = "kept"
+#: Not kept in this process, found in Redis (another instance kept it): then checked,
+#: charged and audited as any other (and counted once more, as hit or invalidated).
+SHARED = "shared"
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class WholeResponseMetrics:
             lookups=Counter(
                 "scv_whole_response_lookups",
                 "Whole-response cache lookups and stores by result "
-                "(hit, miss, invalidated, audit_failed, kept)",
+                "(hit, miss, invalidated, audit_failed, kept, shared)",
                 ["result"],
                 registry=registry,
             )

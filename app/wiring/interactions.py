@@ -14,7 +14,7 @@ from adapters.ivr.port import PORT as IVR
 from app.interactions.handoff import HandoffVerifier
 from app.interactions.metrics import InteractionMetrics
 from app.interactions.service import InteractionDependencies, Interactions, StepListener
-from app.interactions.tokens import InteractionTokens, load_signing_key
+from app.interactions.tokens import InteractionTokens, interaction_keys
 from app.security.auth import KeyRing
 from app.settings import Settings
 from app.store.customers import Store
@@ -62,9 +62,13 @@ async def build_interactions(
         document: dict[str, object] = response.json()
         return document
 
-    keys = KeyRing(fetch_jwks=fetch_jwks, refetch_interval=settings.handoff.jwks_refetch_seconds)
-    key = await asyncio.to_thread(
-        load_signing_key, settings.interactions, demo=settings.demo, data_dir=settings.data_dir
+    keys = KeyRing(
+        fetch_jwks=fetch_jwks,
+        refetch_interval=settings.handoff.jwks_refetch_seconds,
+        max_age=settings.handoff.jwks_max_age_seconds,
+    )
+    signing_keys = await asyncio.to_thread(
+        interaction_keys, settings.interactions, demo=settings.demo, data_dir=settings.data_dir
     )
     return Interactions(
         InteractionDependencies(
@@ -72,7 +76,7 @@ async def build_interactions(
             ivr=sources.port(IVR),
             crm=sources.port(CRM),
             handoffs=HandoffVerifier(settings.handoff, keys),
-            tokens=InteractionTokens(key, settings.interactions),
+            tokens=InteractionTokens(signing_keys, settings.interactions),
             live_linker=live_linker,
             sources=sources,
         ),

@@ -39,17 +39,20 @@ from app.resilience.policy import Resilience
 from app.rollout.rollback import RollbackWatch
 from app.rollout.service import SourceRollouts, configured_rollouts
 from app.rollout.window import SourceWindows
+from app.secrets.files import SecretFiles
 from app.security.audit import PostgresAuditSink
 from app.security.auth import KeyRing, TokenVerifier
-from app.security.demo_keys import ensure_demo_keys
+from app.security.demo_keys import ALGORITHM as DEMO_ALGORITHM
+from app.security.demo_keys import demo_key_set, ensure_demo_keys
+from app.security.key_files import RECHECK_SECONDS, JwksFile
 from app.settings import Settings
 from app.store.audit import AuditTrailStore
 from app.store.boundary import TenantBoundaryStore
 from app.store.customers import Store
-from app.store.embedded import start_embedded_postgres
 from app.store.facts import PostgresFactsStore
 from app.store.facts_writer import FactsWriter
 from app.store.identity_view import IdentityViewStore
+from app.store.roles import embedded_store
 from app.store.rollout import PostgresRolloutStore
 from app.whole_response.cache import WholeResponseCache
 from app.wiring.exports import start_exports
@@ -81,8 +84,12 @@ async def open_services(
     protection: QueryProtection,
     tracer: RequestTracer | None = None,
     transports: Mapping[Source, httpx.AsyncBaseTransport] | None = None,
+    secret_files: SecretFiles | None = None,
 ) -> dict[str, Any]:
-    """Open what the app serves with; the lifespan state (``request.state``) it returns."""
+    """Open what the app serves with; the lifespan state (``request.state``) it returns.
+
+    ``secret_files`` (the app's) are checked every ``secrets.reload_seconds`` while it
+    runs; the sources' clients follow their credentials' files."""
     if tracer is not None:
         stack.callback(tracer.shutdown)
     if metrics.resilience.published:
@@ -101,7 +108,12 @@ async def open_services(
     await store.migrate()
     live = await start_live(settings.live, stack, store, url, metrics.live)
     audit_trail = AuditTrailStore(store)
-    adapters = await build_adapters(settings, stack, transports=transports, resilience=resilience)
+    adapters = await build_adapters(
+        settings, stack, transports=transports, resilience=resilience, secret_files=secret_files
+    )
+    if secret_files is not None and settings.secrets.reload_seconds > 0:
+        reloads = asyncio.create_task(secret_files.run(settings.secrets.reload_seconds))
+        stack.callback(reloads.cancel)
     sources = Sources.from_adapters(adapters)
     verifier = TokenVerifier(settings.auth, await build_key_ring(settings, stack))
     # Customers whose links change between syncs are listed by ``customers`` at once.
@@ -317,14 +329,29 @@ async def publish_every_second(publish: Callable[[], None]) -> None:
 
 
 async def database_url(settings: Settings) -> str:
-    """The configured PostgreSQL, or the embedded one under ``data_dir`` when none is."""
+    """The configured PostgreSQL, or the embedded one under ``data_dir`` when none is (as
+    its run-time role, without DDL rights: migrated by its owner first)."""
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
-    return await asyncio.to_thread(start_embedded_postgres, settings.data_dir)
+    return (
+        await embedded_store(settings.data_dir, default_tenant=settings.tenancy.default_tenant)
+    ).runtime_url
+
+
+async def migration_database_url(settings: Settings) -> str:
+    """The schema owner's PostgreSQL URL (``scv migrate``): ``database_migration_url``, else
+    ``database_url``, else the embedded server's owner."""
+    for url in (settings.database_migration_url, settings.database_url):
+        if url is not None:
+            return url.get_secret_value()
+    return (
+        await embedded_store(settings.data_dir, default_tenant=settings.tenancy.default_tenant)
+    ).owner_url
 
 
 async def build_key_ring(settings: Settings, stack: AsyncExitStack) -> KeyRing:
-    """Verification keys from settings; in demo mode with none set, the demo's own key."""
+    """Verification keys from settings; in demo mode with none set, the demo's own keys
+    (every key of its directory, read again when ``scv keys rotate`` adds one)."""
     auth = settings.auth
     if auth.jwks_url is not None:
         jwks_url = auth.jwks_url
@@ -336,15 +363,41 @@ async def build_key_ring(settings: Settings, stack: AsyncExitStack) -> KeyRing:
             document: dict[str, object] = response.json()
             return document
 
-        return KeyRing(fetch_jwks=fetch_jwks)
+        return KeyRing(
+            fetch_jwks=fetch_jwks,
+            refetch_interval=auth.jwks_refetch_seconds,
+            max_age=auth.jwks_max_age_seconds,
+        )
+    if auth.jwks_file is not None:
+        return KeyRing(
+            fetch_jwks=local_jwks(JwksFile(auth.jwks_file).document),
+            refetch_interval=0,
+            max_age=RECHECK_SECONDS,
+        )
     if auth.public_key_pem is not None:
         return KeyRing(static_key=auth.public_key_pem.get_secret_value())
     if auth.public_key_file is not None:
         return KeyRing(static_key=auth.public_key_file.read_text())
     if settings.demo:
-        keys = await asyncio.to_thread(ensure_demo_keys, settings.data_dir)
-        return KeyRing(static_key=keys.public_pem)
+        await asyncio.to_thread(ensure_demo_keys, settings.data_dir)
+        demo_keys = demo_key_set(settings.data_dir)
+        return KeyRing(
+            fetch_jwks=local_jwks(lambda: demo_keys.jwks(DEMO_ALGORITHM)),
+            refetch_interval=0,
+            # A key removed (scv keys rotate, rollback) stops verifying within this.
+            max_age=RECHECK_SECONDS,
+        )
     raise ValueError(
-        "no token verification key: set SCV_AUTH__JWKS_URL, SCV_AUTH__PUBLIC_KEY_PEM or "
-        "SCV_AUTH__PUBLIC_KEY_FILE (or run in demo mode)"
+        "no token verification key: set SCV_AUTH__JWKS_URL, SCV_AUTH__JWKS_FILE, "
+        "SCV_AUTH__PUBLIC_KEY_PEM or SCV_AUTH__PUBLIC_KEY_FILE (or run in demo mode)"
     )
+
+
+def local_jwks(read: Callable[[], dict[str, Any]]) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """A ``KeyRing``'s fetch of a JWKS read from local files (off the event loop: a few
+    ``stat`` calls, and a read when they changed)."""
+
+    async def fetch() -> dict[str, Any]:
+        return await asyncio.to_thread(read)
+
+    return fetch

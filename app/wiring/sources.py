@@ -8,14 +8,17 @@ registry (``adapters.registry.SOURCES``); ``Sources`` is the bundle the resolver
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
+from typing import Any
 
 import httpx
 
 from adapters.connection import Connection
 from adapters.registry import SOURCES
+from adapters.settings import SourceSettings
 from app.resilience.policy import Resilience, resilience_for
+from app.secrets.files import SecretFiles
 from app.settings import Settings
 from kernel.models import Source
 from kernel.rollout import RolloutMode
@@ -28,11 +31,13 @@ async def build_adapters(
     *,
     transports: Mapping[Source, httpx.AsyncBaseTransport] | None = None,
     resilience: Resilience | None = None,
+    secret_files: SecretFiles | None = None,
 ) -> dict[Source, object]:
     """Each registered source's adapter; what they hold closes when ``stack`` closes.
 
     ``resilience`` holds the sources' policies (the app's, so that its metrics and
-    ``/readyz`` see them); by default a new one from ``settings``.
+    ``/readyz`` see them); by default a new one from ``settings``. With ``secret_files``,
+    each adapter is told of its section's secrets when their files change.
     """
     transports = transports or {}
     policies = resilience or resilience_for(settings)
@@ -40,10 +45,25 @@ async def build_adapters(
     for spec in SOURCES:
         section = settings.source(spec.source)
         connection = Connection(
-            policy=policies.policy(spec.source), http_transport=transports.get(spec.source)
+            policy=policies.policy(spec.source),
+            http_transport=transports.get(spec.source),
+            watch_section=section_watch(secret_files, (spec.name,), section),
         )
         adapters[spec.source] = await stack.enter_async_context(spec.connect(section, connection))
     return adapters
+
+
+def section_watch(
+    secret_files: SecretFiles | None, path: tuple[str, ...], section: SourceSettings
+) -> Callable[[Callable[[Any], None]], None] | None:
+    """How an adapter registers for its section's changed secrets (None: without files)."""
+    if secret_files is None:
+        return None
+
+    def watch(listener: Callable[[Any], None]) -> None:
+        secret_files.watch(path, section, listener)
+
+    return watch
 
 
 async def build_sources(

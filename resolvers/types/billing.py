@@ -2,7 +2,9 @@
 
 The panel is lazy: ``BillingAccount`` holds the billing id and each field loads its own
 resource, so that the customer record, subscriptions and invoices are fetched concurrently
-rather than one after the other.
+rather than one after the other, and a resource no field asks for is not fetched. When the
+query asks for both the customer record's fields (balance, delinquency, meta) and the
+subscriptions, the two come from one combined read (one upstream call, not two).
 """
 
 from __future__ import annotations
@@ -99,24 +101,47 @@ class PaymentCard:
     exp_year: int | None = personal(VerificationLevel.HIGH, withhold)
 
 
+#: The panel's fields read from the billing customer record.
+CUSTOMER_RECORD_FIELDS = frozenset({"balance", "delinquent", "meta"})
+
+
+def reads_together(selected: frozenset[str]) -> bool:
+    """Whether a panel selecting ``selected`` reads the customer and subscriptions together."""
+    return "subscriptions" in selected and not CUSTOMER_RECORD_FIELDS.isdisjoint(selected)
+
+
 @strawberry.type(description="Money, from the billing system (its system of record).")
 class BillingAccount:
     owner: strawberry.Private[CustomerId]
     billing_id: strawberry.Private[BillingCustomerId]
+    #: The query asks for the subscriptions and the customer record's fields alike: both
+    #: are read together (``Customer.billing`` decides, from the selection).
+    together: strawberry.Private[bool] = False
+
+    async def _customer(self, info: Info) -> models.BillingCustomer:
+        loaders = info.context.loaders
+        if self.together:
+            customer, _ = await loaders.billing_customers_with_subscriptions.load(self.billing_id)
+            return customer
+        return await loaders.billing_customers.load(self.billing_id)
 
     @strawberry.field(description="What the customer owes on the next invoice; negative is credit.")
     async def balance(self, info: Info) -> Money:
-        customer = await info.context.loaders.billing_customers.load(self.billing_id)
+        customer = await self._customer(info)
         return Money.from_model(customer.balance)
 
     @strawberry.field(description="The billing system's own delinquency flag.")
     async def delinquent(self, info: Info) -> bool:
-        customer = await info.context.loaders.billing_customers.load(self.billing_id)
+        customer = await self._customer(info)
         return customer.delinquent
 
     @strawberry.field(description="Every subscription, canceled ones included.")
     async def subscriptions(self, info: Info) -> list[BillingSubscription]:
-        found = await info.context.loaders.subscriptions.load(self.billing_id)
+        loaders = info.context.loaders
+        if self.together:
+            _, found = await loaders.billing_customers_with_subscriptions.load(self.billing_id)
+        else:
+            found = await loaders.subscriptions.load(self.billing_id)
         return [BillingSubscription.from_model(sub) for sub in found.items]
 
     @strawberry.field(description="The newest invoices first; `first` is 1..100.")
@@ -143,12 +168,12 @@ class BillingAccount:
 
     async def shadow_record_id(self, info: Info) -> str:
         """The billing record this panel found (a shadow read's comparison, not a field)."""
-        customer = await info.context.loaders.billing_customers.load(self.billing_id)
+        customer = await self._customer(info)
         return str(customer.id)
 
     @strawberry.field
     async def meta(self, info: Info) -> PanelMeta:
-        customer = await info.context.loaders.billing_customers.load(self.billing_id)
+        customer = await self._customer(info)
         return PanelMeta(
             source=models.Source.BILLING,
             source_record_id=strawberry.ID(customer.id),

@@ -23,7 +23,8 @@ from kernel.identity import CustomerId, CustomerRecord
 from kernel.identity import IdentityLink as KernelLink
 from kernel.models import BillingCustomerId, CrmContactId, SupportUserId
 from resolvers.extensions.masking import customer_data, mask_name, personal
-from resolvers.types.billing import BillingAccount
+from resolvers.selection import selected_names
+from resolvers.types.billing import BillingAccount, reads_together
 from resolvers.types.common import Info, Source, check_first
 from resolvers.types.orders import OrderHistory, resolve_orders
 from resolvers.types.panels import serve_panel
@@ -117,7 +118,9 @@ class Customer:
     async def billing(self, info: Info) -> BillingAccount | None:
         async def build(link: KernelLink) -> BillingAccount:
             return BillingAccount(
-                owner=self.record.id, billing_id=BillingCustomerId(link.external_id)
+                owner=self.record.id,
+                billing_id=BillingCustomerId(link.external_id),
+                together=reads_together(selected_names(info)),
             )
 
         return await serve_panel(info, self.record, models.Source.BILLING, build)

@@ -197,6 +197,11 @@ OPERATIONS: tuple[Operation, ...] = (
             ),
             _LIMIT,
             _AFTER,
+            Param(
+                "expand[]",
+                "`data.customer`: each subscription's customer whole, not its id",
+                {"enum": ["data.customer"]},
+            ),
         ),
     ),
     Operation(

@@ -143,7 +143,15 @@ class BillingApi:
         return JsonResponse(render_customer(customer))
 
     async def list_subscriptions(self, request: Request) -> Response:
-        """GET /v1/subscriptions: by ``customer`` and ``status``."""
+        """GET /v1/subscriptions: by ``customer`` and ``status``; ``expand[]=data.customer``
+        writes each subscription's customer whole, as Stripe expands a list's objects."""
+        render = render_subscription
+        expand = request.query_params.getlist("expand[]")
+        for path in expand:
+            if path != "data.customer":
+                raise invalid_param("expand")(f"This property cannot be expanded ({path}).")
+        if expand:
+            render = self._with_customer
         status = request.query_params.get("status")
         if status is not None and status not in SUBSCRIPTION_STATUSES | {"all", "ended"}:
             raise invalid_param("status")(f"Invalid status: {status}")
@@ -163,10 +171,18 @@ class BillingApi:
             "/v1/subscriptions",
             "subscription",
             table,
-            render_subscription,
+            render,
             rows=self._by_customer(request, table),
             where=wanted,
         )
+
+    def _with_customer(self, subscription: Subscription) -> JSON:
+        """A subscription with its customer expanded (``expand[]=data.customer``)."""
+        rendered = render_subscription(subscription)
+        customer = self.store.customers.get(subscription.customer)
+        if customer is not None:
+            rendered["customer"] = render_customer(customer)
+        return rendered
 
     async def get_subscription(self, request: Request) -> Response:
         """GET /v1/subscriptions/{id}."""

@@ -83,8 +83,8 @@ async def test_the_whole_view_makes_one_call_per_source_and_resource(
     await run(schema, systems, store, WHOLE, id="ada")
     calls = systems.billing.calls + systems.crm.calls + systems.support.calls
     assert calls == {
-        "get_customer": 1,
-        "list_subscriptions": 1,
+        # The balance and the subscriptions both asked for: one combined read.
+        "get_customer_with_subscriptions": 1,
         "list_invoices": 1,
         "list_payment_cards": 1,
         "get_contacts": 1,
@@ -260,3 +260,52 @@ async def test_a_query_that_does_not_validate_gets_a_code(
 ) -> None:
     _, errors = await run(schema, systems, store, '{ customer(id: "ada") { nope } }')
     assert errors[0]["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
+
+
+@pytest.mark.parametrize(
+    ("billing_selection", "expected"),
+    [
+        ("balance { amount } delinquent", {"get_customer": 1}),
+        ("subscriptions { id status }", {"list_subscriptions": 1}),
+        ("meta { source } subscriptions { id }", {"get_customer_with_subscriptions": 1}),
+        # Named and inline fragments are followed.
+        (
+            "...Money ... on BillingAccount { subscriptions { id } }",
+            {"get_customer_with_subscriptions": 1},
+        ),
+        ("invoices(first: 2) { id }", {"list_invoices": 1}),
+    ],
+)
+async def test_billing_reads_only_what_the_selection_needs(
+    schema: strawberry.Schema,
+    systems: FakeSystems,
+    store: MemoryStore,
+    billing_selection: str,
+    expected: dict[str, int],
+) -> None:
+    query = (
+        f'query {{ customer(id: "ada") {{ billing {{ {billing_selection} }} }} }}'
+        " fragment Money on BillingAccount { balance { amount } }"
+        if "...Money" in billing_selection
+        else f'query {{ customer(id: "ada") {{ billing {{ {billing_selection} }} }} }}'
+    )
+    data, errors = await run(schema, systems, store, query)
+    assert errors == []
+    assert data["customer"]["billing"]
+    assert dict(systems.billing.calls) == expected
+
+
+async def test_the_combined_billing_read_serves_the_same_panel(
+    schema: strawberry.Schema, systems: FakeSystems, store: MemoryStore
+) -> None:
+    together = '{ customer(id: "ada") { billing { balance { amount } subscriptions { id } } } }'
+    apart_balance = '{ customer(id: "ada") { billing { balance { amount } } } }'
+    apart_subscriptions = '{ customer(id: "ada") { billing { subscriptions { id } } } }'
+    both, _ = await run(schema, systems, store, together)
+    balance, _ = await run(schema, systems, store, apart_balance)
+    subscriptions, _ = await run(schema, systems, store, apart_subscriptions)
+    assert both["customer"]["billing"] == {
+        **balance["customer"]["billing"],
+        **subscriptions["customer"]["billing"],
+    }
+    assert both["customer"]["billing"]["subscriptions"]

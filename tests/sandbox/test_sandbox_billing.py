@@ -158,6 +158,26 @@ async def test_subscriptions_leave_out_canceled_ones_by_default(
     assert any(s.status == "canceled" for s in dataset.billing.subscriptions)
 
 
+async def test_subscriptions_listed_with_their_customer_expanded(
+    billing: httpx.AsyncClient,
+) -> None:
+    params = {"customer": "cus_ada", "status": "all", "expand[]": "data.customer"}
+    response = await billing.get("/v1/subscriptions", params=params)
+    plain = await billing.get("/v1/customers/cus_ada")
+
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert data
+    assert all(s["customer"] == plain.json() for s in data)
+
+
+async def test_a_property_that_cannot_be_expanded_is_refused(billing: httpx.AsyncClient) -> None:
+    response = await billing.get("/v1/subscriptions", params={"expand[]": "data.invoices"})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "expand"
+
+
 async def test_list_filters_customers_by_exact_email(billing: httpx.AsyncClient) -> None:
     exact = await collect(billing, "/v1/customers", email="ALAN.TURING@EXAMPLE.COM")
     other_case = await collect(billing, "/v1/customers", email="alan.turing@example.com")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.cache.tiers import LocalTier
+from app.cache.local import LocalTier
 from tests.fakes import ManualClock
 
 

@@ -73,6 +73,27 @@ async def test_each_billing_read_is_fetched_once_then_a_hit(
     }
 
 
+async def test_the_combined_read_fills_both_entries_with_one_call(
+    billing: CachedBillingAdapter, systems: FakeSystems
+) -> None:
+    customer, subscriptions = await billing.get_customer_with_subscriptions(ADA_BILLING)
+    assert (customer.cache_state, subscriptions.cache_state) == (CacheState.MISS,) * 2
+    # Each entry is the one its own read finds: no other call to billing.
+    assert (await billing.get_customer(ADA_BILLING)).cache_state is CacheState.HIT
+    assert (await billing.list_subscriptions(ADA_BILLING)).cache_state is CacheState.HIT
+    assert systems.billing.calls == {"get_customer_with_subscriptions": 1}
+
+
+async def test_the_combined_read_asks_nothing_while_both_entries_are_fresh(
+    billing: CachedBillingAdapter, systems: FakeSystems
+) -> None:
+    await billing.get_customer(ADA_BILLING)
+    await billing.list_subscriptions(ADA_BILLING)
+    customer, subscriptions = await billing.get_customer_with_subscriptions(ADA_BILLING)
+    assert (customer.cache_state, subscriptions.cache_state) == (CacheState.HIT,) * 2
+    assert "get_customer_with_subscriptions" not in systems.billing.calls
+
+
 async def test_invoice_lists_of_different_lengths_are_cached_apart(
     billing: CachedBillingAdapter, systems: FakeSystems
 ) -> None:

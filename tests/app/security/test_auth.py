@@ -21,7 +21,7 @@ from app.security.auth import (
     TokenVerifier,
     bearer_token,
 )
-from app.security.demo_keys import DEMO_KEY_ID, DemoKeys, ensure_demo_keys, mint_token
+from app.security.demo_keys import DemoKeys, ensure_demo_keys, mint_token
 from app.security.settings import AuthSettings
 from tests.fakes import ManualClock
 
@@ -172,7 +172,7 @@ async def test_jwks_is_refetched_for_an_unknown_kid_at_most_once_per_interval(
 ) -> None:
     public = serialization.load_pem_public_key(keys.public_pem.encode())
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(public))  # type: ignore[arg-type]
-    jwk.update({"kid": DEMO_KEY_ID, "alg": "RS256", "use": "sig"})
+    jwk.update({"kid": keys.kid, "alg": "RS256", "use": "sig"})
     fetches = 0
 
     async def fetch() -> dict[str, Any]:
@@ -247,7 +247,7 @@ async def test_a_refused_token_is_never_remembered(keys: DemoKeys) -> None:
 async def test_tokens_arriving_while_the_jwks_is_fetched_wait_for_it(keys: DemoKeys) -> None:
     public = serialization.load_pem_public_key(keys.public_pem.encode())
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(public))  # type: ignore[arg-type]
-    jwk.update({"kid": DEMO_KEY_ID, "alg": "RS256", "use": "sig"})
+    jwk.update({"kid": keys.kid, "alg": "RS256", "use": "sig"})
     released = asyncio.Event()
     fetches = 0
 

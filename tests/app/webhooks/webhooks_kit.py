@@ -87,6 +87,7 @@ class Gateway:
             # A fixed "now": signatures made at NOW stay fresh however long the suite runs.
             clock=lambda: NOW,
         )
+        self.receiver = receiver
         app = WithStore(Starlette(routes=receiver.routes()), store)
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
 

@@ -139,7 +139,7 @@ def result(data: dict[str, Any] | None = None) -> ExecutionResult:
 async def kept_for(cache: WholeResponseCache, ctx: RequestContext, filling: Filling) -> str:
     key = await cache.key_for(QUERY, "V", VARIABLES, ctx)
     assert key is not None
-    cache.keep(key, filling, result(), ctx)
+    await cache.keep(key, filling, result(), ctx)
     return key
 
 
@@ -223,7 +223,7 @@ async def test_an_answer_with_errors_is_not_kept(cache: WholeResponseCache) -> N
     assert key is not None
     partial = result()
     partial.errors = [Exception("billing down")]  # type: ignore[list-item]
-    cache.keep(key, filled(), partial, ctx)
+    await cache.keep(key, filled(), partial, ctx)
     assert await cache.reuse(key, context(audit=Trail()), free) is None
 
 
@@ -304,7 +304,7 @@ async def test_a_kept_answer_reaches_only_callers_of_the_same_disclosure(
         ctx.client_address = None  # type: ignore[misc]
     key = await cache.key_for(QUERY, "V", VARIABLES, first)
     assert key is not None
-    cache.keep(key, filled(), result(), first)
+    await cache.keep(key, filled(), result(), first)
     other = await cache.key_for(QUERY, "V", VARIABLES, second)
     assert other is not None
     if await cache.reuse(other, second, free) is not None:

@@ -45,11 +45,11 @@ async def test_a_skipped_source_keeps_its_cursor_and_so_does_one_naming_it(
 ) -> None:
     await sync_identities(store, systems.by_source, IdentitySettings())
     async with store.pool.acquire() as conn:
-        before = await load_cursors(conn)
+        before = await load_cursors(conn, store.tenant)
 
     await sync_identities(store, without(systems, Source.BILLING), IdentitySettings())
     async with store.pool.acquire() as conn:
-        after = await load_cursors(conn)
+        after = await load_cursors(conn, store.tenant)
 
     # Billing was not read; the CRM's records name billing's, so the CRM's cursor waits too.
     assert after[Source.BILLING] == before[Source.BILLING]
