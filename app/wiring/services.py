@@ -63,7 +63,7 @@ from app.wiring.metrics import GatewayMetrics
 from app.wiring.protection import QueryProtection
 from app.wiring.sources import build_adapters
 from app.wiring.tenants import with_tenants
-from app.wiring.writes import start_writes
+from app.wiring.writes import shared_sources, start_writes
 from kernel.identity import CustomerId
 from kernel.identity_evidence import IdentityEvidence
 from kernel.models import Source
@@ -117,7 +117,7 @@ async def open_services(
     sources = Sources.from_adapters(adapters)
     verifier = TokenVerifier(settings.auth, await build_key_ring(settings, stack))
     # Customers whose links change between syncs are listed by ``customers`` at once.
-    facts_writer = FactsWriter(store.pool)
+    facts_writer = FactsWriter(store.pool, store.tenant)
     # Made once the response cache is (its tier holds the generations it checks).
     whole_response: WholeResponseCache | None = None
 
@@ -182,7 +182,7 @@ async def open_services(
         settings,
         stack,
         store,
-        adapters,
+        shared_sources(adapters, settings.tenancy.tenants),
         PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
         metrics.writes,
         written(cache.invalidate_record, live),
@@ -196,7 +196,9 @@ async def open_services(
     stack.callback(metrics.upstream_watchers.remove, watch.windows.observe_call)
     checks = asyncio.create_task(watch.run(settings.rollout.check_seconds))
     stack.callback(checks.cancel)
-    kpis = start_kpis(settings.kpis, stack, store, metrics, rollout, watch)
+    kpis = start_kpis(
+        settings.kpis, stack, store, metrics, rollout, watch, settings.tenancy.tenants
+    )
     # Last, so that its workers stop (handing their jobs back) before anything closes.
     export_downloads = await start_exports(
         settings,
@@ -249,7 +251,7 @@ async def open_services(
                 kpis=kpis,
                 whole_response=whole_response if settings.cache.enabled else None,
                 tenancy=settings.tenancy,
-                boundary=TenantBoundaryStore(store),
+                boundary=TenantBoundaryStore(store, settings.tenancy.tenants),
             ),
             store,
             settings,

@@ -5,8 +5,9 @@ writes the store for it (lookups, live linking, interactions, people's decisions
 trail read back, the read model, identity evidence, data quality, writes' idempotency and
 status), are that tenant's: made here from the default tenant's state with the tenant's
 ``Store`` (``Store.for_tenant``, the same pool). What holds no tenant's data (the token
-verifier, the limits, the sources' rollout, the KPIs, the live feed, which subscriptions
-reach through the tenant's store) is shared.
+verifier, the limits, the sources' rollout, the live feed, which subscriptions reach
+through the tenant's store) is shared. The integration KPIs are each tenant's own in its
+state, and every tenant's added up in the state served without a tenant (the platform's).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from app.identity.data_quality import DataQuality
 from app.identity.decisions import IdentityDecisionService
 from app.identity.live_linking import LiveLinking
 from app.interactions.service import Interactions
+from app.kpis.service import IntegrationKpiService
 from app.settings import Settings
 from app.store.audit import AuditTrailStore
 from app.store.boundary import TenantBoundaryStore
@@ -53,9 +55,13 @@ def with_tenants(
     if len(served) > 1 and default.rollout is not None:
         default = replace(default, rollout=PlatformRolloutGate(default.rollout, served))
     states: dict[TenantId, GatewayState] = {}
+    kpis = default.kpis
     for tenant in settings.tenancy.tenants:
+        # The KPIs as built are the platform's (every tenant's added up): the state served
+        # without a tenant (an operator's). Each tenant's state reads its own.
+        own_kpis = kpis.for_tenant(tenant) if isinstance(kpis, IntegrationKpiService) else kpis
         if tenant == store.tenant:
-            states[tenant] = default
+            states[tenant] = replace(default, kpis=own_kpis)
             continue
         scoped = store.for_tenant(tenant)
         live_linker = (
@@ -71,7 +77,7 @@ def with_tenants(
         states[tenant] = replace(
             default,
             store=scoped,
-            boundary=TenantBoundaryStore(scoped),
+            boundary=TenantBoundaryStore(scoped, settings.tenancy.tenants),
             live_linker=live_linker,
             interactions=(
                 interactions.for_store(scoped, live_linker)
@@ -100,5 +106,6 @@ def with_tenants(
                 if isinstance(writes, Writes)
                 else None
             ),
+            kpis=own_kpis,
         )
     return replace(default, by_tenant=states)
