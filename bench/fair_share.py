@@ -194,7 +194,10 @@ async def _fill_facts(stack: Stack) -> None:
         resources.push_async_callback(store.close)
         sources = await build_sources(settings, resources)
         await refresh_facts_from(
-            FactsWriter(store.pool), sources, settings.customers, settings.identity.default_region
+            FactsWriter(store.pool, store.tenant),
+            sources,
+            settings.customers,
+            settings.identity.default_region,
         )
 
 

@@ -30,6 +30,7 @@ from app.store.embedded import start_embedded_postgres
 from app.store.source_calls import SourceCallDayStore
 from kernel.integration_kpis import SourceCallDay
 from kernel.models import Source
+from kernel.tenancy import TenantId
 
 RESULTS = Path(__file__).parent / "results"
 CODES = (None, None, None, "UPSTREAM_UNAVAILABLE", "UPSTREAM_CONTRACT")
@@ -57,7 +58,7 @@ class NoWriter:
 
 def observe_cost(calls: int) -> float:
     """Microseconds of CPU per ``observe_call``."""
-    tally = SourceCallTally(NoWriter())
+    tally = SourceCallTally(NoWriter(), tenant_now=lambda: TenantId("acme"))
     sources = list(Source)
     started = time.process_time()
     for n in range(calls):
@@ -85,15 +86,18 @@ async def measure(open_tickets: int, runs: int) -> list[tuple[str, float, float]
             await store.migrate()
             days = SourceCallDayStore(store.pool)
             year = {
-                (today - timedelta(days=n), source): SourceCallDay(source, calls=1000, errors=3)
+                (today - timedelta(days=n), source, store.tenant): SourceCallDay(
+                    source, calls=1000, errors=3
+                )
                 for n in range(365)
                 for source in Source
             }
             await days.add(year)
             batch = {
-                (today, source): SourceCallDay(source, calls=500, errors=2) for source in Source
+                (today, source, store.tenant): SourceCallDay(source, calls=500, errors=2)
+                for source in Source
             }
-            backlog = TicketBacklogStore(store.pool)
+            backlog = TicketBacklogStore(store.pool, store.tenant)
             async with store.pool.acquire() as conn:
                 await conn.execute(_OPEN_TICKETS, open_tickets, now)
                 await conn.execute(_TREND, today)

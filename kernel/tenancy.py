@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Literal, NewType, Protocol
 
-from kernel.client_errors import GatewayError
+from kernel.client_errors import Forbidden, GatewayError
 from kernel.identity import CustomerId
 
 TenantId = NewType("TenantId", str)
@@ -65,18 +65,25 @@ class TenantForbidden(GatewayError):
     code = "TENANT_FORBIDDEN"
 
 
-#: How a lookup named the customer it did not find: by the gateway's id, a normalised
-#: email or E.164 phone, or a system's record id.
-CrossingKind = Literal["id", "email", "phone", "record"]
+class CustomerDataRefused(Forbidden):
+    """A platform operator asked for customer data: it sees health, metrics and the
+    integration KPIs of every tenant, never a customer (nor a lookup of one)."""
+
+
+#: How a lookup named what it did not find: a customer by the gateway's id, a normalised
+#: email or E.164 phone, or a system's record id; a call by its contact id
+#: (``interaction``), an export job or a write by its id.
+CrossingKind = Literal["id", "email", "phone", "record", "interaction", "export", "write"]
 
 
 class TenantBoundary(Protocol):
-    """Which other tenants' customers a lookup that found nothing would have found: the
-    lookup is answered as missing all the same, and the attempt goes on their audit trail."""
+    """Which other tenants' customers, calls, exports or writes a lookup that found nothing
+    would have found: the lookup is answered as missing all the same, and the attempt goes
+    on their audit trail."""
 
     async def owners_elsewhere(
         self, kind: CrossingKind, value: str, source: str | None = None
-    ) -> Sequence[tuple[TenantId, CustomerId]]:
+    ) -> Sequence[tuple[TenantId, CustomerId | None]]:
         """The (tenant, customer) pairs of other tenants this key names (``source`` for a
-        record id)."""
+        record id); the customer is None for an export, which is no one customer's."""
         ...

@@ -13,6 +13,7 @@ from strawberry.tools import merge_types
 
 from resolvers.extensions.audit import RecordDisclosures
 from resolvers.extensions.plain_fields import PlainFieldExecution, remember_plain_fields
+from resolvers.extensions.platform import PlatformFieldsOnly
 from resolvers.operations.customer import Query as CustomerQuery
 from resolvers.operations.exports import ExportMutation
 from resolvers.operations.identity_decisions import IdentityMutation
@@ -70,7 +71,7 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[*extensions, RecordDisclosures],
+        extensions=[PlatformFieldsOnly, *extensions, RecordDisclosures],
         execution_context_class=PlainFieldExecution,
     )
     remember_plain_fields(schema._schema)

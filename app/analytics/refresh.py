@@ -128,7 +128,7 @@ async def refresh_facts_from(
         settings,
         default_region,
         adapters=sources.by_source,
-        backlog=BacklogPass(TicketBacklogStore(writer.pool), Source.SUPPORT),
+        backlog=BacklogPass(TicketBacklogStore(writer.pool, writer.tenant), Source.SUPPORT),
     )
 
 

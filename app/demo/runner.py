@@ -173,7 +173,7 @@ async def run_sync(
         # After the identity pass: the read model's facts follow the links it made. An
         # incremental run re-reads only the records it read; a full run (or one that read
         # too many to go record by record) refreshes every customer in bulk.
-        writer = FactsWriter(store.pool)
+        writer = FactsWriter(store.pool, store.tenant)
         facts: FactsRefreshReport | ChangedFactsReport
         if report.changed is not None:
             updater = FactsUpdater(

@@ -32,6 +32,7 @@ from app.tenancy.selection import choose_tenant, refusal_status
 from kernel.access import AuditEntry, AuditSink, AuditUnavailable
 from kernel.exports import EXPORT_ROLES, ExportFormat, ExportJobView, ExportState, may_read
 from kernel.tenancy import TenantForbidden, TenantRequired
+from resolvers.tenant_boundary import Asker, audit_crossing_of
 
 __all__ = ["ExportDownloads", "get_export_file"]
 
@@ -97,6 +98,18 @@ async def get_export_file(request: Request) -> Response:
         return error_response(403, "FORBIDDEN", f"the {principal.role} role may not read exports")
     # The request's tenant's jobs only: another tenant's job is as unknown as a missing one.
     job = await exports.get_export(request.path_params["export_id"]) if exports else None
+    if job is None:
+        # Another tenant's job: the attempt goes on its trail (the answer is a missing one's).
+        record = current_request.get()
+        asker = Asker(
+            principal,
+            tenant,
+            record.request_id if record is not None else None,
+            request.client.host if request.client is not None else None,
+        )
+        await audit_crossing_of(
+            asker, scoped.boundary, downloads.audit, "export", request.path_params["export_id"]
+        )
     if job is None or not may_read(principal, job):
         downloads.metrics.downloads.labels("not_found").inc()
         return error_response(404, "NOT_FOUND", "no such export")

@@ -97,7 +97,9 @@ class DataQuality:
         """The count as its day's in the integration KPIs' trend; a failure costs the trend
         this reading only, never the report."""
         try:
-            await DuplicateCandidateDays(self._store.pool).record(candidates, counted_at)
+            await DuplicateCandidateDays(self._store.pool, self._store.tenant).record(
+                candidates, counted_at
+            )
         except Exception:
             logger.warning("could not keep the day's duplicate candidates", exc_info=True)
 

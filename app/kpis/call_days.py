@@ -1,4 +1,4 @@
-"""``SourceCallTally``: each source's calls counted per UTC day in memory, added to the
+"""``SourceCallTally``: each source's calls counted per UTC day and tenant in memory, added to the
 store's daily series (``app.store.source_calls``) in batches by a background flusher.
 
 A row per call would cost a statement per upstream call on the request path; counting in
@@ -20,25 +20,37 @@ from typing import Protocol
 from app.rollout.window import ABORTED, CONTRACT, UNAVAILABLE
 from kernel.integration_kpis import SourceCallDay
 from kernel.models import Source
+from kernel.tenancy import TenantId
 
 logger = logging.getLogger(__name__)
+
+
+#: A count's key: the UTC day, the source, and the tenant the call was made for.
+CallKey = tuple[date, Source, TenantId]
 
 
 class CallDayWriter(Protocol):
     """Where the counts go (``app.store.source_calls.SourceCallDayStore``)."""
 
-    async def add(self, batch: Mapping[tuple[date, Source], SourceCallDay]) -> None: ...
+    async def add(self, batch: Mapping[CallKey, SourceCallDay]) -> None: ...
 
 
 class SourceCallTally:
-    """Counts calls and shadow comparisons per (UTC day, source) until the next flush."""
+    """Counts calls and shadow comparisons per (UTC day, source, tenant) until the next
+    flush; ``tenant_now`` says which tenant the call under way is made for (the request's;
+    the default tenant's outside any)."""
 
     def __init__(
-        self, writer: CallDayWriter, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self,
+        writer: CallDayWriter,
+        *,
+        tenant_now: Callable[[], TenantId],
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._writer = writer
         self._now = now
-        self._pending: dict[tuple[date, Source], SourceCallDay] = {}
+        self._tenant_now = tenant_now
+        self._pending: dict[CallKey, SourceCallDay] = {}
         # One flush at a time: a reader's flush waits for the one under way, so that what
         # it reads next includes this process's counts.
         self._flushing = asyncio.Lock()
@@ -88,7 +100,7 @@ class SourceCallTally:
 
     def _count(self, counts: SourceCallDay) -> None:
         day = self._now().astimezone(UTC).date()
-        key = (day, counts.source)
+        key = (day, counts.source, self._tenant_now())
         more = replace(counts, day=day)
         kept = self._pending.get(key)
         self._pending[key] = more if kept is None else kept + more

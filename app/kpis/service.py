@@ -23,12 +23,16 @@ from kernel.integration_kpis import (
     SourceKpis,
 )
 from kernel.models import Source
+from kernel.tenancy import TenantId
 
 logger = logging.getLogger(__name__)
 
 
 class KpiFigures(Protocol):
-    """What the store counts since a time (``app.store.kpis.KpiStore``)."""
+    """What the store counts since a time (``app.store.kpis.KpiStore``), of one tenant or
+    every tenant's (``scoped``)."""
+
+    def scoped(self, tenant: TenantId | None) -> KpiFigures: ...
 
     async def sync_runs_since(self, since: datetime) -> Mapping[str, int]: ...
 
@@ -40,11 +44,15 @@ class KpiFigures(Protocol):
 class CallDays(Protocol):
     """Each source's calls per day (``app.store.source_calls.SourceCallDayStore``)."""
 
+    def scoped(self, tenant: TenantId | None) -> CallDays: ...
+
     async def days_since(self, since: date) -> tuple[SourceCallDay, ...]: ...
 
 
 class DuplicateDays(Protocol):
     """The duplicate candidates per day (``app.store.duplicate_days.DuplicateCandidateDays``)."""
+
+    def scoped(self, tenant: TenantId | None) -> DuplicateDays: ...
 
     async def days_since(self, since: date) -> tuple[DuplicateCandidates, ...]: ...
 
@@ -56,7 +64,11 @@ class Flushable(Protocol):
 
 
 class IntegrationKpiService:
-    """An ``IntegrationKpiReader`` over the store and the rollout's windows."""
+    """An ``IntegrationKpiReader`` over the store and the rollout's windows: one tenant's
+    figures (``for_tenant``), or every tenant's added up (the platform's, as built).
+
+    What the tenants share is the platform's in either: the sources' rollout modes and
+    this process's latency p99 (the tenants share their sources)."""
 
     def __init__(
         self,
@@ -78,6 +90,22 @@ class IntegrationKpiService:
         self._pending = pending
         self._duplicate_days = duplicate_days
         self._now = now
+
+    def for_tenant(self, tenant: TenantId | None) -> IntegrationKpiService:
+        """The same KPIs, of ``tenant``'s sync runs, records, events, calls, duplicate
+        candidates and backlog (None: every tenant's, the platform total)."""
+        return IntegrationKpiService(
+            self._store.scoped(tenant),
+            self._rollouts,
+            self._windows,
+            self._backlog.scoped(tenant),
+            self._call_days.scoped(tenant),
+            pending=self._pending,
+            duplicate_days=(
+                self._duplicate_days.scoped(tenant) if self._duplicate_days is not None else None
+            ),
+            now=self._now,
+        )
 
     async def integration_kpis(self, since: datetime) -> IntegrationKpis:
         now = self._now()

@@ -23,6 +23,7 @@ from app.store import source_facts
 from kernel.identity import CustomerId
 from kernel.models import Source
 from kernel.source_facts import FactsSpec, FactValues
+from kernel.tenancy import TenantId
 
 __all__ = ["BillingFacts", "CrmFacts", "FactsRefreshSession", "FactsWriter"]
 
@@ -54,10 +55,14 @@ select c.id, c.tenant, c.created_at,
        coalesce((select array_agg(distinct l.source order by l.source)
                    from identity_links as l where l.customer_id = c.id), '{}')
   from customers as c
- where $1::text[] is null or c.id = any($1::text[])
+ where {which}
 on conflict (customer_id) do update set linked_sources = excluded.linked_sources
  where customer_facts.linked_sources is distinct from excluded.linked_sources
 """
+# A whole refresh's rows: its tenant's customers; named customers: those (ids are unique
+# across tenants, and each row takes its customer's tenant).
+_ENSURE_TENANT_ROWS = _ENSURE_ROWS.replace("{which}", "c.tenant = $1")
+_ENSURE_NAMED_ROWS = _ENSURE_ROWS.replace("{which}", "c.id = any($1::text[])")
 # Staging tables live for one transaction: a pass's pages are staged, then applied to the
 # read model in one statement, so readers never see a pass half done (and one hash join
 # over the whole pass is much cheaper than an update per page: 5 s against 0.5 s for
@@ -111,7 +116,7 @@ update customer_facts as f
    set country = s.country, crm_taken_at = $1
   from identity_links as l
   left join facts_stage_crm as s on s.external_id = l.external_id
- where l.source = 'CRM' and f.customer_id = l.customer_id and {_CHOSEN_LINK}
+ where l.source = 'CRM' and l.tenant = $2 and f.customer_id = l.customer_id and {_CHOSEN_LINK}
 """  # noqa: S608 - a fixed fragment
 _APPLY_BILLING = f"""
 update customer_facts as f
@@ -119,7 +124,8 @@ update customer_facts as f
        billing_taken_at = $1
   from identity_links as l
   left join facts_stage_billing as s on s.external_id = l.external_id
- where l.source = 'BILLING' and f.customer_id = l.customer_id and {_CHOSEN_LINK}
+ where l.source = 'BILLING' and l.tenant = $2 and f.customer_id = l.customer_id
+   and {_CHOSEN_LINK}
 """  # noqa: S608 - a fixed fragment
 # Customers with a billing link and no subscription get NULL (no status), not the old one.
 # The staged rows are reduced per record first, then hash-joined to the links.
@@ -131,7 +137,8 @@ update customer_facts as f
       select distinct on (external_id) external_id, status
         from facts_stage_subscriptions
        order by external_id, relevance) as best on best.external_id = l.external_id
- where l.source = 'BILLING' and f.customer_id = l.customer_id and {_CHOSEN_LINK}
+ where l.source = 'BILLING' and l.tenant = $1 and f.customer_id = l.customer_id
+   and {_CHOSEN_LINK}
    and f.subscription_status is distinct from best.status
 """  # noqa: S608 - a fixed fragment
 _APPLY_TICKETS = f"""
@@ -143,14 +150,15 @@ update customer_facts as f
       select external_id, sum(open_count)::integer as open_count,
              max(last_ticket_at) as last_ticket_at
         from facts_stage_tickets group by external_id) as t on t.external_id = l.external_id
- where l.source = 'SUPPORT' and f.customer_id = l.customer_id and {_CHOSEN_LINK}
+ where l.source = 'SUPPORT' and l.tenant = $2 and f.customer_id = l.customer_id
+   and {_CHOSEN_LINK}
 """  # noqa: S608 - a fixed fragment
 _APPLY_CALLS = """
 update customer_facts as f
    set last_call_at = calls.at
   from (select k.customer_id, max(s.at) as at
           from facts_stage_calls as s
-          join lookup_keys as k on k.kind = 'phone' and k.value = s.phone
+          join lookup_keys as k on k.kind = 'phone' and k.value = s.phone and k.tenant = $1
          group by k.customer_id) as calls
  where f.customer_id = calls.customer_id
    and (f.last_call_at is null or f.last_call_at < calls.at)
@@ -179,9 +187,15 @@ class FactsRefreshSession:
     different orders, could otherwise deadlock.
     """
 
-    def __init__(self, conn: PoolConnectionProxy[asyncpg.Record], apply_lock: asyncio.Lock) -> None:
+    def __init__(
+        self,
+        conn: PoolConnectionProxy[asyncpg.Record],
+        apply_lock: asyncio.Lock,
+        tenant: TenantId,
+    ) -> None:
         self._conn = conn
         self._apply_lock = apply_lock
+        self._tenant = tenant
 
     async def _apply(self, stage: str, sql: str, *args: object) -> None:
         async with self._apply_lock:
@@ -193,13 +207,15 @@ class FactsRefreshSession:
             await self._conn.execute(sql, *args)
 
     async def ensure_rows(self, customer_ids: Sequence[CustomerId] | None = None) -> None:
-        """A row for every customer (or these), with the systems each is linked to now."""
-        ids = None if customer_ids is None else list(customer_ids)
-        await self._conn.execute(_ENSURE_ROWS, ids)
-        if ids is None:
-            # Through the owner's function: the run-time role may not ANALYZE a table it
-            # does not own (migration 019).
-            await self._conn.execute("select analyze_customer_facts()")
+        """A row for every customer of the tenant (or these), with the systems each is
+        linked to now."""
+        if customer_ids is not None:
+            await self._conn.execute(_ENSURE_NAMED_ROWS, list(customer_ids))
+            return
+        await self._conn.execute(_ENSURE_TENANT_ROWS, self._tenant)
+        # Through the owner's function: the run-time role may not ANALYZE a table it
+        # does not own (migration 019).
+        await self._conn.execute("select analyze_customer_facts()")
 
     async def stage_crm(self, page: Sequence[CrmFacts]) -> None:
         """The CRM facts of one page of contacts."""
@@ -209,7 +225,7 @@ class FactsRefreshSession:
 
     async def apply_crm(self, taken_at: datetime) -> None:
         """Each CRM-linked customer's staged facts (NULL when its contact is gone)."""
-        await self._apply("facts_stage_crm", _APPLY_CRM, taken_at)
+        await self._apply("facts_stage_crm", _APPLY_CRM, taken_at, self._tenant)
 
     async def stage_billing(self, page: Sequence[BillingFacts]) -> None:
         """The money facts of one page of billing records."""
@@ -223,7 +239,7 @@ class FactsRefreshSession:
 
     async def apply_billing(self, taken_at: datetime) -> None:
         """Each billing-linked customer's staged money facts (NULL when its record is gone)."""
-        await self._apply("facts_stage_billing", _APPLY_BILLING, taken_at)
+        await self._apply("facts_stage_billing", _APPLY_BILLING, taken_at, self._tenant)
 
     @asynccontextmanager
     async def staged(self, kind: StageKind) -> AsyncIterator[None]:
@@ -241,7 +257,7 @@ class FactsRefreshSession:
 
     async def apply_subscriptions(self) -> None:
         """Each billing-linked customer's most relevant staged status (NULL when none)."""
-        await self._apply("facts_stage_subscriptions", _APPLY_SUBSCRIPTIONS)
+        await self._apply("facts_stage_subscriptions", _APPLY_SUBSCRIPTIONS, self._tenant)
 
     async def stage_tickets(self, rows: Sequence[tuple[str, int, datetime]]) -> None:
         """(support user id, open tickets, newest ticket) of one page, per requester."""
@@ -251,7 +267,7 @@ class FactsRefreshSession:
 
     async def apply_tickets(self, taken_at: datetime) -> None:
         """Each support-linked customer's staged counts (0 and NULL when none)."""
-        await self._apply("facts_stage_tickets", _APPLY_TICKETS, taken_at)
+        await self._apply("facts_stage_tickets", _APPLY_TICKETS, taken_at, self._tenant)
 
     async def stage_source_facts(self, rows: Sequence[tuple[str, FactValues]]) -> None:
         """One page of a registered source's facts, per customer reference (``source``)."""
@@ -260,7 +276,7 @@ class FactsRefreshSession:
     async def apply_source_facts(self, source: Source, spec: FactsSpec, taken_at: datetime) -> None:
         """Each of ``source``'s linked customers' staged facts, added up per reference
         (0 and NULL for a reference with none), and its flags."""
-        sql, args = source_facts.apply_sql(source, spec, taken_at)
+        sql, args = source_facts.apply_sql(source, spec, taken_at, self._tenant)
         await self._apply("facts_stage_source", sql, *args)
 
     async def stage_calls(self, rows: Sequence[tuple[str, datetime]]) -> None:
@@ -269,15 +285,23 @@ class FactsRefreshSession:
 
     async def apply_calls(self) -> None:
         """Each customer's newest staged call, where it is newer than the one known."""
-        await self._apply("facts_stage_calls", _APPLY_CALLS)
+        await self._apply("facts_stage_calls", _APPLY_CALLS, self._tenant)
 
 
 class FactsWriter:
-    """Writes the read model: whole refreshes (``session``) and one customer's groups."""
+    """Writes the read model: whole refreshes of ``tenant``'s customers (``session``: a
+    pass's records join that tenant's links only, never another tenant's with the same
+    record id) and one customer's groups."""
 
-    def __init__(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
+    def __init__(self, pool: asyncpg.Pool[asyncpg.Record], tenant: TenantId) -> None:
         self._pool = pool
+        self._tenant = tenant
         self._apply_lock = asyncio.Lock()
+
+    @property
+    def tenant(self) -> TenantId:
+        """The tenant whose read model a whole refresh writes."""
+        return self._tenant
 
     @property
     def pool(self) -> asyncpg.Pool[asyncpg.Record]:
@@ -289,7 +313,7 @@ class FactsWriter:
         """One connection for one pass (staging tables belong to a connection); as many
         passes run at once as the pool has connections."""
         async with self._pool.acquire() as conn:
-            yield FactsRefreshSession(conn, self._apply_lock)
+            yield FactsRefreshSession(conn, self._apply_lock, self._tenant)
 
     async def ensure_customer(self, customer_id: CustomerId) -> None:
         """The customer's row, with the systems it is linked to now."""
@@ -303,7 +327,7 @@ class FactsWriter:
         refresh or webhook of their records.
         """
         async with self._pool.acquire() as conn:
-            await conn.execute(_ENSURE_ROWS, list(customer_ids))
+            await conn.execute(_ENSURE_NAMED_ROWS, list(customer_ids))
 
     async def set_billing(
         self,

@@ -86,10 +86,13 @@ def stage_rows(rows: Sequence[tuple[str, FactValues]]) -> tuple[list[str], list[
     return [ref for ref, _ in rows], [encode_values(values) for _, values in rows]
 
 
-def apply_sql(source: Source, spec: FactsSpec, taken_at: datetime) -> tuple[str, list[object]]:
-    """The statement that applies a pass's staged facts of ``source`` to every customer
-    linked to it (a reference with no staged row gets the facts of none: 0 and null)."""
-    args: list[object] = [source.value, taken_at, encode_values(spec.empty())]
+def apply_sql(
+    source: Source, spec: FactsSpec, taken_at: datetime, tenant: str
+) -> tuple[str, list[object]]:
+    """The statement that applies a pass's staged facts of ``source`` to every customer of
+    ``tenant`` linked to it (a reference with no staged row gets the facts of none: 0 and
+    null; another tenant's record with the same reference is none of this pass's)."""
+    args: list[object] = [source.value, taken_at, encode_values(spec.empty()), tenant]
 
     def param(value: object) -> str:
         args.append(value)
@@ -115,7 +118,7 @@ def apply_sql(source: Source, spec: FactsSpec, taken_at: datetime) -> tuple[str,
             from (select s.external_id, jsonb_build_object({combined}) as v
                     from facts_stage_source as s group by s.external_id) as agg
       ) as a on a.external_id = l.external_id
-     where l.source = $1 and f.customer_id = l.customer_id and {CHOSEN_LINK}
+     where l.source = $1 and l.tenant = $4 and f.customer_id = l.customer_id and {CHOSEN_LINK}
     """  # noqa: S608 - fragments are fixed; every name and value is a parameter
     return sql, args
 

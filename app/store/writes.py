@@ -171,6 +171,11 @@ class WriteStore:
         self._pool = store.pool
         self._tenant = store.tenant
 
+    @property
+    def tenant(self) -> TenantId:
+        """The tenant whose requests' writes this store accepts and reads."""
+        return self._tenant
+
     async def accept(self, new: NewWrite, lease_seconds: float) -> tuple[WriteRow, bool]:
         """The key's row: a new one, claimed by the caller for ``lease_seconds`` (True), or
         the one the key already had (False; its input hash tells whether it is the same)."""

@@ -78,7 +78,7 @@ class Probes:
                 reading = metrics.identity.reading
                 if reading is not None and reading is not before:
                     # A fresh count: the day's in the integration KPIs' trend too.
-                    await DuplicateCandidateDays(store.pool).record(
+                    await DuplicateCandidateDays(store.pool, store.tenant).record(
                         reading.duplicate_candidates, datetime.now(UTC)
                     )
         except Exception:
@@ -98,7 +98,8 @@ class Probes:
             logger.warning("could not read the writes' outbox for /metrics", exc_info=True)
         try:
             async with asyncio.timeout(STORE_PROBE_SECONDS):
-                backlog = TicketBacklogStore(store.pool)
+                # The gauges are the platform's: every tenant's backlog added up.
+                backlog = TicketBacklogStore(store.pool, None)
                 metrics.backlog.reading = await backlog.backlog(datetime.now(UTC))
         except Exception:
             logger.warning("could not read the ticket backlog for /metrics", exc_info=True)

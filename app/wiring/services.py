@@ -63,7 +63,7 @@ from app.wiring.metrics import GatewayMetrics
 from app.wiring.protection import QueryProtection
 from app.wiring.sources import build_adapters
 from app.wiring.tenants import open_tenant_adapters, tenant_webhooks, tenants_sources, with_tenants
-from app.wiring.writes import start_writes
+from app.wiring.writes import own_sources, start_writes
 from kernel.identity import CustomerId
 from kernel.identity_evidence import IdentityEvidence
 from kernel.models import Source
@@ -121,7 +121,7 @@ async def open_services(
     )
     verifier = TokenVerifier(settings.auth, await build_key_ring(settings, stack))
     # Customers whose links change between syncs are listed by ``customers`` at once.
-    facts_writer = FactsWriter(store.pool)
+    facts_writer = FactsWriter(store.pool, store.tenant)
     # Made once the response cache is (its tier holds the generations it checks).
     whole_response: WholeResponseCache | None = None
 
@@ -188,7 +188,7 @@ async def open_services(
         settings,
         stack,
         store,
-        adapters,
+        own_sources(store.tenant, adapters, tenant_adapters),
         PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
         metrics.writes,
         written(cache.invalidate_record, live),
@@ -202,7 +202,9 @@ async def open_services(
     stack.callback(metrics.upstream_watchers.remove, watch.windows.observe_call)
     checks = asyncio.create_task(watch.run(settings.rollout.check_seconds))
     stack.callback(checks.cancel)
-    kpis = start_kpis(settings.kpis, stack, store, metrics, rollout, watch)
+    kpis = start_kpis(
+        settings.kpis, stack, store, metrics, rollout, watch, settings.tenancy.tenants
+    )
     # Last, so that its workers stop (handing their jobs back) before anything closes.
     export_downloads = await start_exports(
         settings,
@@ -226,12 +228,7 @@ async def open_services(
         # For each other tenant's webhooks (/webhooks/<tenant>/<source>): what they apply to.
         "tenant_webhooks": {
             tenant: tenant_webhooks(
-                store.for_tenant(tenant),
-                cache.for_tenant(tenant),
-                own,
-                facts_writer,
-                live,
-                metrics,
+                store.for_tenant(tenant), cache.for_tenant(tenant), own, live, metrics
             )
             for tenant, own in tenant_sources.items()
         },
@@ -267,7 +264,7 @@ async def open_services(
                 kpis=kpis,
                 whole_response=whole_response if settings.cache.enabled else None,
                 tenancy=settings.tenancy,
-                boundary=TenantBoundaryStore(store),
+                boundary=TenantBoundaryStore(store, settings.tenancy.tenants),
             ),
             store,
             settings,

@@ -6,9 +6,10 @@ trail read back, the read model, identity evidence, data quality, writes' idempo
 status), are that tenant's: made here from the default tenant's state with the tenant's
 ``Store`` (``Store.for_tenant``, the same pool), and its sources are its own accounts
 (``app.wiring.sources.build_adapters(..., tenant=...)``, read through its own namespace of
-the response cache). What holds no tenant's data (the token
-verifier, the limits, the sources' rollout, the KPIs, the live feed, which subscriptions
-reach through the tenant's store) is shared.
+the response cache). What holds no tenant's data (the token verifier, the limits, the
+sources' rollout, the live feed, which subscriptions reach through the tenant's store) is
+shared. The integration KPIs are each tenant's own in its state, and every tenant's added
+up in the state served without a tenant (the platform's).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from app.identity.data_quality import DataQuality
 from app.identity.decisions import IdentityDecisionService
 from app.identity.live_linking import LiveLinking
 from app.interactions.service import Interactions
+from app.kpis.service import IntegrationKpiService
 from app.live.service import LiveChanges
 from app.resilience.policy import Resilience
 from app.secrets.files import SecretFiles
@@ -78,9 +80,13 @@ def with_tenants(
     if len(served) > 1 and default.rollout is not None:
         default = replace(default, rollout=PlatformRolloutGate(default.rollout, served))
     states: dict[TenantId, GatewayState] = {}
+    kpis = default.kpis
     for tenant in settings.tenancy.tenants:
+        # The KPIs as built are the platform's (every tenant's added up): the state served
+        # without a tenant (an operator's). Each tenant's state reads its own.
+        own_kpis = kpis.for_tenant(tenant) if isinstance(kpis, IntegrationKpiService) else kpis
         if tenant == store.tenant:
-            states[tenant] = default
+            states[tenant] = replace(default, kpis=own_kpis)
             continue
         scoped = store.for_tenant(tenant)
         own = sources.get(tenant, Sources.from_adapters({}))
@@ -98,7 +104,7 @@ def with_tenants(
             default,
             store=scoped,
             sources=own,
-            boundary=TenantBoundaryStore(scoped),
+            boundary=TenantBoundaryStore(scoped, settings.tenancy.tenants),
             live_linker=live_linker,
             interactions=(
                 interactions.for_store(
@@ -137,6 +143,7 @@ def with_tenants(
                 if isinstance(writes, Writes)
                 else None
             ),
+            kpis=own_kpis,
         )
     return replace(default, by_tenant=states)
 
@@ -183,7 +190,6 @@ def tenant_webhooks(
     store: Store,
     cache: ResponseCache,
     sources: Sources,
-    facts_writer: FactsWriter,
     live: LiveChanges | None,
     metrics: GatewayMetrics,
 ) -> TenantWebhooks:
@@ -197,7 +203,7 @@ def tenant_webhooks(
         facts_updater=(
             FactsUpdater(
                 store,
-                facts_writer,
+                FactsWriter(store.pool, store.tenant),
                 sources.port(BILLING),
                 sources.port(CRM),
                 sources.port(SUPPORT),

@@ -3,7 +3,9 @@
 Used by the request that accepted the write (its first try) and by the outbox's workers
 (every later one), always holding the row's claim. The system and how it is written there
 come from the registry (``writer_of``); the adapters are the sources' own, uncached, so that
-a version check reads the record as it is.
+a version check reads the record as it is, and they are the write's own tenant's: the
+outbox holds every tenant's writes, and each is delivered through ``SourcesOf`` (its
+tenant's sources, with their credentials) and audited on its tenant's trail.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from kernel.access import AuditEntry, AuditSink
 from kernel.errors import UpstreamError, UpstreamRateLimited, UpstreamUnavailable
 from kernel.identity import CustomerId
 from kernel.models import Source
+from kernel.tenancy import TenantId
 from kernel.writes import RecordChanged, WriteCommand, WriteKind, WriteStatus
 
 logger = logging.getLogger(__name__)
@@ -28,6 +31,14 @@ logger = logging.getLogger(__name__)
 CONFLICT = "CONFLICT"
 #: The reason of a write whose record is not the customer's (or no longer exists).
 NOT_THE_CUSTOMERS = "NOT_FOUND"
+
+
+#: A tenant's sources, uncached, by source: how a write of that tenant reaches its systems
+#: (an empty mapping, or one without the write's source, for a tenant not served now).
+SourcesOf = Callable[[TenantId], Mapping[Source, object]]
+
+#: The reason a write waits whose tenant has no such source configured (it may come back).
+NO_SOURCE = "SOURCE_NOT_CONFIGURED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +55,14 @@ class Delivery:
     def __init__(
         self,
         store: WriteStore,
-        adapters: Mapping[Source, object],
+        sources_of: SourcesOf,
         settings: WritesSettings,
         metrics: WriteMetrics,
         audit: AuditSink,
         invalidate: Callable[[Source, str], Awaitable[None]],
     ) -> None:
         self._store = store
-        self._adapters = adapters
+        self._sources_of = sources_of
         self._settings = settings
         self._metrics = metrics
         self._audit = audit
@@ -61,7 +72,11 @@ class Delivery:
         """Try ``row`` (claimed by the caller) once and record how it went."""
         kind = WriteKind(row.kind)
         source, write = writer_of(kind)
-        adapter = self._adapters[source]
+        adapter = self.sources_for(row.tenant or self._store.tenant).get(source)
+        if adapter is None:
+            # Its tenant's source is not configured (now): the write waits, and fails only
+            # after its attempts, as it would for a system that stays down.
+            return await self._retry(row, source, NO_SOURCE, None)
         owner = str(row.input.get("owner", ""))
         command = WriteCommand(
             kind=kind,
@@ -99,6 +114,10 @@ class Delivery:
             await self._forget(source, owner or row.target_record_id)
             await self._audit_final(row, WriteStatus.APPLIED.value)
         return Tried(WriteStatus.APPLIED)
+
+    def sources_for(self, tenant: TenantId) -> Mapping[Source, object]:
+        """``tenant``'s sources, uncached, by source (what its writes are made through)."""
+        return self._sources_of(tenant)
 
     async def _retry(
         self, row: WriteRow, source: Source, code: str, retry_after: float | None

@@ -61,7 +61,6 @@ class Writes:
         self,
         store: WriteStore,
         identities: IdentityStore,
-        adapters: Mapping[Source, object],
         delivery: Delivery,
         settings: WritesSettings,
         metrics: WriteMetrics,
@@ -72,7 +71,6 @@ class Writes:
     ) -> None:
         self._store = store
         self._identities = identities
-        self._adapters = adapters
         self._delivery = delivery
         self._settings = settings
         self._metrics = metrics
@@ -82,12 +80,11 @@ class Writes:
 
     def for_tenant(self, store: WriteStore, identities: IdentityStore, tenant: TenantId) -> Writes:
         """The same service over another tenant's writes and customers (its idempotency
-        keys, its writes' status), its entries on that tenant's trail; the outbox delivers
-        every tenant's."""
+        keys, its writes' status, its sources), its entries on that tenant's trail; the
+        outbox delivers every tenant's, each through its own tenant's sources."""
         return Writes(
             store,
             identities,
-            self._adapters,
             self._delivery,
             self._settings,
             self._metrics,
@@ -173,6 +170,14 @@ class Writes:
             raise WriteFieldInvalid("customerId", f"the customer has no {noun} to write to")
         return link.external_id
 
+    def _adapter(self, source: Source) -> object:
+        """This tenant's adapter of ``source`` (looked up at each use: a tenant's sources
+        may be replaced while the gateway runs)."""
+        adapter = self._delivery.sources_for(self._store.tenant).get(source)
+        if adapter is None:
+            raise UpstreamUnavailable(source, "this tenant has no such source configured")
+        return adapter
+
     async def _check_owned(
         self, write: SourceWrite, source: Source, owner: str, record_id: str, argument: str
     ) -> None:
@@ -181,7 +186,7 @@ class Writes:
         if write.owns is None:
             return
         try:
-            owned = await write.owns(self._adapters[source], owner, record_id)
+            owned = await write.owns(self._adapter(source), owner, record_id)
         except UpstreamUnavailable:
             # The outbox checks again before it writes: a system that is down must not cost
             # the agent the write.
@@ -199,7 +204,7 @@ class Writes:
         if write.check is None:
             return
         try:
-            await write.check(self._adapters[source], command)
+            await write.check(self._adapter(source), command)
         except RecordChanged as changed:
             raise WriteConflict(changed) from changed
         except UpstreamUnavailable:

@@ -31,6 +31,7 @@ from kernel.exports import (
 )
 from kernel.source_facts import taken_at_column
 from resolvers.operations.customers import CustomerFilterInput
+from resolvers.tenant_boundary import audit_crossing
 from resolvers.types.common import Info
 from resolvers.types.facts import DECLARED, Declared
 
@@ -119,7 +120,11 @@ async def export_status(info: Info, id: strawberry.ID) -> ExportJob | None:
     """
     jobs = _jobs(info)
     view = await jobs.get_export(str(id))
-    if view is None or not may_read(info.context.principal, view):
+    if view is None:
+        # Another tenant's job is answered as missing; the attempt goes on its trail.
+        await audit_crossing(info.context, "export", str(id))
+        return None
+    if not may_read(info.context.principal, view):
         return None
     return ExportJob.from_view(view)
 

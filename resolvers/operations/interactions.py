@@ -17,11 +17,13 @@ from kernel.access import VerificationLevel
 from kernel.client_errors import Forbidden, GatewayError
 from kernel.interactions import (
     Actor,
+    InteractionRefused,
     InteractionService,
     InteractionState,
     InteractionView,
     KnowledgeAnswers,
 )
+from resolvers.tenant_boundary import audit_crossing
 from resolvers.types.common import Info
 from resolvers.types.customer import Customer
 
@@ -107,11 +109,20 @@ def _service(info: Info, roles: frozenset[str]) -> tuple[InteractionService, Act
     return context.interactions, actor
 
 
+async def _refused_step(info: Info, contact_id: str, step: str) -> None:
+    """A step the service refused: if the contact id is only another tenant's call, the
+    attempt goes on that tenant's trail (the refusal is the one a missing call gets)."""
+    await audit_crossing(info.context, "interaction", contact_id, step=step)
+
+
 async def interaction(info: Info, contact_id: strawberry.ID) -> Interaction | None:
     """``Query.interaction``: agents and supervisors read any interaction's state."""
     service, actor = _service(info, DESK_ROLES)
     view = await service.get(actor, str(contact_id))
-    return Interaction.from_view(view) if view is not None else None
+    if view is None:
+        await _refused_step(info, str(contact_id), "READ")
+        return None
+    return Interaction.from_view(view)
 
 
 async def waiting_calls(info: Info, first: int = 20) -> list[Interaction]:
@@ -130,7 +141,11 @@ class InteractionMutation:
     @strawberry.mutation(description="Take a waiting call; the grant's token acts within it.")
     async def claim_interaction(self, info: Info, contact_id: strawberry.ID) -> InteractionGrant:
         service, actor = _service(info, DESK_ROLES)
-        grant = await service.claim(actor, str(contact_id))
+        try:
+            grant = await service.claim(actor, str(contact_id))
+        except InteractionRefused:
+            await _refused_step(info, str(contact_id), "CLAIM")
+            raise
         return InteractionGrant(
             interaction=Interaction.from_view(grant.interaction), token=grant.token
         )
@@ -140,12 +155,22 @@ class InteractionMutation:
         self, info: Info, contact_id: strawberry.ID, to_agent: strawberry.ID
     ) -> Interaction:
         service, actor = _service(info, DESK_ROLES)
-        return Interaction.from_view(await service.transfer(actor, str(contact_id), str(to_agent)))
+        try:
+            view = await service.transfer(actor, str(contact_id), str(to_agent))
+        except InteractionRefused:
+            await _refused_step(info, str(contact_id), "TRANSFER")
+            raise
+        return Interaction.from_view(view)
 
     @strawberry.mutation(description="End your call; its history stays.")
     async def end_interaction(self, info: Info, contact_id: strawberry.ID) -> Interaction:
         service, actor = _service(info, DESK_ROLES)
-        return Interaction.from_view(await service.end(actor, str(contact_id)))
+        try:
+            view = await service.end(actor, str(contact_id))
+        except InteractionRefused:
+            await _refused_step(info, str(contact_id), "END")
+            raise
+        return Interaction.from_view(view)
 
     @strawberry.mutation(
         description="Verify the caller by knowledge answers when the IVR could not; "
@@ -156,4 +181,9 @@ class InteractionMutation:
     ) -> Interaction:
         service, actor = _service(info, DESK_ROLES)
         given = KnowledgeAnswers(postcode=answers.postcode, date_of_birth=answers.date_of_birth)
-        return Interaction.from_view(await service.verify_caller(actor, str(contact_id), given))
+        try:
+            view = await service.verify_caller(actor, str(contact_id), given)
+        except InteractionRefused:
+            await _refused_step(info, str(contact_id), "VERIFY")
+            raise
+        return Interaction.from_view(view)

@@ -35,6 +35,7 @@ from kernel.live import (
     topics_of,
 )
 from resolvers.operations.interactions import DESK_ROLES, Interaction
+from resolvers.tenant_boundary import audit_crossing
 from resolvers.types.common import Info, Source
 from resolvers.types.customer import panels_changed
 
@@ -129,6 +130,7 @@ async def customer_updated(info: Info, customer_id: strawberry.ID) -> AsyncItera
     _check_role(info, CUSTOMER_ROLES)
     wanted = CustomerId(str(customer_id))
     if await info.context.loaders.customers.load(wanted) is None:
+        await audit_crossing(info.context, "id", wanted)
         raise BadUserInput("no customer has this id")
     async for item in _events(info, [customer_topic(wanted)], "customerUpdated"):
         if isinstance(item, Dropped):
@@ -152,6 +154,9 @@ async def customer_updated(info: Info, customer_id: strawberry.ID) -> AsyncItera
 async def interaction_updated(info: Info, contact_id: strawberry.ID) -> AsyncIterator[Interaction]:
     """``Subscription.interactionUpdated``: each step of one interaction, until it ends."""
     _check_role(info, DESK_ROLES)
+    # Another tenant's call is listened for as a missing one is (nothing comes), and the
+    # attempt goes on that tenant's trail.
+    await audit_crossing(info.context, "interaction", str(contact_id))
     newest: datetime | None = None
     async for item in _events(info, [interaction_topic(str(contact_id))], "interactionUpdated"):
         if isinstance(item, Dropped):

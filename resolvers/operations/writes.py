@@ -15,6 +15,7 @@ import strawberry
 from kernel.client_errors import GatewayError
 from kernel.identity import CustomerId
 from kernel.writes import WriteActor, WriteKind, WriteRequest, WriteService, WriteValues
+from resolvers.tenant_boundary import audit_crossing
 from resolvers.types.common import Info
 from resolvers.types.writes import ContactDetailsInput, TicketInput, WriteResult
 
@@ -43,14 +44,26 @@ def _service(info: Info) -> tuple[WriteService, WriteActor]:
 
 async def _submit(info: Info, request: WriteRequest) -> WriteResult:
     service, actor = _service(info)
-    return WriteResult.from_outcome(await service.submit(actor, request))
+    try:
+        outcome = await service.submit(actor, request)
+    except GatewayError:
+        # A write refused, perhaps for naming another tenant's customer ("no such
+        # customer"): if so, the attempt goes on that customer's trail.
+        if request.customer_id is not None:
+            await audit_crossing(info.context, "id", request.customer_id, step="WRITE")
+        raise
+    return WriteResult.from_outcome(outcome)
 
 
 async def write_status(info: Info, id: strawberry.ID) -> WriteResult | None:
     """``Query.writeStatus``: null for an unknown write and for someone else's."""
     service, actor = _service(info)
     outcome = await service.status(actor, str(id))
-    return WriteResult.from_outcome(outcome) if outcome is not None else None
+    if outcome is None:
+        # Another tenant's write is answered as missing; the attempt goes on its trail.
+        await audit_crossing(info.context, "write", str(id))
+        return None
+    return WriteResult.from_outcome(outcome)
 
 
 @strawberry.type

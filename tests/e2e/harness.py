@@ -130,7 +130,7 @@ async def sync_store(settings: Settings, *, with_facts: bool = False) -> SyncRep
         report = await sync_identities(store, sources.by_source, settings.identity)
         if with_facts:
             await refresh_facts_from(
-                FactsWriter(store.pool),
+                FactsWriter(store.pool, store.tenant),
                 sources,
                 settings.customers,
                 settings.identity.default_region,

@@ -45,7 +45,7 @@ async def facts_refreshed(stack: Stack) -> FactsRefreshReport:
         resources.push_async_callback(store.close)
         sources = await build_sources(settings, resources)
         return await refresh_facts_from(
-            FactsWriter(store.pool),
+            FactsWriter(store.pool, store.tenant),
             sources,
             # The sandbox's calls are of mid-2024: look back far enough to meet them.
             CustomersSettings(call_lookback_days=3650),

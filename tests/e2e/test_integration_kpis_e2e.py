@@ -119,7 +119,7 @@ async def test_open_tickets_appear_by_status_and_age_and_in_the_trend(
         store = await Store.connect(url.get_secret_value(), pool_size=2)
         resources.push_async_callback(store.close)
         sources = await build_sources(clean_sandbox.settings, resources)
-        backlog = BacklogPass(TicketBacklogStore(store.pool), Source.SUPPORT)
+        backlog = BacklogPass(TicketBacklogStore(store.pool, store.tenant), Source.SUPPORT)
         async for page in sources.port(SUPPORT).iter_tickets():
             tickets = [ticket for _, ticket in page]
             backlog.see(tickets)

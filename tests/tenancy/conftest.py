@@ -250,7 +250,7 @@ async def audit_rows(database_url: str, tenant: TenantId) -> list[asyncpg.Record
     try:
         return list(
             await conn.fetch(
-                "select id, subject, role, customer_id, outcome, detail from audit_trail"
+                "select id, kind, subject, role, customer_id, outcome, detail from audit_trail"
                 " where tenant = $1 order by id",
                 tenant,
             )

@@ -9,8 +9,9 @@ new field is probed without anyone listing it):
   write id in the answer (the values the request itself sent aside);
 - the answer is exactly the answer to the same operation aimed at keys nobody has;
 - nothing of acme changes: acme's rows in every tenant-scoped table are the same after;
-- the attempts are audited: each lookup that named an acme customer is on acme's audit trail
-  (``denied``), as globex's principal's, and nothing else of globex's is.
+- the attempts are audited: each lookup that named an acme customer, call, export or write,
+  and each step or write aimed at one, is on acme's audit trail (``denied``), as globex's
+  principal's, and nothing else of globex's is.
 """
 
 from __future__ import annotations
@@ -135,9 +136,16 @@ async def test_nothing_of_another_tenant_comes_back_or_changes_over_http(
     assert new_entries
     assert {row["outcome"] for row in new_entries} == {"denied"}
     assert {row["subject"].rsplit("-", 1)[-1] for row in new_entries} == {GLOBEX}
-    assert set(stack.acme.customer_ids) >= {row["customer_id"] for row in new_entries}
-    for kind in ("id", "email", "phone", "record"):
+    # An export is no one customer's: its entries name none.
+    assert set(stack.acme.customer_ids) >= {
+        row["customer_id"] for row in new_entries if row["customer_id"] is not None
+    }
+    for kind in ("id", "email", "phone", "record", "interaction", "export", "write"):
         assert any(f"by {kind} from tenant globex" in row["detail"] for row in new_entries), kind
+    # Each probe of acme's call by a step, and each write naming an acme customer, is
+    # audited as the step it was (the claim, transfer, end, knowledge check, write).
+    steps = {row["kind"] for row in new_entries}
+    assert {"READ", "CLAIM", "TRANSFER", "END", "VERIFY", "WRITE"} <= steps, steps
 
 
 IVR_CALL = {"customer": "grace"}

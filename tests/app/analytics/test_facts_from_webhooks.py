@@ -92,7 +92,9 @@ async def deliver_billing_update(
 async def test_a_billing_webhook_refreshes_the_customers_money_facts(store: Store) -> None:
     billing = FakeBillingAdapter([billing_customer("cus_ada", balance="9.99", delinquent=True)])
 
-    response, registry = await deliver_billing_update(store, billing, FactsWriter(store.pool))
+    response, registry = await deliver_billing_update(
+        store, billing, FactsWriter(store.pool, store.tenant)
+    )
 
     assert response.status_code == 200
     found = await PostgresFactsStore(store.pool).get_facts([ADA])
@@ -105,7 +107,9 @@ async def test_a_webhook_is_acknowledged_when_the_system_cannot_be_read(store: S
     billing = FakeBillingAdapter([billing_customer("cus_ada")])
     billing.errors["get_customer"] = UpstreamUnavailable(Source.BILLING, "timeout")
 
-    response, registry = await deliver_billing_update(store, billing, FactsWriter(store.pool))
+    response, registry = await deliver_billing_update(
+        store, billing, FactsWriter(store.pool, store.tenant)
+    )
 
     assert response.status_code == 200
     labels = {"source": "BILLING", "outcome": "failed"}
@@ -115,7 +119,9 @@ async def test_a_webhook_is_acknowledged_when_the_system_cannot_be_read(store: S
 async def test_a_webhook_is_retried_when_the_facts_cannot_be_stored(store: Store) -> None:
     billing = FakeBillingAdapter([billing_customer("cus_ada")])
 
-    response, _ = await deliver_billing_update(store, billing, BrokenWriter(store.pool))
+    response, _ = await deliver_billing_update(
+        store, billing, BrokenWriter(store.pool, store.tenant)
+    )
 
     assert response.status_code == 503
     assert "store down" not in response.text

@@ -33,7 +33,7 @@ async def refreshed(store: Store, page_size: int = 2) -> dict[str, CustomerFacts
         IdentitySettings(),
     )
     await refresh_facts(
-        FactsWriter(store.pool),
+        FactsWriter(store.pool, store.tenant),
         billing,
         crm,
         support,
@@ -100,7 +100,7 @@ async def test_a_second_refresh_replaces_facts_that_changed(store: Store) -> Non
         {Source.BILLING: billing, Source.CRM: crm, Source.SUPPORT: support, **NO_ORDERS},
         IdentitySettings(),
     )
-    writer = FactsWriter(store.pool)
+    writer = FactsWriter(store.pool, store.tenant)
     settings = CustomersSettings()
     await refresh_facts(writer, billing, crm, support, ivr, settings, "GB", clock=lambda: NOW)
     billing.subscriptions["cus_ada"] = []
@@ -119,7 +119,7 @@ async def test_a_record_gone_from_its_system_leaves_its_facts_empty(store: Store
         {Source.BILLING: billing, Source.CRM: crm, Source.SUPPORT: support, **NO_ORDERS},
         IdentitySettings(),
     )
-    writer = FactsWriter(store.pool)
+    writer = FactsWriter(store.pool, store.tenant)
     settings = CustomersSettings()
     await refresh_facts(writer, billing, crm, support, ivr, settings, "GB", clock=lambda: NOW)
     del billing.customers["cus_grace"]
@@ -143,7 +143,13 @@ async def test_a_system_failing_during_the_refresh_fails_it_with_that_error(
 
     with pytest.raises(UpstreamUnavailable):
         await refresh_facts(
-            FactsWriter(store.pool), billing, crm, support, ivr, CustomersSettings(), "GB"
+            FactsWriter(store.pool, store.tenant),
+            billing,
+            crm,
+            support,
+            ivr,
+            CustomersSettings(),
+            "GB",
         )
 
     ada = (await facts_by_crm_id(store))["c-ada"]
@@ -161,7 +167,7 @@ async def test_the_refresh_reads_each_system_by_its_bulk_listing(store: Store) -
         fake.calls.clear()
 
     await refresh_facts(
-        FactsWriter(store.pool), billing, crm, support, ivr, CustomersSettings(), "GB"
+        FactsWriter(store.pool, store.tenant), billing, crm, support, ivr, CustomersSettings(), "GB"
     )
 
     assert dict(billing.calls) == {"iter_customers": 1, "iter_subscriptions": 1}

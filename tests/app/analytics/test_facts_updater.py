@@ -32,9 +32,11 @@ async def updater_over(
         IdentitySettings(),
     )
     await refresh_facts(
-        FactsWriter(store.pool), billing, crm, support, ivr, CustomersSettings(), "GB"
+        FactsWriter(store.pool, store.tenant), billing, crm, support, ivr, CustomersSettings(), "GB"
     )
-    updater = FactsUpdater(store, FactsWriter(store.pool), billing, crm, support, clock=lambda: NOW)
+    updater = FactsUpdater(
+        store, FactsWriter(store.pool, store.tenant), billing, crm, support, clock=lambda: NOW
+    )
     return updater, billing, support
 
 
@@ -68,7 +70,7 @@ async def test_after_an_incremental_sync_only_the_changed_records_are_read_again
     support.calls.clear()
 
     report = await refresh_changed_facts(
-        updater, FactsWriter(store.pool), {Source.BILLING: ["cus_ada"]}, concurrency=2
+        updater, FactsWriter(store.pool, store.tenant), {Source.BILLING: ["cus_ada"]}, concurrency=2
     )
 
     assert (report.records, report.refreshed) == (1, 1)

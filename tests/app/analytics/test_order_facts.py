@@ -42,7 +42,7 @@ def systems() -> FakeSystems:
 async def refreshed(store: Store, systems: FakeSystems) -> None:
     await sync_identities(store, systems.by_source, IdentitySettings(), full=True)
     await refresh_facts(
-        FactsWriter(store.pool),
+        FactsWriter(store.pool, store.tenant),
         systems.billing,
         systems.crm,
         systems.support,
@@ -106,7 +106,7 @@ async def test_one_customers_order_facts_are_reread_when_their_record_changed(
     fakes = systems()
     await refreshed(store, fakes)
     fakes.orders.orders["cus_barbara"].append(order("SO8", OrderStatus.PLACED, 28))
-    writer = FactsWriter(store.pool)
+    writer = FactsWriter(store.pool, store.tenant)
     updater = FactsUpdater(
         store, writer, fakes.billing, fakes.crm, fakes.support, adapters=fakes.by_source
     )

@@ -138,7 +138,7 @@ def systems() -> FakeSystems:
 async def refreshed(store: Store, fakes: FakeSystems) -> None:
     await sync_identities(store, fakes.by_source, IdentitySettings(), full=True)
     await refresh_facts(
-        FactsWriter(store.pool),
+        FactsWriter(store.pool, store.tenant),
         fakes.billing,
         fakes.crm,
         fakes.support,
@@ -203,7 +203,7 @@ async def test_the_updater_rereads_a_sources_declared_facts(store: Store) -> Non
     later = NOW + timedelta(days=1)
     updater = FactsUpdater(
         store,
-        FactsWriter(store.pool),
+        FactsWriter(store.pool, store.tenant),
         fakes.billing,
         fakes.crm,
         fakes.support,

@@ -45,7 +45,7 @@ async def test_open_tickets_are_kept_finished_ones_forgotten_and_the_day_rewritt
     store: Store,
 ) -> None:
     requested = Requested()
-    backlog = TicketBacklogStore(store.pool)
+    backlog = TicketBacklogStore(store.pool, store.tenant)
     follower = TicketBacklogFollower(requested, backlog, Source.SUPPORT)
     requested.tickets["u1"] = [ticket("1", created_at=T0)]
     await follower.follow([event("u1")])
@@ -74,7 +74,7 @@ async def test_open_tickets_are_kept_finished_ones_forgotten_and_the_day_rewritt
 
 async def test_the_source_down_changes_nothing(store: Store) -> None:
     requested = Requested()
-    backlog = TicketBacklogStore(store.pool)
+    backlog = TicketBacklogStore(store.pool, store.tenant)
     follower = TicketBacklogFollower(requested, backlog, Source.SUPPORT)
     requested.tickets["u1"] = [ticket("1", created_at=T0)]
     await follower.follow([event("u1")])
@@ -89,7 +89,9 @@ async def test_the_source_down_changes_nothing(store: Store) -> None:
 async def test_the_store_failing_reaches_the_receiver(store: Store) -> None:
     requested = Requested()
     requested.tickets["u1"] = [ticket("1", created_at=T0)]
-    follower = TicketBacklogFollower(requested, TicketBacklogStore(store.pool), Source.SUPPORT)
+    follower = TicketBacklogFollower(
+        requested, TicketBacklogStore(store.pool, store.tenant), Source.SUPPORT
+    )
     await store.close()
 
     with pytest.raises(asyncpg.InterfaceError, match="closed"):

@@ -121,7 +121,7 @@ async def test_posted_webhooks_show_their_latency_from_received_to_applied(
     # A retry is a duplicate: not applied again, not counted again.
     await deliver(http, [hubspot_change(1)])
 
-    figures = await KpiStore(store).event_latency_since(since)
+    figures = await KpiStore(store, None).event_latency_since(since)
 
     day = datetime.fromtimestamp(START, UTC).date()
     p50, p99 = pytest.approx(3 * STEP), pytest.approx((2 + 0.99 * 2) * STEP)
@@ -141,7 +141,7 @@ async def test_events_received_before_the_window_are_left_out(
     await deliver(http, [hubspot_change(1)])
 
     later = datetime.fromtimestamp(START, UTC) + timedelta(minutes=1)
-    assert await KpiStore(store).event_latency_since(later) == ()
+    assert await KpiStore(store, None).event_latency_since(later) == ()
 
 
 async def test_a_sync_with_invalid_and_ambiguous_records_shows_its_volume(store: Store) -> None:
@@ -159,7 +159,7 @@ async def test_a_sync_with_invalid_and_ambiguous_records_shows_its_volume(store:
     )
     await sync_identities(store, systems.by_source, IdentitySettings(), full=True)
 
-    figures = await KpiStore(store).record_volume_since(since)
+    figures = await KpiStore(store, None).record_volume_since(since)
 
     today = datetime.now(UTC).date()
     assert {f for f in figures if f.failed or f.duplicates} == {
@@ -167,4 +167,4 @@ async def test_a_sync_with_invalid_and_ambiguous_records_shows_its_volume(store:
         RecordVolume(Source.BILLING, failed=1, duplicates=0, day=today),
         RecordVolume(Source.SUPPORT, failed=0, duplicates=1, day=today),
     }
-    assert await KpiStore(store).record_volume_since(datetime.now(UTC) + timedelta(1)) == ()
+    assert await KpiStore(store, None).record_volume_since(datetime.now(UTC) + timedelta(1)) == ()

@@ -82,7 +82,7 @@ async def test_the_runtime_role_reads_and_writes_rows(
         assert await store.find_by_source_id(Source.CRM, "crm-1") == ada
         assert await store.find_by_email("ada@example.com") == [ada]
         # The read model's full refresh analyses customer_facts through the owner's function.
-        async with FactsWriter(store.pool).session() as refresh:
+        async with FactsWriter(store.pool, store.tenant).session() as refresh:
             await refresh.ensure_rows()
         async with store.pool.acquire() as conn:
             assert await conn.fetchval("select count(*) from customer_facts") == 1

@@ -54,7 +54,7 @@ async def test_the_order_columns_and_export_filters_become_the_sources_facts(
                         keys_added=[],
                     )
                 )
-            await FactsWriter(store.pool).ensure_customers(customers)
+            await FactsWriter(store.pool, store.tenant).ensure_customers(customers)
             async with store.pool.acquire() as conn:
                 await conn.execute(_OLD_FACTS, "cust_open", 2, 1, AT)
                 await conn.execute(_OLD_FACTS, "cust_done", 1, 0, AT)

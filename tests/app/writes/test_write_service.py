@@ -55,11 +55,10 @@ def _service(store: Store, crm: RecordingCrm, audit: Audit) -> Writes:
         return None
 
     write_store = WriteStore(store)
-    delivery = Delivery(write_store, adapters, settings, metrics, audit, forget)
+    delivery = Delivery(write_store, lambda tenant: adapters, settings, metrics, audit, forget)
     return Writes(
         write_store,
         identities,
-        adapters,
         delivery,
         settings,
         metrics,
