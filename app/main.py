@@ -43,11 +43,13 @@ from app.observability.tracing import build_tracer
 from app.secrets.files import SecretFiles
 from app.settings import Settings, secrets_directory
 from app.webhooks.receiver import RecordInvalidator, WebhookReceiver, webhook_invalidator
+from app.webhooks.tenants import tenant_webhook_routes
 from app.wiring.metrics import GatewayMetrics
 from app.wiring.probes import Probes
 from app.wiring.protection import build_query_protection
 from app.wiring.resilience import build_resilience
 from app.wiring.services import open_services
+from app.wiring.sources import tenant_sections
 from kernel.models import Source
 from resolvers.extensions.validation_cache import ValidatedDocuments, ValidationByText
 from resolvers.schema import build_schema
@@ -184,6 +186,19 @@ def create_app(
             Route("/metrics", probes.metrics, methods=["GET"]),
             # Not behind the bearer token: each vendor's signature authenticates its webhooks.
             *webhooks.routes(),
+            # Each other tenant's, checked with its own secrets (/webhooks/<tenant>/<source>).
+            *tenant_webhook_routes(
+                settings.webhooks,
+                {
+                    tenant: tenant_sections(settings, tenant)
+                    for tenant in settings.tenancy.tenants
+                    if tenant != settings.tenancy.default_tenant
+                },
+                default_region=settings.identity.default_region,
+                metrics=metrics.webhooks,
+                invalidator=invalidator,
+                secret_files=secret_files,
+            ),
         ],
         # The outermost of ours: the id is on every response, a 401 or a 404 included
         # (Starlette's own 500 page, outside it, goes without).

@@ -25,6 +25,7 @@ from pydantic import (
     Field,
     SecretStr,
     create_model,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import (
@@ -53,10 +54,12 @@ from app.rollout.settings import InstanceRolloutSettings
 from app.secrets.settings import SecretsSettings
 from app.security.settings import AuditSettings, AuthSettings
 from app.tenancy.settings import TenancySettings
+from app.tenancy.sources import TenantSources
 from app.webhooks.settings import WebhookSettings
 from app.whole_response.settings import WholeResponseSettings
 from app.writes.settings import WritesSettings
 from kernel.models import Source
+from kernel.tenancy import TenantId, tenant_id
 
 #: ``SCV_`` variables that are not settings: the config file's and the secrets directory's
 #: names, and the test suite's.
@@ -161,6 +164,13 @@ class GatewaySettings(BaseSettings):
         description="the tenants (clients) served and how a request names its own "
         "(app/tenancy, docs/tenancy.md)",
     )
+    tenants: dict[TenantId, TenantSources] = Field(
+        default_factory=dict,
+        description="each served tenant but the default one: its own source sections "
+        "(`SCV_TENANTS__GLOBEX__BILLING__BASE_URL`); the top-level sections are the default "
+        "tenant's, and a tenant without a source's section has no such source "
+        "(app/tenancy/sources.py, docs/tenancy.md)",
+    )
     identity: IdentitySettings = IdentitySettings()
     handoff: HandoffSettings = HandoffSettings()
     interactions: InteractionSettings = InteractionSettings()
@@ -236,12 +246,43 @@ class GatewaySettings(BaseSettings):
             raise KeyError(f"no settings section for the source {source.value}")
         return section
 
+    def tenant_source(self, tenant: TenantId, source: Source) -> SourceSettings | None:
+        """``tenant``'s own section of ``source``: the top-level one for the default tenant,
+        ``SCV_TENANTS__<TENANT>__<SOURCE>__...`` for another; None when it has none (never
+        another tenant's)."""
+        if tenant == self.tenancy.default_tenant:
+            return self.source(source)
+        own = self.tenants.get(tenant)
+        return own.section(source) if own is not None else None
+
     def http_source(self, source: Source) -> HttpSourceSettings:
         """The section of ``source``, a source reached over HTTP (its ``base_url``)."""
         section = self.source(source)
         if not isinstance(section, HttpSourceSettings):
             raise TypeError(f"the source {source.value} is not reached over HTTP")
         return section
+
+    @field_validator("tenants", mode="before")
+    @classmethod
+    def _tenant_names(cls, sections: object) -> object:
+        if isinstance(sections, dict):
+            return {
+                tenant_id(name) if isinstance(name, str) else name: value
+                for name, value in sections.items()
+            }
+        return sections
+
+    @model_validator(mode="after")
+    def _tenant_sections_are_served_tenants(self) -> GatewaySettings:
+        for tenant in self.tenants:
+            if tenant == self.tenancy.default_tenant:
+                raise ValueError(
+                    f"tenants.{tenant}: the default tenant's sources are the top-level "
+                    "sections (SCV_<SOURCE>__...), not a tenant section"
+                )
+            if tenant not in self.tenancy.tenants:
+                raise ValueError(f"tenants.{tenant}: not a served tenant (SCV_TENANCY__TENANTS)")
+        return self
 
     @model_validator(mode="after")
     def _no_unknown_environment_names(self) -> GatewaySettings:

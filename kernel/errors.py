@@ -70,6 +70,13 @@ class UpstreamRejected(UpstreamError):
     code = "UPSTREAM_REJECTED"
 
 
+class SourceNotConnected(UpstreamError):
+    """The tenant the request acts for has no account of this system (no settings section
+    of its own for it): nothing was called, and no other tenant's account answers instead."""
+
+    code = "SOURCE_NOT_CONNECTED"
+
+
 class UpstreamNotFound(UpstreamError):
     """The system has no record with the id we asked for."""
 

@@ -77,6 +77,13 @@ def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["critical", "error", "warning", "info", "debug", "trace"],
         help="uvicorn log level (info and below also log each request)",
     )
+    serve.add_argument(
+        "--environment-file",
+        type=Path,
+        default=None,
+        help="once serving, write the gateway settings of the other accounts (each a tenant: "
+        "SCV_TENANCY__TENANTS, SCV_TENANTS__...) to this file, one KEY=VALUE a line",
+    )
     data = parser.add_argument_group("data")
     data.add_argument(
         "--seed", type=int, default=42, help="random seed: the same seed gives the same data"
@@ -199,6 +206,7 @@ def main_from_args(args: argparse.Namespace) -> None:
         webhook_url=args.webhook_url,
         webhook_secrets=dict(args.webhook_secret),
         servers=SandboxServers(database_url=args.database_server, files_dir=args.files_dir),
+        environment_file=args.environment_file,
     )
 
 

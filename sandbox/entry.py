@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from starlette.applications import Starlette
 
@@ -36,11 +37,23 @@ class SandboxServers:
     files_dir: Path | None = None
 
 
+class CreateApp(Protocol):
+    """How a system's app is made: over a dataset, counted and faulted through a control,
+    checking one account's API key (its own default: the sandbox's shared account)."""
+
+    def __call__(
+        self, dataset: Dataset, control: SystemControl | None = None, *, api_key: str = ...
+    ) -> Starlette:
+        """The system's app over ``dataset`` for the account whose key is ``api_key``."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class HttpSystem:
     """A system served over HTTP under ``/<name>`` of the sandbox's one port."""
 
-    create_app: Callable[[Dataset, SystemControl], Starlette]
+    #: Its app; ``api_key=`` makes it for an account of its own (``sandbox/accounts.py``).
+    create_app: CreateApp
     #: Its vendor's error bodies (the faults answer with them).
     errors: VendorErrors
     #: Tables its whole listings walk (identity sync, polling): sorted at start rather than

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import shlex
 import socket
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
@@ -22,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
+from sandbox.accounts import ACCOUNTS, SandboxAccount, tenants_environment
 from sandbox.control import FaultSettings, SystemControl
 from sandbox.data.generate import generate_dataset
 from sandbox.entry import HttpSystem, SandboxServers
@@ -44,11 +47,22 @@ class Sandbox:
     controls: dict[str, SystemControl]
     #: Where billing, CRM and support send their webhooks, and how those went.
     outbox: WebhookOutbox
+    #: The other accounts (``sandbox/accounts.py``), by name: each its data, controls and
+    #: outbox, served under ``/accounts/<name>/<system>``.
+    accounts: dict[str, Sandbox] = field(default_factory=dict)
 
     def close(self) -> None:
         """Release every hanging request, for good (the process is shutting down)."""
         for control in self.controls.values():
             control.close()
+        for account in self.accounts.values():
+            account.close()
+
+    async def drain(self) -> None:
+        """Wait until every webhook of every account emitted so far is delivered or given up."""
+        await self.outbox.drain()
+        for account in self.accounts.values():
+            await account.outbox.drain()
 
 
 def create_sandbox_app(
@@ -108,6 +122,7 @@ def create_sandbox_app(
             for name in SYSTEMS
         },
         outbox=outbox,
+        accounts={account.name: _account(account, data.seed, outbox) for account in ACCOUNTS},
     )
 
     async def index(request: Request) -> Response:
@@ -119,6 +134,8 @@ def create_sandbox_app(
         yield
         sandbox.close()
         await outbox.aclose()
+        for account in sandbox.accounts.values():
+            await account.outbox.aclose()
 
     app = Starlette(
         routes=[
@@ -128,11 +145,36 @@ def create_sandbox_app(
                 Mount(f"/{name}", app=_HTTP[name].create_app(data, sandbox.controls[name]))
                 for name in SYSTEMS
             ),
+            *(
+                Mount(
+                    f"{account.path}/{name}",
+                    app=_HTTP[name].create_app(
+                        sandbox.accounts[account.name].dataset,
+                        sandbox.accounts[account.name].controls[name],
+                        api_key=key,
+                    ),
+                )
+                for account in ACCOUNTS
+                for name, key in account.api_keys.items()
+            ),
         ],
         lifespan=lifespan,
     )
     app.state.sandbox = sandbox
     return app
+
+
+def _account(account: SandboxAccount, seed: int, outbox: WebhookOutbox) -> Sandbox:
+    """Another account's own data, controls (no faults) and outbox."""
+    own = outbox.for_account(account.name, account.webhook_secrets)
+    return Sandbox(
+        dataset=account.dataset(seed),
+        controls={
+            name: SystemControl(name, _HTTP[name].errors, None, seed=seed, outbox=own)
+            for name in account.api_keys
+        },
+        outbox=own,
+    )
 
 
 def system_urls(host: str, port: int) -> dict[str, str]:
@@ -210,17 +252,29 @@ def print_urls(urls: dict[str, str]) -> None:
         print(f"{name:<8} {url}", flush=True)
 
 
-def announcer(servers: SandboxServers) -> Callable[[dict[str, str]], None]:
+def announcer(
+    servers: SandboxServers, environment_file: Path | None = None
+) -> Callable[[dict[str, str]], None]:
     """What the sandbox prints once it serves: each HTTP system's URL (``print_urls``), then
-    the gateway's environment that points it at every registered system."""
+    the gateway's environment that points it at every registered system, then the settings
+    that serve each other account as a tenant of its own (also written, one ``KEY=VALUE`` a
+    line, to ``environment_file`` when given)."""
 
     def announce(urls: dict[str, str]) -> None:
         print_urls(urls)
         name, url = next(iter(urls.items()))
-        environment = gateway_environment(url.removesuffix(f"/{name}"), servers)
+        http_url = url.removesuffix(f"/{name}")
+        environment = gateway_environment(http_url, servers)
         print("gateway environment (scv serve, scv sync):", flush=True)
         for key, value in environment.items():
             print(f"  {key}={value}", flush=True)
+        print("and its other accounts, each a tenant of its own (docs/tenancy.md):", flush=True)
+        tenants = tenants_environment(http_url)
+        for key, value in tenants.items():
+            print(f"  {key}={shlex.quote(value)}", flush=True)
+        if environment_file is not None:
+            lines = "".join(f"{key}={value}\n" for key, value in tenants.items())
+            environment_file.write_text(lines, encoding="utf-8")
 
     return announce
 
@@ -250,10 +304,12 @@ def run_sandbox(
     webhook_url: str | None = None,
     webhook_secrets: Mapping[str, str] | None = None,
     servers: SandboxServers | None = None,
+    environment_file: Path | None = None,
 ) -> None:
     """Generate the data, create every registered system that is not served over HTTP on
     ``servers`` (a PostgreSQL server, a folder for files: those it is given), serve the
-    others until interrupted, and print where each is."""
+    others until interrupted, and print where each is (and write the other accounts'
+    tenant settings to ``environment_file``)."""
     app = create_sandbox_app(
         seed,
         customers,
@@ -280,5 +336,5 @@ def run_sandbox(
     # The dataset lives as long as the process: keep the collector from rescanning it.
     gc.collect()
     gc.freeze()
-    announce = announcer(servers)
+    announce = announcer(servers, environment_file)
     build_sandbox_server(app, host, port, log_level=log_level, on_started=announce).run()

@@ -140,10 +140,26 @@ class WebhookOutbox:
     )
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _client: httpx.AsyncClient | None = None
+    #: Another account's outbox (``for_account``): the account's name and the outbox whose
+    #: receiver URL and transport it follows.
+    account: str | None = None
+    follows: WebhookOutbox | None = None
+
+    def for_account(self, account: str, secrets: Mapping[str, str]) -> WebhookOutbox:
+        """The outbox of another account of the systems: signed with its own ``secrets``,
+        posted to ``<url>/<account>/<system>`` of the receiver this one posts to (set now
+        or later), counted apart."""
+        return WebhookOutbox(
+            secrets=dict(secrets), policy=self.policy, account=account, follows=self
+        )
 
     def target(self, system: str) -> str | None:
         """The URL ``system`` posts its webhooks to, if any."""
-        return None if self.url is None else f"{self.url.rstrip('/')}/{system}"
+        url = self.follows.url if self.follows is not None else self.url
+        if url is None:
+            return None
+        account = f"/{self.account}" if self.account is not None else ""
+        return f"{url.rstrip('/')}{account}/{system}"
 
     def emit(self, system: str, payload: Any) -> None:
         """Send ``payload`` (JSON) as ``system``'s webhook, in the background."""
@@ -183,8 +199,9 @@ class WebhookOutbox:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
+            transport = self.follows.transport if self.follows is not None else self.transport
             self._client = httpx.AsyncClient(
-                transport=self.transport, timeout=self.policy.attempt_timeout
+                transport=transport, timeout=self.policy.attempt_timeout
             )
         return self._client
 

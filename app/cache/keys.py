@@ -20,14 +20,20 @@ REMEMBERED_PREFIXES = 8192
 
 
 @functools.lru_cache(maxsize=REMEMBERED_PREFIXES)
-def record_prefix(source: Source, record_id: str) -> str:
-    """The prefix of every key of one source record; the id appears only hashed.
+def record_prefix(source: Source, record_id: str, tenant: str = "") -> str:
+    """The prefix of every key of one source record of ``tenant``'s account; the id
+    appears only hashed.
+
+    Two tenants' accounts of a system are two systems whose record ids may coincide
+    (``cus_1`` in each), so a tenant's keys are its own (``...:t=globex:billing:...``); a
+    cache no tenant was named for keeps the prefix it had before tenants.
 
     Remembered for the records read lately: every read of the cache needs it, and hashing
     costs more than the in-process lookup it leads to.
     """
     digest = hashlib.sha256(f"{source.value}\x00{record_id}".encode()).hexdigest()[:32]
-    return f"{KEY_PREFIX}:{source.value.lower()}:{digest}:"
+    namespace = f"t={tenant}:" if tenant else ""
+    return f"{KEY_PREFIX}:{namespace}{source.value.lower()}:{digest}:"
 
 
 def entry_lifetime(settings: CacheSettings, key: CacheKey) -> Lifetime:

@@ -34,6 +34,7 @@ once (``app.cache.tiers``).
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -95,6 +96,16 @@ class ResponseCache:
         self._counters: dict[tuple[str, str, str], Any] = {}
         self._generation_ttl = longest_entry_ttl(settings) + GENERATION_MARGIN_SECONDS
         self._dependents: list[Callable[[], None]] = []
+        #: The tenant whose entries this view reads and invalidates ("": none named).
+        self._tenant = ""
+
+    def for_tenant(self, tenant: str) -> ResponseCache:
+        """This cache as ``tenant``'s: the same tiers, fetches and metrics, every key in
+        the tenant's namespace (``app.cache.keys.record_prefix``), so that one tenant's
+        record never answers for another's and a webhook invalidates its own tenant's."""
+        view = copy.copy(self)
+        view._tenant = tenant
+        return view
 
     @classmethod
     async def open(
@@ -216,7 +227,7 @@ class ResponseCache:
         even when the shared tier is down, but then ``CacheUnavailable`` is raised: other
         processes may still hold the record, so the change must be announced again.
         """
-        prefix = record_prefix(source, record_id)
+        prefix = record_prefix(source, record_id, self._tenant)
         await self._tier.bump_generation(prefix + "gen", self._generation_ttl, prefix)
 
     def when_cleared(self, forget: Callable[[], None]) -> None:
@@ -310,7 +321,7 @@ class ResponseCache:
     # --- bookkeeping -------------------------------------------------------------------------
 
     async def _storage_key(self, key: CacheKey) -> str:
-        prefix = record_prefix(key.source, key.record_id)
+        prefix = record_prefix(key.source, key.record_id, self._tenant)
         generation = await self._tier.generation(prefix + "gen")
         log = read_log.get()
         if log is not None:

@@ -85,9 +85,10 @@ def cmd_sync(args: argparse.Namespace) -> None:
 
 
 def cmd_token(args: argparse.Namespace) -> None:
+    from app.demo.sandbox_tenants import with_demo_tenants
     from app.security.demo_keys import mint_token
 
-    settings = load_settings()
+    settings = with_demo_tenants(load_settings())  # and the demo's tenants (globex)
     tenants = [served_tenant(settings, args.tenant, "token")]
     keys = existing_demo_keys(settings)
     print(

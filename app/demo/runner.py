@@ -16,6 +16,7 @@ import sys
 import time
 from contextlib import AsyncExitStack
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -29,6 +30,11 @@ from app.analytics.refresh import (
     FactsUpdater,
     refresh_changed_facts,
     refresh_facts_from,
+)
+from app.demo.sandbox_tenants import (
+    SANDBOX_TENANTS_FILE,
+    read_environment_file,
+    with_sandbox_tenants,
 )
 from app.identity.data_quality import print_data_quality
 from app.identity.sync.progress import ProgressLine
@@ -81,6 +87,7 @@ def start_sandbox(
     customers: int,
     webhook_url: str | None = None,
     database_url: str | None = None,
+    environment_file: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     """The sandbox systems in a child process, once they answer.
 
@@ -97,6 +104,10 @@ def start_sandbox(
         command += ["--webhook-url", webhook_url]
     if database_url is not None:
         command += ["--database-server", database_url]
+    if environment_file is not None:
+        # Written once it serves: its other accounts' settings (each a tenant of its own).
+        environment_file.unlink(missing_ok=True)
+        command += ["--environment-file", str(environment_file)]
     process = subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
     deadline = time.monotonic() + 30
     # The index answers once every registered system is created and served.
@@ -105,7 +116,8 @@ def start_sandbox(
         if process.poll() is not None:
             raise RuntimeError(f"the sandbox exited with code {process.returncode}")
         try:
-            if httpx.get(probe, timeout=1.0).status_code == 200:
+            written = environment_file is None or environment_file.is_file()
+            if written and httpx.get(probe, timeout=1.0).status_code == 200:
                 return process
         except httpx.TransportError:
             pass
@@ -133,11 +145,16 @@ async def run_sync(
         stack.push_async_callback(store.close)
         await store.migrate()
         # Migrated as the default tenant's (rows before tenancy are its), synced as the one asked.
-        store = store.for_tenant(tenant or settings.tenancy.default_tenant)
-        sources = await build_sources(settings, stack)
+        tenant = tenant or settings.tenancy.default_tenant
+        store = store.for_tenant(tenant)
+        # The tenant's own sources: its accounts, never another tenant's.
+        sources = await build_sources(settings, stack, tenant=tenant)
         overrides = await PostgresRolloutStore(store).rollout_overrides()
         reading, why_not = connected(
-            settings, sources, {source: each.mode for source, each in overrides.items()}
+            settings,
+            sources,
+            {source: each.mode for source, each in overrides.items()},
+            tenant=tenant,
         )
         report = await sync_identities(
             store,
@@ -230,7 +247,10 @@ Try it:
 
 The whole-customer query for Ada Lovelace is in README.md ("Your first query").
 Named customers: ada.lovelace, grace.hopper, alan.turing, katherine.johnson,
-edsger.dijkstra, barbara.liskov (all @example.com). Ctrl-C stops everything.
+edsger.dijkstra, barbara.liskov (all @example.com), in tenant acme (this token's).
+A second tenant, globex, has its own sandbox accounts: hedy.lamarr@example.com lives only
+there, and grace.hopper@example.com is globex's customer too (its own records). A token
+for it: .venv/bin/scv token --role agent --tenant globex. Ctrl-C stops everything.
 
 Personal fields come back masked (Ada L., a***@example.com) until the agent holds a
 verified call for that customer. Play one: the sandbox IVR verifies Ada by PIN and hands
@@ -258,17 +278,29 @@ class AnnouncingServer(uvicorn.Server):
 
 
 def run_demo(settings: Settings, *, sandbox_port: int, seed: int, customers: int) -> None:
-    """Everything ``make run`` promises, in the foreground until Ctrl-C."""
+    """Everything ``make run`` promises, in the foreground until Ctrl-C: the sandbox's
+    default account as the default tenant (acme), each of its other accounts as a tenant of
+    its own (globex), each synced from its own accounts."""
     owner = settings.database_migration_url or settings.database_url
     server = owner.get_secret_value() if owner else None
-    sandbox = start_sandbox(sandbox_port, seed, customers, gateway_webhook_url(settings), server)
+    tenants_file = settings.data_dir.resolve() / SANDBOX_TENANTS_FILE
+    sandbox = start_sandbox(
+        sandbox_port, seed, customers, gateway_webhook_url(settings), server, tenants_file
+    )
     try:
+        settings = with_sandbox_tenants(settings, read_environment_file(tenants_file))
         # Full: the sandbox was just started, perhaps with another seed or size, and its
         # generated records carry old times an incremental read would not pick up.
-        asyncio.run(run_sync(settings, full=True))
+        for tenant in settings.tenancy.tenants:
+            asyncio.run(run_sync(settings, full=True, tenant=tenant))
         keys = ensure_demo_keys(settings.data_dir)
         token = mint_token(
-            keys, settings.auth, subject=DEMO_AGENT, role="agent", ttl_seconds=12 * 3600
+            keys,
+            settings.auth,
+            subject=DEMO_AGENT,
+            role="agent",
+            ttl_seconds=12 * 3600,
+            tenants=[settings.tenancy.default_tenant],
         )
         config = uvicorn.Config(
             create_app(settings), host=settings.host, port=settings.port, log_level="warning"

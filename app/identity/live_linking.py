@@ -175,8 +175,9 @@ class LiveLinking:
 async def _search_everywhere(
     sources: Sources, *, email: str | None = None, phone: str | None = None
 ) -> tuple[FoundRecords, tuple[Source, ...]]:
-    """Every linked system's records with this email or phone, searched at once."""
-    specs = linked()
+    """Every linked system's records with this email or phone, searched at once (of the
+    systems in ``sources``: a tenant without a system has nothing in it to find)."""
+    specs = [spec for spec in linked() if spec.source in sources]
     results = await asyncio.gather(
         *(
             _attempt(spec.source, _linking(spec).search(sources.port(spec.source), email, phone))
@@ -213,13 +214,15 @@ async def _fetch(sources: Sources, source: Source, external_id: str) -> FoundRec
     record would be linked without its cross-reference, so their failure fails the lookup.
     """
     linking = linking_of(source)
+    if source not in sources:
+        return FoundRecords()
     record = await linking.get(sources.port(source), external_id)
     if record is None:
         return FoundRecords()
     found: dict[Source, list[LinkRecord]] = {source: [record]}
     for spec in linked():
         other = _linking(spec)
-        if spec.source is source or not other.anchors:
+        if spec.source is source or not other.anchors or spec.source not in sources:
             continue
         if other.names is source and (record.email or record.phone):
             found[spec.source] = await other.search(

@@ -110,12 +110,26 @@ class Interactions:
         )
 
     def for_store(
-        self, store: Store, live_linker: LiveLinker[Sources] | None = None
+        self,
+        store: Store,
+        live_linker: LiveLinker[Sources] | None = None,
+        *,
+        sources: Sources | None = None,
+        ivr: IvrAdapter | None = None,
+        crm: CrmAdapter | None = None,
     ) -> Interactions:
         """The same service over ``store`` (and its live linking): another tenant's
-        interactions (``Store.tenant``)."""
+        interactions (``Store.tenant``), with that tenant's ``sources``, IVR and CRM when
+        given (its own accounts)."""
+        deps = replace(self._deps, store=store, live_linker=live_linker)
+        if sources is not None:
+            deps = replace(deps, sources=sources)
+        if ivr is not None:
+            deps = replace(deps, ivr=ivr)
+        if crm is not None:
+            deps = replace(deps, crm=crm)
         return Interactions(
-            replace(self._deps, store=store, live_linker=live_linker),
+            deps,
             self._settings,
             self._level_rules,
             default_region=self._default_region,

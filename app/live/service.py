@@ -16,6 +16,7 @@ subscribers then miss that event, and the desktop's re-query on reconnect catche
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -64,6 +65,13 @@ class LiveChanges:
         self._hub.delivered(event, field)
 
     # -- publishing ---------------------------------------------------------------------------
+
+    def for_store(self, store: IdentityStore) -> LiveChanges:
+        """The same changes, a vendor's record found in ``store`` (another tenant's: its
+        webhooks name records of its own accounts)."""
+        view = copy.copy(self)
+        view._store = store
+        return view
 
     async def record_changed(
         self, source: Source, record_id: str, at: datetime, received_at: float

@@ -321,6 +321,9 @@ class Resilience:
     ) -> None:
         #: One for every source: agents' latency to each, shared with other processes.
         self.agent_latency = agent_latency or AgentLatency(clock=clock)
+        self._events = events
+        self._clock = clock
+        self._processes = processes
         self.sources = {
             source: SourceResilience(
                 source,
@@ -332,6 +335,18 @@ class Resilience:
             )
             for source, section in sections.items()
         }
+
+    def for_sections(self, sections: Mapping[Source, SourceSettings]) -> Resilience:
+        """Policies of their own for another account's ``sections`` (a tenant's: its
+        breakers and bulkheads are its account's), told to the same events and sharing
+        agents' latency with these."""
+        return Resilience(
+            sections,
+            events=self._events,
+            clock=self._clock,
+            agent_latency=self.agent_latency,
+            processes=self._processes,
+        )
 
     def policy(self, source: Source) -> SourceResilience:
         """The policy of ``source``."""

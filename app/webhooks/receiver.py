@@ -28,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import SecretStr
 from starlette.requests import Request
@@ -45,6 +45,7 @@ from app.webhooks.metrics import WebhookMetrics
 from app.webhooks.settings import WebhookSettings
 from kernel.models import Source
 from kernel.normalize import normalize_email, normalize_phone
+from kernel.tenancy import TenantId
 from kernel.webhooks import (
     KeyChange,
     MalformedEvent,
@@ -129,12 +130,25 @@ class WebhookReceiver:
         sections: Mapping[Source, SourceSettings] | None = None,
         demo: bool = False,
         clock: Callable[[], float] = time.time,
+        tenant: TenantId | None = None,
+        scope_of: Callable[[Request], Any] | None = None,
     ) -> None:
         """``invalidator_for`` finds the invalidator for a request: the cache is opened in
         the app's lifespan, after the routes exist. ``sections`` are the sources' settings
-        (their signing secrets); a source not in it has its section's defaults."""
+        (their signing secrets); a source not in it has its section's defaults.
+
+        With ``tenant``, the routes are that tenant's (``/webhooks/<tenant>/<source>``), one
+        per source it has a section of in ``sections`` (no other: another tenant's secret
+        never signs its events), and ``scope_of`` finds, for a request, what its events are
+        applied to (its ``store``, ``live``, ``facts_updater``, ``event_followers``); by
+        default the lifespan's state, the default tenant's.
+        """
+        self._tenant = tenant
+        self._scope_of: Callable[[Request], Any] = scope_of or (lambda request: request.state)
         self._vendors = tuple(
-            _vendor(spec, (sections or {}).get(spec.source)) for spec in with_webhooks()
+            _vendor(spec, (sections or {}).get(spec.source), tenant)
+            for spec in with_webhooks()
+            if tenant is None or spec.source in (sections or {})
         )
         defaults = [vendor for vendor in self._vendors if vendor.secret_is_default]
         if defaults and not demo:
@@ -197,10 +211,11 @@ class WebhookReceiver:
             events = vendor.webhooks.parse(body)
         except MalformedEvent:
             return self._reject(source, "malformed", 400, "malformed webhook body", MALFORMED)
-        store: Store = request.state.store
+        scope = self._scope_of(request)
+        store: Store = scope.store
         ledger = WebhookLedger(store, clock=self._now)
         invalidator = self._invalidator_for(request)
-        listener: ChangeListener | None = getattr(request.state, "live", None)
+        listener: ChangeListener | None = getattr(scope, "live", None)
         outcomes: list[Outcome] = []
         for event in events:
             try:
@@ -223,7 +238,7 @@ class WebhookReceiver:
                 )
         if not await self._refresh_facts(request, events):
             return _unavailable()
-        followers: Sequence[EventFollower] = getattr(request.state, "event_followers", ())
+        followers: Sequence[EventFollower] = getattr(scope, "event_followers", ())
         for follower in followers:
             try:
                 await follower.follow(events)
@@ -310,7 +325,7 @@ class WebhookReceiver:
         not answer is logged and counted by the updater and costs nothing here; only the
         store failing (False) makes the vendor retry.
         """
-        updater: FactsUpdater | None = getattr(request.state, "facts_updater", None)
+        updater: FactsUpdater | None = getattr(self._scope_of(request), "facts_updater", None)
         if updater is None:
             return True
         records = dict.fromkeys((e.source, e.record_id) for e in events if e.record_id is not None)
@@ -374,13 +389,17 @@ class _ConfiguredVendor:
     secret_is_default: bool
 
 
-def _vendor(spec: SourceSpec, section: SourceSettings | None) -> _ConfiguredVendor:
-    """The route of ``spec``'s webhooks, signed with the secret of its settings section."""
+def _vendor(
+    spec: SourceSpec, section: SourceSettings | None, tenant: TenantId | None = None
+) -> _ConfiguredVendor:
+    """The route of ``spec``'s webhooks (``tenant``'s when named), signed with the secret
+    of its settings section."""
     assert spec.webhooks is not None
     own = section if section is not None else spec.settings_model.model_validate({})
     if not isinstance(own, SignedWebhooksSettings):
         raise TypeError(f"{spec.name}: webhooks need a SignedWebhooksSettings section")
-    vendor = Vendor(spec.source, f"/webhooks/{spec.name}", spec.webhooks, own.webhook_secrets())
+    path = f"/webhooks/{spec.name}" if tenant is None else f"/webhooks/{tenant}/{spec.name}"
+    vendor = Vendor(spec.source, path, spec.webhooks, own.webhook_secrets())
     return _ConfiguredVendor(vendor, own.webhook_secret_is_default())
 
 

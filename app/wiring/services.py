@@ -62,8 +62,8 @@ from app.wiring.live import start_live
 from app.wiring.metrics import GatewayMetrics
 from app.wiring.protection import QueryProtection
 from app.wiring.sources import build_adapters
-from app.wiring.tenants import with_tenants
-from app.wiring.writes import shared_sources, start_writes
+from app.wiring.tenants import open_tenant_adapters, tenant_webhooks, tenants_sources, with_tenants
+from app.wiring.writes import own_sources, start_writes
 from kernel.identity import CustomerId
 from kernel.identity_evidence import IdentityEvidence
 from kernel.models import Source
@@ -115,6 +115,10 @@ async def open_services(
         reloads = asyncio.create_task(secret_files.run(settings.secrets.reload_seconds))
         stack.callback(reloads.cancel)
     sources = Sources.from_adapters(adapters)
+    # Every other served tenant's own accounts: its sections, its clients, its policies.
+    tenant_adapters = await open_tenant_adapters(
+        settings, stack, store.tenant, transports, resilience, secret_files
+    )
     verifier = TokenVerifier(settings.auth, await build_key_ring(settings, stack))
     # Customers whose links change between syncs are listed by ``customers`` at once.
     facts_writer = FactsWriter(store.pool, store.tenant)
@@ -155,7 +159,8 @@ async def open_services(
     metrics.watch_taxonomies(taxonomies_of(list(adapters.values())))
     metrics.watch_unreadable(unreadable_of(list(adapters.values())))
     # After the taxonomies are found: the cached adapters wrap the ones that hold them.
-    cache = await ResponseCache.open(settings.cache, metrics.cache)
+    # The default tenant's view; each other tenant reads and invalidates its own keys.
+    cache = (await ResponseCache.open(settings.cache, metrics.cache)).for_tenant(store.tenant)
     if settings.cache.enabled and settings.cache.url is None and settings.workers > 1:
         logger.warning(
             "each of the %d workers caches on its own: a webhook invalidates only the "
@@ -167,6 +172,7 @@ async def open_services(
     cache.when_cleared(whole_response.clear)
     if settings.cache.enabled:
         sources = Sources.from_adapters(cached_adapters(adapters, cache))
+    tenant_sources = tenants_sources(tenant_adapters, cache if settings.cache.enabled else None)
     facts = PostgresFactsStore(store.pool, store.tenant)
     # Webhooks re-read a changed record's facts through the (just invalidated) cache.
     facts_updater = FactsUpdater(
@@ -182,7 +188,7 @@ async def open_services(
         settings,
         stack,
         store,
-        shared_sources(adapters, settings.tenancy.tenants),
+        own_sources(store.tenant, adapters, tenant_adapters),
         PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
         metrics.writes,
         written(cache.invalidate_record, live),
@@ -219,6 +225,13 @@ async def open_services(
         "event_followers": [backlog_follower(store, sources)],
         # For webhooks: the changes they carry, published to subscribers.
         "live": live,
+        # For each other tenant's webhooks (/webhooks/<tenant>/<source>): what they apply to.
+        "tenant_webhooks": {
+            tenant: tenant_webhooks(
+                store.for_tenant(tenant), cache.for_tenant(tenant), own, live, metrics
+            )
+            for tenant, own in tenant_sources.items()
+        },
         "gateway": with_tenants(
             GatewayState(
                 store=store,
@@ -258,6 +271,7 @@ async def open_services(
             metrics,
             links_changed,
             lambda: metrics.taxonomy.taxonomies,
+            tenant_sources,
         ),
         "rollout": rollout,
         "rollback_watch": watch,

@@ -3,7 +3,7 @@ worker, each write delivered through its own tenant's sources (``SourcesOf``).""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 
 from adapters.registry import record_nouns
@@ -19,12 +19,16 @@ from kernel.models import Source
 from kernel.tenancy import TenantId
 
 
-def shared_sources(adapters: Mapping[Source, object], tenants: Iterable[TenantId]) -> SourcesOf:
-    """The one set of sources every served tenant shares (until each tenant has its own:
-    a per-tenant ``SourcesOf`` replaces this); none for a tenant not served."""
-    served = frozenset(tenants)
+def own_sources(
+    default: TenantId,
+    adapters: Mapping[Source, object],
+    others: Mapping[TenantId, Mapping[Source, object]],
+) -> SourcesOf:
+    """Each served tenant's own sources, uncached: ``adapters`` the default tenant's,
+    ``others`` every other's (``app.wiring.tenants.open_tenant_adapters``); none for a
+    tenant not served, and a tenant's write never goes through another tenant's account."""
     none: Mapping[Source, object] = {}
-    return lambda tenant: adapters if tenant in served else none
+    return lambda tenant: adapters if tenant == default else others.get(tenant, none)
 
 
 async def start_writes(

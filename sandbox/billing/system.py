@@ -61,8 +61,11 @@ ERRORS = VendorErrors(
 )
 
 
-def create_billing_app(dataset: Dataset, control: SystemControl | None = None) -> Starlette:
-    """The billing system over ``dataset.billing``; faults and stats through ``control``."""
+def create_billing_app(
+    dataset: Dataset, control: SystemControl | None = None, *, api_key: str = API_KEY
+) -> Starlette:
+    """The billing system over ``dataset.billing``; faults and stats through ``control``;
+    ``api_key`` is the account\'s key (another account of the system has its own)."""
     api = BillingApi(dataset.billing)
     control = control or SystemControl("billing", ERRORS)
     writes = BillingWrites(dataset.billing, control.outbox, render_customer, render_invoice)
@@ -77,7 +80,7 @@ def create_billing_app(dataset: Dataset, control: SystemControl | None = None) -
         operations=[*OPERATIONS, *WRITE_OPERATIONS, *SUBSCRIPTION_OPERATIONS],
         schemas=SCHEMAS,
         security_scheme=BEARER_SCHEME,
-        check_key=bearer(API_KEY),
+        check_key=bearer(api_key),
         errors=ERRORS,
     )
     return build_system_app(spec, control)

@@ -59,8 +59,11 @@ ERRORS = VendorErrors(
 )
 
 
-def create_crm_app(dataset: Dataset, control: SystemControl | None = None) -> Starlette:
-    """The CRM system over ``dataset.crm``; faults and stats through ``control``."""
+def create_crm_app(
+    dataset: Dataset, control: SystemControl | None = None, *, api_key: str = API_KEY
+) -> Starlette:
+    """The CRM system over ``dataset.crm``; faults and stats through ``control``;
+    ``api_key`` is the account\'s key (another account of the system has its own)."""
     api = CrmApi(dataset.crm)
     control = control or SystemControl("crm", ERRORS)
     writes = CrmWrites(
@@ -75,7 +78,7 @@ def create_crm_app(dataset: Dataset, control: SystemControl | None = None) -> St
         operations=[*OPERATIONS, *WRITE_OPERATIONS, *NOTE_OPERATIONS],
         schemas={**SCHEMAS, "Note": NOTE_SCHEMA},
         security_scheme=BEARER_SCHEME,
-        check_key=bearer(API_KEY),
+        check_key=bearer(api_key),
         errors=ERRORS,
     )
     return build_system_app(spec, control)

@@ -210,8 +210,11 @@ OPERATIONS: tuple[Operation, ...] = (
 )
 
 
-def create_ivr_app(dataset: Dataset, control: SystemControl | None = None) -> Starlette:
-    """The IVR system over ``dataset.ivr``; faults and stats through ``control``."""
+def create_ivr_app(
+    dataset: Dataset, control: SystemControl | None = None, *, api_key: str = API_KEY
+) -> Starlette:
+    """The IVR system over ``dataset.ivr``; faults and stats through ``control``;
+    ``api_key`` is the account\'s key (another account of the system has its own)."""
     api = IvrApi(dataset.ivr)
     # The IVR also signs handoffs of the calls it plays (sandbox/ivr/handoff.py).
     handoffs = HandoffIssuer(dataset)
@@ -223,7 +226,7 @@ def create_ivr_app(dataset: Dataset, control: SystemControl | None = None) -> St
         operations=OPERATIONS,
         schemas=SCHEMAS,
         security_scheme={"type": "apiKey", "in": "header", "name": API_KEY_HEADER},
-        check_key=header_key(API_KEY_HEADER, API_KEY),
+        check_key=header_key(API_KEY_HEADER, api_key),
         errors=ERRORS,
     )
     return build_system_app(spec, control or SystemControl("ivr", ERRORS))

@@ -57,8 +57,11 @@ ERRORS = VendorErrors(
 )
 
 
-def create_support_app(dataset: Dataset, control: SystemControl | None = None) -> Starlette:
-    """The support system over ``dataset.support``; faults and stats through ``control``."""
+def create_support_app(
+    dataset: Dataset, control: SystemControl | None = None, *, api_key: str = API_KEY
+) -> Starlette:
+    """The support system over ``dataset.support``; faults and stats through ``control``;
+    ``api_key`` is the account\'s key (another account of the system has its own)."""
     api = SupportApi(dataset.support)
     control = control or SystemControl("support", ERRORS)
     writes = SupportWrites(
@@ -74,7 +77,7 @@ def create_support_app(dataset: Dataset, control: SystemControl | None = None) -
         operations=[*OPERATIONS, *WRITE_OPERATIONS, *EXPORT_OPERATIONS],
         schemas={**SCHEMAS, **EXPORT_SCHEMAS},
         security_scheme=BEARER_SCHEME,
-        check_key=bearer(API_KEY),
+        check_key=bearer(api_key),
         errors=ERRORS,
     )
     return build_system_app(spec, control)

@@ -77,7 +77,7 @@ def test_main_from_args_hands_every_flag_to_run_sandbox(monkeypatch: pytest.Monk
             "--error-status", "503", "--rate-limit-retry-after", "3", "--hang",
             "--malformed-json", "--webhook-url", "http://127.0.0.1:8000/webhooks",
             "--webhook-secret", "crm=s3cret", "--database-server", "postgresql://pg/admin",
-            "--files-dir", "files",
+            "--files-dir", "files", "--environment-file", "tenants.env",
         )
     )  # fmt: skip
 
@@ -101,6 +101,7 @@ def test_main_from_args_hands_every_flag_to_run_sandbox(monkeypatch: pytest.Monk
             "servers": SandboxServers(
                 database_url="postgresql://pg/admin", files_dir=Path("files")
             ),
+            "environment_file": Path("tenants.env"),
         }
     ]
 

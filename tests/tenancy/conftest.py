@@ -1,12 +1,13 @@
-"""Two tenants on one gateway: acme with the sandbox's customers, globex with none of them.
+"""Two tenants on one gateway, each with its own sandbox accounts: acme the sandbox's
+default account, globex its own (Hedy Lamarr, and its own Grace Hopper).
 
-A stack of its own (sandbox, PostgreSQL, a sync of acme, the gateway serving acme and
-globex): the isolation suite sends every operation of the schema as globex's principals,
-aimed at acme's customers, calls, exports and writes, and must not change what other tests
-read. Live linking is off: until each tenant has its own sources (its own sandbox
-accounts), both tenants read the same sandbox, and a live lookup would rightly find
-globex's copy of a record there; what is tested is the gateway's boundary, not the
-sandbox's accounts. Budgets are off so that hundreds of probes reach the resolvers.
+A stack of its own (sandbox, PostgreSQL, a sync of each tenant from its own accounts, the
+gateway serving acme and globex): the isolation suite sends every operation of the schema
+as globex's principals, aimed at acme's customers, calls, exports and writes, and must not
+change what other tests read. Live linking is on: globex's live lookups search globex's own
+accounts only. Grace Hopper's email, phone and surname are left out of the probes' keys:
+she is globex's customer too (the same person, globex's own records), so globex finding
+its own Grace is no leak. Budgets are off so that hundreds of probes reach the resolvers.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from pydantic import SecretStr
 
 from app.cli.commands import with_sandbox_port
 from app.cli.ivr_call import play_ivr_call
+from app.demo.runner import run_sync
+from app.demo.sandbox_tenants import with_sandbox_tenants
 from app.main import create_app
 from app.security.demo_keys import DemoKeys, ensure_demo_keys, mint_token
 from app.settings import Settings
-from app.tenancy.settings import TenancySettings
 from kernel.tenancy import TenantId
+from sandbox.accounts import tenants_environment
 from sandbox.server import create_sandbox_app
 from tests.conftest import scratch_database
 from tests.e2e.harness import serve, stop, sync_store
@@ -39,9 +42,13 @@ from tests.tenancy.operations import TenantKeys
 ACME, GLOBEX = TenantId("acme"), TenantId("globex")
 #: The roles a principal of the other tenant probes with.
 ROLES = ("agent", "supervisor", "analyst", "ivr", "operator")
-#: The named customers' phones, E.164, and their surnames.
-PHONES = ("+442079460018", "+14155550101")
-SURNAMES = ("Lovelace", "Hopper", "Turing", "Liskov")
+#: The person both tenants know (the same email, each tenant's own records).
+SHARED_EMAIL = "grace.hopper@example.com"
+#: The named customers' emails, phones (E.164) and surnames the probes aim at: acme's own
+#: (not the shared person's, globex's customer too).
+PROBED_EMAILS = tuple(email for email in NAMED_EMAILS if email != SHARED_EMAIL)
+PHONES = ("+442079460018",)
+SURNAMES = ("Lovelace", "Turing", "Liskov")
 
 IDS = "query($e: String!) { customerByEmail(email: $e) { id links { source externalId } } }"
 CLAIM = "mutation($c: ID!) { claimInteraction(contactId: $c) { token } }"
@@ -108,19 +115,20 @@ async def tenants_stack(
                     demo=True,
                     data_dir=data_dir,
                     database_url=SecretStr(url),
-                    tenancy=TenancySettings(tenants=(ACME, GLOBEX)),
                 ),
                 sandbox_port,
             )
         )
-        settings = settings.model_copy(
-            update={
-                "limits": settings.limits.model_copy(update={"budget_enabled": False}),
-                "identity": settings.identity.model_copy(update={"live_linking": False}),
-            }
+        # globex's own accounts, as the sandbox says them (sandbox/accounts.py).
+        settings = with_sandbox_tenants(
+            settings, tenants_environment(f"http://127.0.0.1:{sandbox_port}")
         )
-        # acme's customers (the default tenant's sync); globex has none of them.
+        settings = settings.model_copy(
+            update={"limits": settings.limits.model_copy(update={"budget_enabled": False})}
+        )
+        # acme's customers (the default tenant's sync), then globex's from its own accounts.
         await sync_store(settings, with_facts=True)
+        await run_sync(settings, full=True, tenant=GLOBEX)
         gateway_server, gateway_task, gateway_port = await serve(create_app(settings))
         keys = ensure_demo_keys(data_dir)
         gateway_url = f"http://127.0.0.1:{gateway_port}"
@@ -172,7 +180,7 @@ async def _acme_records(stack: TenantsStack) -> None:
     await _until(lambda: _write_done(stack, agent, written["id"]))
     stack.acme = TenantKeys(
         customer_ids=tuple(customer_ids),
-        emails=NAMED_EMAILS,
+        emails=PROBED_EMAILS,
         phones=PHONES,
         records=tuple(records),
         contact_ids=(call.contact_id,),

@@ -1,7 +1,7 @@
-"""integrationKpis per tenant, over the two-tenant stack (acme synced, with its facts and
-ticket backlog; globex never synced): a supervisor reads its own tenant's sync runs and
-backlog, a platform operator the chosen tenant's (X-Tenant) or, naming none, every tenant's
-added up."""
+"""integrationKpis per tenant, over the two-tenant stack (each synced from its own sandbox
+accounts, with its facts and ticket backlog: acme's many, globex's one run and two open
+tickets): a supervisor reads its own tenant's sync runs and backlog, a platform operator the
+chosen tenant's (X-Tenant) or, naming none, every tenant's added up."""
 
 from __future__ import annotations
 
@@ -13,6 +13,10 @@ from app.security.demo_keys import mint_token
 from tests.tenancy.conftest import ACME, GLOBEX, TenantsStack
 
 pytestmark = pytest.mark.e2e
+
+#: globex's sync runs and open tickets: one full sync of its own accounts, whose open
+#: tickets are Hedy Lamarr's and its own Grace Hopper's (sandbox/data/globex.py).
+GLOBEX_OWN = (1, 2)
 
 KPIS = """{ integrationKpis(since: "2000-01-01T00:00:00+00:00") {
   syncRuns { outcome runs } backlog { status ageBucket tickets }
@@ -41,8 +45,9 @@ async def test_each_supervisor_reads_its_own_tenants_kpis(tenants_stack: Tenants
 
     # acme's sync runs, its open tickets, its sources' calls (the sync's, made for it).
     assert min(acme) >= 1
-    # globex was never synced and its principals' lookups reached no source of theirs.
-    assert globex[:2] == (0, 0)
+    # globex's own: one sync of its accounts, its two open tickets (Hedy's and its Grace's).
+    assert globex[:2] == GLOBEX_OWN
+    assert acme[:2] != globex[:2]
 
 
 async def test_an_operator_reads_a_tenants_kpis_or_the_platform_total(
@@ -62,4 +67,4 @@ async def test_an_operator_reads_a_tenants_kpis_or_the_platform_total(
 
     assert acme[:2] == (await _kpis(stack, stack.token("supervisor", ACME)))[:2]
     assert platform[:2] == (acme[0] + globex[0], acme[1] + globex[1])
-    assert globex[:2] == (0, 0)
+    assert globex[:2] == GLOBEX_OWN
