@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from app.cli.audit_prune import cmd_audit_prune
 from app.cli.environment import (
     add_tenant_argument,
     count,
@@ -220,31 +221,6 @@ def cmd_readiness(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
-def cmd_audit_prune(args: argparse.Namespace) -> None:
-    from app.observability.logs import configure_logging
-
-    settings = load_settings()
-    configure_logging(settings.log_level)
-    removed = asyncio.run(_prune_audit_trail(settings))
-    print(f"deleted {removed} audit entries older than {settings.audit.retention_days} days")
-
-
-async def _prune_audit_trail(settings: Settings) -> int:
-    from app.security.audit import prune_audit_trail
-    from app.store.audit import AuditTrailStore
-    from app.store.customers import Store
-    from app.wiring.services import database_url
-
-    store = await Store.connect(
-        await database_url(settings), pool_size=1, tenant=settings.tenancy.default_tenant
-    )
-    try:
-        await store.migrate()
-        return await prune_audit_trail(AuditTrailStore(store), settings.audit)
-    finally:
-        await store.close()
-
-
 def build_parser() -> argparse.ArgumentParser:
     from app.security.auth import ROLES
 
@@ -416,7 +392,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_epilog() -> str:
     """The settings ``scv serve`` reads, from the ``Settings`` model, and where they are told."""
-    from app.settings import Settings
 
     lines = ["settings (environment variables):"]
     for name, field in Settings.model_fields.items():
