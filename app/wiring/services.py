@@ -67,6 +67,7 @@ from app.wiring.writes import own_sources, start_writes
 from kernel.identity import CustomerId
 from kernel.identity_evidence import IdentityEvidence
 from kernel.models import Source
+from kernel.tenancy import TenantId
 from resolvers.context import Sources
 
 if TYPE_CHECKING:
@@ -191,7 +192,7 @@ async def open_services(
         own_sources(store.tenant, adapters, tenant_adapters),
         PostgresAuditSink(audit_trail, settings.audit, metrics.audit),
         metrics.writes,
-        written(cache.invalidate_record, live),
+        tenants_written(store, cache, live),
     )
     rollout = build_rollout(
         settings, store, PostgresAuditSink(audit_trail, settings.audit, metrics.audit), metrics
@@ -279,18 +280,40 @@ async def open_services(
 
 
 def written(
-    invalidate: Callable[[Source, str], Awaitable[None]], live: LiveChanges | None
-) -> Callable[[Source, str], Awaitable[None]]:
-    """What a write applied to a system of record tells: the cache forgets the record, and
-    the customer's live subscribers hear of it at once (the vendor's webhook follows, and
-    tells them again: a second re-query, never a missed one)."""
+    invalidate: Callable[[TenantId, Source, str], Awaitable[None]],
+    live_of: Callable[[TenantId], LiveChanges | None],
+) -> Callable[[TenantId, Source, str], Awaitable[None]]:
+    """What a write applied to a system of record tells, as its tenant's: the cache forgets
+    the record, and the customer's live subscribers hear of it at once (the vendor's webhook
+    follows, and tells them again: a second re-query, never a missed one)."""
 
-    async def changed(source: Source, record_id: str) -> None:
-        await invalidate(source, record_id)
+    async def changed(tenant: TenantId, source: Source, record_id: str) -> None:
+        await invalidate(tenant, source, record_id)
+        live = live_of(tenant)
         if live is not None:
             await live.record_changed(source, record_id, datetime.now(UTC), time.time())
 
     return changed
+
+
+def tenants_written(
+    store: Store, cache: ResponseCache, live: LiveChanges | None
+) -> Callable[[TenantId, Source, str], Awaitable[None]]:
+    """``written`` over each tenant's own cache namespace and store: the default tenant's
+    is the cache's unnamed one (``app.wiring.tenants.tenants_sources``)."""
+
+    def cache_of(tenant: TenantId) -> ResponseCache:
+        return cache if tenant == store.tenant else cache.for_tenant(tenant)
+
+    async def invalidate(tenant: TenantId, source: Source, record_id: str) -> None:
+        await cache_of(tenant).invalidate_record(source, record_id)
+
+    def live_of(tenant: TenantId) -> LiveChanges | None:
+        if live is None or tenant == store.tenant:
+            return live
+        return live.for_store(store.for_tenant(tenant))
+
+    return written(invalidate, live_of)
 
 
 def build_rollout(

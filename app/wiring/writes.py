@@ -38,12 +38,12 @@ async def start_writes(
     sources_of: SourcesOf,
     audit: AuditSink,
     metrics: WriteMetrics,
-    invalidate: Callable[[Source, str], Awaitable[None]],
+    invalidate: Callable[[TenantId, Source, str], Awaitable[None]],
 ) -> Writes:
     """The write service over each tenant's own (uncached) sources, ``sources_of(tenant)``;
-    with
-    ``SCV_WRITES__WORKER_ENABLED`` (the default) this process also delivers the outbox until
-    ``stack`` closes. ``invalidate`` forgets a written record's cached reads."""
+    with ``SCV_WRITES__WORKER_ENABLED`` (the default) this process also delivers the outbox
+    until ``stack`` closes. ``invalidate`` forgets a written record's cached reads, as its
+    write's tenant's."""
     write_store = WriteStore(store)
     delivery = Delivery(write_store, sources_of, settings.writes, metrics, audit, invalidate)
     if settings.writes.worker_enabled:

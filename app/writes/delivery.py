@@ -59,7 +59,7 @@ class Delivery:
         settings: WritesSettings,
         metrics: WriteMetrics,
         audit: AuditSink,
-        invalidate: Callable[[Source, str], Awaitable[None]],
+        invalidate: Callable[[TenantId, Source, str], Awaitable[None]],
     ) -> None:
         self._store = store
         self._sources_of = sources_of
@@ -111,7 +111,9 @@ class Delivery:
             return await self._retry(row, source, type(exc).__name__, None)
         if await self._store.mark_applied(row, applied.record_id):
             self._metrics.deliveries.labels(source.value, "applied").inc()
-            await self._forget(source, owner or row.target_record_id)
+            await self._forget(
+                row.tenant or self._store.tenant, source, owner or row.target_record_id
+            )
             await self._audit_final(row, WriteStatus.APPLIED.value)
         return Tried(WriteStatus.APPLIED)
 
@@ -135,11 +137,12 @@ class Delivery:
             await self._audit_final(row, f"{WriteStatus.FAILED.value}: {reason}")
         return Tried(WriteStatus.FAILED)
 
-    async def _forget(self, source: Source, record_id: str) -> None:
+    async def _forget(self, tenant: TenantId, source: Source, record_id: str) -> None:
         # The webhook the system sends will do it too; this is for the agent's next read,
-        # which may come before the webhook does.
+        # which may come before the webhook does. The write's own tenant's: its record id
+        # names a record of that tenant's account.
         try:
-            await self._invalidate(source, record_id)
+            await self._invalidate(tenant, source, record_id)
         except Exception:
             logger.warning("could not invalidate a written record", extra={"source": source.value})
 

@@ -69,8 +69,10 @@ async def test_each_write_goes_to_its_own_tenants_source_and_trail(store: Store)
     settings = WritesSettings()
     metrics = WriteMetrics.create(CollectorRegistry(), CollectorRegistry())
 
-    async def forget(source: Source, record_id: str) -> None:
-        return None
+    forgotten: list[tuple[TenantId, Source, str]] = []
+
+    async def forget(tenant: TenantId, source: Source, record_id: str) -> None:
+        forgotten.append((tenant, source, record_id))
 
     def sources_of(tenant: TenantId) -> Mapping[Source, object]:
         return sources.get(tenant, {})
@@ -90,6 +92,8 @@ async def test_each_write_goes_to_its_own_tenants_source_and_trail(store: Store)
     assert crms[GLOBEX].notes == [("1001", "globex's note")]
     applied = {(entry.tenant, entry.outcome) for entry in trail.entries}
     assert applied == {(ACME, "APPLIED"), (GLOBEX, "APPLIED")}
+    # Each written record is forgotten in its own tenant's cache, not the default's.
+    assert sorted(forgotten) == sorted([(ACME, Source.CRM, "1001"), (GLOBEX, Source.CRM, "1001")])
     # A tenant without the source keeps its write waiting (not sent anywhere else).
     gone = await WriteStore(store.for_tenant(GONE)).get(waiting.id)
     assert gone is not None

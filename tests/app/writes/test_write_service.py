@@ -18,6 +18,7 @@ from app.writes.settings import WritesSettings
 from kernel.access import AuditEntry, AuditUnavailable, Principal
 from kernel.client_errors import PersonalDataWithheld
 from kernel.models import CrmContactId, Source
+from kernel.tenancy import TenantId
 from kernel.writes import WriteActor, WriteKind, WriteRequest, WriteStatus
 from tests.resolvers.memory_store import MemoryStore
 
@@ -51,7 +52,7 @@ def _service(store: Store, crm: RecordingCrm, audit: Audit) -> Writes:
     metrics = WriteMetrics.create(CollectorRegistry(), CollectorRegistry())
     adapters: Mapping[Source, object] = {Source.CRM: crm}
 
-    async def forget(source: Source, record_id: str) -> None:
+    async def forget(tenant: TenantId, source: Source, record_id: str) -> None:
         return None
 
     write_store = WriteStore(store)
