@@ -7,6 +7,7 @@ import asyncio
 import sys
 import textwrap
 from pathlib import Path
+from typing import cast
 
 from pydantic import SecretStr
 
@@ -107,15 +108,26 @@ def cmd_token(args: argparse.Namespace) -> None:
 def cmd_ivr_call(args: argparse.Namespace) -> None:
     import httpx
 
+    from adapters.settings import HttpSourceSettings
     from app.cli.ivr_call import IvrCallError, claim_instructions, play_ivr_call
+    from app.demo.sandbox_tenants import with_demo_tenants
     from app.security.demo_keys import mint_token
     from kernel.models import Source
 
-    settings = load_settings()
+    settings = with_demo_tenants(load_settings())  # and the demo's tenants (globex)
+    tenant = served_tenant(settings, args.tenant, "ivr-call")
+    # The tenant's own IVR account: its calls are handed over as that tenant's.
+    section = settings.tenant_source(tenant, Source.IVR)
+    if args.ivr is None and not isinstance(section, HttpSourceSettings):
+        sys.exit(f"ivr-call: tenant {tenant} has no IVR configured (give --ivr URL)")
     gateway = args.gateway or gateway_url(settings)
-    ivr_url = args.ivr or settings.http_source(Source.IVR).base_url
+    ivr_url = args.ivr or cast(HttpSourceSettings, section).base_url
     token = mint_token(
-        existing_demo_keys(settings), settings.auth, subject="ivr-sandbox", role="ivr"
+        existing_demo_keys(settings),
+        settings.auth,
+        subject="ivr-sandbox",
+        role="ivr",
+        tenants=[tenant],
     )
     call: dict[str, object] = {
         "auth_method": args.auth_method,
@@ -130,7 +142,9 @@ def cmd_ivr_call(args: argparse.Namespace) -> None:
             played = await play_ivr_call(
                 http, ivr_url=ivr_url, gateway_url=gateway, ivr_token=token, call=call
             )
-        return claim_instructions(played, gateway)
+        return claim_instructions(
+            played, gateway, tenant if tenant != settings.tenancy.default_tenant else None
+        )
 
     try:
         print(asyncio.run(play()))
@@ -307,7 +321,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ivr_call.add_argument("--auth-score", type=share, default=0.97, help="0..1 (0.97)")
     ivr_call.add_argument("--gateway", type=http_url, help="the gateway (http://SCV_HOST:SCV_PORT)")
-    ivr_call.add_argument("--ivr", type=http_url, help="the sandbox IVR (SCV_IVR__BASE_URL)")
+    ivr_call.add_argument(
+        "--ivr", type=http_url, help="the sandbox IVR (the tenant's SCV_..._IVR__BASE_URL)"
+    )
+    add_tenant_argument(ivr_call, "the tenant whose IVR account plays the call")
     ivr_call.set_defaults(func=cmd_ivr_call)
 
     schema = commands.add_parser("schema", help="print or write the GraphQL schema (SDL)")

@@ -53,8 +53,9 @@ async def play_ivr_call(
     return IvrCall(contact_id=str(interaction["contactId"]), interaction=interaction)
 
 
-def claim_instructions(call: IvrCall, gateway_url: str) -> str:
-    """What to print: the call, and the curl line with which an agent claims it."""
+def claim_instructions(call: IvrCall, gateway_url: str, tenant: str | None = None) -> str:
+    """What to print: the call, and the curl line with which an agent (of ``tenant``, when
+    it is not the default one) claims it."""
     document = (
         "mutation($c: ID!) { claimInteraction(contactId: $c) { token "
         "interaction { state verification { level method } } } }"
@@ -64,7 +65,9 @@ def claim_instructions(call: IvrCall, gateway_url: str) -> str:
     return "\n".join(
         [
             f"contact {call.contact_id} handed over (verification {level}).",
-            "An agent claims it (AGENT_TOKEN: .venv/bin/scv token --role agent --sub agent-1):",
+            "An agent claims it (AGENT_TOKEN: .venv/bin/scv token --role agent --sub agent-1"
+            + (f" --tenant {tenant}" if tenant else "")
+            + "):",
             f"  curl -s {shlex.quote(gateway_url.rstrip('/') + '/graphql')} "
             '-H "Authorization: Bearer $AGENT_TOKEN" -H "Content-Type: application/json" '
             f"-d {shlex.quote(body)}",

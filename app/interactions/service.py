@@ -117,10 +117,11 @@ class Interactions:
         sources: Sources | None = None,
         ivr: IvrAdapter | None = None,
         crm: CrmAdapter | None = None,
+        handoffs: HandoffVerifier | None = None,
     ) -> Interactions:
         """The same service over ``store`` (and its live linking): another tenant's
-        interactions (``Store.tenant``), with that tenant's ``sources``, IVR and CRM when
-        given (its own accounts)."""
+        interactions (``Store.tenant``), with that tenant's ``sources``, IVR and CRM, and the
+        verifier of its IVR's signed handoffs, when given (its own accounts)."""
         deps = replace(self._deps, store=store, live_linker=live_linker)
         if sources is not None:
             deps = replace(deps, sources=sources)
@@ -128,6 +129,8 @@ class Interactions:
             deps = replace(deps, ivr=ivr)
         if crm is not None:
             deps = replace(deps, crm=crm)
+        if handoffs is not None:
+            deps = replace(deps, handoffs=handoffs)
         return Interactions(
             deps,
             self._settings,

@@ -11,6 +11,7 @@ import httpx
 
 from adapters.crm.port import PORT as CRM
 from adapters.ivr.port import PORT as IVR
+from adapters.settings import HttpSourceSettings
 from app.interactions.handoff import HandoffVerifier
 from app.interactions.metrics import InteractionMetrics
 from app.interactions.service import InteractionDependencies, Interactions, StepListener
@@ -21,6 +22,7 @@ from app.store.customers import Store
 from kernel.access import AuditSink
 from kernel.linking import LiveLinker
 from kernel.models import Source
+from kernel.tenancy import TenantId
 from resolvers.context import Sources
 
 #: The JWKS of the IVR platform, relative to its base URL, unless ``handoff.jwks_url`` says.
@@ -32,6 +34,42 @@ def ivr_jwks_url(settings: Settings) -> str:
     if settings.handoff.jwks_url is not None:
         return settings.handoff.jwks_url
     return settings.http_source(Source.IVR).base_url.rstrip("/") + IVR_JWKS_PATH
+
+
+def _jwks_key_ring(client: httpx.AsyncClient, jwks_url: str, settings: Settings) -> KeyRing:
+    """The IVR's signing keys, fetched from ``jwks_url`` (and again as the handoff settings
+    say)."""
+
+    async def fetch_jwks() -> dict[str, object]:
+        response = await client.get(jwks_url)
+        response.raise_for_status()
+        document: dict[str, object] = response.json()
+        return document
+
+    return KeyRing(
+        fetch_jwks=fetch_jwks,
+        refetch_interval=settings.handoff.jwks_refetch_seconds,
+        max_age=settings.handoff.jwks_max_age_seconds,
+    )
+
+
+async def tenant_handoffs(
+    settings: Settings, stack: AsyncExitStack
+) -> dict[TenantId, HandoffVerifier]:
+    """Each other served tenant's handoff verifier: its own IVR account signs its calls, so
+    its keys are that account's JWKS (``<its IVR base URL>/.well-known/jwks.json``). A tenant
+    without an IVR has none (its calls are refused: no IVR confirms them)."""
+    client = await stack.enter_async_context(httpx.AsyncClient(timeout=5.0))
+    verifiers: dict[TenantId, HandoffVerifier] = {}
+    for tenant in settings.tenancy.tenants:
+        section = settings.tenant_source(tenant, Source.IVR)
+        if tenant == settings.tenancy.default_tenant or not isinstance(section, HttpSourceSettings):
+            continue
+        jwks_url = section.base_url.rstrip("/") + IVR_JWKS_PATH
+        verifiers[tenant] = HandoffVerifier(
+            settings.handoff, _jwks_key_ring(client, jwks_url, settings)
+        )
+    return verifiers
 
 
 async def build_interactions(
@@ -56,17 +94,7 @@ async def build_interactions(
     transport = (transports or {}).get(Source.IVR) if settings.handoff.jwks_url is None else None
     client = await stack.enter_async_context(httpx.AsyncClient(timeout=5.0, transport=transport))
 
-    async def fetch_jwks() -> dict[str, object]:
-        response = await client.get(jwks_url)
-        response.raise_for_status()
-        document: dict[str, object] = response.json()
-        return document
-
-    keys = KeyRing(
-        fetch_jwks=fetch_jwks,
-        refetch_interval=settings.handoff.jwks_refetch_seconds,
-        max_age=settings.handoff.jwks_max_age_seconds,
-    )
+    keys = _jwks_key_ring(client, jwks_url, settings)
     signing_keys = await asyncio.to_thread(
         interaction_keys, settings.interactions, demo=settings.demo, data_dir=settings.data_dir
     )

@@ -56,7 +56,7 @@ from app.store.roles import embedded_store
 from app.store.rollout import PostgresRolloutStore
 from app.whole_response.cache import WholeResponseCache
 from app.wiring.exports import start_exports
-from app.wiring.interactions import build_interactions
+from app.wiring.interactions import build_interactions, tenant_handoffs
 from app.wiring.kpis import backlog_follower, start_kpis
 from app.wiring.live import start_live
 from app.wiring.metrics import GatewayMetrics
@@ -273,6 +273,7 @@ async def open_services(
             links_changed,
             lambda: metrics.taxonomy.taxonomies,
             tenant_sources,
+            await tenant_handoffs(settings, stack),
         ),
         "rollout": rollout,
         "rollback_watch": watch,

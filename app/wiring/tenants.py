@@ -37,6 +37,7 @@ from app.http.state import GatewayState
 from app.identity.data_quality import DataQuality
 from app.identity.decisions import IdentityDecisionService
 from app.identity.live_linking import LiveLinking
+from app.interactions.handoff import HandoffVerifier
 from app.interactions.service import Interactions
 from app.kpis.service import IntegrationKpiService
 from app.live.service import LiveChanges
@@ -72,10 +73,11 @@ def with_tenants(
     links_changed: LinksChanged,
     taxonomies: Callable[[], Iterable[Taxonomy[Any]]],
     sources: Mapping[TenantId, Sources],
+    handoffs: Mapping[TenantId, HandoffVerifier],
 ) -> GatewayState:
     """``default`` (the default tenant's state, over ``store``) knowing every served
     tenant's own state (``GatewayState.for_tenant``), each with its own ``sources`` (a
-    tenant missing from them has none)."""
+    tenant missing from them has none) and its IVR's handoff verifier (``handoffs``)."""
     served = frozenset(settings.tenancy.tenants)
     if len(served) > 1 and default.rollout is not None:
         default = replace(default, rollout=PlatformRolloutGate(default.rollout, served))
@@ -117,6 +119,7 @@ def with_tenants(
                     crm=cast(
                         CrmAdapter, own.by_source.get(CRM.source, AbsentSource(CRM.source, tenant))
                     ),
+                    handoffs=handoffs.get(tenant),
                 )
                 if isinstance(interactions, Interactions)
                 else None
