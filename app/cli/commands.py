@@ -7,7 +7,6 @@ import asyncio
 import sys
 import textwrap
 from pathlib import Path
-from typing import cast
 
 from pydantic import SecretStr
 
@@ -28,6 +27,7 @@ from app.cli.environment import (
     with_sandbox_port,
     word,
 )
+from app.cli.ivr_call import cmd_ivr_call
 from app.cli.keys import add_keys_command
 from app.cli.readiness import Thresholds
 from app.cli.serve import cmd_serve
@@ -103,58 +103,6 @@ def cmd_token(args: argparse.Namespace) -> None:
             tenants=tenants,
         )
     )
-
-
-def cmd_ivr_call(args: argparse.Namespace) -> None:
-    import httpx
-
-    from adapters.settings import HttpSourceSettings
-    from app.cli.ivr_call import IvrCallError, claim_instructions, play_ivr_call
-    from app.demo.sandbox_tenants import with_demo_tenants
-    from app.security.demo_keys import mint_token
-    from kernel.models import Source
-
-    settings = with_demo_tenants(load_settings())  # and the demo's tenants (globex)
-    tenant = served_tenant(settings, args.tenant, "ivr-call")
-    # The tenant's own IVR account: its calls are handed over as that tenant's.
-    section = settings.tenant_source(tenant, Source.IVR)
-    if args.ivr is None and not isinstance(section, HttpSourceSettings):
-        sys.exit(f"ivr-call: tenant {tenant} has no IVR configured (give --ivr URL)")
-    gateway = args.gateway or gateway_url(settings)
-    ivr_url = args.ivr or cast(HttpSourceSettings, section).base_url
-    token = mint_token(
-        existing_demo_keys(settings),
-        settings.auth,
-        subject="ivr-sandbox",
-        role="ivr",
-        tenants=[tenant],
-    )
-    call: dict[str, object] = {
-        "auth_method": args.auth_method,
-        "auth_result": args.auth_result,
-        "auth_score": args.auth_score,
-        "audience": settings.handoff.audience,
-    }
-    call.update({"customer": args.customer} if args.customer else {"phone": args.phone})
-
-    async def play() -> str:
-        async with httpx.AsyncClient(timeout=10.0) as http:
-            played = await play_ivr_call(
-                http, ivr_url=ivr_url, gateway_url=gateway, ivr_token=token, call=call
-            )
-        return claim_instructions(
-            played, gateway, tenant if tenant != settings.tenancy.default_tenant else None
-        )
-
-    try:
-        print(asyncio.run(play()))
-    except IvrCallError as exc:
-        sys.exit(f"ivr-call failed: {exc}")
-    except httpx.RequestError as exc:
-        # httpx's own words ("All connection attempts failed") name no place: say which.
-        sys.exit(f"ivr-call failed: cannot reach {exc.request.url}: {exc or type(exc).__name__}")
-    except httpx.HTTPError as exc:
-        sys.exit(f"ivr-call failed: {exc}")
 
 
 def cmd_schema(args: argparse.Namespace) -> None:

@@ -7,12 +7,17 @@ bearer token, as a real IVR would, and says how an agent claims the call.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import json
 import shlex
+import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
+
+from app.cli.environment import existing_demo_keys, gateway_url, load_settings, served_tenant
 
 
 class IvrCallError(Exception):
@@ -74,3 +79,53 @@ def claim_instructions(call: IvrCall, gateway_url: str, tenant: str | None = Non
             "then sends the grant's token as X-Interaction-Token beside its bearer token.",
         ]
     )
+
+
+def cmd_ivr_call(args: argparse.Namespace) -> None:
+    """``scv ivr-call``: play the call, hand it over, print how an agent claims it."""
+    from adapters.settings import HttpSourceSettings
+    from app.demo.sandbox_tenants import with_demo_tenants
+    from app.security.demo_keys import mint_token
+    from kernel.models import Source
+
+    settings = with_demo_tenants(load_settings())  # and the demo's tenants (globex)
+    tenant = served_tenant(settings, args.tenant, "ivr-call")
+    # The tenant's own IVR account: its calls are handed over as that tenant's.
+    section = settings.tenant_source(tenant, Source.IVR)
+    if args.ivr is None and not isinstance(section, HttpSourceSettings):
+        sys.exit(f"ivr-call: tenant {tenant} has no IVR configured (give --ivr URL)")
+    gateway = args.gateway or gateway_url(settings)
+    ivr_url = args.ivr or cast(HttpSourceSettings, section).base_url
+    token = mint_token(
+        existing_demo_keys(settings),
+        settings.auth,
+        subject="ivr-sandbox",
+        role="ivr",
+        tenants=[tenant],
+    )
+    call: dict[str, object] = {
+        "auth_method": args.auth_method,
+        "auth_result": args.auth_result,
+        "auth_score": args.auth_score,
+        "audience": settings.handoff.audience,
+    }
+    call.update({"customer": args.customer} if args.customer else {"phone": args.phone})
+
+    async def play() -> str:
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            played = await play_ivr_call(
+                http, ivr_url=ivr_url, gateway_url=gateway, ivr_token=token, call=call
+            )
+        return claim_instructions(
+            played, gateway, tenant if tenant != settings.tenancy.default_tenant else None
+        )
+
+    try:
+        print(asyncio.run(play()))
+    except IvrCallError as exc:
+        sys.exit(f"ivr-call failed: {exc}")
+    except httpx.RequestError as exc:
+        # httpx's own words ("All connection attempts failed") name no place: say which.
+        sys.exit(f"ivr-call failed: cannot reach {exc.request.url}: {exc or type(exc).__name__}")
+    except httpx.HTTPError as exc:
+        sys.exit(f"ivr-call failed: {exc}")
