@@ -300,19 +300,14 @@ def written(
 def tenants_written(
     store: Store, cache: ResponseCache, live: LiveChanges | None
 ) -> Callable[[TenantId, Source, str], Awaitable[None]]:
-    """``written`` over each tenant's own cache namespace and store: the default tenant's
-    is the cache's unnamed one (``app.wiring.tenants.tenants_sources``)."""
-
-    def cache_of(tenant: TenantId) -> ResponseCache:
-        return cache if tenant == store.tenant else cache.for_tenant(tenant)
+    """``written`` over each tenant's own cache namespace and store (``for_tenant``, the
+    default tenant's included: its view of either is the one it already is)."""
 
     async def invalidate(tenant: TenantId, source: Source, record_id: str) -> None:
-        await cache_of(tenant).invalidate_record(source, record_id)
+        await cache.for_tenant(tenant).invalidate_record(source, record_id)
 
     def live_of(tenant: TenantId) -> LiveChanges | None:
-        if live is None or tenant == store.tenant:
-            return live
-        return live.for_store(store.for_tenant(tenant))
+        return live.for_store(store.for_tenant(tenant)) if live is not None else None
 
     return written(invalidate, live_of)
 
