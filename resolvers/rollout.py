@@ -17,17 +17,38 @@ class RequestRollout:
     def __init__(self, gate: RolloutGate | None = None) -> None:
         self._gate = gate
         self._modes: Mapping[Source, SourceRollout] | None = None
-        self._lock = asyncio.Lock()
+        #: Set when the read under way ends: its waiters are the request's other panels.
+        self._read_done: asyncio.Event | None = None
 
     async def of(self, source: Source) -> SourceRollout:
         """``source``'s rollout for this request."""
         if self._gate is None:
             return SourceRollout(source, RolloutMode.ON)
-        if self._modes is None:
-            async with self._lock:
-                if self._modes is None:
-                    self._modes = await self._gate.current()
-        return self._modes.get(source) or SourceRollout(source, RolloutMode.ON)
+        modes = self._modes
+        if modes is None:
+            modes = await self._read(self._gate)
+        return modes.get(source) or SourceRollout(source, RolloutMode.ON)
+
+    async def _read(self, gate: RolloutGate) -> Mapping[Source, SourceRollout]:
+        """The modes, read once for the request however many panels ask at once.
+
+        The panels that ask while the gate reads the store all wait for one event, so all
+        resume in the same turn of the loop and their loaders still batch together (a
+        page's CRM contacts in one batch read). A lock would hand itself on one waiter per
+        turn, and split that batch into a call per turn. If the read fails, its waiters
+        wake and the next of them reads again.
+        """
+        while self._modes is None:
+            if self._read_done is not None:
+                await self._read_done.wait()
+                continue
+            done = self._read_done = asyncio.Event()
+            try:
+                self._modes = await gate.current()
+            finally:
+                self._read_done = None
+                done.set()
+        return self._modes
 
     async def served_to(self, principal: Principal) -> str:
         """Each source's mode, and whether its panel is served to ``principal``, as one text:

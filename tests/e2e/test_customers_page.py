@@ -16,6 +16,7 @@ from app.store.facts_writer import FactsWriter
 from app.wiring.sources import build_sources
 from kernel.models import Source
 from tests.e2e.harness import Stack
+from tests.e2e.resilience_harness import gateway
 
 pytestmark = pytest.mark.e2e
 
@@ -138,6 +139,34 @@ async def test_a_page_of_100_with_panels_costs_one_crm_batch_and_one_call_per_re
         "GET /api/v2/users/{id}/tickets/requested": linked["SUPPORT"]
     }
     assert await requests_at(clean_sandbox, "ivr") == {}
+
+
+async def test_a_page_re_reading_the_rollout_still_costs_one_crm_batch(
+    facts_refreshed: FactsRefreshReport, clean_sandbox: Stack
+) -> None:
+    # A gateway re-reading the sources' rollout from PostgreSQL on every request
+    # (SCV_ROLLOUT__REFRESH_SECONDS=0; with the default 5 s, the first request after a quiet
+    # spell): every panel of the page waits for that one read, and must then resume in the
+    # same turn of the loop, so that the page's CRM contacts still share one batch read.
+    settings = clean_sandbox.settings
+    rereading = settings.model_copy(
+        update={"rollout": settings.rollout.model_copy(update={"refresh_seconds": 0.0})}
+    )
+    order = {"field": "OPEN_TICKETS", "direction": "ASC"}
+    async with gateway(clean_sandbox, rereading) as own:
+        response = await clean_sandbox.http.post(
+            f"{own.url}/graphql",
+            json={"query": PANELS, "variables": {"first": 100, "orderBy": order}},
+            headers={"Authorization": f"Bearer {token_for(clean_sandbox, 'analyst')}"},
+        )
+
+    body = response.json()
+    assert "errors" not in body, body["errors"]
+    nodes = [edge["node"] for edge in body["data"]["customers"]["edges"]]
+    assert sum(1 for n in nodes if n["profile"] is not None) > 1
+    assert await requests_at(clean_sandbox, "crm") == {
+        "POST /crm/v3/objects/contacts/batch/read": 1
+    }
 
 
 async def test_paging_through_a_filter_gives_each_customer_once(
