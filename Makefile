@@ -130,8 +130,8 @@ bench-audit-group: $(STAMP)  ## CPU per audited request, entries grouped in one 
 	$(BIN)/python -m bench.audit_group
 
 SCENARIO ?= cold
-bench-ab: $(STAMP)  ## CPU per request of this checkout against BASE (a commit), side by side; WITHOUT=<panel>: A is asked the view without it
-	$(BIN)/python -m bench.ab --base $(or $(BASE),HEAD~1) $(if $(WITHOUT),--a-without $(WITHOUT))
+bench-ab: $(STAMP)  ## CPU per request of this checkout against BASE (a commit), side by side; WITHOUT=<panel>: A is asked the view without it; A_ENV=SCV_X=v: a setting of A's only; SAME_VIEW=1: B asked A's view
+	$(BIN)/python -m bench.ab --base $(or $(BASE),HEAD~1) $(if $(WITHOUT),--a-without $(WITHOUT)) $(foreach pair,$(A_ENV),--a-env $(pair)) $(if $(SAME_VIEW),--same-view)
 
 # presidio-analyzer and scrubadub in an environment of their own (some 660 MB, installed once):
 # no dependency of the gateway, only measured against resolvers/redaction on the tests' corpus.

@@ -11,7 +11,10 @@ It prints each round's figure and the medians; nothing is asserted.
 Against a commit from before the orders database, A cannot read the ORDERS links of this
 checkout's store nor answer its orders panel: A then runs on a store of its own, linked by
 its own ``scv sync``, without the orders settings, and is asked the whole view without the
-orders panel (four sources against B's five).
+orders panel (four sources against B's five); ``--same-view`` asks B that view too, so that
+both do the same work. ``--a-env`` gives A a setting of its own: with ``--base HEAD``, B - A is
+what that setting's default costs (``SCV_WHOLE_RESPONSE__ENABLED=false``: the whole-response
+cache's cost on a cold view).
 """
 
 from __future__ import annotations
@@ -81,7 +84,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="ask A the whole view without this panel (a field of Customer; repeatable): "
         "with --base HEAD, B - A is what the panel costs, e.g. one upstream round trip",
     )
+    parser.add_argument(
+        "--a-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting of A's gateway only (repeatable): with --base HEAD, B - A is what "
+        "the setting's default costs, e.g. SCV_WHOLE_RESPONSE__ENABLED=false",
+    )
+    parser.add_argument(
+        "--same-view",
+        action="store_true",
+        help="ask B the view A is asked (against a commit without the orders panel: both "
+        "the four-panel view), so that both do the same work",
+    )
     args = parser.parse_args(argv)
+    bad = [pair for pair in args.a_env if "=" not in pair or not pair.startswith("SCV_")]
+    if bad:
+        parser.error(f"--a-env takes SCV_NAME=VALUE, not {', '.join(bad)}")
     unknown = set(args.cases.split(",")) - set(CASES)
     if unknown:
         parser.error(f"unknown case(s): {', '.join(sorted(unknown))}")
@@ -163,6 +183,11 @@ def compare(args: argparse.Namespace, tmp: Path, base: Path) -> None:
                     stderr=log,
                 )
                 views["A"] = view_without(views["A"], "orders")
+            for pair in args.a_env:
+                name, value = pair.split("=", 1)
+                env[name] = value
+            if args.same_view:
+                views["B"] = views["A"]
             # Run from the worktree: ``python -m`` puts it first on the path.
             other = subprocess.Popen(
                 [sys.executable, "-m", "app.cli", "serve"],

@@ -26,7 +26,7 @@ from bench.scenarios import linked_customers, whole_view_bodies
 from bench.stack import StackConfig, running_stack
 
 _FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>.*?)(?::\d+)?\)$")
-OURS = ("app/", "adapters/", "resolvers/")
+OURS = ("app/", "adapters/", "resolvers/", "kernel/")
 
 
 def where(frame: str) -> tuple[str, str]:
@@ -54,7 +54,7 @@ def summarise(raw: Path, top: int) -> str:
         frames = [where(frame) for frame in stack.split(";")]
         package = frames[-1][1].split("/")[0] or "?"
         by_package[
-            package if package not in {"app", "adapters", "resolvers"} else frames[-1][1]
+            package if package not in {"app", "adapters", "resolvers", "kernel"} else frames[-1][1]
         ] += samples
         named = {
             f"{fn} ({path})"
@@ -65,7 +65,14 @@ def summarise(raw: Path, top: int) -> str:
             ours[name] += samples
     if total == 0:
         return "no samples (is py-spy allowed to attach? it needs ptrace permission)"
-    lines = [f"{total} samples", "", "innermost frame by package:"]
+    own = sum(n for name, n in by_package.items() if name.startswith(OURS))
+    lines = [
+        f"{total} samples; innermost frame in this project's code (app/, adapters/, "
+        f"resolvers/, kernel/): {100 * own / total:.1f}%, in the libraries and the interpreter: "
+        f"{100 * (total - own) / total:.1f}%",
+        "",
+        "innermost frame by package:",
+    ]
     lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in by_package.most_common(top)]
     lines += ["", "this project's functions, including what they call:"]
     lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in ours.most_common(top)]
@@ -112,7 +119,8 @@ def main(argv: list[str] | None = None) -> None:
             sampler.wait(timeout=30)
     print(
         f"{args.scenario}: {load['sent']} whole views, {load['ok']} answered in full, "
-        f"{cpu * 1000 / load['sent']:.2f} ms gateway CPU per request"
+        f"{cpu * 1000 / load['sent']:.2f} ms gateway CPU per request (py-spy's sampling "
+        "included: compare shares, not this figure, with bench-ab's)"
     )
     print(summarise(raw, args.top))
     print(f"\nraw stacks: {raw}")
