@@ -55,22 +55,51 @@ class SourceRollouts:
         self._metrics = metrics
         self._clock = clock
         self._overrides: Mapping[Source, SourceRollout] = {}
+        #: The configured modes with the overrides on top: what ``current`` answers.
+        self._modes: Mapping[Source, SourceRollout] = dict(configured)
         self._read_at: float | None = None
+        #: The store read under way, which every request finding the modes due waits for.
+        self._reading: asyncio.Task[None] | None = None
         self._shadow_tasks: set[asyncio.Task[None]] = set()
         #: (source, outcome, reason) -> comparisons, since this process started.
         self.shadow_tally: Counter[tuple[Source, ShadowOutcome | None, str]] = Counter()
 
     async def current(self, *, fresh: bool = False) -> Mapping[Source, SourceRollout]:
+        """The modes now; read from the store when ``refresh_seconds`` have passed (or
+        ``fresh``: a read of its own, begun after the call).
+
+        The requests that find the modes due while a read is under way wait for that read
+        rather than each making one: under load, every request arriving during the read's
+        round trip would otherwise query PostgreSQL too, every ``refresh_seconds``. The
+        read runs as a task of its own, so a requester cancelled meanwhile (its deadline)
+        cancels nobody else's wait.
+        """
+        if fresh:
+            await self._read()
+            return self._modes
         now = self._clock()
-        due = self._read_at is None or now - self._read_at >= self._refresh_seconds
-        if fresh or due:
-            try:
-                self._overrides = await self._store.rollout_overrides()
-            except Exception:
-                # Keep serving the modes last read: the store's own errors are its concern.
-                logger.warning("could not read the sources' rollout; keeping the last read")
-            self._read_at = now
-        return {**self._configured, **self._overrides}
+        if self._read_at is None or now - self._read_at >= self._refresh_seconds:
+            if self._reading is None:
+                self._reading = asyncio.ensure_future(self._read())
+                self._reading.add_done_callback(self._read_ended)
+            await asyncio.shield(self._reading)
+        return self._modes
+
+    async def _read(self) -> None:
+        started = self._clock()
+        try:
+            self._set_overrides(await self._store.rollout_overrides())
+        except Exception:
+            # Keep serving the modes last read: the store's own errors are its concern.
+            logger.warning("could not read the sources' rollout; keeping the last read")
+        self._read_at = started
+
+    def _read_ended(self, task: asyncio.Task[None]) -> None:
+        self._reading = None
+
+    def _set_overrides(self, overrides: Mapping[Source, SourceRollout]) -> None:
+        self._overrides = overrides
+        self._modes = {**self._configured, **overrides}
 
     async def mode_of(self, source: Source) -> RolloutMode:
         """The mode ``source`` is in now."""
@@ -156,7 +185,7 @@ class SourceRollouts:
         request_id: str | None,
     ) -> None:
         """A change kept: this instance serves it at once; counted and audited."""
-        self._overrides = {**self._overrides, kept.source: kept}
+        self._set_overrides({**self._overrides, kept.source: kept})
         if self._metrics is not None:
             self._metrics.mode_changes.labels(
                 kept.source.value, kept.mode.value, changed_by.role

@@ -103,3 +103,61 @@ async def test_shadow_reads_past_the_limit_are_skipped_not_queued() -> None:
 
     assert gate.shadow_counts(Source.ORDERS)[0] == 1
     assert gate.shadow_tally[(Source.ORDERS, None, "busy")] == 1
+
+
+class SlowStore(MemoryRolloutStore):
+    """Reads wait until ``release`` is set: a round trip that takes its time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def rollout_overrides(self) -> dict[Source, SourceRollout]:
+        self.reads += 1
+        await self.release.wait()
+        return dict(self.rows)
+
+
+async def test_requests_finding_the_modes_due_at_once_share_one_store_read() -> None:
+    store, clock = SlowStore(), Clock()
+    store.rows[Source.CRM] = SourceRollout(Source.CRM, RolloutMode.OFF)
+    gate = rollouts(store, clock)
+    waiting = [asyncio.ensure_future(gate.current()) for _ in range(20)]
+    await asyncio.sleep(0)
+    store.release.set()
+    answers = await asyncio.gather(*waiting)
+
+    assert store.reads == 1
+    assert all(modes[Source.CRM].mode is RolloutMode.OFF for modes in answers)
+    # Due again after the refresh: one more read, not one per request.
+    clock.now = 5.0
+    await asyncio.gather(*(gate.current() for _ in range(5)))
+    assert store.reads == 2
+
+
+async def test_a_cancelled_requester_leaves_the_shared_read_to_the_others() -> None:
+    store, clock = SlowStore(), Clock()
+    store.rows[Source.CRM] = SourceRollout(Source.CRM, RolloutMode.OFF)
+    gate = rollouts(store, clock)
+    first = asyncio.ensure_future(gate.current())
+    second = asyncio.ensure_future(gate.current())
+    await asyncio.sleep(0)
+    first.cancel()
+    store.release.set()
+
+    assert (await second)[Source.CRM].mode is RolloutMode.OFF
+    assert first.cancelled()
+    assert store.reads == 1
+
+
+async def test_a_fresh_read_is_its_own_even_while_another_is_under_way() -> None:
+    store, clock = SlowStore(), Clock()
+    gate = rollouts(store, clock)
+    due = asyncio.ensure_future(gate.current())
+    await asyncio.sleep(0)
+    fresh = asyncio.ensure_future(gate.current(fresh=True))
+    await asyncio.sleep(0)
+    store.release.set()
+    await asyncio.gather(due, fresh)
+
+    assert store.reads == 2
