@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-isolation test-fuzz conformance test-browser test-deploy up down check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-kpis bench-live bench-writes bench-ab bench-floor bench-soak bench-audit-group bench-pii-detectors bench-keys profile clean help
+.PHONY: install run test test-isolation test-fuzz conformance test-browser test-deploy up down check check-alerts lint format schema docs bench bench-quick bench-fair-share bench-sync bench-facts bench-kpis bench-live bench-writes bench-ab bench-calls bench-floor bench-soak bench-audit-group bench-pii-detectors bench-keys profile clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -132,6 +132,9 @@ bench-audit-group: $(STAMP)  ## CPU per audited request, entries grouped in one 
 SCENARIO ?= cold
 bench-ab: $(STAMP)  ## CPU per request of this checkout against BASE (a commit), side by side; WITHOUT=<panel>: A is asked the view without it; A_ENV=SCV_X=v: a setting of A's only; SAME_VIEW=1: B asked A's view
 	$(BIN)/python -m bench.ab --base $(or $(BASE),HEAD~1) $(if $(WITHOUT),--a-without $(WITHOUT)) $(foreach pair,$(A_ENV),--a-env $(pair)) $(if $(SAME_VIEW),--same-view)
+
+bench-calls: $(STAMP)  ## Python function calls per cold whole view, this checkout against BASE (a count: steady on a busy machine, ~25 s)
+	$(BIN)/python -m bench.calls --base $(or $(BASE),HEAD~1)
 
 # presidio-analyzer and scrubadub in an environment of their own (some 660 MB, installed once):
 # no dependency of the gateway, only measured against resolvers/redaction on the tests' corpus.

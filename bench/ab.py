@@ -27,7 +27,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -156,6 +156,31 @@ def _own_store(server_url: str, name: str) -> str:
     return urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
 
 
+def environment_for(
+    checkout: Path, ref: str, env: dict[str, str], database_url: str, log: IO[bytes]
+) -> tuple[dict[str, str], bool]:
+    """``env`` as the gateway of ``checkout`` (commit ``ref``) can run with, and whether it
+    has no orders panel: a commit from before the per-source rate limits is not given them;
+    one from before the orders database gets a store of its own (linked by its own ``scv
+    sync``) and no orders settings."""
+    if not _knows_rate_limits(checkout):
+        env = {k: v for k, v in env.items() if "__RATE_LIMIT__" not in k}
+    if _knows_orders(checkout):
+        return env, False
+    env = {k: v for k, v in env.items() if not k.startswith("SCV_ORDERS__")}
+    env["SCV_DATABASE_URL"] = _own_store(database_url, f"scv_ab_{checkout.name}")
+    print(f"{ref} has no orders database: its own store, its own sync")
+    subprocess.run(
+        [sys.executable, "-m", "app.cli", "sync"],
+        env=env,
+        cwd=checkout,
+        check=True,
+        stdout=log,
+        stderr=log,
+    )
+    return env, True
+
+
 def compare(args: argparse.Namespace, tmp: Path, base: Path) -> None:
     config = StackConfig(tmp / "stack", args.customers, 0.0, 1)
     config.data_dir.mkdir()
@@ -167,21 +192,9 @@ def compare(args: argparse.Namespace, tmp: Path, base: Path) -> None:
         views = {"A": WHOLE_VIEW, "B": WHOLE_VIEW}
         for panel in args.a_without:
             views["A"] = view_without(views["A"], panel)
-        if not _knows_rate_limits(base):
-            env = {k: v for k, v in env.items() if "__RATE_LIMIT__" not in k}
         with (tmp / "base.log").open("wb") as log:
-            if not _knows_orders(base):
-                env = {k: v for k, v in env.items() if not k.startswith("SCV_ORDERS__")}
-                env["SCV_DATABASE_URL"] = _own_store(stack.database_url, "scv_ab_base")
-                print(f"{args.base} has no orders database: its own store, its own sync")
-                subprocess.run(
-                    [sys.executable, "-m", "app.cli", "sync"],
-                    env=env,
-                    cwd=base,
-                    check=True,
-                    stdout=log,
-                    stderr=log,
-                )
+            env, without_orders = environment_for(base, args.base, env, stack.database_url, log)
+            if without_orders:
                 views["A"] = view_without(views["A"], "orders")
             for pair in args.a_env:
                 name, value = pair.split("=", 1)
