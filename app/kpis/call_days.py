@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Protocol
 
@@ -61,9 +60,12 @@ class SourceCallTally:
         if error_code == ABORTED:
             # Cancelled by the gateway itself: no sign of the source either way.
             return
+        day = self._today()
         self._count(
+            day,
             SourceCallDay(
                 source,
+                day=day,
                 calls=1,
                 errors=int(error_code is not None),
                 unavailable=int(error_code in UNAVAILABLE),
@@ -73,8 +75,12 @@ class SourceCallTally:
 
     def observe_comparison(self, source: Source, agreed: bool) -> None:
         """One shadow comparison of ``source``."""
+        day = self._today()
         self._count(
-            SourceCallDay(source, shadow_agreed=int(agreed), shadow_disagreed=int(not agreed))
+            day,
+            SourceCallDay(
+                source, day=day, shadow_agreed=int(agreed), shadow_disagreed=int(not agreed)
+            ),
         )
 
     async def flush(self) -> None:
@@ -98,9 +104,12 @@ class SourceCallTally:
             except Exception:
                 logger.warning("could not add the sources' call counts; trying again")
 
-    def _count(self, counts: SourceCallDay) -> None:
-        day = self._now().astimezone(UTC).date()
+    def _today(self) -> date:
+        return self._now().astimezone(UTC).date()
+
+    def _count(self, day: date, counts: SourceCallDay) -> None:
+        """Add ``counts`` (dated ``day`` by the caller: ``dataclasses.replace`` on every
+        upstream call was a visible share of a cold view's calls, ``make bench-calls``)."""
         key = (day, counts.source, self._tenant_now())
-        more = replace(counts, day=day)
         kept = self._pending.get(key)
-        self._pending[key] = more if kept is None else kept + more
+        self._pending[key] = counts if kept is None else kept + counts

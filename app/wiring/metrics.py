@@ -95,6 +95,12 @@ class GatewayMetrics:
         default_factory=list
     )
     _operations: set[str] = field(default_factory=set)
+    #: The labelled series of upstream calls, by (source, error code): few (bounded codes),
+    #: and looked up on every call, where prometheus_client's ``labels()`` takes a lock and
+    #: builds a tuple each time.
+    _upstream_series: dict[tuple[Source, str | None], tuple[Any, Any]] = field(
+        default_factory=dict
+    )
 
     @classmethod
     def create(
@@ -186,8 +192,14 @@ class GatewayMetrics:
 
     def observe_upstream(self, source: Source, seconds: float, error_code: str | None) -> None:
         """Count one upstream request and its time."""
-        self.upstream_requests.labels(source.value, error_code or "ok").inc()
-        self.upstream_seconds.labels(source.value).observe(seconds)
+        series = self._upstream_series.get((source, error_code))
+        if series is None:
+            series = self._upstream_series[(source, error_code)] = (
+                self.upstream_requests.labels(source.value, error_code or "ok"),
+                self.upstream_seconds.labels(source.value),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
         for watcher in self.upstream_watchers:
             watcher(source, seconds, error_code)
 
