@@ -70,7 +70,7 @@ class SourceCallTally:
                 errors=int(error_code is not None),
                 unavailable=int(error_code in UNAVAILABLE),
                 contract_errors=int(error_code == CONTRACT),
-            )
+            ),
         )
 
     def observe_comparison(self, source: Source, agreed: bool) -> None:
