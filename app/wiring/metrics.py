@@ -98,9 +98,7 @@ class GatewayMetrics:
     #: The labelled series of upstream calls, by (source, error code): few (bounded codes),
     #: and looked up on every call, where prometheus_client's ``labels()`` takes a lock and
     #: builds a tuple each time.
-    _upstream_series: dict[tuple[Source, str | None], tuple[Any, Any]] = field(
-        default_factory=dict
-    )
+    _upstream_series: dict[tuple[Source, str | None], tuple[Any, Any]] = field(default_factory=dict)
 
     @classmethod
     def create(
