@@ -31,7 +31,7 @@ from typing import Any
 
 from bench.__main__ import drive
 from bench.ab import _worktree, environment_for
-from bench.scenarios import WHOLE_VIEW, linked_customers, view_without, whole_view_bodies
+from bench.scenarios import BY_PHONE, WHOLE_VIEW, linked_customers, view_without, whole_view_bodies
 from bench.stack import StackConfig, free_port, gateway_environment, running_stack, stop_process
 from bench.stack import wait_for as wait_until_ready
 
@@ -43,6 +43,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.calls", description=__doc__)
     parser.add_argument("--base", required=True, help="the commit to compare with (A)")
     parser.add_argument("--requests", type=int, default=500, help="cold views counted (500)")
+    parser.add_argument(
+        "--case",
+        choices=["whole_view_cold", "lookup_by_phone"],
+        default="whole_view_cold",
+        help="what is asked: the whole view of a customer not seen yet (default), or the "
+        "IVR's lookup of a caller by phone (the store alone, no upstream call)",
+    )
     parser.add_argument("--top", type=int, default=15, help="packages listed (15)")
     parser.add_argument(
         "--keep",
@@ -70,8 +77,8 @@ def compare(args: argparse.Namespace, tmp: Path, base: Path) -> None:
     config.data_dir.mkdir()
     with running_stack(config) as stack:
         customers = linked_customers(stack.database_url)
-        if len(customers.emails) < args.requests + 100:
-            raise SystemExit(f"only {len(customers.emails)} linked customers: ask fewer")
+        if len(customers.phones) < args.requests + 100:
+            raise SystemExit(f"only {len(customers.phones)} linked customers: ask fewer")
         checkouts = {"A": (base, args.base), "B": (ROOT, "this checkout")}
         views: dict[str, str] = {}
         profiles: dict[str, Path] = {}
@@ -90,18 +97,17 @@ def compare(args: argparse.Namespace, tmp: Path, base: Path) -> None:
             for name, (checkout, _) in checkouts.items():
                 env, port = environments[name]
                 profiles[name] = tmp / f"profile-{name}.prof"
-                count_calls(
-                    stack,
-                    checkout,
-                    env,
-                    port,
-                    log,
-                    profiles[name],
-                    views[name],
-                    customers.emails,
-                    args,
-                )
-        print(f"A = {args.base}, B = this checkout; Python function calls per cold whole view")
+                if args.case == "lookup_by_phone":
+                    bodies = [
+                        {"query": BY_PHONE, "variables": {"phone": p}, "operationName": "ByPhone"}
+                        for p in customers.phones
+                    ]
+                else:
+                    bodies = whole_view_bodies(customers.emails, views[name])
+                count_calls(stack, checkout, env, port, log, profiles[name], bodies, args)
+        print(
+            f"A = {args.base}, B = this checkout; Python function calls per request ({args.case})"
+        )
         report(profiles, args.requests, args.top)
         if args.keep is not None:
             args.keep.mkdir(parents=True, exist_ok=True)
@@ -116,12 +122,11 @@ def count_calls(
     port: int,
     log: Any,
     output: Path,
-    view: str,
-    emails: list[str],
+    bodies: list[dict[str, Any]],
     args: argparse.Namespace,
 ) -> None:
-    """Serve ``view`` for ``args.requests`` cold customers from the gateway of ``checkout``,
-    counting its calls into ``output``."""
+    """Send ``args.requests`` of ``bodies`` (each a customer not asked before) to the
+    gateway of ``checkout``, counting its calls into ``output``."""
     gateway = subprocess.Popen(
         [sys.executable, str(PROBE), str(output), "serve"],
         env=env,
@@ -132,7 +137,6 @@ def count_calls(
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until_ready(f"{url}/readyz", gateway, f"the gateway of {checkout}")
-        bodies = whole_view_bodies(emails, view)
         spec = {"url": f"{url}/graphql", "mode": "concurrency", "concurrency": 1}
         # The process's first calls (connections, first imports) before counting starts.
         drive(stack, {**spec, "requests": 100, "bodies": bodies[-100:]})
