@@ -25,7 +25,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -116,15 +117,23 @@ def _worktree(ref: str, into: Path) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="scv-ab-") as tmp:
+@contextmanager
+def checked_out(ref: str, prefix: str) -> Iterator[tuple[Path, Path]]:
+    """A temporary folder and, in it, ``ref`` checked out as a git worktree (``base``),
+    removed afterwards: (folder, worktree)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         base = Path(tmp) / "base"
-        _worktree(args.base, base)
+        _worktree(ref, base)
         try:
-            compare(args, Path(tmp), base)
+            yield Path(tmp), base
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base)], check=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    with checked_out(args.base, "scv-ab-") as (tmp, base):
+        compare(args, tmp, base)
 
 
 def _knows_orders(checkout: Path) -> bool:

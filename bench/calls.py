@@ -23,14 +23,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from bench.__main__ import drive
-from bench.ab import _worktree, environment_for
+from bench.ab import checked_out, environment_for
 from bench.scenarios import BY_PHONE, WHOLE_VIEW, linked_customers, view_without, whole_view_bodies
 from bench.stack import StackConfig, free_port, gateway_environment, running_stack, stop_process
 from bench.stack import wait_for as wait_until_ready
@@ -62,13 +61,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="scv-calls-") as tmp:
-        base = Path(tmp) / "base"
-        _worktree(args.base, base)
-        try:
-            compare(args, Path(tmp), base)
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(base)], check=False)
+    with checked_out(args.base, "scv-calls-") as (tmp, base):
+        compare(args, tmp, base)
 
 
 def compare(args: argparse.Namespace, tmp: Path, base: Path) -> None:
