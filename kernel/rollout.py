@@ -96,7 +96,9 @@ class RolloutGate(Protocol):
     """What the resolvers ask of the rollout: the modes now, and where shadow reads go."""
 
     async def current(self) -> Mapping[Source, SourceRollout]:
-        """Every registered source's rollout as it stands (cached briefly)."""
+        """Every registered source's rollout as it stands (cached briefly): a new mapping
+        when the modes change, never one handed out before changed in place (what
+        ``RequestRollout.served_to`` keeps its text by)."""
         ...
 
     def shadow(

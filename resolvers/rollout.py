@@ -5,14 +5,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from typing import ClassVar
 
 from kernel.access import Principal
 from kernel.models import Source
 from kernel.rollout import RolloutGate, RolloutMode, ShadowOutcome, SourceRollout
 
+#: The sources in the order ``served_to`` writes them.
+_SOURCES = tuple(sorted(Source, key=lambda s: s.value))
+
 
 class RequestRollout:
     """The modes as this request found them; every source ``ON`` where no gate is wired."""
+
+    #: The last modes mapping with no source in ``PILOT``, and its ``served_to`` text, which
+    #: is then everyone's: the text was rebuilt on every request (sorting the sources, an
+    #: await and two enum lookups each, 72 Python calls a request, ``bench.calls
+    #: --case lookup_by_phone``). One entry, found by the mapping itself (held here, so its
+    #: identity is never reused), which a gate replaces rather than changes
+    #: (``RolloutGate.current``).
+    _everyones: ClassVar[tuple[Mapping[Source, SourceRollout], str] | None] = None
 
     def __init__(self, gate: RolloutGate | None = None) -> None:
         self._gate = gate
@@ -56,11 +68,23 @@ class RequestRollout:
         cohort's panel is not served outside it, nor a source's old mode after a change)."""
         if self._gate is None:
             return ""
-        modes = [await self.of(source) for source in sorted(Source, key=lambda s: s.value)]
-        return ",".join(
+        modes = self._modes
+        if modes is None:
+            modes = await self._read(self._gate)
+        everyones = RequestRollout._everyones
+        if everyones is not None and everyones[0] is modes:
+            return everyones[1]
+        rollouts = [
+            modes.get(source) or SourceRollout(source, RolloutMode.ON) for source in _SOURCES
+        ]
+        text = ",".join(
             f"{rollout.source.value}:{rollout.mode.value}:{int(rollout.serves(principal))}"
-            for rollout in modes
+            for rollout in rollouts
         )
+        if all(rollout.mode is not RolloutMode.PILOT for rollout in rollouts):
+            # No cohort: ``SourceRollout.serves`` answers alike for every principal.
+            RequestRollout._everyones = (modes, text)
+        return text
 
     def shadow(
         self, source: Source, compare: Callable[[], Awaitable[tuple[ShadowOutcome, str]]]

@@ -66,15 +66,15 @@ class PostgresAuditSink:
                 else:
                     await self._grouped.append(entries)
         except Exception as exc:
-            self._metrics.writes.labels("failed").inc()
+            self._metrics.count_write("failed")
             # The type only: a driver's message could quote a parameter, i.e. a name.
             logger.warning("audit batch not written", extra={"error_type": type(exc).__name__})
             raise AuditUnavailable("the audit trail could not be written") from exc
         finally:
             self._metrics.write_seconds.observe(time.perf_counter() - started)
-        self._metrics.writes.labels("ok").inc()
+        self._metrics.count_write("ok")
         for kind, count in Counter(entry.kind for entry in entries).items():
-            self._metrics.entries.labels(kind).inc(count)
+            self._metrics.count_entries(kind, count)
 
 
 async def prune_audit_trail(

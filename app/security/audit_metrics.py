@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -18,6 +19,25 @@ class AuditMetrics:
     writes: Counter
     entries: Counter
     write_seconds: Histogram
+    #: The labelled series of ``writes`` by outcome and of ``entries`` by kind (bounded:
+    #: two outcomes, the audit's kinds): ``labels()`` takes a lock and builds a tuple, twice
+    #: on every request that reads personal data (``bench.calls --case lookup_by_phone``).
+    _series: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def count_write(self, outcome: str) -> None:
+        """Count one batch written (``ok``) or not (``failed``)."""
+        self._labelled("writes", outcome).inc()
+
+    def count_entries(self, kind: str, count: int) -> None:
+        """Count ``count`` entries of ``kind`` written."""
+        self._labelled("entries", kind).inc(count)
+
+    def _labelled(self, metric: str, label: str) -> Any:
+        series = self._series.get((metric, label))
+        if series is None:
+            counter = self.writes if metric == "writes" else self.entries
+            series = self._series[(metric, label)] = counter.labels(label)
+        return series
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None) -> AuditMetrics:

@@ -200,11 +200,11 @@ class WholeResponseCache:
         if not isinstance(kept, Kept):
             kept = await self._shared(key) if self._tier.shares else None
         if kept is None:
-            self._metrics.lookups.labels(MISS).inc()
+            self._metrics.count(MISS)
             return None
         if not await self._still_true(kept):
             self._kept.drop_prefix(key)
-            self._metrics.lookups.labels(INVALIDATED).inc()
+            self._metrics.count(INVALIDATED)
             return None
         principal = context.principal
         refused = await charge(principal.role, principal.subject, kept.cost)
@@ -219,9 +219,9 @@ class WholeResponseCache:
                     "audit trail not written for a kept answer; executing instead",
                     extra={"error_type": type(exc).__name__},
                 )
-                self._metrics.lookups.labels(AUDIT_FAILED).inc()
+                self._metrics.count(AUDIT_FAILED)
                 return None
-        self._metrics.lookups.labels(HIT).inc()
+        self._metrics.count(HIT)
         return self._served_now(kept)
 
     @contextmanager
@@ -264,7 +264,7 @@ class WholeResponseCache:
             cost=filling.cost.cost,
         )
         self._kept.put(key, kept, lifetime)
-        self._metrics.lookups.labels(KEPT).inc()
+        self._metrics.count(KEPT)
         if not self._tier.shares:
             return
         await self._tier.set_shared(
@@ -292,7 +292,7 @@ class WholeResponseCache:
         if left <= 0:
             return None
         self._kept.put(key, kept, left)
-        self._metrics.lookups.labels(SHARED).inc()
+        self._metrics.count(SHARED)
         return kept
 
     async def _still_true(self, kept: Kept) -> bool:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
@@ -25,6 +26,16 @@ class WholeResponseMetrics:
     """Lookups and stores by result."""
 
     lookups: Counter
+    #: The labelled series by result (six values): ``labels()`` takes a lock and builds a
+    #: tuple, on every request the cache sees (``bench.calls --case lookup_by_phone``).
+    _by_result: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def count(self, result: str) -> None:
+        """Count one lookup or store by ``result`` (``HIT``, ``MISS``, ...)."""
+        series = self._by_result.get(result)
+        if series is None:
+            series = self._by_result[result] = self.lookups.labels(result)
+        series.inc()
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None) -> WholeResponseMetrics:

@@ -99,6 +99,12 @@ class GatewayMetrics:
     #: and looked up on every call, where prometheus_client's ``labels()`` takes a lock and
     #: builds a tuple each time.
     _upstream_series: dict[tuple[Source, str | None], tuple[Any, Any]] = field(default_factory=dict)
+    #: The labelled series of GraphQL requests, by (operation label, role, outcome), and of
+    #: tenants' requests, by (tenant, outcome): three ``labels()`` a request were a visible
+    #: share of the IVR's lookup by phone (``bench.calls --case lookup_by_phone``). As many
+    #: entries as the registry's own series of these metrics, whose labels are bounded.
+    _graphql_series: dict[tuple[str, str, str], tuple[Any, Any]] = field(default_factory=dict)
+    _tenant_series: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -216,9 +222,21 @@ class GatewayMetrics:
         """Count one GraphQL request and its time, and its tenant's (a served tenant,
         ``platform`` or ``none``: as many values as tenants are configured, plus two)."""
         label = operation_label(operation, self._operations)
-        self.graphql_requests.labels(label, role, outcome).inc()
-        self.graphql_seconds.labels(label, role).observe(seconds)
-        self.tenant_requests.labels(tenant or "none", outcome).inc()
+        series = self._graphql_series.get((label, role, outcome))
+        if series is None:
+            series = self._graphql_series[(label, role, outcome)] = (
+                self.graphql_requests.labels(label, role, outcome),
+                self.graphql_seconds.labels(label, role),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
+        tenant_label = tenant or "none"
+        tenant_series = self._tenant_series.get((tenant_label, outcome))
+        if tenant_series is None:
+            tenant_series = self._tenant_series[(tenant_label, outcome)] = (
+                self.tenant_requests.labels(tenant_label, outcome)
+            )
+        tenant_series.inc()
 
     def watch_taxonomies(self, taxonomies: Iterable[Taxonomy[Any]]) -> None:
         """Report the unmapped words of ``taxonomies`` from now on."""
