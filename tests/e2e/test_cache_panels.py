@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from adapters.billing.cached import BillingLifetimes
@@ -23,7 +22,7 @@ from app.main import create_app
 from kernel.cache import Lifetime
 from kernel.models import Source
 from tests.e2e.harness import SYSTEMS, Stack, serve, stop
-from tests.redis_server import EmbeddedRedis, configured_redis_url
+from tests.redis_server import EmbeddedRedis, configured_redis_url, shared_cache
 
 PANELS_QUERY = """
 query Panels($email: String!) {
@@ -157,7 +156,7 @@ async def test_a_stale_value_is_served_while_the_breaker_is_open(
 async def test_two_gateways_sharing_redis_share_fetches_and_invalidations(
     clean_sandbox: Stack, gateway: Gateway, shared_redis_url: str
 ) -> None:
-    shared = CacheSettings(url=SecretStr(shared_redis_url))
+    shared = shared_cache(shared_redis_url)
     first_url, second_url = await gateway(shared), await gateway(shared)
     await panels(clean_sandbox, first_url)
     await clean_sandbox.reset_sandbox()
@@ -169,7 +168,7 @@ async def test_two_gateways_sharing_redis_share_fetches_and_invalidations(
 async def test_an_invalidation_through_one_gateway_is_seen_by_the_other(
     clean_sandbox: Stack, shared_redis_url: str
 ) -> None:
-    shared = CacheSettings(url=SecretStr(shared_redis_url))
+    shared = shared_cache(shared_redis_url)
     apps = [create_app(clean_sandbox.settings.model_copy(update={"cache": shared}))]
     apps.append(create_app(clean_sandbox.settings.model_copy(update={"cache": shared})))
     servers = [await serve(app) for app in apps]

@@ -9,15 +9,13 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from starlette.applications import Starlette
 
-from app.cache.settings import CacheSettings
 from app.main import create_app
 from app.security.demo_keys import mint_token
 from kernel.models import Source
 from tests.e2e.harness import SYSTEMS, Stack, serve, stop
-from tests.redis_server import EmbeddedRedis, configured_redis_url
+from tests.redis_server import EmbeddedRedis, configured_redis_url, shared_cache
 
 pytestmark = pytest.mark.e2e
 
@@ -49,7 +47,7 @@ async def two_gateways(
     clean_sandbox: Stack, redis_for_gateways: str
 ) -> AsyncIterator[list[tuple[Starlette, str]]]:
     """Two gateways on one Redis, the store and the sandbox of the session."""
-    shared = CacheSettings(url=SecretStr(redis_for_gateways))
+    shared = shared_cache(redis_for_gateways)
     apps = [create_app(clean_sandbox.settings.model_copy(update={"cache": shared})) for _ in (1, 2)]
     servers = [await serve(app) for app in apps]
     yield [
