@@ -9,6 +9,7 @@ only through PostgreSQL's LISTEN/NOTIFY: the two apps share nothing else but the
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +66,27 @@ class LiveStack:
 
     async def metrics(self, gateway: str) -> str:
         return (await self.http.get(f"{gateway}/metrics")).text
+
+    async def open_subscriptions(self, gateway: str, field: str = "customerUpdated") -> float:
+        """``gateway``'s ``scv_live_subscriptions_open`` for ``field`` (0 when absent)."""
+        prefix = f'scv_live_subscriptions_open{{field="{field}"}} '
+        for line in (await self.metrics(gateway)).splitlines():
+            if line.startswith(prefix):
+                return float(line.removeprefix(prefix))
+        return 0.0
+
+    async def until_subscribed(
+        self, gateway: str, more_than: float, field: str = "customerUpdated"
+    ) -> None:
+        """Wait (10 s at most) until ``gateway`` holds more than ``more_than`` subscriptions to
+        ``field``: counted once registered with the hub, so a change published after this
+        reaches them. An HTTP stream's headers come before its subscription is registered:
+        a change made on the headers alone could be published to nobody."""
+        for _ in range(500):
+            if await self.open_subscriptions(gateway, field) > more_than:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"no {field} subscription registered on {gateway} in 10 s")
 
 
 async def change_ada_in_the_crm(stack: LiveStack, **properties: str) -> None:

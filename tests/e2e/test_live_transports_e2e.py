@@ -3,6 +3,8 @@ GraphQL over HTTP's streams (multipart, server-sent events)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 import pytest
 
@@ -51,6 +53,7 @@ async def test_a_subscription_over_http_streams_the_change_as_a_multipart_part(
     live_stack: LiveStack,
 ) -> None:
     ada = await live_stack.ada_id()
+    before = await live_stack.open_subscriptions(live_stack.gateway_b)
     async with live_stack.http.stream(
         "POST",
         f"{live_stack.gateway_b}/graphql",
@@ -64,10 +67,14 @@ async def test_a_subscription_over_http_streams_the_change_as_a_multipart_part(
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("multipart/mixed")
         parts = response.aiter_text()
+        await live_stack.until_subscribed(live_stack.gateway_b, before)
         await change_ada_in_the_crm(live_stack, firstname="Augusta")
         text = ""
-        while '"customerUpdated"' not in text:
-            text += await anext(parts)
+        # Heartbeats come every few seconds: without a bound, a change that never came
+        # would keep the test reading them for ever.
+        async with asyncio.timeout(15):
+            while '"customerUpdated"' not in text:
+                text += await anext(parts)
 
     # Parts are separated by the boundary; the first ones are heartbeats ({}).
     part = next(part for part in text.split("--graphql") if '"customerUpdated"' in part)
@@ -79,6 +86,7 @@ async def test_a_subscription_over_server_sent_events_streams_the_change(
     live_stack: LiveStack,
 ) -> None:
     ada = await live_stack.ada_id()
+    before = await live_stack.open_subscriptions(live_stack.gateway_a)
     async with live_stack.http.stream(
         "POST",
         f"{live_stack.gateway_a}/graphql",
@@ -92,10 +100,12 @@ async def test_a_subscription_over_server_sent_events_streams_the_change(
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         lines = response.aiter_lines()
+        await live_stack.until_subscribed(live_stack.gateway_a, before)
         await change_ada_in_the_crm(live_stack, firstname="Augusta")
         line = ""
-        while not line.startswith("data:"):
-            line = await anext(lines)
+        async with asyncio.timeout(15):
+            while not line.startswith("data:"):
+                line = await anext(lines)
 
     change = orjson.loads(line.removeprefix("data:"))["data"]["customerUpdated"]
     assert change["sources"] == ["CRM"]
