@@ -58,6 +58,7 @@ from app.cache.read_log import read_log
 from app.cache.settings import CacheSettings
 from app.cache.stale_if_slow import patience
 from app.cache.tiers import CacheTier, CacheUnavailable, MemoryTier, RedisTier
+from app.observability.series import Series
 from kernel.cache import CacheKey
 from kernel.errors import UpstreamNotFound, UpstreamUnavailable
 from kernel.models import CacheState, Source
@@ -93,7 +94,8 @@ class ResponseCache:
         self._metrics = metrics
         self._clock = clock
         self._fetcher = CacheFetcher(settings, tier, metrics, clock=clock)
-        self._counters: dict[tuple[str, str, str], Any] = {}
+        #: Few (source x resource x result), looked up on every read.
+        self._lookups = Series(metrics.lookups)
         self._generation_ttl = longest_entry_ttl(settings) + GENERATION_MARGIN_SECONDS
         self._dependents: list[Callable[[], None]] = []
         #: The tenant whose entries this view reads and invalidates ("": none named).
@@ -334,13 +336,7 @@ class ResponseCache:
             # A remembered not-found is as good as a fresh value; anything stale spoils it.
             log.fresh_for(fresh_left if result in (HIT, MISS) else self._settings.not_found_seconds)
             log.stale = log.stale or result not in (HIT, MISS, NOT_FOUND)
-        # The labelled counters are few (source x resource x result) and looked up on every
-        # read: prometheus_client's labels() takes a lock and builds a tuple each time.
-        labels = (key.source.value, key.resource, result)
-        counter = self._counters.get(labels)
-        if counter is None:
-            counter = self._counters[labels] = self._metrics.lookups.labels(*labels)
-        counter.inc()
+        self._lookups(key.source.value, key.resource, result).inc()
 
 
 async def _answered_by(task: asyncio.Task[Any], until: float | None) -> bool:

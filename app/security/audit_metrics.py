@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from app.observability.series import Series
 
 #: An audit batch is one INSERT: milliseconds, unless the database struggles.
 AUDIT_WRITE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
@@ -19,25 +20,23 @@ class AuditMetrics:
     writes: Counter
     entries: Counter
     write_seconds: Histogram
-    #: The labelled series of ``writes`` by outcome and of ``entries`` by kind (bounded:
-    #: two outcomes, the audit's kinds): ``labels()`` takes a lock and builds a tuple, twice
-    #: on every request that reads personal data (``bench.calls --case lookup_by_phone``).
-    _series: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False, compare=False)
+    #: Their labelled series (``app.observability.series``): two lookups on every request
+    #: that reads personal data.
+    _writes: Series = field(init=False, repr=False, compare=False)
+    _entries: Series = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Frozen: set once, as the dataclass's own __init__ would.
+        object.__setattr__(self, "_writes", Series(self.writes))
+        object.__setattr__(self, "_entries", Series(self.entries))
 
     def count_write(self, outcome: str) -> None:
         """Count one batch written (``ok``) or not (``failed``)."""
-        self._labelled("writes", outcome).inc()
+        self._writes(outcome).inc()
 
     def count_entries(self, kind: str, count: int) -> None:
         """Count ``count`` entries of ``kind`` written."""
-        self._labelled("entries", kind).inc(count)
-
-    def _labelled(self, metric: str, label: str) -> Any:
-        series = self._series.get((metric, label))
-        if series is None:
-            counter = self.writes if metric == "writes" else self.entries
-            series = self._series[(metric, label)] = counter.labels(label)
-        return series
+        self._entries(kind).inc(count)
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None) -> AuditMetrics:

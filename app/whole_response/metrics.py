@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
+
+from app.observability.series import Series
 
 #: ``result`` of a lookup.
 HIT = "hit"
@@ -26,16 +27,17 @@ class WholeResponseMetrics:
     """Lookups and stores by result."""
 
     lookups: Counter
-    #: The labelled series by result (six values): ``labels()`` takes a lock and builds a
-    #: tuple, on every request the cache sees (``bench.calls --case lookup_by_phone``).
-    _by_result: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: Its labelled series by result (``app.observability.series``): on every request the
+    #: cache sees.
+    _by_result: Series = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Frozen: set once, as the dataclass's own __init__ would.
+        object.__setattr__(self, "_by_result", Series(self.lookups))
 
     def count(self, result: str) -> None:
         """Count one lookup or store by ``result`` (``HIT``, ``MISS``, ...)."""
-        series = self._by_result.get(result)
-        if series is None:
-            series = self._by_result[result] = self.lookups.labels(result)
-        series.inc()
+        self._by_result(result).inc()
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None) -> WholeResponseMetrics:

@@ -41,6 +41,7 @@ from app.interactions.metrics import InteractionMetrics
 from app.kpis.metrics import TicketBacklogCollector
 from app.live.metrics import LiveMetrics
 from app.observability.operations import operation_label
+from app.observability.series import Series
 from app.observability.taxonomy import TaxonomyCollector
 from app.resilience.metrics import ResilienceMetrics
 from app.rollout.metrics import RolloutMetrics
@@ -56,6 +57,16 @@ __all__ = ["CONTENT_TYPE_LATEST", "GatewayMetrics"]
 UPSTREAM_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 #: A whole GraphQL request is about its slowest upstream, plus the store.
 GRAPHQL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+#: The metrics counted on every upstream call or request, by attribute name.
+_HOT_METRICS = (
+    "upstream_requests",
+    "upstream_seconds",
+    "graphql_requests",
+    "graphql_seconds",
+    "tenant_requests",
+)
 
 
 @dataclass
@@ -95,16 +106,13 @@ class GatewayMetrics:
         default_factory=list
     )
     _operations: set[str] = field(default_factory=set)
-    #: The labelled series of upstream calls, by (source, error code): few (bounded codes),
-    #: and looked up on every call, where prometheus_client's ``labels()`` takes a lock and
-    #: builds a tuple each time.
-    _upstream_series: dict[tuple[Source, str | None], tuple[Any, Any]] = field(default_factory=dict)
-    #: The labelled series of GraphQL requests, by (operation label, role, outcome), and of
-    #: tenants' requests, by (tenant, outcome): three ``labels()`` a request were a visible
-    #: share of the IVR's lookup by phone (``bench.calls --case lookup_by_phone``). As many
-    #: entries as the registry's own series of these metrics, whose labels are bounded.
-    _graphql_series: dict[tuple[str, str, str], tuple[Any, Any]] = field(default_factory=dict)
-    _tenant_series: dict[tuple[str, str], Any] = field(default_factory=dict)
+    #: The labelled series of the metrics counted on every upstream call and request
+    #: (``app.observability.series``).
+    _series: dict[str, Series] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in _HOT_METRICS:
+            self._series[name] = Series(getattr(self, name))
 
     @classmethod
     def create(
@@ -196,14 +204,8 @@ class GatewayMetrics:
 
     def observe_upstream(self, source: Source, seconds: float, error_code: str | None) -> None:
         """Count one upstream request and its time."""
-        series = self._upstream_series.get((source, error_code))
-        if series is None:
-            series = self._upstream_series[(source, error_code)] = (
-                self.upstream_requests.labels(source.value, error_code or "ok"),
-                self.upstream_seconds.labels(source.value),
-            )
-        series[0].inc()
-        series[1].observe(seconds)
+        self._series["upstream_requests"](source.value, error_code or "ok").inc()
+        self._series["upstream_seconds"](source.value).observe(seconds)
         for watcher in self.upstream_watchers:
             watcher(source, seconds, error_code)
 
@@ -222,21 +224,9 @@ class GatewayMetrics:
         """Count one GraphQL request and its time, and its tenant's (a served tenant,
         ``platform`` or ``none``: as many values as tenants are configured, plus two)."""
         label = operation_label(operation, self._operations)
-        series = self._graphql_series.get((label, role, outcome))
-        if series is None:
-            series = self._graphql_series[(label, role, outcome)] = (
-                self.graphql_requests.labels(label, role, outcome),
-                self.graphql_seconds.labels(label, role),
-            )
-        series[0].inc()
-        series[1].observe(seconds)
-        tenant_label = tenant or "none"
-        tenant_series = self._tenant_series.get((tenant_label, outcome))
-        if tenant_series is None:
-            tenant_series = self._tenant_series[(tenant_label, outcome)] = (
-                self.tenant_requests.labels(tenant_label, outcome)
-            )
-        tenant_series.inc()
+        self._series["graphql_requests"](label, role, outcome).inc()
+        self._series["graphql_seconds"](label, role).observe(seconds)
+        self._series["tenant_requests"](tenant or "none", outcome).inc()
 
     def watch_taxonomies(self, taxonomies: Iterable[Taxonomy[Any]]) -> None:
         """Report the unmapped words of ``taxonomies`` from now on."""
