@@ -17,6 +17,7 @@ import httpx
 
 from app.security.demo_keys import DemoKeys, mint_token
 from app.settings import Settings
+from tests.e2e.live_client import LiveClient
 
 ADA_EMAIL = "ada.lovelace@example.com"
 ADA_CRM_ID = "1001"
@@ -87,6 +88,24 @@ class LiveStack:
                 return
             await asyncio.sleep(0.02)
         raise AssertionError(f"no {field} subscription registered on {gateway} in 10 s")
+
+    async def subscribed(
+        self,
+        client: LiveClient,
+        gateway: str,
+        query: str,
+        field: str = "customerUpdated",
+        **variables: Any,
+    ) -> str:
+        """``client`` (connected to ``gateway``) subscribed to ``query``, returned once the
+        gateway has registered it with its hub: a change made after this reaches it. A pong
+        says only that the server read the subscribe message; the operation itself starts in
+        a task of its own (authorisation, the store), which a loaded machine runs later than
+        a webhook arrives."""
+        before = await self.open_subscriptions(gateway, field)
+        operation = await client.subscribe(query, **variables)
+        await self.until_subscribed(gateway, before, field)
+        return operation
 
 
 async def change_ada_in_the_crm(stack: LiveStack, **properties: str) -> None:

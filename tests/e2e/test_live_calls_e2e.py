@@ -21,8 +21,9 @@ async def test_a_handoff_reaches_an_incoming_calls_subscriber_and_its_claim_foll
     live_stack: LiveStack,
 ) -> None:
     async with live_client(live_stack.gateway_b, live_stack.token()) as client:
-        operation = await client.subscribe(INCOMING_CALLS)
-        await client.ping()
+        operation = await live_stack.subscribed(
+            client, live_stack.gateway_b, INCOMING_CALLS, field="incomingCalls"
+        )
         call = await play_ivr_call(
             live_stack.http,
             ivr_url=f"{live_stack.sandbox_url}/ivr",
@@ -53,8 +54,13 @@ async def test_an_interaction_subscription_completes_when_the_call_ends(
         call={"customer": "ada"},
     )
     async with live_client(live_stack.gateway_b, live_stack.token()) as client:
-        operation = await client.subscribe(INTERACTION_UPDATED, c=call.contact_id)
-        await client.ping()
+        operation = await live_stack.subscribed(
+            client,
+            live_stack.gateway_b,
+            INTERACTION_UPDATED,
+            field="interactionUpdated",
+            c=call.contact_id,
+        )
         await live_stack.graphql(live_stack.gateway_a, CLAIM, c=call.contact_id)
         await live_stack.graphql(live_stack.gateway_a, END, c=call.contact_id)
 
@@ -86,8 +92,13 @@ async def test_what_a_subscriber_reads_of_a_customer_is_masked_and_audited_as_a_
     )
     # Another agent, within no interaction of Ada's: her name is masked for them.
     async with live_client(live_stack.gateway_b, live_stack.token(subject="agent-2")) as client:
-        operation = await client.subscribe(CALL_WITH_CUSTOMER, c=call.contact_id)
-        await client.ping()
+        operation = await live_stack.subscribed(
+            client,
+            live_stack.gateway_b,
+            CALL_WITH_CUSTOMER,
+            field="interactionUpdated",
+            c=call.contact_id,
+        )
         await live_stack.graphql(live_stack.gateway_a, CLAIM, c=call.contact_id)
 
         seen = (await client.data(operation))["interactionUpdated"]

@@ -19,9 +19,10 @@ async def test_a_crm_change_of_ada_reaches_her_subscriber_naming_the_crm(
 ) -> None:
     ada = await live_stack.ada_id()
     async with live_client(live_stack.gateway_a, live_stack.token()) as client:
-        operation = await client.subscribe(CUSTOMER_UPDATED, id=ada)
-        # The subscription is registered once the server has its first message; a ping's
-        # pong, answered after the subscribe, says the server read both.
+        operation = await live_stack.subscribed(
+            client, live_stack.gateway_a, CUSTOMER_UPDATED, id=ada
+        )
+        # A heartbeat, answered before the change it precedes.
         await client.ping()
         await change_ada_in_the_crm(live_stack, firstname="Augusta Ada")
 
@@ -43,8 +44,9 @@ async def test_an_event_heard_by_one_instance_reaches_a_subscriber_of_the_other(
 ) -> None:
     ada = await live_stack.ada_id()
     async with live_client(live_stack.gateway_b, live_stack.token()) as client:
-        operation = await client.subscribe(CUSTOMER_UPDATED, id=ada)
-        await client.ping()
+        operation = await live_stack.subscribed(
+            client, live_stack.gateway_b, CUSTOMER_UPDATED, id=ada
+        )
         await change_ada_in_the_crm(live_stack, firstname="Augusta")
 
         change = (await client.data(operation))["customerUpdated"]
@@ -101,8 +103,9 @@ async def test_webhooks_delivered_in_reverse_order_never_go_back_in_time(
     ada = await live_stack.ada_id()
     now = time.time()
     async with live_client(live_stack.gateway_b, live_stack.token()) as client:
-        operation = await client.subscribe(CUSTOMER_UPDATED, id=ada)
-        await client.ping()
+        operation = await live_stack.subscribed(
+            client, live_stack.gateway_b, CUSTOMER_UPDATED, id=ada
+        )
         # The newer change arrives first, the older one after it.
         await post_signed_crm(live_stack, crm_delivery(9002, now - 10, "Countess"))
         await post_signed_crm(live_stack, crm_delivery(9001, now - 20, "Translator"))
@@ -129,8 +132,9 @@ async def test_a_supervisors_link_decision_tells_the_subscriber_to_requery(
 ) -> None:
     ada = await live_stack.ada_id()
     async with live_client(live_stack.gateway_b, live_stack.token()) as client:
-        operation = await client.subscribe(CUSTOMER_UPDATED, id=ada)
-        await client.ping()
+        operation = await live_stack.subscribed(
+            client, live_stack.gateway_b, CUSTOMER_UPDATED, id=ada
+        )
         await live_stack.graphql(
             live_stack.gateway_a,
             UNLINK,
