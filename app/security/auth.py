@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import httpx
 import jwt
 
 from app.security.key_files import key_id, public_keys_of_pem
@@ -48,6 +49,19 @@ def check_algorithms(algorithms: tuple[str, ...]) -> None:
 
 
 JwksFetcher = Callable[[], Awaitable[Mapping[str, Any]]]
+
+
+def published_jwks(client: httpx.AsyncClient, url: str) -> JwksFetcher:
+    """A ``KeyRing``'s fetch of the JWKS an issuer publishes at ``url`` (an HTTP error
+    raises: the ring keeps the keys it holds)."""
+
+    async def fetch() -> Mapping[str, Any]:
+        response = await client.get(url)
+        response.raise_for_status()
+        document: Mapping[str, Any] = response.json()
+        return document
+
+    return fetch
 
 
 class KeyRing:

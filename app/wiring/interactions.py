@@ -16,7 +16,7 @@ from app.interactions.handoff import HandoffVerifier
 from app.interactions.metrics import InteractionMetrics
 from app.interactions.service import InteractionDependencies, Interactions, StepListener
 from app.interactions.tokens import InteractionTokens, interaction_keys
-from app.security.auth import KeyRing
+from app.security.auth import KeyRing, published_jwks
 from app.settings import Settings
 from app.store.customers import Store
 from kernel.access import AuditSink
@@ -39,15 +39,8 @@ def ivr_jwks_url(settings: Settings) -> str:
 def _jwks_key_ring(client: httpx.AsyncClient, jwks_url: str, settings: Settings) -> KeyRing:
     """The IVR's signing keys, fetched from ``jwks_url`` (and again as the handoff settings
     say)."""
-
-    async def fetch_jwks() -> dict[str, object]:
-        response = await client.get(jwks_url)
-        response.raise_for_status()
-        document: dict[str, object] = response.json()
-        return document
-
     return KeyRing(
-        fetch_jwks=fetch_jwks,
+        fetch_jwks=published_jwks(client, jwks_url),
         refetch_interval=settings.handoff.jwks_refetch_seconds,
         max_age=settings.handoff.jwks_max_age_seconds,
     )

@@ -41,7 +41,7 @@ from app.rollout.service import SourceRollouts, configured_rollouts
 from app.rollout.window import SourceWindows
 from app.secrets.files import SecretFiles
 from app.security.audit import PostgresAuditSink
-from app.security.auth import KeyRing, TokenVerifier
+from app.security.auth import KeyRing, TokenVerifier, published_jwks
 from app.security.demo_keys import ALGORITHM as DEMO_ALGORITHM
 from app.security.demo_keys import demo_key_set, ensure_demo_keys
 from app.security.key_files import RECHECK_SECONDS, JwksFile
@@ -387,17 +387,9 @@ async def build_key_ring(settings: Settings, stack: AsyncExitStack) -> KeyRing:
     (every key of its directory, read again when ``scv keys rotate`` adds one)."""
     auth = settings.auth
     if auth.jwks_url is not None:
-        jwks_url = auth.jwks_url
         client = await stack.enter_async_context(httpx.AsyncClient(timeout=5.0))
-
-        async def fetch_jwks() -> dict[str, object]:
-            response = await client.get(jwks_url)
-            response.raise_for_status()
-            document: dict[str, object] = response.json()
-            return document
-
         return KeyRing(
-            fetch_jwks=fetch_jwks,
+            fetch_jwks=published_jwks(client, auth.jwks_url),
             refetch_interval=auth.jwks_refetch_seconds,
             max_age=auth.jwks_max_age_seconds,
         )
